@@ -1,0 +1,57 @@
+/**
+ * Per-task tracing state the kernel keeps and an unwinder may consult:
+ * the function-graph return stack (task->ret_stack) and live kretprobe instances.
+ * Arch kits mutate it from their trampoline pseudo-ops; snapshots copy it.
+ */
+import { hex } from '../snapshot/io';
+import type { Snapshot } from '../snapshot/types';
+
+export interface RetRecord {
+  ret: number;
+  func: number;
+  retp: number;
+}
+
+export class TaskTracing {
+  /** task->ret_stack, oldest first. */
+  fgraph: RetRecord[] = [];
+  fgraphEnabled = false;
+  /** task->kretprobe_instances, newest first. */
+  kretprobes: RetRecord[] = [];
+
+  /** prepare_ftrace_return(): push the original return address. */
+  pushGraph(r: RetRecord): void {
+    this.fgraph.push(r);
+  }
+
+  /** ftrace_return_to_handler(): pop the innermost entry and give back the original return address. */
+  popGraph(): RetRecord {
+    const r = this.fgraph.pop();
+    if (!r) throw new Error('ftrace_return_to_handler with an empty ret_stack');
+    return r;
+  }
+
+  pushKretprobe(r: RetRecord): void {
+    this.kretprobes.unshift(r);
+  }
+
+  /** __kretprobe_trampoline_handler(): take the newest instance. */
+  popKretprobe(): RetRecord {
+    const r = this.kretprobes.shift();
+    if (!r) throw new Error('kretprobe trampoline with no instance');
+    return r;
+  }
+
+  clone(): TaskTracing {
+    const t = new TaskTracing();
+    t.fgraph = this.fgraph.map((r) => ({ ...r }));
+    t.fgraphEnabled = this.fgraphEnabled;
+    t.kretprobes = this.kretprobes.map((r) => ({ ...r }));
+    return t;
+  }
+
+  toSnapshot(): Pick<Snapshot, 'fgraph' | 'kretprobes'> {
+    const j = (r: RetRecord) => ({ ret: hex(r.ret), func: hex(r.func), retp: hex(r.retp) });
+    return { fgraph: this.fgraphEnabled ? { stack: this.fgraph.map(j) } : null, kretprobes: this.kretprobes.map(j) };
+  }
+}

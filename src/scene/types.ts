@@ -1,0 +1,132 @@
+/**
+ * Scenes: a task of a simulated kernel, run on the machine to one moment. Features describe
+ * scenes declaratively (SceneSpec); each architecture's kit builds them (src/kernel/<arch>/kit.ts).
+ */
+import type { Snapshot } from '../snapshot/types';
+import type { GroundTruth } from '../truth/shadow';
+import type { Arch } from '../snapshot/types';
+
+/**
+ * Workloads: what the task runs. Every arch kit builds all arch-neutral workloads from its own
+ * assembly with the same function names, so features can name them.
+ */
+export type Workload =
+  /** user task: syscall entry -> sys_sleep -> do_nanosleep -> schedule -> __schedule -> switch */
+  | 'syscall-sleep'
+  /** kernel thread: ret_from_fork -> kthread -> worker_thread -> schedule ... */
+  | 'kthread-sleep'
+  /** syscall entry -> sys_work -> work_a -> work_b -> work_c (leaf body), back to user */
+  | 'work-chain'
+  /** syscall -> sys_modcall -> mod_fn (module text) -> PLT/veneer -> mod_helper_target -> schedule */
+  | 'module-sleep'
+  /** syscall -> sys_bpf_run -> bpf_prog_<tag> (BPF JIT) -> bpf_helper -> schedule */
+  | 'bpf-sleep'
+  /** syscall -> sys_efi -> efi_call_rts -> efi_get_time (foreign EFI code), body runs there */
+  | 'efi-call'
+  /** syscall -> sys_nonstd -> nonstd_fn (STACK_FRAME_NON_STANDARD) -> schedule */
+  | 'nonstandard-sleep'
+  /** syscall -> sys_fpviol -> fpviol_fn (inline asm: call before the frame is set up) -> fpviol_leaf -> schedule */
+  | 'fp-violation'
+  /** arm64 only: the spec's `function:` example verbatim, called from sys_specfn, calling other_function */
+  | 'spec-function'
+  /** arm64 only: the spec's `caller:` example verbatim (ADR LR / BLR LR), calling callee */
+  | 'spec-caller'
+  /** syscall -> sys_tail -> tail_a which tail-calls (jumps to) tail_b -> schedule */
+  | 'tail-call'
+  /** a SYM_CODE block reached neither from known code nor by a hint (build-time analysis only) */
+  | 'unreachable-code'
+  /** a SYM_CODE block with an UNWIND_HINT_UNDEFINED region executed by the task */
+  | 'hint-undefined';
+
+export interface Instrumentation {
+  /** Functions traced by the function-graph tracer (ftrace entry trampoline + return_to_handler). */
+  fgraph?: string[];
+  /** Functions with a kretprobe (return address rewritten to __kretprobe_trampoline). */
+  kretprobe?: string[];
+  /** x86_64: functions with an optimised kprobe (JMP into an optprobe trampoline) at the given instruction index. */
+  optprobe?: { fn: string; index: number }[];
+  /** arm64: functions patched with DYNAMIC_FTRACE_WITH_REGS call sites (MOV X9, X30; BL <trampoline>). */
+  ftraceRegs?: string[];
+}
+
+/** An instruction boundary: the `index`-th instruction of function `fn` (0-based), its `occurrence`-th execution (1-based). */
+export interface InstructionPoint {
+  fn: string;
+  index: number;
+  occurrence?: number;
+}
+
+export type ExceptionKind = 'irq' | 'nmi';
+
+export type Moment =
+  /** Run until the task is switched out in schedule(): the common livepatch case. */
+  | { kind: 'blocked' }
+  /**
+   * Take an exception just before the instruction at `at` executes. `walk: 'in-handler'` walks
+   * current from inside the handler (on the IRQ/NMI stack); `'preempted'` lets the IRQ preempt the
+   * task, which then blocks in schedule() with the exception frame on its stack.
+   * `nested: 'nmi'` takes an NMI inside the IRQ handler and walks from the NMI handler.
+   */
+  | { kind: 'exception'; exception: ExceptionKind; at: InstructionPoint; walk: 'in-handler' | 'preempted'; nested?: 'nmi' }
+  /** Stop at an instruction boundary by step count from the start of the workload (sweeps use this). */
+  | { kind: 'exception-at-step'; exception: ExceptionKind; step: number; walk: 'in-handler' | 'preempted'; nested?: 'nmi' };
+
+/** Corruption applied to the task's stack after the moment is reached (spec 2, robustness). */
+export type Corruption =
+  | 'frame-pointer-zeroed' // the innermost saved frame link is 0 before the final frame
+  | 'frame-chain-cycle' // a saved frame link points back at an inner frame record
+  | 'frame-pointer-misaligned' // a saved frame link is not 16/8-byte aligned
+  | 'frame-pointer-unmapped' // a saved frame link points into unmapped memory
+  | 'frame-pointer-other-task' // a saved frame link points into another task's stack
+  | 'frame-pointer-downward' // a saved frame link points below the current record (stack grows the wrong way)
+  | 'return-address-garbage'; // a saved return address is not kernel text
+
+export interface SceneSpec {
+  workload: Workload;
+  instrument?: Instrumentation;
+  moment: Moment;
+  corrupt?: Corruption;
+}
+
+/** A build-time finding of the objtool-like analyser. */
+export interface Finding {
+  severity: 'warning' | 'error';
+  kind: 'fp-protocol' | 'unreachable-instruction' | 'undefined-stack-state' | 'non-standard-skipped' | 'stack-state-mismatch';
+  fn: string;
+  addr: number;
+  message: string;
+}
+
+export interface Scene {
+  spec: SceneSpec;
+  arch: Arch;
+  /** What the unwinder sees. */
+  snapshot: Snapshot;
+  /** What the task really returns to at that moment (from the interpreter's shadow record). */
+  truth: GroundTruth;
+  /** Findings of the analyser over the kernel image the scene ran on. */
+  findings: Finding[];
+  /** Human-readable description of the moment ("IRQ before work_b+0x8 (stp x29, x30, [sp, #-16]!)"). */
+  moment: string;
+}
+
+/** A sweep: the same workload with an exception at every instruction boundary the task executes. */
+export interface SweepSpec {
+  workload: Workload;
+  instrument?: Instrumentation;
+  exception: ExceptionKind;
+  walk: 'in-handler' | 'preempted';
+  nested?: 'nmi';
+  /** Only boundaries inside these functions (default: every boundary of the workload's kernel path). */
+  functions?: string[];
+}
+
+export interface ArchKit {
+  arch: Arch;
+  /** Workloads this arch can build (arm64-only examples are absent on x86_64, and so on). */
+  workloads: readonly Workload[];
+  buildScene(spec: SceneSpec): Scene;
+  sweep(spec: SweepSpec): Iterable<Scene>;
+  /** Analyser findings for the kernel image built with `workload` (build-time checks). */
+  analyse(workload: Workload): Finding[];
+}

@@ -1,0 +1,118 @@
+/**
+ * A snapshot of one task at one moment: the ONLY input an unwinder gets.
+ * It is what a real unwinder could see: memory, registers, symbols, unwind metadata and
+ * per-task tracing state. It never carries the ground truth or an expected outcome.
+ *
+ * JSON form: addresses and register values are hex strings ("0xffff80001000"), memory is base64.
+ * The in-memory form (LoadedSnapshot) has numbers and a Memory.
+ */
+import type { RegionKind } from '../machine/memory';
+import type { SymbolKind } from '../machine/symbols';
+
+export type Arch = 'arm64' | 'x86_64';
+export type Hex = string;
+
+export const SNAPSHOT_VERSION = 1;
+
+export interface SnapshotRegion {
+  name: string;
+  kind: RegionKind;
+  base: Hex;
+  size: number;
+  owner?: string;
+  /** base64 of the region's bytes. Omitted for text regions (code is described by symbols). */
+  data?: string;
+}
+
+export interface SnapshotSymbol {
+  name: string;
+  start: Hex;
+  end: Hex;
+  kind: SymbolKind;
+  region: string;
+  module?: string;
+  nonStandard?: boolean;
+  entry?: boolean;
+}
+
+/** One stack the walk may legitimately read: the task's own stack and this CPU's exception stacks. */
+export interface SnapshotStack {
+  region: string;
+  type: 'task' | 'irq' | 'nmi';
+}
+
+/** x86_64 ORC entry (arch/x86/include/asm/orc_types.h), covering [ip, next entry's ip). */
+export interface OrcEntry {
+  ip: Hex;
+  /** CFA base register: where the previous frame's SP is computed from. */
+  spReg: 'sp' | 'bp' | 'sp_indirect' | 'bp_indirect' | 'undefined';
+  spOffset: number;
+  /** Where the caller's RBP was saved: relative to the previous SP (CFA), or unchanged. */
+  bpReg: 'undefined' | 'prev_sp' | 'bp';
+  bpOffset: number;
+  type: 'undefined' | 'end_of_stack' | 'call' | 'regs' | 'regs_partial';
+  signal?: boolean;
+}
+
+/** arm64 unwind metadata (objtool/SFrame-like), covering [ip, next entry's ip). */
+export interface Arm64MetaEntry {
+  ip: Hex;
+  /** Where this function's return address is: LR, the frame record at FP, or unknown (reject). */
+  ra: 'lr' | 'frame' | 'unknown';
+  /** Whether FP (X29) holds this function's own frame record ('own') or still the caller's ('caller'). */
+  fp: 'own' | 'caller' | 'unknown';
+  /** Offset of the CFA from SP when fp is 'caller' (for leaf code with SP adjustments). */
+  cfaSpOffset?: number;
+  type?: 'undefined' | 'end_of_stack' | 'call' | 'regs';
+}
+
+/** One entry of the task's function-graph return stack (task->ret_stack). */
+export interface FgraphEntry {
+  /** Original return address. */
+  ret: Hex;
+  /** Traced function's address. */
+  func: Hex;
+  /** Key used to find this entry: x86_64 address of the return-address slot; arm64 the frame pointer. */
+  retp: Hex;
+}
+
+/** One live kretprobe instance (task->kretprobe_instances). */
+export interface KretprobeInstance {
+  ret: Hex;
+  func: Hex;
+  /** Key: x86_64 address of the return-address slot; arm64 the frame pointer. */
+  retp: Hex;
+}
+
+export interface Snapshot {
+  version: number;
+  /** Stable scene ID, e.g. "arm64/irq/work-chain/work_b+3". */
+  id: string;
+  arch: Arch;
+  task: {
+    pid: number;
+    comm: string;
+    kind: 'user' | 'kthread';
+    /** 'blocked': registers are the saved context (thread struct); 'running': live registers of current. */
+    state: 'running' | 'blocked';
+  };
+  /** Register values by name (arm64: x0..x30, sp, pc, pstate; x86_64: rax..r15, rsp, rip, eflags, cs). */
+  regs: Record<string, Hex>;
+  regions: SnapshotRegion[];
+  stacks: SnapshotStack[];
+  /** task_pt_regs(task): the user/kthread pt_regs at the top of the task stack. */
+  ptRegs: Hex;
+  /** Address of the final frame a reliable walk must end at (arm64: &task_pt_regs(task)->stackframe). */
+  finalFrame: Hex;
+  symbols: SnapshotSymbol[];
+  /** Arch ABI layout constants (pt_regs offsets, frame-record layout); see docs/maintainers.md. */
+  abi: Record<string, number>;
+  unwind: {
+    orc?: OrcEntry[];
+    arm64?: Arm64MetaEntry[];
+  };
+  /** task->ret_stack, oldest first (the last entry is the innermost traced call); null when graph tracing is off. */
+  fgraph: { stack: FgraphEntry[] } | null;
+  /** task->kretprobe_instances, newest first (like the kernel's llist). */
+  kretprobes: KretprobeInstance[];
+}

@@ -1,0 +1,75 @@
+/** Helpers shared by the reference unwinders, mirroring kernel helpers of the same names. */
+import type { LoadedSnapshot } from '../snapshot/io';
+import { unhex } from '../snapshot/io';
+import type { RegionInfo } from '../machine/memory';
+
+/**
+ * __kernel_text_address(): core kernel text, module text, BPF JIT and ftrace/optprobe trampolines
+ * (kernel/extable.c). Foreign (EFI) code is not kernel text.
+ */
+export function kernelTextAddress(snap: LoadedSnapshot, addr: number): boolean {
+  const r = snap.mem.find(addr);
+  return !!r && (r.kind === 'kernel-text' || r.kind === 'module-text' || r.kind === 'bpf-jit' || r.kind === 'trampoline-text');
+}
+
+/** The accessible stack holding [addr, addr+size), like on_accessible_stack(). */
+export function accessibleStack(snap: LoadedSnapshot, addr: number, size: number): (RegionInfo & { type: 'task' | 'irq' | 'nmi' }) | undefined {
+  for (const s of snap.stacks) {
+    const r = snap.mem.region(s.region);
+    if (addr >= r.base && addr + size <= r.base + r.size) return { ...r, type: s.type };
+  }
+  return undefined;
+}
+
+export function symbolAddr(snap: LoadedSnapshot, name: string): number | undefined {
+  return snap.syms.byName(name)?.start;
+}
+
+/**
+ * ftrace_graph_ret_addr() (kernel/trace/fgraph.c): if `ret` is return_to_handler, find the original
+ * return address in the task's ret_stack, keyed by `retp`, searching from the cursor `idx` downwards.
+ * Returns the original address and the new cursor, or undefined when recovery fails (the caller must
+ * treat that as an error). Addresses other than return_to_handler are returned unchanged.
+ */
+export function ftraceGraphRetAddr(
+  snap: LoadedSnapshot,
+  idx: { value: number },
+  ret: number,
+  retp: number,
+): number | undefined {
+  const rth = symbolAddr(snap, 'return_to_handler');
+  if (rth === undefined || ret !== rth) return ret;
+  const stack = snap.json.fgraph?.stack ?? [];
+  if (idx.value < 0 || idx.value > stack.length) idx.value = stack.length;
+  for (let i = idx.value - 1; i >= 0; i--) {
+    const e = stack[i]!;
+    if (unhex(e.retp) === retp) {
+      idx.value = i;
+      return unhex(e.ret);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * kretprobe_find_ret_addr() (kernel/kprobes.c): if `ret` is the kretprobe trampoline, find the
+ * original return address of the instance keyed by `retp`, walking the instance list from the cursor.
+ */
+export function kretprobeFindRetAddr(
+  snap: LoadedSnapshot,
+  cur: { value: number },
+  ret: number,
+  retp: number,
+): number | undefined {
+  const tramp = symbolAddr(snap, '__kretprobe_trampoline');
+  if (tramp === undefined || ret !== tramp) return ret;
+  const list = snap.json.kretprobes;
+  for (let i = cur.value; i < list.length; i++) {
+    const e = list[i]!;
+    if (unhex(e.retp) === retp) {
+      cur.value = i + 1;
+      return unhex(e.ret);
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,37 @@
+/** Reference unwinders by profile name, and the in-process walk harness. */
+import { AccessBudgetExceeded, MonitoredMemory } from '../machine/memory';
+import type { WalkRecord } from '../oracle/oracle';
+import type { LoadedSnapshot } from '../snapshot/io';
+import type { Profile, Unwinder } from './types';
+
+type Factory = (profile: Profile) => Unwinder;
+
+const factories: Record<string, () => Factory> = {
+  'frame-pointer:arm64': () => require('./arm64-fp').create,
+  'metadata:arm64': () => require('./arm64-meta').create,
+  'orc:x86_64': () => require('./x86_64-orc').create,
+  'frame-pointer:x86_64': () => require('./x86_64-fp').create,
+  'always-unreliable:arm64': () => require('./always-unreliable').create,
+  'always-unreliable:x86_64': () => require('./always-unreliable').create,
+};
+
+export function referenceUnwinder(profile: Profile): Unwinder {
+  const f = factories[`${profile.unwinder}:${profile.arch}`];
+  if (!f) throw new Error(`profile ${profile.name}: no reference unwinder of kind ${profile.unwinder} for ${profile.arch}`);
+  return f()(profile);
+}
+
+/** Memory reads allowed per walk before it is judged runaway. */
+export const READ_BUDGET = 20_000;
+
+/** Run an in-process unwinder on a loaded snapshot, with every read monitored and bounded. */
+export function walkInProcess(unwinder: Unwinder, snap: LoadedSnapshot, budget = READ_BUDGET): WalkRecord {
+  const mem = new MonitoredMemory(snap.mem, budget);
+  try {
+    const result = unwinder.walk({ snap, mem });
+    return { result, accesses: mem.accesses };
+  } catch (e) {
+    if (e instanceof AccessBudgetExceeded) return { runaway: e.message, accesses: mem.accesses };
+    return { error: `unwinder threw: ${(e as Error).stack ?? String(e)}`, accesses: mem.accesses };
+  }
+}
