@@ -1,4 +1,5 @@
 /** Reference unwinders by profile name, and the in-process walk harness. */
+import { resolve } from 'path';
 import { AccessBudgetExceeded, MonitoredMemory } from '../machine/memory';
 import type { WalkRecord } from '../oracle/oracle';
 import type { LoadedSnapshot } from '../snapshot/io';
@@ -15,7 +16,16 @@ const factories: Record<string, () => Factory> = {
   'always-unreliable:x86_64': () => require('./always-unreliable').create,
 };
 
+/**
+ * The unwinder for a profile: a reference one by kind, or an in-process module of one's own with
+ * `"unwinder": "module:<path>"` (a .ts/.js file exporting `create(profile): Unwinder`).
+ */
 export function referenceUnwinder(profile: Profile): Unwinder {
+  if (profile.unwinder.startsWith('module:')) {
+    const mod = require(resolve(profile.unwinder.slice('module:'.length))) as { create?: Factory };
+    if (typeof mod.create !== 'function') throw new Error(`profile ${profile.name}: ${profile.unwinder} does not export create()`);
+    return mod.create(profile);
+  }
   const f = factories[`${profile.unwinder}:${profile.arch}`];
   if (!f) throw new Error(`profile ${profile.name}: no reference unwinder of kind ${profile.unwinder} for ${profile.arch}`);
   return f()(profile);
