@@ -1,0 +1,144 @@
+/** conformance.md and conformance.html for one profile. */
+import { alignWalk, MARK_TEXT, pictureText, type RowMark } from './picture';
+import { esc, htmlTable, mdTable, page, pct, VERDICT_TEXT } from './html';
+import type { WalkReport } from './results';
+import type { Conformance, ScenarioVerdict } from './verdict';
+import type { Level } from './results';
+
+const LEVELS: Level[] = ['must', 'should', 'may'];
+
+function countLine(c: Conformance, level: Level): [string, string, string, string, string] {
+  const r = c.counts[level].requirements;
+  const s = c.counts[level].scenarios;
+  const n = (x: number | undefined) => String(x ?? 0);
+  const other = Object.entries(r)
+    .filter(([k]) => k !== 'passed' && k !== 'failed' && k !== 'errored')
+    .map(([k, v]) => `${v} ${k}`)
+    .join(', ');
+  return [
+    level.toUpperCase(),
+    `${n(r.passed)} passed, ${n((r.failed ?? 0) + (r.errored ?? 0))} failed`,
+    other || '-',
+    `${n(s.passed)} / ${n((s.failed ?? 0) + (s.errored ?? 0))}`,
+    n(s['not-applicable']),
+  ];
+}
+
+export function usefulnessText(c: Conformance): string {
+  const u = c.usefulness;
+  const sweep = u.sweepShare === null ? 'no sweeps ran' : `${pct(u.sweepShare)} of ${u.sweepWalks} sweep walks reported reliable`;
+  return `${sweep}; ${pct(u.share)} of all ${u.judgedWalks} judged walks (${u.rating})`;
+}
+
+const failed = (s: ScenarioVerdict) => s.status === 'failed' || s.status === 'errored';
+
+function walkMarkdown(w: WalkReport): string {
+  const out = [`**${w.sceneId}** — ${w.moment}: \`${w.outcome}\` — ${w.explanation}`, '', '```', pictureText(w), '```'];
+  if (w.faults.length) out.push('', `Faulting reads: ${w.faults.map((f) => `${f.addr} (${f.region ?? 'unmapped'})`).join(', ')}`);
+  if (w.stackDump?.length) {
+    out.push('', '<details><summary>stack memory</summary>', '', '```');
+    for (const d of w.stackDump) out.push(`${d.addr}: ${d.value}  ${d.note ?? ''}`.trimEnd());
+    out.push('```', '', '</details>');
+  }
+  if (w.snapshotFile) out.push('', `Snapshot: [${w.snapshotFile}](${w.snapshotFile})`);
+  return out.join('\n');
+}
+
+export function conformanceMarkdown(c: Conformance): string {
+  const p = c.profile;
+  const out: string[] = [];
+  out.push(`# Conformance: ${p.name}`, '');
+  out.push(`**Verdict: ${VERDICT_TEXT[c.verdict]}**${c.scope === 'filtered' ? ` (filtered run: ${c.filter})` : ''}`, '');
+  out.push(`Usefulness: ${usefulnessText(c)}`, '');
+  out.push(`Profile: ${p.arch}, unwinder \`${p.unwinder}\`${p.reference ? ', reference profile' : ''}${c.external ? `, external: \`${c.external.command}\`` : ''}. ${p.description}`, '');
+  if (c.reasons.length) out.push('Why:', '', ...c.reasons.map((r) => `- ${r}`), '');
+  out.push(mdTable(['level', 'requirements', 'other', 'scenarios pass / fail', 'scenarios n/a'], LEVELS.map((l) => countLine(c, l))), '');
+  out.push('Claims: ' + Object.entries(p.claims).map(([k, v]) => `${k}=${v}`).join(', '), '');
+
+  const bad = c.scenarios.filter(failed);
+  if (bad.length) {
+    out.push('## Failures', '');
+    for (const s of bad) {
+      out.push(`### ${s.level.toUpperCase()} ${s.requirement}: ${s.name}`, '', `\`${s.id}\` (${s.uri}) — ${s.status}${s.message ? `: ${s.message}` : ''}`, '');
+      for (const w of (s.walks.filter((x) => s.failures?.some((f) => f.sceneId === x.sceneId && f.moment === x.moment)) || []).slice(0, 5)) {
+        out.push(walkMarkdown(w), '');
+      }
+    }
+  }
+  out.push('## Requirements', '');
+  out.push(
+    mdTable(
+      ['requirement', 'level', 'section', 'outcome', 'scenarios', 'note'],
+      c.requirements.map((r) => [r.id, r.level.toUpperCase(), `${r.section.original} / ${r.section.upstream}`, r.outcome, String(r.scenarios.length), r.note ?? '']),
+    ),
+    '',
+  );
+  if (c.notApplicable.length) out.push(`Not applicable to this profile: ${c.notApplicable.join(', ')}`, '');
+  out.push('## Scenarios', '');
+  out.push(mdTable(['scenario', 'requirement', 'level', 'status', 'walks'], c.scenarios.map((s) => [s.id, s.requirement, s.level, s.status, s.sweep ? `${s.sweep.reliable}/${s.sweep.walks} reliable` : String(s.walks.length)])));
+  return out.join('\n') + '\n';
+}
+
+function pictureHtml(w: WalkReport): string {
+  const rows = alignWalk(w);
+  const cell = (x?: { fn: string; addr: string }) => (x ? `<span class="mono">${esc(x.fn)}</span> <span class="small mono">${esc(x.addr)}</span>` : '');
+  const trs = rows
+    .map((r) => {
+      const k = `m-${r.mark}`;
+      const note = r.mark === 'ok' ? '' : esc(r.mark === 'omitted' && r.truth?.omissible ? `omitted: ${r.truth.omissible}` : MARK_TEXT[r.mark]);
+      return `<tr><td class="${r.truth && r.mark !== 'ok' ? k : ''}">${cell(r.truth)}${r.truth ? ` <span class="small">(${esc(r.truth.why)})</span>` : ''}</td>` +
+        `<td class="${r.trace && r.mark !== 'ok' ? k : ''}">${cell(r.trace)}</td><td class="small">${note}</td></tr>`;
+    })
+    .join('\n');
+  const table = `<table class="picture"><thead><tr><th>true call chain (innermost first)</th><th>reported trace, rc ${esc(w.rc ?? 'none')}</th><th></th></tr></thead><tbody>${trs}</tbody></table>`;
+  const faults = w.faults.length ? `<p>Faulting reads: ${w.faults.map((f) => `<code>${esc(f.addr)}</code> (${esc(f.region ?? 'unmapped')})`).join(', ')}</p>` : '';
+  const faultAddrs = new Set(w.faults.map((f) => f.addr));
+  const dump = w.stackDump?.length
+    ? `<details><summary>stack memory around the frames (${w.stackDump.length} words)</summary>` +
+      htmlTable(['address', 'value', ''], w.stackDump.map((d) => [`<span class="mono">${esc(d.addr)}</span>`, `<span class="mono">${esc(d.value)}</span>`, esc(d.note ?? '')]), (r) =>
+        faultAddrs.has(w.stackDump![r]!.addr) ? 'm-missing' : undefined) +
+      '</details>'
+    : '';
+  const snap = w.snapshotFile ? `<p class="small">snapshot: <a href="${esc(w.snapshotFile)}">${esc(w.snapshotFile)}</a></p>` : '';
+  return `<div class="walk"><p><b class="mono">${esc(w.sceneId)}</b> — ${esc(w.moment)}: <code>${esc(w.outcome)}</code> — ${esc(w.explanation)}</p>${table}${faults}${dump}${snap}</div>`;
+}
+
+export function conformanceHtml(c: Conformance): string {
+  const p = c.profile;
+  const b: string[] = [];
+  b.push(`<h1>Conformance: ${esc(p.name)}</h1>`);
+  b.push(`<p><span class="verdict v-${c.verdict}" id="verdict">${esc(VERDICT_TEXT[c.verdict])}</span>${c.scope === 'filtered' ? ` <span class="small">filtered run: ${esc(c.filter)}</span>` : ''}</p>`);
+  b.push(`<p>Usefulness: <span class="${c.usefulness.rating}">${esc(usefulnessText(c))}</span></p>`);
+  b.push(`<p class="small">${esc(p.arch)}, unwinder <code>${esc(p.unwinder)}</code>${p.reference ? ', reference profile' : ''}${c.external ? `, external <code>${esc(c.external.command)}</code>` : ''}. ${esc(p.description)}</p>`);
+  if (c.reasons.length) b.push(`<ul>${c.reasons.map((r) => `<li>${esc(r)}</li>`).join('')}</ul>`);
+  b.push(htmlTable(['level', 'requirements', 'other', 'scenarios pass / fail', 'scenarios n/a'], LEVELS.map((l) => countLine(c, l).map(esc))));
+  const legend = (Object.keys(MARK_TEXT) as RowMark[]).filter((m) => m !== 'ok').map((m) => `<span class="m-${m}">${esc(MARK_TEXT[m])}</span>`).join('');
+  const bad = c.scenarios.filter(failed);
+  if (bad.length) {
+    b.push(`<h2>Failures (${bad.length})</h2><p class="legend small">${legend}</p>`);
+    for (const s of bad) {
+      b.push(`<h3>${esc(s.level.toUpperCase())} <code>${esc(s.requirement)}</code>: ${esc(s.name)}</h3>`);
+      b.push(`<p class="small"><code>${esc(s.id)}</code> (${esc(s.uri)}) — <b>${esc(s.status)}</b>${s.message ? `: ${esc(s.message)}` : ''}</p>`);
+      const shown = s.walks.filter((x) => s.failures?.some((f) => f.sceneId === x.sceneId && f.moment === x.moment)).slice(0, 5);
+      b.push(shown.map(pictureHtml).join('\n'));
+    }
+  }
+  b.push('<h2>Requirements</h2>');
+  b.push(
+    htmlTable(
+      ['requirement', 'level', 'section (reviewed / upstream)', 'outcome', 'scenarios', 'note'],
+      c.requirements.map((r) => [`<code>${esc(r.id)}</code><br><span class="small">${esc(r.title)}</span>`, r.level.toUpperCase(), esc(`${r.section.original} / ${r.section.upstream} ${r.section.title}`), esc(r.outcome), String(r.scenarios.length), esc(r.note ?? '')]),
+      (r, col) => (col === 3 ? `o-${c.requirements[r]!.outcome}` : undefined),
+    ),
+  );
+  b.push('<h2>Scenarios</h2>');
+  b.push(
+    htmlTable(
+      ['scenario', 'requirement', 'level', 'status', 'walks'],
+      c.scenarios.map((s) => [`<code>${esc(s.id)}</code><br><span class="small">${esc(s.name)}</span>`, esc(s.requirement), s.level, esc(s.status), s.sweep ? `${s.sweep.reliable}/${s.sweep.walks} reliable` : String(s.walks.length)]),
+      (r, col) => (col === 3 ? `o-${c.scenarios[r]!.status}` : undefined),
+    ),
+  );
+  b.push(`<p class="small">Generated ${esc(c.generatedAt)}. Machine-readable: <a href="conformance.json">conformance.json</a>, <a href="junit.xml">junit.xml</a>, <a href="cucumber-messages.ndjson">cucumber-messages.ndjson</a>.</p>`);
+  return page(`Conformance: ${p.name}`, b.join('\n'));
+}

@@ -1,0 +1,229 @@
+/**
+ * Across profiles: the traceability matrix (requirement → section → level → scenarios → outcome
+ * per profile, with total / covered / uncovered / review-only counts) and the wpt.fyi-style summary.
+ */
+import type { Requirement, Topic } from '../catalogue/types';
+import { TOPICS } from '../catalogue/types';
+import { esc, htmlTable, mdTable, page, pct, VERDICT_TEXT } from './html';
+import type { Level } from './results';
+import type { Conformance, RequirementOutcome, Verdict } from './verdict';
+
+/** A scenario as written in features/ (whether or not it ran). */
+export interface CatalogueScenario {
+  id: string;
+  name: string;
+  uri: string;
+  requirement: string;
+  topic?: string;
+}
+
+export interface TraceRow {
+  id: string;
+  title: string;
+  topic: Topic;
+  level: Level;
+  levelWording: string;
+  section: Requirement['section'];
+  source: Requirement['source'];
+  testability: Requirement['testability'];
+  conditionText?: string;
+  scenarios: { id: string; name: string; uri: string }[];
+  /** Outcome per profile name. */
+  outcomes: Record<string, RequirementOutcome>;
+}
+
+export interface Traceability {
+  schemaVersion: 1;
+  generatedAt: string;
+  profiles: { name: string; arch: string; reference: boolean; verdict: Verdict; reliableShare: number | null }[];
+  coverage: { total: number; covered: number; uncovered: number; reviewOnly: number; uncoveredIds: string[] };
+  /** Scenarios tagged with a requirement the catalogue does not define. */
+  orphanScenarios: { id: string; requirement: string; uri: string }[];
+  requirements: TraceRow[];
+}
+
+export function buildTraceability(
+  requirements: readonly Requirement[],
+  scenarios: readonly CatalogueScenario[],
+  conformances: readonly Conformance[],
+  now = new Date(),
+): Traceability {
+  const byReq = new Map<string, Map<string, { id: string; name: string; uri: string }>>();
+  const add = (req: string, s: { id: string; name: string; uri: string }) => {
+    const m = byReq.get(req) ?? new Map();
+    if (!m.has(s.id)) m.set(s.id, { id: s.id, name: s.name, uri: s.uri });
+    byReq.set(req, m);
+  };
+  for (const s of scenarios) add(s.requirement, s);
+  for (const c of conformances) for (const s of c.scenarios) add(s.requirement, s);
+  const known = new Set(requirements.map((r) => r.id));
+  const rows: TraceRow[] = requirements.map((r) => {
+    const outcomes: Record<string, RequirementOutcome> = {};
+    for (const c of conformances) outcomes[c.profile.name] = c.requirements.find((x) => x.id === r.id)?.outcome ?? 'not-run';
+    return {
+      id: r.id,
+      title: r.title,
+      topic: r.topic,
+      level: r.level,
+      levelWording: r.levelWording,
+      section: r.section,
+      source: r.source,
+      testability: r.testability,
+      ...(r.conditionText ? { conditionText: r.conditionText } : {}),
+      scenarios: [...(byReq.get(r.id)?.values() ?? [])].sort((a, b) => a.id.localeCompare(b.id)),
+      outcomes,
+    };
+  });
+  const reviewOnly = rows.filter((r) => r.testability === 'review-only');
+  const testable = rows.filter((r) => r.testability !== 'review-only');
+  const uncovered = testable.filter((r) => !r.scenarios.length);
+  const orphans: Traceability['orphanScenarios'] = [];
+  for (const [req, m] of byReq) if (!known.has(req)) for (const s of m.values()) orphans.push({ id: s.id, requirement: req, uri: s.uri });
+  return {
+    schemaVersion: 1,
+    generatedAt: now.toISOString(),
+    profiles: conformances.map((c) => ({
+      name: c.profile.name,
+      arch: c.profile.arch,
+      reference: c.profile.reference,
+      verdict: c.verdict,
+      reliableShare: c.usefulness.sweepShare ?? c.usefulness.share,
+    })),
+    coverage: {
+      total: rows.length,
+      covered: testable.length - uncovered.length,
+      uncovered: uncovered.length,
+      reviewOnly: reviewOnly.length,
+      uncoveredIds: uncovered.map((r) => r.id),
+    },
+    orphanScenarios: orphans,
+    requirements: rows,
+  };
+}
+
+const SYMBOL: Record<RequirementOutcome, string> = {
+  passed: '✔ pass',
+  failed: '✘ FAIL',
+  errored: '✘ ERROR',
+  undefined: '? undefined',
+  skipped: '… skipped',
+  'not-applicable': '– n/a',
+  'not-run': '○ not run',
+  'not-selected': '· not selected',
+  'review-only': '👁 review',
+};
+
+export function traceabilityMarkdown(t: Traceability): string {
+  const c = t.coverage;
+  const out = ['# Traceability: requirements → scenarios → outcomes', ''];
+  out.push(`Coverage: **${c.total}** requirements: ${c.covered} covered, ${c.uncovered} uncovered, ${c.reviewOnly} review-only.`, '');
+  if (c.uncoveredIds.length) out.push(`Uncovered: ${c.uncoveredIds.join(', ')}`, '');
+  const names = t.profiles.map((p) => p.name);
+  out.push(
+    mdTable(
+      ['requirement', 'section (reviewed / upstream)', 'level', 'testability', 'scenarios', ...names],
+      t.requirements.map((r) => [
+        `${r.id}: ${r.title}`,
+        `${r.section.original} / ${r.section.upstream} ${r.section.title}`,
+        `${r.level.toUpperCase()} ("${r.levelWording}")`,
+        r.testability,
+        r.scenarios.map((s) => s.id).join(', ') || '—',
+        ...names.map((n) => SYMBOL[r.outcomes[n] ?? 'not-run']),
+      ]),
+    ),
+  );
+  if (t.orphanScenarios.length) out.push('', `Scenarios tagged with unknown requirements: ${t.orphanScenarios.map((o) => `${o.id} (@req:${o.requirement})`).join(', ')}`);
+  return out.join('\n') + '\n';
+}
+
+export function traceabilityHtml(t: Traceability): string {
+  const c = t.coverage;
+  const names = t.profiles.map((p) => p.name);
+  const b: string[] = ['<h1>Traceability</h1>'];
+  b.push(
+    `<p id="coverage">Coverage: <b>${c.total}</b> requirements — <b>${c.covered}</b> covered, <b>${c.uncovered}</b> uncovered, <b>${c.reviewOnly}</b> review-only.</p>`,
+  );
+  if (c.uncoveredIds.length) b.push(`<p>Uncovered: ${c.uncoveredIds.map((i) => `<code>${esc(i)}</code>`).join(', ')}</p>`);
+  b.push(
+    htmlTable(
+      ['profile', 'verdict', 'reliable walks'],
+      t.profiles.map((p) => [`<a href="${esc(p.name)}/conformance.html">${esc(p.name)}</a>${p.reference ? ' <span class="small">(reference)</span>' : ''}`, `<span class="verdict v-${p.verdict}">${esc(VERDICT_TEXT[p.verdict])}</span>`, pct(p.reliableShare)]),
+    ),
+  );
+  const rows = t.requirements;
+  b.push(
+    htmlTable(
+      ['requirement', 'section<br>reviewed / upstream', 'level', 'scenarios', ...names.map(esc)],
+      rows.map((r) => [
+        `<code>${esc(r.id)}</code><br><span class="small">${esc(r.title)}</span>`,
+        `${esc(r.section.original)} / ${esc(r.section.upstream)}<br><span class="small">${esc(r.section.title)}</span>`,
+        `<b>${r.level.toUpperCase()}</b><br><span class="small">“${esc(r.levelWording)}”</span>`,
+        r.testability === 'review-only' && !r.scenarios.length
+          ? '<span class="small">review-only</span>'
+          : r.scenarios.map((s) => `<span class="mono small" title="${esc(s.name)}">${esc(s.id)}</span>`).join('<br>') || '<b>uncovered</b>',
+        ...names.map((n) => esc(SYMBOL[r.outcomes[n] ?? 'not-run'])),
+      ]),
+      (ri, ci) => (ci >= 4 ? `o-${rows[ri]!.outcomes[names[ci - 4]!] ?? 'not-run'}` : undefined),
+    ),
+  );
+  b.push(`<p class="small">Generated ${esc(t.generatedAt)}. Machine-readable: <a href="traceability.json">traceability.json</a>.</p>`);
+  return page('Traceability', b.join('\n'));
+}
+
+/** wpt.fyi-style table: rows = topics and their requirements, columns = profiles, cells = passed / ran. */
+interface Cell {
+  passed: number;
+  ran: number;
+  outcome?: RequirementOutcome;
+}
+
+function summaryGrid(t: Traceability, conformances: readonly Conformance[]) {
+  const names = t.profiles.map((p) => p.name);
+  const scen = new Map(conformances.map((c) => [c.profile.name, c.scenarios]));
+  const cellFor = (profile: string, reqIds: string[]): Cell => {
+    const ss = (scen.get(profile) ?? []).filter((s) => reqIds.includes(s.requirement));
+    const ranS = ss.filter((s) => s.status === 'passed' || s.status === 'failed' || s.status === 'errored');
+    return { passed: ranS.filter((s) => s.status === 'passed').length, ran: ranS.length };
+  };
+  const rows: { label: string; topic: boolean; cells: Cell[] }[] = [];
+  for (const topic of TOPICS) {
+    const reqs = t.requirements.filter((r) => r.topic === topic);
+    if (!reqs.length) continue;
+    rows.push({ label: topic, topic: true, cells: names.map((n) => cellFor(n, reqs.map((r) => r.id))) });
+    for (const r of reqs) rows.push({ label: `${r.level.toUpperCase()} ${r.id}`, topic: false, cells: names.map((n) => ({ ...cellFor(n, [r.id]), outcome: r.outcomes[n] })) });
+  }
+  return { names, rows };
+}
+
+const cellText = (c: Cell) => (c.outcome && c.ran === 0 ? SYMBOL[c.outcome] : `${c.passed} / ${c.ran}`);
+
+export function summaryMarkdown(t: Traceability, conformances: readonly Conformance[]): string {
+  const { names, rows } = summaryGrid(t, conformances);
+  const out = ['# Summary across profiles', ''];
+  out.push(mdTable(['', ...names], [
+    ['**verdict**', ...t.profiles.map((p) => VERDICT_TEXT[p.verdict]!)],
+    ['**reliable walks**', ...t.profiles.map((p) => pct(p.reliableShare))],
+    ...rows.map((r) => [r.topic ? `**${r.label}**` : r.label, ...r.cells.map((c) => (r.topic ? `**${cellText(c)}**` : cellText(c)))]),
+  ]));
+  out.push('', 'Cells: scenarios passed / scenarios that ran; otherwise why none ran.');
+  return out.join('\n') + '\n';
+}
+
+export function summaryHtml(t: Traceability, conformances: readonly Conformance[]): string {
+  const { names, rows } = summaryGrid(t, conformances);
+  const shade = (c: Cell) => (c.ran === 0 ? `o-${c.outcome ?? 'not-run'}` : c.passed === c.ran ? 'o-passed' : 'o-failed');
+  const body = [
+    '<h1>Summary across profiles</h1>',
+    htmlTable(
+      ['', ...names.map((n) => `<a href="${esc(n)}/conformance.html">${esc(n)}</a>`)],
+      [
+        ['<b>verdict</b>', ...t.profiles.map((p) => `<span class="verdict v-${p.verdict}">${esc(VERDICT_TEXT[p.verdict])}</span>`)],
+        ['<b>reliable walks</b>', ...t.profiles.map((p) => pct(p.reliableShare))],
+        ...rows.map((r) => [r.topic ? `<b>${esc(r.label)}</b>` : `<span class="small mono">${esc(r.label)}</span>`, ...r.cells.map((c) => esc(cellText(c)))]),
+      ],
+      (ri, ci) => (ri >= 2 && ci >= 1 ? shade(rows[ri - 2]!.cells[ci - 1]!) : undefined),
+    ),
+    '<p class="small">Cells: scenarios passed / scenarios that ran; otherwise why none ran. See <a href="traceability.html">traceability</a>.</p>',
+  ];
+  return page('Summary across profiles', body.join('\n'));
+}

@@ -1,0 +1,288 @@
+/**
+ * Verdict per profile (RFC 2119 levels, like Khronos CTS / ETSI verdicts), computed from the
+ * ScenarioResult records of one run and the requirement catalogue. Cucumber only collects; this decides.
+ */
+import type { Requirement, Topic } from '../catalogue/types';
+import type { Profile } from '../unwinders/types';
+import type { Level, ScenarioResult, ScenarioStatus, WalkReport } from './results';
+
+export type Verdict = 'conformant' | 'conformant-with-warnings' | 'not-conformant' | 'incomplete';
+
+/** Outcome of one requirement for one profile: the worst of its scenarios, or why none ran. */
+export type RequirementOutcome =
+  | 'passed'
+  | 'failed'
+  | 'errored'
+  | 'undefined' // a step has no definition
+  | 'skipped'
+  | 'not-applicable' // its condition does not hold for this profile / arch
+  | 'not-run' // testable, applicable, but no scenario ran
+  | 'not-selected' // left out by --requirement / --topic / --tags
+  | 'review-only'; // not testable by running code (see the catalogue's reviewOnlyReason)
+
+export const REQUIREMENT_OUTCOMES: readonly RequirementOutcome[] = [
+  'passed', 'failed', 'errored', 'undefined', 'skipped', 'not-applicable', 'not-run', 'not-selected', 'review-only',
+];
+
+/** Worse first: the requirement takes the first of these that any of its scenarios has. */
+const STATUS_ORDER: readonly ScenarioStatus[] = ['failed', 'errored', 'undefined', 'skipped', 'passed', 'not-applicable'];
+
+export function worstStatus(statuses: readonly ScenarioStatus[]): ScenarioStatus | undefined {
+  for (const s of STATUS_ORDER) if (statuses.includes(s)) return s;
+  return undefined;
+}
+
+/** Whether a requirement's condition holds for a profile (from src/catalogue), with the condition in words. */
+export type Applicability = (req: Requirement, profile: Profile) => boolean;
+
+export interface RequirementVerdict {
+  id: string;
+  title: string;
+  topic: Topic;
+  level: Level;
+  section: Requirement['section'];
+  testability: Requirement['testability'];
+  applicable: boolean;
+  conditionText?: string;
+  outcome: RequirementOutcome;
+  /** Scenario IDs that ran for this requirement in this profile. */
+  scenarios: string[];
+  /** Short reason when not applicable / not run / review-only. */
+  note?: string;
+}
+
+export interface LevelCounts {
+  requirements: Partial<Record<RequirementOutcome, number>>;
+  scenarios: Partial<Record<ScenarioStatus, number>>;
+}
+
+export interface Usefulness {
+  /** Walks of sweeps (an exception at every instruction boundary) and how many were reported reliable. */
+  sweepWalks: number;
+  sweepReliable: number;
+  sweepShare: number | null;
+  /** Every judged walk of the run (sweeps counted by their summary). */
+  judgedWalks: number;
+  reliableWalks: number;
+  share: number | null;
+  /** One word for the summary table: useless when (almost) nothing is reported reliable. */
+  rating: 'useless' | 'limited' | 'useful' | 'n/a';
+}
+
+/** What the report says about one failed walk: the oracle's explanation in parts a reader can act on. */
+export interface FailureExplanation {
+  sceneId: string;
+  moment: string;
+  outcome: WalkReport['outcome'];
+  explanation: string;
+  missing: string[];
+  duplicated: string[];
+  spurious: string[];
+  inverted: [string, string][];
+  faults: { addr: string; region: string | null }[];
+}
+
+export interface ScenarioVerdict extends ScenarioResult {
+  failures?: FailureExplanation[];
+}
+
+export interface Conformance {
+  schemaVersion: 1;
+  generatedAt: string;
+  profile: Profile;
+  /** Set for an external unwinder run through the plugin protocol. */
+  external?: { command: string };
+  /** 'filtered' when --requirement / --topic / --tags narrowed the run. */
+  scope: 'full' | 'filtered';
+  filter?: string;
+  verdict: Verdict;
+  /** Why the verdict is what it is, one line per deciding requirement. */
+  reasons: string[];
+  counts: Record<Level, LevelCounts>;
+  usefulness: Usefulness;
+  requirements: RequirementVerdict[];
+  notApplicable: string[];
+  scenarios: ScenarioVerdict[];
+}
+
+const GOOD_OUTCOMES = new Set(['sound-reliable', 'correctly-unreliable']);
+
+/** The parts of the oracle's judgement a failure report shows. */
+export function explainWalk(w: WalkReport): FailureExplanation {
+  return {
+    sceneId: w.sceneId,
+    moment: w.moment,
+    outcome: w.outcome,
+    explanation: w.explanation,
+    missing: w.missing,
+    duplicated: w.extra.filter((e) => e.problem === 'duplicated').map((e) => e.fn),
+    spurious: w.extra.filter((e) => e.problem !== 'duplicated').map((e) => e.fn),
+    inverted: w.inverted,
+    faults: w.faults,
+  };
+}
+
+/** Walks of a failed scenario worth explaining: the unsafe/imprecise/faulted ones first, else all. */
+export function failureExplanations(r: ScenarioResult, max = 5): FailureExplanation[] {
+  const bad = r.walks.filter((w) => !GOOD_OUTCOMES.has(w.outcome));
+  return (bad.length ? bad : r.walks).slice(0, max).map(explainWalk);
+}
+
+const reliable = (w: WalkReport) => w.rc === 0 && w.outcome !== 'errored';
+
+export function usefulness(results: readonly ScenarioResult[]): Usefulness {
+  let sweepWalks = 0;
+  let sweepReliable = 0;
+  let judgedWalks = 0;
+  let reliableWalks = 0;
+  for (const r of results) {
+    if (r.status === 'not-applicable') continue;
+    if (r.sweep) {
+      sweepWalks += r.sweep.walks;
+      sweepReliable += r.sweep.reliable;
+      judgedWalks += r.sweep.walks;
+      reliableWalks += r.sweep.reliable;
+    } else {
+      judgedWalks += r.walks.length;
+      reliableWalks += r.walks.filter(reliable).length;
+    }
+  }
+  const sweepShare = sweepWalks ? sweepReliable / sweepWalks : null;
+  const share = judgedWalks ? reliableWalks / judgedWalks : null;
+  const basis = sweepShare ?? share;
+  const rating = basis === null ? 'n/a' : basis < 0.05 ? 'useless' : basis < 0.5 ? 'limited' : 'useful';
+  return { sweepWalks, sweepReliable, sweepShare, judgedWalks, reliableWalks, share, rating };
+}
+
+const ran = (s: ScenarioStatus) => s === 'passed' || s === 'failed' || s === 'errored';
+
+export interface ConformanceInput {
+  profile: Profile;
+  requirements: readonly Requirement[];
+  results: readonly ScenarioResult[];
+  /** Condition evaluation from the catalogue; without it, applicability is read off the scenarios. */
+  applies?: Applicability;
+  /** Set when the run was narrowed; requirements with no scenario are then 'not-selected'. */
+  filter?: string;
+  external?: { command: string };
+  now?: Date;
+}
+
+export function requirementVerdicts(input: ConformanceInput): RequirementVerdict[] {
+  const { profile, requirements, results, applies, filter } = input;
+  const byReq = new Map<string, ScenarioResult[]>();
+  for (const r of results) byReq.set(r.requirement, [...(byReq.get(r.requirement) ?? []), r]);
+  const known = new Set(requirements.map((r) => r.id));
+  const out: RequirementVerdict[] = requirements.map((req) => {
+    const rs = byReq.get(req.id) ?? [];
+    const base = {
+      id: req.id,
+      title: req.title,
+      topic: req.topic,
+      level: req.level,
+      section: req.section,
+      testability: req.testability,
+      ...(req.conditionText ? { conditionText: req.conditionText } : {}),
+      scenarios: rs.map((r) => r.id),
+    };
+    const conditionHolds = applies ? applies(req, profile) : true;
+    if (!conditionHolds) {
+      return { ...base, applicable: false, outcome: 'not-applicable', note: `condition does not hold: ${req.conditionText ?? req.condition ?? '?'}` };
+    }
+    if (req.testability === 'review-only' && !rs.length) {
+      return { ...base, applicable: true, outcome: 'review-only', note: req.reviewOnlyReason ?? 'checked by review, not by running code' };
+    }
+    const worst = worstStatus(rs.map((r) => r.status));
+    if (worst === undefined) {
+      return filter
+        ? { ...base, applicable: true, outcome: 'not-selected', note: `not selected by ${filter}` }
+        : { ...base, applicable: true, outcome: 'not-run', note: 'no scenario ran for this requirement' };
+    }
+    if (worst === 'not-applicable') {
+      const why = rs.find((r) => r.message)?.message;
+      return { ...base, applicable: false, outcome: 'not-applicable', note: why ?? 'every scenario was marked not applicable' };
+    }
+    const v: RequirementVerdict = { ...base, applicable: true, outcome: worst };
+    const failed = rs.find((r) => r.status === worst && r.message);
+    if (worst !== 'passed' && failed?.message) v.note = failed.message;
+    return v;
+  });
+  // Results for requirements the catalogue does not know are kept, so nothing is dropped silently.
+  for (const [id, rs] of byReq) {
+    if (known.has(id)) continue;
+    const first = rs[0]!;
+    const worst = worstStatus(rs.map((r) => r.status)) ?? 'skipped';
+    out.push({
+      id,
+      title: `(not in the catalogue) ${id}`,
+      topic: first.topic as Topic,
+      level: first.level,
+      section: { original: '?', upstream: '?', title: '?' },
+      testability: 'runtime',
+      applicable: worst !== 'not-applicable',
+      outcome: worst,
+      scenarios: rs.map((r) => r.id),
+      note: 'scenario tagged with a requirement the catalogue does not define',
+    });
+  }
+  return out;
+}
+
+/** The verdict rule: MUST failure → not conformant; a MUST with nothing run → incomplete; SHOULD failure → warnings. */
+export function decideVerdict(reqs: readonly RequirementVerdict[]): { verdict: Verdict; reasons: string[] } {
+  const bad = (o: RequirementOutcome) => o === 'failed' || o === 'errored';
+  const unrun = (r: RequirementVerdict) =>
+    r.testability !== 'review-only' && (r.outcome === 'not-run' || r.outcome === 'undefined' || r.outcome === 'skipped');
+  const mustFail = reqs.filter((r) => r.level === 'must' && bad(r.outcome));
+  if (mustFail.length) {
+    return { verdict: 'not-conformant', reasons: mustFail.map((r) => `MUST ${r.id} ${r.outcome}${r.note ? `: ${r.note}` : ''}`) };
+  }
+  const mustUnrun = reqs.filter((r) => r.level === 'must' && unrun(r));
+  if (mustUnrun.length) {
+    return { verdict: 'incomplete', reasons: mustUnrun.map((r) => `MUST ${r.id} has no scenario that ran (${r.outcome})`) };
+  }
+  const shouldFail = reqs.filter((r) => r.level === 'should' && (bad(r.outcome) || unrun(r)));
+  if (shouldFail.length) {
+    return { verdict: 'conformant-with-warnings', reasons: shouldFail.map((r) => `SHOULD ${r.id} ${r.outcome}${r.note ? `: ${r.note}` : ''}`) };
+  }
+  return { verdict: 'conformant', reasons: [] };
+}
+
+function counts(reqs: readonly RequirementVerdict[], results: readonly ScenarioResult[]): Record<Level, LevelCounts> {
+  const c: Record<Level, LevelCounts> = {
+    must: { requirements: {}, scenarios: {} },
+    should: { requirements: {}, scenarios: {} },
+    may: { requirements: {}, scenarios: {} },
+  };
+  for (const r of reqs) c[r.level].requirements[r.outcome] = (c[r.level].requirements[r.outcome] ?? 0) + 1;
+  for (const s of results) c[s.level].scenarios[s.status] = (c[s.level].scenarios[s.status] ?? 0) + 1;
+  return c;
+}
+
+export function buildConformance(input: ConformanceInput): Conformance {
+  const requirements = requirementVerdicts(input);
+  const { verdict, reasons } = decideVerdict(requirements);
+  const scenarios: ScenarioVerdict[] = input.results.map((r) =>
+    r.status === 'failed' || r.status === 'errored' ? { ...r, failures: failureExplanations(r) } : { ...r },
+  );
+  return {
+    schemaVersion: 1,
+    generatedAt: (input.now ?? new Date()).toISOString(),
+    profile: input.profile,
+    ...(input.external ? { external: input.external } : {}),
+    scope: input.filter ? 'filtered' : 'full',
+    ...(input.filter ? { filter: input.filter } : {}),
+    verdict,
+    reasons,
+    counts: counts(requirements, input.results),
+    usefulness: usefulness(input.results),
+    requirements,
+    notApplicable: requirements.filter((r) => r.outcome === 'not-applicable').map((r) => r.id),
+    scenarios,
+  };
+}
+
+/** A reference profile must be conformant (warnings allowed); anything else fails `npm run conformance`. */
+export function acceptable(c: Pick<Conformance, 'verdict'>): boolean {
+  return c.verdict === 'conformant' || c.verdict === 'conformant-with-warnings';
+}
