@@ -1,0 +1,123 @@
+/** Misbehaving plugins make their own walks errored/runaway with a clear reason; the run goes on. */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { join } from 'path';
+import { Memory } from '../src/machine/memory';
+import { SymbolTable } from '../src/machine/symbols';
+import { judge } from '../src/oracle/oracle';
+import { loadSnapshot, makeSnapshot } from '../src/snapshot/io';
+import type { Snapshot } from '../src/snapshot/types';
+import { ProtocolError, startExternalWalker, type ExternalWalker } from '../src/protocol/external-walker';
+import { ARM64_ABI } from '../src/isa/arm64/abi';
+
+const ROOT = join(__dirname, '..');
+const plugin = (f: string) => `node ${join(ROOT, 'examples', 'misbehaving', f)}`;
+
+/** A tiny hand-made arm64 snapshot: enough for the protocol (the plugins do not unwind). */
+function tinySnapshot(): Snapshot {
+  const mem = new Memory();
+  mem.map({ name: 'kernel-text', kind: 'kernel-text', base: 0xffff80001000, size: 0x1000 });
+  mem.map({ name: 'task-stack-1', kind: 'task-stack', base: 0xffff80100000, size: 0x4000, owner: '1' });
+  const syms = new SymbolTable([{ name: 'schedule', start: 0xffff80001000, end: 0xffff80001100, kind: 'func', region: 'kernel-text' }]);
+  return makeSnapshot({
+    id: 'test/tiny',
+    arch: 'arm64',
+    task: { pid: 1, comm: 'tiny', kind: 'kthread', state: 'blocked' },
+    regs: { pc: 0xffff80001010, sp: 0xffff80103e00, x29: 0xffff80103e00 },
+    mem,
+    syms,
+    stacks: [{ region: 'task-stack-1', type: 'task' }],
+    ptRegs: 0xffff80104000 - ARM64_ABI.PT_REGS_SIZE,
+    finalFrame: 0xffff80104000 - ARM64_ABI.PT_REGS_SIZE + ARM64_ABI.S_STACKFRAME,
+    abi: { ...ARM64_ABI },
+    unwind: {},
+    fgraph: null,
+    kretprobes: [],
+  });
+}
+
+const snap = tinySnapshot();
+const loaded = loadSnapshot(snap);
+const truth = { frames: [{ fn: 'schedule', addr: 0xffff80001010, why: 'pc' as const }] };
+const walkers: ExternalWalker[] = [];
+after(async () => {
+  for (const w of walkers) await w.close();
+});
+
+async function fourWalks(file: string, timeoutMs = 3000, validate = false) {
+  const w = await startExternalWalker(plugin(file), { timeoutMs, validate });
+  walkers.push(w);
+  const recs = [];
+  for (let i = 0; i < 4; i++) recs.push(await w.walk(snap, loaded));
+  return { w, recs };
+}
+
+/** Odd walks are well-formed; even walks misbehave. The well-formed ones prove the walker recovered. */
+function assertRecovered(recs: Awaited<ReturnType<typeof fourWalks>>['recs']) {
+  for (const i of [0, 2]) {
+    assert.equal(recs[i]!.error, undefined, `walk ${i + 1} should be fine: ${recs[i]!.error}`);
+    assert.equal(judge(loaded, truth, recs[i]!).outcome, 'correctly-unreliable');
+  }
+}
+
+describe('misbehaving plugins', () => {
+  it('a hanging plugin: runaway "no answer within N ms", killed, restarted, later walks work', async () => {
+    const { w, recs } = await fourWalks('hang.js', 1500);
+    assertRecovered(recs);
+    for (const i of [1, 3]) {
+      assert.match(recs[i]!.runaway ?? '', /^no answer within 1500 ms/);
+      assert.equal(judge(loaded, truth, recs[i]!).outcome, 'runaway');
+    }
+    assert.equal(w.starts, 2); // restarted lazily before walk 3
+  });
+
+  it('a crashing plugin: errored with the exit status and its stderr, then restarted', async () => {
+    const { w, recs } = await fourWalks('crash.js');
+    assertRecovered(recs);
+    for (const i of [1, 3]) {
+      const j = judge(loaded, truth, recs[i]!);
+      assert.equal(j.outcome, 'errored');
+      assert.match(j.explanation, /exited with code 139 during walk seq \d/);
+      assert.match(j.explanation, /crash\.js: segfault-like death/);
+    }
+    assert.equal(w.starts, 2); // restarted lazily before walk 3
+  });
+
+  it('a plugin printing invalid JSON: errored "not JSON" quoting the line', async () => {
+    const { recs } = await fourWalks('garbage.js');
+    assertRecovered(recs);
+    assert.match(recs[1]!.error ?? '', /answer to walk seq 2 is not JSON: walked seq 2: looks fine/);
+    assert.equal(judge(loaded, truth, recs[1]!).outcome, 'errored');
+  });
+
+  it('a plugin answering the wrong seq: errored naming both seqs', async () => {
+    const { recs } = await fourWalks('wrong-seq.js');
+    assertRecovered(recs);
+    assert.match(recs[1]!.error ?? '', /answer has seq 1002, expected 2/);
+    assert.match(recs[3]!.error ?? '', /answer has seq 1004, expected 4/);
+  });
+
+  it('--validate-protocol names the JSON path of a schema violation', async () => {
+    const { recs } = await fourWalks('bad-schema.js', 3000, true);
+    assertRecovered(recs);
+    assert.match(recs[1]!.error ?? '', /protocol violation: answer to walk seq 2 is invalid/);
+    assert.match(recs[1]!.error ?? '', /\$\.trace\[0\]|\$\.confidence/);
+  });
+
+  it('without validation a malformed trace is still errored, never judged', async () => {
+    const { recs } = await fourWalks('bad-schema.js');
+    assert.match(recs[1]!.error ?? '', /trace must be an array of hex strings/);
+  });
+
+  it('a protocol version mismatch is a clear start error', async () => {
+    await assert.rejects(startExternalWalker(plugin('bad-version.js')), (e: Error) => {
+      assert.ok(e instanceof ProtocolError);
+      assert.match(e.message, /protocol version mismatch: the runner speaks version 1, the implementation answered version 99/);
+      return true;
+    });
+  });
+
+  it('a command that does not exist fails at start with its stderr', async () => {
+    await assert.rejects(startExternalWalker('definitely-not-a-command-xyz'), /exited with code 127 before answering start[\s\S]*not found/);
+  });
+});
