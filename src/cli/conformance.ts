@@ -1,0 +1,266 @@
+/**
+ * `npm run conformance`: run the features once per profile through Cucumber's JavaScript API,
+ * then turn the collected ScenarioResults into verdicts and reports (src/report decides; Cucumber collects).
+ */
+import { loadConfiguration, runCucumber, type IRunConfiguration, type ISupportCodeLibrary } from '@cucumber/cucumber/api';
+import type { Envelope } from '@cucumber/messages';
+import { SingleBar, Presets } from 'cli-progress';
+import { existsSync, mkdirSync, rmSync } from 'fs';
+import { join, resolve } from 'path';
+import { Writable } from 'stream';
+import { buildConformance, acceptable, type Conformance } from '../report/verdict';
+import type { Level, ScenarioResult, ScenarioStatus } from '../report/results';
+import { buildTraceability } from '../report/traceability';
+import { readResults, writeCrossReports, writeProfileReports } from '../report/write';
+import { builtinProfile, builtinProfiles, loadProfile } from '../unwinders/profiles';
+import type { Profile } from '../unwinders/types';
+import { generateAllure } from './allure';
+import { loadCatalogueView, type CatalogueView } from '../report/catalogue-view';
+import { catalogueScenarios, tagValue } from './features';
+import { parseOptions, tagExpression, type CliOptions } from './options';
+import { summaryTable } from './table';
+
+export const ROOT = resolve(__dirname, '..', '..');
+
+interface Target {
+  profile: Profile;
+  /** External unwinder command line (plugin protocol). */
+  unwinder?: string;
+}
+
+/** The world parameters every scenario sees (steps/support/world.ts reads them). */
+export interface ConformanceWorldParameters {
+  profile: Profile;
+  unwinder?: string;
+  resultsFile: string;
+  reportDir: string;
+  validateProtocol?: boolean;
+  walkTimeoutMs?: number;
+  /** Whether the Allure formatter is on (steps/support/allure.ts adds labels only then). */
+  allure: boolean;
+}
+
+type Json = Parameters<typeof JSON.stringify>[0];
+
+function optionalModule(relPath: string): Record<string, unknown> | undefined {
+  const p = join(__dirname, '..', relPath);
+  if (!existsSync(p + '.ts') && !existsSync(p + '.js')) return undefined;
+  return require(p) as Record<string, unknown>;
+}
+
+/** Ask an external unwinder for its profile (its `start` answer), then let it go; the session starts its own. */
+async function externalProfile(command: string, o: CliOptions): Promise<Profile> {
+  const mod = ['protocol/index', 'protocol/runner', 'protocol/external', 'protocol/walker'].map(optionalModule).find((m) => m && typeof m.startExternalWalker === 'function');
+  if (!mod) throw new Error('--unwinder needs src/protocol (startExternalWalker), which is not available in this tree');
+  const start = mod.startExternalWalker as (cmd: string, opts: Record<string, unknown>) => Promise<{ profile: Profile; close(): Promise<void> }>;
+  const w = await start(command, { validateProtocol: o.validateProtocol, ...(o.walkTimeout ? { walkTimeoutMs: o.walkTimeout } : {}) });
+  try {
+    return w.profile;
+  } finally {
+    await w.close();
+  }
+}
+
+async function targets(o: CliOptions): Promise<Target[]> {
+  const t: Target[] = [];
+  if (o.unwinder) t.push({ profile: await externalProfile(o.unwinder, o), unwinder: o.unwinder });
+  for (const f of o.profileFile ?? []) t.push({ profile: loadProfile(resolve(f)) });
+  for (const n of o.profile ?? []) t.push({ profile: builtinProfile(n) });
+  if (!t.length) for (const p of builtinProfiles()) t.push({ profile: p });
+  const seen = new Set<string>();
+  for (const x of t) {
+    if (seen.has(x.profile.name)) throw new Error(`profile ${x.profile.name} given twice: reports would overwrite each other`);
+    seen.add(x.profile.name);
+  }
+  return t;
+}
+
+const nullStream = () => new Writable({ write: (_c, _e, cb) => cb() });
+
+interface PickleInfo {
+  name: string;
+  uri: string;
+  tags: string[];
+}
+
+/** Map Cucumber's final status of a test case to a ScenarioStatus (used only when the After hook wrote nothing). */
+function statusOf(s: string): ScenarioStatus {
+  switch (s) {
+    case 'PASSED':
+      return 'passed';
+    case 'FAILED':
+      return 'errored';
+    case 'UNDEFINED':
+      return 'undefined';
+    case 'PENDING':
+    case 'SKIPPED':
+      return 'skipped';
+    default:
+      return 'errored';
+  }
+}
+
+interface RunOutcome {
+  results: ScenarioResult[];
+  support: ISupportCodeLibrary;
+  success: boolean;
+}
+
+async function runProfile(
+  target: Target,
+  dir: string,
+  out: string,
+  o: CliOptions,
+  cat: CatalogueView,
+  support: ISupportCodeLibrary | undefined,
+  bar: SingleBar | undefined,
+): Promise<RunOutcome> {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(join(dir, 'snapshots'), { recursive: true });
+  const resultsFile = join(dir, 'results.ndjson');
+  const worldParameters: ConformanceWorldParameters = {
+    profile: target.profile,
+    ...(target.unwinder ? { unwinder: target.unwinder } : {}),
+    resultsFile,
+    reportDir: dir,
+    ...(o.validateProtocol ? { validateProtocol: true } : {}),
+    ...(o.walkTimeout ? { walkTimeoutMs: o.walkTimeout } : {}),
+    allure: o.html,
+  };
+  const tags = tagExpression(o);
+  const { runConfiguration } = await loadConfiguration({ provided: { worldParameters: worldParameters as unknown as Record<string, Json> as never, ...(tags ? { tags } : {}) } }, { cwd: ROOT });
+  const files: Record<string, string> = {
+    [join(dir, 'cucumber-messages.ndjson')]: 'message',
+    [join(dir, 'junit.xml')]: 'junit',
+    [join(dir, 'cucumber-summary.txt')]: 'summary',
+  };
+  if (o.html) files[join(dir, 'allure-reporter.log')] = 'allure-cucumberjs/reporter';
+  const config: IRunConfiguration = {
+    ...runConfiguration,
+    formats: {
+      stdout: 'summary',
+      files,
+      publish: false,
+      options: { ...runConfiguration.formats.options, resultsDir: join(out, 'allure-results'), junit: { suiteName: target.profile.name } },
+    },
+  };
+  // Count pickles and collect their tags, so scenarios the After hook never recorded are still reported.
+  const pickles = new Map<string, PickleInfo>();
+  const caseToPickle = new Map<string, string>();
+  const startedToCase = new Map<string, string>();
+  const finalStatus = new Map<string, string>();
+  let total = 0;
+  let done = 0;
+  const onMessage = (m: Envelope) => {
+    if (m.pickle) pickles.set(m.pickle.id, { name: m.pickle.name, uri: m.pickle.uri, tags: m.pickle.tags.map((t) => t.name) });
+    if (m.testCase) {
+      caseToPickle.set(m.testCase.id, m.testCase.pickleId);
+      bar?.setTotal(++total);
+    }
+    if (m.testCaseStarted) startedToCase.set(m.testCaseStarted.id, m.testCaseStarted.testCaseId);
+    if (m.testStepFinished) {
+      const pid = caseToPickle.get(startedToCase.get(m.testStepFinished.testCaseStartedId) ?? '');
+      const s = m.testStepFinished.testStepResult.status;
+      if (pid && (finalStatus.get(pid) ?? 'PASSED') === 'PASSED') finalStatus.set(pid, s);
+    }
+    if (m.testCaseFinished && !m.testCaseFinished.willBeRetried) bar?.update(++done, { profile: target.profile.name });
+  };
+  const result = await runCucumber(
+    { ...config, support: support ?? config.support },
+    { cwd: ROOT, stdout: o.quiet || bar ? nullStream() : process.stdout, stderr: process.stderr },
+    onMessage,
+  );
+
+  const results = readResults(resultsFile).filter((r) => r.profile === target.profile.name);
+  const recorded = new Set(results.map((r) => `${r.uri}\u0000${r.name}`));
+  const levelOf = new Map(cat.requirements.map((r) => [r.id, r.level]));
+  const ranPickles = new Set(caseToPickle.values());
+  for (const [pid, p] of pickles) {
+    if (!ranPickles.has(pid)) continue; // filtered out
+    if (recorded.has(`${p.uri}\u0000${p.name}`)) continue;
+    const req = tagValue(p.tags, 'req') ?? '(untagged)';
+    const lv = (['must', 'should', 'may'] as Level[]).find((l) => p.tags.includes(`@${l}`)) ?? levelOf.get(req) ?? 'must';
+    const status = statusOf(finalStatus.get(pid) ?? 'SKIPPED');
+    results.push({
+      profile: target.profile.name,
+      id: tagValue(p.tags, 'id') ?? `${p.uri}:${p.name}`,
+      name: p.name,
+      uri: p.uri,
+      topic: tagValue(p.tags, 'topic') ?? '(untagged)',
+      requirement: req,
+      level: lv,
+      status: status === 'passed' ? 'errored' : status,
+      message: `no result was recorded by the After hook (Cucumber status ${finalStatus.get(pid) ?? 'unknown'})`,
+      walks: [],
+      durationMs: 0,
+    });
+  }
+  return { results, support: result.support, success: result.success };
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const o = parseOptions(argv);
+  const out = resolve(o.out);
+  const cat = loadCatalogueView();
+  if (cat.problem && !o.quiet) process.stderr.write(`note: requirement catalogue not loaded (${cat.problem}); reports use the scenarios' tags only\n`);
+  const list = await targets(o);
+  mkdirSync(out, { recursive: true });
+  rmSync(join(out, 'allure-results'), { recursive: true, force: true });
+  if (o.html) mkdirSync(join(out, 'allure-results'), { recursive: true });
+
+  const filter = tagExpression(o) || undefined;
+  const conformances: Conformance[] = [];
+  let support: ISupportCodeLibrary | undefined;
+  let cucumberBroke = false;
+  for (const [i, t] of list.entries()) {
+    const bar = o.quiet || !process.stderr.isTTY
+      ? undefined
+      : new SingleBar({ format: `[${i + 1}/${list.length}] {profile} {bar} {value}/{total} scenarios`, hideCursor: true, clearOnComplete: false }, Presets.shades_classic);
+    bar?.start(0, 0, { profile: t.profile.name });
+    if (!bar && !o.quiet) process.stderr.write(`[${i + 1}/${list.length}] ${t.profile.name} ...\n`);
+    const dir = join(out, t.profile.name);
+    const r = await runProfile(t, dir, out, o, cat, support, bar);
+    bar?.stop();
+    support = r.support;
+    if (!r.results.length && !r.success) cucumberBroke = true;
+    const c = buildConformance({
+      profile: t.profile,
+      requirements: cat.requirements,
+      results: r.results,
+      ...(cat.applies ? { applies: cat.applies } : {}),
+      ...(filter ? { filter } : {}),
+      ...(t.unwinder ? { external: { command: t.unwinder } } : {}),
+    });
+    writeProfileReports(dir, c, { html: o.html });
+    conformances.push(c);
+  }
+
+  const session = optionalModule('conformance/session');
+  if (session && typeof session.closeAllWalkers === 'function') await (session.closeAllWalkers as () => Promise<void>)();
+
+  const trace = buildTraceability(cat.requirements, catalogueScenarios(join(ROOT, 'features'), ROOT), conformances);
+  writeCrossReports(out, trace, conformances, { html: o.html });
+  let allureNote = '';
+  if (o.html) {
+    const a = generateAllure(join(out, 'allure-results'), join(out, 'allure-report'));
+    allureNote = a.ok ? `Allure report: ${join(out, 'allure-report', 'index.html')}` : `Allure report NOT generated: ${a.message}`;
+  }
+
+  process.stdout.write('\n' + summaryTable(conformances) + '\n');
+  process.stdout.write(`\nReports: ${out}/<profile>/conformance.{json,md${o.html ? ',html' : ''}}, ${out}/traceability.*, ${out}/summary.*\n`);
+  if (allureNote) process.stdout.write(allureNote + '\n');
+  const failing = conformances.filter((c) => c.profile.reference && !acceptable(c));
+  if (failing.length) process.stdout.write(`\nReference profile(s) not conformant: ${failing.map((c) => `${c.profile.name} (${c.verdict})`).join(', ')}\n`);
+  if (cucumberBroke) process.stdout.write('\nCucumber ran no scenario for at least one profile (see errors above).\n');
+  return failing.length || cucumberBroke ? 1 : 0;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      process.stderr.write(`conformance: ${(e as Error).message ?? String(e)}\n`);
+      process.exit(2);
+    },
+  );
+}

@@ -1,0 +1,29 @@
+/** The short summary table printed at the end of a run. */
+import { VERDICT_TEXT, pct } from '../report/html';
+import type { Conformance } from '../report/verdict';
+
+const pad = (s: string, n: number) => s + ' '.repeat(Math.max(0, n - s.length));
+
+export function summaryTable(cs: readonly Conformance[]): string {
+  const head = ['profile', 'verdict', 'MUST pass/fail', 'SHOULD pass/fail', 'reliable walks (usefulness)'];
+  const pf = (c: Conformance, l: 'must' | 'should') => {
+    const s = c.counts[l].scenarios;
+    return `${s.passed ?? 0}/${(s.failed ?? 0) + (s.errored ?? 0)}`;
+  };
+  const rows = cs.map((c) => {
+    const u = c.usefulness;
+    const share = u.sweepShare ?? u.share;
+    const basis = u.sweepShare !== null ? `of ${u.sweepWalks} sweep walks` : `of ${u.judgedWalks} walks`;
+    const flag = u.rating === 'useless' ? ' USELESS' : u.rating === 'limited' ? ' limited' : '';
+    return [
+      c.profile.name + (c.profile.reference ? ' (ref)' : ''),
+      VERDICT_TEXT[c.verdict]!,
+      pf(c, 'must'),
+      pf(c, 'should'),
+      `${pct(share)} ${basis}${flag}`,
+    ];
+  });
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((c, i) => pad(c, w[i]!)).join('  ');
+  return [line(head), w.map((n) => '-'.repeat(n)).join('  '), ...rows.map(line)].join('\n');
+}
