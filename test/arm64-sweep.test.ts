@@ -1,0 +1,68 @@
+/**
+ * Sweep: an IRQ and an NMI at every instruction boundary of a few workloads (kit.sweep), each walk
+ * judged by the oracle against the machine's ground truth. Neither reference unwinder may ever be
+ * unsafe, imprecise, faulted, runaway or errored; the share of reliable walks is printed.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { judge, OUTCOMES, type Outcome } from '../src/oracle/oracle';
+import { kitFor } from '../src/scene/index';
+import type { SweepSpec } from '../src/scene/types';
+import { loadSnapshot } from '../src/snapshot/io';
+import { builtinProfile } from '../src/unwinders/profiles';
+import { referenceUnwinder, walkInProcess } from '../src/unwinders/registry';
+import type { Unwinder } from '../src/unwinders/types';
+
+const hasKit = existsSync(join(__dirname, '..', 'src', 'kernel', 'arm64', 'kit.ts'));
+const skip = hasKit ? false : 'src/kernel/arm64/kit.ts does not exist yet';
+
+const BAD: ReadonlySet<Outcome> = new Set(['unsafe', 'imprecise', 'faulted', 'runaway', 'errored']);
+
+const SWEEPS: SweepSpec[] = [
+  { workload: 'work-chain', exception: 'irq', walk: 'in-handler' },
+  { workload: 'work-chain', exception: 'nmi', walk: 'in-handler' },
+  { workload: 'work-chain', exception: 'irq', walk: 'preempted' },
+  { workload: 'syscall-sleep', instrument: { fgraph: ['do_nanosleep'] }, exception: 'irq', walk: 'in-handler' },
+  { workload: 'syscall-sleep', instrument: { kretprobe: ['do_nanosleep'] }, exception: 'nmi', walk: 'in-handler' },
+  { workload: 'spec-function', exception: 'irq', walk: 'in-handler' },
+  { workload: 'spec-caller', exception: 'irq', walk: 'in-handler' },
+];
+
+type Tally = Record<Outcome, number>;
+const empty = (): Tally => Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Tally;
+
+test('IRQ/NMI sweeps: no unsafe, imprecise, faulted or runaway walk on arm64-fp or arm64-meta', { skip }, () => {
+  const kit = kitFor('arm64');
+  const names = ['arm64-fp', 'arm64-meta'] as const;
+  const unwinders: Record<string, Unwinder> = Object.fromEntries(names.map((n) => [n, referenceUnwinder(builtinProfile(n))]));
+  const totals: Record<string, Tally> = Object.fromEntries(names.map((n) => [n, empty()]));
+  const problems: string[] = [];
+  const lines: string[] = [];
+  for (const spec of SWEEPS) {
+    if (!kit.workloads.includes(spec.workload)) continue;
+    const per: Record<string, Tally> = Object.fromEntries(names.map((n) => [n, empty()]));
+    let scenes = 0;
+    for (const scene of kit.sweep(spec)) {
+      scenes++;
+      const snap = loadSnapshot(scene.snapshot, scene.snapshot.id);
+      for (const n of names) {
+        const j = judge(snap, scene.truth, walkInProcess(unwinders[n]!, snap));
+        per[n]![j.outcome]++;
+        totals[n]![j.outcome]++;
+        if (BAD.has(j.outcome) && problems.length < 20) problems.push(`${n} ${j.outcome} at ${scene.moment}: ${j.explanation}`);
+      }
+    }
+    const label = `${spec.workload}${spec.instrument ? ' ' + JSON.stringify(spec.instrument) : ''} ${spec.exception} ${spec.walk}`;
+    lines.push(`${label}: ${scenes} boundaries; ` + names.map((n) => `${n} reliable ${per[n]!['sound-reliable']}/${scenes}`).join(', '));
+    assert.ok(scenes > 0, `${label}: the sweep produced no scene`);
+  }
+  for (const n of names) {
+    const t = totals[n]!;
+    const total = OUTCOMES.reduce((s, o) => s + t[o], 0);
+    lines.push(`${n}: reliable ${t['sound-reliable']}/${total} (${((100 * t['sound-reliable']) / Math.max(1, total)).toFixed(1)}%), ` + OUTCOMES.filter((o) => t[o]).map((o) => `${o} ${t[o]}`).join(', '));
+  }
+  console.log(lines.join('\n'));
+  assert.deepEqual(problems, []);
+});
