@@ -32,8 +32,8 @@ export function worstStatus(statuses: readonly ScenarioStatus[]): ScenarioStatus
   return undefined;
 }
 
-/** Whether a requirement's condition holds for a profile (from src/catalogue), with the condition in words. */
-export type Applicability = (req: Requirement, profile: Profile) => boolean;
+/** Whether a requirement's condition holds for a profile (src/catalogue applicability()), and why not. */
+export type Applicability = (req: Requirement, profile: Profile) => boolean | { applies: boolean; reason?: string };
 
 export interface RequirementVerdict {
   id: string;
@@ -185,9 +185,11 @@ export function requirementVerdicts(input: ConformanceInput): RequirementVerdict
       ...(req.conditionText ? { conditionText: req.conditionText } : {}),
       scenarios: rs.map((r) => r.id),
     };
-    const conditionHolds = applies ? applies(req, profile) : true;
-    if (!conditionHolds) {
-      return { ...base, applicable: false, outcome: 'not-applicable', note: `condition does not hold: ${req.conditionText ?? req.condition ?? '?'}` };
+    const a = applies ? applies(req, profile) : true;
+    const holds = typeof a === 'boolean' ? a : a.applies;
+    if (!holds) {
+      const why = typeof a === 'object' && a.reason ? a.reason : `condition does not hold: ${req.conditionText ?? req.condition ?? '?'}`;
+      return { ...base, applicable: false, outcome: 'not-applicable', note: why };
     }
     if (req.testability === 'review-only' && !rs.length) {
       return { ...base, applicable: true, outcome: 'review-only', note: req.reviewOnlyReason ?? 'checked by review, not by running code' };
