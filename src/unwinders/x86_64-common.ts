@@ -1,0 +1,168 @@
+/**
+ * Pieces shared by the x86_64 reference unwinders (x86_64-orc, x86_64-fp): stack bookkeeping like
+ * get_stack_info()/stack_mask, the reliable-walk driver of arch_stack_walk_reliable()
+ * (arch/x86/kernel/stacktrace.c), and return-address recovery (unwind_recover_ret_addr()).
+ */
+import type { MonitoredMemory } from '../machine/memory';
+import type { LoadedSnapshot } from '../snapshot/io';
+import { X86_64_ABI } from '../isa/x86_64/abi';
+import { accessibleStack, ftraceGraphRetAddr, kernelTextAddress, kretprobeFindRetAddr } from './common';
+import type { WalkResult } from './types';
+
+export const EINVAL = -22;
+/** Frames a walk may report before it gives up (a kernel stack holds far fewer real frames). */
+export const MAX_FRAMES = 512;
+
+/** ABI constant from the snapshot, falling back to the built-in layout. */
+export function abi(snap: LoadedSnapshot, key: keyof typeof X86_64_ABI): number {
+  const v = snap.abi[key];
+  return typeof v === 'number' ? v : X86_64_ABI[key];
+}
+
+/** user_mode(regs): (cs & 3) == 3. */
+export const userMode = (cs: number): boolean => (cs & 3) === 3;
+
+type StackType = 'task' | 'irq' | 'nmi';
+/** Stacks are left in one direction only: NMI -> IRQ -> task (stack_mask forbids going back). */
+const RANK: Record<StackType, number> = { nmi: 2, irq: 1, task: 0 };
+
+export interface StackInfo {
+  region: string;
+  type: StackType;
+  base: number;
+  end: number;
+}
+
+/** Thrown to leave a walk through a named error path. */
+export class UnwindError extends Error {}
+
+/**
+ * The stack the walk is on, and every read it makes. A read is made only after the address was
+ * found on one of this task's accessible stacks, reached by a permitted transition.
+ */
+export class Stacks {
+  cur: StackInfo | undefined;
+  private readonly visited = new Set<string>();
+
+  constructor(
+    private readonly snap: LoadedSnapshot,
+    private readonly mem: MonitoredMemory,
+  ) {}
+
+  /** The accessible stack holding [addr, addr+len), without moving to it. */
+  find(addr: number, len: number): StackInfo | undefined {
+    if (!Number.isSafeInteger(addr) || addr < 0) return undefined;
+    const s = accessibleStack(this.snap, addr, len);
+    return s ? { region: s.name, type: s.type, base: s.base, end: s.base + s.size } : undefined;
+  }
+
+  onCurrent(addr: number, len: number): boolean {
+    const c = this.cur;
+    return !!c && addr >= c.base && addr + len <= c.end;
+  }
+
+  /** stack_access_ok(): [addr, addr+len) is on the current stack or a stack we may move on to. */
+  access(addr: number, len: number, what: string): void {
+    if (addr % 8 !== 0) throw new UnwindError(`${what} at 0x${addr.toString(16)} is misaligned`);
+    if (this.onCurrent(addr, len)) return;
+    const next = this.find(addr, len);
+    if (!next) throw new UnwindError(`${what} at 0x${addr.toString(16)} is not on an accessible stack of this task`);
+    const c = this.cur;
+    if (c) {
+      if (RANK[next.type] >= RANK[c.type]) {
+        throw new UnwindError(`${what} at 0x${addr.toString(16)} moves from the ${c.type} stack to the ${next.type} stack (stacks are left one way only)`);
+      }
+      this.visited.add(c.region);
+    }
+    if (this.visited.has(next.region)) throw new UnwindError(`${what}: stack ${next.region} was already left`);
+    this.cur = next;
+  }
+
+  /** A checked 8-byte stack read. */
+  read(addr: number, what: string): number {
+    this.access(addr, 8, what);
+    return this.mem.read64(addr);
+  }
+
+  /** Enter the first stack (no transition rule applies). */
+  start(addr: number, len: number, what: string): void {
+    if (addr % 8 !== 0) throw new UnwindError(`${what} at 0x${addr.toString(16)} is misaligned`);
+    const s = this.find(addr, len);
+    if (!s) throw new UnwindError(`${what} at 0x${addr.toString(16)} is not on an accessible stack of this task`);
+    this.cur = s;
+  }
+}
+
+const symKind = (snap: LoadedSnapshot, addr: number) => snap.syms.lookup(addr)?.kind;
+
+/** The address lies inside a return trampoline (return_to_handler, __kretprobe_trampoline). */
+export function inReturnTrampoline(snap: LoadedSnapshot, addr: number): boolean {
+  return symKind(snap, addr) === 'return-trampoline';
+}
+
+/** Cursors into task->ret_stack and the kretprobe instance list, as unwind_state keeps them. */
+export interface RecoverState {
+  graphIdx: { value: number };
+  krCur: { value: number };
+}
+
+export const newRecoverState = (): RecoverState => ({ graphIdx: { value: -1 }, krCur: { value: 0 } });
+
+/**
+ * unwind_recover_ret_addr(): the original return address behind return_to_handler or the kretprobe
+ * trampoline, found by the address of the slot that holds it. A failed recovery is an error.
+ */
+export function recoverRetAddr(snap: LoadedSnapshot, st: RecoverState, ret: number, retp: number): number {
+  const g = ftraceGraphRetAddr(snap, st.graphIdx, ret, retp);
+  if (g === undefined) throw new UnwindError(`return_to_handler at 0x${retp.toString(16)} has no matching ret_stack entry`);
+  const k = kretprobeFindRetAddr(snap, st.krCur, g, retp);
+  if (k === undefined) throw new UnwindError(`kretprobe trampoline at 0x${retp.toString(16)} has no matching instance`);
+  return k;
+}
+
+/** The frames an unwinder yields, one per step, as unwind_next_frame() moves the state. */
+export interface Frame {
+  /** unwind_get_return_address(): the address to report. */
+  ip: number;
+  /** unwind_get_entry_regs(): the pt_regs this state was unwound through, if any. */
+  regs?: { addr: number; cs: number };
+}
+
+/**
+ * arch_stack_walk_reliable(): consume frames until the unwinder is done; fail on an unwinder error,
+ * on kernel-mode regs when `rejectKernelRegs` (frame pointers), or on an address outside kernel text.
+ * `next()` returns the next frame, `'done'`, or throws UnwindError.
+ */
+export function reliableWalk(
+  snap: LoadedSnapshot,
+  first: () => Frame | 'done',
+  next: () => Frame | 'done',
+  opts: { rejectKernelRegs: boolean },
+): WalkResult {
+  const trace: number[] = [];
+  try {
+    let f = first();
+    for (let n = 0; f !== 'done'; n++) {
+      if (n >= MAX_FRAMES) return { rc: EINVAL, trace, reason: `more than ${MAX_FRAMES} frames: giving up` };
+      if (f.regs) {
+        if (userMode(f.regs.cs)) {
+          // Success path for user tasks, only at the task's own entry regs.
+          if (f.regs.addr === snap.ptRegs) return { rc: 0, trace };
+          return { rc: EINVAL, trace, reason: `user-mode pt_regs at 0x${f.regs.addr.toString(16)} are not task_pt_regs (0x${snap.ptRegs.toString(16)})` };
+        }
+        if (opts.rejectKernelRegs) {
+          return { rc: EINVAL, trace, reason: `kernel-mode pt_regs at 0x${f.regs.addr.toString(16)}: an in-kernel exception makes frame pointers unreliable` };
+        }
+      }
+      if (!kernelTextAddress(snap, f.ip)) {
+        return { rc: EINVAL, trace, reason: `address 0x${f.ip.toString(16)} is not kernel text` };
+      }
+      trace.push(f.ip);
+      f = next();
+    }
+  } catch (e) {
+    if (e instanceof UnwindError) return { rc: EINVAL, trace, reason: e.message };
+    throw e;
+  }
+  return { rc: 0, trace };
+}

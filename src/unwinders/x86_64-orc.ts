@@ -1,0 +1,207 @@
+/**
+ * x86_64 ORC reference unwinder, modelled on arch/x86/kernel/unwind_orc.c (unwind_next_frame,
+ * __unwind_start) driven by arch_stack_walk_reliable() (arch/x86/kernel/stacktrace.c).
+ *
+ * Differences from the kernel, all towards rejecting more: no frame-pointer guess when an ip has no
+ * ORC entry; END_OF_STACK and user-mode regs end a walk successfully only at task_pt_regs(task);
+ * every stack read is aligned and checked before it is made; starting inside a return trampoline
+ * is rejected.
+ */
+import type { LoadedSnapshot } from '../snapshot/io';
+import type { OrcEntry } from '../snapshot/types';
+import { unhex } from '../snapshot/io';
+import type { Profile, Unwinder, WalkInput } from './types';
+import { abi, newRecoverState, recoverRetAddr, reliableWalk, Stacks, UnwindError, inReturnTrampoline, type Frame, type StackInfo } from './x86_64-common';
+
+interface OrcTable {
+  ips: number[];
+  entries: OrcEntry[];
+}
+
+const tables = new WeakMap<object, OrcTable>();
+
+/** The snapshot's ORC table, sorted by ip (the kernel sorts .orc_unwind_ip at boot). */
+function orcTable(snap: LoadedSnapshot): OrcTable {
+  const raw = snap.json.unwind.orc ?? [];
+  let t = tables.get(raw);
+  if (!t) {
+    const sorted = raw.map((e) => ({ ip: unhex(e.ip), e })).sort((a, b) => a.ip - b.ip);
+    t = { ips: sorted.map((x) => x.ip), entries: sorted.map((x) => x.e) };
+    tables.set(raw, t);
+  }
+  return t;
+}
+
+/**
+ * orc_find(): the last entry at or below ip. An entry only covers code of its own symbol: an ip
+ * in code the analyser emitted nothing for (foreign, BPF, a skipped function) has no entry.
+ */
+export function orcFind(snap: LoadedSnapshot, ip: number): OrcEntry | undefined {
+  const { ips, entries } = orcTable(snap);
+  let lo = 0;
+  let hi = ips.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (ips[mid]! <= ip) {
+      found = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  if (found < 0) return undefined;
+  const sym = snap.syms.lookup(ip);
+  if (!sym || ips[found]! < sym.start) return undefined;
+  return entries[found];
+}
+
+const isRetFromFork = (snap: LoadedSnapshot, ip: number): boolean => {
+  const s = snap.syms.lookup(ip);
+  return !!s && s.start === ip && (s.name === 'ret_from_fork' || s.name === 'ret_from_fork_asm');
+};
+
+interface OrcState {
+  ip: number;
+  sp: number;
+  bp: number;
+  /** Address of the pt_regs the state was unwound through (full or iret-only). */
+  regs: number | null;
+  regsCs: number;
+  fullRegs: boolean;
+  /** ip is not a return address: look up ip itself rather than ip - 1. */
+  signal: boolean;
+}
+
+export function walkOrc({ snap, mem }: WalkInput) {
+  const A = (k: Parameters<typeof abi>[1]) => abi(snap, k);
+  const stacks = new Stacks(snap, mem);
+  const rec = newRecoverState();
+  const st: OrcState = { ip: 0, sp: 0, bp: 0, regs: null, regsCs: 0, fullRegs: false, signal: true };
+
+  const frame = (): Frame => (st.regs !== null ? { ip: st.ip, regs: { addr: st.regs, cs: st.regsCs } } : { ip: st.ip });
+
+  const first = (): Frame => {
+    if (snap.json.task.state === 'blocked') {
+      // struct inactive_task_frame at task->thread.sp
+      const tsp = snap.regs.rsp ?? 0;
+      stacks.start(tsp, A('ITF_SIZE'), 'inactive_task_frame');
+      if (stacks.cur!.type !== 'task') throw new UnwindError('a blocked task must be switched out on its task stack');
+      st.bp = mem.read64(tsp + A('ITF_RBP'));
+      const retp = tsp + A('ITF_RET_ADDR');
+      st.ip = recoverRetAddr(snap, rec, mem.read64(retp), retp);
+      st.sp = tsp + A('ITF_SIZE');
+      st.signal = isRetFromFork(snap, st.ip);
+    } else {
+      st.ip = snap.regs.rip ?? 0;
+      st.sp = snap.regs.rsp ?? 0;
+      st.bp = snap.regs.rbp ?? 0;
+      st.signal = true;
+      stacks.start(st.sp, 8, 'stack pointer');
+      if (inReturnTrampoline(snap, st.ip)) throw new UnwindError('unwinding from inside a return trampoline is not supported');
+    }
+    return frame();
+  };
+
+  /** END_OF_STACK is a legitimate end only at the task's entry regs on its own stack. */
+  const legitimateEnd = (): boolean => stacks.find(st.sp, 8)?.type === 'task' && st.sp === snap.ptRegs;
+
+  const next = (): Frame | 'done' => {
+    if (st.regs !== null && (st.regsCs & 3) === 3) return 'done';
+    const origIp = st.ip;
+    const prevSp = st.sp;
+    const prevStack: StackInfo | undefined = stacks.find(prevSp, 8);
+    const lookup = st.signal ? st.ip : st.ip - 1;
+    const orc = orcFind(snap, lookup);
+    const at = snap.syms.describe(origIp);
+    if (!orc) throw new UnwindError(`no ORC entry for ${at}`);
+    if (orc.type === 'undefined') throw new UnwindError(`ORC entry for ${at} is UNDEFINED`);
+    if (orc.type === 'end_of_stack') {
+      if (legitimateEnd()) return 'done';
+      throw new UnwindError(`END_OF_STACK at ${at} with sp 0x${st.sp.toString(16)}, not at task_pt_regs`);
+    }
+    st.signal = orc.signal ?? (orc.type === 'regs' || orc.type === 'regs_partial');
+
+    // Find the previous frame's stack.
+    let sp: number;
+    switch (orc.spReg) {
+      case 'sp':
+        sp = st.sp + orc.spOffset;
+        break;
+      case 'bp':
+        sp = st.bp + orc.spOffset;
+        break;
+      case 'sp_indirect':
+        sp = stacks.read(st.sp, `indirect CFA for ${at}`) + orc.spOffset;
+        break;
+      case 'bp_indirect':
+        sp = stacks.read(st.bp + orc.spOffset, `indirect CFA for ${at}`);
+        break;
+      default:
+        throw new UnwindError(`ORC entry for ${at} has an undefined CFA base`);
+    }
+
+    // Find IP, SP and possibly regs.
+    const prevRegs = st.regs !== null && st.fullRegs ? st.regs : null;
+    switch (orc.type) {
+      case 'call': {
+        const ipP = sp - 8;
+        const ret = stacks.read(ipP, `return address for ${at}`);
+        st.ip = recoverRetAddr(snap, rec, ret, ipP);
+        st.sp = sp;
+        st.regs = null;
+        st.fullRegs = false;
+        break;
+      }
+      case 'regs': {
+        stacks.access(sp, A('PT_REGS_SIZE'), `pt_regs for ${at}`);
+        st.ip = mem.read64(sp + A('PT_RIP'));
+        st.regsCs = mem.read64(sp + A('PT_CS'));
+        st.sp = mem.read64(sp + A('PT_RSP'));
+        st.regs = sp;
+        st.fullRegs = true;
+        break;
+      }
+      case 'regs_partial': {
+        // sp points at the iret frame (ip, cs, flags, sp, ss) inside pt_regs.
+        stacks.access(sp, 40, `iret frame for ${at}`);
+        st.ip = mem.read64(sp);
+        st.regsCs = mem.read64(sp + 8);
+        st.sp = mem.read64(sp + 24);
+        st.regs = sp - A('PT_IRET_FRAME');
+        st.fullRegs = false;
+        break;
+      }
+    }
+    if (st.regs !== null && (st.regsCs & 3) !== 3 && inReturnTrampoline(snap, st.ip)) {
+      throw new UnwindError(`exception taken inside return trampoline ${snap.syms.describe(st.ip)}: not supported`);
+    }
+
+    // Find BP.
+    switch (orc.bpReg) {
+      case 'undefined':
+        if (st.regs !== null && st.fullRegs) st.bp = mem.read64(st.regs + A('PT_RBP'));
+        else if (st.regs !== null && prevRegs !== null) st.bp = stacks.read(prevRegs + A('PT_RBP'), 'saved rbp');
+        break;
+      case 'prev_sp':
+        st.bp = stacks.read(sp + orc.bpOffset, `saved rbp for ${at}`);
+        break;
+      case 'bp':
+        st.bp = stacks.read(st.bp + orc.bpOffset, `saved rbp for ${at}`);
+        break;
+    }
+
+    // Prevent a recursive loop due to bad ORC data.
+    if (st.regs === null || (st.regsCs & 3) !== 3) {
+      const now = stacks.find(st.sp, 8);
+      if (prevStack && now && now.region === prevStack.region && st.sp <= prevSp) {
+        throw new UnwindError(`stack going in the wrong direction at ${at}`);
+      }
+    }
+    return frame();
+  };
+
+  return reliableWalk(snap, first, next, { rejectKernelRegs: false });
+}
+
+export function create(profile: Profile): Unwinder {
+  return { name: profile.name, walk: walkOrc };
+}
