@@ -1,0 +1,126 @@
+/*
+ * Plugin-protocol harness for the C arm64 frame-pointer unwinder: NDJSON on stdin/stdout.
+ *   {"cmd":"start","version":1}        → who we are and what we claim
+ *   {"cmd":"walk","seq":N,"snapshot":…} → {"seq":N,"rc":…,"trace":[…],"reason":…,"accesses":[…]}
+ *   {"cmd":"stop"}                      → exit
+ * stdout carries only protocol answers; diagnostics go to stderr.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "json.h"
+#include "snapshot.h"
+#include "stacktrace.h"
+
+#define PROTOCOL_VERSION 1
+
+static void put_json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static void answer_start(void)
+{
+	printf("{\"version\":%d,\"implementation\":{\"name\":\"c-arm64-fp\",\"arch\":\"arm64\","
+	       "\"unwinder\":\"frame-pointer\",\"description\":\"Worked example: arm64 frame-record unwinder in C, "
+	       "written like arch/arm64/kernel/stacktrace.c\"},"
+	       "\"claims\":{\"unwindsAcrossIrq\":false,\"unwindsAcrossNmi\":false,"
+	       "\"identifiesReliableExceptionUnwind\":false,\"recoversFgraphReturns\":true,"
+	       "\"recoversKretprobeReturns\":true,\"unwindsInsideReturnToHandler\":false,"
+	       "\"usesCompileTimeAnalysis\":true,\"usesUnwindMetadata\":false,\"checksTermination\":true}}\n",
+	       PROTOCOL_VERSION);
+}
+
+static void answer_error(long seq, const char *what, const char *detail)
+{
+	char msg[512];
+
+	snprintf(msg, sizeof(msg), "%s%s%s", what, detail ? ": " : "", detail ? detail : "");
+	printf("{\"seq\":%ld,\"errored\":true,\"message\":", seq);
+	put_json_string(msg);
+	printf("}\n");
+}
+
+static void answer_walk(long seq, struct json *snapshot_json)
+{
+	static struct walk_result res;
+	struct snapshot snap;
+	const char *err = snapshot_load(&snap, snapshot_json);
+	size_t i;
+
+	if (err) {
+		answer_error(seq, "cannot read snapshot", err);
+		snapshot_free(&snap);
+		return;
+	}
+	if (strcmp(snap.arch, "arm64")) {
+		printf("{\"seq\":%ld,\"skipped\":true,\"reason\":\"arm64 unwinder; snapshot is %s\"}\n", seq, snap.arch);
+		snapshot_free(&snap);
+		return;
+	}
+	arch_stack_walk_reliable(&snap, &res);
+	printf("{\"seq\":%ld,\"rc\":%d,\"trace\":[", seq, res.rc);
+	for (i = 0; i < res.nr_entries; i++)
+		printf("%s\"0x%llx\"", i ? "," : "", (unsigned long long)res.entries[i]);
+	printf("]");
+	if (res.rc) {
+		printf(",\"reason\":");
+		put_json_string(res.reason);
+	}
+	printf(",\"accesses\":[");
+	for (i = 0; i < snap.nr_accesses; i++)
+		printf("%s{\"addr\":\"0x%llx\",\"size\":%u}", i ? "," : "", (unsigned long long)snap.accesses[i].addr,
+		       snap.accesses[i].size);
+	printf("]}\n");
+	snapshot_free(&snap);
+}
+
+int main(void)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	while ((n = getline(&line, &cap, stdin)) > 0) {
+		const char *err = NULL, *cmd;
+		struct json *req = json_parse(line, &err);
+		struct json *seq;
+
+		if (!req) {
+			fprintf(stderr, "c-arm64-fp: unparseable request: %s\n", err);
+			continue;
+		}
+		cmd = json_str(req, "cmd");
+		seq = json_get(req, "seq");
+		if (cmd && !strcmp(cmd, "start")) {
+			struct json *v = json_get(req, "version");
+			if (!v || v->type != JSON_NUMBER || (int)v->num != PROTOCOL_VERSION) {
+				fprintf(stderr, "c-arm64-fp: runner speaks another protocol version\n");
+				return 2;
+			}
+			answer_start();
+		} else if (cmd && !strcmp(cmd, "walk") && seq && seq->type == JSON_NUMBER) {
+			answer_walk((long)seq->num, json_get(req, "snapshot"));
+		} else if (cmd && !strcmp(cmd, "stop")) {
+			json_free(req);
+			break;
+		} else {
+			fprintf(stderr, "c-arm64-fp: unknown request\n");
+		}
+		fflush(stdout);
+		json_free(req);
+	}
+	free(line);
+	return 0;
+}
