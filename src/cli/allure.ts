@@ -1,6 +1,6 @@
 /** Allure HTML from allure-results with allure-commandline 2.x (single file, so it opens from file://). */
 import { spawnSync } from 'child_process';
-import { existsSync, readdirSync } from 'fs';
+import { existsSync, readdirSync, writeFileSync } from 'fs';
 import { join, resolve } from 'path';
 
 export function allureBin(): string {
@@ -16,4 +16,20 @@ export function generateAllure(resultsDir: string, reportDir: string): { ok: boo
   const r = spawnSync(bin, ['generate', resultsDir, '-o', reportDir, '--clean', '--single-file'], { encoding: 'utf8', timeout: 180_000 });
   if (r.status !== 0) return { ok: false, message: (r.stderr || r.stdout || String(r.error ?? 'failed')).trim().slice(0, 500) };
   return { ok: true, message: reportDir };
+}
+
+/** Environment and categories shown on the Allure overview (written into allure-results before generating). */
+export function writeAllureExtras(resultsDir: string, env: Record<string, string>): void {
+  if (!existsSync(resultsDir)) return;
+  const prop = (s: string) => s.replace(/[\\=:\n]/g, (c) => (c === '\n' ? ' ' : `\\${c}`));
+  writeFileSync(join(resultsDir, 'environment.properties'), Object.entries(env).map(([k, v]) => `${prop(k)}=${prop(v)}`).join('\n') + '\n');
+  const categories = [
+    { name: 'Unsafe: a reliable trace omitted a live function', messageRegex: '(?s).*\\bunsafe\\b.*', matchedStatuses: ['failed', 'broken'] },
+    { name: 'Imprecise: duplicated, spurious or inverted entries', messageRegex: '(?s).*\\bimprecise\\b.*', matchedStatuses: ['failed', 'broken'] },
+    { name: 'Faulted: unsafe memory access', messageRegex: '(?s).*\\bfaulted\\b.*', matchedStatuses: ['failed', 'broken'] },
+    { name: 'Runaway walk', messageRegex: '(?s).*\\brunaway\\b.*', matchedStatuses: ['failed', 'broken'] },
+    { name: 'Other failures', matchedStatuses: ['failed'] },
+    { name: 'Broken (errored) scenarios', matchedStatuses: ['broken'] },
+  ];
+  writeFileSync(join(resultsDir, 'categories.json'), JSON.stringify(categories, null, 2) + '\n');
 }

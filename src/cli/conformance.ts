@@ -14,7 +14,7 @@ import { buildTraceability } from '../report/traceability';
 import { readResults, writeCrossReports, writeProfileReports } from '../report/write';
 import { builtinProfile, builtinProfiles, loadProfile } from '../unwinders/profiles';
 import type { Profile } from '../unwinders/types';
-import { generateAllure } from './allure';
+import { generateAllure, writeAllureExtras } from './allure';
 import { loadCatalogueView, type CatalogueView } from '../report/catalogue-view';
 import { catalogueScenarios, tagValue } from './features';
 import { parseOptions, tagExpression, type CliOptions } from './options';
@@ -102,6 +102,8 @@ function statusOf(s: string): ScenarioStatus {
 
 interface RunOutcome {
   results: ScenarioResult[];
+  /** Feature paths (globs) Cucumber was given. */
+  paths: string[];
   support: ISupportCodeLibrary;
   success: boolean;
 }
@@ -128,7 +130,7 @@ async function runProfile(
     allure: o.html,
   };
   const tags = tagExpression(o);
-  const { runConfiguration } = await loadConfiguration({ provided: { worldParameters: worldParameters as unknown as Record<string, Json> as never, ...(tags ? { tags } : {}) } }, { cwd: ROOT });
+  const { runConfiguration } = await loadConfiguration({ ...(o.cucumberConfig ? { file: o.cucumberConfig } : {}), provided: { worldParameters: worldParameters as unknown as Record<string, Json> as never, ...(tags ? { tags } : {}) } }, { cwd: ROOT });
   const files: Record<string, string> = {
     [join(dir, 'cucumber-messages.ndjson')]: 'message',
     [join(dir, 'junit.xml')]: 'junit',
@@ -167,7 +169,7 @@ async function runProfile(
   };
   const result = await runCucumber(
     { ...config, support: support ?? config.support },
-    { cwd: ROOT, stdout: o.quiet || bar ? nullStream() : process.stdout, stderr: process.stderr },
+    { cwd: ROOT, stdout: nullStream(), stderr: process.stderr },
     onMessage,
   );
 
@@ -195,7 +197,7 @@ async function runProfile(
       durationMs: 0,
     });
   }
-  return { results, support: result.support, success: result.success };
+  return { results, paths: runConfiguration.sources.paths, support: result.support, success: result.success };
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -212,6 +214,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const conformances: Conformance[] = [];
   let support: ISupportCodeLibrary | undefined;
   let cucumberBroke = false;
+  const featureDirs = new Set<string>();
   for (const [i, t] of list.entries()) {
     const bar = o.quiet || !process.stderr.isTTY
       ? undefined
@@ -222,6 +225,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const r = await runProfile(t, dir, out, o, cat, support, bar);
     bar?.stop();
     support = r.support;
+    for (const p of r.paths) featureDirs.add(resolve(ROOT, p.split('*')[0]!.replace(/\/[^/]*\.feature$/, '')));
     if (!r.results.length && !r.success) cucumberBroke = true;
     const c = buildConformance({
       profile: t.profile,
@@ -238,10 +242,17 @@ export async function main(argv: readonly string[]): Promise<number> {
   const session = optionalModule('conformance/session');
   if (session && typeof session.closeAllWalkers === 'function') await (session.closeAllWalkers as () => Promise<void>)();
 
-  const trace = buildTraceability(cat.requirements, catalogueScenarios(join(ROOT, 'features'), ROOT), conformances);
+  if (!featureDirs.size) featureDirs.add(join(ROOT, 'features'));
+  const written = [...featureDirs].flatMap((d) => catalogueScenarios(d, ROOT));
+  const trace = buildTraceability(cat.requirements, written, conformances);
   writeCrossReports(out, trace, conformances, { html: o.html });
   let allureNote = '';
   if (o.html) {
+    writeAllureExtras(join(out, 'allure-results'), {
+      'node': process.version,
+      ...Object.fromEntries(conformances.map((c) => [`profile.${c.profile.name}`, `${c.profile.arch} ${c.profile.unwinder}: ${c.verdict}`])),
+      ...(filter ? { filter } : {}),
+    });
     const a = generateAllure(join(out, 'allure-results'), join(out, 'allure-report'));
     allureNote = a.ok ? `Allure report: ${join(out, 'allure-report', 'index.html')}` : `Allure report NOT generated: ${a.message}`;
   }

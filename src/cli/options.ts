@@ -13,6 +13,8 @@ export interface CliOptions {
   walkTimeout?: number;
   html: boolean;
   quiet: boolean;
+  /** Hidden, for tests: a Cucumber configuration file other than ./cucumber.js. */
+  cucumberConfig?: string;
 }
 
 const positiveInt = (v: string): number => {
@@ -38,6 +40,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--walk-timeout <ms>', 'time allowed for one walk of an external unwinder before it is judged runaway').argParser(positiveInt))
     .option('--no-html', 'skip the HTML reports and the Allure report (JSON, Markdown, JUnit and messages are still written)')
     .option('--quiet', 'no progress bar and no Cucumber output; only the summary table', false)
+    .addOption(new Option('--cucumber-config <file>', 'Cucumber configuration file (tests only)').hideHelp())
     .showHelpAfterError();
 }
 

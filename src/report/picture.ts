@@ -83,9 +83,11 @@ export function pictureText(w: WalkReport): string {
   const rows = alignWalk(w);
   const left = rows.map((r) => (r.truth ? `${r.truth.fn} ${r.truth.addr}` : ''));
   const right = rows.map((r) => (r.trace ? `${r.trace.fn} ${r.trace.addr}` : ''));
-  const wl = Math.max(24, ...left.map((s) => s.length));
-  const wr = Math.max(24, ...right.map((s) => s.length));
-  const lines = [`${pad('true call chain (innermost first)', wl)} | ${pad(`reported trace (rc ${w.rc ?? 'none'})`, wr)} |`];
+  const hl = 'true call chain (innermost first)';
+  const hr = `reported trace (rc ${w.rc ?? 'none'})`;
+  const wl = Math.max(hl.length, ...left.map((s) => s.length));
+  const wr = Math.max(hr.length, ...right.map((s) => s.length));
+  const lines = [`${pad(hl, wl)} | ${pad(hr, wr)} |`];
   lines.push(`${'-'.repeat(wl)}-+-${'-'.repeat(wr)}-+-------`);
   rows.forEach((r, k) => {
     const tag = r.mark === 'ok' ? '' : r.mark.toUpperCase();

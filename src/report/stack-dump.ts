@@ -51,7 +51,10 @@ export function stackDump(snap: LoadedSnapshot, opts: StackDumpOptions = {}): St
   const spRegion = sp !== undefined ? snap.mem.find(sp, 8) : undefined;
   if (sp !== undefined && spRegion && stackRegions.has(spRegion.name)) {
     const start = sp - (sp % 8);
-    ranges.push([start, Math.min(spRegion.base + spRegion.size, start + words * 8), spRegion.name]);
+    // On the task stack, stop a little past task_pt_regs: below it is all the walk may use.
+    const onTask = snap.stacks.some((s) => s.region === spRegion.name && s.type === 'task');
+    const limit = onTask && snap.ptRegs >= start ? snap.ptRegs + 8 * 8 : Infinity;
+    ranges.push([start, Math.min(spRegion.base + spRegion.size, start + words * 8, limit), spRegion.name]);
   }
   const task = snap.stacks.find((s) => s.type === 'task');
   if (task && (!spRegion || spRegion.name !== task.region)) {

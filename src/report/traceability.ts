@@ -110,7 +110,7 @@ const SYMBOL: Record<RequirementOutcome, string> = {
   'not-applicable': '– n/a',
   'not-run': '○ not run',
   'not-selected': '· not selected',
-  'review-only': '👁 review',
+  'review-only': '◇ review',
 };
 
 export function traceabilityMarkdown(t: Traceability): string {
