@@ -1,5 +1,6 @@
 // Shared by the misbehaving test plugins: a correct start handshake, then `misbehave(req, send)`
-// is called for every walk with an even seq; odd seqs get a well-formed "unreliable" answer.
+// is called for every walk with an even seq (every walk with MISBEHAVE_ALL=1); other walks get a
+// well-formed "unreliable" answer.
 'use strict';
 const readline = require('readline');
 
@@ -19,7 +20,7 @@ function run(misbehave, { version = 1 } = {}) {
         },
       });
     } else if (req.cmd === 'walk') {
-      if (req.seq % 2 === 0) misbehave(req, send);
+      if (req.seq % 2 === 0 || process.env.MISBEHAVE_ALL === '1') misbehave(req, send);
       else send({ seq: req.seq, rc: -22, trace: [], reason: 'well-behaved walk' });
     } else if (req.cmd === 'stop') {
       process.exit(0);

@@ -27,6 +27,9 @@ export interface ExternalWalkerOptions {
   /** Check every message both ways against schemas/protocol (--validate-protocol). */
   validate?: boolean;
   cwd?: string;
+  /** Aliases used by the CLI (same meaning as `validate` / `timeoutMs`). */
+  validateProtocol?: boolean;
+  walkTimeoutMs?: number;
 }
 
 /** A WalkRecord from an external walker. `skipped` is set (with `error`) when the implementation declined the walk. */
@@ -192,9 +195,9 @@ export class ExternalWalker implements Walker {
     readonly command: string,
     private readonly opts: ExternalWalkerOptions = {},
   ) {
-    this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT;
+    this.timeoutMs = opts.timeoutMs ?? opts.walkTimeoutMs ?? DEFAULT_TIMEOUT;
     this.startTimeoutMs = opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT;
-    this.validate = opts.validate ?? false;
+    this.validate = opts.validate ?? opts.validateProtocol ?? false;
   }
 
   /** Start the process and do the handshake; throws ProtocolError with a clear reason. */
