@@ -1,6 +1,9 @@
-/** Allure HTML from allure-results with allure-commandline 2.x (single file, so it opens from file://). */
+/**
+ * Allure HTML from allure-results with allure-commandline 2.x: one file, so it opens from file://,
+ * and no analytics (the HTML template needs ALLURE_NO_ANALYTICS=true, not 1: allure2 PR #3333).
+ */
 import { spawnSync } from 'child_process';
-import { existsSync, readdirSync, writeFileSync } from 'fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'fs';
 import { join, resolve } from 'path';
 
 export function allureBin(): string {
@@ -13,7 +16,7 @@ export function generateAllure(resultsDir: string, reportDir: string): { ok: boo
   }
   const bin = allureBin();
   if (!existsSync(bin)) return { ok: false, message: `${bin} not found (allure-commandline)` };
-  const r = spawnSync(bin, ['generate', resultsDir, '-o', reportDir, '--clean', '--single-file'], { encoding: 'utf8', timeout: 180_000 });
+  const r = spawnSync(bin, ['generate', resultsDir, '-o', reportDir, '--clean', '--single-file'], { encoding: 'utf8', timeout: 180_000, env: { ...process.env, ALLURE_NO_ANALYTICS: 'true' } });
   if (r.status !== 0) return { ok: false, message: (r.stderr || r.stdout || String(r.error ?? 'failed')).trim().slice(0, 500) };
   return { ok: true, message: reportDir };
 }
@@ -32,4 +35,26 @@ export function writeAllureExtras(resultsDir: string, env: Record<string, string
     { name: 'Broken (errored) scenarios', matchedStatuses: ['broken'] },
   ];
   writeFileSync(join(resultsDir, 'categories.json'), JSON.stringify(categories, null, 2) + '\n');
+}
+
+/**
+ * allure-cucumberjs labels each test with its Gherkin Feature name as `feature`; ours (steps/support/allure.ts)
+ * is the requirement. Keep only ours, so the Behaviors tab is topic → requirement and counts each test once.
+ */
+export function keepRequirementFeatures(resultsDir: string): number {
+  let changed = 0;
+  if (!existsSync(resultsDir)) return 0;
+  for (const f of readdirSync(resultsDir).filter((x) => x.endsWith('-result.json'))) {
+    const file = join(resultsDir, f);
+    const r = JSON.parse(readFileSync(file, 'utf8')) as { labels?: { name: string; value: string }[] };
+    const req = r.labels?.find((l) => l.name === 'requirement')?.value;
+    if (!req || !r.labels) continue;
+    const before = r.labels.length;
+    r.labels = r.labels.filter((l) => l.name !== 'feature' || l.value.startsWith(req));
+    if (r.labels.length !== before) {
+      writeFileSync(file, JSON.stringify(r));
+      changed++;
+    }
+  }
+  return changed;
 }

@@ -14,7 +14,7 @@ import { buildTraceability } from '../report/traceability';
 import { readResults, writeCrossReports, writeProfileReports } from '../report/write';
 import { builtinProfile, builtinProfiles, loadProfile } from '../unwinders/profiles';
 import type { Profile } from '../unwinders/types';
-import { generateAllure, writeAllureExtras } from './allure';
+import { generateAllure, keepRequirementFeatures, writeAllureExtras } from './allure';
 import { loadCatalogueView, type CatalogueView } from '../report/catalogue-view';
 import { catalogueScenarios, tagValue } from './features';
 import { parseOptions, tagExpression, type CliOptions } from './options';
@@ -248,6 +248,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   writeCrossReports(out, trace, conformances, { html: o.html });
   let allureNote = '';
   if (o.html) {
+    keepRequirementFeatures(join(out, 'allure-results'));
     writeAllureExtras(join(out, 'allure-results'), {
       'node': process.version,
       ...Object.fromEntries(conformances.map((c) => [`profile.${c.profile.name}`, `${c.profile.arch} ${c.profile.unwinder}: ${c.verdict}`])),

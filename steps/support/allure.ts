@@ -34,7 +34,10 @@ Before({ name: 'allure labels' }, async function (this: IWorld, { pickle }: ITes
   const topic = tag('topic') ?? req?.topic;
   const p = params.profile;
   if (topic) await allure.epic(topic);
-  if (reqId) await allure.feature(req ? `${reqId}: ${req.title}` : reqId);
+  if (reqId) {
+    await allure.feature(req ? `${reqId}: ${req.title}` : reqId);
+    await allure.label('requirement', reqId);
+  }
   await allure.parentSuite(p.name);
   await allure.label('arch', p.arch);
   await allure.label('profile', p.name);
