@@ -1,0 +1,467 @@
+/**
+ * A small arm64 assembler for the simulated kernel: text -> decoded instructions at addresses
+ * (4 bytes each), labels, symbols (SYM_FUNC/SYM_CODE and top-level labels), symbol kinds,
+ * STACK_FRAME_NON_STANDARD and UNWIND_HINT_* metadata (not code; consumed by the analyser).
+ *
+ * Registers: x0..x30, fp (x29), lr (x30), sp, xzr; case-insensitive. Register index 31 is SP,
+ * 32 is XZR. Immediates may be written with or without '#'. `<name>` is a symbol reference.
+ */
+import type { KSymbol, SymbolKind } from '../../machine/symbols';
+
+export enum Op {
+  NOP,
+  MOV_R, // rd = rn (rn may be SP)
+  MOV_I, // rd = imm (any value: a literal load for addresses)
+  ADD_I,
+  SUB_I,
+  ADD_R,
+  SUB_R,
+  ADR,
+  LDR,
+  STR,
+  LDP,
+  STP,
+  B,
+  BL,
+  BR,
+  BLR,
+  RET,
+  CBZ,
+  CBNZ,
+  ERET,
+  MRS,
+  MSR,
+  JUNK, // one instruction of a BODY pseudo-op: clobbers scratch registers x0..x17
+  PSEUDO, // effect of kernel C code / CPU action, handled by the machine's hooks
+}
+
+export const REG_SP = 31;
+export const REG_ZR = 32;
+export const REG_FP = 29;
+export const REG_LR = 30;
+
+/** Addressing mode of a load/store. */
+export enum Mode {
+  Offset,
+  Pre,
+  Post,
+}
+
+export interface Insn {
+  op: Op;
+  addr: number;
+  rd: number;
+  rn: number;
+  rt2: number;
+  imm: number;
+  mode: Mode;
+  /** Branch/ADR target once resolved. */
+  target: number;
+  /** B/CBZ target lies outside the symbol holding this instruction. */
+  crossFn: boolean;
+  /** Unresolved symbol reference (resolved in pass 2). */
+  ref?: string;
+  /** MRS/MSR system register, or the PSEUDO op name. */
+  sys?: string;
+  args?: string[];
+  text: string;
+}
+
+export type HintType = 'regs' | 'end_of_stack' | 'undefined' | 'func';
+
+export interface Hint {
+  addr: number;
+  type: HintType;
+}
+
+export interface AsmUnit {
+  /** Region the unit is placed in, and its base address. */
+  region: string;
+  base: number;
+  text: string;
+  module?: string;
+  /** Kind for top-level labels (default 'func'). */
+  defaultKind?: SymbolKind;
+}
+
+export interface TextBlock {
+  region: string;
+  base: number;
+  end: number;
+  insns: (Insn | undefined)[];
+}
+
+export interface Program {
+  blocks: TextBlock[];
+  symbols: KSymbol[];
+  labels: Map<string, number>;
+  hints: Hint[];
+  /** Symbols declared with SYM_FUNC_START / SYM_CODE_START (for the analyser). */
+  declared: Map<string, 'func' | 'code'>;
+  insnAt(addr: number): Insn | undefined;
+}
+
+export class AsmError extends Error {}
+
+const PSEUDOS = new Set([
+  'CPU_SWITCH',
+  'WALK_POINT',
+  'NEED_RESCHED',
+  'ON_TASK_STACK',
+  'FGRAPH_PREPARE',
+  'FGRAPH_RETURN',
+  'KPROBE_HIT',
+  'KRETPROBE_RETURN',
+]);
+
+export function parseReg(s: string): number | undefined {
+  const t = s.trim().toLowerCase();
+  if (t === 'sp') return REG_SP;
+  if (t === 'xzr') return REG_ZR;
+  if (t === 'fp') return REG_FP;
+  if (t === 'lr') return REG_LR;
+  const m = /^x(\d+)$/.exec(t);
+  if (m) {
+    const n = Number(m[1]);
+    if (n <= 30) return n;
+  }
+  return undefined;
+}
+
+function parseImm(s: string): number | undefined {
+  let t = s.trim();
+  if (t.startsWith('#')) t = t.slice(1).trim();
+  if (t.startsWith('(') && t.endsWith(')')) t = t.slice(1, -1);
+  if (!/^[-+]?\s*(0x[0-9a-f]+|\d+)(\s*[-+]\s*(0x[0-9a-f]+|\d+))*$/i.test(t)) return undefined;
+  let total = 0;
+  const re = /([-+]?)\s*(0x[0-9a-f]+|\d+)/gi;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(t))) total += (m[1] === '-' ? -1 : 1) * Number(m[2]);
+  return total;
+}
+
+/** `<name>` or a bare identifier. */
+function parseSymRef(s: string): string | undefined {
+  const t = s.trim();
+  const m = /^<\s*([A-Za-z_.$][\w.$]*)\s*>$/.exec(t) ?? /^([A-Za-z_.$][\w.$]*)$/.exec(t);
+  return m ? m[1] : undefined;
+}
+
+function splitOperands(s: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let cur = '';
+  for (const ch of s) {
+    if (ch === '[' || ch === '(') depth++;
+    if (ch === ']' || ch === ')') depth--;
+    if (ch === ',' && depth === 0) {
+      out.push(cur.trim());
+      cur = '';
+    } else cur += ch;
+  }
+  if (cur.trim()) out.push(cur.trim());
+  return out;
+}
+
+function blank(op: Op, addr: number, text: string): Insn {
+  return { op, addr, rd: REG_ZR, rn: REG_ZR, rt2: REG_ZR, imm: 0, mode: Mode.Offset, target: 0, crossFn: false, text };
+}
+
+/** Parse `[Xn]`, `[Xn, #imm]`, `[Xn, imm]!` and, with a following operand, `[Xn], #imm`. */
+function parseMem(ops: string[], i: number, insn: Insn, err: (m: string) => never): void {
+  const m = ops[i];
+  if (!m) err('missing memory operand');
+  const pre = /^\[(.*)\]\s*!$/.exec(m);
+  const plain = /^\[(.*)\]$/.exec(m);
+  const inner = (pre ?? plain)?.[1];
+  if (inner === undefined) err(`bad memory operand ${m}`);
+  const parts = splitOperands(inner);
+  const base = parseReg(parts[0] ?? '');
+  if (base === undefined || base === REG_ZR) err(`bad base register in ${m}`);
+  insn.rn = base;
+  const off = parts[1] !== undefined ? parseImm(parts[1]) : 0;
+  if (off === undefined) err(`bad offset in ${m}`);
+  insn.imm = off;
+  if (pre) insn.mode = Mode.Pre;
+  else if (ops[i + 1] !== undefined) {
+    const post = parseImm(ops[i + 1]!);
+    if (post === undefined || parts.length > 1) err(`bad post-index in ${ops.join(', ')}`);
+    insn.imm = post;
+    insn.mode = Mode.Post;
+  }
+}
+
+function reg(s: string | undefined, err: (m: string) => never): number {
+  const r = s === undefined ? undefined : parseReg(s);
+  if (r === undefined) err(`bad register ${s ?? '(missing)'}`);
+  return r;
+}
+
+function parseInsn(mn: string, operands: string, addr: number, text: string, err: (m: string) => never): Insn[] {
+  const ops = splitOperands(operands);
+  const M = mn.toUpperCase();
+  const one = (op: Op): Insn => blank(op, addr, text);
+  switch (M) {
+    case 'NOP':
+      return [one(Op.NOP)];
+    case 'ERET':
+      return [one(Op.ERET)];
+    case 'BODY': {
+      const n = parseImm(ops[0] ?? '1') ?? err('BODY needs a count');
+      const out: Insn[] = [];
+      for (let k = 0; k < n; k++) {
+        const j = blank(Op.JUNK, addr + 4 * k, k === 0 ? text : `${text} (${k + 1}/${n})`);
+        j.imm = k;
+        out.push(j);
+      }
+      return out;
+    }
+    case 'MOV': {
+      const i = one(Op.MOV_R);
+      i.rd = reg(ops[0], err);
+      const src = ops[1] ?? err('MOV needs a source');
+      const r = parseReg(src);
+      if (r !== undefined) {
+        i.rn = r;
+        return [i];
+      }
+      const imm = parseImm(src);
+      i.op = Op.MOV_I;
+      if (imm !== undefined) i.imm = imm;
+      else i.ref = parseSymRef(src) ?? err(`bad MOV source ${src}`);
+      return [i];
+    }
+    case 'ADD':
+    case 'SUB': {
+      const i = one(M === 'ADD' ? Op.ADD_I : Op.SUB_I);
+      i.rd = reg(ops[0], err);
+      i.rn = reg(ops[1], err);
+      const third = ops[2] ?? err(`${M} needs three operands`);
+      const r = parseReg(third);
+      if (r !== undefined) {
+        i.op = M === 'ADD' ? Op.ADD_R : Op.SUB_R;
+        i.rt2 = r;
+      } else i.imm = parseImm(third) ?? err(`bad immediate ${third}`);
+      return [i];
+    }
+    case 'ADR': {
+      const i = one(Op.ADR);
+      i.rd = reg(ops[0], err);
+      i.ref = parseSymRef(ops[1] ?? '') ?? err(`bad ADR target ${ops[1]}`);
+      return [i];
+    }
+    case 'LDR':
+    case 'STR': {
+      const i = one(M === 'LDR' ? Op.LDR : Op.STR);
+      i.rd = reg(ops[0], err);
+      parseMem(ops, 1, i, err);
+      return [i];
+    }
+    case 'LDP':
+    case 'STP': {
+      const i = one(M === 'LDP' ? Op.LDP : Op.STP);
+      i.rd = reg(ops[0], err);
+      i.rt2 = reg(ops[1], err);
+      parseMem(ops, 2, i, err);
+      return [i];
+    }
+    case 'B':
+    case 'BL': {
+      const i = one(M === 'B' ? Op.B : Op.BL);
+      i.ref = parseSymRef(ops[0] ?? '') ?? err(`bad branch target ${ops[0]}`);
+      return [i];
+    }
+    case 'CBZ':
+    case 'CBNZ': {
+      const i = one(M === 'CBZ' ? Op.CBZ : Op.CBNZ);
+      i.rd = reg(ops[0], err);
+      i.ref = parseSymRef(ops[1] ?? '') ?? err(`bad branch target ${ops[1]}`);
+      return [i];
+    }
+    case 'BR':
+    case 'BLR': {
+      const i = one(M === 'BR' ? Op.BR : Op.BLR);
+      i.rn = reg(ops[0], err);
+      return [i];
+    }
+    case 'RET': {
+      const i = one(Op.RET);
+      i.rn = ops[0] ? reg(ops[0], err) : REG_LR;
+      return [i];
+    }
+    case 'MRS': {
+      const i = one(Op.MRS);
+      i.rd = reg(ops[0], err);
+      i.sys = (ops[1] ?? err('MRS needs a system register')).toUpperCase();
+      return [i];
+    }
+    case 'MSR': {
+      const i = one(Op.MSR);
+      i.sys = (ops[0] ?? err('MSR needs a system register')).toUpperCase();
+      const src = ops[1] ?? err('MSR needs a source');
+      const r = parseReg(src);
+      if (r !== undefined) i.rn = r;
+      else i.imm = parseImm(src) ?? err(`bad MSR source ${src}`);
+      return [i];
+    }
+    default:
+      if (PSEUDOS.has(M)) {
+        const i = one(Op.PSEUDO);
+        i.sys = M;
+        i.args = ops;
+        for (const a of ops) {
+          const r = parseReg(a);
+          if (r !== undefined) {
+            i.rd = r;
+            break;
+          }
+        }
+        return [i];
+      }
+      return err(`unknown mnemonic ${mn}`);
+  }
+}
+
+interface OpenSym {
+  name: string;
+  start: number;
+  kind: SymbolKind;
+  declared: 'func' | 'code' | 'label';
+  region: string;
+  module?: string;
+}
+
+/** Assemble units (each placed at its own base) into one program; symbols resolve across units. */
+export function assemble(units: AsmUnit[], externs: Record<string, number> = {}): Program {
+  const labels = new Map<string, number>(Object.entries(externs));
+  const symbols: KSymbol[] = [];
+  const hints: Hint[] = [];
+  const declared = new Map<string, 'func' | 'code'>();
+  const kindOverride = new Map<string, SymbolKind>();
+  const nonStandard = new Set<string>();
+  const entries = new Set<string>();
+  const blocks: TextBlock[] = [];
+  const all: Insn[] = [];
+
+  for (const unit of units) {
+    let pc = unit.base;
+    let open: OpenSym | undefined;
+    const insns: Insn[] = [];
+    const close = (end: number) => {
+      if (open) {
+        symbols.push({ name: open.name, start: open.start, end, kind: open.kind, region: unit.region, ...(unit.module ? { module: unit.module } : {}) });
+        open = undefined;
+      }
+    };
+    const lines = unit.text.split('\n');
+    lines.forEach((raw, ln) => {
+      const err = (m: string): never => {
+        throw new AsmError(`${unit.region}:${ln + 1}: ${m}: ${raw.trim()}`);
+      };
+      let line = raw.replace(/\/\*.*?\*\//g, '').replace(/(\/\/|;|@).*$/, '').trim();
+      if (!line) return;
+      const dir = /^([A-Z_][A-Z0-9_]*)\s*\(([^)]*)\)$/.exec(line);
+      if (dir) {
+        const name = dir[1]!;
+        const args = dir[2]!.split(',').map((a) => a.trim());
+        const a0 = args[0] ?? '';
+        switch (name) {
+          case 'SYM_FUNC_START':
+          case 'SYM_CODE_START':
+            close(pc);
+            if (labels.has(a0)) err(`duplicate symbol ${a0}`);
+            labels.set(a0, pc);
+            open = { name: a0, start: pc, kind: name === 'SYM_FUNC_START' ? 'func' : 'code', declared: name === 'SYM_FUNC_START' ? 'func' : 'code', region: unit.region };
+            declared.set(a0, open.declared as 'func' | 'code');
+            return;
+          case 'SYM_FUNC_END':
+          case 'SYM_CODE_END':
+            if (!open || open.name !== a0) err(`${name}(${a0}) without a matching start`);
+            close(pc);
+            return;
+          case 'SYM_KIND':
+            kindOverride.set(a0, (args[1] ?? err('SYM_KIND(name, kind)')) as SymbolKind);
+            return;
+          case 'SYM_ENTRY_POINT':
+            entries.add(a0);
+            return;
+          case 'STACK_FRAME_NON_STANDARD':
+            nonStandard.add(a0);
+            return;
+          default:
+            return err(`unknown directive ${name}`);
+        }
+      }
+      const hint = /^UNWIND_HINT_(REGS|END_OF_STACK|UNDEFINED|FUNC)$/i.exec(line);
+      if (hint) {
+        hints.push({ addr: pc, type: hint[1]!.toLowerCase() as HintType });
+        return;
+      }
+      const lab = /^([A-Za-z_.$][\w.$]*):\s*(.*)$/.exec(line);
+      if (lab) {
+        const name = lab[1]!;
+        if (labels.has(name)) err(`duplicate label ${name}`);
+        labels.set(name, pc);
+        if (!open || open.declared === 'label') {
+          if (!name.startsWith('.L')) {
+            close(pc);
+            open = { name, start: pc, kind: unit.defaultKind ?? 'func', declared: 'label', region: unit.region };
+          }
+        }
+        line = lab[2]!.trim();
+        if (!line) return;
+      }
+      const m = /^([A-Za-z_.][\w.]*)\s*(.*)$/.exec(line) ?? err('cannot parse');
+      for (const insn of parseInsn(m[1]!, m[2]!, pc, line, err)) {
+        insns.push(insn);
+        all.push(insn);
+        pc += 4;
+      }
+    });
+    if (open && (open as OpenSym).declared !== 'label') throw new AsmError(`${unit.region}: ${(open as OpenSym).name} is not closed`);
+    close(pc);
+    const arr: (Insn | undefined)[] = new Array((pc - unit.base) / 4);
+    for (const i of insns) arr[(i.addr - unit.base) / 4] = i;
+    blocks.push({ region: unit.region, base: unit.base, end: pc, insns: arr });
+  }
+
+  for (const s of symbols) {
+    const k = kindOverride.get(s.name);
+    if (k) s.kind = k;
+    if (nonStandard.has(s.name)) s.nonStandard = true;
+    if (entries.has(s.name)) s.entry = true;
+  }
+  for (const n of [...kindOverride.keys(), ...nonStandard, ...entries]) {
+    if (!symbols.some((s) => s.name === n)) throw new AsmError(`annotation names unknown symbol ${n}`);
+  }
+  const symOf = (addr: number) => symbols.find((s) => addr >= s.start && addr < s.end);
+  for (const i of all) {
+    if (i.ref === undefined) continue;
+    const t = labels.get(i.ref);
+    if (t === undefined) throw new AsmError(`undefined symbol ${i.ref} in "${i.text}"`);
+    if (i.op === Op.MOV_I) i.imm = t;
+    else i.target = t;
+    if (i.op === Op.B || i.op === Op.CBZ || i.op === Op.CBNZ) i.crossFn = symOf(i.addr) !== symOf(t);
+  }
+  hints.sort((a, b) => a.addr - b.addr);
+  let last: TextBlock | undefined;
+  return {
+    blocks,
+    symbols,
+    labels,
+    hints,
+    declared,
+    insnAt(addr: number): Insn | undefined {
+      const l = last;
+      if ((addr & 3) !== 0) return undefined;
+      if (l && addr >= l.base && addr < l.end) return l.insns[(addr - l.base) >>> 2];
+      for (const b of blocks) {
+        if (addr >= b.base && addr < b.end) {
+          last = b;
+          return b.insns[(addr - b.base) >>> 2];
+        }
+      }
+      return undefined;
+    },
+  };
+}

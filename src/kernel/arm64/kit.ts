@@ -1,0 +1,236 @@
+/**
+ * The arm64 ArchKit: builds scenes by running workloads on the simulated machine to a moment,
+ * applying instrumentation and corruption, and packaging snapshot + ground truth + findings.
+ */
+import { analyseArm64, type Arm64Analysis } from '../../analyser/arm64';
+import { ARM64_ABI } from '../../isa/arm64/abi';
+import type { StopReason } from '../../isa/arm64/interpreter';
+import type { ArchKit, Corruption, Finding, Instrumentation, Scene, SceneSpec, SweepSpec, Workload } from '../../scene/types';
+import { makeSnapshot } from '../../snapshot/io';
+import type { SnapshotStack } from '../../snapshot/types';
+import type { GroundTruth } from '../../truth/shadow';
+import { buildImage, MAP, TASK_PT_REGS, type Image } from './image';
+import { Arm64Machine } from './machine';
+
+export const ARM64_WORKLOADS: readonly Workload[] = [
+  'syscall-sleep',
+  'kthread-sleep',
+  'work-chain',
+  'module-sleep',
+  'bpf-sleep',
+  'efi-call',
+  'nonstandard-sleep',
+  'fp-violation',
+  'spec-function',
+  'spec-caller',
+  'tail-call',
+  'unreachable-code',
+  'hint-undefined',
+];
+
+const STEP_LIMIT = 100_000;
+export const CONTEXT_SWITCH_OMISSIBLE = 'context-switch code the blocked task resumes in';
+
+const images = new Map<string, { img: Image; analysis: Arm64Analysis }>();
+
+/** The kernel image (and its analysis) for a workload and instrumentation, cached. */
+export function imageFor(w: Workload, ins?: Instrumentation): { img: Image; analysis: Arm64Analysis } {
+  const key = JSON.stringify([w, ins?.fgraph ?? [], ins?.ftraceRegs ?? [], ins?.kretprobe ?? []]);
+  let e = images.get(key);
+  if (!e) {
+    if (ins?.optprobe?.length) throw new Error('arm64 has no optprobes');
+    const img = buildImage(w, ins);
+    e = { img, analysis: analyseArm64(img.prog) };
+    images.set(key, e);
+  }
+  return e;
+}
+
+function run(m: Arm64Machine, breakAt = -1, breakStep = -1): StopReason {
+  const stop = m.cpu.run(STEP_LIMIT, breakAt, breakStep);
+  if (stop === 'limit' || stop === 'undef' || stop === 'fault') {
+    throw new Error(`arm64 machine stopped (${stop}) at ${m.describe(m.cpu.pc)} running ${m.img.workload}`);
+  }
+  return stop;
+}
+
+const EXC = { irq: 'IRQ', nmi: 'NMI' } as const;
+
+interface Reached {
+  m: Arm64Machine;
+  state: 'running' | 'blocked';
+  moment: string;
+  slug: string;
+}
+
+/** Run a fresh machine to the spec's moment. */
+function reach(spec: SceneSpec, img: Image): Reached {
+  const m = new Arm64Machine(img);
+  const mo = spec.moment;
+  if (mo.kind === 'blocked') {
+    const stop = run(m);
+    if (stop !== 'blocked') throw new Error(`workload ${spec.workload} never blocks on arm64 (it ${stop === 'user' ? 'returns to user space' : `stops: ${stop}`})`);
+    return { m, state: 'blocked', moment: `blocked in schedule() (saved pc ${m.syms.describe(m.savedContext().pc!)})`, slug: 'blocked' };
+  }
+  if (mo.exception === 'nmi' && mo.walk === 'preempted' && !mo.nested) throw new Error('an NMI cannot preempt the task (walk: preempted needs an IRQ)');
+  let where: number;
+  if (mo.kind === 'exception') {
+    const sym = m.syms.get(mo.at.fn);
+    const addr = sym.start + 4 * mo.at.index;
+    if (addr >= sym.end || !img.prog.insnAt(addr)) throw new Error(`${mo.at.fn} has no instruction ${mo.at.index}`);
+    const want = mo.at.occurrence ?? 1;
+    for (let seen = 0; ; ) {
+      const stop = run(m, addr);
+      if (stop !== 'break') throw new Error(`${m.syms.describe(addr)} (occurrence ${seen + 1}) is not executed before the task ${stop === 'user' ? 'returns to user' : stop}`);
+      if (++seen === want) break;
+      m.cpu.run(1);
+    }
+    where = addr;
+  } else {
+    const stop = run(m, -1, mo.step);
+    if (stop !== 'break') throw new Error(`step ${mo.step} is past the end of ${spec.workload} (${stop})`);
+    where = m.cpu.pc;
+  }
+  if (mo.exception === 'irq' && m.cpu.irqMasked) throw new Error(`IRQs are masked at ${m.describe(where)}`);
+  const desc = `${EXC[mo.exception]} before ${m.describe(where)}`;
+  m.takeException(mo.exception);
+  if (mo.nested === 'nmi') {
+    m.cfg = { walkAt: 'nmi', nestedNmi: mo.exception === 'irq' };
+    const stop = run(m);
+    if (stop !== 'walk') throw new Error(`nested NMI walk point not reached (${stop})`);
+    return { m, state: 'running', moment: `${desc}, NMI nested in the handler, walk from the NMI handler`, slug: `${mo.exception}+nmi/${m.syms.describe(where)}` };
+  }
+  if (mo.walk === 'in-handler') {
+    m.cfg = { walkAt: mo.exception };
+    const stop = run(m);
+    if (stop !== 'walk') throw new Error(`handler walk point not reached (${stop})`);
+    return { m, state: 'running', moment: `${desc}, walk from the handler`, slug: `${mo.exception}/${m.syms.describe(where)}` };
+  }
+  m.cfg = { preempt: true };
+  const stop = run(m);
+  if (stop !== 'blocked') throw new Error(`preempted task did not block (${stop})`);
+  return { m, state: 'blocked', moment: `${desc}, task preempted on IRQ return and blocked`, slug: `${mo.exception}-preempt/${m.syms.describe(where)}` };
+}
+
+/** Edit the innermost saved frame record a frame-pointer walk would follow (spec 2, robustness). */
+function corrupt(m: Arm64Machine, fp0: number, c: Corruption): void {
+  const mem = m.mem;
+  const link = mem.read64(fp0);
+  const onStack = (a: number) => !!mem.find(a, 16) && mem.find(a, 16)!.kind !== 'data' && ['task-stack', 'irq-stack'].includes(mem.find(a, 16)!.kind);
+  switch (c) {
+    case 'frame-pointer-zeroed':
+      mem.write64(fp0, 0);
+      return;
+    case 'frame-chain-cycle':
+      if (link !== 0 && onStack(link) && mem.read64(link) !== 0) mem.write64(link, fp0);
+      else mem.write64(fp0, fp0);
+      return;
+    case 'frame-pointer-misaligned':
+      mem.write64(fp0, (link || fp0 + 16) + 4);
+      return;
+    case 'frame-pointer-unmapped':
+      mem.write64(fp0, 0xffff80ff0000);
+      return;
+    case 'frame-pointer-other-task':
+      mem.write64(fp0, m.otherRecord);
+      return;
+    case 'frame-pointer-downward': {
+      const down = fp0 - 64;
+      mem.write64(down, link);
+      mem.write64(down + 8, mem.read64(fp0 + 8));
+      mem.write64(fp0, down);
+      return;
+    }
+    case 'return-address-garbage':
+      mem.write64(fp0 + 8, 0x12345678);
+      return;
+  }
+}
+
+function slugOf(spec: SceneSpec, base: string): string {
+  const ins = spec.instrument;
+  const parts = [`arm64/${spec.workload}/${base}`];
+  if (ins?.fgraph?.length) parts.push(`fgraph=${ins.fgraph.join('+')}`);
+  if (ins?.ftraceRegs?.length) parts.push(`ftrace=${ins.ftraceRegs.join('+')}`);
+  if (ins?.kretprobe?.length) parts.push(`kretprobe=${ins.kretprobe.join('+')}`);
+  if (spec.corrupt) parts.push(`corrupt=${spec.corrupt}`);
+  return parts.join('/');
+}
+
+export function buildScene(spec: SceneSpec): Scene {
+  const { img, analysis } = imageFor(spec.workload, spec.instrument);
+  const r = reach(spec, img);
+  const m = r.m;
+  let regs: Record<string, number>;
+  let truth: GroundTruth;
+  const stacks: SnapshotStack[] = [{ region: MAP.task.name, type: 'task' }];
+  if (r.state === 'blocked') {
+    regs = m.savedContext();
+    // The task resumes by returning from cpu_switch_to into __schedule.
+    const sh = m.shadow.clone();
+    const top = sh.entries.pop();
+    if (!top || top.resume !== regs.pc) throw new Error('blocked task: shadow top is not the cpu_switch_to call');
+    truth = sh.truth(regs.pc!, CONTEXT_SWITCH_OMISSIBLE);
+  } else {
+    regs = m.cpu.regsRecord();
+    truth = m.shadow.truth(m.cpu.pc);
+    stacks.push({ region: MAP.irq.name, type: 'irq' });
+  }
+  if (spec.corrupt) corrupt(m, regs.x29!, spec.corrupt);
+  const snapshot = makeSnapshot({
+    id: slugOf(spec, r.slug),
+    arch: 'arm64',
+    task: { pid: 100, comm: img.code.kthread ? 'kworker/0:1' : 'conformance', kind: img.code.kthread ? 'kthread' : 'user', state: r.state },
+    regs,
+    mem: m.mem,
+    syms: m.syms,
+    stacks,
+    ptRegs: TASK_PT_REGS,
+    finalFrame: TASK_PT_REGS + ARM64_ABI.S_STACKFRAME,
+    abi: { ...ARM64_ABI },
+    unwind: { arm64: analysis.table },
+    ...m.tracing.toSnapshot(),
+  });
+  return { spec, arch: 'arm64', snapshot, truth, findings: analysis.findings, moment: r.moment };
+}
+
+/** Every instruction boundary the task executes on the workload's path, with pstate at each. */
+export function boundaries(w: Workload, ins?: Instrumentation): { step: number; pc: number; irqMasked: boolean }[] {
+  const { img } = imageFor(w, ins);
+  const m = new Arm64Machine(img);
+  const out: { step: number; pc: number; irqMasked: boolean }[] = [];
+  for (let k = 0; k < STEP_LIMIT; k++) {
+    out.push({ step: m.cpu.steps, pc: m.cpu.pc, irqMasked: m.cpu.irqMasked });
+    const stop = m.cpu.run(1);
+    if (stop === 'blocked' || stop === 'user') return out;
+    if (stop !== 'limit') throw new Error(`sweep of ${w} stopped (${stop}) at ${m.describe(m.cpu.pc)}`);
+  }
+  throw new Error(`sweep of ${w}: no end within ${STEP_LIMIT} steps`);
+}
+
+export function* sweep(spec: SweepSpec): Iterable<Scene> {
+  const { img } = imageFor(spec.workload, spec.instrument);
+  const m = new Arm64Machine(img);
+  const fns = spec.functions ? new Set(spec.functions) : undefined;
+  for (const b of boundaries(spec.workload, spec.instrument)) {
+    if (spec.exception === 'irq' && b.irqMasked) continue;
+    if (fns && !fns.has(m.syms.lookup(b.pc)?.name ?? '')) continue;
+    yield buildScene({
+      workload: spec.workload,
+      ...(spec.instrument ? { instrument: spec.instrument } : {}),
+      moment: { kind: 'exception-at-step', exception: spec.exception, step: b.step, walk: spec.walk, ...(spec.nested ? { nested: spec.nested } : {}) },
+    });
+  }
+}
+
+export function analyse(w: Workload): Finding[] {
+  return imageFor(w).analysis.findings;
+}
+
+export const kit: ArchKit = {
+  arch: 'arm64',
+  workloads: ARM64_WORKLOADS,
+  buildScene,
+  sweep,
+  analyse,
+};

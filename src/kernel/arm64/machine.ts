@@ -1,0 +1,192 @@
+/**
+ * One run of the simulated arm64 kernel: memory, CPU, ground truth and tracing state for one task
+ * executing a workload. Pseudo-ops (effects of kernel C code) are implemented here.
+ */
+import { ARM64_ABI as A } from '../../isa/arm64/abi';
+import { Op, type Insn } from '../../isa/arm64/assembler';
+import { Arm64Cpu, PSR_EL1H, type Arm64Hooks, type StopReason } from '../../isa/arm64/interpreter';
+import { Memory, type RegionKind } from '../../machine/memory';
+import { SymbolTable } from '../../machine/symbols';
+import { ShadowStack } from '../../truth/shadow';
+import { TaskTracing } from '../tracing';
+import { CPU_CONTEXT, FREGS, MAP, OTHER_CPU_CONTEXT, OTHER_PT_REGS, TASK_PT_REGS, USER_PC, USER_SP, type Image } from './image';
+
+export interface RunConfig {
+  /** Stop at WALK_POINT of this kind. */
+  walkAt?: 'irq' | 'nmi';
+  /** Take an NMI just before the IRQ handler's walk point. */
+  nestedNmi?: boolean;
+  /** NEED_RESCHED answers yes: an IRQ return preempts the task. */
+  preempt?: boolean;
+}
+
+const symCache = new WeakMap<Image, SymbolTable>();
+export function symbolsOf(img: Image): SymbolTable {
+  let s = symCache.get(img);
+  if (!s) {
+    s = new SymbolTable(img.prog.symbols);
+    symCache.set(img, s);
+  }
+  return s;
+}
+
+export class Arm64Machine implements Arm64Hooks {
+  readonly mem = new Memory();
+  readonly syms: SymbolTable;
+  readonly shadow: ShadowStack;
+  readonly tracing = new TaskTracing();
+  readonly cpu: Arm64Cpu;
+  cfg: RunConfig = {};
+  nmiTaken = false;
+  /** The other task's innermost frame record (target of frame-pointer-other-task corruption). */
+  otherRecord = 0;
+
+  constructor(readonly img: Image) {
+    this.syms = symbolsOf(img);
+    for (const r of Object.values(MAP)) {
+      this.mem.map({ name: r.name, kind: r.kind as RegionKind, base: r.base, size: r.size, ...('owner' in r ? { owner: r.owner } : {}) });
+    }
+    this.shadow = new ShadowStack(this.syms);
+    this.cpu = new Arm64Cpu(img.prog, this.mem, this.shadow, this);
+    this.tracing.fgraphEnabled = img.fgraph.size > 0;
+    this.setupOtherTask();
+    this.start();
+  }
+
+  addr(name: string): number {
+    return this.syms.get(name).start;
+  }
+
+  private start(): void {
+    const cpu = this.cpu;
+    const top = MAP.task.base + MAP.task.size;
+    if (this.img.code.kthread) {
+      // copy_thread(): zeroed pt_regs with the FINAL record; cpu_context.fp points at it.
+      this.mem.write64(TASK_PT_REGS + A.S_STACKFRAME_TYPE, A.FRAME_META_TYPE_FINAL);
+      cpu.pc = this.addr('ret_from_fork');
+      cpu.sp = TASK_PT_REGS;
+      cpu.x[29] = TASK_PT_REGS + A.S_STACKFRAME;
+      cpu.x[19] = this.addr('kthread');
+      cpu.x[20] = 0;
+      cpu.pstate = PSR_EL1H;
+      return;
+    }
+    // SVC from EL0: user registers, ELR = user pc, SPSR = EL0t, SP_EL1 = top of the task stack.
+    for (let r = 0; r <= 30; r++) cpu.x[r] = 0x1000 + r;
+    cpu.x[29] = USER_SP + 0x40;
+    cpu.x[30] = USER_PC + 0x80;
+    cpu.x[8] = this.addr(this.img.code.syscall!);
+    cpu.spEl0 = USER_SP;
+    cpu.elr = USER_PC;
+    cpu.spsr = 0;
+    cpu.pstate = 0x3c0 | PSR_EL1H;
+    cpu.sp = top;
+    cpu.pc = this.addr('el0t_64_sync');
+  }
+
+  /** Another task (pid 200), blocked in schedule() under worker_thread: real-looking frame records. */
+  private setupOtherTask(): void {
+    const m = this.mem;
+    const final = OTHER_PT_REGS + A.S_STACKFRAME;
+    m.write64(OTHER_PT_REGS + A.S_STACKFRAME_TYPE, A.FRAME_META_TYPE_FINAL);
+    const chain = [
+      ['ret_from_fork', 16],
+      ['kthread', 16],
+      ['worker_thread', 12],
+      ['schedule', 12],
+    ] as const;
+    let fp = final;
+    let at = OTHER_PT_REGS - 16;
+    for (const [fn, off] of chain) {
+      m.write64(at, fp);
+      m.write64(at + 8, this.addr(fn) + off);
+      fp = at;
+      at -= 32;
+    }
+    this.otherRecord = fp;
+    m.write64(OTHER_CPU_CONTEXT + 80, fp);
+    m.write64(OTHER_CPU_CONTEXT + 88, fp - 32);
+    m.write64(OTHER_CPU_CONTEXT + 96, this.addr('__schedule') + 36);
+  }
+
+  taskStackHas(addr: number): boolean {
+    return addr >= MAP.task.base && addr < MAP.task.base + MAP.task.size;
+  }
+
+  takeException(kind: 'irq' | 'nmi'): void {
+    this.cpu.takeException(kind, this.addr(kind === 'irq' ? 'el1h_64_irq' : 'el1h_64_nmi'));
+  }
+
+  pseudo(cpu: Arm64Cpu, i: Insn): StopReason | undefined {
+    const x = cpu.x;
+    switch (i.sys) {
+      case 'CPU_SWITCH':
+        return 'blocked';
+      case 'WALK_POINT': {
+        const kind = i.args?.[0];
+        if (kind === 'irq' && this.cfg.nestedNmi && !this.nmiTaken) {
+          // The NMI arrives just before the walk point instruction.
+          this.nmiTaken = true;
+          cpu.pc = i.addr;
+          cpu.steps--;
+          this.takeException('nmi');
+          return undefined;
+        }
+        return kind === this.cfg.walkAt ? 'walk' : undefined;
+      }
+      case 'NEED_RESCHED':
+        x[i.rd] = this.cfg.preempt ? 1 : 0;
+        return undefined;
+      case 'ON_TASK_STACK':
+        x[i.rd] = this.taskStackHas(cpu.sp) ? 1 : 0;
+        return undefined;
+      case 'FGRAPH_PREPARE': {
+        // prepare_ftrace_return(ip, &fregs->lr, fregs->fp)
+        const fn = this.syms.lookup(x[0]!);
+        const fregs = x[2]!;
+        if (fn && this.img.fgraph.has(fn.name) && this.tracing.fgraphEnabled) {
+          const slot = fregs + FREGS.LR;
+          this.tracing.pushGraph({ ret: this.mem.read64(slot), func: fn.start, retp: this.mem.read64(fregs + FREGS.FP) });
+          this.mem.write64(slot, this.addr('return_to_handler'));
+        }
+        return undefined;
+      }
+      case 'FGRAPH_RETURN':
+        // ftrace_return_to_handler(fregs): pop ret_stack, return the original address
+        x[0] = this.tracing.popGraph().ret;
+        return undefined;
+      case 'KPROBE_HIT': {
+        // BRK at the probed function's entry -> kretprobe pre-handler (arch_prepare_kretprobe)
+        const fn = this.syms.lookup(i.addr)!;
+        this.tracing.pushKretprobe({ ret: x[30]!, func: fn.start, retp: x[29]! });
+        x[30] = this.addr('__kretprobe_trampoline');
+        return undefined;
+      }
+      case 'KRETPROBE_RETURN':
+        x[0] = this.tracing.popKretprobe().ret;
+        return undefined;
+      default:
+        throw new Error(`unknown pseudo-op ${i.sys}`);
+    }
+  }
+
+  /** The blocked task's saved context (thread.cpu_context) as snapshot registers. */
+  savedContext(): Record<string, number> {
+    const r: Record<string, number> = {};
+    for (let k = 0; k < 10; k++) r[`x${19 + k}`] = this.mem.read64(CPU_CONTEXT + 8 * k);
+    r.x29 = this.mem.read64(CPU_CONTEXT + 80);
+    r.sp = this.mem.read64(CPU_CONTEXT + 88);
+    r.pc = this.mem.read64(CPU_CONTEXT + 96);
+    r.pstate = PSR_EL1H;
+    return r;
+  }
+
+  describe(addr: number): string {
+    const i = this.img.prog.insnAt(addr);
+    return `${this.syms.describe(addr)}${i ? ` (${i.text})` : ''}`;
+  }
+
+  isCall(i: Insn | undefined): boolean {
+    return !!i && (i.op === Op.BL || i.op === Op.BLR);
+  }
+}
