@@ -114,7 +114,7 @@ async function runProfile(
   out: string,
   o: CliOptions,
   cat: CatalogueView,
-  support: ISupportCodeLibrary | undefined,
+  loaded: ISupportCodeLibrary | undefined,
   bar: SingleBar | undefined,
 ): Promise<RunOutcome> {
   rmSync(dir, { recursive: true, force: true });
@@ -137,8 +137,12 @@ async function runProfile(
     [join(dir, 'cucumber-summary.txt')]: 'summary',
   };
   if (o.html) files[join(dir, 'allure-reporter.log')] = 'allure-cucumberjs/reporter';
+  // Cucumber require()s requireModules from its own folder: make relative ones absolute (from the project root).
+  const support = runConfiguration.support;
+  if (support.requireModules) support.requireModules = support.requireModules.map((m) => (m.startsWith('.') ? resolve(ROOT, m) : m));
   const config: IRunConfiguration = {
     ...runConfiguration,
+    support,
     formats: {
       stdout: 'summary',
       files,
@@ -168,7 +172,7 @@ async function runProfile(
     if (m.testCaseFinished && !m.testCaseFinished.willBeRetried) bar?.update(++done, { profile: target.profile.name });
   };
   const result = await runCucumber(
-    { ...config, support: support ?? config.support },
+    { ...config, support: loaded ?? config.support },
     { cwd: ROOT, stdout: nullStream(), stderr: process.stderr },
     onMessage,
   );

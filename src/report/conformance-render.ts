@@ -59,7 +59,9 @@ export function conformanceMarkdown(c: Conformance): string {
   if (bad.length) {
     out.push('## Failures', '');
     for (const s of bad) {
-      out.push(`### ${s.level.toUpperCase()} ${s.requirement}: ${s.name}`, '', `\`${s.id}\` (${s.uri}) — ${s.status}${s.message ? `: ${s.message}` : ''}`, '');
+      const [first, ...rest] = (s.message ?? '').split('\n');
+      out.push(`### ${s.level.toUpperCase()} ${s.requirement}: ${s.name}`, '', `\`${s.id}\` (${s.uri}) — ${s.status}${first ? `: ${first}` : ''}`, '');
+      if (rest.length) out.push(...rest.map((l) => `- ${l}`), '');
       for (const w of (s.walks.filter((x) => s.failures?.some((f) => f.sceneId === x.sceneId && f.moment === x.moment)) || []).slice(0, 5)) {
         out.push(walkMarkdown(w), '');
       }
@@ -77,6 +79,14 @@ export function conformanceMarkdown(c: Conformance): string {
   out.push('## Scenarios', '');
   out.push(mdTable(['scenario', 'requirement', 'level', 'status', 'walks'], c.scenarios.map((s) => [s.id, s.requirement, s.level, s.status, s.sweep ? `${s.sweep.reliable}/${s.sweep.walks} reliable` : String(s.walks.length)])));
   return out.join('\n') + '\n';
+}
+
+/** A scenario message: its first line, and the rest (one line per walk for sweeps) folded away. */
+function messageHtml(m: string): string {
+  const [first, ...rest] = m.split('\n');
+  return rest.length
+    ? `${esc(first)}<details><summary>${rest.length} more line(s)</summary><pre>${esc(rest.join('\n'))}</pre></details>`
+    : esc(first);
 }
 
 function pictureHtml(w: WalkReport): string {
@@ -118,7 +128,7 @@ export function conformanceHtml(c: Conformance): string {
     b.push(`<h2>Failures (${bad.length})</h2><p class="legend small">${legend}</p>`);
     for (const s of bad) {
       b.push(`<h3>${esc(s.level.toUpperCase())} <code>${esc(s.requirement)}</code>: ${esc(s.name)}</h3>`);
-      b.push(`<p class="small"><code>${esc(s.id)}</code> (${esc(s.uri)}) — <b>${esc(s.status)}</b>${s.message ? `: ${esc(s.message)}` : ''}</p>`);
+      b.push(`<p class="small"><code>${esc(s.id)}</code> (${esc(s.uri)}) — <b>${esc(s.status)}</b>${s.message ? `: ${messageHtml(s.message)}` : ''}</p>`);
       const shown = s.walks.filter((x) => s.failures?.some((f) => f.sceneId === x.sceneId && f.moment === x.moment)).slice(0, 5);
       b.push(shown.map(pictureHtml).join('\n'));
     }

@@ -189,7 +189,11 @@ function summaryGrid(t: Traceability, conformances: readonly Conformance[]) {
   for (const topic of TOPICS) {
     const reqs = t.requirements.filter((r) => r.topic === topic);
     if (!reqs.length) continue;
-    rows.push({ label: topic, topic: true, cells: names.map((n) => cellFor(n, reqs.map((r) => r.id))) });
+    const topicOutcome = (n: string): RequirementOutcome => {
+      const os = reqs.map((r) => r.outcomes[n] ?? 'not-run');
+      return (['failed', 'errored', 'undefined', 'skipped', 'not-run', 'not-selected', 'review-only'] as const).find((o) => os.includes(o)) ?? 'not-applicable';
+    };
+    rows.push({ label: topic, topic: true, cells: names.map((n) => ({ ...cellFor(n, reqs.map((r) => r.id)), outcome: topicOutcome(n) })) });
     for (const r of reqs) rows.push({ label: `${r.level.toUpperCase()} ${r.id}`, topic: false, cells: names.map((n) => ({ ...cellFor(n, [r.id]), outcome: r.outcomes[n] })) });
   }
   return { names, rows };

@@ -231,13 +231,21 @@ export function requirementVerdicts(input: ConformanceInput): RequirementVerdict
 }
 
 /** The verdict rule: MUST failure → not conformant; a MUST with nothing run → incomplete; SHOULD failure → warnings. */
+/** First line of a note, shortened: verdict reasons stay one line each; the details are in the failures. */
+const brief = (note?: string): string => {
+  if (!note) return '';
+  const first = note.split('\n')[0]!;
+  const more = note.includes('\n') ? ' (details under Failures)' : '';
+  return `: ${first.length > 240 ? first.slice(0, 237) + '...' : first}${more}`;
+};
+
 export function decideVerdict(reqs: readonly RequirementVerdict[]): { verdict: Verdict; reasons: string[] } {
   const bad = (o: RequirementOutcome) => o === 'failed' || o === 'errored';
   const unrun = (r: RequirementVerdict) =>
     r.testability !== 'review-only' && (r.outcome === 'not-run' || r.outcome === 'undefined' || r.outcome === 'skipped');
   const mustFail = reqs.filter((r) => r.level === 'must' && bad(r.outcome));
   if (mustFail.length) {
-    return { verdict: 'not-conformant', reasons: mustFail.map((r) => `MUST ${r.id} ${r.outcome}${r.note ? `: ${r.note}` : ''}`) };
+    return { verdict: 'not-conformant', reasons: mustFail.map((r) => `MUST ${r.id} ${r.outcome}${brief(r.note)}`) };
   }
   const mustUnrun = reqs.filter((r) => r.level === 'must' && unrun(r));
   if (mustUnrun.length) {
@@ -245,7 +253,7 @@ export function decideVerdict(reqs: readonly RequirementVerdict[]): { verdict: V
   }
   const shouldFail = reqs.filter((r) => r.level === 'should' && (bad(r.outcome) || unrun(r)));
   if (shouldFail.length) {
-    return { verdict: 'conformant-with-warnings', reasons: shouldFail.map((r) => `SHOULD ${r.id} ${r.outcome}${r.note ? `: ${r.note}` : ''}`) };
+    return { verdict: 'conformant-with-warnings', reasons: shouldFail.map((r) => `SHOULD ${r.id} ${r.outcome}${brief(r.note)}`) };
   }
   return { verdict: 'conformant', reasons: [] };
 }
