@@ -5,7 +5,7 @@
 import { loadConfiguration, runCucumber, type IRunConfiguration, type ISupportCodeLibrary } from '@cucumber/cucumber/api';
 import type { Envelope } from '@cucumber/messages';
 import { SingleBar, Presets } from 'cli-progress';
-import { existsSync, mkdirSync, rmSync } from 'fs';
+import { mkdirSync, rmSync } from 'fs';
 import { join, resolve } from 'path';
 import { Writable } from 'stream';
 import { buildConformance, acceptable, type Conformance } from '../report/verdict';
@@ -14,6 +14,7 @@ import { buildTraceability } from '../report/traceability';
 import { readResults, writeCrossReports, writeProfileReports } from '../report/write';
 import { builtinProfile, builtinProfiles, loadProfile } from '../unwinders/profiles';
 import type { Profile } from '../unwinders/types';
+import { closeAllWalkers } from '../conformance/session';
 import { generateAllure, keepRequirementFeatures, writeAllureExtras } from './allure';
 import { loadCatalogueView, type CatalogueView } from '../report/catalogue-view';
 import { catalogueScenarios, tagValue } from './features';
@@ -42,18 +43,11 @@ export interface ConformanceWorldParameters {
 
 type Json = Parameters<typeof JSON.stringify>[0];
 
-function optionalModule(relPath: string): Record<string, unknown> | undefined {
-  const p = join(__dirname, '..', relPath);
-  if (!existsSync(p + '.ts') && !existsSync(p + '.js')) return undefined;
-  return require(p) as Record<string, unknown>;
-}
-
 /** Ask an external unwinder for its profile (its `start` answer), then let it go; the session starts its own. */
 async function externalProfile(command: string, o: CliOptions): Promise<Profile> {
-  const mod = ['protocol/index', 'protocol/runner', 'protocol/external', 'protocol/walker'].map(optionalModule).find((m) => m && typeof m.startExternalWalker === 'function');
-  if (!mod) throw new Error('--unwinder needs src/protocol (startExternalWalker), which is not available in this tree');
-  const start = mod.startExternalWalker as (cmd: string, opts: Record<string, unknown>) => Promise<{ profile: Profile; close(): Promise<void> }>;
-  const w = await start(command, { validateProtocol: o.validateProtocol, ...(o.walkTimeout ? { walkTimeoutMs: o.walkTimeout } : {}) });
+  // Loaded lazily: only external runs need the protocol.
+  const { startExternalWalker } = require('../protocol/external-walker') as typeof import('../protocol/external-walker');
+  const w = await startExternalWalker(command, { validate: o.validateProtocol, ...(o.walkTimeout ? { timeoutMs: o.walkTimeout } : {}) });
   try {
     return w.profile;
   } finally {
@@ -243,8 +237,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     conformances.push(c);
   }
 
-  const session = optionalModule('conformance/session');
-  if (session && typeof session.closeAllWalkers === 'function') await (session.closeAllWalkers as () => Promise<void>)();
+  await closeAllWalkers();
 
   if (!featureDirs.size) featureDirs.add(join(ROOT, 'features'));
   const written = [...featureDirs].flatMap((d) => catalogueScenarios(d, ROOT));
