@@ -75,6 +75,7 @@ describe('examples/c-arm64-fp', { skip: noCompiler ? 'no C compiler on this mach
       const jb = judge(loaded, s.truth, b);
       assert.equal(ja.outcome, jb.outcome, `${s.label}: C: ${ja.explanation} / reference: ${jb.explanation}`);
       assert.deepEqual(a.result?.trace, b.result?.trace, `${s.label}: different trace`);
+      assert.deepEqual(a.accesses?.map((x) => x.addr), b.accesses?.map((x) => x.addr), `${s.label}: different reads`);
       counts[ja.outcome] = (counts[ja.outcome] ?? 0) + 1;
     }
     console.log(`# kit scenes: ${scenes.length}, outcomes: ${JSON.stringify(counts)}`);

@@ -39,7 +39,7 @@ struct kunwind_state {
 	size_t kr_cur;
 	struct walk_result *res;
 	/* abi constants */
-	long s_stackframe, s_stackframe_type, pt_regs_size, meta_final, meta_pt_regs, record_size, record_align;
+	long s_fp, s_pc, s_stackframe, s_stackframe_type, pt_regs_size, meta_final, meta_pt_regs, record_size, record_align;
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -105,6 +105,36 @@ static int kunwind_recover_return_address(struct kunwind_state *state)
 	return 0;
 }
 
+/*
+ * An exception boundary: kunwind_next_regs_pc() would continue from regs->pc, but a reliable walk
+ * cannot consume it: arch_reliable_kunwind_consume_entry() rejects KUNWIND_SOURCE_REGS_PC, since
+ * the LR may or may not have been live when the exception was taken.
+ */
+static int fail_at_boundary(struct kunwind_state *state, uint64_t fp)
+{
+	state->source = KUNWIND_SOURCE_REGS_PC;
+	return fail(state, EINVAL, "arch_reliable_kunwind_consume_entry: exception boundary (pt_regs at 0x%llx, record at 0x%llx); the LR may have been live",
+		    (unsigned long long)(fp - (uint64_t)state->s_stackframe), (unsigned long long)fp);
+}
+
+/*
+ * Entry code that stores the interrupted {x29, pc} in pt_regs->stackframe (arm64 before v6.13,
+ * and the simulated kernel's kernel_entry) instead of zeroing it: that record chains on like any
+ * other, so recognise it by its meta type, with the whole pt_regs on a usable stack and the
+ * record mirroring regs->regs[29] and regs->pc. Otherwise the walk would cross the boundary.
+ */
+static bool is_pt_regs_stackframe(struct kunwind_state *state, uint64_t fp, uint64_t rec_fp, uint64_t rec_pc)
+{
+	uint64_t regs = fp - (uint64_t)state->s_stackframe;
+
+	if (!unwind_find_stack(state, regs, (uint64_t)state->pt_regs_size))
+		return false;
+	if (read_u64(state->snap, fp + (uint64_t)(state->s_stackframe_type - state->s_stackframe)) != (uint64_t)state->meta_pt_regs)
+		return false;
+	return read_u64(state->snap, regs + (uint64_t)state->s_fp) == rec_fp &&
+	       read_u64(state->snap, regs + (uint64_t)state->s_pc) == rec_pc;
+}
+
 /* kunwind_next_frame_record_meta(): a {0, 0} record; its type says FINAL or PT_REGS. */
 static int kunwind_next_frame_record_meta(struct kunwind_state *state)
 {
@@ -119,14 +149,8 @@ static int kunwind_next_frame_record_meta(struct kunwind_state *state)
 			return -ENOENT;
 		return fail(state, EINVAL, "kunwind_next_frame_record_meta: FINAL record at 0x%llx is not task_pt_regs(task)->stackframe (0x%llx)", (unsigned long long)(fp), (unsigned long long)(state->snap->final_frame));
 	}
-	if (type == (uint64_t)state->meta_pt_regs) {
-		/*
-		 * kunwind_next_regs_pc() would continue from regs->pc, but a reliable walk cannot
-		 * consume it: arch_reliable_kunwind_consume_entry() rejects KUNWIND_SOURCE_REGS_PC.
-		 */
-		state->source = KUNWIND_SOURCE_REGS_PC;
-		return fail(state, EINVAL, "arch_reliable_kunwind_consume_entry: exception boundary (pt_regs at 0x%llx, record at 0x%llx); the LR may have been live", (unsigned long long)(fp - (uint64_t)state->s_stackframe), (unsigned long long)(fp));
-	}
+	if (type == (uint64_t)state->meta_pt_regs)
+		return fail_at_boundary(state, fp);
 	return fail(state, EINVAL, "kunwind_next_frame_record_meta: zeroed frame record at 0x%llx with unknown meta type %llu", (unsigned long long)(fp), (unsigned long long)(type));
 }
 
@@ -145,6 +169,8 @@ static int kunwind_next_frame_record(struct kunwind_state *state)
 	new_pc = read_u64(state->snap, fp + 8);
 	if (!new_fp && !new_pc)
 		return kunwind_next_frame_record_meta(state);
+	if (is_pt_regs_stackframe(state, fp, new_fp, new_pc))
+		return fail_at_boundary(state, fp);
 	unwind_consume_stack(state, info, fp, (uint64_t)state->record_size);
 	state->fp = new_fp;
 	state->pc = new_pc;
@@ -192,6 +218,8 @@ static int kunwind_init(struct kunwind_state *state, struct snapshot *snap, stru
 	state->fp = snap->fp;
 	state->source = snap->blocked ? KUNWIND_SOURCE_TASK : KUNWIND_SOURCE_CALLER;
 	state->graph_idx = -1;
+	state->s_fp = abi(snap, "S_FP", &ok);
+	state->s_pc = abi(snap, "S_PC", &ok);
 	state->s_stackframe = abi(snap, "S_STACKFRAME", &ok);
 	state->s_stackframe_type = abi(snap, "S_STACKFRAME_TYPE", &ok);
 	state->pt_regs_size = abi(snap, "PT_REGS_SIZE", &ok);
