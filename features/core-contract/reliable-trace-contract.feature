@@ -1,0 +1,58 @@
+@topic:core-contract
+Feature: The reliable stacktrace contract
+  The reliable stacktrace function either reports every function the task may be returned to with
+  return code zero, or returns non-zero. Only the cases the document describes may be left out.
+
+  @req:trace-complete-or-nonzero @must
+  Rule: A reliable trace includes every function the task may return to; otherwise the return code is non-zero
+
+    @id:blocked-syscall-task-complete-or-unreliable
+    Example: a task blocked in schedule() below a system call
+      Given a task blocked in schedule() below a system call
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+
+    @id:blocked-kthread-complete-or-unreliable
+    Example: a kernel thread blocked in schedule()
+      Given a kernel thread blocked in schedule()
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+
+    @id:always-unreliable-unwinder-is-sound
+    Example: an unwinder that reports every trace unreliable is sound, and useless to livepatch
+      Given a task blocked in schedule() below a system call
+      And an unwinder that reports every trace unreliable
+      When a reliable stacktrace is requested for the task
+      Then the trace is reported unreliable
+      And the trace is complete or reported unreliable
+
+    @id:irq-sweep-work-chain-contract @sweep
+    Example: a task interrupted at every instruction boundary of its kernel path
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken at every instruction boundary of the task's kernel path
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+  @req:only-legitimate-omissions @must
+  Rule: Only the cases the document describes may be omitted from a reliable trace
+
+    @id:fgraph-traced-blocked-task-omits-only-return-trampoline
+    Example: a reliable trace of a graph-traced task leaves out nothing but return_to_handler
+      Given a task blocked in schedule() below a system call
+      And function-graph tracing of do_nanosleep
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+
+    @id:kretprobed-blocked-task-omits-only-return-trampoline
+    Example: a reliable trace of a kretprobed task leaves out nothing but the kretprobe trampoline
+      Given a task blocked in schedule() below a system call
+      And a kretprobe on do_nanosleep
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+
+    @id:tail-call-omits-nothing
+    Example: a tail call leaves no frame of the caller, and the trace must not invent one
+      Given a task blocked in schedule() below a tail call from tail_a to tail_b
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable

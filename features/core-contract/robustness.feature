@@ -1,0 +1,131 @@
+@topic:core-contract
+Feature: Robustness to corrupt unwind state
+  The reliable stacktrace function must be robust to a corrupt stack: it should detect the corruption
+  and return non-zero, and must neither loop forever nor access memory in an unsafe way.
+
+  @req:robust-to-corrupt-unwind-state @must
+  Rule: The reliable stacktrace function is robust to corrupt stack or unwind state
+
+    @id:zeroed-frame-pointer-robust
+    Example: a saved frame pointer is zero before the final frame
+      Given a task blocked in schedule() below a system call
+      And a saved frame pointer that is zero before the final frame
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+      And the walk does not access memory in an unsafe way
+      And the walk ends in bounded steps
+
+    @id:garbage-return-address-robust
+    Example: a saved return address is not kernel text
+      Given a task blocked in schedule() below a system call
+      And a saved return address that is not kernel text
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+      And the walk does not access memory in an unsafe way
+      And the walk ends in bounded steps
+
+    @id:misaligned-frame-pointer-robust
+    Example: a saved frame pointer is misaligned
+      Given a task blocked in schedule() below a system call
+      And a misaligned saved frame pointer
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+      And the walk does not access memory in an unsafe way
+
+  @req:corruption-detected-nonzero @should
+  Rule: Corrupt unwind state is detected and reported with a non-zero return code
+
+    @id:zeroed-frame-pointer-detected
+    Example: a frame chain cut short by a zero frame pointer is reported unreliable
+      Given a task blocked in schedule() below a system call
+      And a saved frame pointer that is zero before the final frame
+      When a reliable stacktrace is requested for the task
+      Then the trace is reported unreliable
+
+    @id:cyclic-frame-chain-detected
+    Example: a frame record that links back to an inner frame record is reported unreliable
+      Given a task blocked in schedule() below a system call
+      And a frame record that links back to an inner frame record
+      When a reliable stacktrace is requested for the task
+      Then the trace is reported unreliable
+
+    @id:misaligned-frame-pointer-detected
+    Example: a misaligned frame pointer is reported unreliable
+      Given a task blocked in schedule() below a system call
+      And a misaligned saved frame pointer
+      When a reliable stacktrace is requested for the task
+      Then the trace is reported unreliable
+
+    @id:unmapped-frame-pointer-detected
+    Example: a frame pointer into unmapped memory is reported unreliable
+      Given a task blocked in schedule() below a system call
+      And a saved frame pointer into unmapped memory
+      When a reliable stacktrace is requested for the task
+      Then the trace is reported unreliable
+
+    @id:other-task-frame-pointer-detected
+    Example: a frame pointer into another task's stack is reported unreliable
+      Given a task blocked in schedule() below a system call
+      And a saved frame pointer into another task's stack
+      When a reliable stacktrace is requested for the task
+      Then the trace is reported unreliable
+
+    @id:downward-frame-pointer-detected
+    Example: a frame pointer that points down the stack is reported unreliable
+      Given a task blocked in schedule() below a system call
+      And a saved frame pointer that points down the stack
+      When a reliable stacktrace is requested for the task
+      Then the trace is reported unreliable
+
+    @id:garbage-return-address-detected
+    Example: a return address outside kernel text is reported unreliable
+      Given a task blocked in schedule() below a system call
+      And a saved return address that is not kernel text
+      When a reliable stacktrace is requested for the task
+      Then the trace is reported unreliable
+
+  @req:walk-terminates @must
+  Rule: The walk does not get stuck in an infinite loop
+
+    @id:cyclic-frame-chain-bounded
+    Example: a cyclic frame chain does not trap the walk
+      Given a task blocked in schedule() below a system call
+      And a frame record that links back to an inner frame record
+      When a reliable stacktrace is requested for the task
+      Then the walk ends in bounded steps
+      And the trace is complete or reported unreliable
+
+    @id:downward-frame-chain-bounded
+    Example: a frame chain that runs down the stack does not trap the walk
+      Given a task blocked in schedule() below a system call
+      And a saved frame pointer that points down the stack
+      When a reliable stacktrace is requested for the task
+      Then the walk ends in bounded steps
+      And the trace is complete or reported unreliable
+
+  @req:walk-memory-safe @must
+  Rule: The walk does not access memory in an unsafe way
+
+    @id:unmapped-frame-pointer-not-dereferenced
+    Example: a frame pointer into unmapped memory is not followed
+      Given a task blocked in schedule() below a system call
+      And a saved frame pointer into unmapped memory
+      When a reliable stacktrace is requested for the task
+      Then the walk does not access memory in an unsafe way
+      And the trace is complete or reported unreliable
+
+    @id:other-task-frame-pointer-not-dereferenced
+    Example: a frame pointer into another task's stack is not followed
+      Given a task blocked in schedule() below a system call
+      And a saved frame pointer into another task's stack
+      When a reliable stacktrace is requested for the task
+      Then the walk does not access memory in an unsafe way
+      And the trace is complete or reported unreliable
+
+    @id:irq-sweep-memory-safe @sweep
+    Example: walks from an interrupt handler at every instruction boundary read only this task's stacks
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken at every instruction boundary of the task's kernel path
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the walk does not access memory in an unsafe way
+      And the walk ends in bounded steps

@@ -1,0 +1,140 @@
+@topic:interrupts-and-exceptions
+Feature: Unwinding across interrupts and exceptions
+  Part-way through a function the unwind state may be inconsistent: a frame pointer transiently
+  invalid in a prologue or epilogue, a return address held in a general purpose register.
+  An unwinder that cannot tell must reject exception boundaries; one that can should unwind them.
+
+  @req:exception-walks-sound @must
+  Rule: A walk across an exception taken at any instruction is complete or reported unreliable
+
+    @id:irq-sweep-work-chain-from-handler @sweep
+    Example: an IRQ at every instruction boundary of the call chain, walked from the handler
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken at every instruction boundary of the task's kernel path
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+    @id:irq-sweep-work-b-preempted @sweep
+    Example: an IRQ at every instruction boundary of work_b preempts the task, which then blocks
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken at every instruction boundary of work_b
+      When a reliable stacktrace is requested for the task
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+    @id:nmi-sweep-work-b @sweep
+    Example: an NMI at every instruction boundary of work_b
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an NMI is taken at every instruction boundary of work_b
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+    @id:nested-nmi-sweep-work-b @sweep
+    Example: an NMI nested in an IRQ taken at every instruction boundary of work_b
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken at every instruction boundary of work_b
+      And an NMI is taken inside that IRQ handler
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+  @req:reject-exceptions-when-unidentifiable @must
+  Rule: An unwinder that cannot tell when it is reliable rejects unwinding across exception boundaries
+
+    @id:irq-in-prologue-rejected
+    Example: an IRQ in a prologue, while the frame pointer is transiently invalid
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken before instruction 1 of work_b
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the trace is reported unreliable
+
+    @id:irq-in-epilogue-rejected
+    Example: an IRQ in an epilogue, after the frame record is popped
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken before each of instructions 5 to 6 of work_b
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is reported unreliable
+
+    @id:irq-in-leaf-body-rejected
+    Example: an IRQ in a leaf function's body, its return address held only in a register or at the stack top
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken before instruction 1 of work_c
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the trace is reported unreliable
+
+    @id:irq-preempted-task-rejected
+    Example: a task preempted by an IRQ and blocked with the exception frame on its stack
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken before instruction 2 of work_b
+      When a reliable stacktrace is requested for the task
+      Then the trace is reported unreliable
+
+    @id:nmi-rejected
+    Example: an NMI in a function body
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an NMI is taken before instruction 2 of work_b
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the trace is reported unreliable
+
+    @id:irq-sweep-all-rejected @sweep
+    Example: every walk across an IRQ boundary is rejected
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken at every instruction boundary of the task's kernel path
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is reported unreliable
+
+  @req:irq-and-nmi-judged-separately @may
+  Rule: Unwinding across IRQs may be reliable while unwinding across NMIs is not
+
+    @id:irq-in-body-reliable-where-nmi-is-not
+    Example: an IRQ in a function body is unwound
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken before instruction 2 of work_b
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the trace is reliable
+
+    @id:nmi-in-body-rejected-where-irq-is-not
+    Example: an NMI at the same instruction is rejected
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an NMI is taken before instruction 2 of work_b
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the trace is reported unreliable
+
+    @id:nmi-nested-in-irq-rejected
+    Example: an NMI nested in an IRQ handler is rejected
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken before instruction 2 of work_b
+      And an NMI is taken inside that IRQ handler
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the trace is reported unreliable
+
+  @req:unwind-exceptions-when-identifiable @should
+  Rule: An unwinder that can tell when it is reliable unwinds across exception boundaries
+
+    @id:irq-in-body-unwound
+    Example: an IRQ in a function body
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken before instruction 2 of work_b
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every function the task may return to appears in the trace
+
+    @id:irq-sweep-some-reliable @sweep
+    Example: across every instruction boundary, walks are sound and some are reliable
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken at every instruction boundary of the task's kernel path
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And some walks are reliable
+      And the reliable share is recorded
+
+  @req:unwind-through-exceptions-if-able @should
+  Rule: If you can reliably unwind through exceptions, you should (as x86_64 does)
+
+    @id:preempted-task-unwound
+    Example: a task preempted by an IRQ in a function body, then blocked
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken before instruction 2 of work_b
+      When a reliable stacktrace is requested for the task
+      Then every function the task may return to appears in the trace

@@ -1,0 +1,196 @@
+@topic:link-register
+Feature: Link register unreliability
+  Where calls put the return address in a link register, it may be in the LR alone, on the stack alone,
+  or in both. A trace may then describe a function twice or invert caller and callee, which is
+  treated as unreliable; unwinders must reject exception boundaries unless metadata tells LR from stack.
+
+  @req:lr-reject-unless-identifiable @must
+  Rule: With a link register, exception boundaries are rejected unless LR or stack use can be identified
+
+    @id:function-example-irq-after-prologue-rejected @arch:arm64
+    Example: an IRQ after the prologue of the spec's function, with LR and frame record both live
+      Given a task running the spec's "function:" example:
+        """
+        function:
+                STP X29, X30, [SP, -16]!
+                MOV X29, SP
+                BL <other_function>
+                LDP X29, X30, [SP], #16
+                RET
+        """
+      And an IRQ is taken before instruction 2 of function
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the trace is reported unreliable
+
+    @id:function-example-sweep-rejected @sweep @arch:arm64
+    Example: an IRQ at every instruction boundary of the spec's function
+      Given a task running the spec's "function:" example:
+        """
+        function:
+                STP X29, X30, [SP, -16]!
+                MOV X29, SP
+                BL <other_function>
+                LDP X29, X30, [SP], #16
+                RET
+        """
+      And an IRQ is taken at every instruction boundary of function
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is reported unreliable
+
+    @id:caller-example-sweep-rejected @sweep @arch:arm64
+    Example: an IRQ at every instruction boundary of the spec's caller
+      Given a task running the spec's "caller:" example:
+        """
+        caller:
+                STP X29, X30, [SP, -16]!
+                MOV X29, SP
+                ADR LR, <callee>
+                BLR LR
+                LDP X29, X30, [SP], #16
+                RET
+        """
+      And an IRQ is taken at every instruction boundary of caller
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is reported unreliable
+
+  @req:lr-duplicates-and-inversions-unreliable @should
+  Rule: Traces that would duplicate or invert entries because of the link register are treated as unreliable
+
+    @id:function-duplicate-after-prologue @arch:arm64
+    Example: after the prologue, LR and the frame record both describe the return address
+      Given the spec says:
+        """
+        The first two instructions create a new stackframe and update the
+        frame pointer, and at this point the link register and the frame pointer both
+        describe this function's return address. A trace at this point may describe
+        this function twice
+        """
+      And a task running the spec's "function:" example:
+        """
+        function:
+                STP X29, X30, [SP, -16]!
+                MOV X29, SP
+                BL <other_function>
+                LDP X29, X30, [SP], #16
+                RET
+        """
+      And an IRQ is taken before instruction 2 of function
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the trace is complete or reported unreliable
+
+    @id:function-duplicate-after-bl-returns @arch:arm64
+    Example: after other_function returns, LR still points into function
+      Given the spec says:
+        """
+        When 'other_function' returns, the link register is left pointing at the BL,
+        and so a trace at this point could result in 'function' appearing twice in the
+        backtrace.
+        """
+      And a task running the spec's "function:" example:
+        """
+        function:
+                STP X29, X30, [SP, -16]!
+                MOV X29, SP
+                BL <other_function>
+                LDP X29, X30, [SP], #16
+                RET
+        """
+      And an IRQ is taken before instruction 3 of function
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the trace is complete or reported unreliable
+
+    @id:caller-inverted-after-adr @arch:arm64
+    Example: after ADR LR, callee would appear to be the parent of caller
+      Given the spec says:
+        """
+        The ADR places the address of 'callee' into the LR, before the BLR branches to
+        this address. If a trace is made immediately after the ADR, 'callee' will
+        appear to be the parent of 'caller', rather than the child.
+        """
+      And a task running the spec's "caller:" example:
+        """
+        caller:
+                STP X29, X30, [SP, -16]!
+                MOV X29, SP
+                ADR LR, <callee>
+                BLR LR
+                LDP X29, X30, [SP], #16
+                RET
+        """
+      And an IRQ is taken before instruction 3 of caller
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the trace is complete or reported unreliable
+
+    @id:function-fgraph-entry-consumed-once @arch:arm64
+    Example: a traced function after its prologue must not consume two fgraph entries
+      Given the spec says:
+        """
+        if the function return is being traced, the unwinder
+        may consume two entries from the fgraph return stack rather than one entry.
+        """
+      And a task running the spec's "function:" example:
+        """
+        function:
+                STP X29, X30, [SP, -16]!
+                MOV X29, SP
+                BL <other_function>
+                LDP X29, X30, [SP], #16
+                RET
+        """
+      And function-graph tracing of sys_specfn
+      And function-graph tracing of function
+      And an IRQ is taken at every instruction boundary of function
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+    @id:spec-examples-sweep-no-duplicates @sweep @arch:arm64
+    Example: an IRQ at every instruction boundary of the spec's caller and callee
+      Given a task running the spec's "caller:" example:
+        """
+        caller:
+                STP X29, X30, [SP, -16]!
+                MOV X29, SP
+                ADR LR, <callee>
+                BLR LR
+                LDP X29, X30, [SP], #16
+                RET
+        """
+      And an IRQ is taken at every instruction boundary of the task's kernel path
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+  @req:lr-identified-by-metadata @may
+  Rule: Metadata identifying LR or stack as the return address lets walks unwind across exceptions
+
+    @id:function-example-after-prologue-unwound @arch:arm64
+    Example: after the prologue, metadata says the frame record holds the return address
+      Given a task running the spec's "function:" example:
+        """
+        function:
+                STP X29, X30, [SP, -16]!
+                MOV X29, SP
+                BL <other_function>
+                LDP X29, X30, [SP], #16
+                RET
+        """
+      And an IRQ is taken before instruction 2 of function
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every function the task may return to appears in the trace
+
+    @id:caller-example-after-adr-unwound @arch:arm64
+    Example: after ADR LR, metadata says LR is not the caller's return address
+      Given a task running the spec's "caller:" example:
+        """
+        caller:
+                STP X29, X30, [SP, -16]!
+                MOV X29, SP
+                ADR LR, <callee>
+                BLR LR
+                LDP X29, X30, [SP], #16
+                RET
+        """
+      And an IRQ is taken before instruction 3 of caller
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every function the task may return to appears in the trace

@@ -1,0 +1,75 @@
+@topic:obscured-return-addresses
+Feature: Obscuring of return addresses
+  Some trampolines do not rewrite the return address but transiently clobber it or other unwind state:
+  the x86_64 optprobe JMP, and arm64 DYNAMIC_FTRACE_WITH_REGS call sites. Unwinders must either
+  unwind such cases reliably or report them unreliable.
+
+  @req:obscured-return-unwound-or-rejected @must
+  Rule: Transiently obscured return addresses are unwound reliably or reported unreliable
+
+    @id:optprobe-jmp-trampoline-sweep @sweep @arch:x86_64
+    Example: an IRQ at every instruction of the optprobe trampoline, entered by a JMP
+      Given the spec says:
+        """
+        the x86_64 implementation of optprobes patches the probed function
+        with a JMP instruction which targets the associated optprobe trampoline. When
+        the probe is hit, the CPU will branch to the optprobe trampoline, and the
+        address of the probed function is not held in any register or on the stack.
+        """
+      And a task in a system call running work_a, which calls work_b, which calls work_c
+      And an optimised kprobe at instruction 2 of work_b
+      And an IRQ is taken at every instruction boundary of the optprobe trampoline
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+    @id:optprobe-probed-function-sweep @sweep @arch:x86_64
+    Example: an IRQ at every instruction of the optprobed function
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an optimised kprobe at instruction 2 of work_b
+      And an IRQ is taken at every instruction boundary of work_b
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+
+    @id:ftrace-with-regs-trampoline-sweep @sweep @arch:arm64
+    Example: an IRQ at every instruction of the trampoline, starting with X9 holding the return address
+      Given work_b is patched for DYNAMIC_FTRACE_WITH_REGS with the spec's sequence:
+        """
+        MOV X9, X30
+        BL <trampoline>
+        """
+      And the spec says:
+        """
+        At the
+        start of the trampoline, the address of the traced function is in X9 rather
+        than the link register as would usually be the case.
+        """
+      And a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken at every instruction boundary of the ftrace trampoline
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+    @id:ftrace-with-regs-between-mov-and-bl @arch:arm64
+    Example: an IRQ between MOV X9, X30 and BL <trampoline>
+      Given work_b is patched for DYNAMIC_FTRACE_WITH_REGS with the spec's sequence:
+        """
+        MOV X9, X30
+        BL <trampoline>
+        """
+      And a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken before instruction 1 of work_b
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the trace is complete or reported unreliable
+
+    @id:ftrace-with-regs-patched-function-sweep @sweep @arch:arm64
+    Example: an IRQ at every instruction of the patched function
+      Given work_b is patched for DYNAMIC_FTRACE_WITH_REGS with the spec's sequence:
+        """
+        MOV X9, X30
+        BL <trampoline>
+        """
+      And a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken at every instruction boundary of work_b
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable

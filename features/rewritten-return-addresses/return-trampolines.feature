@@ -1,0 +1,223 @@
+@topic:rewritten-return-addresses
+Feature: Rewriting of return addresses
+  Function-graph tracing and kretprobes replace a return address with a return trampoline. An unwinder
+  may report the original return address in place of the trampoline; otherwise it must report the
+  walk unreliable. The original return address is not in one place for the whole of return_to_handler.
+
+  @req:rewritten-return-unreliable-unless-recovered @must
+  Rule: A rewritten return address is recovered reliably or the walk is reported unreliable
+
+    @id:fgraph-blocked-task-sound
+    Example: a task blocked below a graph-traced function
+      Given a task blocked in schedule() below a system call
+      And function-graph tracing of do_nanosleep
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+
+    @id:kretprobe-blocked-task-sound
+    Example: a task blocked below a kretprobed function
+      Given a task blocked in schedule() below a system call
+      And a kretprobe on do_nanosleep
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+
+    @id:nested-fgraph-graph-stack-index
+    Example: several traced functions: each return_to_handler is matched to its own ret_stack entry
+      Given a task blocked in schedule() below a system call
+      And function-graph tracing of sys_sleep
+      And function-graph tracing of do_nanosleep
+      And function-graph tracing of schedule
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+
+    @id:fgraph-and-kretprobe-on-one-function
+    Example: a function both graph-traced and kretprobed
+      Given a task blocked in schedule() below a system call
+      And function-graph tracing of do_nanosleep
+      And a kretprobe on do_nanosleep
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+
+    @id:fgraph-tail-call
+    Example: a graph-traced function that tail-calls another
+      Given a task blocked in schedule() below a tail call from tail_a to tail_b
+      And function-graph tracing of tail_a
+      And function-graph tracing of tail_b
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+
+    @id:irq-sweep-fgraph-work-chain @sweep
+    Example: an IRQ at every instruction boundary of a fully graph-traced call chain
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And function-graph tracing of work_a
+      And function-graph tracing of work_b
+      And function-graph tracing of work_c
+      And an IRQ is taken at every instruction boundary of the task's kernel path
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+    @id:irq-sweep-kretprobe-work-chain @sweep
+    Example: an IRQ at every instruction boundary of a kretprobed call chain
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And a kretprobe on work_b
+      And a kretprobe on work_c
+      And an IRQ is taken at every instruction boundary of the task's kernel path
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+  @req:fgraph-original-return-reported @may
+  Rule: The original return address is reported in place of return_to_handler
+
+    @id:fgraph-original-return-reported-blocked
+    Example: ftrace_graph_ret_addr() recovers the original return address
+      Given a task blocked in schedule() below a system call
+      And function-graph tracing of do_nanosleep
+      When a reliable stacktrace is requested for the task
+      Then every function the task may return to appears in the trace
+
+    @id:fgraph-original-returns-reported-nested
+    Example: every traced function's original return address is recovered
+      Given a task blocked in schedule() below a system call
+      And function-graph tracing of sys_sleep
+      And function-graph tracing of do_nanosleep
+      And function-graph tracing of schedule
+      When a reliable stacktrace is requested for the task
+      Then every function the task may return to appears in the trace
+
+  @req:kretprobe-original-return-reported @may
+  Rule: The original return address is reported in place of the kretprobe trampoline
+
+    @id:kretprobe-original-return-reported-blocked
+    Example: kretprobe_find_ret_addr() recovers the original return address
+      Given a kernel thread blocked in schedule()
+      And a kretprobe on schedule
+      When a reliable stacktrace is requested for the task
+      Then every function the task may return to appears in the trace
+
+  @req:return-trampolines-omitted @may
+  Rule: Return trampolines not subject to patching may be omitted when the original return address is reported
+
+    @id:return-to-handler-omitted
+    Example: return_to_handler is left out and the traced function's caller is reported
+      Given a kernel thread blocked in schedule()
+      And function-graph tracing of schedule
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+
+    @id:kretprobe-trampoline-omitted
+    Example: __kretprobe_trampoline is left out and the probed function's caller is reported
+      Given a kernel thread blocked in schedule()
+      And a kretprobe on worker_thread
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+
+  @req:unwind-before-return-to-handler @should
+  Rule: Walks where return_to_handler has not yet been returned to are unwound
+
+    @id:traced-function-running-unwound
+    Example: while the traced function runs
+      Given the spec says:
+        """
+        While the traced function runs its return address points on the stack points to
+        the start of return_to_handler, and the original return address is stored in
+        the task's cur_ret_stack. During this time the unwinder can find the return
+        address using ftrace_graph_ret_addr().
+        """
+      And a task blocked in schedule() below a system call
+      And function-graph tracing of schedule
+      When a reliable stacktrace is requested for the task
+      Then every function the task may return to appears in the trace
+
+  @req:return-to-handler-middle-optional @may
+  Rule: Unwinding from the middle of return_to_handler is not required
+
+    @id:rth-stage-returned-to-trampoline
+    Example: the traced function has returned to return_to_handler
+      Given the spec says:
+        """
+        When the traced function returns to return_to_handler, there is no longer a
+        return address on the stack, though the original return address is still stored
+        in the task's cur_ret_stack.
+        """
+      And a task in a system call running work_a, which calls work_b, which calls work_c
+      And function-graph tracing of work_c
+      And an IRQ is taken before instruction 0 of return_to_handler
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the trace is complete or reported unreliable
+
+    @id:rth-stage-inside-ftrace-return-to-handler @sweep
+    Example: ftrace_return_to_handler() has removed the original return address from cur_ret_stack
+      Given the spec says:
+        """
+        Within ftrace_return_to_handler(), the original
+        return address is removed from cur_ret_stack and is transiently moved
+        arbitrarily by the compiler before being returned in rax.
+        """
+      And a task in a system call running work_a, which calls work_b, which calls work_c
+      And function-graph tracing of work_c
+      And an IRQ is taken at every instruction boundary of ftrace_return_to_handler
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+    @id:rth-every-stage @sweep
+    Example: every instruction boundary of return_to_handler
+      Given the spec says:
+        """
+        Architectures might not always be able to unwind such sequences, such as when
+        ftrace_return_to_handler() has removed the address from cur_ret_stack, and the
+        location of the return address cannot be reliably determined.
+        """
+      And a task in a system call running work_a, which calls work_b, which calls work_c
+      And function-graph tracing of work_c
+      And an IRQ is taken at every instruction boundary of return_to_handler
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+    @id:rth-x86-jump-to-original @sweep @arch:x86_64
+    Example: the x86_64 return_to_handler moves the original return address into rdi and jumps to it
+      Given the spec says:
+        """
+        SYM_CODE_START(return_to_handler)
+                UNWIND_HINT_EMPTY
+                subq  $24, %rsp
+
+                /* Save the return values */
+                movq %rax, (%rsp)
+                movq %rdx, 8(%rsp)
+                movq %rbp, %rdi
+
+                call ftrace_return_to_handler
+
+                movq %rax, %rdi
+                movq 8(%rsp), %rdx
+                movq (%rsp), %rax
+                addq $24, %rsp
+                JMP_NOSPEC rdi
+        SYM_CODE_END(return_to_handler)
+        """
+      And the spec says:
+        """
+        The return_to_handler
+        trampoline moves this into rdi before jumping to it.
+        """
+      And a task in a system call running work_a, which calls work_b, which calls work_c
+      And function-graph tracing of work_c
+      And an IRQ is taken at every instruction boundary of return_to_handler
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+
+  @req:other-return-trampolines-optional @may
+  Rule: Unwinding from other trampolines that modify the return address is not required
+
+    @id:irq-in-kretprobe-trampoline @sweep
+    Example: walks interrupted inside the kretprobe trampoline
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And a kretprobe on work_c
+      And an IRQ is taken at every instruction boundary of __kretprobe_trampoline
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded

@@ -1,0 +1,84 @@
+@topic:successful-termination
+Feature: Identifying successful termination
+  Unwinding may stop early because of corruption, missing support or code that does not follow
+  the unwinder's conventions. A walk is only reliable if it ends where a kernel entry leaves it.
+
+  @req:termination-verified @should
+  Rule: A reliable walk ends at an expected location
+
+    @id:blocked-syscall-task-reliable
+    Example: a task blocked below a system call unwinds reliably to its entry
+      Given a task blocked in schedule() below a system call
+      When a reliable stacktrace is requested for the task
+      Then every function the task may return to appears in the trace
+      And a reliable trace ends in the kernel entry code
+
+    @id:blocked-kthread-reliable
+    Example: a kernel thread unwinds reliably to ret_from_fork
+      Given a kernel thread blocked in schedule()
+      When a reliable stacktrace is requested for the task
+      Then every function the task may return to appears in the trace
+      And a reliable trace ends in ret_from_fork
+
+  @req:termination-in-entry-function @may
+  Rule: The walk ends within a kernel entry function
+
+    @id:trace-ends-in-entry-function
+    Example: a reliable trace of a user task ends in the entry code
+      Given a task blocked in schedule() below a system call
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+      And a reliable trace ends in the kernel entry code
+
+  @req:termination-at-fixed-location @may
+  Rule: The walk ends at a specific location on the stack for a kernel entry point
+
+    @id:chain-ending-before-final-frame-not-successful
+    Example: a frame chain that ends before the final frame record is not a successful termination
+      Given a kernel thread blocked in schedule()
+      And a saved frame pointer that is zero before the final frame
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+
+  @req:termination-on-expected-stack @may
+  Rule: The walk ends on the stack expected for a kernel entry point
+
+    @id:irq-stack-walk-reaches-task-stack
+    Example: a walk from the IRQ stack must not end there
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken before instruction 2 of work_b
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the trace is complete or reported unreliable
+
+    @id:nested-nmi-walk-reaches-task-stack
+    Example: a walk from an NMI taken in an IRQ handler must not end on either exception stack
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken before instruction 2 of work_b
+      And an NMI is taken inside that IRQ handler
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the trace is complete or reported unreliable
+
+  @req:early-termination-not-reliable @must
+  Rule: A walk that stops early is not reported reliable
+
+    @id:early-stop-from-corruption-not-reliable
+    Example: a chain cut short by corruption is not reported reliable
+      Given a task blocked in schedule() below a system call
+      And a saved frame pointer that is zero before the final frame
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+
+    @id:early-stop-in-bpf-not-reliable @sweep
+    Example: walks interrupted inside a BPF program do not stop early with success
+      Given a task blocked in schedule() called from a BPF program
+      And an IRQ is taken at every instruction boundary of the BPF program
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+    @id:early-stop-in-efi-not-reliable @sweep
+    Example: walks interrupted inside an EFI runtime service do not stop early with success
+      Given a task running an EFI runtime service
+      And an IRQ is taken at every instruction boundary of the EFI runtime service
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable

@@ -1,0 +1,478 @@
+/**
+ * A conformance scenario session: what the Cucumber world delegates to. It gathers a declarative
+ * scene (workload, instrumentation, moment, corruption), has the arch kit build it, walks it with
+ * the run's Walker, judges each walk with the oracle and applies the requirement's rule.
+ * Plain TypeScript: no Cucumber here (steps/support/world.ts is the only glue).
+ */
+import { appendFileSync, mkdirSync, writeFileSync } from 'fs';
+import { dirname, join } from 'path';
+import { applicability, byId } from '../catalogue/catalogue';
+import type { Requirement } from '../catalogue/types';
+import { judge, type Judgement, type Outcome, type WalkRecord } from '../oracle/oracle';
+import { stackDump } from '../report/stack-dump';
+import { toWalkReport, type Level, type ScenarioResult, type ScenarioStatus, type SweepSummary, type WalkReport } from '../report/results';
+import { kitFor } from '../scene';
+import type { Corruption, ExceptionKind, Finding, Instrumentation, InstructionPoint, Scene, SceneSpec, SweepSpec, Workload } from '../scene/types';
+import type { SymbolKind } from '../machine/symbols';
+import { loadSnapshot, type LoadedSnapshot } from '../snapshot/io';
+import { create as alwaysUnreliable } from '../unwinders/always-unreliable';
+import { walkInProcess } from '../unwinders/registry';
+import type { Profile } from '../unwinders/types';
+import { InProcessWalker, type Walker } from '../unwinders/walker';
+import { applyRule, type Rule } from './expect';
+import { isSpecQuote, specExample } from './spec-text';
+
+/** Cucumber worldParameters, set by the runner (src/cli/conformance.ts). */
+export interface WorldParameters {
+  profile: Profile;
+  /** External unwinder command (plugin protocol); the in-process reference unwinder otherwise. */
+  unwinder?: string;
+  resultsFile?: string;
+  reportDir?: string;
+  validateProtocol?: boolean;
+  walkTimeoutMs?: number;
+}
+
+export interface ScenarioMeta {
+  name: string;
+  uri: string;
+  tags: string[];
+}
+
+/** A rule failure: the unwinder under test did not meet the requirement (not a harness error). */
+export class ConformanceFailure extends Error {}
+
+/** A scenario that cannot run for this profile (requirement condition, arch, workload support). */
+export class NotApplicable extends Error {}
+
+interface Walked {
+  scene: Scene;
+  loaded: LoadedSnapshot;
+  judgement: Judgement;
+  /** Set when the walk broke a rule. */
+  failed?: string;
+  skipped?: string;
+}
+
+// One long-lived walker per external command for the whole run.
+const externalWalkers = new Map<string, Promise<Walker>>();
+
+/** Close every external walker started in this process (the runner calls this at the end). */
+export async function closeAllWalkers(): Promise<void> {
+  const ws = [...externalWalkers.values()];
+  externalWalkers.clear();
+  for (const w of ws) await (await w.catch(() => undefined))?.close();
+}
+
+async function externalWalker(params: WorldParameters): Promise<Walker> {
+  const cmd = params.unwinder!;
+  let w = externalWalkers.get(cmd);
+  if (!w) {
+    // Imported lazily: the protocol module is only needed for external unwinders.
+    const { startExternalWalker } = require('../protocol/external-walker') as typeof import('../protocol/external-walker');
+    w = startExternalWalker(cmd, {
+      ...(params.walkTimeoutMs !== undefined ? { timeoutMs: params.walkTimeoutMs } : {}),
+      ...(params.validateProtocol !== undefined ? { validate: params.validateProtocol } : {}),
+    });
+    externalWalkers.set(cmd, w);
+  }
+  return w;
+}
+
+const inProcess = new Map<string, InProcessWalker>();
+
+/** Kinds of code named in features, and the symbol kind that identifies them in any kernel image. */
+const CODE_KINDS: Record<string, SymbolKind> = {
+  'BPF program': 'bpf',
+  'EFI runtime service': 'foreign',
+  'PLT veneer': 'plt',
+  'ftrace trampoline': 'ftrace-trampoline',
+  'optprobe trampoline': 'optprobe-trampoline',
+  'kprobe trampoline': 'kprobe-trampoline',
+};
+
+/** Whether the build-time metadata entry covering the task's interrupted PC says the unwind state is undefined. */
+function interruptedUndefined(scene: Scene): boolean {
+  const exc = scene.truth.frames.filter((f) => f.why === 'exception');
+  const at = exc[exc.length - 1]?.addr;
+  if (at === undefined) return false;
+  const table: { ip: string; type?: string }[] = scene.snapshot.unwind.orc ?? scene.snapshot.unwind.arm64 ?? [];
+  let entry: { ip: string; type?: string } | undefined;
+  for (const e of table) if (Number(e.ip) <= at && (!entry || Number(e.ip) >= Number(entry.ip))) entry = e;
+  return entry?.type === 'undefined';
+}
+
+/** The kind of the symbol holding the task's interrupted PC (the outermost exception frame). */
+function interruptedKind(scene: Scene): SymbolKind | undefined {
+  const exc = scene.truth.frames.filter((f) => f.why === 'exception');
+  const at = exc[exc.length - 1]?.addr;
+  if (at === undefined) return undefined;
+  return scene.snapshot.symbols.find((s) => Number(s.start) <= at && at < Number(s.end))?.kind;
+}
+
+const tagValue = (tags: string[], prefix: string): string[] => tags.filter((t) => t.startsWith(prefix)).map((t) => t.slice(prefix.length));
+
+export class ConformanceSession {
+  readonly profile: Profile;
+  readonly requirement: Requirement | undefined;
+  readonly exampleId: string;
+  private workload: Workload | undefined;
+  private instrument: Instrumentation = {};
+  private exception: { kind: ExceptionKind; at: InstructionPoint } | undefined;
+  private nested = false;
+  private sweepOver: { kind: ExceptionKind; functions?: string[]; codeKind?: SymbolKind; undefinedOnly?: boolean } | undefined;
+  private range: { kind: ExceptionKind; fn: string; from: number; to: number } | undefined;
+  private corruption: Corruption | undefined;
+  private soundUnwinder = false;
+  private findings: Finding[] | undefined;
+  readonly walks: Walked[] = [];
+  sweep: SweepSummary | undefined;
+  private shareRecorded = false;
+  /** Status forced by the session (not-applicable, skipped by the implementation). */
+  private forced: { status: ScenarioStatus; message: string } | undefined;
+  private failure: string | undefined;
+  private readonly started = Date.now();
+
+  constructor(
+    readonly params: WorldParameters,
+    readonly meta: ScenarioMeta,
+  ) {
+    if (!params || !params.profile) throw new Error('worldParameters.profile is required (run features through `npm run conformance`)');
+    this.profile = params.profile;
+    const reqs = tagValue(meta.tags, '@req:');
+    this.requirement = reqs.length === 1 ? byId(reqs[0]!) : undefined;
+    this.exampleId = tagValue(meta.tags, '@id:')[0] ?? meta.name.replace(/\W+/g, '-').toLowerCase();
+  }
+
+  // ------------------------------------------------------------------ applicability (Before hook)
+
+  /** Undefined when the scenario applies to the profile, else the reason it does not. */
+  notApplicableReason(): string | undefined {
+    if (!this.requirement) return `scenario has no single known @req: tag (${this.meta.tags.join(' ')})`;
+    const a = applicability(this.requirement, this.profile);
+    if (!a.applies) return a.reason;
+    const arches = tagValue(this.meta.tags, '@arch:');
+    if (arches.length && !arches.includes(this.profile.arch)) return `the example is specific to ${arches.join(', ')}; profile ${this.profile.name} is ${this.profile.arch}`;
+    return undefined;
+  }
+
+  markNotApplicable(reason: string): void {
+    this.forced = { status: 'not-applicable', message: reason };
+  }
+
+  // ------------------------------------------------------------------ Given: the scene
+
+  useWorkload(w: Workload): void {
+    const kit = kitFor(this.profile.arch);
+    if (!kit.workloads.includes(w)) throw new NotApplicable(`the ${this.profile.arch} kit does not build workload ${w}`);
+    this.workload = w;
+  }
+
+  /** The spec's code example `name`, quoted verbatim in the feature. */
+  useSpecExample(name: string, docstring: string): void {
+    const ex = specExample(name, docstring);
+    if (ex.workload) this.useWorkload(ex.workload);
+  }
+
+  /** A docstring quoting the spec (a stage of return_to_handler, say): checked verbatim. */
+  quoteSpec(docstring: string): void {
+    if (!isSpecQuote(docstring)) throw new Error(`the docstring is not a verbatim quote of the spec:\n${docstring}`);
+  }
+
+  exceptionAt(kind: ExceptionKind, fn: string, index: number, occurrence?: number): void {
+    this.exception = { kind, at: { fn, index, ...(occurrence !== undefined ? { occurrence } : {}) } };
+  }
+
+  nestedNmi(): void {
+    if (!this.exception && !this.sweepOver) throw new Error('an NMI inside the IRQ handler needs an IRQ first');
+    this.nested = true;
+  }
+
+  everyBoundary(kind: ExceptionKind, functions?: string[]): void {
+    this.sweepOver = { kind, ...(functions ? { functions } : {}) };
+  }
+
+  /** Every boundary inside code of one kind (the BPF program, the PLT veneer, ...), found by symbol kind. */
+  everyBoundaryOfKind(kind: ExceptionKind, phrase: string): void {
+    const codeKind = CODE_KINDS[phrase];
+    if (!codeKind) throw new Error(`unknown kind of code "${phrase}" (known: ${Object.keys(CODE_KINDS).join(', ')})`);
+    this.sweepOver = { kind, codeKind };
+  }
+
+  /** Every boundary where the build-time metadata says the unwind state is undefined (UNWIND_HINT_UNDEFINED). */
+  everyUndefinedBoundary(kind: ExceptionKind): void {
+    this.sweepOver = { kind, undefinedOnly: true };
+  }
+
+  /** An exception before each of instructions from..to of fn, one walk each. */
+  exceptionRange(kind: ExceptionKind, fn: string, from: number, to: number): void {
+    if (to < from) throw new Error(`instruction range ${from} to ${to} is empty`);
+    this.range = { kind, fn, from, to };
+  }
+
+  trace(kind: 'fgraph' | 'kretprobe' | 'ftraceRegs', fn: string): void {
+    (this.instrument[kind] ??= []).push(fn);
+  }
+
+  optprobe(fn: string, index: number): void {
+    (this.instrument.optprobe ??= []).push({ fn, index });
+  }
+
+  corrupt(c: Corruption): void {
+    this.corruption = c;
+  }
+
+  /** Replace the unwinder under test by one that reports every walk unreliable (a soundness demonstration). */
+  useAlwaysUnreliableUnwinder(): void {
+    this.soundUnwinder = true;
+  }
+
+  // ------------------------------------------------------------------ When: walks and analysis
+
+  private spec(walk: 'in-handler' | 'preempted'): SceneSpec {
+    if (!this.workload) throw new Error('no workload: a Given step must describe what the task runs');
+    const moment: SceneSpec['moment'] = this.exception
+      ? { kind: 'exception', exception: this.exception.kind, at: this.exception.at, walk, ...(this.nested ? { nested: 'nmi' as const } : {}) }
+      : { kind: 'blocked' };
+    return {
+      workload: this.workload,
+      ...(Object.keys(this.instrument).length ? { instrument: this.instrument } : {}),
+      moment,
+      ...(this.corruption ? { corrupt: this.corruption } : {}),
+    };
+  }
+
+  private async walker(): Promise<Walker> {
+    if (this.params.unwinder) return externalWalker(this.params);
+    let w = inProcess.get(this.profile.name);
+    if (!w) inProcess.set(this.profile.name, (w = new InProcessWalker(this.profile)));
+    return w;
+  }
+
+  private async walkScene(scene: Scene): Promise<Walked> {
+    const loaded = loadSnapshot(scene.snapshot, scene.snapshot.id);
+    let record: WalkRecord & { skipped?: string };
+    if (this.soundUnwinder) record = walkInProcess(alwaysUnreliable(this.profile), loaded);
+    else record = await (await this.walker()).walk(scene.snapshot, loaded);
+    const w: Walked = { scene, loaded, judgement: judge(loaded, scene.truth, record) };
+    if (record.skipped !== undefined) w.skipped = record.skipped;
+    this.walks.push(w);
+    return w;
+  }
+
+  /** Walk the task: blocked, or preempted by the exception and then blocked (walk: preempted). */
+  async requestForTask(): Promise<void> {
+    await this.request('preempted');
+  }
+
+  /** Walk current from inside the exception handler. */
+  async requestFromHandler(): Promise<void> {
+    await this.request('in-handler');
+  }
+
+  private async request(walk: 'in-handler' | 'preempted'): Promise<void> {
+    const kit = kitFor(this.profile.arch);
+    if (this.sweepOver) {
+      if (!this.workload) throw new Error('no workload: a Given step must describe what the task runs');
+      const spec: SweepSpec = {
+        workload: this.workload,
+        ...(Object.keys(this.instrument).length ? { instrument: this.instrument } : {}),
+        exception: this.sweepOver.kind,
+        walk,
+        ...(this.nested ? { nested: 'nmi' as const } : {}),
+        ...(this.sweepOver.functions ? { functions: this.sweepOver.functions } : {}),
+      };
+      const codeKind = this.sweepOver.codeKind;
+      const undefinedOnly = this.sweepOver.undefinedOnly === true;
+      for (const scene of kit.sweep(spec)) {
+        if (codeKind && interruptedKind(scene) !== codeKind) continue;
+        if (undefinedOnly && !interruptedUndefined(scene)) continue;
+        await this.walkScene(scene);
+      }
+      if (!this.walks.length) throw new Error(`the sweep produced no walks (${JSON.stringify(spec)}${codeKind ? `, code kind ${codeKind}` : ''})`);
+      this.sweep = this.summary();
+    } else if (this.range) {
+      for (let i = this.range.from; i <= this.range.to; i++) {
+        this.exceptionAt(this.range.kind, this.range.fn, i);
+        await this.walkScene(kit.buildScene(this.spec(walk)));
+      }
+      this.sweep = this.summary();
+    } else {
+      if (walk === 'in-handler' && !this.exception) throw new Error('a walk from the handler needs an exception (Given an IRQ is taken ...)');
+      await this.walkScene(kit.buildScene(this.spec(walk)));
+    }
+    const skipped = this.walks.find((w) => w.skipped !== undefined);
+    if (skipped) this.forced = { status: 'skipped', message: `the implementation skipped the walk: ${skipped.skipped}` };
+  }
+
+  /** Run the build-time analyser over the kernel image the workload is built into. */
+  analyse(): void {
+    if (!this.workload) throw new Error('no workload: a Given step must describe the kernel image');
+    this.findings = kitFor(this.profile.arch).analyse(this.workload);
+  }
+
+  private summary(): SweepSummary {
+    const outcomes: Partial<Record<Outcome, number>> = {};
+    for (const w of this.walks) outcomes[w.judgement.outcome] = (outcomes[w.judgement.outcome] ?? 0) + 1;
+    return { walks: this.walks.length, reliable: outcomes['sound-reliable'] ?? 0, outcomes };
+  }
+
+  // ------------------------------------------------------------------ Then: rules
+
+  private fail(message: string): never {
+    this.failure = this.failure ? `${this.failure}\n${message}` : message;
+    throw new ConformanceFailure(message);
+  }
+
+  private needWalks(): Walked[] {
+    if (!this.walks.length) throw new Error('no walk yet: a When step must request a reliable stacktrace');
+    return this.walks;
+  }
+
+  /** Apply `rule` to every walk of the scenario (one walk, or each walk of a sweep). */
+  expect(rule: Rule): void {
+    const bad: string[] = [];
+    for (const w of this.needWalks()) {
+      const v = applyRule(rule, w.judgement);
+      if (!v.pass) {
+        w.failed = v.message!;
+        bad.push(`${w.scene.moment}: ${v.message}`);
+      }
+    }
+    if (bad.length) {
+      const n = this.walks.length;
+      const head = n > 1 ? `${bad.length} of ${n} walks broke the rule (${this.requirement?.id ?? '?'}):\n` : '';
+      this.fail(head + bad.slice(0, 10).join('\n') + (bad.length > 10 ? `\n... and ${bad.length - 10} more` : ''));
+    }
+  }
+
+  /** The scene's ground truth holds `fn` (so the walk is judged against a chain that includes it). */
+  expectTruthHolds(fn: string): void {
+    for (const w of this.needWalks()) {
+      if (!w.judgement.truth.some((f) => f.fn === fn)) throw new Error(`${w.scene.moment}: the ground truth does not hold ${fn} (${w.judgement.truth.map((f) => f.fn).join(' <- ')})`);
+    }
+  }
+
+  /** The task's true call chain ends in `fn`, and a reliable trace ends there too. */
+  expectEndsIn(fn: string): void {
+    for (const w of this.needWalks()) {
+      const outer = w.judgement.truth[w.judgement.truth.length - 1];
+      if (outer?.fn !== fn) throw new Error(`${w.scene.moment}: the task's call chain ends in ${outer?.fn}, not ${fn}`);
+      if (w.judgement.outcome === 'sound-reliable') {
+        const last = w.judgement.trace[w.judgement.trace.length - 1];
+        if (last?.fn !== fn) this.fail(`${w.scene.moment}: the reliable trace ends in ${last?.fn ?? '(nothing)'}, not ${fn}`);
+      }
+    }
+  }
+
+  /** The task's true call chain ends in kernel entry code (a symbol marked as an entry point), and so does a reliable trace. */
+  expectEndsAtEntry(): void {
+    for (const w of this.needWalks()) {
+      const outer = w.judgement.truth[w.judgement.truth.length - 1];
+      const sym = outer ? w.loaded.syms.lookup(outer.addr) : undefined;
+      if (!sym?.entry) throw new Error(`${w.scene.moment}: the task's call chain ends in ${outer?.fn}, which is not marked as kernel entry code`);
+      this.expectEndsIn(sym.name);
+    }
+  }
+
+  /** Some walk of the sweep was reliable (the unwinder claims to unwind across such exceptions). */
+  expectSomeReliable(): void {
+    const s = this.summary();
+    if (s.reliable === 0) this.fail(`none of ${s.walks} walks was reliable (${JSON.stringify(s.outcomes)}), though the profile claims to unwind across these exceptions`);
+  }
+
+  /** The reliable share goes to the report (usefulness); nothing is asserted about it. */
+  recordShare(): void {
+    this.sweep = this.summary();
+    this.shareRecorded = true;
+  }
+
+  expectFinding(kind: Finding['kind'], fn: string): void {
+    if (!this.findings) throw new Error('no analysis yet: a When step must analyse the kernel image');
+    const hit = this.findings.find((f) => f.kind === kind && f.fn === fn);
+    if (!hit) {
+      const got = this.findings.map((f) => `${f.kind} in ${f.fn}: ${f.message}`).join('; ') || 'no findings';
+      this.fail(`the analyser did not report ${kind} in ${fn} (it reported: ${got})`);
+    }
+  }
+
+  /** No finding of `kind` at all (e.g. standard code passes validation). */
+  expectNoFinding(kind: Finding['kind']): void {
+    if (!this.findings) throw new Error('no analysis yet: a When step must analyse the kernel image');
+    const hit = this.findings.filter((f) => f.kind === kind);
+    if (hit.length) this.fail(`the analyser reported ${kind}: ${hit.map((f) => `${f.fn}: ${f.message}`).join('; ')}`);
+  }
+
+  /** The snapshot's build-time metadata covers every instruction address of `fn`. */
+  expectMetadataCovers(fn: string): void {
+    for (const w of this.needWalks()) {
+      const sym = w.loaded.syms.byName(fn);
+      if (!sym) throw new Error(`no symbol ${fn} in the snapshot`);
+      const table = (this.profile.arch === 'x86_64' ? w.scene.snapshot.unwind.orc : w.scene.snapshot.unwind.arm64) ?? [];
+      const ips = table.map((e) => Number(e.ip)).sort((a, b) => a - b);
+      // An entry covers [ip, next ip): the function's start must be covered by an entry at or below it.
+      const cover = ips.filter((ip) => ip <= sym.start);
+      if (!ips.length || !cover.length) this.fail(`no build-time unwind metadata covers ${fn} (0x${sym.start.toString(16)}): the table has ${ips.length} entries`);
+      const entry = table.find((e) => Number(e.ip) === cover[cover.length - 1]);
+      const t = entry && 'type' in entry ? entry.type : undefined;
+      if (t === 'undefined') this.fail(`the metadata entry covering ${fn} says its unwind state is undefined`);
+    }
+  }
+
+  // ------------------------------------------------------------------ After hook: the record
+
+  /** The scenario's record, given Cucumber's status and error message. */
+  result(cucumberStatus: string, message: string | undefined, uriForReport = this.meta.uri): ScenarioResult {
+    let status: ScenarioStatus;
+    let msg = message;
+    if (this.forced) {
+      status = this.forced.status;
+      msg = this.forced.message;
+    } else if (cucumberStatus === 'PASSED') status = 'passed';
+    else if (cucumberStatus === 'FAILED') status = this.failure !== undefined ? 'failed' : 'errored';
+    else if (cucumberStatus === 'UNDEFINED') status = 'undefined';
+    else status = 'skipped';
+    if (status === 'failed') msg = this.failure;
+    const req = this.requirement;
+    const failing = (w: Walked) => w.failed !== undefined || status === 'errored' || ['faulted', 'runaway', 'errored', 'unsafe'].includes(w.judgement.outcome);
+    // Sweeps keep the failing walks and a few others; single walks keep everything.
+    const keep = this.sweep ? [...this.walks.filter(failing), ...this.walks.filter((w) => !failing(w)).slice(0, 3)] : this.walks;
+    const walks: WalkReport[] = [];
+    let n = 0;
+    for (const w of keep) {
+      const r = toWalkReport(w.scene.snapshot.id, w.scene.moment, w.judgement);
+      if (failing(w)) {
+        r.stackDump = stackDump(w.loaded);
+        if (this.params.reportDir && (status === 'failed' || status === 'errored')) {
+          const rel = join('snapshots', `${this.exampleId}-${++n}.json`);
+          const file = join(this.params.reportDir, rel);
+          mkdirSync(dirname(file), { recursive: true });
+          writeFileSync(file, JSON.stringify(w.scene.snapshot, null, 1));
+          r.snapshotFile = rel;
+        }
+      }
+      walks.push(r);
+    }
+    return {
+      profile: this.profile.name,
+      id: this.exampleId,
+      name: this.meta.name,
+      uri: uriForReport,
+      topic: req?.topic ?? tagValue(this.meta.tags, '@topic:')[0] ?? 'unknown',
+      requirement: req?.id ?? tagValue(this.meta.tags, '@req:').join(',') ?? '',
+      level: (req?.level ?? 'must') as Level,
+      status,
+      ...(msg ? { message: msg } : {}),
+      walks,
+      ...(this.sweep || this.shareRecorded ? { sweep: this.sweep ?? this.summary() } : {}),
+      durationMs: Date.now() - this.started,
+    };
+  }
+
+  /** Append the record to worldParameters.resultsFile (one JSON line). */
+  writeResult(r: ScenarioResult): void {
+    if (!this.params.resultsFile) return;
+    mkdirSync(dirname(this.params.resultsFile), { recursive: true });
+    appendFileSync(this.params.resultsFile, JSON.stringify(r) + '\n');
+  }
+}

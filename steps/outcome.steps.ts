@@ -1,0 +1,47 @@
+/** Then: the requirement's rule applied to the oracle's judgement of each walk (src/conformance/expect.ts). */
+import { Then } from '@cucumber/cucumber';
+import type { ConformanceWorld as W } from './support/world';
+
+Then('the trace is reliable', function (this: W) {
+  this.session.expect('reliable');
+});
+Then('every function the task may return to appears in the trace', function (this: W) {
+  this.session.expect('reliable');
+});
+Then('the trace is reported unreliable', function (this: W) {
+  this.session.expect('reported-unreliable');
+});
+Then('the trace is complete or reported unreliable', function (this: W) {
+  this.session.expect('complete-or-unreliable');
+});
+Then('every walk is complete or reported unreliable', function (this: W) {
+  this.session.expect('complete-or-unreliable');
+});
+Then('every walk is reported unreliable', function (this: W) {
+  this.session.expect('reported-unreliable');
+});
+Then('some walks are reliable', function (this: W) {
+  this.session.expectSomeReliable();
+});
+Then('the reliable share is recorded', function (this: W) {
+  this.session.recordShare();
+});
+Then('the walk does not access memory in an unsafe way', function (this: W) {
+  this.session.expect('memory-safe');
+});
+Then('the walk ends in bounded steps', function (this: W) {
+  this.session.expect('bounded');
+});
+Then('the walk is judged against a ground truth that holds {word}', function (this: W, fn: string) {
+  this.session.expectTruthHolds(fn);
+  this.session.expect('robust');
+});
+Then('a reliable trace ends in {word}', function (this: W, fn: string) {
+  this.session.expectEndsIn(fn);
+});
+Then('build-time unwind metadata covers {word}', function (this: W, fn: string) {
+  this.session.expectMetadataCovers(fn);
+});
+Then('a reliable trace ends in the kernel entry code', function (this: W) {
+  this.session.expectEndsAtEntry();
+});

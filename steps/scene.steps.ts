@@ -1,0 +1,122 @@
+/** Given: what the task runs, how it is instrumented, when it is stopped, what is corrupted. */
+import { defineParameterType, Given } from '@cucumber/cucumber';
+import type { ConformanceWorld as W } from './support/world';
+
+// ---- workloads
+Given('a task blocked in schedule\\(\\) below a system call', function (this: W) {
+  return this.workload('syscall-sleep');
+});
+Given('a kernel thread blocked in schedule\\(\\)', function (this: W) {
+  return this.workload('kthread-sleep');
+});
+Given('a task in a system call running work_a, which calls work_b, which calls work_c', function (this: W) {
+  return this.workload('work-chain');
+});
+Given('a task blocked in schedule\\(\\) called from module code through a PLT veneer', function (this: W) {
+  return this.workload('module-sleep');
+});
+Given('a task blocked in schedule\\(\\) called from a BPF program', function (this: W) {
+  return this.workload('bpf-sleep');
+});
+Given('a task running an EFI runtime service', function (this: W) {
+  return this.workload('efi-call');
+});
+Given('a task blocked in schedule\\(\\) below a STACK_FRAME_NON_STANDARD function', function (this: W) {
+  return this.workload('nonstandard-sleep');
+});
+Given('a task blocked in schedule\\(\\) below inline asm that violates the frame-pointer protocol', function (this: W) {
+  return this.workload('fp-violation');
+});
+Given('a task blocked in schedule\\(\\) below a tail call from tail_a to tail_b', function (this: W) {
+  return this.workload('tail-call');
+});
+Given('a kernel image with SYM_CODE reached neither by a jump from known code nor by an UNWIND_HINT', function (this: W) {
+  return this.workload('unreachable-code');
+});
+Given('a task running SYM_CODE under UNWIND_HINT_UNDEFINED', function (this: W) {
+  return this.workload('hint-undefined');
+});
+Given("a task running the spec's {string} example:", function (this: W, name: string, doc: string) {
+  return this.specExample(name, doc);
+});
+Given('the spec says:', function (this: W, doc: string) {
+  this.session.quoteSpec(doc);
+});
+
+// ---- the moment
+Given('an IRQ is taken before instruction {int} of {word}', function (this: W, index: number, fn: string) {
+  this.exception('irq', fn, index);
+});
+Given('an NMI is taken before instruction {int} of {word}', function (this: W, index: number, fn: string) {
+  this.exception('nmi', fn, index);
+});
+Given('an NMI is taken inside that IRQ handler', function (this: W) {
+  this.session.nestedNmi();
+});
+Given('an IRQ is taken at every instruction boundary of {word}', function (this: W, fn: string) {
+  this.sweep('irq', fn);
+});
+Given('an NMI is taken at every instruction boundary of {word}', function (this: W, fn: string) {
+  this.sweep('nmi', fn);
+});
+Given("an IRQ is taken at every instruction boundary of the task's kernel path", function (this: W) {
+  this.sweep('irq');
+});
+
+// ---- instrumentation
+Given('function-graph tracing of {word}', function (this: W, fn: string) {
+  this.session.trace('fgraph', fn);
+});
+Given('a kretprobe on {word}', function (this: W, fn: string) {
+  this.session.trace('kretprobe', fn);
+});
+Given('an optimised kprobe at instruction {int} of {word}', function (this: W, index: number, fn: string) {
+  this.session.optprobe(fn, index);
+});
+Given("{word} is patched for DYNAMIC_FTRACE_WITH_REGS with the spec's sequence:", function (this: W, fn: string, doc: string) {
+  this.session.useSpecExample('MOV X9, X30', doc);
+  this.session.trace('ftraceRegs', fn);
+});
+
+// ---- corruption
+Given('a saved frame pointer that is zero before the final frame', function (this: W) {
+  this.corrupt('frame-pointer-zeroed');
+});
+Given('a frame record that links back to an inner frame record', function (this: W) {
+  this.corrupt('frame-chain-cycle');
+});
+Given('a misaligned saved frame pointer', function (this: W) {
+  this.corrupt('frame-pointer-misaligned');
+});
+Given('a saved frame pointer into unmapped memory', function (this: W) {
+  this.corrupt('frame-pointer-unmapped');
+});
+Given("a saved frame pointer into another task's stack", function (this: W) {
+  this.corrupt('frame-pointer-other-task');
+});
+Given('a saved frame pointer that points down the stack', function (this: W) {
+  this.corrupt('frame-pointer-downward');
+});
+Given('a saved return address that is not kernel text', function (this: W) {
+  this.corrupt('return-address-garbage');
+});
+
+// ---- the unwinder
+Given('an unwinder that reports every trace unreliable', function (this: W) {
+  this.session.useAlwaysUnreliableUnwinder();
+});
+
+// ---- exceptions inside code of one kind, or over a range of instructions
+defineParameterType({
+  name: 'code',
+  regexp: /BPF program|EFI runtime service|PLT veneer|ftrace trampoline|optprobe trampoline|kprobe trampoline/,
+});
+Given('an IRQ is taken at every instruction boundary of the {code}', function (this: W, code: string) {
+  this.session.everyBoundaryOfKind('irq', code);
+});
+Given('an IRQ is taken before each of instructions {int} to {int} of {word}', function (this: W, from: number, to: number, fn: string) {
+  this.session.exceptionRange('irq', fn, from, to);
+});
+Given('an IRQ is taken at every instruction boundary the build-time metadata marks undefined', function (this: W) {
+  this.session.everyUndefinedBoundary('irq');
+});

@@ -1,0 +1,13 @@
+/** When: the reliable stacktrace is requested, or the kernel image analysed. */
+import { When } from '@cucumber/cucumber';
+import type { ConformanceWorld as W } from './support/world';
+
+When('a reliable stacktrace is requested for the task', async function (this: W) {
+  await this.session.requestForTask();
+});
+When('a reliable stacktrace is requested from the interrupt handler', async function (this: W) {
+  await this.session.requestFromHandler();
+});
+When('the kernel image is analysed at build time', function (this: W) {
+  this.session.analyse();
+});
