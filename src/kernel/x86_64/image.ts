@@ -1,0 +1,230 @@
+/**
+ * The simulated x86_64 kernel image: memory map, assembled code (core kernel + one workload),
+ * analyser output (ORC, findings), and run-time patching for instrumentation (ftrace fentry
+ * sites, kprobe int3, optprobe jumps into trampoline text).
+ */
+import { analyse, type AnalysisResult } from '../../analyser/x86_64';
+import { X86_64_ABI as ABI } from '../../isa/x86_64/abi';
+import { assemble, OP, type AsmUnit, type Insn, type Program, type SymInfo } from '../../isa/x86_64/assembler';
+import type { RegionInfo } from '../../machine/memory';
+import { SymbolTable, type KSymbol } from '../../machine/symbols';
+import type { Instrumentation, Workload } from '../../scene/types';
+import { coreKernel, workloadSource, type WorkloadSource } from './source';
+
+/** Addresses stay below 2^48 (see docs/architecture.md). */
+export const LAYOUT = {
+  KTEXT: 0xffff81000000,
+  KTEXT_SIZE: 0x10000,
+  MODTEXT: 0xffffa0000000,
+  BPF: 0xffffa0100000,
+  TRAMP: 0xffffa0200000,
+  EFI: 0xffef00000000,
+  SMALL_TEXT: 0x1000,
+  PERCPU: 0xffff88800000,
+  TASKS: 0xffff88900000,
+  DATA_SIZE: 0x1000,
+  TASK_STACK: 0xffffc9000000,
+  OTHER_STACK: 0xffffc9008000,
+  IRQ_STACK: 0xffffc9010000,
+  NMI_STACK: 0xffffc9018000,
+  NMI_STACK_SIZE: 0x1000,
+  USER_RSP: 0x7ffd4a3c1f20,
+  USER_RIP: 0x401136,
+  USER_RBP: 0x7ffd4a3c1f50,
+} as const;
+
+/** Per-CPU variables (data symbols, not code). */
+export const PERCPU = {
+  cpu_tss_sp2: LAYOUT.PERCPU + 0x00,
+  cpu_current_top_of_stack: LAYOUT.PERCPU + 0x08,
+  current_task: LAYOUT.PERCPU + 0x10,
+  hardirq_stack_ptr: LAYOUT.PERCPU + 0x18,
+} as const;
+
+/** struct task_struct of the current task and of the other task (thread.sp only). */
+export const TASK = { current: LAYOUT.TASKS, other: LAYOUT.TASKS + 0x100, threadsp: 0x40 } as const;
+
+export const CONSTS: Record<string, number> = {
+  __USER_DS: 0x2b,
+  __USER_CS: ABI.USER_CS,
+  __KERNEL_CS: ABI.KERNEL_CS,
+  PT_RAX: ABI.PT_RAX,
+  PT_RIP: ABI.PT_RIP,
+  PT_RSP: ABI.PT_RSP,
+  TASK_threadsp: TASK.threadsp,
+  MCOUNT_INSN_SIZE: 5,
+};
+
+export const REGIONS: RegionInfo[] = [
+  { name: 'kernel-text', kind: 'kernel-text', base: LAYOUT.KTEXT, size: LAYOUT.KTEXT_SIZE },
+  { name: 'module-text', kind: 'module-text', base: LAYOUT.MODTEXT, size: LAYOUT.SMALL_TEXT },
+  { name: 'bpf-jit', kind: 'bpf-jit', base: LAYOUT.BPF, size: LAYOUT.SMALL_TEXT },
+  { name: 'trampoline-text', kind: 'trampoline-text', base: LAYOUT.TRAMP, size: LAYOUT.SMALL_TEXT },
+  { name: 'efi-runtime', kind: 'foreign-text', base: LAYOUT.EFI, size: LAYOUT.SMALL_TEXT },
+  { name: 'percpu', kind: 'data', base: LAYOUT.PERCPU, size: LAYOUT.DATA_SIZE, owner: 'cpu0' },
+  { name: 'tasks', kind: 'data', base: LAYOUT.TASKS, size: LAYOUT.DATA_SIZE },
+  { name: 'task-stack', kind: 'task-stack', base: LAYOUT.TASK_STACK, size: ABI.THREAD_SIZE, owner: 'current' },
+  { name: 'other-task-stack', kind: 'task-stack', base: LAYOUT.OTHER_STACK, size: ABI.THREAD_SIZE, owner: 'other' },
+  { name: 'irq-stack', kind: 'irq-stack', base: LAYOUT.IRQ_STACK, size: ABI.IRQ_STACK_SIZE, owner: 'cpu0' },
+  { name: 'nmi-stack', kind: 'nmi-stack', base: LAYOUT.NMI_STACK, size: LAYOUT.NMI_STACK_SIZE, owner: 'cpu0' },
+];
+
+export const TASK_TOP = LAYOUT.TASK_STACK + ABI.THREAD_SIZE;
+export const PT_REGS = TASK_TOP - ABI.PT_REGS_SIZE;
+export const IRQ_TOP = LAYOUT.IRQ_STACK + ABI.IRQ_STACK_SIZE;
+export const NMI_TOP = LAYOUT.NMI_STACK + LAYOUT.NMI_STACK_SIZE;
+
+const ANALYSED = new Set(['kernel-text', 'module-text']);
+
+export interface BaseImage {
+  workload: Workload;
+  src: WorkloadSource;
+  prog: Program;
+  analysis: AnalysisResult;
+}
+
+const baseCache = new Map<Workload, BaseImage>();
+
+function units(src: WorkloadSource): AsmUnit[] {
+  const u: AsmUnit[] = [{ region: 'kernel-text', base: LAYOUT.KTEXT, source: coreKernel() + '\n' + src.kernel }];
+  if (src.module) u.push({ region: 'module-text', base: LAYOUT.MODTEXT, source: src.module, module: 'testmod' });
+  if (src.bpf) u.push({ region: 'bpf-jit', base: LAYOUT.BPF, source: src.bpf, funcKind: 'bpf' });
+  if (src.efi) u.push({ region: 'efi-runtime', base: LAYOUT.EFI, source: src.efi, funcKind: 'foreign' });
+  return u;
+}
+
+/** Assemble and analyse the kernel built with `w` (cached: images are immutable). */
+export function baseImage(w: Workload): BaseImage {
+  let b = baseCache.get(w);
+  if (!b) {
+    const src = workloadSource(w);
+    const prog = assemble(units(src), CONSTS, PERCPU);
+    const analysis = analyse(prog, { regions: ANALYSED });
+    b = { workload: w, src, prog, analysis };
+    baseCache.set(w, b);
+  }
+  return b;
+}
+
+export interface OptprobeSite {
+  fn: string;
+  /** Probed address (the patched JMP). */
+  addr: number;
+  /** Where the trampoline jumps back to (after the displaced instructions). */
+  back: number;
+  tramp: string;
+}
+
+/** The image as patched at run time for one instrumentation. */
+export interface Image extends BaseImage {
+  code: Map<number, Insn>;
+  syms: SymbolTable;
+  symInfo: Map<string, SymInfo>;
+  instrument: Instrumentation;
+  kprobes: Map<number, { fn: string; addr: number }>;
+  optprobes: OptprobeSite[];
+}
+
+const imageCache = new Map<string, Image>();
+
+const stripForm = (s: SymInfo): KSymbol => {
+  const { form: _f, ...k } = s;
+  return k;
+};
+
+/** Apply instrumentation (cached per workload + instrumentation). */
+export function image(w: Workload, instrument: Instrumentation = {}): Image {
+  const k = `${w}|${JSON.stringify(instrument)}`;
+  let img = imageCache.get(k);
+  if (img) return img;
+  const base = baseImage(w);
+  const p = base.prog;
+  const code = new Map(p.byAddr);
+  const symbols = [...p.symbols];
+  const first = (fn: string): Insn => {
+    const l = p.bySym.get(fn);
+    if (!l || !l.length) throw new Error(`x86_64 ${w}: no function ${fn}`);
+    return l[0]!;
+  };
+  const fentry = (fn: string, what: string): Insn => {
+    const i = first(fn);
+    if (i.op !== OP.FENTRY) throw new Error(`x86_64: ${fn} has no fentry site (notrace), cannot ${what}`);
+    return i;
+  };
+  const patched = new Set<number>();
+  const ftraceCaller = p.labels.get('ftrace_caller')!;
+  for (const fn of instrument.fgraph ?? []) {
+    const i = fentry(fn, 'trace it');
+    code.set(i.addr, { ...i, op: OP.CALL, target: ftraceCaller, text: 'call ftrace_caller' });
+    patched.add(i.addr);
+  }
+  const kprobes = new Map<number, { fn: string; addr: number }>();
+  for (const fn of instrument.kretprobe ?? []) {
+    const i = fentry(fn, 'kretprobe it');
+    if (patched.has(i.addr)) throw new Error(`x86_64: ${fn} is both graph-traced and kretprobed: unsupported`);
+    code.set(i.addr, { ...i, op: OP.INT3, text: 'int3 (kprobe)' });
+    kprobes.set(i.addr, { fn, addr: i.addr });
+    patched.add(i.addr);
+  }
+  const optprobes: OptprobeSite[] = [];
+  const trampUnits: AsmUnit[] = [];
+  let trampBase: number = LAYOUT.TRAMP;
+  (instrument.optprobe ?? []).forEach((op, n) => {
+    const list = p.bySym.get(op.fn);
+    if (!list || op.index < 0 || op.index >= list.length) throw new Error(`x86_64: no instruction ${op.fn}[${op.index}]`);
+    const displaced: Insn[] = [];
+    let size = 0;
+    for (let k = op.index; size < 5; k++) {
+      const i = list[k];
+      if (!i) throw new Error(`x86_64: optprobe at ${op.fn}[${op.index}] runs past the function`);
+      if (patched.has(i.addr) || [OP.CALL, OP.CALL_R, OP.JMP, OP.JMP_R, OP.JZ, OP.JNZ, OP.RET, OP.HOOK, OP.INT3].includes(i.op as never)) {
+        throw new Error(`x86_64: cannot optimise a kprobe at ${op.fn}[${op.index}]: ${i.text} cannot be displaced`);
+      }
+      displaced.push(i);
+      size += i.size;
+    }
+    const at = displaced[0]!;
+    const tramp = `optinsn_slot_${n}`;
+    const back = at.addr + size;
+    // arch/x86/kernel/kprobes/opt.c optprobe_template_func, then the displaced instructions.
+    const src = `.kind ${tramp} optprobe-trampoline
+SYM_CODE_START(${tramp})
+\tpushq %rsp
+\tpushfq
+\tsubq $24, %rsp
+${['rdi', 'rsi', 'rdx', 'rcx', 'rax', 'r8', 'r9', 'r10', 'r11', 'rbx', 'rbp', 'r12', 'r13', 'r14', 'r15'].map((r) => `\tpushq %${r}`).join('\n')}
+\tmovq %rsp, %rsi
+\tmovq $${at.addr}, %rdi
+\tcall optimized_callback
+${['r15', 'r14', 'r13', 'r12', 'rbp', 'rbx', 'r11', 'r10', 'r9', 'r8', 'rax', 'rcx', 'rdx', 'rsi', 'rdi'].map((r) => `\tpopq %${r}`).join('\n')}
+\taddq $24, %rsp
+\tpopfq
+\taddq $8, %rsp
+${displaced.map((i) => `\t${i.op === OP.BODY ? 'BODY 1' : i.text}`).join('\n')}
+\tjmp ${back}
+SYM_CODE_END(${tramp})
+`;
+    trampUnits.push({ region: 'trampoline-text', base: trampBase, source: src });
+    trampBase += 0x100;
+    code.set(at.addr, { ...at, op: OP.DETOUR, size: 5, target: -1, imm: back, text: `jmp ${tramp}` });
+    for (const d of displaced.slice(1)) code.delete(d.addr);
+    optprobes.push({ fn: op.fn, addr: at.addr, back, tramp });
+  });
+  if (trampUnits.length) {
+    const labels: Record<string, number> = { ...PERCPU };
+    for (const [name, v] of p.labels) labels[name] = v;
+    // `jmp <number>` targets: give each back address a label name.
+    const tp = assemble(
+      trampUnits.map((u) => ({ ...u, source: u.source.replace(/jmp (\d+)/g, 'jmp back_$1') })),
+      CONSTS,
+      { ...labels, ...Object.fromEntries(optprobes.map((o) => [`back_${o.back}`, o.back])) },
+    );
+    for (const i of tp.insns) code.set(i.addr, i);
+    for (const o of optprobes) code.set(o.addr, { ...code.get(o.addr)!, target: tp.labels.get(o.tramp)! });
+    symbols.push(...tp.symbols);
+  }
+  const symInfo = new Map(symbols.map((s) => [s.name, s]));
+  img = { ...base, code, syms: new SymbolTable(symbols.map(stripForm)), symInfo, instrument, kprobes, optprobes };
+  imageCache.set(k, img);
+  return img;
+}

@@ -1,0 +1,340 @@
+/**
+ * The x86_64 ArchKit: runs a workload of the simulated kernel on the interpreter to a moment,
+ * applies instrumentation and corruption, and returns the snapshot (what an unwinder sees), the
+ * ground truth (the interpreter's shadow record) and the analyser's findings.
+ */
+import { X86_64_ABI as ABI } from '../../isa/x86_64/abi';
+import { RAX, RBX, RDI, RSI, type Insn } from '../../isa/x86_64/assembler';
+import { Cpu, EFLAGS_IF, type Hook } from '../../isa/x86_64/interpreter';
+import { Memory } from '../../machine/memory';
+import type { ArchKit, Corruption, Finding, Moment, Scene, SceneSpec, SweepSpec, Workload } from '../../scene/types';
+import { makeSnapshot } from '../../snapshot/io';
+import { ShadowStack } from '../../truth/shadow';
+import { TaskTracing } from '../tracing';
+import { baseImage, image, IRQ_TOP, LAYOUT, NMI_TOP, PERCPU, PT_REGS, REGIONS, TASK, TASK_TOP, type Image } from './image';
+
+export const X86_64_WORKLOADS: readonly Workload[] = [
+  'syscall-sleep',
+  'kthread-sleep',
+  'work-chain',
+  'module-sleep',
+  'bpf-sleep',
+  'efi-call',
+  'nonstandard-sleep',
+  'fp-violation',
+  'tail-call',
+  'unreachable-code',
+  'hint-undefined',
+];
+
+export const SWITCH_OMISSIBLE = 'context switch: a blocked task resumes in __switch_to_asm (switch_to), which a trace may leave out';
+
+/** A machine booted with one image, running one task. */
+export interface Machine {
+  img: Image;
+  mem: Memory;
+  cpu: Cpu;
+  shadow: ShadowStack;
+  tracing: TaskTracing;
+  /** Which handler's walk point stops the run. */
+  walkIn: 'irq' | 'nmi' | null;
+  nestedNmi: boolean;
+  preempt: boolean;
+}
+
+const OTHER_TOP = LAYOUT.OTHER_STACK + ABI.THREAD_SIZE;
+
+function addr(img: Image, name: string): number {
+  const v = img.prog.labels.get(name) ?? img.symInfo.get(name)?.start;
+  if (v === undefined) throw new Error(`x86_64: no symbol ${name}`);
+  return v;
+}
+
+export function boot(img: Image): Machine {
+  const mem = new Memory();
+  for (const r of REGIONS) mem.map(r);
+  const shadow = new ShadowStack(img.syms);
+  const tracing = new TaskTracing();
+  tracing.fgraphEnabled = (img.instrument.fgraph?.length ?? 0) > 0;
+  const m: Machine = { img, mem, cpu: undefined as unknown as Cpu, shadow, tracing, walkIn: null, nestedNmi: false, preempt: false };
+
+  mem.write64(PERCPU.cpu_current_top_of_stack, TASK_TOP);
+  mem.write64(PERCPU.current_task, TASK.current);
+  mem.write64(PERCPU.hardirq_stack_ptr, IRQ_TOP - 8);
+  // The other task is blocked too: a small frame chain on its own stack.
+  const o1 = OTHER_TOP - ABI.PT_REGS_SIZE - 0x80;
+  const o2 = OTHER_TOP - ABI.PT_REGS_SIZE - 0x10;
+  mem.write64(o1, o2);
+  mem.write64(o1 + 8, addr(img, 'schedule') + 10);
+  mem.write64(o2, 0);
+  mem.write64(o2 + 8, addr(img, 'ret_from_fork') + 5);
+  mem.write64(TASK.other + TASK.threadsp, o1 - 0x30);
+
+  const pt = (fn: () => void): Hook => fn;
+  const hooks: Record<string, Hook> = {
+    syscall_lookup: (c) => {
+      c.r[RAX] = addr(img, img.src.sys!);
+    },
+    switch_out: (c) => {
+      c.stopped = 'blocked';
+    },
+    need_resched: (c) => {
+      c.r[RAX] = m.preempt ? 1 : 0;
+      m.preempt = false;
+    },
+    irq_walk_point: (c) => {
+      if (m.nestedNmi) {
+        m.nestedNmi = false;
+        c.exception('nmi', { vector: addr(img, 'asm_exc_nmi'), ist: NMI_TOP });
+      } else if (m.walkIn === 'irq') c.stopped = 'walk';
+    },
+    nmi_walk_point: (c) => {
+      if (m.walkIn === 'nmi') c.stopped = 'walk';
+    },
+    prepare_ftrace_return: (c) => {
+      // prepare_ftrace_return(ip, parent, frame_pointer): parent is the return-address slot.
+      const retp = c.r[RDI]!;
+      const func = c.r[RSI]!;
+      if (!tracing.fgraphEnabled) return;
+      tracing.pushGraph({ ret: mem.read64(retp), func, retp });
+      mem.write64(retp, addr(img, 'return_to_handler'));
+    },
+    ftrace_return_to_handler: (c) => {
+      // The original return address leaves ret_stack and sits in a register chosen by the compiler.
+      c.r[RBX] = tracing.popGraph().ret;
+    },
+    int3: (c, i: Insn) => {
+      // A kprobe's int3 traps with ip after the int3 byte; the handler resumes after the probed insn.
+      c.exception('int3', { vector: addr(img, 'asm_exc_int3') }, i.addr + 1, i.addr + i.size);
+    },
+    kprobe_pre_handler: (c) => {
+      const regs = c.r[RDI]!;
+      const probe = mem.read64(regs + ABI.PT_RIP) - 1;
+      const kp = img.kprobes.get(probe);
+      if (!kp) throw new Error(`x86_64: int3 at 0x${probe.toString(16)} is no kprobe`);
+      // pre_handler_kretprobe -> arch_prepare_kretprobe(ri, regs): sara = regs->sp.
+      const sara = mem.read64(regs + ABI.PT_RSP);
+      tracing.pushKretprobe({ ret: mem.read64(sara), func: kp.addr, retp: sara });
+      mem.write64(sara, addr(img, '__kretprobe_trampoline'));
+      mem.write64(regs + ABI.PT_RIP, probe + 5);
+    },
+    kretprobe_trampoline_handler: (c) => {
+      const regs = c.r[RDI]!;
+      const slot = regs + ABI.PT_RSP + 8; // &regs->sp + 1: the fake return address
+      const ri = tracing.popKretprobe();
+      if (ri.retp !== slot) throw new Error(`x86_64: kretprobe instance for 0x${ri.retp.toString(16)} found at 0x${slot.toString(16)}`);
+      mem.write64(slot, ri.ret);
+    },
+    optprobe_callback: pt(() => undefined),
+  };
+  const cpu = new Cpu(mem, img.code, shadow, img.syms, hooks);
+  m.cpu = cpu;
+  if (img.src.kthread) {
+    // copy_thread(): a new kthread starts in ret_from_fork with its (zeroed) pt_regs at the top.
+    cpu.rip = addr(img, 'ret_from_fork');
+    cpu.rsp = PT_REGS;
+    cpu.r[RBX] = addr(img, 'kthread');
+    cpu.eflags = 0x202;
+  } else {
+    // The SYSCALL instruction: rcx = user rip, r11 = user rflags, IF masked, kernel CS.
+    cpu.rip = addr(img, 'entry_SYSCALL_64');
+    cpu.rsp = LAYOUT.USER_RSP;
+    cpu.r[5] = LAYOUT.USER_RBP;
+    cpu.r[1] = LAYOUT.USER_RIP;
+    cpu.r[11] = 0x246;
+    cpu.r[RAX] = 35;
+    cpu.eflags = 0x2;
+  }
+  cpu.cs = ABI.KERNEL_CS;
+  return m;
+}
+
+const STEP_LIMIT = 100_000;
+
+function pointAddr(img: Image, fn: string, index: number): number {
+  const list = img.prog.bySym.get(fn) ?? (img.symInfo.has(fn) ? [...img.code.values()].filter((i) => i.fn === fn).sort((a, b) => a.addr - b.addr) : undefined);
+  if (!list) throw new Error(`x86_64: no function ${fn}`);
+  const i = list[index];
+  if (!i) throw new Error(`x86_64: ${fn} has no instruction ${index} (it has ${list.length})`);
+  return i.addr;
+}
+
+function insnText(m: Machine, a: number): string {
+  const i = m.img.code.get(a);
+  return `${m.img.syms.describe(a)}${i ? ` (${i.text})` : ''}`;
+}
+
+/** Run to the moment. Returns a description of it. */
+function reach(m: Machine, moment: Moment): string {
+  const { cpu } = m;
+  if (moment.kind === 'blocked') {
+    const why = cpu.run(STEP_LIMIT);
+    if (why !== 'blocked') throw new Error(`x86_64 ${m.img.workload}: the task never blocks (${why})`);
+    return 'blocked in schedule()';
+  }
+  let until: (c: Cpu) => boolean;
+  if (moment.kind === 'exception') {
+    const a = pointAddr(m.img, moment.at.fn, moment.at.index);
+    const want = moment.at.occurrence ?? 1;
+    let seen = 0;
+    until = (c) => c.rip === a && ++seen === want;
+  } else {
+    const step = moment.step;
+    until = (c) => c.steps === step;
+  }
+  const why = cpu.run(STEP_LIMIT, until);
+  if (why !== 'until') throw new Error(`x86_64 ${m.img.workload}: the moment is never reached (${why})`);
+  const where = insnText(m, cpu.rip);
+  const exc = moment.exception;
+  if (exc === 'irq' && !(cpu.eflags & EFLAGS_IF)) throw new Error(`x86_64: IRQs are masked before ${where}`);
+  if (exc === 'nmi' && moment.nested) throw new Error('x86_64: an NMI cannot nest an NMI');
+  if (exc === 'nmi' && moment.walk === 'preempted') throw new Error('x86_64: an NMI never preempts the task (nmi exit does not schedule)');
+  if (moment.walk === 'in-handler') {
+    m.walkIn = moment.nested === 'nmi' ? 'nmi' : exc;
+    m.nestedNmi = moment.nested === 'nmi';
+  } else {
+    m.preempt = true;
+    if (moment.nested === 'nmi') throw new Error('x86_64: nested NMI walks are taken in the handler (walk: in-handler)');
+  }
+  if (exc === 'irq') cpu.exception('irq', { vector: addr(m.img, 'asm_common_interrupt') });
+  else cpu.exception('nmi', { vector: addr(m.img, 'asm_exc_nmi'), ist: NMI_TOP });
+  const end = cpu.run(STEP_LIMIT);
+  const expect = moment.walk === 'in-handler' ? 'walk' : 'blocked';
+  if (end !== expect) throw new Error(`x86_64 ${m.img.workload}: after the ${exc} the run ended with "${end}", not "${expect}"`);
+  const nested = moment.nested === 'nmi' ? ', NMI nested in the IRQ handler' : '';
+  return `${exc.toUpperCase()} before ${where}${nested}, ${moment.walk === 'in-handler' ? 'walk from the handler' : 'task preempted and switched out'}`;
+}
+
+const GARBAGE_RA = 0x4141414141;
+const UNMAPPED = 0xffffdead0000;
+
+/** Corrupt the innermost saved frame link / return address a walk would follow (bp0 = the innermost frame record). */
+function corrupt(m: Machine, bp0: number, c: Corruption): void {
+  const { mem } = m;
+  switch (c) {
+    case 'frame-pointer-zeroed':
+      mem.write64(bp0, 0);
+      break;
+    case 'frame-chain-cycle': {
+      const bp1 = mem.read64(bp0);
+      mem.write64(bp1, bp0);
+      break;
+    }
+    case 'frame-pointer-misaligned':
+      mem.write64(bp0, mem.read64(bp0) + 4);
+      break;
+    case 'frame-pointer-unmapped':
+      mem.write64(bp0, UNMAPPED);
+      break;
+    case 'frame-pointer-other-task':
+      mem.write64(bp0, OTHER_TOP - ABI.PT_REGS_SIZE - 0x80);
+      break;
+    case 'frame-pointer-downward':
+      mem.write64(bp0, bp0 - 0x40);
+      break;
+    case 'return-address-garbage':
+      mem.write64(bp0 + 8, GARBAGE_RA);
+      break;
+  }
+}
+
+function momentTag(mo: Moment): string {
+  if (mo.kind === 'blocked') return 'blocked';
+  const at = mo.kind === 'exception' ? `${mo.at.fn}[${mo.at.index}]${mo.at.occurrence && mo.at.occurrence > 1 ? `#${mo.at.occurrence}` : ''}` : `step${mo.step}`;
+  return `${mo.exception}${mo.nested ? '+nmi' : ''}/${mo.walk}/${at}`;
+}
+
+function instrTag(spec: SceneSpec): string {
+  const i = spec.instrument;
+  if (!i) return '';
+  const parts: string[] = [];
+  if (i.fgraph?.length) parts.push(`fgraph=${i.fgraph.join(',')}`);
+  if (i.kretprobe?.length) parts.push(`kretprobe=${i.kretprobe.join(',')}`);
+  if (i.optprobe?.length) parts.push(`optprobe=${i.optprobe.map((o) => `${o.fn}[${o.index}]`).join(',')}`);
+  return parts.length ? `/${parts.join(';')}` : '';
+}
+
+export function buildScene(spec: SceneSpec): Scene {
+  if (spec.instrument?.ftraceRegs?.length) throw new Error('x86_64: ftraceRegs is an arm64 instrumentation');
+  const img = image(spec.workload, spec.instrument ?? {});
+  const m = boot(img);
+  const moment = reach(m, spec.moment);
+  const { cpu, mem } = m;
+  const blocked = cpu.stopped === 'blocked';
+  let regs: Record<string, number>;
+  if (blocked) {
+    // What the kernel keeps for a switched-out task: thread.sp -> struct inactive_task_frame.
+    const sp = mem.read64(TASK.current + TASK.threadsp);
+    regs = {
+      rsp: sp,
+      rip: mem.read64(sp + ABI.ITF_RET_ADDR),
+      rbp: mem.read64(sp + ABI.ITF_RBP),
+      rbx: mem.read64(sp + ABI.ITF_RBX),
+      r12: mem.read64(sp + ABI.ITF_R12),
+      r13: mem.read64(sp + ABI.ITF_R13),
+      r14: mem.read64(sp + ABI.ITF_R14),
+      r15: mem.read64(sp + ABI.ITF_R15),
+      cs: ABI.KERNEL_CS,
+    };
+  } else regs = cpu.regsRecord();
+  const truth = m.shadow.truth(cpu.rip, blocked ? SWITCH_OMISSIBLE : undefined);
+  if (spec.corrupt) corrupt(m, regs['rbp']!, spec.corrupt);
+  const user = !img.src.kthread;
+  const snapshot = makeSnapshot({
+    id: `x86_64/${spec.workload}/${momentTag(spec.moment)}${instrTag(spec)}${spec.corrupt ? `/${spec.corrupt}` : ''}`,
+    arch: 'x86_64',
+    task: { pid: user ? 1234 : 42, comm: user ? 'sleeper' : 'kworker/0:1', kind: user ? 'user' : 'kthread', state: blocked ? 'blocked' : 'running' },
+    regs,
+    mem,
+    syms: img.syms,
+    stacks: [
+      { region: 'task-stack', type: 'task' },
+      { region: 'irq-stack', type: 'irq' },
+      { region: 'nmi-stack', type: 'nmi' },
+    ],
+    ptRegs: PT_REGS,
+    finalFrame: PT_REGS,
+    abi: { ...ABI },
+    unwind: { orc: img.analysis.orc },
+    ...m.tracing.toSnapshot(),
+  });
+  const extra = [spec.instrument && instrTag(spec).slice(1), spec.corrupt].filter(Boolean).join('; ');
+  return { spec, arch: 'x86_64', snapshot, truth, findings: img.analysis.findings, moment: extra ? `${moment} [${extra}]` : moment };
+}
+
+/** Instruction boundaries the task executes on its own (no exception), with IF at each. */
+export function boundaries(workload: Workload, instrument: SceneSpec['instrument'] = {}): { step: number; rip: number; fn: string; irqsOn: boolean }[] {
+  const img = image(workload, instrument ?? {});
+  const m = boot(img);
+  const out: { step: number; rip: number; fn: string; irqsOn: boolean }[] = [];
+  m.cpu.run(STEP_LIMIT, (c) => {
+    out.push({ step: c.steps, rip: c.rip, fn: img.syms.lookup(c.rip)?.name ?? '?', irqsOn: (c.eflags & EFLAGS_IF) !== 0 });
+    return false;
+  });
+  return out;
+}
+
+export function* sweep(spec: SweepSpec): Iterable<Scene> {
+  const only = spec.functions ? new Set(spec.functions) : undefined;
+  for (const b of boundaries(spec.workload, spec.instrument)) {
+    if (only && !only.has(b.fn)) continue;
+    if (spec.exception === 'irq' && !b.irqsOn) continue;
+    yield buildScene({
+      workload: spec.workload,
+      ...(spec.instrument ? { instrument: spec.instrument } : {}),
+      moment: { kind: 'exception-at-step', exception: spec.exception, step: b.step, walk: spec.walk, ...(spec.nested ? { nested: spec.nested } : {}) },
+    });
+  }
+}
+
+export function analyseWorkload(workload: Workload): Finding[] {
+  return baseImage(workload).analysis.findings;
+}
+
+export const kit: ArchKit = {
+  arch: 'x86_64',
+  workloads: X86_64_WORKLOADS,
+  buildScene,
+  sweep,
+  analyse: analyseWorkload,
+};
