@@ -65,6 +65,14 @@ export function stackDump(snap: LoadedSnapshot, opts: StackDumpOptions = {}): St
     }
   }
 
+  // The final frame (arm64: &task_pt_regs(task)->stackframe) may lie past the words shown above.
+  const task2 = snap.stacks.find((s) => s.type === 'task');
+  const taskRegion = task2 ? snap.mem.regions.find((x) => x.name === task2.region) : undefined;
+  const ff = snap.finalFrame - (snap.finalFrame % 8);
+  if (taskRegion && ff >= taskRegion.base && ff < taskRegion.base + taskRegion.size && !ranges.some(([a, b]) => ff >= a && ff < b)) {
+    ranges.push([ff, Math.min(taskRegion.base + taskRegion.size, ff + 16), taskRegion.name]);
+  }
+
   const out: StackDumpEntry[] = [];
   for (const [from, to, region] of ranges) {
     for (let a = from; a + 8 <= to; a += 8) {
