@@ -22,7 +22,7 @@ async function compare(profile: string, scenes: { label: string; snapshot: Snaps
   const inproc = new InProcessWalker(builtinProfile(profile));
   const ext = await startExternalWalker(server(profile), { cwd: ROOT, validate: true, timeoutMs: 20_000 });
   try {
-    assert.deepEqual({ ...ext.profile, reference: true }, builtinProfile(profile));
+    assert.deepEqual({ ...ext.profile, reference: builtinProfile(profile).reference }, builtinProfile(profile));
     const outcomes = new Map<string, number>();
     for (const s of scenes) {
       const loaded = loadSnapshot(s.snapshot);
