@@ -24,10 +24,19 @@ const SWEEPS: SweepSpec[] = [
   { workload: 'work-chain', exception: 'irq', walk: 'in-handler' },
   { workload: 'work-chain', exception: 'nmi', walk: 'in-handler' },
   { workload: 'work-chain', exception: 'irq', walk: 'preempted' },
-  { workload: 'syscall-sleep', instrument: { fgraph: ['do_nanosleep'] }, exception: 'irq', walk: 'in-handler' },
+  { workload: 'work-chain', exception: 'irq', walk: 'in-handler', nested: 'nmi' },
+  { workload: 'syscall-sleep', instrument: { fgraph: ['do_nanosleep', 'schedule'] }, exception: 'irq', walk: 'in-handler' },
+  { workload: 'syscall-sleep', instrument: { fgraph: ['do_nanosleep'] }, exception: 'irq', walk: 'preempted' },
   { workload: 'syscall-sleep', instrument: { kretprobe: ['do_nanosleep'] }, exception: 'nmi', walk: 'in-handler' },
+  { workload: 'kthread-sleep', exception: 'nmi', walk: 'in-handler' },
   { workload: 'spec-function', exception: 'irq', walk: 'in-handler' },
   { workload: 'spec-caller', exception: 'irq', walk: 'in-handler' },
+  { workload: 'tail-call', exception: 'irq', walk: 'in-handler' },
+  { workload: 'module-sleep', exception: 'irq', walk: 'in-handler' },
+  { workload: 'bpf-sleep', exception: 'irq', walk: 'in-handler' },
+  { workload: 'efi-call', exception: 'irq', walk: 'in-handler' },
+  { workload: 'nonstandard-sleep', exception: 'irq', walk: 'in-handler' },
+  { workload: 'fp-violation', exception: 'nmi', walk: 'in-handler' },
 ];
 
 type Tally = Record<Outcome, number>;
@@ -35,8 +44,14 @@ const empty = (): Tally => Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Ta
 
 test('IRQ/NMI sweeps: no unsafe, imprecise, faulted or runaway walk on arm64-fp or arm64-meta', { skip }, () => {
   const kit = kitFor('arm64');
-  const names = ['arm64-fp', 'arm64-meta'] as const;
-  const unwinders: Record<string, Unwinder> = Object.fromEntries(names.map((n) => [n, referenceUnwinder(builtinProfile(n))]));
+  // arm64-meta as shipped (nmiPolicy reject), and with nmiPolicy unwind to show its NMI unwinding is sound too.
+  const names = ['arm64-fp', 'arm64-meta', 'arm64-meta/nmi=unwind'] as const;
+  const metaUnwind = { ...builtinProfile('arm64-meta'), name: 'arm64-meta/nmi=unwind', options: { nmiPolicy: 'unwind' } };
+  const unwinders: Record<string, Unwinder> = {
+    'arm64-fp': referenceUnwinder(builtinProfile('arm64-fp')),
+    'arm64-meta': referenceUnwinder(builtinProfile('arm64-meta')),
+    'arm64-meta/nmi=unwind': referenceUnwinder(metaUnwind),
+  };
   const totals: Record<string, Tally> = Object.fromEntries(names.map((n) => [n, empty()]));
   const problems: string[] = [];
   const lines: string[] = [];
@@ -54,7 +69,7 @@ test('IRQ/NMI sweeps: no unsafe, imprecise, faulted or runaway walk on arm64-fp 
         if (BAD.has(j.outcome) && problems.length < 20) problems.push(`${n} ${j.outcome} at ${scene.moment}: ${j.explanation}`);
       }
     }
-    const label = `${spec.workload}${spec.instrument ? ' ' + JSON.stringify(spec.instrument) : ''} ${spec.exception} ${spec.walk}`;
+    const label = `${spec.workload}${spec.instrument ? " " + JSON.stringify(spec.instrument) : ""} ${spec.exception}${spec.nested ? "+" + spec.nested : ""} ${spec.walk}`;
     lines.push(`${label}: ${scenes} boundaries; ` + names.map((n) => `${n} reliable ${per[n]!['sound-reliable']}/${scenes}`).join(', '));
     assert.ok(scenes > 0, `${label}: the sweep produced no scene`);
   }

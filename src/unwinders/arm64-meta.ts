@@ -105,13 +105,19 @@ function checkCallSite(state: KunwindState): KunwindError | undefined {
 
 type NmiPolicy = 'reject' | 'unwind';
 
+/** Exception entry code of an NMI vector (el1h_64_nmi here; asm_exc_nmi on x86_64). */
+const NMI_VECTOR = /(^|_)nmi$/;
+
 /**
  * Whether a boundary is an NMI, from what the snapshot shows: the handler ran on (or the pt_regs
- * are on) an NMI stack, or the interrupted context had IRQs masked, where only an NMI can be taken
- * (as the kernel's el1_interrupt() tells a pseudo-NMI from an IRQ).
+ * are on) an NMI stack; or the interrupted context had IRQs masked, where only an NMI can be taken
+ * (as the kernel's el1_interrupt() tells a pseudo-NMI from an IRQ); or the handler's frames return
+ * into the NMI vector's entry code (`entryPc`: the last pc reported before the boundary).
  */
-export function isNmiBoundary(r: SavedRegs): boolean {
-  return r.from === 'nmi' || r.stack === 'nmi' || (r.pstate & PSR_I_BIT) !== 0;
+export function isNmiBoundary(snap: LoadedSnapshot, r: SavedRegs, entryPc: number | undefined): boolean {
+  if (r.from === 'nmi' || r.stack === 'nmi' || (r.pstate & PSR_I_BIT) !== 0) return true;
+  const entry = entryPc === undefined ? undefined : snap.syms.lookup(entryPc);
+  return !!entry && entry.kind === 'code' && NMI_VECTOR.test(entry.name);
 }
 
 /**
@@ -121,7 +127,7 @@ export function isNmiBoundary(r: SavedRegs): boolean {
 function boundary(nmiPolicy: NmiPolicy, state: KunwindState, regsAddr: number, trace: number[]): KunwindError | undefined {
   const r = kunwindReadRegs(state, regsAddr);
   if (isError(r)) return r;
-  const kind = isNmiBoundary(r) ? 'NMI' : 'IRQ';
+  const kind = isNmiBoundary(state.snap, r, trace[trace.length - 1]) ? 'NMI' : 'IRQ';
   if (kind === 'NMI' && nmiPolicy !== 'unwind') return err(`exception boundary at pt_regs ${h(regsAddr)} is an NMI (policy: reject)`);
   state.pc = r.pc;
   state.fp = r.fp;
@@ -132,9 +138,12 @@ function boundary(nmiPolicy: NmiPolicy, state: KunwindState, regsAddr: number, t
   const sym = state.snap.syms.lookup(state.pc)!;
   if (TRAMPOLINE_KINDS.has(sym.kind)) return err(`${what}: interrupted ${sym.name} (${sym.kind}), whose return address is in transit`);
   const { entry } = id;
-  if (entry.type === 'end_of_stack' || entry.type === 'regs') {
-    return err(`${what}: interrupted entry code ${state.snap.syms.describe(state.pc)} (type ${entry.type})`);
+  if (entry.type === 'end_of_stack') {
+    // Entry code after the final record is set up: x29 must be that record, and the walk ends there.
+    if (state.fp === state.snap.finalFrame) return undefined;
+    return err(`${what}: entry code ${state.snap.syms.describe(state.pc)} with x29 ${h(state.fp)} not at the final record`);
   }
+  if (entry.type === 'regs') return err(`${what}: interrupted entry code ${state.snap.syms.describe(state.pc)} (type regs)`);
   if (entry.ra === 'frame' && entry.fp === 'own') {
     // The interrupted function's return address is in the record at x29: report pc, then walk on.
     return undefined;
