@@ -130,14 +130,15 @@ export interface Frame {
 
 /**
  * arch_stack_walk_reliable(): consume frames until the unwinder is done; fail on an unwinder error,
- * on kernel-mode regs when `rejectKernelRegs` (frame pointers), or on an address outside kernel text.
+ * on kernel-mode regs when `rejectKernelRegs` (frame pointers), on an address outside kernel text, or
+ * in a STACK_FRAME_NON_STANDARD function when `rejectNonStandard` (bounds-based rejection, spec 3.2).
  * `next()` returns the next frame, `'done'`, or throws UnwindError.
  */
 export function reliableWalk(
   snap: LoadedSnapshot,
   first: () => Frame | 'done',
   next: () => Frame | 'done',
-  opts: { rejectKernelRegs: boolean },
+  opts: { rejectKernelRegs: boolean; rejectNonStandard: boolean },
 ): WalkResult {
   const trace: number[] = [];
   try {
@@ -156,6 +157,9 @@ export function reliableWalk(
       }
       if (!kernelTextAddress(snap, f.ip)) {
         return { rc: EINVAL, trace, reason: `address 0x${f.ip.toString(16)} is not kernel text` };
+      }
+      if (opts.rejectNonStandard && snap.syms.lookup(f.ip)?.nonStandard) {
+        return { rc: EINVAL, trace, reason: `${snap.syms.describe(f.ip)} is STACK_FRAME_NON_STANDARD: its frame cannot be trusted` };
       }
       trace.push(f.ip);
       f = next();

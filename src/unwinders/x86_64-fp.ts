@@ -10,7 +10,8 @@
  * Differences from the kernel, all towards rejecting more: a blocked task's first entry is the
  * inactive_task_frame's return address (the kernel starts from frame->bp and never reports it);
  * frame pointers must be 8-byte aligned; a return address into entry code (SYM_CODE) anywhere but
- * the last task frame must be followed by encoded pt_regs (else the exception frame went unseen).
+ * the last task frame must be followed by encoded pt_regs (else the exception frame went unseen);
+ * a return address in a STACK_FRAME_NON_STANDARD function is rejected (its frame may be missing).
  */
 import type { LoadedSnapshot } from '../snapshot/io';
 import type { Profile, Unwinder, WalkInput } from './types';
@@ -125,7 +126,7 @@ export function walkFp({ snap, mem }: WalkInput) {
     return frame();
   };
 
-  return reliableWalk(snap, first, next, { rejectKernelRegs: true });
+  return reliableWalk(snap, first, next, { rejectKernelRegs: true, rejectNonStandard: true });
 }
 
 export function create(profile: Profile): Unwinder {

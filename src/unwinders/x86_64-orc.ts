@@ -199,7 +199,7 @@ export function walkOrc({ snap, mem }: WalkInput) {
     return frame();
   };
 
-  return reliableWalk(snap, first, next, { rejectKernelRegs: false });
+  return reliableWalk(snap, first, next, { rejectKernelRegs: false, rejectNonStandard: false });
 }
 
 export function create(profile: Profile): Unwinder {
