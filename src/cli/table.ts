@@ -5,22 +5,21 @@ import type { Conformance } from '../report/verdict';
 const pad = (s: string, n: number) => s + ' '.repeat(Math.max(0, n - s.length));
 
 export function summaryTable(cs: readonly Conformance[]): string {
-  const head = ['profile', 'verdict', 'MUST pass/fail', 'SHOULD pass/fail', 'reliable walks (usefulness)'];
+  const head = ['profile', 'verdict', 'MUST pass/fail', 'SHOULD pass/fail', 'walks reported reliable (usefulness)'];
   const pf = (c: Conformance, l: 'must' | 'should') => {
     const s = c.counts[l].scenarios;
     return `${s.passed ?? 0}/${(s.failed ?? 0) + (s.errored ?? 0)}`;
   };
   const rows = cs.map((c) => {
     const u = c.usefulness;
-    const share = u.sweepShare ?? u.share;
-    const basis = u.sweepShare !== null ? `of ${u.sweepWalks} sweep walks` : `of ${u.judgedWalks} walks`;
-    const flag = u.rating === 'useless' ? ' USELESS' : u.rating === 'limited' ? ' limited' : '';
+    const sweep = u.sweepShare === null ? 'no sweeps' : `${pct(u.sweepShare)} of ${u.sweepWalks} sweep`;
+    const flag = u.rating === 'useless' ? '  USELESS' : u.rating === 'limited' ? '  limited' : '';
     return [
       c.profile.name + (c.profile.reference ? ' (ref)' : ''),
       VERDICT_TEXT[c.verdict]!,
       pf(c, 'must'),
       pf(c, 'should'),
-      `${pct(share)} ${basis}${flag}`,
+      `${sweep}, ${pct(u.share)} of ${u.judgedWalks} all${flag}`,
     ];
   });
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

@@ -65,7 +65,7 @@ export interface Usefulness {
   judgedWalks: number;
   reliableWalks: number;
   share: number | null;
-  /** One word for the summary table: useless when (almost) nothing is reported reliable. */
+  /** One word for the summary table: useless when nothing is reported reliable, limited when little is. */
   rating: 'useless' | 'limited' | 'useful' | 'n/a';
 }
 
@@ -149,8 +149,10 @@ export function usefulness(results: readonly ScenarioResult[]): Usefulness {
   }
   const sweepShare = sweepWalks ? sweepReliable / sweepWalks : null;
   const share = judgedWalks ? reliableWalks / judgedWalks : null;
-  const basis = sweepShare ?? share;
-  const rating = basis === null ? 'n/a' : basis < 0.05 ? 'useless' : basis < 0.5 ? 'limited' : 'useful';
+  // Useless: never a reliable trace (livepatch transitions would never complete). Limited: reliable
+  // for few walks, e.g. only for blocked tasks and never across an exception boundary.
+  const low = Math.min(sweepShare ?? 1, share ?? 1);
+  const rating = share === null ? 'n/a' : reliableWalks === 0 ? 'useless' : low < 0.25 ? 'limited' : 'useful';
   return { sweepWalks, sweepReliable, sweepShare, judgedWalks, reliableWalks, share, rating };
 }
 
