@@ -98,6 +98,12 @@ test('an always-unreliable unwinder is flagged useless; a sound one useful', () 
   assert.equal(good.judgedWalks, 42);
   assert.equal(good.reliableWalks, 31);
   assert.equal(good.rating, 'useful');
+  // Reliable only for blocked tasks, never across an exception (a frame-pointer unwinder): limited, not useless.
+  const fpLike = usefulness([
+    result({ requirement: 'must-a', level: 'must', status: 'passed', sweep: { walks: 40, reliable: 0, outcomes: { 'correctly-unreliable': 40 } } }),
+    result({ requirement: 'must-b', level: 'must', status: 'passed', walks: [walk(0, TRUE_TRACE)] }),
+  ]);
+  assert.equal(fpLike.rating, 'limited');
 });
 
 test('the failure picture marks the missing and duplicated functions against the true chain', () => {
