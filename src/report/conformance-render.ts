@@ -61,7 +61,7 @@ export function conformanceMarkdown(c: Conformance): string {
     for (const s of bad) {
       const [first, ...rest] = (s.message ?? '').split('\n');
       out.push(`### ${s.level.toUpperCase()} ${s.requirement}: ${s.name}`, '', `\`${s.id}\` (${s.uri}) — ${s.status}${first ? `: ${first}` : ''}`, '');
-      if (rest.length) out.push(...rest.map((l) => `- ${l}`), '');
+      if (rest.length) out.push('```', ...rest, '```', '');
       for (const w of (s.walks.filter((x) => s.failures?.some((f) => f.sceneId === x.sceneId && f.moment === x.moment)) || []).slice(0, 5)) {
         out.push(walkMarkdown(w), '');
       }
