@@ -404,16 +404,16 @@ ${cfn('tail_b', '\tBODY 1\n\tcall schedule')}`,
       };
     case 'unreachable-code':
       return {
-        kernel: `${SLEEP}
-SYM_CODE_START(orphan_code)
+        kernel: `${cfn('sys_unreach', '\tBODY 1\n\tcall schedule')}
+SYM_CODE_START(orphan_stub)
 \tpushq %rbp
 \tmovq %rsp, %rbp
 \tBODY 1
 \tpopq %rbp
 \tret
-SYM_CODE_END(orphan_code)
+SYM_CODE_END(orphan_stub)
 `,
-        sys: 'sys_sleep',
+        sys: 'sys_unreach',
         blocks: true,
       };
     case 'hint-undefined':

@@ -1,0 +1,267 @@
+/**
+ * The x86_64 machine: assembler, interpreter and kit. Expected chains are written by hand from
+ * the workload's source and the spec, never taken from an unwinder.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { X86_64_ABI as ABI } from '../src/isa/x86_64/abi';
+import { assemble, OP, RAX, RDX } from '../src/isa/x86_64/assembler';
+import { RETURN_TO_HANDLER } from '../src/kernel/x86_64/source';
+import { boot, boundaries, kit, SWITCH_OMISSIBLE } from '../src/kernel/x86_64/kit';
+import { image, PT_REGS } from '../src/kernel/x86_64/image';
+import { loadSnapshot, unhex } from '../src/snapshot/io';
+import type { Scene, SceneSpec } from '../src/scene/types';
+
+const fns = (s: Scene): string[] => s.truth.frames.map((f) => f.fn);
+const IRQ_HANDLER = ['__common_interrupt', 'call_on_irq_stack', 'common_interrupt', 'asm_common_interrupt'];
+const NMI_HANDLER = ['default_do_nmi', 'exc_nmi', 'asm_exc_nmi'];
+const SYSCALL = ['do_syscall_64', 'entry_SYSCALL_64'];
+/** The spec's text exactly as printed in 3.4 (indented code block). */
+const SPEC_TEXT = `   SYM_CODE_START(return_to_handler)
+           UNWIND_HINT_EMPTY
+           subq  $24, %rsp
+
+           /* Save the return values */
+           movq %rax, (%rsp)
+           movq %rdx, 8(%rsp)
+           movq %rbp, %rdi
+
+           call ftrace_return_to_handler
+
+           movq %rax, %rdi
+           movq 8(%rsp), %rdx
+           movq (%rsp), %rax
+           addq $24, %rsp
+           JMP_NOSPEC rdi
+   SYM_CODE_END(return_to_handler)`;
+
+test("the spec's return_to_handler assembles verbatim, with realistic sizes and its hint as metadata", () => {
+  const p = assemble([{ region: 'kernel-text', base: 0xffff81000000, source: SPEC_TEXT }], {}, { ftrace_return_to_handler: 0xffff81001000 });
+  const ins = p.bySym.get('return_to_handler')!;
+  assert.deepEqual(
+    ins.map((i) => i.text),
+    ['subq  $24, %rsp', 'movq %rax, (%rsp)', 'movq %rdx, 8(%rsp)', 'movq %rbp, %rdi', 'call ftrace_return_to_handler', 'movq %rax, %rdi', 'movq 8(%rsp), %rdx', 'movq (%rsp), %rax', 'addq $24, %rsp', 'JMP_NOSPEC rdi'],
+  );
+  // subq imm8 (4), mov to (%rsp) needs a SIB (4), 8(%rsp) adds disp8 (5), reg-reg mov (3), call rel32 (5), jmp *%rdi (2)
+  assert.deepEqual(ins.map((i) => i.size), [4, 4, 5, 3, 5, 3, 5, 4, 4, 2]);
+  assert.equal(ins[4]!.target, 0xffff81001000);
+  assert.equal(ins[9]!.op, OP.JMP_R);
+  assert.equal(p.hints.get(ins[0]!.addr)?.type, 'empty');
+  const sym = p.symbols.find((s) => s.name === 'return_to_handler')!;
+  assert.equal(sym.end - sym.start, 39);
+  // The kernel image uses the same text.
+  assert.equal(RETURN_TO_HANDLER.replace(/\s+/g, ' ').trim(), SPEC_TEXT.replace(/\s+/g, ' ').trim());
+});
+
+test('return_to_handler executes: a graph-traced call returns to its caller with rax/rdx preserved', () => {
+  const img = image('work-chain', { fgraph: ['work_b'] });
+  const m = boot(img);
+  const rth = img.prog.labels.get('return_to_handler')!;
+  const workA = img.symInfo.get('work_a')!;
+  let entered = 0;
+  let values: [number, number] | undefined;
+  m.cpu.run(100_000, (c) => {
+    if (c.rip === rth) {
+      entered++;
+      values = [c.r[RAX]!, c.r[RDX]!];
+    }
+    // Right after JMP_NOSPEC rdi: back in work_a with the same return values.
+    if (values && c.rip >= workA.start && c.rip < workA.end && entered === 1 && !m.tracing.fgraph.length) {
+      assert.deepEqual([c.r[RAX], c.r[RDX]], values);
+      values = undefined;
+    }
+    return false;
+  });
+  assert.equal(m.cpu.stopped, 'returned to user space');
+  assert.equal(entered, 1);
+  assert.equal(values, undefined, 'work_a resumed after return_to_handler');
+  assert.equal(m.tracing.fgraph.length, 0);
+  assert.equal(m.shadow.entries.length, 0);
+});
+
+test('an IRQ at every instruction of work_a/work_b/work_c: the truth names the interrupted function and its callers', () => {
+  const chains: Record<string, string[]> = {
+    work_a: ['work_a', 'sys_work', ...SYSCALL],
+    work_b: ['work_b', 'work_a', 'sys_work', ...SYSCALL],
+    work_c: ['work_c', 'work_b', 'work_a', 'sys_work', ...SYSCALL],
+  };
+  const steps = new Map(boundaries('work-chain').map((b) => [b.step, b.fn]));
+  let n = 0;
+  for (const s of kit.sweep({ workload: 'work-chain', exception: 'irq', walk: 'in-handler', functions: Object.keys(chains) })) {
+    const at = s.spec.moment.kind === 'exception-at-step' ? steps.get(s.spec.moment.step)! : '';
+    assert.deepEqual(fns(s), [...IRQ_HANDLER, ...chains[at]!], s.moment);
+    assert.equal(s.truth.frames[IRQ_HANDLER.length]!.why, 'exception');
+    assert.equal(s.snapshot.task.state, 'running');
+    n++;
+  }
+  // Every instruction of the three functions (fentry, push, mov, bodies, calls, pop, ret).
+  const sizes = ['work_a', 'work_b', 'work_c'].map((f) => image('work-chain').prog.bySym.get(f)!.length);
+  assert.equal(n, sizes.reduce((a, b) => a + b, 0));
+});
+
+test('an IRQ that preempts: the task blocks with the exception frame on its stack', () => {
+  const s = kit.buildScene({ workload: 'work-chain', moment: { kind: 'exception', exception: 'irq', at: { fn: 'work_c', index: 1 }, walk: 'preempted' } });
+  assert.deepEqual(fns(s), ['__switch_to_asm', '__schedule', 'preempt_schedule_irq', 'irqentry_exit', 'common_interrupt', 'asm_common_interrupt', 'work_c', 'work_b', 'work_a', 'sys_work', ...SYSCALL]);
+  assert.equal(s.snapshot.task.state, 'blocked');
+  assert.equal(s.truth.frames[0]!.omissible, SWITCH_OMISSIBLE);
+});
+
+test('an NMI nested in the IRQ handler runs on the NMI stack', () => {
+  const s = kit.buildScene({ workload: 'work-chain', moment: { kind: 'exception', exception: 'irq', at: { fn: 'work_b', index: 3 }, walk: 'in-handler', nested: 'nmi' } });
+  assert.deepEqual(fns(s), [...NMI_HANDLER, ...IRQ_HANDLER, 'work_b', 'work_a', 'sys_work', ...SYSCALL]);
+  const snap = loadSnapshot(JSON.parse(JSON.stringify(s.snapshot)));
+  assert.equal(snap.mem.find(snap.regs['rsp']!)?.kind, 'nmi-stack');
+  // call_on_irq_stack saved the task stack pointer in the top word of the IRQ stack.
+  const irq = snap.mem.region('irq-stack');
+  assert.equal(snap.mem.find(snap.mem.read64(irq.base + irq.size - 8))?.name, 'task-stack');
+});
+
+test("a blocked task's truth is the chain below schedule(), and its registers are the inactive_task_frame", () => {
+  const s = kit.buildScene({ workload: 'syscall-sleep', moment: { kind: 'blocked' } });
+  assert.deepEqual(fns(s), ['__switch_to_asm', '__schedule', 'schedule', 'do_nanosleep', 'sys_sleep', ...SYSCALL]);
+  assert.ok(s.truth.frames[0]!.omissible);
+  assert.ok(s.truth.frames.slice(1).every((f) => !f.omissible));
+  const snap = loadSnapshot(s.snapshot);
+  const sp = snap.regs['rsp']!;
+  assert.equal(snap.mem.read64(sp + ABI.ITF_RET_ADDR), snap.regs['rip']);
+  assert.equal(snap.syms.lookup(snap.regs['rip']!)?.name, '__schedule');
+  assert.equal(snap.mem.read64(sp + ABI.ITF_RBP), snap.regs['rbp']);
+  // User pt_regs at the top of the stack: user CS.
+  assert.equal(snap.ptRegs, PT_REGS);
+  assert.equal(snap.mem.read64(snap.ptRegs + ABI.PT_CS), ABI.USER_CS);
+
+  const k = kit.buildScene({ workload: 'kthread-sleep', moment: { kind: 'blocked' } });
+  assert.deepEqual(fns(k), ['__switch_to_asm', '__schedule', 'schedule', 'worker_thread', 'kthread', 'ret_from_fork']);
+  assert.equal(k.snapshot.task.kind, 'kthread');
+});
+
+test('every arch-neutral workload builds; tail calls, PLT stubs and BPF give the true chain', () => {
+  const blocked = (w: SceneSpec['workload']): string[] => fns(kit.buildScene({ workload: w, moment: { kind: 'blocked' } })).slice(3);
+  assert.deepEqual(blocked('tail-call'), ['tail_b', 'sys_tail', ...SYSCALL]);
+  assert.deepEqual(blocked('module-sleep'), ['mod_helper_target', 'mod_fn', 'sys_modcall', ...SYSCALL]);
+  assert.deepEqual(blocked('bpf-sleep'), ['bpf_helper', 'bpf_prog_6deef7357e7b4530', 'sys_bpf_run', ...SYSCALL]);
+  assert.deepEqual(blocked('fp-violation'), ['fpviol_leaf', 'fpviol_fn', 'sys_fpviol', ...SYSCALL]);
+  assert.deepEqual(blocked('nonstandard-sleep'), ['nonstd_fn', 'sys_nonstd', ...SYSCALL]);
+  assert.deepEqual(blocked('hint-undefined'), ['hint_undef_code', 'sys_hintundef', ...SYSCALL]);
+  const efi = kit.buildScene({ workload: 'efi-call', moment: { kind: 'exception', exception: 'irq', at: { fn: 'efi_get_time', index: 1 }, walk: 'in-handler' } });
+  assert.deepEqual(fns(efi).slice(4), ['efi_get_time', 'efi_call_rts', 'sys_efi', ...SYSCALL]);
+  for (const w of kit.workloads) assert.ok(kit.analyse(w));
+  assert.ok(!kit.workloads.includes('spec-function') && !kit.workloads.includes('spec-caller'));
+});
+
+test('each stage of return_to_handler still names the traced function’s caller (spec 3.4)', () => {
+  // work_b is graph-traced; it has returned into return_to_handler, which will jump to work_a.
+  const after = ['work_a', 'sys_work', ...SYSCALL];
+  const img = image('work-chain', { fgraph: ['work_b'] });
+  const rth = img.prog.bySym.get('return_to_handler')!;
+  const workA = img.symInfo.get('work_a')!;
+  for (let index = 0; index < rth.length; index++) {
+    const s = kit.buildScene({ workload: 'work-chain', instrument: { fgraph: ['work_b'] }, moment: { kind: 'exception', exception: 'irq', at: { fn: 'return_to_handler', index }, walk: 'in-handler' } });
+    assert.deepEqual(fns(s), [...IRQ_HANDLER, 'return_to_handler', ...after], `index ${index}`);
+    assert.ok(s.truth.frames[IRQ_HANDLER.length]!.omissible, 'the return trampoline may be omitted');
+    // Before the call the original return address is still in the ret_stack; afterwards it is not.
+    const stack = s.snapshot.fgraph!.stack;
+    if (index <= 4) {
+      assert.equal(stack.length, 1);
+      const ret = unhex(stack[0]!.ret);
+      assert.ok(ret > workA.start && ret < workA.end);
+    } else assert.equal(stack.length, 0);
+    if (index === rth.length - 1) {
+      // At JMP_NOSPEC rdi the original return address is in the interrupted rdi (pt_regs on the task stack).
+      const snap = loadSnapshot(s.snapshot);
+      const truthResume = s.truth.frames.find((f) => f.fn === 'work_a')!.addr;
+      const taskStack = snap.mem.region('task-stack');
+      let found = false;
+      for (let a = taskStack.base; a < taskStack.base + taskStack.size; a += 8) {
+        if (snap.mem.read64(a + ABI.PT_RIP) === rth[index]!.addr && snap.mem.read64(a + ABI.PT_CS) === ABI.KERNEL_CS) {
+          assert.equal(snap.mem.read64(a + ABI.PT_RDI), truthResume);
+          found = true;
+        }
+      }
+      assert.ok(found, 'kernel-mode pt_regs of the interrupted return_to_handler');
+    }
+  }
+  // Inside ftrace_return_to_handler (NMI at each of its instructions).
+  for (const s of kit.sweep({ workload: 'work-chain', instrument: { fgraph: ['work_b'] }, exception: 'nmi', walk: 'in-handler', functions: ['ftrace_return_to_handler'] })) {
+    assert.deepEqual(fns(s), [...NMI_HANDLER, 'ftrace_return_to_handler', 'return_to_handler', ...after], s.moment);
+  }
+});
+
+test('while a graph-traced or kretprobed function sleeps, its return slot holds the trampoline and the tracing state holds the original', () => {
+  for (const [instrument, tramp] of [
+    [{ fgraph: ['do_nanosleep'] }, 'return_to_handler'],
+    [{ kretprobe: ['do_nanosleep'] }, '__kretprobe_trampoline'],
+  ] as const) {
+    const s = kit.buildScene({ workload: 'syscall-sleep', instrument, moment: { kind: 'blocked' } });
+    assert.deepEqual(fns(s), ['__switch_to_asm', '__schedule', 'schedule', 'do_nanosleep', 'sys_sleep', ...SYSCALL]);
+    const snap = loadSnapshot(s.snapshot);
+    const rec = 'fgraph' in instrument ? s.snapshot.fgraph!.stack[0]! : s.snapshot.kretprobes[0]!;
+    assert.equal(snap.mem.read64(unhex(rec.retp)), snap.syms.get(tramp).start);
+    assert.equal(unhex(rec.ret), s.truth.frames.find((f) => f.fn === 'sys_sleep')!.addr);
+    assert.equal(unhex(rec.func), snap.syms.get('do_nanosleep').start);
+  }
+  // kretprobe trampoline: the probed function returned, the handler restores the original.
+  const k = kit.buildScene({ workload: 'work-chain', instrument: { kretprobe: ['work_b'] }, moment: { kind: 'exception', exception: 'irq', at: { fn: '__kretprobe_trampoline', index: 2 }, walk: 'in-handler' } });
+  assert.deepEqual(fns(k), [...IRQ_HANDLER, '__kretprobe_trampoline', 'work_a', 'sys_work', ...SYSCALL]);
+});
+
+test('an optprobe JMP: inside the trampoline the probed function is still live', () => {
+  const img = image('work-chain', { optprobe: [{ fn: 'work_b', index: 2 }] });
+  const slot = [...img.syms.all].find((s) => s.kind === 'optprobe-trampoline')!;
+  assert.equal(slot.region, 'trampoline-text');
+  let n = 0;
+  for (const s of kit.sweep({ workload: 'work-chain', instrument: { optprobe: [{ fn: 'work_b', index: 2 }] }, exception: 'irq', walk: 'in-handler', functions: [slot.name] })) {
+    assert.deepEqual(fns(s), [...IRQ_HANDLER, slot.name, 'work_b', 'work_a', 'sys_work', ...SYSCALL], s.moment);
+    n++;
+  }
+  assert.ok(n > 30);
+});
+
+test('snapshots round-trip through JSON and validate against schemas/snapshot.schema.json', () => {
+  const specs: SceneSpec[] = [
+    { workload: 'syscall-sleep', moment: { kind: 'blocked' } },
+    { workload: 'kthread-sleep', instrument: { fgraph: ['worker_thread'] }, moment: { kind: 'blocked' }, corrupt: 'frame-pointer-zeroed' },
+    { workload: 'work-chain', instrument: { kretprobe: ['work_c'] }, moment: { kind: 'exception', exception: 'nmi', at: { fn: 'work_c', index: 3 }, walk: 'in-handler' } },
+  ];
+  for (const spec of specs) {
+    const s = kit.buildScene(spec);
+    const back = loadSnapshot(JSON.parse(JSON.stringify(s.snapshot)), s.snapshot.id);
+    assert.equal(back.arch, 'x86_64');
+    assert.equal(back.json.unwind.orc!.length, s.snapshot.unwind.orc!.length);
+    for (const [k, v] of Object.entries(s.snapshot.regs)) assert.equal(back.regs[k], unhex(v));
+    const stack = back.mem.region('task-stack');
+    assert.equal(Buffer.from(stack.bytes).toString('base64'), s.snapshot.regions.find((r) => r.name === 'task-stack')!.data);
+    assert.deepEqual(back.stacks.map((x) => x.type), ['task', 'irq', 'nmi']);
+    assert.ok(back.mem.regions.some((r) => r.name === 'other-task-stack' && r.kind === 'task-stack'));
+  }
+  assert.throws(() => loadSnapshot({ ...kit.buildScene(specs[0]!).snapshot, arch: 'sparc' }, 'bad.json'), /bad\.json/);
+});
+
+test('corruption edits the innermost frame record; the truth stays the machine’s control flow', () => {
+  const clean = kit.buildScene({ workload: 'syscall-sleep', moment: { kind: 'blocked' } });
+  const rbp = unhex(clean.snapshot.regs['rbp']!);
+  const read = (s: Scene, a: number): number => loadSnapshot(s.snapshot).mem.read64(a);
+  const expect: Record<string, (s: Scene) => void> = {
+    'frame-pointer-zeroed': (s) => assert.equal(read(s, rbp), 0),
+    'frame-chain-cycle': (s) => assert.equal(read(s, read(s, rbp)), rbp),
+    'frame-pointer-misaligned': (s) => assert.notEqual(read(s, rbp) % 8, 0),
+    'frame-pointer-unmapped': (s) => assert.equal(loadSnapshot(s.snapshot).mem.find(read(s, rbp)), undefined),
+    'frame-pointer-other-task': (s) => assert.equal(loadSnapshot(s.snapshot).mem.find(read(s, rbp))?.name, 'other-task-stack'),
+    'frame-pointer-downward': (s) => assert.ok(read(s, rbp) < rbp),
+    'return-address-garbage': (s) => assert.equal(loadSnapshot(s.snapshot).mem.find(read(s, rbp + 8)), undefined),
+  };
+  for (const [c, check] of Object.entries(expect)) {
+    const s = kit.buildScene({ workload: 'syscall-sleep', moment: { kind: 'blocked' }, corrupt: c as never });
+    check(s);
+    assert.deepEqual(s.truth, clean.truth, c);
+  }
+});
+
+test('IRQs are not taken where the kernel masks them; the step limit and unknown moments are reported', () => {
+  const b = boundaries('syscall-sleep');
+  assert.equal(b[0]!.fn, 'entry_SYSCALL_64');
+  assert.equal(b[0]!.irqsOn, false);
+  assert.throws(() => kit.buildScene({ workload: 'syscall-sleep', moment: { kind: 'exception-at-step', exception: 'irq', step: 0, walk: 'in-handler' } }), /masked/);
+  assert.throws(() => kit.buildScene({ workload: 'work-chain', moment: { kind: 'blocked' } }), /never blocks/);
+  assert.throws(() => kit.buildScene({ workload: 'work-chain', moment: { kind: 'exception', exception: 'irq', at: { fn: 'work_b', index: 99 }, walk: 'in-handler' } }), /no instruction/);
+});
