@@ -69,7 +69,7 @@ test('IRQ/NMI sweeps: no unsafe, imprecise, faulted or runaway walk on arm64-fp 
         if (BAD.has(j.outcome) && problems.length < 20) problems.push(`${n} ${j.outcome} at ${scene.moment}: ${j.explanation}`);
       }
     }
-    const label = `${spec.workload}${spec.instrument ? " " + JSON.stringify(spec.instrument) : ""} ${spec.exception}${spec.nested ? "+" + spec.nested : ""} ${spec.walk}`;
+    const label = `${spec.workload}${spec.instrument ? ' ' + JSON.stringify(spec.instrument) : ''} ${spec.exception}${spec.nested ? '+' + spec.nested : ''} ${spec.walk}`;
     lines.push(`${label}: ${scenes} boundaries; ` + names.map((n) => `${n} reliable ${per[n]!['sound-reliable']}/${scenes}`).join(', '));
     assert.ok(scenes > 0, `${label}: the sweep produced no scene`);
   }

@@ -101,7 +101,12 @@ class World {
     this.record(addr, 0, 0);
     this.mem.write64(addr + 16, type);
   }
-  /** pt_regs of an exception boundary at `base`; returns &regs->stackframe. */
+  /**
+   * pt_regs of an exception boundary at `base`; returns &regs->stackframe. The stackframe record
+   * is zeroed with a PT_REGS meta type (kernel v6.13+), or with `mirror` holds the interrupted
+   * {x29, pc} as older kernels and the simulated kernel's entry code store it.
+   */
+  mirror = false;
   ptregs(base: number, r: { pc: number; lr: number; fp: number; pstate?: number }): number {
     this.mem.write64(base + A.S_PC, r.pc);
     this.mem.write64(base + A.S_LR, r.lr);
@@ -109,6 +114,7 @@ class World {
     this.mem.write64(base + A.S_SP, base + A.PT_REGS_SIZE);
     this.mem.write64(base + A.S_PSTATE, r.pstate ?? A.PSR_MODE_EL1h);
     this.meta(base + A.S_STACKFRAME, A.FRAME_META_TYPE_PT_REGS);
+    if (this.mirror) this.record(base + A.S_STACKFRAME, r.fp, r.pc);
     return base + A.S_STACKFRAME;
   }
   snapshot(): LoadedSnapshot {
@@ -228,8 +234,9 @@ test('a stack once left is never re-entered: IRQ stack -> task stack -> IRQ stac
  * from the IRQ handler on the IRQ stack. Frames: el0_sync -> sys_work -> work_a -> work_b, and
  * work_b either has its own record (body) or not (prologue/leaf state).
  */
-function irqWorld(interrupted: 'body' | 'after-bl' | 'entry' | 'prologue' | 'epilogue', opts: { pstate?: number; nmiStack?: boolean } = {}) {
+function irqWorld(interrupted: 'body' | 'after-bl' | 'entry' | 'prologue' | 'epilogue', opts: { pstate?: number; nmiStack?: boolean; mirror?: boolean } = {}) {
   const w = new World();
+  w.mirror = !!opts.mirror;
   w.state = 'running';
   w.stacks.push({ region: 'irq-0', type: 'irq' });
   if (opts.nmiStack) w.stacks.push({ region: 'nmi-0', type: 'nmi' });
@@ -250,9 +257,9 @@ function irqWorld(interrupted: 'body' | 'after-bl' | 'entry' | 'prologue' | 'epi
   return { w, truth };
 }
 
-for (const where of ['body', 'after-bl', 'entry', 'prologue', 'epilogue'] as const) {
-  test(`IRQ in work_b (${where}): arm64-fp rejects the PT_REGS record, arm64-meta unwinds it exactly`, () => {
-    const { w, truth } = irqWorld(where);
+for (const [where, mirror] of (['body', 'after-bl', 'entry', 'prologue', 'epilogue'] as const).flatMap((x) => [[x, false], [x, true]] as const)) {
+  test(`IRQ in work_b (${where}, ${mirror ? 'stackframe mirrors {x29, pc}' : 'zeroed stackframe'}): arm64-fp rejects the PT_REGS record, arm64-meta unwinds it exactly`, () => {
+    const { w, truth } = irqWorld(where, { mirror });
     const snap = w.snapshot();
     const f = run(fp, snap);
     assert.notEqual(f.rc, 0);
@@ -415,4 +422,25 @@ test('arm64-meta: a running task whose pc is still in a prologue starts from LR'
 
 test('arm64-meta rejects an invalid nmiPolicy option', () => {
   assert.throws(() => createMeta(profile('bad', 'metadata', { nmiPolicy: 'maybe' })), /nmiPolicy/);
+});
+
+test('an ordinary frame record with a PT_REGS-looking type word is not an exception boundary unless it mirrors the pt_regs', () => {
+  const b = blocked();
+  // The word above work_a's record happens to equal FRAME_META_TYPE_PT_REGS.
+  b.w.mem.write64(b.ra + 16, A.FRAME_META_TYPE_PT_REGS);
+  for (const u of [fp, meta]) {
+    const r = run(u, b.w.snapshot());
+    assert.equal(r.rc, 0, `${u.name}: ${r.reason}`);
+    assert.deepEqual(names(r.trace), names(b.trace));
+  }
+});
+
+test('a return address into a STACK_FRAME_NON_STANDARD function is rejected by both', () => {
+  const b = blocked();
+  b.w.record(b.rs, b.rb, at('nonstd_fn', 0x18));
+  for (const u of [fp, meta]) {
+    const r = run(u, b.w.snapshot());
+    assert.notEqual(r.rc, 0);
+    assert.match(r.reason!, /STACK_FRAME_NON_STANDARD/);
+  }
 });
