@@ -85,6 +85,11 @@ export class Arm64Cpu {
     return r;
   }
 
+  /** Execute one instruction ('limit' means it ran and nothing stopped the CPU). */
+  step(): StopReason {
+    return this.run(1);
+  }
+
   /**
    * Run until a stop. `breakAt` stops before executing that address; `breakStep` stops when
    * `steps` reaches it. Both are checked before each instruction.

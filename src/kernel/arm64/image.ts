@@ -458,6 +458,19 @@ export function workloadCode(w: Workload): WorkloadCode {
   }
 }
 
+/** Functions the real kernel never lets ftrace or kprobes patch (noinstr / notrace / NOKPROBE). */
+export const NOINSTR: ReadonlySet<string> = new Set([
+  'cpu_switch_to',
+  '__schedule',
+  'el0t_64_sync_handler',
+  'el1h_64_irq_handler',
+  'el1h_64_nmi_handler',
+  'call_on_irq_stack',
+  'ftrace_graph_func',
+  'ftrace_return_to_handler',
+  'trampoline_probe_handler',
+]);
+
 /** Insert instrumentation call sites at the entry of the named functions (text rewrite, like patching). */
 function instrument(units: AsmUnit[], ins: Instrumentation | undefined): void {
   const ftrace = new Set([...(ins?.fgraph ?? []), ...(ins?.ftraceRegs ?? [])]);
@@ -476,7 +489,10 @@ function instrument(units: AsmUnit[], ins: Instrumentation | undefined): void {
       })
       .join('\n');
   }
-  for (const f of want) if (!done.has(f)) throw new Error(`cannot instrument ${f}: no such function in this image`);
+  for (const f of want) {
+    if (NOINSTR.has(f)) throw new Error(`cannot instrument ${f}: it is notrace/noinstr (entry, context switch or tracing code)`);
+    if (!done.has(f)) throw new Error(`cannot instrument ${f}: no such function in this image`);
+  }
 }
 
 export interface Image {

@@ -74,6 +74,7 @@ function reach(spec: SceneSpec, img: Image): Reached {
   }
   if (mo.exception === 'nmi' && mo.walk === 'preempted' && !mo.nested) throw new Error('an NMI cannot preempt the task (walk: preempted needs an IRQ)');
   let where: number;
+  let at = '';
   if (mo.kind === 'exception') {
     const sym = m.syms.get(mo.at.fn);
     const addr = sym.start + 4 * mo.at.index;
@@ -86,10 +87,12 @@ function reach(spec: SceneSpec, img: Image): Reached {
       m.cpu.run(1);
     }
     where = addr;
+    if (want > 1) at = `#${want}`;
   } else {
     const stop = run(m, -1, mo.step);
     if (stop !== 'break') throw new Error(`step ${mo.step} is past the end of ${spec.workload} (${stop})`);
     where = m.cpu.pc;
+    at = `@step${mo.step}`;
   }
   if (mo.exception === 'irq' && m.cpu.irqMasked) throw new Error(`IRQs are masked at ${m.describe(where)}`);
   const desc = `${EXC[mo.exception]} before ${m.describe(where)}`;
@@ -98,18 +101,18 @@ function reach(spec: SceneSpec, img: Image): Reached {
     m.cfg = { walkAt: 'nmi', nestedNmi: mo.exception === 'irq' };
     const stop = run(m);
     if (stop !== 'walk') throw new Error(`nested NMI walk point not reached (${stop})`);
-    return { m, state: 'running', moment: `${desc}, NMI nested in the handler, walk from the NMI handler`, slug: `${mo.exception}+nmi/${m.syms.describe(where)}` };
+    return { m, state: 'running', moment: `${desc}, NMI nested in the handler, walk from the NMI handler`, slug: `${mo.exception}+nmi/${m.syms.describe(where)}${at}` };
   }
   if (mo.walk === 'in-handler') {
     m.cfg = { walkAt: mo.exception };
     const stop = run(m);
     if (stop !== 'walk') throw new Error(`handler walk point not reached (${stop})`);
-    return { m, state: 'running', moment: `${desc}, walk from the handler`, slug: `${mo.exception}/${m.syms.describe(where)}` };
+    return { m, state: 'running', moment: `${desc}, walk from the handler`, slug: `${mo.exception}/${m.syms.describe(where)}${at}` };
   }
   m.cfg = { preempt: true };
   const stop = run(m);
   if (stop !== 'blocked') throw new Error(`preempted task did not block (${stop})`);
-  return { m, state: 'blocked', moment: `${desc}, task preempted on IRQ return and blocked`, slug: `${mo.exception}-preempt/${m.syms.describe(where)}` };
+  return { m, state: 'blocked', moment: `${desc}, task preempted on IRQ return and blocked`, slug: `${mo.exception}-preempt/${m.syms.describe(where)}${at}` };
 }
 
 /** Edit the innermost saved frame record a frame-pointer walk would follow (spec 2, robustness). */
