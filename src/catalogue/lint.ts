@@ -149,7 +149,7 @@ function readParameterType(node: ts.CallExpression, file: string, line: number, 
 interface ParsedFeature {
   file: string;
   doc: GherkinDocument;
-  pickles: Pickle[];
+  pickles: readonly Pickle[];
   /** AST node id -> line. */
   lines: Map<string, number>;
 }
