@@ -1,0 +1,126 @@
+/**
+ * The objtool-like x86_64 analyser: ORC entries (CFA and saved rbp) written by hand from the
+ * instruction semantics, and the warnings objtool gives for the same code.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { analyse } from '../src/analyser/x86_64';
+import { assemble } from '../src/isa/x86_64/assembler';
+import { baseImage, LAYOUT } from '../src/kernel/x86_64/image';
+import { kit } from '../src/kernel/x86_64/kit';
+import type { OrcEntry } from '../src/snapshot/types';
+import type { Workload } from '../src/scene/types';
+
+/** The ORC entry covering addr (the last one at or below it), as the kernel's orc_find() does. */
+function orcAt(orc: OrcEntry[], addr: number): OrcEntry {
+  let best: OrcEntry | undefined;
+  for (const e of orc) if (Number(e.ip) <= addr) best = e;
+  assert.ok(best, `no ORC entry at 0x${addr.toString(16)}`);
+  return best;
+}
+const cfa = (e: OrcEntry): string => (e.type === 'call' || e.type === 'regs' || e.type === 'regs_partial' ? `${e.type} ${e.spReg}+${e.spOffset}` : e.type);
+const bp = (e: OrcEntry): string => (e.bpReg === 'prev_sp' ? `prev_sp${e.bpOffset}` : e.bpReg);
+
+function insns(w: Workload, fn: string) {
+  const b = baseImage(w);
+  return { b, list: b.prog.bySym.get(fn)! };
+}
+
+test('ORC for a plain function: sp+8 at entry, sp+16 after push %rbp, bp+16 after mov %rsp,%rbp, sp+8 at ret', () => {
+  const { b, list } = insns('work-chain', 'work_c');
+  // call __fentry__ / push %rbp / movq %rsp, %rbp / BODY x3 / popq %rbp / ret
+  assert.deepEqual(list.map((i) => i.text), ['call __fentry__', 'pushq %rbp', 'movq %rsp, %rbp', 'BODY 1/3', 'BODY 2/3', 'BODY 3/3', 'popq %rbp', 'ret']);
+  const orc = b.analysis.orc;
+  const at = (k: number): string => `${cfa(orcAt(orc, list[k]!.addr))} ${bp(orcAt(orc, list[k]!.addr))}`;
+  assert.equal(at(0), 'call sp+8 undefined');
+  assert.equal(at(1), 'call sp+8 undefined'); // before the push executes
+  assert.equal(at(2), 'call sp+16 prev_sp-16'); // after push %rbp
+  assert.equal(at(3), 'call bp+16 prev_sp-16'); // after mov %rsp, %rbp
+  assert.equal(at(5), 'call bp+16 prev_sp-16');
+  assert.equal(at(6), 'call bp+16 prev_sp-16'); // before pop %rbp
+  assert.equal(at(7), 'call sp+8 undefined'); // ret
+  // Past the end of the function: undefined.
+  const sym = b.prog.symbols.find((s) => s.name === 'work_c')!;
+  assert.equal(orcAt(orc, sym.end).type, 'undefined');
+});
+
+test('the ORC table is sorted, covers kernel and module text only, and follows hints', () => {
+  const b = baseImage('bpf-sleep');
+  const orc = b.analysis.orc;
+  for (let k = 1; k < orc.length; k++) assert.ok(Number(orc[k]!.ip) > Number(orc[k - 1]!.ip));
+  assert.ok(orc.every((e) => Number(e.ip) < LAYOUT.BPF), 'no ORC for BPF JIT code');
+  const first = (fn: string): number => b.prog.bySym.get(fn)![0]!.addr;
+  assert.equal(orcAt(orc, first('entry_SYSCALL_64')).type, 'end_of_stack'); // UNWIND_HINT_EMPTY at an entry point
+  assert.equal(orcAt(orc, first('ret_from_fork')).type, 'end_of_stack');
+  for (const i of b.prog.bySym.get('return_to_handler')!) assert.equal(orcAt(orc, i.addr).type, 'undefined'); // UNWIND_HINT_EMPTY elsewhere
+  const irq = b.prog.bySym.get('asm_common_interrupt')!;
+  assert.deepEqual(orcAt(orc, irq[0]!.addr), { ip: orcAt(orc, irq[0]!.addr).ip, spReg: 'sp', spOffset: 0, bpReg: 'undefined', bpOffset: 0, type: 'regs_partial', signal: true });
+  assert.equal(cfa(orcAt(orc, irq[1]!.addr)), 'regs_partial sp+8'); // after pushq $-1
+  const call = irq.find((i) => i.text === 'call common_interrupt')!;
+  assert.equal(cfa(orcAt(orc, call.addr)), 'regs sp+0'); // pt_regs at rsp
+  const kret = b.prog.bySym.get('__kretprobe_trampoline')!;
+  assert.equal(orcAt(orc, kret[0]!.addr).type, 'undefined');
+  assert.equal(cfa(orcAt(orc, kret[1]!.addr)), 'call sp+8'); // UNWIND_HINT_FUNC after the fake return address
+  // call_on_irq_stack switches rsp but its CFA stays rbp-based.
+  const cois = b.prog.bySym.get('call_on_irq_stack')!;
+  assert.equal(cfa(orcAt(orc, cois.find((i) => i.text === 'CALL_NOSPEC rsi')!.addr)), 'call bp+16');
+  const m = baseImage('module-sleep');
+  assert.equal(cfa(orcAt(m.analysis.orc, m.prog.bySym.get('mod_fn')![3]!.addr)), 'call bp+16');
+});
+
+test('fp-violation: objtool-style "call without frame pointer save/setup", while the ORC CFA stays right', () => {
+  const f = kit.analyse('fp-violation');
+  const fp = f.filter((x) => x.kind === 'fp-protocol');
+  assert.equal(fp.length, 1);
+  assert.equal(fp[0]!.fn, 'fpviol_fn');
+  assert.match(fp[0]!.message, /call without frame pointer save\/setup/);
+  const { b, list } = insns('fp-violation', 'fpviol_fn');
+  const call = list.find((i) => i.text === 'call fpviol_leaf')!;
+  assert.equal(fp[0]!.addr, call.addr);
+  assert.equal(`${cfa(orcAt(b.analysis.orc, call.addr))} ${bp(orcAt(b.analysis.orc, call.addr))}`, 'call sp+8 undefined');
+});
+
+test('unreachable SYM_CODE is reported; the rest of the kernel is clean', () => {
+  const f = kit.analyse('unreachable-code');
+  assert.deepEqual(f.map((x) => [x.kind, x.fn]), [['unreachable-instruction', 'orphan_stub']]);
+  for (const w of ['syscall-sleep', 'kthread-sleep', 'work-chain', 'module-sleep', 'bpf-sleep', 'efi-call', 'tail-call', 'hint-undefined'] as Workload[]) {
+    assert.deepEqual(kit.analyse(w), [], w);
+  }
+});
+
+test('STACK_FRAME_NON_STANDARD: skipped with a finding, and UNDEFINED in ORC', () => {
+  const f = kit.analyse('nonstandard-sleep');
+  assert.deepEqual(f.map((x) => [x.kind, x.fn]), [['non-standard-skipped', 'nonstd_fn']]);
+  const { b, list } = insns('nonstandard-sleep', 'nonstd_fn');
+  for (const i of list) assert.equal(orcAt(b.analysis.orc, i.addr).type, 'undefined');
+});
+
+test('UNWIND_HINT_UNDEFINED makes the region UNDEFINED until the next hint', () => {
+  const { b, list } = insns('hint-undefined', 'hint_undef_code');
+  const orc = b.analysis.orc;
+  assert.equal(cfa(orcAt(orc, list[0]!.addr)), 'call sp+8');
+  assert.equal(cfa(orcAt(orc, list[2]!.addr)), 'call bp+16');
+  assert.equal(orcAt(orc, list.find((i) => i.text === 'call schedule')!.addr).type, 'undefined');
+  assert.equal(cfa(orcAt(orc, list[list.length - 1]!.addr)), 'call sp+8'); // UNWIND_HINT_FUNC on ret
+});
+
+test('two paths reaching an instruction with different CFA: stack-state-mismatch (findings are data)', () => {
+  const p = assemble([
+    {
+      region: 'kernel-text',
+      base: 0xffff81000000,
+      source: `SYM_FUNC_START(mm)
+        testq %rax, %rax
+        jz mm_skip
+        pushq %rbx
+mm_skip:
+        BODY 1
+        ret
+SYM_FUNC_END(mm)`,
+    },
+  ]);
+  const r = analyse(p, { regions: new Set(['kernel-text']) });
+  const kinds = r.findings.map((x) => x.kind);
+  assert.ok(kinds.includes('stack-state-mismatch'), JSON.stringify(r.findings));
+  assert.equal(r.findings.find((x) => x.kind === 'stack-state-mismatch')!.addr, p.labels.get('mm_skip'));
+});
