@@ -153,6 +153,11 @@ test('written reports validate against their schemas and show the failure', () =
   writeCrossReports(dir, t, [c]);
   validateTraceability(JSON.parse(readFileSync(join(dir, 'traceability.json'), 'utf8')));
   assert.match(readFileSync(join(dir, 'summary.md'), 'utf8'), /\| fixture \|/);
+  // Self-contained: opens from file:// with no server, no script and nothing fetched.
+  for (const f of ['traceability.html', 'summary.html', 'fixture/conformance.html']) {
+    const h = readFileSync(join(dir, f), 'utf8');
+    assert.doesNotMatch(h, /<script|<link|src="|url\(/i, f);
+  }
 });
 
 test('a schema violation names the file and the JSON path', () => {
