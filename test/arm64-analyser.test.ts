@@ -120,8 +120,10 @@ test('hints: pt_regs frames are type regs, the entry frame end_of_stack, UNWIND_
   // hint_undef_code: a function-like part (UNWIND_HINT_FUNC) then an UNWIND_HINT_UNDEFINED region.
   const h = img.prog.labels.get('hint_undef_code')!;
   assert.equal(entryAt(t, h).ra, 'lr');
-  assert.equal(entryAt(t, after('hint_undef_code', 'schedule')).ra, 'frame');
-  assert.equal(entryAt(t, h + 5 * 4).type, 'undefined');
+  assert.equal(entryAt(t, h + 2 * 4).ra, 'frame'); // after the prologue
+  assert.equal(entryAt(t, h + 3 * 4).type, 'undefined'); // UNWIND_HINT_UNDEFINED
+  assert.equal(entryAt(t, after('hint_undef_code', 'schedule')).type, 'undefined'); // the task sleeps in the undefined region
+  assert.equal(entryAt(t, h + 7 * 4).ra, 'lr'); // UNWIND_HINT_FUNC before RET
   // The table is sorted by ip and ends every text block with an unknown entry.
   const ips = t.map((e) => Number(e.ip));
   assert.deepEqual(ips, [...ips].sort((a, b) => a - b));

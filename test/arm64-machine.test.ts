@@ -346,3 +346,47 @@ test('workloads that never block say so', () => {
   assert.throws(() => kit.buildScene({ workload: 'work-chain', moment: { kind: 'blocked' } }), /never blocks/);
   assert.throws(() => kit.buildScene({ workload: 'syscall-sleep', moment: { kind: 'exception', exception: 'irq', at: { fn: 'el0t_64_sync', index: 0 }, walk: 'in-handler' } }), /masked/);
 });
+
+test('tail call, module PLT, BPF and EFI: the truth follows real control flow', () => {
+  const blocked = (w: Parameters<typeof imageFor>[0]) => fns(kit.buildScene({ workload: w, moment: { kind: 'blocked' } }).truth);
+  // tail_a jumped to tail_b: tail_a will never be returned to.
+  assert.deepEqual(blocked('tail-call'), ['__schedule', 'schedule', 'tail_b', 'sys_tail', ...SYSCALL_BOTTOM]);
+  // The PLT veneer branched (BR) to the kernel: it is not a frame.
+  assert.deepEqual(blocked('module-sleep'), ['__schedule', 'schedule', 'mod_helper_target', 'mod_fn', 'sys_modcall', ...SYSCALL_BOTTOM]);
+  assert.deepEqual(blocked('bpf-sleep'), ['__schedule', 'schedule', 'bpf_helper', 'bpf_prog_6deef7357e7b4530', 'sys_bpf_run', ...SYSCALL_BOTTOM]);
+  const efi = kit.buildScene({ workload: 'efi-call', moment: { kind: 'exception', exception: 'irq', at: { fn: 'efi_get_time', index: 2 }, walk: 'in-handler' } });
+  const names = fns(efi.truth);
+  assert.deepEqual(names.slice(names.indexOf('efi_get_time')), ['efi_get_time', '__efi_rt_asm_wrapper', 'efi_call_rts', 'sys_efi', ...SYSCALL_BOTTOM]);
+  const syms = loadSnapshot(efi.snapshot).syms;
+  assert.equal(syms.get('efi_get_time').kind, 'foreign');
+  assert.equal(syms.byName('bpf_prog_6deef7357e7b4530'), undefined, 'the BPF program exists only in the bpf image');
+  const bpfSyms = loadSnapshot(kit.buildScene({ workload: 'bpf-sleep', moment: { kind: 'blocked' } }).snapshot).syms;
+  assert.equal(bpfSyms.get('bpf_prog_6deef7357e7b4530').kind, 'bpf');
+  assert.equal(bpfSyms.get('bpf_prog_6deef7357e7b4530').region, 'bpf-jit');
+});
+
+test('DYNAMIC_FTRACE_WITH_REGS call site: inside ftrace_caller the traced function is still live', () => {
+  const m = new Arm64Machine(imageFor('work-chain', { ftraceRegs: ['work_b'] }).img);
+  const wb = m.syms.get('work_b').start;
+  assert.equal(m.img.prog.insnAt(wb)!.text, 'MOV X9, X30');
+  assert.equal(m.img.prog.insnAt(wb + 4)!.text, 'BL <ftrace_caller>');
+  let seen = 0;
+  for (let k = 0; k < 5000 && m.cpu.step() === 'limit'; ) {
+    const s = m.syms.lookup(m.cpu.pc)!;
+    if (s.name === 'ftrace_caller') {
+      seen++;
+      assert.deepEqual(fns(m.shadow.truth(m.cpu.pc)), ['ftrace_caller', 'work_b', 'work_a', 'sys_work', ...SYSCALL_BOTTOM]);
+      assert.equal(s.kind, 'ftrace-trampoline');
+    }
+    k++;
+  }
+  assert.ok(seen > 10);
+  assert.equal(m.tracing.fgraph.length, 0, 'ftraceRegs alone does not graph-trace');
+});
+
+test('instrumentation of notrace/noinstr code is refused; scene ids are unique in a sweep', () => {
+  assert.throws(() => imageFor('syscall-sleep', { kretprobe: ['cpu_switch_to'] }), /notrace|noinstr/);
+  assert.throws(() => imageFor('syscall-sleep', { fgraph: ['no_such_fn'] }), /no such function/);
+  const ids = [...kit.sweep({ workload: 'kthread-sleep', exception: 'nmi', walk: 'in-handler' })].map((s) => s.snapshot.id);
+  assert.equal(new Set(ids).size, ids.length);
+});
