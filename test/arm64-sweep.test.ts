@@ -53,6 +53,7 @@ test('IRQ/NMI sweeps: no unsafe, imprecise, faulted or runaway walk on arm64-fp 
     'arm64-meta/nmi=unwind': referenceUnwinder(metaUnwind),
   };
   const totals: Record<string, Tally> = Object.fromEntries(names.map((n) => [n, empty()]));
+  const byKind: Record<string, Tally> = {};
   const problems: string[] = [];
   const lines: string[] = [];
   for (const spec of SWEEPS) {
@@ -66,6 +67,8 @@ test('IRQ/NMI sweeps: no unsafe, imprecise, faulted or runaway walk on arm64-fp 
         const j = judge(snap, scene.truth, walkInProcess(unwinders[n]!, snap));
         per[n]![j.outcome]++;
         totals[n]![j.outcome]++;
+        const kind = `${n} ${spec.exception}${spec.nested ? '+' + spec.nested : ''}`;
+        (byKind[kind] ??= empty())[j.outcome]++;
         if (BAD.has(j.outcome) && problems.length < 20) problems.push(`${n} ${j.outcome} at ${scene.moment}: ${j.explanation}`);
       }
     }
@@ -73,6 +76,11 @@ test('IRQ/NMI sweeps: no unsafe, imprecise, faulted or runaway walk on arm64-fp 
     lines.push(`${label}: ${scenes} boundaries; ` + names.map((n) => `${n} reliable ${per[n]!['sound-reliable']}/${scenes}`).join(', '));
     assert.ok(scenes > 0, `${label}: the sweep produced no scene`);
   }
+  const share = (t: Tally): string => {
+    const total = OUTCOMES.reduce((s, o) => s + t[o], 0);
+    return `${t['sound-reliable']}/${total} (${((100 * t['sound-reliable']) / Math.max(1, total)).toFixed(1)}%)`;
+  };
+  for (const [k, t] of Object.entries(byKind)) lines.push(`${k} boundaries: reliable ${share(t)}`);
   for (const n of names) {
     const t = totals[n]!;
     const total = OUTCOMES.reduce((s, o) => s + t[o], 0);
