@@ -6,7 +6,7 @@
  */
 import type { Memory } from '../../machine/memory';
 import type { SymbolTable } from '../../machine/symbols';
-import type { ShadowStack } from '../../truth/shadow';
+import { ShadowError, type ShadowStack } from '../../truth/shadow';
 import { OP, RSP, RBP, type Insn } from './assembler';
 
 export const EFLAGS_IF = 0x200;
@@ -34,7 +34,6 @@ export class Cpu {
   steps = 0;
   /** Set by a hook or by sysretq; run() stops when non-null. */
   stopped: string | null = null;
-  /** Functions (symbols) of the code; used to tell a jump to another function from a local one. */
   constructor(
     readonly mem: Memory,
     public code: Map<number, Insn>,
@@ -92,6 +91,19 @@ export class Cpu {
   /** Execute one instruction. Returns false when the CPU is stopped or faulted. */
   step(): boolean {
     if (this.stopped !== null) return false;
+    try {
+      return this.exec();
+    } catch (e) {
+      // A transfer the shadow cannot explain (e.g. a return through a corrupted slot) stops the CPU.
+      if (e instanceof ShadowError) {
+        this.stopped = `shadow: ${e.message}`;
+        return false;
+      }
+      throw e;
+    }
+  }
+
+  private exec(): boolean {
     const i = this.code.get(this.rip);
     if (i === undefined) {
       this.stopped = `no instruction at 0x${this.rip.toString(16)}`;
