@@ -10,7 +10,7 @@ import { RETURN_TO_HANDLER } from '../src/kernel/x86_64/source';
 import { boot, boundaries, kit, SWITCH_OMISSIBLE } from '../src/kernel/x86_64/kit';
 import { image, PT_REGS } from '../src/kernel/x86_64/image';
 import { loadSnapshot, unhex } from '../src/snapshot/io';
-import type { Scene, SceneSpec } from '../src/scene/types';
+import type { Instrumentation, Scene, SceneSpec } from '../src/scene/types';
 
 const fns = (s: Scene): string[] => s.truth.frames.map((f) => f.fn);
 const IRQ_HANDLER = ['__common_interrupt', 'call_on_irq_stack', 'common_interrupt', 'asm_common_interrupt'];
@@ -188,10 +188,11 @@ test('each stage of return_to_handler still names the traced function’s caller
 });
 
 test('while a graph-traced or kretprobed function sleeps, its return slot holds the trampoline and the tracing state holds the original', () => {
-  for (const [instrument, tramp] of [
+  const cases: [Instrumentation, string][] = [
     [{ fgraph: ['do_nanosleep'] }, 'return_to_handler'],
     [{ kretprobe: ['do_nanosleep'] }, '__kretprobe_trampoline'],
-  ] as const) {
+  ];
+  for (const [instrument, tramp] of cases) {
     const s = kit.buildScene({ workload: 'syscall-sleep', instrument, moment: { kind: 'blocked' } });
     assert.deepEqual(fns(s), ['__switch_to_asm', '__schedule', 'schedule', 'do_nanosleep', 'sys_sleep', ...SYSCALL]);
     const snap = loadSnapshot(s.snapshot);
