@@ -268,6 +268,34 @@ describe('exception frames', () => {
     assert.notEqual(f.rc, 0);
   });
 
+  /** An NMI interrupting `fn`+0 of a user task whose kernel stack is empty (only the NMI frames exist). */
+  function nmiAtStart(fn: string, orc = kernelOrc()) {
+    const cpu = new Cpu();
+    cpu.rsp = NMI + SIZE - A.PT_REGS_SIZE;
+    const regs = cpu.rsp;
+    cpu.ptRegs(regs, sym(fn), PT_REGS, 0, A.KERNEL_CS);
+    cpu.call('nmi_entry', 0x20);
+    cpu.rbp = regs + 1;
+    cpu.prologue();
+    const hpc = sym('nmi_handler') + 0x10;
+    const snap = snapshotOf(cpu, { state: 'running', regs: { rip: hpc, rsp: cpu.rsp, rbp: cpu.rbp }, orc });
+    return { snap, expected: [hpc, sym('nmi_entry') + 0x20, sym(fn)] };
+  }
+
+  test('orc: END_OF_STACK in an interrupted entry point is a successful end', () => {
+    const { snap, expected } = nmiAtStart('ret_from_fork');
+    const r = walk(orcU, snap);
+    assert.equal(r.rc, 0, r.reason);
+    assert.deepEqual(r.trace, expected);
+  });
+
+  test('orc: END_OF_STACK in an interrupted non-entry function is not', () => {
+    const orc = kernelOrc().map((e) => (e.ip === hex(sym('undef_fn')) ? { ...e, type: 'end_of_stack' as const } : e));
+    const r = walk(orcU, nmiAtStart('undef_fn', orc).snap);
+    assert.notEqual(r.rc, 0);
+    assert.match(r.reason, /END_OF_STACK/);
+  });
+
   test('orc: pt_regs whose sp points back into the IRQ stack is rejected (one-way stack transitions)', () => {
     const { cpu, snap } = irqScene('body');
     const regs = cpu.mem.read64(IRQ + SIZE - 8);

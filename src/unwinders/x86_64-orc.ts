@@ -3,7 +3,8 @@
  * __unwind_start) driven by arch_stack_walk_reliable() (arch/x86/kernel/stacktrace.c).
  *
  * Differences from the kernel, all towards rejecting more: no frame-pointer guess when an ip has no
- * ORC entry; END_OF_STACK and user-mode regs end a walk successfully only at task_pt_regs(task);
+ * ORC entry; user-mode regs end a walk successfully only at task_pt_regs(task), END_OF_STACK only
+ * there or in an entry point interrupted before it built a frame;
  * every stack read is aligned and checked before it is made; starting inside a return trampoline
  * is rejected.
  */
@@ -101,8 +102,16 @@ export function walkOrc({ snap, mem }: WalkInput) {
     return frame();
   };
 
-  /** END_OF_STACK is a legitimate end only at the task's entry regs on its own stack. */
-  const legitimateEnd = (): boolean => stacks.find(st.sp, 8)?.type === 'task' && st.sp === snap.ptRegs;
+  /**
+   * END_OF_STACK is a legitimate end when the entry code that called out sits right on
+   * task_pt_regs (ret_from_fork), or when kernel-mode regs show the task was interrupted inside an
+   * entry point (`entry` symbol) before it built any frame (nothing of the kernel is live below).
+   */
+  const legitimateEnd = (): boolean => {
+    if (!snap.syms.lookup(st.signal ? st.ip : st.ip - 1)?.entry) return false;
+    if (st.regs !== null) return (st.regsCs & 3) !== 3;
+    return stacks.find(st.sp, 8)?.type === 'task' && st.sp === snap.ptRegs;
+  };
 
   const next = (): Frame | 'done' => {
     if (st.regs !== null && (st.regsCs & 3) === 3) return 'done';
@@ -116,7 +125,7 @@ export function walkOrc({ snap, mem }: WalkInput) {
     if (orc.type === 'undefined') throw new UnwindError(`ORC entry for ${at} is UNDEFINED`);
     if (orc.type === 'end_of_stack') {
       if (legitimateEnd()) return 'done';
-      throw new UnwindError(`END_OF_STACK at ${at} with sp 0x${st.sp.toString(16)}, not at task_pt_regs`);
+      throw new UnwindError(`END_OF_STACK at ${at} (sp 0x${st.sp.toString(16)}) is neither an interrupted entry point nor entry code at task_pt_regs`);
     }
     st.signal = orc.signal ?? (orc.type === 'regs' || orc.type === 'regs_partial');
 
@@ -179,7 +188,8 @@ export function walkOrc({ snap, mem }: WalkInput) {
     switch (orc.bpReg) {
       case 'undefined':
         if (st.regs !== null && st.fullRegs) st.bp = mem.read64(st.regs + A('PT_RBP'));
-        else if (st.regs !== null && prevRegs !== null) st.bp = stacks.read(prevRegs + A('PT_RBP'), 'saved rbp');
+        // get_reg(): iret-only regs take rbp from the full regs before them, checked when first read.
+        else if (st.regs !== null && prevRegs !== null) st.bp = mem.read64(prevRegs + A('PT_RBP'));
         break;
       case 'prev_sp':
         st.bp = stacks.read(sp + orc.bpOffset, `saved rbp for ${at}`);
