@@ -5,7 +5,7 @@
  *
  * Kernel macros understood: SYM_FUNC_START/END, SYM_CODE_START/END, SYM_INNER_LABEL,
  * STACK_FRAME_NON_STANDARD, UNWIND_HINT_* (metadata, not code), JMP_NOSPEC/CALL_NOSPEC,
- * ENCODE_FRAME_POINTER, PER_CPU_VAR(x). Directives: `.kind <sym> <SymbolKind>`, `.entry <sym>`.
+ * ENCODE_FRAME_POINTER, PER_CPU_VAR(x). Directives: `.kind <sym> <SymbolKind>` (or SYM_KIND(sym, kind)), `.entry <sym>`.
  * Pseudo-ops for kernel C code: `BODY n` (n instructions clobbering caller-saved registers),
  * `HOOK name` (a JS effect, e.g. prepare_ftrace_return's bookkeeping).
  */
@@ -181,6 +181,7 @@ function blank(addr: number, op: number, size: number, text: string, line: numbe
 /** Pseudo-op for BODY: deterministic clobbers of caller-saved registers. */
 const BODY_REGS = [RAX, RCX, RDX, RSI, RDI, 8, 9, 10, R11];
 
+const SYMBOL_KINDS = new Set(['func', 'code', 'ftrace-trampoline', 'return-trampoline', 'kprobe-trampoline', 'optprobe-trampoline', 'plt', 'bpf', 'foreign']);
 const BARE = new Set(['call', 'jmp', 'ret', 'nop', 'int3', 'leave', 'cli', 'sti', 'swapgs', 'je', 'jz', 'jne', 'jnz', 'iretq', 'sysretq', 'pushfq', 'popfq']);
 
 interface Pending {
@@ -244,7 +245,8 @@ export function assemble(units: AsmUnit[], consts: Record<string, number> = {}, 
         (mm[1] ? nonStdFp : nonStd).add(mm[2]!);
         return;
       }
-      if ((mm = /^\.kind\s+(\S+)\s+(\S+)$/.exec(s))) {
+      if ((mm = /^\.kind\s+(\S+)\s+(\S+)$/.exec(s)) || (mm = /^SYM_KIND\((\w+),\s*([\w-]+)\)$/.exec(s))) {
+        if (!SYMBOL_KINDS.has(mm[2]!)) err(`unknown symbol kind ${mm[2]}`);
         kinds.set(mm[1]!, mm[2] as SymbolKind);
         return;
       }
