@@ -30,11 +30,12 @@ Feature: Rewriting of return addresses
       When a reliable stacktrace is requested for the task
       Then the trace is complete or reported unreliable
 
-    @id:fgraph-and-kretprobe-on-one-function
-    Example: a function both graph-traced and kretprobed
+    @id:fgraph-and-kretprobe-interleaved
+    Example: graph-traced and kretprobed functions interleaved on one stack
       Given a task blocked in schedule() below a system call
+      And a kretprobe on sys_sleep
       And function-graph tracing of do_nanosleep
-      And a kretprobe on do_nanosleep
+      And a kretprobe on schedule
       When a reliable stacktrace is requested for the task
       Then the trace is complete or reported unreliable
 

@@ -136,6 +136,8 @@ export class ConformanceSession {
   constructor(
     readonly params: WorldParameters,
     readonly meta: ScenarioMeta,
+    /** A walker to use instead of the run's (tests). */
+    private readonly walkerOverride?: Walker,
   ) {
     if (!params || !params.profile) throw new Error('worldParameters.profile is required (run features through `npm run conformance`)');
     this.profile = params.profile;
@@ -243,6 +245,7 @@ export class ConformanceSession {
   }
 
   private async walker(): Promise<Walker> {
+    if (this.walkerOverride) return this.walkerOverride;
     if (this.params.unwinder) return externalWalker(this.params);
     let w = inProcess.get(this.profile.name);
     if (!w) inProcess.set(this.profile.name, (w = new InProcessWalker(this.profile)));
