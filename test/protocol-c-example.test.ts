@@ -53,7 +53,8 @@ describe('examples/c-arm64-fp', { skip: noCompiler ? 'no C compiler on this mach
       counts[ja.outcome] = (counts[ja.outcome] ?? 0) + 1;
       // The spec's rules applied to the laid-out truth: an intact chain is walked reliably by a
       // frame-record unwinder, and an exception boundary on it must be rejected (3.3, 3.6).
-      if (!s.kind.corrupt) assert.equal(ja.outcome, s.kind.irq ? 'correctly-unreliable' : 'sound-reliable', `${s.name}: ${ja.explanation}`);
+      // STACK_FRAME_NON_STANDARD code is rejected (3.2).
+      if (!s.kind.corrupt) assert.equal(ja.outcome, s.kind.irq || s.kind.nonStandard ? 'correctly-unreliable' : 'sound-reliable', `${s.name}: ${ja.explanation}`);
       if (s.kind.irq && !s.kind.corrupt) assert.match(ja.explanation, /exception boundary/);
     }
     console.log(`# synthetic outcomes: ${JSON.stringify(counts)}`);

@@ -23,7 +23,7 @@ const OTHER = 0xffff80300000;
 const SZ = A.THREAD_SIZE;
 const FN = 0x40;
 
-const FUNCS = ['sys_work', 'work_a', 'work_b', 'work_c', 'do_nanosleep', 'schedule', '__schedule', 'kthread_fn', 'helper_x', 'helper_y'];
+const FUNCS = ['sys_work', 'work_a', 'work_b', 'work_c', 'do_nanosleep', 'schedule', '__schedule', 'kthread_fn', 'helper_x', 'helper_y', 'nonstd_fn'];
 const syms: KSymbol[] = [];
 const add = (name: string, base: number, i: number, kind: KSymbol['kind'], region: string, extra: Partial<KSymbol> = {}) =>
   syms.push({ name, start: base + FN * i, end: base + FN * (i + 1), kind, region, ...extra });
@@ -33,7 +33,7 @@ add('irq_handler', TEXT, 2, 'func', 'ktext');
 add('handle_irq', TEXT, 3, 'func', 'ktext');
 add('return_to_handler', TEXT, 4, 'return-trampoline', 'ktext');
 add('__kretprobe_trampoline', TEXT, 5, 'return-trampoline', 'ktext');
-FUNCS.forEach((f, i) => add(f, TEXT, 6 + i, 'func', 'ktext'));
+FUNCS.forEach((f, i) => add(f, TEXT, 6 + i, 'func', 'ktext', f === 'nonstd_fn' ? { nonStandard: true } : {}));
 add('mod_fn', MOD, 0, 'func', 'mtext', { module: 'testmod' });
 add('bpf_prog_1', BPF, 0, 'bpf', 'bpf');
 add('efi_get_time', EFI, 0, 'foreign', 'efi');
@@ -58,7 +58,16 @@ export interface SyntheticScene {
   snapshot: Snapshot;
   truth: GroundTruth;
   /** What was laid out: 'irq' scenes have an exception boundary; `corrupt` names what was broken. */
-  kind: { irq?: 'in-handler' | 'preempted'; lr?: 'live' | 'stale' | 'clobbered'; fgraph: number; kretprobe: number; corrupt?: string; state: 'running' | 'blocked' };
+  kind: {
+    irq?: 'in-handler' | 'preempted';
+    lr?: 'live' | 'stale' | 'clobbered';
+    fgraph: number;
+    kretprobe: number;
+    corrupt?: string;
+    state: 'running' | 'blocked';
+    /** A live function is marked STACK_FRAME_NON_STANDARD. */
+    nonStandard?: boolean;
+  };
 }
 
 export interface SceneOptions {
@@ -110,7 +119,7 @@ export function syntheticScene(seed: number, o: SceneOptions = {}): SyntheticSce
   const truthFrames: TruthFrame[] = [];
   for (let k = depth - 1; k >= 0; k--) truthFrames.push({ fn: k === 0 ? 'el0_sync' : fns[k - 1]!, addr: rets[k]!, why: 'call' });
 
-  const kind: SyntheticScene['kind'] = { fgraph: 0, kretprobe: 0, state: 'blocked' };
+  const kind: SyntheticScene['kind'] = { fgraph: 0, kretprobe: 0, state: 'blocked', ...(fns.includes('nonstd_fn') ? { nonStandard: true } : {}) };
   let regs: Record<string, number>;
   let stacks: Snapshot['stacks'] = [{ region: 'stack-1', type: 'task' }];
   const irqMode = o.irq === 'random' || o.irq === undefined ? pick(['none', 'none', 'in-handler', 'preempted'] as const) : o.irq;

@@ -66,6 +66,31 @@ static struct region *region_by_name(const struct snapshot *s, const char *name)
 	return NULL;
 }
 
+static int cmp_symbol(const void *a, const void *b)
+{
+	const struct symbol *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+const struct symbol *lookup_symbol(const struct snapshot *s, uint64_t addr)
+{
+	size_t lo = 0, hi = s->nr_symbols;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct symbol *sym = &s->symbols[mid];
+
+		if (addr < sym->start)
+			hi = mid;
+		else if (addr >= sym->end)
+			lo = mid + 1;
+		else
+			return sym;
+	}
+	return NULL;
+}
+
 static const char *load_ret_entries(const struct json *arr, struct ret_entry **out, size_t *nr)
 {
 	const struct json *e;
@@ -153,14 +178,25 @@ const char *snapshot_load(struct snapshot *s, struct json *root)
 	arr = json_get(root, "symbols");
 	if (!arr || arr->type != JSON_ARRAY)
 		return "snapshot: symbols is not an array";
+	s->symbols = calloc(arr->len ? arr->len : 1, sizeof(*s->symbols));
+	if (!s->symbols)
+		return "out of memory";
 	for (e = arr->child; e; e = e->next) {
-		const char *name = json_str(e, "name");
+		struct symbol *sym = &s->symbols[s->nr_symbols];
+		const struct json *ns = json_get(e, "nonStandard");
 
-		if (name && !strcmp(name, "return_to_handler"))
-			hex_member(e, "start", &s->return_to_handler);
-		else if (name && !strcmp(name, "__kretprobe_trampoline"))
-			hex_member(e, "start", &s->kretprobe_trampoline);
+		sym->name = json_str(e, "name");
+		sym->kind = json_str(e, "kind");
+		if (!sym->name || !sym->kind || !hex_member(e, "start", &sym->start) || !hex_member(e, "end", &sym->end))
+			return "snapshot: bad symbol";
+		sym->non_standard = ns && ns->type == JSON_BOOL && ns->num;
+		if (!strcmp(sym->name, "return_to_handler"))
+			s->return_to_handler = sym->start;
+		else if (!strcmp(sym->name, "__kretprobe_trampoline"))
+			s->kretprobe_trampoline = sym->start;
+		s->nr_symbols++;
 	}
+	qsort(s->symbols, s->nr_symbols, sizeof(*s->symbols), cmp_symbol);
 
 	fg = json_get(root, "fgraph");
 	if (fg && fg->type == JSON_OBJECT) {
@@ -182,6 +218,7 @@ void snapshot_free(struct snapshot *s)
 		free(s->regions[i].data);
 	free(s->regions);
 	free(s->stacks);
+	free(s->symbols);
 	free(s->ret_stack);
 	free(s->kretprobes);
 	free(s->accesses);
@@ -251,7 +288,8 @@ uint64_t ftrace_graph_ret_addr(const struct snapshot *s, int *idx, uint64_t ret,
 	if (*idx < 0 || (size_t)*idx > s->nr_ret_stack)
 		*idx = (int)s->nr_ret_stack;
 	for (i = *idx - 1; i >= 0; i--) {
-		if (s->ret_stack[i].retp == retp) {
+		/* A tail call leaves entries recording return_to_handler itself: skip them, like fgraph.c. */
+		if (s->ret_stack[i].retp == retp && s->ret_stack[i].ret != s->return_to_handler) {
 			*idx = i;
 			return s->ret_stack[i].ret;
 		}

@@ -19,6 +19,13 @@ struct region {
 	uint8_t *data;		/* NULL for text regions (no bytes are sent for code) */
 };
 
+struct symbol {
+	const char *name;
+	uint64_t start, end;	/* [start, end) */
+	const char *kind;	/* func, code, ftrace-trampoline, return-trampoline, plt, bpf, foreign, ... */
+	bool non_standard;	/* STACK_FRAME_NON_STANDARD() */
+};
+
 struct ret_entry {		/* task->ret_stack entry, or a kretprobe_instance */
 	uint64_t ret, func, retp;
 };
@@ -42,6 +49,8 @@ struct snapshot {
 	} *stacks;
 	size_t nr_stacks;
 	uint64_t pt_regs, final_frame;
+	struct symbol *symbols;	/* sorted by start */
+	size_t nr_symbols;
 	uint64_t return_to_handler;	/* 0 when there is no such symbol */
 	uint64_t kretprobe_trampoline;
 	struct ret_entry *ret_stack;	/* oldest first; NULL with nr 0 when graph tracing is off */
@@ -65,6 +74,9 @@ struct region *find_region(const struct snapshot *s, uint64_t addr, uint64_t siz
 
 /* READ_ONCE() of a 64-bit word: logged; 0 (and still logged) when unmapped. */
 uint64_t read_u64(struct snapshot *s, uint64_t addr);
+
+/* The symbol whose [start, end) holds addr (like kallsyms_lookup()), or NULL. */
+const struct symbol *lookup_symbol(const struct snapshot *s, uint64_t addr);
 
 /* __kernel_text_address(): core kernel, module, BPF JIT and ftrace/optprobe trampoline text. */
 bool __kernel_text_address(const struct snapshot *s, uint64_t addr);

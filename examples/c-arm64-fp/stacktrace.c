@@ -8,6 +8,7 @@
  *  - A zeroed record is a frame_record_meta: FINAL at &task_pt_regs(task)->stackframe ends a
  *    successful walk; PT_REGS is an exception boundary, where the LR may have been live, so a
  *    reliable walk gives up (arch_reliable_kunwind_consume_entry()).
+ *  - Every reported pc must be kernel text, outside STACK_FRAME_NON_STANDARD code.
  *  - return_to_handler / __kretprobe_trampoline are replaced by the original return address,
  *    keyed by the frame pointer; failing that, the walk is unreliable.
  */
@@ -188,10 +189,11 @@ static int kunwind_next(struct kunwind_state *state)
 	return kunwind_recover_return_address(state);
 }
 
-/* arch_kunwind_consume_entry(): report the pc, if it is kernel text. */
+/* arch_reliable_kunwind_consume_entry(): report the pc, if it is kernel text we can unwind from. */
 static bool consume_entry(struct kunwind_state *state)
 {
 	struct walk_result *res = state->res;
+	const struct symbol *sym;
 
 	if (res->nr_entries >= MAX_FRAMES) {
 		fail(state, EINVAL, "do_kunwind: more than %d frames", MAX_FRAMES);
@@ -199,6 +201,13 @@ static bool consume_entry(struct kunwind_state *state)
 	}
 	if (!__kernel_text_address(state->snap, state->pc)) {
 		fail(state, EINVAL, "arch_reliable_kunwind_consume_entry: pc 0x%llx is not kernel text", (unsigned long long)(state->pc));
+		return false;
+	}
+	/* Code marked STACK_FRAME_NON_STANDARD may not keep the frame-pointer protocol (spec 3.2). */
+	sym = lookup_symbol(state->snap, state->pc);
+	if (sym && sym->non_standard) {
+		fail(state, EINVAL, "arch_reliable_kunwind_consume_entry: pc 0x%llx is in %s, marked STACK_FRAME_NON_STANDARD",
+		     (unsigned long long)state->pc, sym->name);
 		return false;
 	}
 	res->entries[res->nr_entries++] = state->pc;

@@ -43,7 +43,9 @@ export function ftraceGraphRetAddr(
   if (idx.value < 0 || idx.value > stack.length) idx.value = stack.length;
   for (let i = idx.value - 1; i >= 0; i--) {
     const e = stack[i]!;
-    if (unhex(e.retp) === retp) {
+    // A tail call leaves 2+ entries on one slot, all but the outermost recording return_to_handler:
+    // skip those, as kernel/trace/fgraph.c does ("Handle tail calls for stack unwinding").
+    if (unhex(e.retp) === retp && unhex(e.ret) !== rth) {
       idx.value = i;
       return unhex(e.ret);
     }
