@@ -45,9 +45,10 @@ function metadata(): Arm64MetaEntry[] {
     m.push({ ip: hex(at(fn, 8)), ra: 'frame', fp: 'own', type: 'call' });
     m.push({ ip: hex(at(fn, 0x3c)), ra: 'lr', fp: 'caller', type: 'call' });
   }
-  for (const fn of ['el0_sync', 'el1_irq']) {
+  // Entry code: after the call into C, x29 is the FINAL record (el0_sync) or a PT_REGS one (el1_irq).
+  for (const [fn, type] of [['el0_sync', 'end_of_stack'], ['el1_irq', 'regs']] as const) {
     m.push({ ip: hex(at(fn, 0)), ra: 'unknown', fp: 'unknown', type: 'undefined' });
-    m.push({ ip: hex(at(fn, 0x20)), ra: 'frame', fp: 'own', type: 'regs' });
+    m.push({ ip: hex(at(fn, 0x20)), ra: 'frame', fp: 'own', type });
     m.push({ ip: hex(at(fn, 0x24)), ra: 'unknown', fp: 'unknown', type: 'undefined' });
   }
   for (const fn of ['return_to_handler', '__kretprobe_trampoline']) m.push({ ip: hex(at(fn, 0)), ra: 'unknown', fp: 'unknown', type: 'undefined' });
@@ -443,4 +444,14 @@ test('a return address into a STACK_FRAME_NON_STANDARD function is rejected by b
     assert.notEqual(r.rc, 0);
     assert.match(r.reason!, /STACK_FRAME_NON_STANDARD/);
   }
+});
+
+test('arm64-meta: entry code whose x29 is not the meta record its metadata promises is rejected', () => {
+  // sys_work's record claims to return into el0_sync (end_of_stack), but links to another record.
+  const b = blocked();
+  const fake = b.w.record(b.w.ptRegs - 0x10, b.w.finalFrame, at('el0_sync', 0x20));
+  b.w.record(b.r1, fake, at('el0_sync', 0x20));
+  const r = run(meta, b.w.snapshot());
+  assert.notEqual(r.rc, 0);
+  assert.match(r.reason!, /entry code/);
 });

@@ -119,6 +119,11 @@ export interface KunwindState {
   /** Cursor into the kretprobe instance list. */
   krCur: { value: number };
   flags: { fgraph: boolean; kretprobe: boolean };
+  /**
+   * Set when the pc just reported is entry code whose x29 must be a meta record: the next step
+   * must find the FINAL record ('final') or an exception boundary ('regs'), or the walk fails.
+   */
+  expect?: 'final' | 'regs';
 }
 
 /** A named error path, like the kernel's -EINVAL returns, with what went wrong. */
@@ -313,6 +318,10 @@ export function doKunwind(input: WalkInput, policy: KunwindPolicy): WalkResult {
     trace.push(state.pc);
     state.flags = { fgraph: false, kretprobe: false };
     const step = kunwindNextFrameRecord(state);
+    if (state.expect && step.kind !== 'error' && step.kind !== state.expect) {
+      return fail(err(`do_kunwind: ${h(trace[trace.length - 1]!)} is entry code whose x29 should be a ${state.expect === 'final' ? 'FINAL' : 'PT_REGS'} record, but ${h(state.fp)} is not`));
+    }
+    state.expect = undefined;
     switch (step.kind) {
       case 'final':
         return { rc: 0, trace };

@@ -98,7 +98,11 @@ function checkCallSite(state: KunwindState): KunwindError | undefined {
   const id = identify(state, 'call site');
   if (isError(id)) return id;
   const { entry } = id;
-  if (entry.type === 'end_of_stack' || entry.type === 'regs') return undefined; // entry code: x29 is the pt_regs meta record
+  if (entry.type === 'end_of_stack' || entry.type === 'regs') {
+    // Entry code: x29 is the meta record of its pt_regs, FINAL or an exception boundary.
+    state.expect = entry.type === 'end_of_stack' ? 'final' : 'regs';
+    return undefined;
+  }
   if (entry.ra === 'frame' && entry.fp === 'own') return undefined;
   return err(`call site ${state.snap.syms.describe(state.pc)} has no frame record of its own (ra ${entry.ra}, fp ${entry.fp}): its caller would be skipped`);
 }
