@@ -266,3 +266,62 @@ test('IRQs are not taken where the kernel masks them; the step limit and unknown
   assert.throws(() => kit.buildScene({ workload: 'work-chain', moment: { kind: 'blocked' } }), /never blocks/);
   assert.throws(() => kit.buildScene({ workload: 'work-chain', moment: { kind: 'exception', exception: 'irq', at: { fn: 'work_b', index: 99 }, walk: 'in-handler' } }), /no instruction/);
 });
+
+test('assembler forms: sizes per encoding, labels, symbol references and errors naming the line', () => {
+  const p = assemble(
+    [
+      {
+        region: 'kernel-text',
+        base: 0xffff81000000,
+        source: `SYM_FUNC_START(f)   # a comment
+        pushq %r12          /* REX push: 2 bytes */
+        pushq $f
+        popq %r12
+        movq $0x10, %rax
+        movq %rsp, %rbp
+        leaq -8(%rbp), %rsp
+        call *%rax
+        jmp *%r11
+        iretq
+        int3
+        nop
+        ret
+SYM_FUNC_END(f)`,
+      },
+    ],
+    {},
+  );
+  assert.deepEqual(p.bySym.get('f')!.map((i) => i.size), [2, 5, 2, 7, 3, 4, 2, 3, 2, 1, 1, 1]);
+  assert.equal(p.bySym.get('f')![1]!.imm, 0xffff81000000);
+  assert.throws(() => assemble([{ region: 'kernel-text', base: 0, source: 'SYM_FUNC_START(g)\n  call nowhere\nSYM_FUNC_END(g)' }]), /undefined symbol nowhere/);
+  assert.throws(() => assemble([{ region: 'kernel-text', base: 0, source: 'SYM_FUNC_START(g)\n  movq %rax\nSYM_FUNC_END(g)' }]), /kernel-text:2: unsupported form of movq/);
+});
+
+test('an IRQ that neither walks nor preempts returns through iretq; the task finishes its syscall', () => {
+  const img = image('work-chain');
+  const m = boot(img);
+  const at = img.prog.bySym.get('work_b')![3]!.addr;
+  m.cpu.run(100_000, (c) => c.rip === at);
+  m.cpu.exception('irq', { vector: img.prog.labels.get('asm_common_interrupt')! });
+  assert.equal(m.shadow.entries[m.shadow.entries.length - 1]!.via, 'exception');
+  m.cpu.run(100_000);
+  assert.equal(m.cpu.stopped, 'returned to user space');
+  assert.equal(m.shadow.entries.length, 0);
+  assert.equal(m.cpu.rsp, 0x7ffd4a3c1f20);
+});
+
+test('kretprobes: the int3 pre-handler and each stage of __kretprobe_trampoline keep the true chain', () => {
+  const instrument = { kretprobe: ['work_b'] };
+  // NMI inside the kprobe int3 handler: work_b is interrupted at its probed entry.
+  const pre = [...kit.sweep({ workload: 'work-chain', instrument, exception: 'nmi', walk: 'in-handler', functions: ['kprobe_int3_handler'] })];
+  assert.ok(pre.length > 0);
+  for (const s of pre) assert.deepEqual(fns(s), [...NMI_HANDLER, 'kprobe_int3_handler', 'exc_int3', 'asm_exc_int3', 'work_b', 'work_a', 'sys_work', ...SYSCALL]);
+  const n = image('work-chain', instrument).prog.bySym.get('__kretprobe_trampoline')!.length;
+  for (let index = 0; index < n; index++) {
+    const s = kit.buildScene({ workload: 'work-chain', instrument, moment: { kind: 'exception', exception: 'irq', at: { fn: '__kretprobe_trampoline', index }, walk: 'in-handler' } });
+    assert.deepEqual(fns(s), [...IRQ_HANDLER, '__kretprobe_trampoline', 'work_a', 'sys_work', ...SYSCALL], `index ${index}`);
+  }
+  for (const s of kit.sweep({ workload: 'work-chain', instrument, exception: 'nmi', walk: 'in-handler', functions: ['trampoline_handler'] })) {
+    assert.deepEqual(fns(s), [...NMI_HANDLER, 'trampoline_handler', '__kretprobe_trampoline', 'work_a', 'sys_work', ...SYSCALL]);
+  }
+});
