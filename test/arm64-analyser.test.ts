@@ -140,3 +140,20 @@ test('BPF JIT, EFI and PLT code get no usable metadata', () => {
   const { img, analysis } = imageFor('module-sleep');
   assert.equal(entryAt(analysis.table, img.prog.labels.get('mod_fn')! + 8).ra, 'frame');
 });
+
+test('return or sibling call with a modified stack frame is reported', () => {
+  const { findings } = analyseText(
+    [
+      'SYM_FUNC_START(leaky)',
+      '  STP X29, X30, [SP, #-16]!',
+      '  MOV X29, SP',
+      '  RET',
+      'SYM_FUNC_END(leaky)',
+      'SYM_FUNC_START(sib)',
+      '  SUB SP, SP, #16',
+      '  B <leaky>',
+      'SYM_FUNC_END(sib)',
+    ].join('\n'),
+  );
+  assert.deepEqual(findings.map((f) => [f.kind, f.fn]), [['stack-state-mismatch', 'leaky'], ['stack-state-mismatch', 'sib']]);
+});

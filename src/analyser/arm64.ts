@@ -3,6 +3,16 @@
  * UNWIND_HINTs and jumps, tracks where the return address is (LR, the frame record, unknown),
  * whether X29 holds the function's own frame record, and the SP depth; emits the arm64 unwind
  * table (Arm64MetaEntry[], each entry covering up to the next ip) and findings.
+ *
+ * Table semantics (for unwinder writers):
+ * - type 'call' (SYM_FUNC code): ra 'lr' = the return address is in LR and X29 is still the
+ *   caller's record (cfaSpOffset = CFA - SP); ra 'frame' with fp 'own' = X29 points at this
+ *   function's {fp, lr} record, which holds the return address; 'unknown' = neither is known.
+ * - type 'regs' (UNWIND_HINT_REGS): X29 points at pt_regs->stackframe of an exception frame.
+ * - type 'end_of_stack' (UNWIND_HINT_END_OF_STACK): X29 points at the FINAL record.
+ * - type 'undefined' (UNWIND_HINT_UNDEFINED) or no type with ra 'unknown': nothing is known; reject.
+ * Code the analyser never reached (SYM_CODE without hints, BPF JIT, EFI, PLT, STACK_FRAME_NON_STANDARD)
+ * has ra/fp 'unknown'. Every text block ends with an 'unknown' entry.
  */
 import { Mode, Op, REG_FP, REG_LR, REG_SP, type Hint, type Insn, type Program } from '../isa/arm64/assembler';
 import type { KSymbol } from '../machine/symbols';
@@ -159,6 +169,19 @@ function step(s: State, i: Insn, fn: KSymbol, ctx: Ctx): State {
       if (s.ra === 'lr') n.ra = 'unknown';
       return n;
     }
+    case Op.RET:
+    case Op.B:
+      // objtool: "return with modified stack frame" / "sibling call with modified stack frame"
+      if ((i.op === Op.RET || i.crossFn) && !fn.nonStandard && (s.ra !== 'lr' || s.fp !== 'caller' || s.depth !== 0)) {
+        ctx.findings.push({
+          severity: 'warning',
+          kind: 'stack-state-mismatch',
+          fn: fn.name,
+          addr: i.addr,
+          message: `${fn.name}+0x${(i.addr - fn.start).toString(16)}: ${i.op === Op.RET ? 'return' : 'sibling call'} with modified stack frame (${i.text})`,
+        });
+      }
+      return n;
     default:
       break;
   }
