@@ -81,6 +81,9 @@ async function externalWalker(params: WorldParameters): Promise<Walker> {
 
 const inProcess = new Map<string, InProcessWalker>();
 
+/** Failing walks of one sweep kept in its record, each with a stack dump and its snapshot file. */
+export const MAX_FAILING_KEPT = 20;
+
 /** Kinds of code named in features, and the symbol kind that identifies them in any kernel image. */
 const CODE_KINDS: Record<string, SymbolKind> = {
   'BPF program': 'bpf',
@@ -438,8 +441,8 @@ export class ConformanceSession {
     if (status === 'failed') msg = this.failure;
     const req = this.requirement;
     const failing = (w: Walked) => w.failed !== undefined || status === 'errored' || ['faulted', 'runaway', 'errored', 'unsafe'].includes(w.judgement.outcome);
-    // Sweeps keep the failing walks and a few others; single walks keep everything.
-    const keep = this.sweep ? [...this.walks.filter(failing), ...this.walks.filter((w) => !failing(w)).slice(0, 3)] : this.walks;
+    // Sweeps keep the first failing walks (with their snapshots) and a few others; the summary counts them all.
+    const keep = this.sweep ? [...this.walks.filter(failing).slice(0, MAX_FAILING_KEPT), ...this.walks.filter((w) => !failing(w)).slice(0, 3)] : this.walks;
     const walks: WalkReport[] = [];
     let n = 0;
     for (const w of keep) {
