@@ -1,0 +1,94 @@
+/**
+ * End to end through `npm run conformance -- --unwinder "<cmd>"`: the C example gets the same
+ * verdicts as the in-process arm64-fp reference, requirement by requirement and scenario by
+ * scenario; the faulty example is not conformant on the exception / LR requirements; a plugin that
+ * hangs or crashes leaves the run complete with its walks judged runaway / errored.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { describe, it } from 'node:test';
+import { join } from 'path';
+
+const ROOT = join(__dirname, '..');
+const EX = join(ROOT, 'examples');
+const cliPresent = ['conformance.ts', 'options.ts'].some((f) => {
+  try {
+    return readFileSync(join(ROOT, 'src', 'cli', f), 'utf8').includes("'--unwinder");
+  } catch {
+    return false;
+  }
+});
+const build = spawnSync(join(ROOT, 'scripts', 'build-examples.sh'), { encoding: 'utf8' });
+
+function conformance(out: string, ...args: string[]) {
+  const r = spawnSync(process.execPath, ['-r', './scripts/ts-register.js', 'src/cli/conformance.ts', '--no-html', '--quiet', '--out', out, ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
+  return r;
+}
+
+interface Conf {
+  verdict: string;
+  requirements: { id: string; outcome: string }[];
+  scenarios: { id: string; status: string; message?: string; walks: { outcome: string; explanation: string }[] }[];
+}
+const report = (out: string, profile: string): Conf => JSON.parse(readFileSync(join(out, profile, 'conformance.json'), 'utf8'));
+
+describe('conformance CLI with --unwinder', { skip: cliPresent ? false : 'the conformance CLI has no --unwinder yet' }, () => {
+  it('the C example and the in-process arm64-fp reference get the same verdicts', { skip: build.status === 3 ? 'no C compiler' : false }, () => {
+    assert.equal(build.status, 0, build.stderr);
+    const out = mkdtempSync(join(tmpdir(), 'conf-c-'));
+    const r = conformance(out, '--unwinder', join(EX, 'c-arm64-fp', 'build', 'c-arm64-fp'), '--validate-protocol', '--profile', 'arm64-fp');
+    assert.ok(r.status !== null, `CLI did not finish: ${r.stderr}`);
+    const c = report(out, 'c-arm64-fp');
+    const ref = report(out, 'arm64-fp');
+    assert.equal(c.verdict, ref.verdict);
+    const refReq = new Map(ref.requirements.map((x) => [x.id, x.outcome]));
+    for (const q of c.requirements) assert.equal(q.outcome, refReq.get(q.id), `requirement ${q.id}`);
+    const refSc = new Map(ref.scenarios.map((x) => [x.id, x]));
+    assert.equal(c.scenarios.length, ref.scenarios.length);
+    for (const s of c.scenarios) {
+      const o = refSc.get(s.id)!;
+      assert.equal(s.status, o.status, `scenario ${s.id}: C ${s.message ?? ''} / reference ${o.message ?? ''}`);
+      assert.deepEqual(s.walks.map((w) => w.outcome), o.walks.map((w) => w.outcome), `scenario ${s.id}`);
+    }
+    console.log(`# C example vs arm64-fp: ${c.scenarios.length} scenarios, ${c.scenarios.reduce((n, s) => n + s.walks.length, 0)} walks, verdict ${c.verdict}`);
+  });
+
+  it('the faulty example is not conformant, on exception-walks-sound and the LR requirement', () => {
+    const out = mkdtempSync(join(tmpdir(), 'conf-faulty-'));
+    conformance(out, '--unwinder', `node ${join(EX, 'faulty-trusts-lr', 'unwinder.js')}`, '--validate-protocol');
+    const f = report(out, 'faulty-trusts-lr');
+    assert.notEqual(f.verdict, 'conformant');
+    const outcome = new Map(f.requirements.map((x) => [x.id, x.outcome]));
+    assert.equal(outcome.get('exception-walks-sound'), 'failed');
+    assert.equal(outcome.get('lr-duplicates-and-inversions-unreliable'), 'failed');
+    // Its faults are its own: the requirements that do not cross an exception boundary hold.
+    for (const id of ['walk-terminates', 'walk-memory-safe', 'termination-verified']) assert.equal(outcome.get(id), 'passed', id);
+    const imprecise = f.scenarios.flatMap((s) => s.walks).filter((w) => w.outcome === 'imprecise');
+    assert.ok(imprecise.some((w) => /duplicated/.test(w.explanation)));
+  });
+
+  it('a hanging plugin: the run completes and its walks are runaway, with the timeout named', () => {
+    const out = mkdtempSync(join(tmpdir(), 'conf-hang-'));
+    const r = conformance(out, '--unwinder', `node ${join(EX, 'misbehaving', 'hang.js')}`, '--walk-timeout', '400', '--requirement', 'trace-complete-or-nonzero');
+    assert.ok(r.status !== null, 'the run did not finish');
+    const h = report(out, 'misbehaving');
+    const walks = h.scenarios.flatMap((s) => s.walks);
+    assert.ok(walks.some((w) => w.outcome === 'runaway' && /no answer within 400 ms/.test(w.explanation)), JSON.stringify(walks.map((w) => w.outcome)));
+    assert.ok(walks.some((w) => w.outcome === 'correctly-unreliable'), 'walks after a restart are answered');
+  });
+
+  it('a crashing plugin: the run completes and its walks are errored with its stderr', () => {
+    const out = mkdtempSync(join(tmpdir(), 'conf-crash-'));
+    conformance(out, '--unwinder', `node ${join(EX, 'misbehaving', 'crash.js')}`, '--requirement', 'trace-complete-or-nonzero');
+    const h = report(out, 'misbehaving');
+    const walks = h.scenarios.flatMap((s) => s.walks);
+    assert.ok(walks.some((w) => w.outcome === 'errored' && /exited with code 139[\s\S]*segfault-like death/.test(w.explanation)), JSON.stringify(walks.map((w) => w.outcome)));
+    assert.ok(walks.some((w) => w.outcome === 'correctly-unreliable'));
+  });
+});
