@@ -133,6 +133,20 @@ describe('corrupt frame links are rejected without unsafe reads', () => {
     });
   }
 
+  for (const [n, u] of BOTH) {
+    test(`${n}: a recursion deeper than the frame bound stops, unreliable and within the read budget`, () => {
+      const { cpu, tsp } = blockedUser((c) => {
+        for (let i = 0; i < 700; i++) c.into('work_a', 0);
+      });
+      const snap = blockedSnap(cpu, tsp);
+      const w = walkInProcess(u, snap, 5000);
+      assert.equal(w.runaway, undefined);
+      assert.notEqual(w.result!.rc, 0);
+      assert.match(w.result!.reason ?? '', /frames/);
+      assert.deepEqual(unsafeAccesses(snap, w.accesses ?? []), []);
+    });
+  }
+
   test('orc: END_OF_STACK away from task_pt_regs is not a successful end', () => {
     const cpu = new Cpu();
     cpu.rsp = PT_REGS - 0x200;
