@@ -193,8 +193,8 @@ test('an IRQ taken at every instruction of a small call chain: truth includes th
 test('a preempted task: blocked, with the exception frame of the interrupted function on its stack', () => {
   const s = kit.buildScene({ workload: 'work-chain', moment: { kind: 'exception', exception: 'irq', at: { fn: 'work_c', index: 1 }, walk: 'preempted' } });
   assert.equal(s.snapshot.task.state, 'blocked');
-  assert.deepEqual(fns(s.truth), ['__schedule', 'preempt_schedule_irq', 'el1h_64_irq_handler', 'el1h_64_irq', 'work_c', 'work_b', 'work_a', 'sys_work', ...SYSCALL_BOTTOM]);
-  assert.equal(s.truth.frames[4]!.why, 'exception');
+  assert.deepEqual(fns(s.truth), ['cpu_switch_to', '__schedule', 'preempt_schedule_irq', 'el1h_64_irq_handler', 'el1h_64_irq', 'work_c', 'work_b', 'work_a', 'sys_work', ...SYSCALL_BOTTOM]);
+  assert.equal(s.truth.frames[5]!.why, 'exception');
 });
 
 test('an NMI nested in the IRQ handler: walk from the NMI handler', () => {
@@ -210,9 +210,10 @@ test('an NMI nested in the IRQ handler: walk from the NMI handler', () => {
 test('a blocked task: truth is the chain below schedule(); registers are the saved cpu_context', () => {
   const s = kit.buildScene({ workload: 'syscall-sleep', moment: { kind: 'blocked' } });
   assert.equal(s.snapshot.task.state, 'blocked');
-  assert.deepEqual(fns(s.truth), ['__schedule', 'schedule', 'do_nanosleep', 'sys_sleep', ...SYSCALL_BOTTOM]);
+  assert.deepEqual(fns(s.truth), ['cpu_switch_to', '__schedule', 'schedule', 'do_nanosleep', 'sys_sleep', ...SYSCALL_BOTTOM]);
   assert.equal(s.truth.frames[0]!.omissible, CONTEXT_SWITCH_OMISSIBLE);
-  assert.ok(s.truth.frames.slice(1).every((f) => !f.omissible));
+  assert.ok(s.truth.frames.slice(1).every((f) => !f.omissible), '__schedule and below are required');
+  assert.equal(s.truth.frames[1]!.addr, s.snapshot.regs.pc === undefined ? -1 : Number(s.snapshot.regs.pc), '__schedule resumes at the saved pc');
   const snap = loadSnapshot(JSON.parse(JSON.stringify(s.snapshot)));
   assert.equal(snap.syms.lookup(snap.regs.pc!)!.name, '__schedule');
   // pt_regs at the top of the task stack; the FINAL record is {0, 0} with type FINAL.
@@ -223,7 +224,7 @@ test('a blocked task: truth is the chain below schedule(); registers are the sav
 
   const k = kit.buildScene({ workload: 'kthread-sleep', moment: { kind: 'blocked' } });
   assert.equal(k.snapshot.task.kind, 'kthread');
-  assert.deepEqual(fns(k.truth), ['__schedule', 'schedule', 'worker_thread', 'kthread', 'ret_from_fork']);
+  assert.deepEqual(fns(k.truth), ['cpu_switch_to', '__schedule', 'schedule', 'worker_thread', 'kthread', 'ret_from_fork']);
 });
 
 test('fgraph return path: at every stage the truth names the traced function\'s caller', () => {
@@ -253,7 +254,7 @@ test('fgraph return path: at every stage the truth names the traced function\'s 
 
 test('fgraph and kretprobe state while the traced function sleeps', () => {
   const s = kit.buildScene({ workload: 'syscall-sleep', instrument: { fgraph: ['do_nanosleep'], kretprobe: ['sys_sleep'] }, moment: { kind: 'blocked' } });
-  assert.deepEqual(fns(s.truth), ['__schedule', 'schedule', 'do_nanosleep', 'sys_sleep', ...SYSCALL_BOTTOM]);
+  assert.deepEqual(fns(s.truth), ['cpu_switch_to', '__schedule', 'schedule', 'do_nanosleep', 'sys_sleep', ...SYSCALL_BOTTOM]);
   const snap = loadSnapshot(JSON.parse(JSON.stringify(s.snapshot)));
   const [g] = s.snapshot.fgraph!.stack;
   assert.equal(snap.syms.lookup(Number(g!.ret))!.name, 'sys_sleep');
@@ -350,10 +351,10 @@ test('workloads that never block say so', () => {
 test('tail call, module PLT, BPF and EFI: the truth follows real control flow', () => {
   const blocked = (w: Parameters<typeof imageFor>[0]) => fns(kit.buildScene({ workload: w, moment: { kind: 'blocked' } }).truth);
   // tail_a jumped to tail_b: tail_a will never be returned to.
-  assert.deepEqual(blocked('tail-call'), ['__schedule', 'schedule', 'tail_b', 'sys_tail', ...SYSCALL_BOTTOM]);
+  assert.deepEqual(blocked('tail-call'), ['cpu_switch_to', '__schedule', 'schedule', 'tail_b', 'sys_tail', ...SYSCALL_BOTTOM]);
   // The PLT veneer branched (BR) to the kernel: it is not a frame.
-  assert.deepEqual(blocked('module-sleep'), ['__schedule', 'schedule', 'mod_helper_target', 'mod_fn', 'sys_modcall', ...SYSCALL_BOTTOM]);
-  assert.deepEqual(blocked('bpf-sleep'), ['__schedule', 'schedule', 'bpf_helper', 'bpf_prog_6deef7357e7b4530', 'sys_bpf_run', ...SYSCALL_BOTTOM]);
+  assert.deepEqual(blocked('module-sleep'), ['cpu_switch_to', '__schedule', 'schedule', 'mod_helper_target', 'mod_fn', 'sys_modcall', ...SYSCALL_BOTTOM]);
+  assert.deepEqual(blocked('bpf-sleep'), ['cpu_switch_to', '__schedule', 'schedule', 'bpf_helper', 'bpf_prog_6deef7357e7b4530', 'sys_bpf_run', ...SYSCALL_BOTTOM]);
   const efi = kit.buildScene({ workload: 'efi-call', moment: { kind: 'exception', exception: 'irq', at: { fn: 'efi_get_time', index: 2 }, walk: 'in-handler' } });
   const names = fns(efi.truth);
   assert.deepEqual(names.slice(names.indexOf('efi_get_time')), ['efi_get_time', '__efi_rt_asm_wrapper', 'efi_call_rts', 'sys_efi', ...SYSCALL_BOTTOM]);

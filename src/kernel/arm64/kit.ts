@@ -29,7 +29,7 @@ export const ARM64_WORKLOADS: readonly Workload[] = [
 ];
 
 const STEP_LIMIT = 100_000;
-export const CONTEXT_SWITCH_OMISSIBLE = 'context-switch code the blocked task resumes in';
+export const CONTEXT_SWITCH_OMISSIBLE = 'context switch: a blocked task resumes in cpu_switch_to, which a trace may leave out';
 
 const images = new Map<string, { img: Image; analysis: Arm64Analysis }>();
 
@@ -169,11 +169,11 @@ export function buildScene(spec: SceneSpec): Scene {
   const stacks: SnapshotStack[] = [{ region: MAP.task.name, type: 'task' }];
   if (r.state === 'blocked') {
     regs = m.savedContext();
-    // The task resumes by returning from cpu_switch_to into __schedule.
-    const sh = m.shadow.clone();
-    const top = sh.entries.pop();
-    if (!top || top.resume !== regs.pc) throw new Error('blocked task: shadow top is not the cpu_switch_to call');
-    truth = sh.truth(regs.pc!, CONTEXT_SWITCH_OMISSIBLE);
+    // The task resumes at cpu_switch_to's RET (context-switch code, omissible), which returns into
+    // __schedule at the saved pc: __schedule and everything below it are required.
+    const top = m.shadow.entries[m.shadow.entries.length - 1];
+    if (!top || top.resume !== regs.pc || m.syms.lookup(m.cpu.pc)?.name !== 'cpu_switch_to') throw new Error('blocked task: not switched out in cpu_switch_to');
+    truth = m.shadow.truth(m.cpu.pc, CONTEXT_SWITCH_OMISSIBLE);
   } else {
     regs = m.cpu.regsRecord();
     truth = m.shadow.truth(m.cpu.pc);
