@@ -2,11 +2,11 @@
 import { When } from '@cucumber/cucumber';
 import type { ConformanceWorld as W } from './support/world';
 
-When('a reliable stacktrace is requested for the task', async function (this: W) {
-  await this.session.requestForTask();
+When('a reliable stacktrace is requested for the task', function (this: W) {
+  return this.session.requestForTask();
 });
-When('a reliable stacktrace is requested from the interrupt handler', async function (this: W) {
-  await this.session.requestFromHandler();
+When('a reliable stacktrace is requested from the interrupt handler', function (this: W) {
+  return this.session.requestFromHandler();
 });
 When('the kernel image is analysed at build time', function (this: W) {
   this.session.analyse();

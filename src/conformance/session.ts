@@ -266,17 +266,20 @@ export class ConformanceSession {
     return w;
   }
 
-  /** Walk the task: blocked, or preempted by the exception and then blocked (walk: preempted). */
-  async requestForTask(): Promise<void> {
-    await this.request('preempted');
+  /**
+   * Walk the task: blocked, or preempted by the exception and then blocked (walk: preempted).
+   * Resolves to 'skipped' when an external implementation declined a walk (the scenario is skipped).
+   */
+  async requestForTask(): Promise<'skipped' | undefined> {
+    return this.request('preempted');
   }
 
   /** Walk current from inside the exception handler. */
-  async requestFromHandler(): Promise<void> {
-    await this.request('in-handler');
+  async requestFromHandler(): Promise<'skipped' | undefined> {
+    return this.request('in-handler');
   }
 
-  private async request(walk: 'in-handler' | 'preempted'): Promise<void> {
+  private async request(walk: 'in-handler' | 'preempted'): Promise<'skipped' | undefined> {
     const kit = kitFor(this.profile.arch);
     if (this.sweepOver) {
       if (!this.workload) throw new Error('no workload: a Given step must describe what the task runs');
@@ -308,7 +311,9 @@ export class ConformanceSession {
       await this.walkScene(kit.buildScene(this.spec(walk)));
     }
     const skipped = this.walks.find((w) => w.skipped !== undefined);
-    if (skipped) this.forced = { status: 'skipped', message: `the implementation skipped the walk: ${skipped.skipped}` };
+    if (!skipped) return undefined;
+    this.forced = { status: 'skipped', message: `the implementation skipped the walk: ${skipped.skipped}` };
+    return 'skipped';
   }
 
   /** Run the build-time analyser over the kernel image the workload is built into. */
