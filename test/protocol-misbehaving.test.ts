@@ -121,3 +121,13 @@ describe('misbehaving plugins', () => {
     await assert.rejects(startExternalWalker('definitely-not-a-command-xyz'), /exited with code 127 before answering start[\s\S]*not found/);
   });
 });
+
+describe('external walker', () => {
+  it('serialises concurrent walks over one process, each answer matched to its walk', async () => {
+    const w = await startExternalWalker(`node ${join(ROOT, 'examples', 'minimal-js', 'always-unreliable.js')}`, { validate: true });
+    walkers.push(w);
+    const recs = await Promise.all(Array.from({ length: 6 }, () => w.walk(snap, loaded)));
+    for (const r of recs) assert.equal(r.result?.rc, -22, r.error);
+    assert.equal(w.starts, 1);
+  });
+});

@@ -246,7 +246,16 @@ export class ExternalWalker implements Walker {
     this.proc = undefined;
   }
 
-  async walk(snapshot: Snapshot, loaded: LoadedSnapshot): Promise<ExternalWalkRecord> {
+  /** Walks go one at a time over the single pipe, whoever calls. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  walk(snapshot: Snapshot, loaded: LoadedSnapshot): Promise<ExternalWalkRecord> {
+    const run = this.queue.then(() => this.walkNow(snapshot, loaded));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async walkNow(snapshot: Snapshot, loaded: LoadedSnapshot): Promise<ExternalWalkRecord> {
     if (!this.proc || this.proc.exited !== undefined) {
       try {
         await this.start();
