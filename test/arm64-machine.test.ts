@@ -391,3 +391,22 @@ test('instrumentation of notrace/noinstr code is refused; scene ids are unique i
   const ids = [...kit.sweep({ workload: 'kthread-sleep', exception: 'nmi', walk: 'in-handler' })].map((s) => s.snapshot.id);
   assert.equal(new Set(ids).size, ids.length);
 });
+
+test('preemption only where preempt_count is zero: never inside schedule()/__schedule()', () => {
+  const pre = [...kit.sweep({ workload: 'syscall-sleep', exception: 'irq', walk: 'preempted' })];
+  const inHandler = [...kit.sweep({ workload: 'syscall-sleep', exception: 'irq', walk: 'in-handler' })];
+  assert.ok(pre.length > 5 && pre.length < inHandler.length);
+  for (const s of pre) {
+    const names = fns(s.truth);
+    assert.equal(names.filter((n) => n === '__schedule').length, 1, s.moment);
+    assert.ok(names.includes('preempt_schedule_irq'), s.moment);
+    assert.equal(s.snapshot.task.state, 'blocked');
+  }
+  const sched = imageFor('syscall-sleep').img.prog.labels.get('schedule')!;
+  const idx = boundaries('syscall-sleep').find((b) => b.preemptDisabled && !b.irqMasked && b.pc >= sched)!;
+  assert.ok(idx);
+  assert.throws(
+    () => kit.buildScene({ workload: 'syscall-sleep', moment: { kind: 'exception-at-step', exception: 'irq', step: idx.step, walk: 'preempted' } }),
+    /preemption is disabled/,
+  );
+});

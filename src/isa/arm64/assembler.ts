@@ -112,6 +112,8 @@ const PSEUDOS = new Set([
   'FGRAPH_RETURN',
   'KPROBE_HIT',
   'KRETPROBE_RETURN',
+  'PREEMPT_DISABLE',
+  'PREEMPT_ENABLE',
 ]);
 
 export function parseReg(s: string): number | undefined {

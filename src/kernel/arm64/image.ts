@@ -147,7 +147,8 @@ function coreText(): string {
     'SYM_FUNC_END(worker_thread)',
     '',
     '// ---- scheduler ----',
-    cfunc('schedule', ['BODY 1', 'BL <__schedule>']),
+    '// schedule() -> __schedule_loop(): preemption is off across __schedule()',
+    cfunc('schedule', ['BODY 1', 'PREEMPT_DISABLE', 'BL <__schedule>', 'PREEMPT_ENABLE']),
     cfunc('__schedule', ['STP X19, X20, [SP, #16]', 'BODY 2', 'MSR DAIFSET, #2', `MOV X0, #${CPU_CONTEXT}`, 'BL <cpu_switch_to>', 'MSR DAIFCLR, #2', 'LDP X19, X20, [SP, #16]'], 32),
     '// cpu_switch_to(prev context): save callee-saved registers, sp and pc (= lr), switch out',
     'SYM_FUNC_START(cpu_switch_to)',
@@ -163,7 +164,7 @@ function coreText(): string {
     '  CPU_SWITCH',
     '  RET',
     'SYM_FUNC_END(cpu_switch_to)',
-    cfunc('preempt_schedule_irq', ['BL <__schedule>']),
+    cfunc('preempt_schedule_irq', ['PREEMPT_DISABLE', 'BL <__schedule>', 'PREEMPT_ENABLE']),
     '',
     '// ---- exceptions from EL1: IRQ and (pseudo-)NMI ----',
     'SYM_CODE_START(el1h_64_irq)',
@@ -253,7 +254,7 @@ function coreText(): string {
     'SYM_CODE_END(ftrace_caller)',
     'SYM_KIND(ftrace_caller, ftrace-trampoline)',
     '// ftrace_graph_func(ip, parent_ip, fregs): prepare_ftrace_return(ip, &fregs->lr, fregs->fp)',
-    cfunc('ftrace_graph_func', ['FGRAPH_PREPARE X0, X2']),
+    cfunc('ftrace_graph_func', ['PREEMPT_DISABLE', 'FGRAPH_PREPARE X0, X2', 'PREEMPT_ENABLE']),
     'SYM_CODE_START(return_to_handler)',
     '  UNWIND_HINT_UNDEFINED',
     `  SUB SP, SP, #${FREGS.SIZE}`,
@@ -284,7 +285,7 @@ function coreText(): string {
     '  RET',
     'SYM_CODE_END(__kretprobe_trampoline)',
     'SYM_KIND(__kretprobe_trampoline, return-trampoline)',
-    cfunc('trampoline_probe_handler', ['KRETPROBE_RETURN X0']),
+    cfunc('trampoline_probe_handler', ['PREEMPT_DISABLE', 'KRETPROBE_RETURN X0', 'PREEMPT_ENABLE']),
   );
 }
 

@@ -95,6 +95,7 @@ function reach(spec: SceneSpec, img: Image): Reached {
     at = `@step${mo.step}`;
   }
   if (mo.exception === 'irq' && m.cpu.irqMasked) throw new Error(`IRQs are masked at ${m.describe(where)}`);
+  if (mo.walk === 'preempted' && !mo.nested && m.preemptCount > 0) throw new Error(`preemption is disabled at ${m.describe(where)}: an IRQ there cannot preempt the task`);
   const desc = `${EXC[mo.exception]} before ${m.describe(where)}`;
   m.takeException(mo.exception);
   if (mo.nested === 'nmi') {
@@ -198,12 +199,20 @@ export function buildScene(spec: SceneSpec): Scene {
 }
 
 /** Every instruction boundary the task executes on the workload's path, with pstate at each. */
-export function boundaries(w: Workload, ins?: Instrumentation): { step: number; pc: number; irqMasked: boolean }[] {
+export interface Boundary {
+  step: number;
+  pc: number;
+  irqMasked: boolean;
+  /** preempt_count() > 0: an IRQ here cannot preempt the task. */
+  preemptDisabled: boolean;
+}
+
+export function boundaries(w: Workload, ins?: Instrumentation): Boundary[] {
   const { img } = imageFor(w, ins);
   const m = new Arm64Machine(img);
-  const out: { step: number; pc: number; irqMasked: boolean }[] = [];
+  const out: Boundary[] = [];
   for (let k = 0; k < STEP_LIMIT; k++) {
-    out.push({ step: m.cpu.steps, pc: m.cpu.pc, irqMasked: m.cpu.irqMasked });
+    out.push({ step: m.cpu.steps, pc: m.cpu.pc, irqMasked: m.cpu.irqMasked, preemptDisabled: m.preemptCount > 0 });
     const stop = m.cpu.run(1);
     if (stop === 'blocked' || stop === 'user') return out;
     if (stop !== 'limit') throw new Error(`sweep of ${w} stopped (${stop}) at ${m.describe(m.cpu.pc)}`);
@@ -217,6 +226,7 @@ export function* sweep(spec: SweepSpec): Iterable<Scene> {
   const fns = spec.functions ? new Set(spec.functions) : undefined;
   for (const b of boundaries(spec.workload, spec.instrument)) {
     if (spec.exception === 'irq' && b.irqMasked) continue;
+    if (spec.walk === 'preempted' && !spec.nested && b.preemptDisabled) continue;
     if (fns && !fns.has(m.syms.lookup(b.pc)?.name ?? '')) continue;
     yield buildScene({
       workload: spec.workload,

@@ -45,6 +45,8 @@ export class Arm64Machine implements Arm64Hooks {
   readonly cpu: Arm64Cpu;
   cfg: RunConfig = {};
   nmiTaken = false;
+  /** preempt_count(): non-zero where the task cannot be preempted. */
+  preemptCount = 0;
   /** The other task's innermost frame record (target of frame-pointer-other-task corruption). */
   otherRecord = 0;
 
@@ -144,7 +146,14 @@ export class Arm64Machine implements Arm64Hooks {
         return kind === this.cfg.walkAt ? 'walk' : undefined;
       }
       case 'NEED_RESCHED':
-        x[i.rd] = this.cfg.preempt ? 1 : 0;
+        // arm64_preempt_schedule_irq(): only when preempt_count is zero
+        x[i.rd] = this.cfg.preempt && this.preemptCount === 0 ? 1 : 0;
+        return undefined;
+      case 'PREEMPT_DISABLE':
+        this.preemptCount++;
+        return undefined;
+      case 'PREEMPT_ENABLE':
+        this.preemptCount--;
         return undefined;
       case 'ON_TASK_STACK':
         x[i.rd] = this.taskStackHas(cpu.sp) ? 1 : 0;
