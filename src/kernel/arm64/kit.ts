@@ -120,7 +120,10 @@ function reach(spec: SceneSpec, img: Image): Reached {
 function corrupt(m: Arm64Machine, fp0: number, c: Corruption): void {
   const mem = m.mem;
   const link = mem.read64(fp0);
-  const onStack = (a: number) => !!mem.find(a, 16) && mem.find(a, 16)!.kind !== 'data' && ['task-stack', 'irq-stack'].includes(mem.find(a, 16)!.kind);
+  const onStack = (a: number) => {
+    const r = mem.find(a, 16);
+    return r?.kind === 'task-stack' || r?.kind === 'irq-stack';
+  };
   switch (c) {
     case 'frame-pointer-zeroed':
       mem.write64(fp0, 0);

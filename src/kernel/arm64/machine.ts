@@ -3,7 +3,7 @@
  * executing a workload. Pseudo-ops (effects of kernel C code) are implemented here.
  */
 import { ARM64_ABI as A } from '../../isa/arm64/abi';
-import { Op, type Insn } from '../../isa/arm64/assembler';
+import type { Insn } from '../../isa/arm64/assembler';
 import { Arm64Cpu, PSR_EL1H, type Arm64Hooks, type StopReason } from '../../isa/arm64/interpreter';
 import { Memory, TEXT_KINDS, type RegionKind } from '../../machine/memory';
 import { SymbolTable } from '../../machine/symbols';
@@ -204,7 +204,4 @@ export class Arm64Machine implements Arm64Hooks {
     return `${this.syms.describe(addr)}${i ? ` (${i.text})` : ''}`;
   }
 
-  isCall(i: Insn | undefined): boolean {
-    return !!i && (i.op === Op.BL || i.op === Op.BLR);
-  }
 }
