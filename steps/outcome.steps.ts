@@ -1,5 +1,5 @@
 /** Then: the requirement's rule applied to the oracle's judgement of each walk (src/conformance/expect.ts). */
-import { Then } from '@cucumber/cucumber';
+import { defineParameterType, Then } from '@cucumber/cucumber';
 import type { ConformanceWorld as W } from './support/world';
 
 Then('the trace is reliable', function (this: W) {
@@ -44,4 +44,13 @@ Then('build-time unwind metadata covers {word}', function (this: W, fn: string) 
 });
 Then('a reliable trace ends in the kernel entry code', function (this: W) {
   this.session.expectEndsAtEntry();
+});
+
+// ---- claims of the profile, checked against the ground truth
+defineParameterType({ name: 'claim', regexp: /unwinds across IRQs|unwinds across NMIs|unwinds inside return_to_handler/ });
+Then('the trace is reliable if the profile claims it {claim}, and reported unreliable otherwise', function (this: W, claim: string) {
+  this.session.expectPerClaim(claim);
+});
+Then('some walks are reliable if the profile claims it {claim}', function (this: W, claim: string) {
+  this.session.expectSomeReliableIfClaimed(claim);
 });

@@ -95,20 +95,20 @@ Feature: Unwinding across interrupts and exceptions
       When a reliable stacktrace is requested from the interrupt handler
       Then the trace is reliable
 
-    @id:nmi-in-body-rejected-where-irq-is-not
-    Example: an NMI at the same instruction is rejected
+    @id:nmi-in-body-as-claimed
+    Example: an NMI at the same instruction is unwound only if the profile claims it
       Given a task in a system call running work_a, which calls work_b, which calls work_c
       And an NMI is taken before instruction 2 of work_b
       When a reliable stacktrace is requested from the interrupt handler
-      Then the trace is reported unreliable
+      Then the trace is reliable if the profile claims it unwinds across NMIs, and reported unreliable otherwise
 
-    @id:nmi-nested-in-irq-rejected
-    Example: an NMI nested in an IRQ handler is rejected
+    @id:nmi-nested-in-irq-as-claimed
+    Example: an NMI nested in an IRQ handler is unwound only if the profile claims it
       Given a task in a system call running work_a, which calls work_b, which calls work_c
       And an IRQ is taken before instruction 2 of work_b
       And an NMI is taken inside that IRQ handler
       When a reliable stacktrace is requested from the interrupt handler
-      Then the trace is reported unreliable
+      Then the trace is reliable if the profile claims it unwinds across NMIs, and reported unreliable otherwise
 
   @req:unwind-exceptions-when-identifiable @should
   Rule: An unwinder that can tell when it is reliable unwinds across exception boundaries

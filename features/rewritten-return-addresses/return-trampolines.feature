@@ -176,6 +176,7 @@ Feature: Rewriting of return addresses
       And an IRQ is taken at every instruction boundary of return_to_handler
       When a reliable stacktrace is requested from the interrupt handler
       Then every walk is complete or reported unreliable
+      And some walks are reliable if the profile claims it unwinds inside return_to_handler
       And the reliable share is recorded
 
     @id:rth-x86-jump-to-original @sweep @arch:x86_64

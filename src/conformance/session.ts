@@ -94,6 +94,13 @@ const CODE_KINDS: Record<string, SymbolKind> = {
   'kprobe trampoline': 'kprobe-trampoline',
 };
 
+/** Claims as features name them. */
+const CLAIM_PHRASES: Record<string, keyof Profile['claims']> = {
+  'unwinds across IRQs': 'unwindsAcrossIrq',
+  'unwinds across NMIs': 'unwindsAcrossNmi',
+  'unwinds inside return_to_handler': 'unwindsInsideReturnToHandler',
+};
+
 /** Whether the build-time metadata entry covering the task's interrupted PC says the unwind state is undefined. */
 function interruptedUndefined(scene: Scene): boolean {
   const exc = scene.truth.frames.filter((f) => f.why === 'exception');
@@ -384,6 +391,23 @@ export class ConformanceSession {
       if (!sym?.entry) throw new Error(`${w.scene.moment}: the task's call chain ends in ${outer?.fn}, which is not marked as kernel entry code`);
       this.expectEndsIn(sym.name);
     }
+  }
+
+  /** A claim of the profile, named in the spec's words ("unwinds across NMIs"). */
+  claims(phrase: string): boolean {
+    const key = CLAIM_PHRASES[phrase];
+    if (!key) throw new Error(`unknown claim "${phrase}" (known: ${Object.keys(CLAIM_PHRASES).join(', ')})`);
+    return this.profile.claims[key];
+  }
+
+  /** Reliable if the profile makes the claim, else reported unreliable: the profile's promise is checked. */
+  expectPerClaim(phrase: string): void {
+    this.expect(this.claims(phrase) ? 'reliable' : 'reported-unreliable');
+  }
+
+  /** Some walk is reliable when the profile makes the claim (nothing is asserted otherwise). */
+  expectSomeReliableIfClaimed(phrase: string): void {
+    if (this.claims(phrase)) this.expectSomeReliable();
   }
 
   /** Some walk of the sweep was reliable (the unwinder claims to unwind across such exceptions). */
