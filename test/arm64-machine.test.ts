@@ -11,6 +11,7 @@ import { imageFor, kit, boundaries, CONTEXT_SWITCH_OMISSIBLE } from '../src/kern
 import { loadSnapshot } from '../src/snapshot/io';
 import type { GroundTruth } from '../src/truth/shadow';
 import type { SceneSpec } from '../src/scene/types';
+import { isSpecQuote } from '../src/conformance/spec-text';
 
 const fns = (t: GroundTruth) => t.frames.map((f) => f.fn);
 const SYSCALL_BOTTOM = ['invoke_syscall', 'el0t_64_sync_handler', 'el0t_64_sync'];
@@ -32,6 +33,7 @@ function bareMachine(text: string) {
 }
 
 test('the spec arm64 examples assemble verbatim and execute', () => {
+  for (const ex of [SPEC_FUNCTION, SPEC_CALLER, SPEC_FTRACE_CALLSITE]) assert.ok(isSpecQuote(ex), `not verbatim spec text: ${ex}`);
   const text = [
     'start:',
     '  BL <function>',
