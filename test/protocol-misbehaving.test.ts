@@ -131,3 +131,27 @@ describe('external walker', () => {
     assert.equal(w.starts, 1);
   });
 });
+
+describe('skipped and errored answers', () => {
+  it('a skipped walk is an error record carrying the reason, with `skipped` set for the session', async () => {
+    const w = await startExternalWalker(`node ${join(ROOT, 'examples', 'faulty-trusts-lr', 'unwinder.js')}`, { validate: true });
+    walkers.push(w);
+    const x86 = { ...snap, arch: 'x86_64' as const, id: 'test/tiny-x86' };
+    const rec = await w.walk(x86, loadSnapshot(x86));
+    assert.equal(rec.skipped, 'arm64 only');
+    assert.equal(rec.error, 'skipped by implementation: arm64 only');
+    assert.equal(judge(loaded, truth, rec).outcome, 'errored');
+    // The process is fine: the next walk is answered.
+    assert.ok((await w.walk(snap, loaded)).result);
+  });
+
+  it("an implementation's own errored answer is an errored walk with its message", async () => {
+    const w = await startExternalWalker('node -r ./scripts/ts-register.js src/protocol/reference-server.ts --profile arm64-fp', { cwd: ROOT });
+    walkers.push(w);
+    const broken = { ...snap, regs: { pc: 'nonsense' } } as unknown as Snapshot;
+    const rec = await w.walk(broken, loaded);
+    assert.match(rec.error ?? '', /^implementation reported an error: .*walk seq 1 is invalid/s);
+    assert.match(rec.error ?? '', /\$\.regs\.pc/);
+    assert.equal(w.starts, 1);
+  });
+});
