@@ -412,3 +412,36 @@ test('preemption only where preempt_count is zero: never inside schedule()/__sch
     /preemption is disabled/,
   );
 });
+
+test('every sweep scene: the truth is the handler chain on top of the truth at the interrupted boundary', () => {
+  const configs: [Parameters<typeof imageFor>[0], SceneSpec['instrument']][] = [
+    ['syscall-sleep', { fgraph: ['sys_sleep', 'do_nanosleep'], kretprobe: ['schedule'] }],
+    ['kthread-sleep', undefined],
+    ['spec-caller', { ftraceRegs: ['caller'], kretprobe: ['callee'] }],
+    ['efi-call', undefined],
+    ['tail-call', { fgraph: ['tail_a', 'tail_b'] }],
+  ];
+  let n = 0;
+  for (const [w, ins] of configs) {
+    const img = imageFor(w, ins).img;
+    const bs = boundaries(w, ins);
+    for (const exception of ['irq', 'nmi'] as const) {
+      const scenes = [...kit.sweep({ workload: w, ...(ins ? { instrument: ins } : {}), exception, walk: 'in-handler' })];
+      const used = bs.filter((b) => exception === 'nmi' || !b.irqMasked);
+      assert.equal(scenes.length, used.length);
+      scenes.forEach((s, k) => {
+        const b = used[k]!;
+        const m = new Arm64Machine(img);
+        assert.equal(m.cpu.run(1_000_000, -1, b.step), 'break');
+        const before = m.shadow.truth(m.cpu.pc).frames.map((f) => `${f.fn}@${f.addr}`);
+        const after = s.truth.frames.map((f) => `${f.fn}@${f.addr}`);
+        const at = s.truth.frames.findIndex((f) => f.why === 'exception');
+        assert.deepEqual(after.slice(at), before, s.moment);
+        assert.equal(s.truth.frames[at]!.fn, m.syms.lookup(b.pc)!.name);
+        if (k % 20 === 0) loadSnapshot(JSON.parse(JSON.stringify(s.snapshot)), s.snapshot.id);
+        n++;
+      });
+    }
+  }
+  assert.ok(n > 300, `${n} scenes`);
+});
