@@ -104,6 +104,8 @@ test('assembler: case-insensitive registers, immediates with or without #, direc
   assert.equal(p.insnAt(0x1000)!.imm, 32);
   assert.throws(() => assemble([{ region: 'k', base: 0, text: 'f:\n  FROB X0' }]), /unknown mnemonic/);
   assert.throws(() => assemble([{ region: 'k', base: 0, text: 'f:\n  BL <nowhere>' }]), /undefined symbol/);
+  assert.throws(() => assemble([{ region: 'k', base: 0, text: 'f:\n  RET\nSYM_KIND(f, weird)' }]), /unknown symbol kind/);
+  assert.throws(() => assemble([{ region: 'k', base: 0, text: 'SYM_FUNC_START(g)\n  RET' }]), /not closed/);
 });
 
 test('memory faults are recorded and stop the CPU without a JS exception', () => {

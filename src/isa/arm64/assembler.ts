@@ -103,6 +103,18 @@ export interface Program {
 
 export class AsmError extends Error {}
 
+const SYMBOL_KINDS: ReadonlySet<string> = new Set<SymbolKind>([
+  'func',
+  'code',
+  'ftrace-trampoline',
+  'return-trampoline',
+  'kprobe-trampoline',
+  'optprobe-trampoline',
+  'plt',
+  'bpf',
+  'foreign',
+]);
+
 const PSEUDOS = new Set([
   'CPU_SWITCH',
   'WALK_POINT',
@@ -381,9 +393,12 @@ export function assemble(units: AsmUnit[], externs: Record<string, number> = {})
             if (!open || open.name !== a0) err(`${name}(${a0}) without a matching start`);
             close(pc);
             return;
-          case 'SYM_KIND':
-            kindOverride.set(a0, (args[1] ?? err('SYM_KIND(name, kind)')) as SymbolKind);
+          case 'SYM_KIND': {
+            const k = args[1] ?? err('SYM_KIND(name, kind)');
+            if (!SYMBOL_KINDS.has(k)) err(`unknown symbol kind ${k}`);
+            kindOverride.set(a0, k as SymbolKind);
             return;
+          }
           case 'SYM_ENTRY_POINT':
             entries.add(a0);
             return;
