@@ -149,11 +149,21 @@ class PluginProcess {
   }
 }
 
-/** Processes still running, killed if the runner exits first. */
+/** Processes still running, killed if the runner exits first (they run in process groups of their own). */
 const live = new Set<PluginProcess>();
-process.on('exit', () => {
+const killLive = () => {
   for (const p of live) p.kill();
-});
+};
+process.on('exit', killLive);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  const onSignal = () => {
+    killLive();
+    process.removeListener(sig, onSignal);
+    // Keep the default behaviour (exit by the signal) unless someone else handles it.
+    if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+  };
+  process.on(sig, onSignal);
+}
 
 const DEFAULT_TIMEOUT = 10_000;
 const DEFAULT_START_TIMEOUT = 60_000;
