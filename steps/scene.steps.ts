@@ -47,9 +47,6 @@ Given('the spec says:', function (this: W, doc: string) {
 Given('an IRQ is taken before instruction {int} of {word}', function (this: W, index: number, fn: string) {
   this.exception('irq', fn, index);
 });
-Given('an NMI is taken before instruction {int} of {word}', function (this: W, index: number, fn: string) {
-  this.exception('nmi', fn, index);
-});
 Given('an NMI is taken inside that IRQ handler', function (this: W) {
   this.session.nestedNmi();
 });
@@ -114,9 +111,16 @@ defineParameterType({
 Given('an IRQ is taken at every instruction boundary of the {code}', function (this: W, code: string) {
   this.session.everyBoundaryOfKind('irq', code);
 });
-Given('an IRQ is taken before each of instructions {int} to {int} of {word}', function (this: W, from: number, to: number, fn: string) {
-  this.session.exceptionRange('irq', fn, from, to);
-});
 Given('an IRQ is taken at every instruction boundary the build-time metadata marks undefined', function (this: W) {
   this.session.everyUndefinedBoundary('irq');
+});
+defineParameterType({ name: 'point', regexp: /prologue|body|epilogue/ });
+Given('an IRQ is taken in the {point} of {word}', function (this: W, point: string, fn: string) {
+  this.session.exceptionIn('irq', point, fn);
+});
+Given('an NMI is taken in the {point} of {word}', function (this: W, point: string, fn: string) {
+  this.session.exceptionIn('nmi', point, fn);
+});
+Given('an IRQ is taken at the entry of {word}', function (this: W, fn: string) {
+  this.session.exceptionAt('irq', fn, 0);
 });

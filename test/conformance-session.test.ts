@@ -105,3 +105,25 @@ test('a sweep walks every boundary with the in-process reference walker and summ
   assert.equal(Object.values(r.sweep!.outcomes).reduce((a, b) => a + (b ?? 0), 0), r.sweep!.walks);
   assert.ok(!existsSync(join(tmpdir(), 'snapshots', 'sweep-1.json')));
 });
+
+test('named points of a function resolve to each arch's instructions', async () => {
+  const want: Record<string, Record<string, RegExp>> = {
+    'arm64-fp': { prologue: /\(MOV X29, SP\)/, body: /\(BODY/, epilogue: /\(RET\)/ },
+    'x86_64-fp': { prologue: /\(movq %rsp, %rbp\)/, body: /\(BODY/, epilogue: /\(ret\)/ },
+  };
+  for (const [name, points] of Object.entries(want)) {
+    for (const [point, re] of Object.entries(points)) {
+      const always: Walker = { profile: builtinProfile(name), walk: async () => ({ result: { rc: -1, trace: [] }, accesses: [] }), close: async () => {} };
+      const s = new ConformanceSession({ profile: builtinProfile(name) }, meta(['@req:exception-walks-sound']), always);
+      s.useWorkload('work-chain');
+      s.exceptionIn('irq', point, 'work_b');
+      await s.requestFromHandler();
+      assert.match(s.walks[0]!.scene.moment, re, `${name} ${point}`);
+      assert.match(s.walks[0]!.scene.moment, /work_b/);
+    }
+  }
+  const s = new ConformanceSession({ profile: builtinProfile('arm64-fp') }, meta(['@req:exception-walks-sound']));
+  s.useWorkload('work-chain');
+  s.exceptionBefore('irq', 'HLT #0', 'work_b');
+  await assert.rejects(s.requestFromHandler(), /no instruction "HLT #0" is executed in work_b \(saw: .*MOV X29, SP/);
+});

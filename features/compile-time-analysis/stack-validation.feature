@@ -35,7 +35,7 @@ Feature: Compile-time analysis
     @id:metadata-covers-work-chain
     Example: the snapshot carries build-time metadata for every function of the call chain
       Given a task in a system call running work_a, which calls work_b, which calls work_c
-      And an IRQ is taken before instruction 1 of work_b
+      And an IRQ is taken in the prologue of work_b
       When a reliable stacktrace is requested from the interrupt handler
       Then build-time unwind metadata covers work_a
       And build-time unwind metadata covers work_b

@@ -46,35 +46,42 @@ Feature: Unwinding across interrupts and exceptions
     @id:irq-in-prologue-rejected
     Example: an IRQ in a prologue, while the frame pointer is transiently invalid
       Given a task in a system call running work_a, which calls work_b, which calls work_c
-      And an IRQ is taken before instruction 1 of work_b
+      And an IRQ is taken in the prologue of work_b
       When a reliable stacktrace is requested from the interrupt handler
       Then the trace is reported unreliable
 
     @id:irq-in-epilogue-rejected
     Example: an IRQ in an epilogue, after the frame record is popped
       Given a task in a system call running work_a, which calls work_b, which calls work_c
-      And an IRQ is taken before each of instructions 5 to 6 of work_b
+      And an IRQ is taken in the epilogue of work_b
       When a reliable stacktrace is requested from the interrupt handler
-      Then every walk is reported unreliable
+      Then the trace is reported unreliable
 
     @id:irq-in-leaf-body-rejected
     Example: an IRQ in a leaf function's body, its return address held only in a register or at the stack top
       Given a task in a system call running work_a, which calls work_b, which calls work_c
-      And an IRQ is taken before instruction 1 of work_c
+      And an IRQ is taken in the body of work_c
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the trace is reported unreliable
+
+    @id:irq-at-function-entry-rejected
+    Example: an IRQ at a function's entry, before its frame is set up
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken at the entry of work_c
       When a reliable stacktrace is requested from the interrupt handler
       Then the trace is reported unreliable
 
     @id:irq-preempted-task-rejected
     Example: a task preempted by an IRQ and blocked with the exception frame on its stack
       Given a task in a system call running work_a, which calls work_b, which calls work_c
-      And an IRQ is taken before instruction 2 of work_b
+      And an IRQ is taken in the body of work_b
       When a reliable stacktrace is requested for the task
       Then the trace is reported unreliable
 
     @id:nmi-rejected
     Example: an NMI in a function body
       Given a task in a system call running work_a, which calls work_b, which calls work_c
-      And an NMI is taken before instruction 2 of work_b
+      And an NMI is taken in the body of work_b
       When a reliable stacktrace is requested from the interrupt handler
       Then the trace is reported unreliable
 
@@ -88,24 +95,24 @@ Feature: Unwinding across interrupts and exceptions
   @req:irq-and-nmi-judged-separately @may
   Rule: Unwinding across IRQs may be reliable while unwinding across NMIs is not
 
-    @id:irq-in-body-reliable-where-nmi-is-not
+    @id:irq-in-body-reliable-as-claimed
     Example: an IRQ in a function body is unwound
       Given a task in a system call running work_a, which calls work_b, which calls work_c
-      And an IRQ is taken before instruction 2 of work_b
+      And an IRQ is taken in the body of work_b
       When a reliable stacktrace is requested from the interrupt handler
       Then the trace is reliable
 
     @id:nmi-in-body-as-claimed
     Example: an NMI at the same instruction is unwound only if the profile claims it
       Given a task in a system call running work_a, which calls work_b, which calls work_c
-      And an NMI is taken before instruction 2 of work_b
+      And an NMI is taken in the body of work_b
       When a reliable stacktrace is requested from the interrupt handler
       Then the trace is reliable if the profile claims it unwinds across NMIs, and reported unreliable otherwise
 
     @id:nmi-nested-in-irq-as-claimed
     Example: an NMI nested in an IRQ handler is unwound only if the profile claims it
       Given a task in a system call running work_a, which calls work_b, which calls work_c
-      And an IRQ is taken before instruction 2 of work_b
+      And an IRQ is taken in the body of work_b
       And an NMI is taken inside that IRQ handler
       When a reliable stacktrace is requested from the interrupt handler
       Then the trace is reliable if the profile claims it unwinds across NMIs, and reported unreliable otherwise
@@ -116,7 +123,7 @@ Feature: Unwinding across interrupts and exceptions
     @id:irq-in-body-unwound
     Example: an IRQ in a function body
       Given a task in a system call running work_a, which calls work_b, which calls work_c
-      And an IRQ is taken before instruction 2 of work_b
+      And an IRQ is taken in the body of work_b
       When a reliable stacktrace is requested from the interrupt handler
       Then every function the task may return to appears in the trace
 
@@ -135,6 +142,6 @@ Feature: Unwinding across interrupts and exceptions
     @id:preempted-task-unwound
     Example: a task preempted by an IRQ in a function body, then blocked
       Given a task in a system call running work_a, which calls work_b, which calls work_c
-      And an IRQ is taken before instruction 2 of work_b
+      And an IRQ is taken in the body of work_b
       When a reliable stacktrace is requested for the task
       Then every function the task may return to appears in the trace

@@ -144,7 +144,7 @@ Feature: Rewriting of return addresses
         """
       And a task in a system call running work_a, which calls work_b, which calls work_c
       And function-graph tracing of work_c
-      And an IRQ is taken before instruction 0 of return_to_handler
+      And an IRQ is taken at the entry of return_to_handler
       When a reliable stacktrace is requested from the interrupt handler
       Then the trace is complete or reported unreliable
 

@@ -46,14 +46,14 @@ Feature: Identifying successful termination
     @id:irq-stack-walk-reaches-task-stack
     Example: a walk from the IRQ stack must not end there
       Given a task in a system call running work_a, which calls work_b, which calls work_c
-      And an IRQ is taken before instruction 2 of work_b
+      And an IRQ is taken in the body of work_b
       When a reliable stacktrace is requested from the interrupt handler
       Then the trace is complete or reported unreliable
 
     @id:nested-nmi-walk-reaches-task-stack
     Example: a walk from an NMI taken in an IRQ handler must not end on either exception stack
       Given a task in a system call running work_a, which calls work_b, which calls work_c
-      And an IRQ is taken before instruction 2 of work_b
+      And an IRQ is taken in the body of work_b
       And an NMI is taken inside that IRQ handler
       When a reliable stacktrace is requested from the interrupt handler
       Then the trace is complete or reported unreliable

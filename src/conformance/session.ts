@@ -15,6 +15,7 @@ import { kitFor } from '../scene';
 import type { Corruption, ExceptionKind, Finding, Instrumentation, InstructionPoint, Scene, SceneSpec, SweepSpec, Workload } from '../scene/types';
 import type { SymbolKind } from '../machine/symbols';
 import { loadSnapshot, type LoadedSnapshot } from '../snapshot/io';
+import type { Arch } from '../snapshot/types';
 import { create as alwaysUnreliable } from '../unwinders/always-unreliable';
 import { walkInProcess } from '../unwinders/registry';
 import type { Profile } from '../unwinders/types';
@@ -94,6 +95,19 @@ const CODE_KINDS: Record<string, SymbolKind> = {
   'kprobe trampoline': 'kprobe-trampoline',
 };
 
+/**
+ * Points of a C-like function, by the instruction an exception is taken before (first execution):
+ * prologue = the return address is saved but the frame pointer not yet set; epilogue = the frame is
+ * popped and the return is next; body = the first body instruction, with the frame in place.
+ */
+const POINTS: Record<string, Record<Arch, string>> = {
+  prologue: { arm64: 'MOV X29, SP', x86_64: 'movq %rsp, %rbp' },
+  body: { arm64: 'BODY', x86_64: 'BODY' },
+  epilogue: { arm64: 'RET', x86_64: 'ret' },
+};
+
+const escapeRe = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 /** Claims as features name them. */
 const CLAIM_PHRASES: Record<string, keyof Profile['claims']> = {
   'unwinds across IRQs': 'unwindsAcrossIrq',
@@ -131,7 +145,7 @@ export class ConformanceSession {
   private exception: { kind: ExceptionKind; at: InstructionPoint } | undefined;
   private nested = false;
   private sweepOver: { kind: ExceptionKind; functions?: string[]; codeKind?: SymbolKind; undefinedOnly?: boolean } | undefined;
-  private range: { kind: ExceptionKind; fn: string; from: number; to: number } | undefined;
+  private beforeInsn: { kind: ExceptionKind; fn: string; insn: string } | undefined;
   private corruption: Corruption | undefined;
   private soundUnwinder = false;
   private findings: Finding[] | undefined;
@@ -196,7 +210,7 @@ export class ConformanceSession {
   }
 
   nestedNmi(): void {
-    if (!this.exception && !this.sweepOver) throw new Error('an NMI inside the IRQ handler needs an IRQ first');
+    if (!this.exception && !this.sweepOver && !this.beforeInsn) throw new Error('an NMI inside the IRQ handler needs an IRQ first');
     this.nested = true;
   }
 
@@ -216,10 +230,19 @@ export class ConformanceSession {
     this.sweepOver = { kind, undefinedOnly: true };
   }
 
-  /** An exception before each of instructions from..to of fn, one walk each. */
-  exceptionRange(kind: ExceptionKind, fn: string, from: number, to: number): void {
-    if (to < from) throw new Error(`instruction range ${from} to ${to} is empty`);
-    this.range = { kind, fn, from, to };
+  /** An exception at a named point of a function (prologue, body, epilogue), whatever the arch's instructions. */
+  exceptionIn(kind: ExceptionKind, point: string, fn: string): void {
+    const insn = POINTS[point]?.[this.profile.arch];
+    if (!insn) throw new Error(`unknown point "${point}" (known: ${Object.keys(POINTS).join(', ')})`);
+    this.exceptionBefore(kind, insn, fn);
+  }
+
+  /**
+   * An exception just before the first execution of the instruction written `insn` in `fn`
+   * ("MOV X29, SP", "movq %rsp, %rbp"): examples name instructions, not arch-specific indices.
+   */
+  exceptionBefore(kind: ExceptionKind, insn: string, fn: string): void {
+    this.beforeInsn = { kind, fn, insn };
   }
 
   trace(kind: 'fgraph' | 'kretprobe' | 'ftraceRegs', fn: string): void {
@@ -240,6 +263,11 @@ export class ConformanceSession {
   }
 
   // ------------------------------------------------------------------ When: walks and analysis
+
+  private need(): Workload {
+    if (!this.workload) throw new Error('no workload: a Given step must describe what the task runs');
+    return this.workload;
+  }
 
   private spec(walk: 'in-handler' | 'preempted'): SceneSpec {
     if (!this.workload) throw new Error('no workload: a Given step must describe what the task runs');
@@ -307,12 +335,29 @@ export class ConformanceSession {
       }
       if (!this.walks.length) throw new Error(`the sweep produced no walks (${JSON.stringify(spec)}${codeKind ? `, code kind ${codeKind}` : ''})`);
       this.sweep = this.summary();
-    } else if (this.range) {
-      for (let i = this.range.from; i <= this.range.to; i++) {
-        this.exceptionAt(this.range.kind, this.range.fn, i);
-        await this.walkScene(kit.buildScene(this.spec(walk)));
+    } else if (this.beforeInsn) {
+      const { kind: exc, fn, insn } = this.beforeInsn;
+      const norm = (t: string) => t.replace(/\s+/g, ' ').trim().toLowerCase();
+      const seen: string[] = [];
+      const spec: SweepSpec = {
+        workload: this.need(),
+        ...(Object.keys(this.instrument).length ? { instrument: this.instrument } : {}),
+        exception: exc,
+        walk,
+        ...(this.nested ? { nested: 'nmi' as const } : {}),
+        functions: [fn],
+      };
+      let found: Scene | undefined;
+      for (const scene of kit.sweep(spec)) {
+        const m = /\(([^()]*(?:\([^()]*\)[^()]*)*)\)/.exec(scene.moment);
+        if (m) seen.push(m[1]!);
+        if (new RegExp(`\\(${escapeRe(norm(insn))}[)\\s/]`).test(norm(scene.moment))) {
+          found = scene;
+          break;
+        }
       }
-      this.sweep = this.summary();
+      if (!found) throw new Error(`no instruction "${insn}" is executed in ${fn} (saw: ${seen.join('; ') || 'nothing'})`);
+      await this.walkScene(found);
     } else {
       if (walk === 'in-handler' && !this.exception) throw new Error('a walk from the handler needs an exception (Given an IRQ is taken ...)');
       await this.walkScene(kit.buildScene(this.spec(walk)));
