@@ -106,7 +106,7 @@ test('a sweep walks every boundary with the in-process reference walker and summ
   assert.ok(!existsSync(join(tmpdir(), 'snapshots', 'sweep-1.json')));
 });
 
-test('named points of a function resolve to each arch's instructions', async () => {
+test('named points of a function resolve to the instructions of each arch', async () => {
   const want: Record<string, Record<string, RegExp>> = {
     'arm64-fp': { prologue: /\(MOV X29, SP\)/, body: /\(BODY/, epilogue: /\(RET\)/ },
     'x86_64-fp': { prologue: /\(movq %rsp, %rbp\)/, body: /\(BODY/, epilogue: /\(ret\)/ },
