@@ -47,6 +47,16 @@ Feature: Rewriting of return addresses
       When a reliable stacktrace is requested for the task
       Then the trace is complete or reported unreliable
 
+    @id:irq-sweep-fgraph-tail-call @sweep
+    Example: an IRQ at every instruction boundary of a graph-traced tail call
+      Given a task blocked in schedule() below a tail call from tail_a to tail_b
+      And function-graph tracing of tail_a
+      And function-graph tracing of tail_b
+      And an IRQ is taken at every instruction boundary of the task's kernel path
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
     @id:irq-sweep-fgraph-work-chain @sweep
     Example: an IRQ at every instruction boundary of a fully graph-traced call chain
       Given a task in a system call running work_a, which calls work_b, which calls work_c
