@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -78,4 +78,17 @@ test('every catalogue condition evaluates for every built-in profile, and applic
   assert.equal(applicability(lr, builtinProfile('arm64-fp')).applies, true);
   assert.equal(applicability(lr, builtinProfile('arm64-meta')).applies, false);
   assert.equal(applicability(lr, builtinProfile('x86_64-fp')).applies, false);
+});
+
+const THREAD = join(__dirname, '..', '..', 'shared', 'spec', 'review-thread.txt');
+test('quotes of the cover letter and review thread are verbatim (when the thread is at hand)', { skip: !existsSync(THREAD) }, () => {
+  // Strip mail quoting ("> ", "+") and the diff/pipe prefixes, then compare whitespace-insensitively.
+  const text = readFileSync(THREAD, 'utf8')
+    .split('\n')
+    .map((l) => l.replace(/^[>+ ]*\s?/, '').replace(/^\| ?/, ''))
+    .join(' ')
+    .replace(/\s+/g, ' ');
+  for (const r of loadCatalogue().filter((q) => q.source !== 'spec')) {
+    for (const piece of r.quote.split(/ \[\.\.\.\] | \/ /)) assert.ok(text.includes(piece.replace(/\s+/g, ' ').trim()), `${r.id}: "${piece}" is not in the thread`);
+  }
 });
