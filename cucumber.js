@@ -1,4 +1,4 @@
-// Cucumber configuration. `npm run conformance` (src/cli/conformance.ts) runs this per profile,
+// Cucumber configuration. `npm run conformance` (cli/conformance.ts) runs this per profile,
 // setting worldParameters ({ profile, unwinder?, resultsFile?, reportDir?, ... }) and the formats.
 const { join } = require('path');
 

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { buildProgram, parseOptions, tagExpression } from '../src/cli/options';
-import { main } from '../src/cli/conformance';
+import { buildProgram, parseOptions, tagExpression } from '../cli/options';
+import { main } from '../cli/conformance';
 import { validateConformance, validateTraceability } from '../src/report/write';
 import { FIXTURE_ARGS, runCli } from './fixtures/cli/run';
 

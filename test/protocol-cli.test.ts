@@ -23,7 +23,7 @@ const cliPresent = ['conformance.ts', 'options.ts'].some((f) => {
 const build = spawnSync(join(ROOT, 'scripts', 'build-examples.sh'), { encoding: 'utf8' });
 
 function conformance(out: string, ...args: string[]) {
-  const r = spawnSync(process.execPath, ['-r', './scripts/ts-register.js', 'src/cli/conformance.ts', '--no-html', '--quiet', '--out', out, ...args], {
+  const r = spawnSync(process.execPath, ['-r', './scripts/ts-register.js', 'cli/conformance.ts', '--no-html', '--quiet', '--out', out, ...args], {
     cwd: ROOT,
     encoding: 'utf8',
     timeout: 300_000,

@@ -19,7 +19,7 @@ test('a frame-dropping unwinder fails trace-complete-or-nonzero, with the missin
   const out = mkdtempSync(join(tmpdir(), 'e2e-'));
   const r = spawnSync(
     process.execPath,
-    ['-r', './scripts/ts-register.js', 'src/cli/conformance.ts', '--profile-file', 'test/fixtures/report/drop-caller-arm64.json',
+    ['-r', './scripts/ts-register.js', 'cli/conformance.ts', '--profile-file', 'test/fixtures/report/drop-caller-arm64.json',
       '--requirement', 'trace-complete-or-nonzero', '--tags', 'not @sweep', '--no-html', '--quiet', '--out', out],
     { cwd: ROOT, encoding: 'utf8', timeout: 300_000 },
   );

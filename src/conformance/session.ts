@@ -23,7 +23,7 @@ import { InProcessWalker, type Walker } from '../unwinders/walker';
 import { applyRule, type Rule } from './expect';
 import { isSpecQuote, specExample } from './spec-text';
 
-/** Cucumber worldParameters, set by the runner (src/cli/conformance.ts). */
+/** Cucumber worldParameters, set by the runner (cli/conformance.ts). */
 export interface WorldParameters {
   profile: Profile;
   /** External unwinder command (plugin protocol); the in-process reference unwinder otherwise. */

@@ -3,7 +3,7 @@ import { generateMessages } from '@cucumber/gherkin';
 import { SourceMediaType, IdGenerator } from '@cucumber/messages';
 import { existsSync, readdirSync, readFileSync, statSync } from 'fs';
 import { join, relative } from 'path';
-import type { CatalogueScenario } from '../report/traceability';
+import type { CatalogueScenario } from '../src/report/traceability';
 
 function featureFiles(dir: string): string[] {
   if (!existsSync(dir)) return [];

@@ -8,20 +8,20 @@ import { SingleBar, Presets } from 'cli-progress';
 import { mkdirSync, rmSync } from 'fs';
 import { join, resolve } from 'path';
 import { Writable } from 'stream';
-import { buildConformance, acceptable, type Conformance } from '../report/verdict';
-import type { Level, ScenarioResult, ScenarioStatus } from '../report/results';
-import { buildTraceability } from '../report/traceability';
-import { readResults, writeCrossReports, writeProfileReports } from '../report/write';
-import { builtinProfile, builtinProfiles, loadProfile } from '../unwinders/profiles';
-import type { Profile } from '../unwinders/types';
-import { closeAllWalkers } from '../conformance/session';
+import { buildConformance, acceptable, type Conformance } from '../src/report/verdict';
+import type { Level, ScenarioResult, ScenarioStatus } from '../src/report/results';
+import { buildTraceability } from '../src/report/traceability';
+import { readResults, writeCrossReports, writeProfileReports } from '../src/report/write';
+import { builtinProfile, builtinProfiles, loadProfile } from '../src/unwinders/profiles';
+import type { Profile } from '../src/unwinders/types';
+import { closeAllWalkers } from '../src/conformance/session';
 import { generateAllure, keepRequirementFeatures, writeAllureExtras } from './allure';
-import { loadCatalogueView, type CatalogueView } from '../report/catalogue-view';
+import { loadCatalogueView, type CatalogueView } from '../src/report/catalogue-view';
 import { catalogueScenarios, tagValue } from './features';
 import { parseOptions, tagExpression, type CliOptions } from './options';
 import { summaryTable } from './table';
 
-export const ROOT = resolve(__dirname, '..', '..');
+export const ROOT = resolve(__dirname, '..');
 
 interface Target {
   profile: Profile;
@@ -46,7 +46,7 @@ type Json = Parameters<typeof JSON.stringify>[0];
 /** Ask an external unwinder for its profile (its `start` answer), then let it go; the session starts its own. */
 async function externalProfile(command: string, o: CliOptions): Promise<Profile> {
   // Loaded lazily: only external runs need the protocol.
-  const { startExternalWalker } = require('../protocol/external-walker') as typeof import('../protocol/external-walker');
+  const { startExternalWalker } = require('../src/protocol/external-walker') as typeof import('../src/protocol/external-walker');
   const w = await startExternalWalker(command, { validate: o.validateProtocol, ...(o.walkTimeout ? { timeoutMs: o.walkTimeout } : {}) });
   try {
     return w.profile;

@@ -1,6 +1,6 @@
 /** The short summary table printed at the end of a run. */
-import { VERDICT_TEXT, pct } from '../report/html';
-import type { Conformance } from '../report/verdict';
+import { VERDICT_TEXT, pct } from '../src/report/html';
+import type { Conformance } from '../src/report/verdict';
 
 const pad = (s: string, n: number) => s + ' '.repeat(Math.max(0, n - s.length));
 

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'fs';
 import { join, resolve } from 'path';
 
 export function allureBin(): string {
-  return resolve(__dirname, '..', '..', 'node_modules', '.bin', process.platform === 'win32' ? 'allure.cmd' : 'allure');
+  return resolve(__dirname, '..', 'node_modules', '.bin', process.platform === 'win32' ? 'allure.cmd' : 'allure');
 }
 
 export function generateAllure(resultsDir: string, reportDir: string): { ok: boolean; message: string } {
