@@ -7,6 +7,7 @@
  * 32 is XZR. Immediates may be written with or without '#'. `<name>` is a symbol reference.
  */
 import type { KSymbol, SymbolKind } from '../../machine/symbols';
+import { splitOperands } from '../operands';
 
 export enum Op {
   NOP,
@@ -161,21 +162,6 @@ function parseSymRef(s: string): string | undefined {
   return m ? m[1] : undefined;
 }
 
-function splitOperands(s: string): string[] {
-  const out: string[] = [];
-  let depth = 0;
-  let cur = '';
-  for (const ch of s) {
-    if (ch === '[' || ch === '(') depth++;
-    if (ch === ']' || ch === ')') depth--;
-    if (ch === ',' && depth === 0) {
-      out.push(cur.trim());
-      cur = '';
-    } else cur += ch;
-  }
-  if (cur.trim()) out.push(cur.trim());
-  return out;
-}
 
 function blank(op: Op, addr: number, text: string): Insn {
   return { op, addr, rd: REG_ZR, rn: REG_ZR, rt2: REG_ZR, imm: 0, mode: Mode.Offset, target: 0, crossFn: false, text };

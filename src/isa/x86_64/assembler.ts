@@ -10,6 +10,7 @@
  * `HOOK name` (a JS effect, e.g. prepare_ftrace_return's bookkeeping).
  */
 import type { KSymbol, SymbolKind } from '../../machine/symbols';
+import { splitOperands } from '../operands';
 
 export const REGS = ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'] as const;
 export type RegName = (typeof REGS)[number];
@@ -112,21 +113,6 @@ function regOf(s: string): { r: number; w32: boolean } | undefined {
   return undefined;
 }
 
-function splitOperands(s: string): string[] {
-  const out: string[] = [];
-  let depth = 0;
-  let cur = '';
-  for (const ch of s) {
-    if (ch === '(') depth++;
-    if (ch === ')') depth--;
-    if (ch === ',' && depth === 0) {
-      out.push(cur.trim());
-      cur = '';
-    } else cur += ch;
-  }
-  if (cur.trim()) out.push(cur.trim());
-  return out;
-}
 
 function parseOperand(s: string, consts: Record<string, number>): Operand {
   const t = s.trim();

@@ -2,6 +2,7 @@
  * The arm64 ArchKit: builds scenes by running workloads on the simulated machine to a moment,
  * applying instrumentation and corruption, and packaging snapshot + ground truth + findings.
  */
+import { exceptionAtEachStep } from '../../scene/sweep';
 import { analyseArm64, type Arm64Analysis } from '../../analyser/arm64';
 import { ARM64_ABI } from '../../isa/arm64/abi';
 import type { StopReason } from '../../isa/arm64/interpreter';
@@ -223,20 +224,16 @@ export function boundaries(w: Workload, ins?: Instrumentation): Boundary[] {
   throw new Error(`sweep of ${w}: no end within ${STEP_LIMIT} steps`);
 }
 
-export function* sweep(spec: SweepSpec): Iterable<Scene> {
+export function sweep(spec: SweepSpec): Iterable<Scene> {
   const { img } = imageFor(spec.workload, spec.instrument);
   const m = new Arm64Machine(img);
   const fns = spec.functions ? new Set(spec.functions) : undefined;
-  for (const b of boundaries(spec.workload, spec.instrument)) {
-    if (spec.exception === 'irq' && b.irqMasked) continue;
-    if (spec.walk === 'preempted' && !spec.nested && b.preemptDisabled) continue;
-    if (fns && !fns.has(m.syms.lookup(b.pc)?.name ?? '')) continue;
-    yield buildScene({
-      workload: spec.workload,
-      ...(spec.instrument ? { instrument: spec.instrument } : {}),
-      moment: { kind: 'exception-at-step', exception: spec.exception, step: b.step, walk: spec.walk, ...(spec.nested ? { nested: spec.nested } : {}) },
-    });
-  }
+  const steps = boundaries(spec.workload, spec.instrument)
+    .filter((b) => !(spec.exception === 'irq' && b.irqMasked))
+    .filter((b) => !(spec.walk === 'preempted' && !spec.nested && b.preemptDisabled))
+    .filter((b) => !fns || fns.has(m.syms.lookup(b.pc)?.name ?? ''))
+    .map((b) => b.step);
+  return exceptionAtEachStep(spec, steps, buildScene);
 }
 
 export function analyse(w: Workload): Finding[] {

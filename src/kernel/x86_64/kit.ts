@@ -3,6 +3,7 @@
  * applies instrumentation and corruption, and returns the snapshot (what an unwinder sees), the
  * ground truth (the interpreter's shadow record) and the analyser's findings.
  */
+import { exceptionAtEachStep } from '../../scene/sweep';
 import { X86_64_ABI as ABI } from '../../isa/x86_64/abi';
 import { RAX, RBX, RDI, RSI, type Insn } from '../../isa/x86_64/assembler';
 import { Cpu, EFLAGS_IF, type Hook } from '../../isa/x86_64/interpreter';
@@ -314,17 +315,12 @@ export function boundaries(workload: Workload, instrument: SceneSpec['instrument
   return out;
 }
 
-export function* sweep(spec: SweepSpec): Iterable<Scene> {
+export function sweep(spec: SweepSpec): Iterable<Scene> {
   const only = spec.functions ? new Set(spec.functions) : undefined;
-  for (const b of boundaries(spec.workload, spec.instrument)) {
-    if (only && !only.has(b.fn)) continue;
-    if (spec.exception === 'irq' && !b.irqsOn) continue;
-    yield buildScene({
-      workload: spec.workload,
-      ...(spec.instrument ? { instrument: spec.instrument } : {}),
-      moment: { kind: 'exception-at-step', exception: spec.exception, step: b.step, walk: spec.walk, ...(spec.nested ? { nested: spec.nested } : {}) },
-    });
-  }
+  const steps = boundaries(spec.workload, spec.instrument)
+    .filter((b) => (!only || only.has(b.fn)) && (spec.exception !== 'irq' || b.irqsOn))
+    .map((b) => b.step);
+  return exceptionAtEachStep(spec, steps, buildScene);
 }
 
 export function analyseWorkload(workload: Workload): Finding[] {
