@@ -47,6 +47,9 @@ Given('the spec says:', function (this: W, doc: string) {
 Given('an IRQ is taken before instruction {int} of {word}', function (this: W, index: number, fn: string) {
   this.exception('irq', fn, index);
 });
+Given('an IRQ is taken before {string} in {word}', function (this: W, insn: string, fn: string) {
+  this.session.exceptionBefore('irq', insn, fn);
+});
 Given('an NMI is taken inside that IRQ handler', function (this: W) {
   this.session.nestedNmi();
 });

@@ -222,6 +222,85 @@ Feature: Rewriting of return addresses
       When a reliable stacktrace is requested from the interrupt handler
       Then every walk is complete or reported unreliable
 
+    @arch:x86_64
+    Scenario Outline: an IRQ before "<instruction>" in the x86_64 return_to_handler
+      Given the spec says:
+        """
+        SYM_CODE_START(return_to_handler)
+                UNWIND_HINT_EMPTY
+                subq  $24, %rsp
+
+                /* Save the return values */
+                movq %rax, (%rsp)
+                movq %rdx, 8(%rsp)
+                movq %rbp, %rdi
+
+                call ftrace_return_to_handler
+
+                movq %rax, %rdi
+                movq 8(%rsp), %rdx
+                movq (%rsp), %rax
+                addq $24, %rsp
+                JMP_NOSPEC rdi
+        SYM_CODE_END(return_to_handler)
+        """
+      And a task in a system call running work_a, which calls work_b, which calls work_c
+      And function-graph tracing of work_c
+      And an IRQ is taken before "<instruction>" in return_to_handler
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the walk is judged against a ground truth that holds work_b
+      And the trace is complete or reported unreliable
+
+      @id:rth-stage-subq
+      Examples: returned to the trampoline: no return address on the stack
+        | instruction |
+        | subq  $24, %rsp |
+
+      @id:rth-stage-save-rax
+      Examples: saving the return values
+        | instruction |
+        | movq %rax, (%rsp) |
+
+      @id:rth-stage-save-rdx
+      Examples: saving the return values
+        | instruction |
+        | movq %rdx, 8(%rsp) |
+
+      @id:rth-stage-pass-fp
+      Examples: passing the frame pointer to ftrace_return_to_handler
+        | instruction |
+        | movq %rbp, %rdi |
+
+      @id:rth-stage-call
+      Examples: the original is still in cur_ret_stack
+        | instruction |
+        | call ftrace_return_to_handler |
+
+      @id:rth-stage-original-in-rax
+      Examples: removed from cur_ret_stack, the original is in rax
+        | instruction |
+        | movq %rax, %rdi |
+
+      @id:rth-stage-restore-rdx
+      Examples: the original is in rdi
+        | instruction |
+        | movq 8(%rsp), %rdx |
+
+      @id:rth-stage-restore-rax
+      Examples: the original is in rdi
+        | instruction |
+        | movq (%rsp), %rax |
+
+      @id:rth-stage-addq
+      Examples: the original is in rdi
+        | instruction |
+        | addq $24, %rsp |
+
+      @id:rth-stage-jmp
+      Examples: about to jump to the original return address
+        | instruction |
+        | JMP_NOSPEC rdi |
+
   @req:other-return-trampolines-optional @may
   Rule: Unwinding from other trampolines that modify the return address is not required
 
