@@ -32,7 +32,7 @@ async function main(): Promise<void> {
         failed ||= !ok;
         verdict = `${(fig.instrPerSec / 1e6).toFixed(2)} M instr/s (target ≥ ${TARGET_INSTR_PER_SEC / 1e6} M) ${ok ? 'OK' : 'MISSED'}`;
       }
-      console.log(`${fig.name.padEnd(36)} ${verdict} ${extra}`);
+      console.log(`${fig.name.padEnd(44)} ${verdict} ${extra}`);
     }
   }
   if (!files.length) console.log('no benchmarks found');
