@@ -6,7 +6,7 @@ import type { Requirement, Topic } from '../catalogue/types';
 import { TOPICS } from '../catalogue/types';
 import { esc, htmlTable, mdTable, page, pct, VERDICT_TEXT } from './html';
 import type { Level } from './results';
-import type { Conformance, RequirementOutcome, Verdict } from './verdict';
+import type { Conformance, RequirementOutcome, Usefulness, Verdict } from './verdict';
 
 /** A scenario as written in features/ (whether or not it ran). */
 export interface CatalogueScenario {
@@ -35,7 +35,7 @@ export interface TraceRow {
 export interface Traceability {
   schemaVersion: 1;
   generatedAt: string;
-  profiles: { name: string; arch: string; reference: boolean; verdict: Verdict; reliableShare: number | null }[];
+  profiles: { name: string; arch: string; reference: boolean; verdict: Verdict; reliableShare: number | null; usefulness: Usefulness['rating'] }[];
   coverage: { total: number; covered: number; uncovered: number; reviewOnly: number; uncoveredIds: string[] };
   /** Scenarios tagged with a requirement the catalogue does not define. */
   orphanScenarios: { id: string; requirement: string; uri: string }[];
@@ -88,6 +88,7 @@ export function buildTraceability(
       reference: c.profile.reference,
       verdict: c.verdict,
       reliableShare: c.usefulness.sweepShare ?? c.usefulness.share,
+      usefulness: c.usefulness.rating,
     })),
     coverage: {
       total: rows.length,
@@ -147,7 +148,7 @@ export function traceabilityHtml(t: Traceability): string {
   b.push(
     htmlTable(
       ['profile', 'verdict', 'reliable walks'],
-      t.profiles.map((p) => [`<a href="${esc(p.name)}/conformance.html">${esc(p.name)}</a>${p.reference ? ' <span class="small">(reference)</span>' : ''}`, `<span class="verdict v-${p.verdict}">${esc(VERDICT_TEXT[p.verdict])}</span>`, pct(p.reliableShare)]),
+      t.profiles.map((p) => [`<a href="${esc(p.name)}/conformance.html">${esc(p.name)}</a>${p.reference ? ' <span class="small">(reference)</span>' : ''}`, `<span class="verdict v-${p.verdict}">${esc(VERDICT_TEXT[p.verdict])}</span>`, shareHtml(p)]),
     ),
   );
   const rows = t.requirements;
@@ -199,6 +200,11 @@ function summaryGrid(t: Traceability, conformances: readonly Conformance[]) {
   return { names, rows };
 }
 
+type ProfileRow = Traceability['profiles'][number];
+/** The reliable-walk share, flagged when the unwinder is useless or of limited use to livepatch. */
+const shareText = (p: ProfileRow) => pct(p.reliableShare) + (p.usefulness === 'useless' ? ' USELESS' : p.usefulness === 'limited' ? ' (limited)' : '');
+const shareHtml = (p: ProfileRow) => `<span class="${p.usefulness === 'n/a' ? '' : p.usefulness}">${esc(shareText(p))}</span>`;
+
 const cellText = (c: Cell) => (c.outcome && c.ran === 0 ? SYMBOL[c.outcome] : `${c.passed} / ${c.ran}`);
 
 export function summaryMarkdown(t: Traceability, conformances: readonly Conformance[]): string {
@@ -206,7 +212,7 @@ export function summaryMarkdown(t: Traceability, conformances: readonly Conforma
   const out = ['# Summary across profiles', ''];
   out.push(mdTable(['', ...names], [
     ['**verdict**', ...t.profiles.map((p) => VERDICT_TEXT[p.verdict]!)],
-    ['**reliable walks**', ...t.profiles.map((p) => pct(p.reliableShare))],
+    ['**reliable walks**', ...t.profiles.map(shareText)],
     ...rows.map((r) => [r.topic ? `**${r.label}**` : r.label, ...r.cells.map((c) => (r.topic ? `**${cellText(c)}**` : cellText(c)))]),
   ]));
   out.push('', 'Cells: scenarios passed / scenarios that ran; otherwise why none ran.');
@@ -222,7 +228,7 @@ export function summaryHtml(t: Traceability, conformances: readonly Conformance[
       ['', ...names.map((n) => `<a href="${esc(n)}/conformance.html">${esc(n)}</a>`)],
       [
         ['<b>verdict</b>', ...t.profiles.map((p) => `<span class="verdict v-${p.verdict}">${esc(VERDICT_TEXT[p.verdict])}</span>`)],
-        ['<b>reliable walks</b>', ...t.profiles.map((p) => pct(p.reliableShare))],
+        ['<b>reliable walks</b>', ...t.profiles.map(shareHtml)],
         ...rows.map((r) => [r.topic ? `<b>${esc(r.label)}</b>` : `<span class="small mono">${esc(r.label)}</span>`, ...r.cells.map((c) => esc(cellText(c)))]),
       ],
       (ri, ci) => (ri >= 2 && ci >= 1 ? shade(rows[ri - 2]!.cells[ci - 1]!) : undefined),
