@@ -14,6 +14,9 @@ Then('the trace is reported unreliable', function (this: W) {
 Then('the trace is complete or reported unreliable', function (this: W) {
   this.session.expect('complete-or-unreliable');
 });
+Then('the trace is complete or reported unreliable, unless build-time validation rejects this kernel', function (this: W) {
+  this.session.expectUnlessBuildRejects('complete-or-unreliable');
+});
 Then('every walk is complete or reported unreliable', function (this: W) {
   this.session.expect('complete-or-unreliable');
 });

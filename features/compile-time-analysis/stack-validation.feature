@@ -19,15 +19,6 @@ Feature: Compile-time analysis
       When the kernel image is analysed at build time
       Then the analyser reports no frame-pointer protocol violation
 
-    @id:fp-violation-walk-shows-what-is-skipped
-    Example: a walk of the violating code is judged against the ground truth that holds the skipped caller
-      The walk is recorded, not graded: the analyser rejects this kernel at build time. The report shows
-      what a frame-pointer walk of such code silently leaves out.
-      Given a task blocked in schedule() below inline asm that violates the frame-pointer protocol
-      When a reliable stacktrace is requested for the task
-      And the kernel image is analysed at build time
-      Then the walk is judged against a ground truth that holds sys_fpviol
-      And the analyser reports a frame-pointer protocol violation in fpviol_fn
 
   @req:unwind-metadata-generated-at-build-time @should
   Rule: Unwind metadata the unwinder relies on is generated at build time

@@ -18,6 +18,16 @@ Feature: The reliable stacktrace contract
       When a reliable stacktrace is requested for the task
       Then the trace is complete or reported unreliable
 
+    @id:fp-violation-walk-unless-build-rejects
+    Example: code that breaks the frame-pointer protocol is walked soundly, or never built
+      The review thread: asm that "violates frame pointer protocol, silently causing the violater's callee
+      to get skipped in the unwind". A profile whose build validates the frame-pointer protocol never
+      ships this kernel (the walk is recorded, not graded); any other profile must walk it soundly.
+      Given a task blocked in schedule() below inline asm that violates the frame-pointer protocol
+      When a reliable stacktrace is requested for the task
+      Then the walk is judged against a ground truth that holds sys_fpviol
+      And the trace is complete or reported unreliable, unless build-time validation rejects this kernel
+
     @id:always-unreliable-unwinder-is-sound
     Example: an unwinder that reports every trace unreliable is sound, and useless to livepatch
       Given a task blocked in schedule() below a system call

@@ -369,9 +369,31 @@ export class ConformanceSession {
   }
 
   /** Run the build-time analyser over the kernel image the workload is built into. */
+  /**
+   * Build-time analysis of the kernel image. A profile that does not claim compile-time analysis has
+   * no analyser in its build: it gets no findings, and the rules that expect one fail saying so.
+   */
   analyse(): void {
     if (!this.workload) throw new Error('no workload: a Given step must describe the kernel image');
-    this.findings = kitFor(this.profile.arch).analyse(this.workload);
+    this.findings = this.profile.claims.usesCompileTimeAnalysis ? kitFor(this.profile.arch).analyse(this.workload) : [];
+  }
+
+  /** The build rejects this kernel: its compile-time validation reports a frame-pointer protocol violation. */
+  private buildRejects(): boolean {
+    if (!this.profile.claims.usesCompileTimeAnalysis || !this.workload) return false;
+    return kitFor(this.profile.arch).analyse(this.workload).some((f) => f.kind === 'fp-protocol');
+  }
+
+  /**
+   * The core contract for a kernel that may hold code breaking the frame-pointer protocol: graded
+   * unless the profile's build-time validation rejects the kernel (then the walk is only recorded).
+   */
+  expectUnlessBuildRejects(rule: Rule): void {
+    if (this.buildRejects()) {
+      this.needWalks();
+      return;
+    }
+    this.expect(rule);
   }
 
   private summary(): SweepSummary {
@@ -471,6 +493,9 @@ export class ConformanceSession {
     if (!this.findings) throw new Error('no analysis yet: a When step must analyse the kernel image');
     const hit = this.findings.find((f) => f.kind === kind && f.fn === fn);
     if (!hit) {
+      if (!this.profile.claims.usesCompileTimeAnalysis) {
+        this.fail(`the profile does not claim compile-time analysis (claims.usesCompileTimeAnalysis is false): nothing in its build reports ${kind} in ${fn}`);
+      }
       const got = this.findings.map((f) => `${f.kind} in ${f.fn}: ${f.message}`).join('; ') || 'no findings';
       this.fail(`the analyser did not report ${kind} in ${fn} (it reported: ${got})`);
     }
