@@ -20,6 +20,12 @@ Then('the trace is complete or reported unreliable, unless build-time validation
 Then('every walk is complete or reported unreliable', function (this: W) {
   this.session.expect('complete-or-unreliable');
 });
+Then('the trace has no duplicated, inverted or spurious entry, or is reported unreliable', function (this: W) {
+  this.session.expect('exact-or-unreliable');
+});
+Then('no walk has a duplicated, inverted or spurious entry unless reported unreliable', function (this: W) {
+  this.session.expect('exact-or-unreliable');
+});
 Then('every walk is reported unreliable', function (this: W) {
   this.session.expect('reported-unreliable');
 });

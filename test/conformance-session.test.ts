@@ -15,9 +15,10 @@ const j = (outcome: Outcome): Judgement => ({ outcome, rc: outcome === 'correctl
 
 test('rules: which oracle outcomes each rule accepts', () => {
   const table: Record<Rule, Outcome[]> = {
-    'complete-or-unreliable': ['sound-reliable', 'correctly-unreliable'],
+    'complete-or-unreliable': ['sound-reliable', 'correctly-unreliable', 'imprecise'],
+    'exact-or-unreliable': ['sound-reliable', 'correctly-unreliable'],
     'reported-unreliable': ['correctly-unreliable'],
-    reliable: ['sound-reliable'],
+    reliable: ['sound-reliable', 'imprecise'],
     'memory-safe': ['sound-reliable', 'correctly-unreliable', 'unsafe', 'imprecise', 'runaway'],
     bounded: ['sound-reliable', 'correctly-unreliable', 'unsafe', 'imprecise', 'faulted'],
     robust: ['sound-reliable', 'correctly-unreliable', 'unsafe', 'imprecise'],
@@ -30,7 +31,7 @@ test('rules: which oracle outcomes each rule accepts', () => {
       if (!v.pass) assert.match(v.message!, new RegExp(`got ${o}: the oracle says ${o}`));
     }
   }
-  assert.match(applyRule('complete-or-unreliable', j('imprecise')).message!, /cover letter/);
+  assert.match(applyRule('exact-or-unreliable', j('imprecise')).message!, /cover letter/);
 });
 
 test('spec quotes and examples are checked verbatim', () => {

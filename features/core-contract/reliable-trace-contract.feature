@@ -44,6 +44,33 @@ Feature: The reliable stacktrace contract
       Then every walk is complete or reported unreliable
       And the reliable share is recorded
 
+  @req:reliable-trace-in-true-order @should
+  Rule: A reliable trace lists the true call chain in order, without duplicated, inverted or spurious entries
+
+    @id:blocked-task-trace-in-order
+    Example: a task blocked in schedule() is listed exactly, innermost first
+      Given a task blocked in schedule() below a system call
+      When a reliable stacktrace is requested for the task
+      Then the trace has no duplicated, inverted or spurious entry, or is reported unreliable
+
+    @id:irq-sweep-work-chain-in-order @sweep
+    Example: walks interrupted at every instruction boundary of a call chain are exact or unreliable
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken at every instruction boundary of the task's kernel path
+      When a reliable stacktrace is requested from the interrupt handler
+      Then no walk has a duplicated, inverted or spurious entry unless reported unreliable
+      And the reliable share is recorded
+
+    @id:irq-sweep-fgraph-in-order @sweep
+    Example: walks through graph-traced functions consume each ret_stack entry once
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And function-graph tracing of work_b
+      And function-graph tracing of work_c
+      And an IRQ is taken at every instruction boundary of the task's kernel path
+      When a reliable stacktrace is requested from the interrupt handler
+      Then no walk has a duplicated, inverted or spurious entry unless reported unreliable
+      And the reliable share is recorded
+
   @req:only-legitimate-omissions @must
   Rule: Only the cases the document describes may be omitted from a reliable trace
 

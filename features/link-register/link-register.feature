@@ -76,7 +76,7 @@ Feature: Link register unreliability
         """
       And an IRQ is taken before instruction 2 of function
       When a reliable stacktrace is requested from the interrupt handler
-      Then the trace is complete or reported unreliable
+      Then the trace has no duplicated, inverted or spurious entry, or is reported unreliable
 
     @id:function-duplicate-after-bl-returns @arch:arm64
     Example: after other_function returns, LR still points into function
@@ -97,7 +97,7 @@ Feature: Link register unreliability
         """
       And an IRQ is taken before instruction 3 of function
       When a reliable stacktrace is requested from the interrupt handler
-      Then the trace is complete or reported unreliable
+      Then the trace has no duplicated, inverted or spurious entry, or is reported unreliable
 
     @id:caller-inverted-after-adr @arch:arm64
     Example: after ADR LR, callee would appear to be the parent of caller
@@ -119,7 +119,7 @@ Feature: Link register unreliability
         """
       And an IRQ is taken before instruction 3 of caller
       When a reliable stacktrace is requested from the interrupt handler
-      Then the trace is complete or reported unreliable
+      Then the trace has no duplicated, inverted or spurious entry, or is reported unreliable
 
     @id:function-fgraph-entry-consumed-once @arch:arm64
     Example: a traced function after its prologue must not consume two fgraph entries
@@ -141,7 +141,7 @@ Feature: Link register unreliability
       And function-graph tracing of function
       And an IRQ is taken at every instruction boundary of function
       When a reliable stacktrace is requested from the interrupt handler
-      Then every walk is complete or reported unreliable
+      Then no walk has a duplicated, inverted or spurious entry unless reported unreliable
       And the reliable share is recorded
 
     @id:spec-examples-sweep-no-duplicates @sweep @arch:arm64
@@ -158,7 +158,7 @@ Feature: Link register unreliability
         """
       And an IRQ is taken at every instruction boundary of the task's kernel path
       When a reliable stacktrace is requested from the interrupt handler
-      Then every walk is complete or reported unreliable
+      Then no walk has a duplicated, inverted or spurious entry unless reported unreliable
       And the reliable share is recorded
 
   @req:lr-identified-by-metadata @may

@@ -8,6 +8,8 @@ import type { Judgement, Outcome } from '../oracle/oracle';
 export type Rule =
   /** rc 0 with every live function, or rc != 0: the core contract (section 2). */
   | 'complete-or-unreliable'
+  /** rc 0 with exactly the true call chain (no duplicated, inverted or spurious entry), or rc != 0 (cover letter). */
+  | 'exact-or-unreliable'
   /** must reject: rc != 0. */
   | 'reported-unreliable'
   /** should unwind: rc 0 with every live function. */
@@ -21,6 +23,7 @@ export type Rule =
 
 export const RULE_TEXT: Record<Rule, string> = {
   'complete-or-unreliable': 'a complete trace with rc 0, or rc != 0',
+  'exact-or-unreliable': 'rc 0 with exactly the true call chain (nothing duplicated, inverted or spurious), or rc != 0',
   'reported-unreliable': 'the walk reported unreliable (rc != 0)',
   reliable: 'a reliable trace (rc 0) holding every function the task may return to',
   'memory-safe': 'a walk without unsafe memory accesses',
@@ -28,10 +31,16 @@ export const RULE_TEXT: Record<Rule, string> = {
   robust: 'a walk that ends in bounded steps without unsafe memory accesses',
 };
 
+/**
+ * An imprecise trace (duplicated, inverted or spurious entries, nothing missing) still holds every live
+ * function, so it meets section 2's "must"; only the cover letter's "should be treated as unreliable"
+ * (the exact-or-unreliable rule) fails it. "This specific case shouldn't matter to livepatching."
+ */
 const ACCEPT: Record<Rule, readonly Outcome[]> = {
-  'complete-or-unreliable': ['sound-reliable', 'correctly-unreliable'],
+  'complete-or-unreliable': ['sound-reliable', 'correctly-unreliable', 'imprecise'],
+  'exact-or-unreliable': ['sound-reliable', 'correctly-unreliable'],
   'reported-unreliable': ['correctly-unreliable'],
-  reliable: ['sound-reliable'],
+  reliable: ['sound-reliable', 'imprecise'],
   'memory-safe': ['sound-reliable', 'correctly-unreliable', 'unsafe', 'imprecise', 'runaway'],
   bounded: ['sound-reliable', 'correctly-unreliable', 'unsafe', 'imprecise', 'faulted'],
   robust: ['sound-reliable', 'correctly-unreliable', 'unsafe', 'imprecise'],
@@ -46,7 +55,7 @@ export interface Verdict {
 const WHY: Partial<Record<Outcome, string>> = {
   unsafe: 'a reliable trace omitted a live function, which livepatch cannot survive',
   imprecise:
-    'the cover letter assumes traces with duplicated or inverted entries are treated as unreliable, so rc 0 needs the exact call chain',
+    'the cover letter assumes traces with duplicated or inverted entries are treated as unreliable, so rc 0 should come with the exact call chain',
   faulted: 'the walk accessed memory in an unsafe way (spec 2: must be robust)',
   runaway: 'the walk did not end in bounded steps (spec 2: must not get stuck in an infinite loop)',
   errored: 'the unwinder crashed or answered garbage',
