@@ -62,51 +62,67 @@ export function unsafeAccesses(snap: LoadedSnapshot, accesses: readonly Access[]
 }
 
 /**
+ * Whether the trace is the truth with only omissible frames left out. A subsequence test by dynamic
+ * programming, not a greedy scan: with recursion an omissible frame may share its name with a
+ * required one, and matching the first occurrence could wrongly leave the required one unmatched.
+ */
+function embeds(truth: TruthFrame[], trace: TraceEntry[]): boolean {
+  // ok[t]: trace[i..] matches truth[t..] (computed for i from the end).
+  let ok: boolean[] = new Array<boolean>(truth.length + 1).fill(true);
+  for (let t = truth.length - 1; t >= 0; t--) ok[t] = !!truth[t]!.omissible && ok[t + 1]!;
+  for (let i = trace.length - 1; i >= 0; i--) {
+    const next: boolean[] = new Array<boolean>(truth.length + 1).fill(false);
+    for (let t = truth.length - 1; t >= 0; t--) {
+      next[t] = (truth[t]!.fn === trace[i]!.fn && ok[t + 1]!) || (!!truth[t]!.omissible && next[t + 1]!);
+    }
+    ok = next;
+  }
+  return ok[0]!;
+}
+
+/**
  * Match the trace against the truth. A reliable trace must list the truth's frames in order,
- * where only frames marked omissible may be left out.
+ * where only frames marked omissible may be left out. Otherwise explain by multiset difference
+ * (per function name, so recursion counts each activation) and by order.
  */
 function compare(truth: TruthFrame[], trace: TraceEntry[]): Pick<Judgement, 'missing' | 'extra' | 'inverted'> & { exact: boolean } {
-  let t = 0;
-  let exact = true;
-  for (const e of trace) {
-    while (t < truth.length && truth[t]!.fn !== e.fn && truth[t]!.omissible) t++;
-    if (t < truth.length && truth[t]!.fn === e.fn) t++;
-    else {
-      exact = false;
-      break;
-    }
-  }
-  if (exact && truth.slice(t).every((f) => f.omissible)) return { exact: true, missing: [], extra: [], inverted: [] };
+  if (embeds(truth, trace)) return { exact: true, missing: [], extra: [], inverted: [] };
 
-  // Not exact: explain by multiset difference and order.
+  // Extra: reported more often than the function is live (duplicated) or never live (spurious).
   const remaining = new Map<string, number>();
   for (const f of truth) remaining.set(f.fn, (remaining.get(f.fn) ?? 0) + 1);
   const extra: Judgement['extra'] = [];
-  const truthFns = new Set(truth.map((f) => f.fn));
   for (const e of trace) {
     const n = remaining.get(e.fn) ?? 0;
     if (n > 0) remaining.set(e.fn, n - 1);
-    else extra.push({ ...e, problem: truthFns.has(e.fn) ? 'duplicated' : 'spurious' });
+    else extra.push({ ...e, problem: remaining.has(e.fn) ? 'duplicated' : 'spurious' });
   }
+  // Missing: a function reported fewer times than it has required (non-omissible) activations;
+  // the outermost required activations are named.
   const reportedCount = new Map<string, number>();
   for (const e of trace) reportedCount.set(e.fn, (reportedCount.get(e.fn) ?? 0) + 1);
-  const missing: TruthFrame[] = [];
-  const seen = new Map<string, number>();
-  for (const f of truth) {
-    const k = (seen.get(f.fn) ?? 0) + 1;
-    seen.set(f.fn, k);
-    if (!f.omissible && k > (reportedCount.get(f.fn) ?? 0)) missing.push(f);
+  const required = new Map<string, TruthFrame[]>();
+  for (const f of truth) if (!f.omissible) required.set(f.fn, [...(required.get(f.fn) ?? []), f]);
+  const missingSet = new Set<TruthFrame>();
+  for (const [fn, frames] of required) {
+    const lacking = frames.length - (reportedCount.get(fn) ?? 0);
+    if (lacking > 0) for (const f of frames.slice(frames.length - lacking)) missingSet.add(f);
   }
-  // Inversions: a pair whose order in the trace is the reverse of the truth (first occurrences).
+  const missing = truth.filter((f) => missingSet.has(f));
+  // Inversions: the k-th report of a function stands for its k-th live activation (innermost
+  // first); two consecutive such reports whose activations are in the reverse order are inverted.
   const inverted: [string, string][] = [];
-  const posTruth = new Map<string, number>();
-  truth.forEach((f, i) => posTruth.has(f.fn) || posTruth.set(f.fn, i));
-  const firsts: string[] = [];
-  for (const e of trace) if (!firsts.includes(e.fn) && posTruth.has(e.fn)) firsts.push(e.fn);
-  for (let i = 0; i + 1 < firsts.length; i++) {
-    const a = firsts[i]!;
-    const b = firsts[i + 1]!;
-    if (posTruth.get(a)! > posTruth.get(b)!) inverted.push([a, b]);
+  const positions = new Map<string, number[]>();
+  truth.forEach((f, i) => positions.set(f.fn, [...(positions.get(f.fn) ?? []), i]));
+  const used = new Map<string, number>();
+  let prev: { fn: string; pos: number } | undefined;
+  for (const e of trace) {
+    const k = used.get(e.fn) ?? 0;
+    used.set(e.fn, k + 1);
+    const pos = positions.get(e.fn)?.[k];
+    if (pos === undefined) continue; // an extra entry: already reported above
+    if (prev && prev.pos > pos && !inverted.some(([a, b]) => a === prev!.fn && b === e.fn)) inverted.push([prev.fn, e.fn]);
+    prev = { fn: e.fn, pos };
   }
   return { exact: false, missing, extra, inverted };
 }
@@ -125,7 +141,8 @@ export function judge(snap: LoadedSnapshot, truth: GroundTruth, walk: WalkRecord
     const where = f.region === null ? 'unmapped memory' : `${f.region}, which is not an accessible stack of this task`;
     return { ...base, rc, outcome: 'faulted', explanation: `read of 0x${f.addr.toString(16)} hit ${where} (${faults.length} unsafe read(s))` };
   }
-  const result = walk.result!;
+  const result = walk.result;
+  if (!result) return { ...base, rc, outcome: 'errored', explanation: 'the walk gave no result' };
   if (result.rc !== 0) {
     return {
       ...base,
