@@ -86,6 +86,29 @@ test('verdict levels: SHOULD failure warns, unrun MUST is incomplete, unmet cond
   assert.equal(decideVerdict(buildConformance({ profile, requirements: REQS, results: [...allPass, { ...allPass[0]!, id: 'x', status: 'failed' }], applies }).requirements).verdict, 'not-conformant');
 });
 
+test('a SHOULD or MAY scenario that catches an omitted live function, a fault or a runaway walk fails the profile', () => {
+  const pass = (id: string, level: Requirement['level']) => result({ requirement: id, level, status: 'passed' });
+  const allPass = [pass('must-a', 'must'), pass('must-b', 'must'), pass('should-c', 'should')];
+  // A MAY scenario applying the core contract, whose one walk omitted `outer` with rc 0.
+  const mayUnsafe = result({ id: 'may-unsafe', requirement: 'may-d', level: 'may', status: 'failed', walks: [walk(0, DROPPED_TRACE)] });
+  const c = buildConformance({ profile, requirements: REQS, results: [...allPass, mayUnsafe], applies });
+  assert.equal(c.verdict, 'not-conformant');
+  assert.deepEqual(c.reasons, ['MUST trace-complete-or-nonzero broken in may-unsafe (filed under MAY may-d): 1 unsafe walk(s)']);
+  // A SHOULD sweep counts its faulted and runaway walks from the summary, not only the walks it kept.
+  const shouldSweep = result({ id: 'should-sweep', requirement: 'should-c', level: 'should', status: 'failed', sweep: { walks: 9, reliable: 2, outcomes: { 'sound-reliable': 2, faulted: 3, runaway: 4 } } });
+  const s = buildConformance({ profile, requirements: REQS, results: [...allPass.slice(0, 2), shouldSweep], applies });
+  assert.equal(s.verdict, 'not-conformant');
+  assert.deepEqual(s.reasons.sort(), [
+    'MUST walk-memory-safe broken in should-sweep (filed under SHOULD should-c): 3 faulted walk(s)',
+    'MUST walk-terminates broken in should-sweep (filed under SHOULD should-c): 4 runaway walk(s)',
+  ]);
+  // Imprecise walks (nothing live missing) stay a SHOULD warning; a passed scenario's recorded walks are not graded.
+  const imprecise = result({ id: 'should-imprecise', requirement: 'should-c', level: 'should', status: 'failed', walks: [walk(0, DUPLICATED_TRACE)] });
+  assert.equal(buildConformance({ profile, requirements: REQS, results: [...allPass.slice(0, 2), imprecise], applies }).verdict, 'conformant-with-warnings');
+  const recorded = result({ id: 'may-recorded', requirement: 'may-d', level: 'may', status: 'passed', walks: [walk(0, DROPPED_TRACE)] });
+  assert.equal(buildConformance({ profile, requirements: REQS, results: [...allPass, recorded], applies }).verdict, 'conformant');
+});
+
 test('an always-unreliable unwinder is flagged useless; a sound one useful', () => {
   const never = usefulness([result({ requirement: 'must-a', level: 'must', status: 'passed', sweep: { walks: 40, reliable: 0, outcomes: { 'correctly-unreliable': 40 } } })]);
   assert.equal(never.sweepShare, 0);

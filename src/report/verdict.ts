@@ -232,7 +232,39 @@ export function requirementVerdicts(input: ConformanceInput): RequirementVerdict
   return out;
 }
 
-/** The verdict rule: MUST failure → not conformant; a MUST with nothing run → incomplete; SHOULD failure → warnings. */
+/**
+ * Walk outcomes that break a section-2 MUST whatever requirement the scenario is filed under: a SHOULD
+ * or MAY scenario (PLT veneers, the middle of return_to_handler, ...) that catches an omitted live
+ * function, an unsafe read or a runaway walk has caught a MUST violation, not a warning.
+ */
+const SECTION_2_BREACH: Partial<Record<WalkReport['outcome'], string>> = {
+  unsafe: 'trace-complete-or-nonzero',
+  faulted: 'walk-memory-safe',
+  runaway: 'walk-terminates',
+};
+
+/** One line per failed SHOULD / MAY scenario whose walks broke a section-2 MUST. */
+export function mustBreaches(results: readonly ScenarioResult[]): string[] {
+  const out: string[] = [];
+  for (const r of results) {
+    if (r.level === 'must' || r.status !== 'failed') continue;
+    const counts = new Map<string, number>();
+    const add = (o: WalkReport['outcome'], n: number) => {
+      if (SECTION_2_BREACH[o] && n > 0) counts.set(o, (counts.get(o) ?? 0) + n);
+    };
+    if (r.sweep) for (const [o, n] of Object.entries(r.sweep.outcomes)) add(o as WalkReport['outcome'], n ?? 0);
+    else for (const w of r.walks) add(w.outcome, 1);
+    for (const [o, n] of counts) {
+      out.push(`MUST ${SECTION_2_BREACH[o as WalkReport['outcome']]} broken in ${r.id} (filed under ${r.level.toUpperCase()} ${r.requirement}): ${n} ${o} walk(s)`);
+    }
+  }
+  return out;
+}
+
+/**
+ * The verdict rule: MUST failure (or a section-2 breach caught by any scenario) → not conformant; a MUST
+ * with nothing run → incomplete; SHOULD failure → warnings.
+ */
 /** First line of a note, shortened: verdict reasons stay one line each; the details are in the failures. */
 const brief = (note?: string): string => {
   if (!note) return '';
@@ -241,13 +273,13 @@ const brief = (note?: string): string => {
   return `: ${first.length > 240 ? first.slice(0, 237) + '...' : first}${more}`;
 };
 
-export function decideVerdict(reqs: readonly RequirementVerdict[]): { verdict: Verdict; reasons: string[] } {
+export function decideVerdict(reqs: readonly RequirementVerdict[], breaches: readonly string[] = []): { verdict: Verdict; reasons: string[] } {
   const bad = (o: RequirementOutcome) => o === 'failed' || o === 'errored';
   const unrun = (r: RequirementVerdict) =>
     r.testability !== 'review-only' && (r.outcome === 'not-run' || r.outcome === 'undefined' || r.outcome === 'skipped');
   const mustFail = reqs.filter((r) => r.level === 'must' && bad(r.outcome));
-  if (mustFail.length) {
-    return { verdict: 'not-conformant', reasons: mustFail.map((r) => `MUST ${r.id} ${r.outcome}${brief(r.note)}`) };
+  if (mustFail.length || breaches.length) {
+    return { verdict: 'not-conformant', reasons: [...mustFail.map((r) => `MUST ${r.id} ${r.outcome}${brief(r.note)}`), ...breaches] };
   }
   const mustUnrun = reqs.filter((r) => r.level === 'must' && unrun(r));
   if (mustUnrun.length) {
@@ -273,7 +305,7 @@ function counts(reqs: readonly RequirementVerdict[], results: readonly ScenarioR
 
 export function buildConformance(input: ConformanceInput): Conformance {
   const requirements = requirementVerdicts(input);
-  const { verdict, reasons } = decideVerdict(requirements);
+  const { verdict, reasons } = decideVerdict(requirements, mustBreaches(input.results));
   const scenarios: ScenarioVerdict[] = input.results.map((r) =>
     r.status === 'failed' || r.status === 'errored' ? { ...r, failures: failureExplanations(r) } : { ...r },
   );
