@@ -124,3 +124,27 @@ SYM_FUNC_END(mm)`,
   assert.ok(kinds.includes('stack-state-mismatch'), JSON.stringify(r.findings));
   assert.equal(r.findings.find((x) => x.kind === 'stack-state-mismatch')!.addr, p.labels.get('mm_skip'));
 });
+
+test('a call is not followed into SYM_CODE: without a hint, called SYM_CODE has no ORC and is unreachable (objtool)', () => {
+  const p = assemble([
+    {
+      region: 'kernel-text',
+      base: 0xffff81000000,
+      source: `SYM_FUNC_START(caller_fn)
+        pushq %rbp
+        movq %rsp, %rbp
+        call code_stub
+        popq %rbp
+        ret
+SYM_FUNC_END(caller_fn)
+SYM_CODE_START(code_stub)
+        BODY 1
+        ret
+SYM_CODE_END(code_stub)`,
+    },
+  ]);
+  const r = analyse(p, { regions: new Set(['kernel-text']) });
+  assert.deepEqual(r.findings.map((x) => [x.kind, x.fn]), [['unreachable-instruction', 'code_stub']]);
+  const stub = p.bySym.get('code_stub')!;
+  for (const i of stub) assert.equal(orcAt(r.orc, i.addr).type, 'undefined');
+});

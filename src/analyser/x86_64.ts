@@ -1,7 +1,7 @@
 /**
  * objtool-like build-time analyser for the x86_64 kernel image (tools/objtool/check.c, orc_gen.c).
- * Follows control flow from every SYM_FUNC start and every unwind hint (and from jumps/calls into
- * SYM_CODE), tracks the CFA (base register + offset) and where the caller's rbp is saved at every
+ * Follows control flow from every SYM_FUNC start and every unwind hint (and from jumps into
+ * SYM_CODE; like objtool, never from a call into its target), tracks the CFA (base register + offset) and where the caller's rbp is saved at every
  * instruction, and emits an ORC table with the semantics of arch/x86/kernel/unwind_orc.c.
  * Findings are data, never exceptions.
  */
@@ -208,10 +208,6 @@ export function analyse(p: Program, opts: AnalyseOptions): AnalysisResult {
       if (i.op === OP.CALL || i.op === OP.CALL_R) {
         if (fpChecks && !(s.useBp && s.bpSaved === -16)) {
           warn('fp-protocol', sym, addr, `${off(sym, addr)}: call without frame pointer save/setup`);
-        }
-        if (i.op === OP.CALL) {
-          const t = p.symbols.find((x) => x.start === i.target);
-          if (t && t.form === 'code' && opts.regions.has(t.region)) work.push([i.target, { ...FUNC_STATE }]);
         }
       }
       if (i.op === OP.RET && s.type === 'call' && (s.sp !== -8 || s.bpSaved !== null)) {
