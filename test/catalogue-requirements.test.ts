@@ -59,6 +59,18 @@ test('conditions: claims, arch facts, profile.arch, ! && || and parentheses', ()
   assert.equal(evaluateCondition('!(claims.unwindsAcrossIrq || claims.unwindsAcrossNmi)', fp), true);
 });
 
+test('a profile is not excused from a SHOULD by not claiming the behaviour it asks for', () => {
+  const base = builtinProfile('arm64-meta');
+  const p = { ...base, name: 'dodger', claims: { ...base.claims, unwindsAcrossIrq: false, checksTermination: false, recoversFgraphReturns: false } };
+  for (const id of ['unwind-exceptions-when-identifiable', 'unwind-through-exceptions-if-able', 'termination-verified', 'unwind-before-return-to-handler', 'unwind-hint-end-of-stack-terminates']) {
+    assert.equal(applicability(byId(id)!, p).applies, true, id);
+  }
+  // Ability, not the claimed behaviour, decides: an unwinder that cannot identify reliable exception unwinds is not asked to.
+  const fp = builtinProfile('arm64-fp');
+  assert.equal(applicability(byId('unwind-exceptions-when-identifiable')!, fp).applies, false);
+  assert.equal(applicability(byId('unwind-through-exceptions-if-able')!, fp).applies, false);
+});
+
 test('condition parse errors name the requirement', () => {
   assert.throws(() => parseCondition('claims.flies', 'requirement x'), (e: unknown) => e instanceof ConditionError && /requirement x/.test(e.message) && /unknown claim "flies"/.test(e.message));
   assert.throws(() => parseCondition('claims.unwindsAcrossIrq &&', 'req-y'), /req-y.*unexpected end/);

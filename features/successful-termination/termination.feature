@@ -20,6 +20,13 @@ Feature: Identifying successful termination
       Then every function the task may return to appears in the trace
       And a reliable trace ends in ret_from_fork
 
+    @id:chain-ending-early-not-taken-for-termination
+    Example: a frame chain that looks finished before the final frame record is reported unreliable
+      Given a kernel thread blocked in schedule()
+      And a saved frame pointer that is zero before the final frame
+      When a reliable stacktrace is requested for the task
+      Then the trace is reported unreliable
+
   @req:termination-in-entry-function @may
   Rule: The walk ends within a kernel entry function
 
