@@ -5,7 +5,7 @@
  * Memory and stop the CPU; they never escape as JS exceptions.
  */
 import type { Memory } from '../../machine/memory';
-import type { ShadowStack } from '../../truth/shadow';
+import { ShadowError, type ShadowStack } from '../../truth/shadow';
 import { Mode, Op, REG_LR, REG_SP, REG_ZR, type Insn, type Program } from './assembler';
 
 export type StopReason =
@@ -197,7 +197,9 @@ export class Arm64Cpu {
           next = this.elr;
           this.pstate = this.spsr;
           if ((this.pstate & PSR_MODE_MASK) === 0) {
-            // Back to EL0: the task leaves the kernel. The user entry was never a shadow frame.
+            // Back to EL0: the task leaves the kernel. The user entry was never a shadow frame, and
+            // every kernel frame must have been returned from.
+            if (this.shadow.entries.length) throw new ShadowError(`eret to EL0 with live kernel frames (${this.shadow.entries.map((e) => e.fn).join(' <- ')})`);
             this.pc = next;
             this.x[REG_SP] = this.spEl0;
             this.lastInsn = i;

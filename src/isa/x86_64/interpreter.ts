@@ -218,6 +218,8 @@ export class Cpu {
         break;
       }
       case OP.SYSRETQ:
+        // The user entry was never a shadow frame: every kernel frame must have been returned from.
+        if (this.shadow.entries.length) throw new ShadowError(`sysretq with live kernel frames (${this.shadow.entries.map((e) => e.fn).join(' <- ')})`);
         this.stopped = 'returned to user space';
         this.rip = next;
         return false;

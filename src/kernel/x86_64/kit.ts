@@ -308,10 +308,12 @@ export function boundaries(workload: Workload, instrument: SceneSpec['instrument
   const img = image(workload, instrument ?? {});
   const m = boot(img);
   const out: { step: number; rip: number; fn: string; irqsOn: boolean }[] = [];
-  m.cpu.run(STEP_LIMIT, (c) => {
+  const end = m.cpu.run(STEP_LIMIT, (c) => {
     out.push({ step: c.steps, rip: c.rip, fn: img.syms.lookup(c.rip)?.name ?? '?', irqsOn: (c.eflags & EFLAGS_IF) !== 0 });
     return false;
   });
+  // A run that ends any other way (shadow mismatch, no instruction, step limit) is a machine bug.
+  if (end !== 'blocked' && end !== 'returned to user space') throw new Error(`x86_64 ${workload}: sweep run ended with "${end}" at ${insnText(m, m.cpu.rip)}`);
   return out;
 }
 
