@@ -72,6 +72,23 @@ describe('conformance CLI with --unwinder', () => {
     assert.ok(imprecise.some((w) => /duplicated/.test(w.explanation)));
   });
 
+  it('the minimal starting point of docs/maintainers.md gets the always-unreliable verdict: no MUST fails, useless', () => {
+    const out = mkdtempSync(join(tmpdir(), 'conf-minimal-'));
+    const r = conformance(out, '--unwinder', `node ${join(EX, 'minimal-js', 'always-unreliable.js')}`, '--validate-protocol', '--profile', 'arm64-always-unreliable');
+    assert.equal(r.status, 0, r.stderr);
+    const m = report(out, 'my-arm64-unwinder');
+    const ref = report(out, 'arm64-always-unreliable');
+    assert.equal(m.verdict, ref.verdict);
+    assert.ok(['conformant', 'conformant-with-warnings'].includes(m.verdict), JSON.stringify(m.requirements.filter((q) => q.outcome === 'failed')));
+    assert.deepEqual(
+      m.requirements.map((q) => [q.id, q.outcome]),
+      ref.requirements.map((q) => [q.id, q.outcome]),
+    );
+    const walks = m.scenarios.flatMap((s) => s.walks);
+    assert.ok(walks.length > 100);
+    assert.ok(walks.every((w) => w.outcome === 'correctly-unreliable'), JSON.stringify([...new Set(walks.map((w) => w.outcome))]));
+  });
+
   it('a hanging plugin: the run completes and its walks are runaway, with the timeout named', () => {
     const out = mkdtempSync(join(tmpdir(), 'conf-hang-'));
     const r = conformance(out, '--unwinder', `node ${join(EX, 'misbehaving', 'hang.js')}`, '--walk-timeout', '400', '--requirement', 'trace-complete-or-nonzero');

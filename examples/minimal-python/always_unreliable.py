@@ -22,10 +22,11 @@ for line in sys.stdin:
         send({
             "version": 1,
             "implementation": {"name": "my-python-unwinder", "arch": "arm64", "unwinder": "frame-pointer"},
+            # The claims of profiles/arm64-always-unreliable.json (see minimal-js/always-unreliable.js).
             "claims": {
                 "unwindsAcrossIrq": False, "unwindsAcrossNmi": False, "identifiesReliableExceptionUnwind": False,
                 "recoversFgraphReturns": False, "recoversKretprobeReturns": False, "unwindsInsideReturnToHandler": False,
-                "usesCompileTimeAnalysis": False, "usesUnwindMetadata": False, "checksTermination": True,
+                "usesCompileTimeAnalysis": True, "usesUnwindMetadata": False, "checksTermination": False,
             },
         })
     elif req["cmd"] == "walk":
