@@ -31,6 +31,7 @@ Feature: Robustness to corrupt unwind state
       When a reliable stacktrace is requested for the task
       Then the trace is complete or reported unreliable
       And the walk does not access memory in an unsafe way
+      And the walk ends in bounded steps
 
   @req:corruption-detected-nonzero @should
   Rule: Corrupt unwind state is detected and reported with a non-zero return code

@@ -67,6 +67,3 @@ export function applyRule(rule: Rule, j: Judgement): Verdict {
   const why = WHY[j.outcome] ?? (j.outcome === 'correctly-unreliable' ? 'the walk was reported unreliable' : 'the walk was reported reliable');
   return { pass: false, message: `expected ${RULE_TEXT[rule]}, got ${j.outcome}: ${j.explanation} (${why})` };
 }
-
-/** Outcomes that always fail, whatever the rule: the walk was not robust or not a walk at all. */
-export const NEVER_ACCEPTABLE: readonly Outcome[] = ['faulted', 'runaway', 'errored'];
