@@ -33,6 +33,36 @@ Feature: Robustness to corrupt unwind state
       And the walk does not access memory in an unsafe way
       And the walk ends in bounded steps
 
+    @id:irq-preempted-unmapped-frame-pointer-robust
+    Example: a task preempted by an IRQ, its saved frame pointer into unmapped memory
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken in the body of work_b
+      And a saved frame pointer into unmapped memory
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+      And the walk does not access memory in an unsafe way
+      And the walk ends in bounded steps
+
+    @id:irq-handler-cyclic-frame-chain-robust
+    Example: a walk from an interrupt handler whose frame record links back to an inner one
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken in the body of work_b
+      And a frame record that links back to an inner frame record
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the trace is complete or reported unreliable
+      And the walk does not access memory in an unsafe way
+      And the walk ends in bounded steps
+
+    @id:fgraph-garbage-return-address-robust
+    Example: a graph-traced task whose saved return address is not kernel text
+      Given a task blocked in schedule() below a system call
+      And function-graph tracing of do_nanosleep
+      And a saved return address that is not kernel text
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+      And the walk does not access memory in an unsafe way
+      And the walk ends in bounded steps
+
   @req:corruption-detected-nonzero @should
   Rule: Corrupt unwind state is detected and reported with a non-zero return code
 

@@ -40,6 +40,14 @@ Feature: Unwinding across interrupts and exceptions
       Then every walk is complete or reported unreliable
       And the reliable share is recorded
 
+    @id:irq-sweep-hint-undefined-code-any-unwinder @sweep
+    Example: an IRQ at every instruction boundary of SYM_CODE whose unwind state is undefined, whatever the unwinder
+      Given a task running SYM_CODE under UNWIND_HINT_UNDEFINED
+      And an IRQ is taken at every instruction boundary of the task's kernel path
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
   @req:reject-exceptions-when-unidentifiable @must
   Rule: An unwinder that cannot tell when it is reliable rejects unwinding across exception boundaries
 
