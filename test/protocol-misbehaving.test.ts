@@ -1,5 +1,7 @@
 /** Misbehaving plugins make their own walks errored/runaway with a clear reason; the run goes on. */
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { after, describe, it } from 'node:test';
 import { join } from 'path';
 import { Memory } from '../src/machine/memory';
@@ -107,6 +109,23 @@ describe('misbehaving plugins', () => {
   it('without validation a malformed trace is still errored, never judged', async () => {
     const { recs } = await fourWalks('bad-schema.js');
     assert.match(recs[1]!.error ?? '', /trace must be an array of hex strings/);
+  });
+
+  it('without validation, malformed accesses (null, no size, size 0) are errored, never a runner crash', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'bad-accesses-')), 'plugin.js');
+    const bad = [[null], [{ addr: '0x10' }], [{ addr: '0x10', size: 0 }]];
+    writeFileSync(
+      file,
+      `const bad = ${JSON.stringify(bad)};\nrequire(${JSON.stringify(join(ROOT, 'examples', 'misbehaving', 'common.js'))}).run((req, send) => send({ seq: req.seq, rc: -22, trace: [], accesses: bad[req.seq / 2 - 1] }), {}, );\n`,
+    );
+    const w = await startExternalWalker(`MISBEHAVE_ALL=0 node ${file}`);
+    walkers.push(w);
+    for (let i = 0; i < 6; i++) {
+      const rec = await w.walk(snap, loaded);
+      if (i % 2 === 0) assert.equal(rec.error, undefined);
+      else assert.match(rec.error ?? '', /accesses must be \[\{"addr":"0x…","size":n\}\]/);
+    }
+    assert.equal(w.starts, 1);
   });
 
   it('a protocol version mismatch is a clear start error', async () => {

@@ -348,13 +348,15 @@ function toRecord(m: WalkResponse, loaded: LoadedSnapshot, seq: number, p: Plugi
     result: { rc: r.rc, trace, ...(typeof r.reason === 'string' ? { reason: r.reason } : {}) },
   };
   if (Array.isArray(r.accesses)) {
-    const acc = r.accesses as { addr?: unknown; size?: unknown }[];
-    if (!acc.every((a) => typeof a.addr === 'string' && HEX.test(a.addr) && Number.isInteger(a.size))) {
+    const acc = r.accesses as ({ addr?: unknown; size?: unknown } | null)[];
+    const ok = (a: { addr?: unknown; size?: unknown } | null): a is { addr: string; size: number } =>
+      typeof a === 'object' && a !== null && typeof a.addr === 'string' && HEX.test(a.addr) && Number.isInteger(a.size) && (a.size as number) >= 1;
+    if (!acc.every(ok)) {
       return { error: `answer to walk seq ${seq}: accesses must be [{"addr":"0x…","size":n}]` };
     }
-    rec.accesses = acc.map((a) => {
+    rec.accesses = (acc as { addr: string; size: number }[]).map((a) => {
       const addr = Number(a.addr);
-      const size = a.size as number;
+      const size = a.size;
       const reg = loaded.mem.find(addr, size);
       return { addr, size, write: false, region: reg ? reg.name : null };
     });
