@@ -56,7 +56,13 @@ const restoreRegs = (upTo: number): string[] => {
   return out;
 };
 
-/** kernel_entry for an exception from EL1: pt_regs on the current stack, stackframe type PT_REGS. */
+/**
+ * kernel_entry for an exception from EL1: pt_regs on the current stack, stackframe type PT_REGS.
+ * Deliberate deviation: since v6.13 the kernel zeroes pt_regs->stackframe ({0, 0} + type); here it
+ * holds the interrupted {x29, pc} as before v6.13, with the type as well. The stale record then
+ * chains on like any other, so an unwinder that does not check the meta type crosses the boundary
+ * through a possibly stale LR and the oracle catches it, instead of stopping at a {0, 0} record.
+ */
 function kernelEntryEl1(): string[] {
   return [
     `SUB SP, SP, #${A.PT_REGS_SIZE}`,

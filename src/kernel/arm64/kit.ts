@@ -11,7 +11,7 @@ import { makeSnapshot } from '../../snapshot/io';
 import type { SnapshotStack } from '../../snapshot/types';
 import type { GroundTruth } from '../../truth/shadow';
 import { buildImage, MAP, TASK_PT_REGS, type Image } from './image';
-import { Arm64Machine } from './machine';
+import { Arm64Machine, symbolsOf } from './machine';
 
 export const ARM64_WORKLOADS: readonly Workload[] = [
   'syscall-sleep',
@@ -225,13 +225,12 @@ export function boundaries(w: Workload, ins?: Instrumentation): Boundary[] {
 }
 
 export function sweep(spec: SweepSpec): Iterable<Scene> {
-  const { img } = imageFor(spec.workload, spec.instrument);
-  const m = new Arm64Machine(img);
+  const syms = symbolsOf(imageFor(spec.workload, spec.instrument).img);
   const fns = spec.functions ? new Set(spec.functions) : undefined;
   const steps = boundaries(spec.workload, spec.instrument)
     .filter((b) => !(spec.exception === 'irq' && b.irqMasked))
     .filter((b) => !(spec.walk === 'preempted' && !spec.nested && b.preemptDisabled))
-    .filter((b) => !fns || fns.has(m.syms.lookup(b.pc)?.name ?? ''))
+    .filter((b) => !fns || fns.has(syms.lookup(b.pc)?.name ?? ''))
     .map((b) => b.step);
   return exceptionAtEachStep(spec, steps, buildScene);
 }

@@ -174,7 +174,9 @@ export class Arm64Machine implements Arm64Hooks {
         x[0] = this.tracing.popGraph().ret;
         return undefined;
       case 'KPROBE_HIT': {
-        // BRK at the probed function's entry -> kretprobe pre-handler (arch_prepare_kretprobe)
+        // BRK at the probed function's entry -> kretprobe pre-handler (arch_prepare_kretprobe).
+        // Simplified: the BRK exception is taken and returned from in one step (no walk ever
+        // happens inside the kprobe handler), so the shadow sees no exception here.
         const fn = this.syms.lookup(i.addr)!;
         this.tracing.pushKretprobe({ ret: x[30]!, func: fn.start, retp: x[29]! });
         x[30] = this.addr('__kretprobe_trampoline');

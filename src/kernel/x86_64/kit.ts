@@ -71,7 +71,6 @@ export function boot(img: Image): Machine {
   mem.write64(o2 + 8, addr(img, 'ret_from_fork') + 5);
   mem.write64(TASK.other + TASK.threadsp, o1 - 0x30);
 
-  const pt = (fn: () => void): Hook => fn;
   const hooks: Record<string, Hook> = {
     syscall_lookup: (c) => {
       c.r[RAX] = addr(img, img.src.sys!);
@@ -106,6 +105,8 @@ export function boot(img: Image): Machine {
     },
     int3: (c, i: Insn) => {
       // A kprobe's int3 traps with ip after the int3 byte; the handler resumes after the probed insn.
+      // (The kernel probes an fentry site through ftrace when KPROBES_ON_FTRACE; the int3 path
+      // leaves the same kretprobe state and adds an exception a walk can be taken in.)
       c.exception('int3', { vector: addr(img, 'asm_exc_int3') }, i.addr + 1, i.addr + i.size);
     },
     kprobe_pre_handler: (c) => {
@@ -126,7 +127,7 @@ export function boot(img: Image): Machine {
       if (ri.retp !== slot) throw new Error(`x86_64: kretprobe instance for 0x${ri.retp.toString(16)} found at 0x${slot.toString(16)}`);
       mem.write64(slot, ri.ret);
     },
-    optprobe_callback: pt(() => undefined),
+    optprobe_callback: () => undefined,
   };
   const cpu = new Cpu(mem, img.code, shadow, img.syms, hooks);
   m.cpu = cpu;

@@ -247,6 +247,8 @@ SYM_FUNC_END(ftrace_return_to_handler)
 
 .kind __kretprobe_trampoline return-trampoline
 SYM_CODE_START(__kretprobe_trampoline)
+\t/* Deliberate deviation: the kernel's is an @function (function-entry ORC here), which claims a
+\t   return address at (%rsp) although the ret into the trampoline just consumed it. */
 \tUNWIND_HINT_UNDEFINED
 \t/* Push a fake return address to tell the unwinder it's a kretprobe. */
 \tpushq $__kretprobe_trampoline
