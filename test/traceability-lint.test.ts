@@ -105,3 +105,20 @@ test('a feature in the wrong topic folder, or without a topic, breaks the lint',
   edit(join(root, 'features', 'link-register', 'link-register.feature'), (s) => s.replace('@topic:link-register\n', ''));
   assert.match(messages(opts), /link-register\.feature:\d+: a feature needs exactly one @topic: tag/);
 });
+
+test('one Rule per requirement: a second Rule for it, a scenario outside a Rule or a @req: tag on an Example breaks the lint', () => {
+  const { root, opts } = copyTree();
+  const f = join(root, 'features', 'core-contract', 'robustness.feature');
+  // A second Rule for walk-terminates, in the same file.
+  edit(f, (s) => s.replace('  @req:walk-memory-safe @must\n  Rule: The walk does not access memory in an unsafe way', '  @req:walk-terminates @must\n  Rule: The walk does not access memory in an unsafe way'));
+  // An example carrying its own requirement tag.
+  edit(join(root, 'features', 'successful-termination', 'termination.feature'), (s) => s.replace('    @id:trace-ends-in-entry-function\n', '    @id:trace-ends-in-entry-function @req:termination-in-entry-function\n'));
+  // A scenario outside any Rule.
+  edit(join(root, 'features', 'link-register', 'link-register.feature'), (s) =>
+    s.replace('  @req:lr-reject-unless-identifiable @must\n', '  @req:lr-reject-unless-identifiable @must @id:stray\n  Scenario: stray\n    Given a kernel thread blocked in schedule()\n\n  @req:lr-reject-unless-identifiable @must\n'),
+  );
+  const m = messages(opts);
+  assert.match(m, /robustness\.feature:\d+: a second Rule for @req:walk-terminates \(the first is at features\/core-contract\/robustness\.feature:\d+\)/);
+  assert.match(m, /termination\.feature:\d+: scenario "a reliable trace of a user task ends in the entry code" carries @req:termination-in-entry-function/);
+  assert.match(m, /link-register\.feature:\d+: scenario "stray" is outside a Rule/);
+});

@@ -216,6 +216,8 @@ export function lintTraceability(opts: LintOptions): LintReport {
 
   const scenarios: ScenarioInfo[] = [];
   const ids = new Map<string, string>();
+  /** requirement -> where its Rule is: one Rule per requirement, and @req: / level tags only on Rules. */
+  const ruleOf = new Map<string, string>();
   const featureFiles = walkFiles(featuresDir, '.feature');
   if (!featureFiles.length) problems.push({ file: relative(root, featuresDir), line: 1, message: 'no .feature files' });
 
@@ -229,6 +231,34 @@ export function lintTraceability(opts: LintOptions): LintReport {
     for (const t of topics) if (!(TOPICS as readonly string[]).includes(t)) problems.push({ file: f.file, line: featureLine, message: `unknown topic @topic:${t}` });
     const folder = f.file.split(/[\\/]/).slice(-2)[0];
     if (topics.length === 1 && folder !== topics[0]) problems.push({ file: f.file, line: featureLine, message: `@topic:${topics[0]} feature lives in features/${folder}/` });
+
+    for (const t of featureTags.filter((x) => x.startsWith('@req:') || (LEVELS as readonly string[]).includes(x.slice(1)))) {
+      problems.push({ file: f.file, line: featureLine, message: `${t} belongs on a Rule, not on the Feature` });
+    }
+    for (const child of f.doc.feature.children) {
+      if (child.scenario) {
+        problems.push({ file: f.file, line: child.scenario.location.line, message: `scenario "${child.scenario.name}" is outside a Rule: one Rule per requirement` });
+        continue;
+      }
+      const rule = child.rule;
+      if (!rule) continue;
+      const ruleReqs = rule.tags.filter((t) => t.name.startsWith('@req:')).map((t) => t.name.slice(5));
+      const where = `${f.file}:${rule.location.line}`;
+      if (ruleReqs.length !== 1) problems.push({ file: f.file, line: rule.location.line, message: `Rule "${rule.name}" needs exactly one @req: tag (has ${ruleReqs.length})` });
+      for (const r of ruleReqs) {
+        const prev = ruleOf.get(r);
+        if (prev) problems.push({ file: f.file, line: rule.location.line, message: `a second Rule for @req:${r} (the first is at ${prev}): one Rule per requirement` });
+        else ruleOf.set(r, where);
+      }
+      for (const c of rule.children) {
+        const sc = c.scenario;
+        if (!sc) continue;
+        const own = [...sc.tags, ...sc.examples.flatMap((e) => e.tags)].map((t) => t.name);
+        for (const t of own.filter((x) => x.startsWith('@req:') || (LEVELS as readonly string[]).includes(x.slice(1)))) {
+          problems.push({ file: f.file, line: sc.location.line, message: `scenario "${sc.name}" carries ${t}: requirement and level tags belong on its Rule` });
+        }
+      }
+    }
 
     for (const p of f.pickles) {
       const tags = p.tags.map((t) => t.name);
