@@ -128,20 +128,20 @@ Feature: Identifying unwindable code
   @req:identify-unreliable-code @may
   Rule: Kernel code deemed unreliable to unwind from is identified (metadata, sections, bounds)
 
+    @id:nonstandard-function-skipped-by-analyser
+    Example: the analyser's metadata marks a STACK_FRAME_NON_STANDARD function as skipped, so nothing vouches for its frames
+      Given a task blocked in schedule() below a STACK_FRAME_NON_STANDARD function
+      When the kernel image is analysed at build time
+      Then the analyser reports that nonstd_fn is skipped as STACK_FRAME_NON_STANDARD
+
+  @req:stack-frame-non-standard-handled @must
+  Rule: STACK_FRAME_NON_STANDARD code is unwound correctly or rejected
+
     @id:blocked-below-nonstandard-function
     Example: a task blocked below a STACK_FRAME_NON_STANDARD function
       Given a task blocked in schedule() below a STACK_FRAME_NON_STANDARD function
       When a reliable stacktrace is requested for the task
       Then the trace is complete or reported unreliable
-
-  @req:stack-frame-non-standard-handled @must
-  Rule: STACK_FRAME_NON_STANDARD code is unwound correctly or rejected
-
-    @id:nonstandard-function-skipped-by-analyser
-    Example: the analyser skips a STACK_FRAME_NON_STANDARD function, so nothing vouches for its frames
-      Given a task blocked in schedule() below a STACK_FRAME_NON_STANDARD function
-      When the kernel image is analysed at build time
-      Then the analyser reports that nonstd_fn is skipped as STACK_FRAME_NON_STANDARD
 
     @id:irq-sweep-nonstandard-function @sweep
     Example: walks interrupted at every instruction of a STACK_FRAME_NON_STANDARD function
