@@ -387,6 +387,25 @@ test('kretprobe: __kretprobe_trampoline is recovered through the instance list; 
   for (const u of [fp, meta]) assert.notEqual(run(u, b.w.snapshot()).rc, 0);
 });
 
+test('kretprobe: an instance that recorded the trampoline itself (tail call) is skipped, as __kretprobe_find_ret_addr() does', () => {
+  // As a tail call between two kretprobed functions leaves them: two instances keyed by work_b's
+  // record, the newest recorded the trampoline as its return address, the older the real one.
+  const b = blocked();
+  b.w.record(b.rs, b.rb, at('__kretprobe_trampoline'));
+  b.w.kretprobes = [
+    { ret: hex(at('__kretprobe_trampoline')), func: hex(at('__schedule')), retp: hex(b.rb) },
+    { ret: hex(at('work_b', 0x18)), func: hex(at('schedule')), retp: hex(b.rb) },
+  ];
+  for (const u of [fp, meta]) {
+    const r = run(u, b.w.snapshot());
+    assert.equal(r.rc, 0, `${u.name}: ${r.reason}`);
+    assert.deepEqual(names(r.trace), names(b.trace));
+  }
+  // Only trampoline-recording instances: nothing to recover, an error.
+  b.w.kretprobes = [{ ret: hex(at('__kretprobe_trampoline')), func: hex(at('schedule')), retp: hex(b.rb) }];
+  for (const u of [fp, meta]) assert.match(run(u, b.w.snapshot()).reason ?? '', /__kretprobe_trampoline/);
+});
+
 test('fgraph at an exception boundary in the LR state: arm64-meta recovers the LR keyed by the caller record', () => {
   const { w, truth } = irqWorld('prologue');
   const regsBase = w.ptRegs - 0x100 - A.PT_REGS_SIZE;

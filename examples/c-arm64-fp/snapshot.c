@@ -308,6 +308,9 @@ uint64_t kretprobe_find_ret_addr(const struct snapshot *s, size_t *cur, uint64_t
 
 	(void)ret;
 	for (i = *cur; i < s->nr_kretprobes; i++) {
+		/* Instances that recorded the trampoline itself (tail call): skip, like __kretprobe_find_ret_addr(). */
+		if (s->kretprobes[i].ret == s->kretprobe_trampoline)
+			continue;
 		if (s->kretprobes[i].retp == retp) {
 			*cur = i + 1;
 			return s->kretprobes[i].ret;

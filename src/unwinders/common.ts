@@ -56,6 +56,8 @@ export function ftraceGraphRetAddr(
 /**
  * kretprobe_find_ret_addr() (kernel/kprobes.c): if `ret` is the kretprobe trampoline, find the
  * original return address of the instance keyed by `retp`, walking the instance list from the cursor.
+ * Instances that recorded the trampoline itself (a kretprobed function tail-called from another)
+ * are skipped, as __kretprobe_find_ret_addr() does.
  */
 export function kretprobeFindRetAddr(
   snap: LoadedSnapshot,
@@ -68,6 +70,7 @@ export function kretprobeFindRetAddr(
   const list = snap.json.kretprobes;
   for (let i = cur.value; i < list.length; i++) {
     const e = list[i]!;
+    if (unhex(e.ret) === tramp) continue;
     if (unhex(e.retp) === retp) {
       cur.value = i + 1;
       return unhex(e.ret);
