@@ -128,3 +128,20 @@ test('named points of a function resolve to the instructions of each arch', asyn
   s.exceptionBefore('irq', 'HLT #0', 'work_b');
   await assert.rejects(s.requestFromHandler(), /no instruction "HLT #0" is executed in work_b \(saw: .*MOV X29, SP/);
 });
+
+test('build-time metadata: covered functions pass; a profile with no compile-time analysis has none generated at build time', async () => {
+  const orc = builtinProfile('x86_64-orc');
+  const run = async (profile: typeof orc) => {
+    const s = new ConformanceSession({ profile }, meta(['@req:unwind-metadata-generated-at-build-time', '@id:m']));
+    s.useWorkload('work-chain');
+    s.exceptionIn('irq', 'body', 'work_b');
+    await s.requestFromHandler();
+    return s;
+  };
+  const ok = await run(orc);
+  ok.expectMetadataCovers('work_b');
+  assert.throws(() => ok.expectMetadataCovers('no_such_fn'), /no symbol no_such_fn in the snapshot/);
+  const noBuild = { ...orc, name: 'orc-without-objtool', claims: { ...orc.claims, usesCompileTimeAnalysis: false } };
+  const s = await run(noBuild);
+  assert.throws(() => s.expectMetadataCovers('work_b'), (e: unknown) => e instanceof ConformanceFailure && /does not claim compile-time analysis/.test(e.message));
+});

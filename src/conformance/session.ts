@@ -508,8 +508,15 @@ export class ConformanceSession {
     if (hit.length) this.fail(`the analyser reported ${kind}: ${hit.map((f) => `${f.fn}: ${f.message}`).join('; ')}`);
   }
 
-  /** The snapshot's build-time metadata covers every instruction address of `fn`. */
+  /**
+   * The unwind metadata the walk was given covers `fn`, and it was generated at build time: the tables
+   * come from the machine's analyser, so a profile that claims no compile-time analysis has nothing
+   * in its build that generates them, and fails (as analyse() does for build-time findings).
+   */
   expectMetadataCovers(fn: string): void {
+    if (!this.profile.claims.usesCompileTimeAnalysis) {
+      this.fail(`the profile relies on unwind metadata but does not claim compile-time analysis (claims.usesCompileTimeAnalysis is false): nothing in its build generates metadata for ${fn}`);
+    }
     for (const w of this.needWalks()) {
       const sym = w.loaded.syms.byName(fn);
       if (!sym) throw new Error(`no symbol ${fn} in the snapshot`);
