@@ -4,7 +4,7 @@
  */
 import type { Requirement, Topic } from '../catalogue/types';
 import type { Profile } from '../unwinders/types';
-import type { Level, ScenarioResult, ScenarioStatus, WalkReport } from './results';
+import type { Level, ScenarioResult, ScenarioStatus, SweepSummary, WalkReport } from './results';
 
 export type Verdict = 'conformant' | 'conformant-with-warnings' | 'not-conformant' | 'incomplete';
 
@@ -129,6 +129,8 @@ export function failureExplanations(r: ScenarioResult, max = 5): FailureExplanat
 }
 
 const reliable = (w: WalkReport) => w.rc === 0 && w.outcome !== 'errored';
+/** Walks of a sweep reported reliable (rc 0): sound, imprecise or unsafe alike, as for single walks. */
+const sweepReported = (o: SweepSummary['outcomes']) => (o['sound-reliable'] ?? 0) + (o.imprecise ?? 0) + (o.unsafe ?? 0);
 
 export function usefulness(results: readonly ScenarioResult[]): Usefulness {
   let sweepWalks = 0;
@@ -139,9 +141,10 @@ export function usefulness(results: readonly ScenarioResult[]): Usefulness {
     if (r.status === 'not-applicable') continue;
     if (r.sweep) {
       sweepWalks += r.sweep.walks;
-      sweepReliable += r.sweep.reliable;
+      const n = sweepReported(r.sweep.outcomes);
+      sweepReliable += n;
       judgedWalks += r.sweep.walks;
-      reliableWalks += r.sweep.reliable;
+      reliableWalks += n;
     } else {
       judgedWalks += r.walks.length;
       reliableWalks += r.walks.filter(reliable).length;
