@@ -54,7 +54,7 @@ test('IRQ/NMI sweeps: no unsafe, imprecise, faulted or runaway walk on arm64-fp 
   const problems: string[] = [];
   const lines: string[] = [];
   for (const spec of SWEEPS) {
-    if (!kit.workloads.includes(spec.workload)) continue;
+    assert.ok(kit.workloads.includes(spec.workload), `the arm64 kit has no workload ${spec.workload}`);
     const per: Record<string, Tally> = Object.fromEntries(names.map((n) => [n, empty()]));
     let scenes = 0;
     for (const scene of kit.sweep(spec)) {
@@ -72,6 +72,13 @@ test('IRQ/NMI sweeps: no unsafe, imprecise, faulted or runaway walk on arm64-fp 
     const label = `${spec.workload}${spec.instrument ? ' ' + JSON.stringify(spec.instrument) : ''} ${spec.exception}${spec.nested ? '+' + spec.nested : ''} ${spec.walk}`;
     lines.push(`${label}: ${scenes} boundaries; ` + names.map((n) => `${n} reliable ${per[n]!['sound-reliable']}/${scenes}`).join(', '));
     assert.ok(scenes > 0, `${label}: the sweep produced no scene`);
+    // Rules of the profiles, not counts copied from a run: every walk here crosses an exception
+    // boundary, which arm64-fp must reject (3.3, 3.6) and arm64-meta must reject at an NMI under
+    // nmiPolicy reject; and a sweep where the metadata unwinder is never reliable tests nothing.
+    assert.equal(per['arm64-fp']!['sound-reliable'], 0, `${label}: arm64-fp reported a walk across an exception boundary reliable`);
+    if (spec.exception === 'nmi' || spec.nested === 'nmi') assert.equal(per['arm64-meta']!['sound-reliable'], 0, `${label}: arm64-meta (nmiPolicy reject) unwound an NMI`);
+    else assert.ok(per['arm64-meta']!['sound-reliable'] > 0, `${label}: arm64-meta never reliable`);
+    assert.ok(per['arm64-meta/nmi=unwind']!['sound-reliable'] > 0, `${label}: arm64-meta (nmiPolicy unwind) never reliable`);
   }
   const share = (t: Tally): string => {
     const total = OUTCOMES.reduce((s, o) => s + t[o], 0);

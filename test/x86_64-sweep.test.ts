@@ -33,7 +33,8 @@ function sweepAll(workloads: Workload[], instrument?: SweepSpec['instrument'], s
   const kit = kitFor('x86_64');
   const counts = new Map<string, { walks: number; reliable: number }>();
   const bad: string[] = [];
-  for (const workload of workloads.filter((w) => kit.workloads.includes(w))) {
+  for (const workload of workloads) {
+    assert.ok(kit.workloads.includes(workload), `the x86_64 kit has no workload ${workload}`);
     for (const s of sweeps) {
       const kind = `${s.exception}${s.nested ? '+nmi' : ''} ${s.walk}`;
       for (const scene of kit.sweep({ workload, ...s, ...(instrument ? { instrument } : {}) })) {
@@ -80,6 +81,7 @@ test('x86_64 sweeps of BPF, EFI, non-standard and hinted code: zero unsafe, impr
   report('odd', counts);
   assert.deepEqual(bad.slice(0, 20), [], `${bad.length} bad walk(s)`);
   assert.ok(counts.get('x86_64-orc')!.walks > 200);
+  assert.equal(counts.get('x86_64-fp')!.reliable, 0, 'FP never claims a walk across kernel-mode pt_regs');
 });
 
 test('x86_64 sweeps with function-graph tracing and kretprobes: zero unsafe, imprecise, faulted or runaway walks', () => {
