@@ -44,9 +44,6 @@ Given('the spec says:', function (this: W, doc: string) {
 });
 
 // ---- the moment
-Given('an IRQ is taken before instruction {int} of {word}', function (this: W, index: number, fn: string) {
-  this.exception('irq', fn, index);
-});
 Given('an IRQ is taken before {string} in {word}', function (this: W, insn: string, fn: string) {
   this.session.exceptionBefore('irq', insn, fn);
 });

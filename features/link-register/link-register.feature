@@ -18,7 +18,7 @@ Feature: Link register unreliability
                 LDP X29, X30, [SP], #16
                 RET
         """
-      And an IRQ is taken before instruction 2 of function
+      And an IRQ is taken before "BL <other_function>" in function
       When a reliable stacktrace is requested from the interrupt handler
       Then the trace is reported unreliable
 
@@ -74,7 +74,7 @@ Feature: Link register unreliability
                 LDP X29, X30, [SP], #16
                 RET
         """
-      And an IRQ is taken before instruction 2 of function
+      And an IRQ is taken before "BL <other_function>" in function
       When a reliable stacktrace is requested from the interrupt handler
       Then the trace has no duplicated, inverted or spurious entry, or is reported unreliable
 
@@ -95,7 +95,7 @@ Feature: Link register unreliability
                 LDP X29, X30, [SP], #16
                 RET
         """
-      And an IRQ is taken before instruction 3 of function
+      And an IRQ is taken before "LDP X29, X30, [SP], #16" in function
       When a reliable stacktrace is requested from the interrupt handler
       Then the trace has no duplicated, inverted or spurious entry, or is reported unreliable
 
@@ -117,7 +117,7 @@ Feature: Link register unreliability
                 LDP X29, X30, [SP], #16
                 RET
         """
-      And an IRQ is taken before instruction 3 of caller
+      And an IRQ is taken before "BLR LR" in caller
       When a reliable stacktrace is requested from the interrupt handler
       Then the trace has no duplicated, inverted or spurious entry, or is reported unreliable
 
@@ -175,7 +175,7 @@ Feature: Link register unreliability
                 LDP X29, X30, [SP], #16
                 RET
         """
-      And an IRQ is taken before instruction 2 of function
+      And an IRQ is taken before "BL <other_function>" in function
       When a reliable stacktrace is requested from the interrupt handler
       Then every function the task may return to appears in the trace
 
@@ -191,6 +191,6 @@ Feature: Link register unreliability
                 LDP X29, X30, [SP], #16
                 RET
         """
-      And an IRQ is taken before instruction 3 of caller
+      And an IRQ is taken before "BLR LR" in caller
       When a reliable stacktrace is requested from the interrupt handler
       Then every function the task may return to appears in the trace

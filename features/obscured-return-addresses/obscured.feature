@@ -58,7 +58,7 @@ Feature: Obscuring of return addresses
         BL <trampoline>
         """
       And a task in a system call running work_a, which calls work_b, which calls work_c
-      And an IRQ is taken before instruction 1 of work_b
+      And an IRQ is taken before "BL <ftrace_caller>" in work_b
       When a reliable stacktrace is requested from the interrupt handler
       Then the trace is complete or reported unreliable
 

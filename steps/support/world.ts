@@ -39,9 +39,6 @@ export class ConformanceWorld extends World<WorldParameters> {
   specExample(name: string, docstring: string) {
     return this.scene(() => this.session.useSpecExample(name, docstring));
   }
-  exception(kind: ExceptionKind, fn: string, index: number) {
-    this.session.exceptionAt(kind, fn, index);
-  }
   sweep(kind: ExceptionKind, fn?: string) {
     this.session.everyBoundary(kind, fn ? [fn] : undefined);
   }
