@@ -6,10 +6,8 @@ import { createInterface } from 'readline';
 import type { Snapshot } from '../snapshot/types';
 import { PROTOCOL_VERSION, type StartResponse, type WalkResponse } from './messages';
 
-export type WalkAnswer =
-  | { rc: number; trace: string[]; reason?: string; accesses?: { addr: string; size: number }[] }
-  | { skipped: true; reason: string }
-  | { errored: true; message: string };
+/** A walk answer without its seq (serve() adds it): one of the three walk-response forms. */
+export type WalkAnswer = WalkResponse extends infer R ? (R extends unknown ? Omit<R, 'seq'> : never) : never;
 
 export interface Harness {
   start(): Omit<StartResponse, 'version'>;

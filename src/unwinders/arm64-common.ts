@@ -6,14 +6,12 @@
  */
 import type { MonitoredMemory } from '../machine/memory';
 import type { LoadedSnapshot } from '../snapshot/io';
-import { ftraceGraphRetAddr, kernelTextAddress, kretprobeFindRetAddr } from './common';
+import { MAX_FRAMES, ftraceGraphRetAddr, kernelTextAddress, kretprobeFindRetAddr } from './common';
 import type { WalkInput, WalkResult } from './types';
 
 export const EINVAL = 22;
 export const ENOENT = 2;
 
-/** No real call chain is this deep; a walk that gets here is treated as corrupt. */
-export const MAX_FRAMES = 512;
 
 /** Layout constants, taken from snapshot.abi (defaults mirror src/isa/arm64/abi.ts). */
 export interface Arm64Layout {

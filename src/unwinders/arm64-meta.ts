@@ -12,7 +12,7 @@
  * - NMI boundaries follow profile.options.nmiPolicy ('reject' | 'unwind').
  */
 import type { LoadedSnapshot } from '../snapshot/io';
-import { unhex } from '../snapshot/io';
+import { coveringEntry, ipTable } from './common';
 import type { Arm64MetaEntry } from '../snapshot/types';
 import {
   checkKernelText,
@@ -33,43 +33,11 @@ const h = (n: number): string => '0x' + n.toString(16);
 /** PSTATE.I: IRQs masked. An exception taken with IRQs masked can only be an NMI. */
 export const PSR_I_BIT = 0x80;
 
-interface MetaTable {
-  ips: number[];
-  entries: Arm64MetaEntry[];
-}
+const NO_META: Arm64MetaEntry[] = [];
 
-const tables = new WeakMap<object, MetaTable>();
-
-function metaTable(snap: LoadedSnapshot): MetaTable {
-  let t = tables.get(snap.json);
-  if (!t) {
-    const entries = [...(snap.json.unwind.arm64 ?? [])].sort((a, b) => unhex(a.ip) - unhex(b.ip));
-    t = { ips: entries.map((e) => unhex(e.ip)), entries };
-    tables.set(snap.json, t);
-  }
-  return t;
-}
-
-/**
- * The table entry covering pc: the last entry at or below pc, and only if it lies in pc's own
- * symbol (an entry never covers a following function that has no metadata of its own).
- */
+/** The table entry covering pc (see coveringEntry). */
 export function lookupMeta(snap: LoadedSnapshot, pc: number): Arm64MetaEntry | undefined {
-  const t = metaTable(snap);
-  let lo = 0;
-  let hi = t.ips.length - 1;
-  let found = -1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (t.ips[mid]! <= pc) {
-      found = mid;
-      lo = mid + 1;
-    } else hi = mid - 1;
-  }
-  if (found < 0) return undefined;
-  const sym = snap.syms.lookup(pc);
-  if (!sym || t.ips[found]! < sym.start) return undefined;
-  return t.entries[found];
+  return coveringEntry(snap, ipTable(snap.json.unwind.arm64 ?? NO_META), pc);
 }
 
 /** Code that must never be unwound from mid-flight: its unwind state is transient (spec 3.4, 3.5). */

@@ -3,6 +3,9 @@ import type { LoadedSnapshot } from '../snapshot/io';
 import { unhex } from '../snapshot/io';
 import type { RegionInfo } from '../machine/memory';
 
+/** Frames a reliable walk may report before it gives up: no real kernel call chain is this deep. */
+export const MAX_FRAMES = 512;
+
 /**
  * __kernel_text_address(): core kernel text, module text, BPF JIT and ftrace/optprobe trampolines
  * (kernel/extable.c). Foreign (EFI) code is not kernel text.
@@ -77,4 +80,45 @@ export function kretprobeFindRetAddr(
     }
   }
   return undefined;
+}
+
+/** An unwind table (ORC, arm64 metadata) sorted by ip, as the kernel sorts it at boot. */
+export interface IpTable<T> {
+  ips: number[];
+  entries: T[];
+}
+
+const ipTables = new WeakMap<object, IpTable<unknown>>();
+
+/** The table of `raw` sorted by ip, built once per snapshot table. */
+export function ipTable<T extends { ip: string }>(raw: readonly T[]): IpTable<T> {
+  let t = ipTables.get(raw) as IpTable<T> | undefined;
+  if (!t) {
+    const sorted = raw.map((e) => ({ ip: unhex(e.ip), e })).sort((a, b) => a.ip - b.ip);
+    t = { ips: sorted.map((x) => x.ip), entries: sorted.map((x) => x.e) };
+    ipTables.set(raw, t);
+  }
+  return t;
+}
+
+/**
+ * The entry covering pc, like orc_find(): the last entry at or below pc, and only if it lies in
+ * pc's own symbol (an entry never covers a following function that has no entries of its own:
+ * foreign code, BPF, a function the analyser skipped).
+ */
+export function coveringEntry<T>(snap: LoadedSnapshot, t: IpTable<T>, pc: number): T | undefined {
+  let lo = 0;
+  let hi = t.ips.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (t.ips[mid]! <= pc) {
+      found = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  if (found < 0) return undefined;
+  const sym = snap.syms.lookup(pc);
+  if (!sym || t.ips[found]! < sym.start) return undefined;
+  return t.entries[found];
 }

@@ -6,12 +6,10 @@
 import type { MonitoredMemory } from '../machine/memory';
 import type { LoadedSnapshot } from '../snapshot/io';
 import { X86_64_ABI } from '../isa/x86_64/abi';
-import { accessibleStack, ftraceGraphRetAddr, kernelTextAddress, kretprobeFindRetAddr } from './common';
+import { MAX_FRAMES, accessibleStack, ftraceGraphRetAddr, kernelTextAddress, kretprobeFindRetAddr } from './common';
 import type { WalkResult } from './types';
 
 export const EINVAL = -22;
-/** Frames a walk may report before it gives up (a kernel stack holds far fewer real frames). */
-export const MAX_FRAMES = 512;
 
 /** ABI constant from the snapshot, falling back to the built-in layout. */
 export function abi(snap: LoadedSnapshot, key: keyof typeof X86_64_ABI): number {
@@ -110,7 +108,8 @@ export const newRecoverState = (): RecoverState => ({ graphIdx: { value: -1 }, k
 
 /**
  * unwind_recover_ret_addr(): the original return address behind return_to_handler or the kretprobe
- * trampoline, found by the address of the slot that holds it. A failed recovery is an error.
+ * trampoline, found by the address of the slot that holds it. A failed recovery is an error, where
+ * the kernel would report return_to_handler itself and so lose the real caller.
  */
 export function recoverRetAddr(snap: LoadedSnapshot, st: RecoverState, ret: number, retp: number): number {
   const g = ftraceGraphRetAddr(snap, st.graphIdx, ret, retp);

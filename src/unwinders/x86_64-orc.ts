@@ -10,49 +10,15 @@
  */
 import type { LoadedSnapshot } from '../snapshot/io';
 import type { OrcEntry } from '../snapshot/types';
-import { unhex } from '../snapshot/io';
+import { coveringEntry, ipTable } from './common';
 import type { Profile, Unwinder, WalkInput } from './types';
 import { abi, newRecoverState, recoverRetAddr, reliableWalk, Stacks, UnwindError, inReturnTrampoline, type Frame, type StackInfo } from './x86_64-common';
 
-interface OrcTable {
-  ips: number[];
-  entries: OrcEntry[];
-}
+const NO_ORC: OrcEntry[] = [];
 
-const tables = new WeakMap<object, OrcTable>();
-
-/** The snapshot's ORC table, sorted by ip (the kernel sorts .orc_unwind_ip at boot). */
-function orcTable(snap: LoadedSnapshot): OrcTable {
-  const raw = snap.json.unwind.orc ?? [];
-  let t = tables.get(raw);
-  if (!t) {
-    const sorted = raw.map((e) => ({ ip: unhex(e.ip), e })).sort((a, b) => a.ip - b.ip);
-    t = { ips: sorted.map((x) => x.ip), entries: sorted.map((x) => x.e) };
-    tables.set(raw, t);
-  }
-  return t;
-}
-
-/**
- * orc_find(): the last entry at or below ip. An entry only covers code of its own symbol: an ip
- * in code the analyser emitted nothing for (foreign, BPF, a skipped function) has no entry.
- */
+/** orc_find(): the entry covering ip (see coveringEntry). */
 export function orcFind(snap: LoadedSnapshot, ip: number): OrcEntry | undefined {
-  const { ips, entries } = orcTable(snap);
-  let lo = 0;
-  let hi = ips.length - 1;
-  let found = -1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (ips[mid]! <= ip) {
-      found = mid;
-      lo = mid + 1;
-    } else hi = mid - 1;
-  }
-  if (found < 0) return undefined;
-  const sym = snap.syms.lookup(ip);
-  if (!sym || ips[found]! < sym.start) return undefined;
-  return entries[found];
+  return coveringEntry(snap, ipTable(snap.json.unwind.orc ?? NO_ORC), ip);
 }
 
 const isRetFromFork = (snap: LoadedSnapshot, ip: number): boolean => {
