@@ -325,3 +325,22 @@ test('kretprobes: the int3 pre-handler and each stage of __kretprobe_trampoline 
     assert.deepEqual(fns(s), [...NMI_HANDLER, 'trampoline_handler', '__kretprobe_trampoline', 'work_a', 'sys_work', ...SYSCALL]);
   }
 });
+
+test('preemption only where preempt_count is zero: an IRQ never preempts the task inside __schedule()', () => {
+  const pre = [...kit.sweep({ workload: 'syscall-sleep', exception: 'irq', walk: 'preempted' })];
+  const inHandler = [...kit.sweep({ workload: 'syscall-sleep', exception: 'irq', walk: 'in-handler' })];
+  assert.ok(pre.length > 5 && pre.length < inHandler.length);
+  for (const s of pre) {
+    assert.equal(fns(s).filter((n) => n === '__schedule').length, 1, s.moment);
+    assert.ok(fns(s).includes('preempt_schedule_irq'), s.moment);
+  }
+  // __schedule's prologue runs with IRQs on but preemption off (schedule() raised preempt_count).
+  const b = boundaries('syscall-sleep').find((x) => x.fn === '__schedule' && x.irqsOn);
+  assert.ok(b && b.preemptDisabled);
+  assert.throws(
+    () => kit.buildScene({ workload: 'syscall-sleep', moment: { kind: 'exception-at-step', exception: 'irq', step: b.step, walk: 'preempted' } }),
+    /preemption is disabled/,
+  );
+  // The same IRQ may still be walked from its handler.
+  assert.ok(kit.buildScene({ workload: 'syscall-sleep', moment: { kind: 'exception-at-step', exception: 'irq', step: b.step, walk: 'in-handler' } }));
+});

@@ -41,6 +41,8 @@ export interface Machine {
   walkIn: 'irq' | 'nmi' | null;
   nestedNmi: boolean;
   preempt: boolean;
+  /** preempt_count(): non-zero where an IRQ return cannot preempt the task (schedule() runs __schedule() with it raised). */
+  preemptCount: number;
 }
 
 const OTHER_TOP = LAYOUT.OTHER_STACK + ABI.THREAD_SIZE;
@@ -51,13 +53,20 @@ function addr(img: Image, name: string): number {
   return v;
 }
 
+/** The return address of `fn`'s call to `callee`. */
+function afterCall(img: Image, fn: string, callee: string): number {
+  const i = img.prog.bySym.get(fn)?.find((x) => x.text === `call ${callee}`);
+  if (!i) throw new Error(`x86_64: ${fn} does not call ${callee}`);
+  return i.addr + i.size;
+}
+
 export function boot(img: Image): Machine {
   const mem = new Memory();
   for (const r of REGIONS) mem.map(r);
   const shadow = new ShadowStack(img.syms);
   const tracing = new TaskTracing();
   tracing.fgraphEnabled = (img.instrument.fgraph?.length ?? 0) > 0;
-  const m: Machine = { img, mem, cpu: undefined as unknown as Cpu, shadow, tracing, walkIn: null, nestedNmi: false, preempt: false };
+  const m: Machine = { img, mem, cpu: undefined as unknown as Cpu, shadow, tracing, walkIn: null, nestedNmi: false, preempt: false, preemptCount: 0 };
 
   mem.write64(PERCPU.cpu_current_top_of_stack, TASK_TOP);
   mem.write64(PERCPU.current_task, TASK.current);
@@ -66,7 +75,7 @@ export function boot(img: Image): Machine {
   const o1 = OTHER_TOP - ABI.PT_REGS_SIZE - 0x80;
   const o2 = OTHER_TOP - ABI.PT_REGS_SIZE - 0x10;
   mem.write64(o1, o2);
-  mem.write64(o1 + 8, addr(img, 'schedule') + 10);
+  mem.write64(o1 + 8, afterCall(img, 'schedule', '__schedule'));
   mem.write64(o2, 0);
   mem.write64(o2 + 8, addr(img, 'ret_from_fork') + 5);
   mem.write64(TASK.other + TASK.threadsp, o1 - 0x30);
@@ -79,8 +88,15 @@ export function boot(img: Image): Machine {
       c.stopped = 'blocked';
     },
     need_resched: (c) => {
-      c.r[RAX] = m.preempt ? 1 : 0;
+      // irqentry_exit_cond_resched(): only when preempt_count is zero
+      c.r[RAX] = m.preempt && m.preemptCount === 0 ? 1 : 0;
       m.preempt = false;
+    },
+    preempt_disable: () => {
+      m.preemptCount++;
+    },
+    preempt_enable: () => {
+      m.preemptCount--;
     },
     irq_walk_point: (c) => {
       if (m.nestedNmi) {
@@ -195,6 +211,7 @@ function reach(m: Machine, moment: Moment): string {
     m.walkIn = moment.nested === 'nmi' ? 'nmi' : exc;
     m.nestedNmi = moment.nested === 'nmi';
   } else {
+    if (m.preemptCount > 0) throw new Error(`x86_64: preemption is disabled before ${where}: an IRQ there cannot preempt the task`);
     m.preempt = true;
     if (moment.nested === 'nmi') throw new Error('x86_64: nested NMI walks are taken in the handler (walk: in-handler)');
   }
@@ -304,13 +321,13 @@ export function buildScene(spec: SceneSpec): Scene {
   return { spec, arch: 'x86_64', snapshot, truth, findings: img.analysis.findings, moment: extra ? `${moment} [${extra}]` : moment };
 }
 
-/** Instruction boundaries the task executes on its own (no exception), with IF at each. */
-export function boundaries(workload: Workload, instrument: SceneSpec['instrument'] = {}): { step: number; rip: number; fn: string; irqsOn: boolean }[] {
+/** Instruction boundaries the task executes on its own (no exception), with IF and preempt_count at each. */
+export function boundaries(workload: Workload, instrument: SceneSpec['instrument'] = {}): { step: number; rip: number; fn: string; irqsOn: boolean; preemptDisabled: boolean }[] {
   const img = image(workload, instrument ?? {});
   const m = boot(img);
-  const out: { step: number; rip: number; fn: string; irqsOn: boolean }[] = [];
+  const out: { step: number; rip: number; fn: string; irqsOn: boolean; preemptDisabled: boolean }[] = [];
   const end = m.cpu.run(STEP_LIMIT, (c) => {
-    out.push({ step: c.steps, rip: c.rip, fn: img.syms.lookup(c.rip)?.name ?? '?', irqsOn: (c.eflags & EFLAGS_IF) !== 0 });
+    out.push({ step: c.steps, rip: c.rip, fn: img.syms.lookup(c.rip)?.name ?? '?', irqsOn: (c.eflags & EFLAGS_IF) !== 0, preemptDisabled: m.preemptCount > 0 });
     return false;
   });
   // A run that ends any other way (shadow mismatch, no instruction, step limit) is a machine bug.
@@ -321,7 +338,7 @@ export function boundaries(workload: Workload, instrument: SceneSpec['instrument
 export function sweep(spec: SweepSpec): Iterable<Scene> {
   const only = spec.functions ? new Set(spec.functions) : undefined;
   const steps = boundaries(spec.workload, spec.instrument)
-    .filter((b) => (!only || only.has(b.fn)) && (spec.exception !== 'irq' || b.irqsOn))
+    .filter((b) => (!only || only.has(b.fn)) && (spec.exception !== 'irq' || b.irqsOn) && !(spec.walk === 'preempted' && b.preemptDisabled))
     .map((b) => b.step);
   return exceptionAtEachStep(spec, steps, buildScene);
 }

@@ -120,7 +120,7 @@ SYM_FUNC_START(do_syscall_64)
 \tret
 SYM_FUNC_END(do_syscall_64)
 
-${cfn('schedule', '\tcall __schedule')}
+${cfn('schedule', '\tHOOK preempt_disable\n\tcall __schedule\n\tHOOK preempt_enable')}
 ${cfn('__schedule', '\tcli\n\tmovq PER_CPU_VAR(current_task), %rdi\n\tmovq %rdi, %rsi\n\tcall __switch_to_asm\n\tsti', { notrace: true, saveRbx: true })}
 SYM_FUNC_START(__switch_to_asm)
 \tpushq %rbp
@@ -141,7 +141,7 @@ SYM_FUNC_START(__switch_to_asm)
 \tjmp __switch_to
 SYM_FUNC_END(__switch_to_asm)
 ${cfn('__switch_to', '\tBODY 1', { notrace: true })}
-${cfn('preempt_schedule_irq', '\tcall __schedule', { notrace: true })}
+${cfn('preempt_schedule_irq', '\tHOOK preempt_disable\n\tcall __schedule\n\tHOOK preempt_enable', { notrace: true })}
 
 ${idtentry('asm_common_interrupt', 'common_interrupt')}
 SYM_FUNC_START(common_interrupt)
@@ -226,7 +226,7 @@ SYM_FUNC_START(ftrace_caller)
 \tpopq %rbp
 \tret
 SYM_FUNC_END(ftrace_caller)
-${cfn('prepare_ftrace_return', '\tHOOK prepare_ftrace_return', { notrace: true })}
+${cfn('prepare_ftrace_return', '\tHOOK preempt_disable\n\tHOOK prepare_ftrace_return\n\tHOOK preempt_enable', { notrace: true })}
 
 .kind return_to_handler return-trampoline
 ${RETURN_TO_HANDLER}
@@ -265,7 +265,7 @@ ${popRegs()}
 \taddq $8, %rsp
 \tret
 SYM_CODE_END(__kretprobe_trampoline)
-${cfn('trampoline_handler', '\tHOOK kretprobe_trampoline_handler', { notrace: true })}
+${cfn('trampoline_handler', '\tHOOK preempt_disable\n\tHOOK kretprobe_trampoline_handler\n\tHOOK preempt_enable', { notrace: true })}
 ${cfn('optimized_callback', '\tHOOK optprobe_callback\n\tBODY 1', { notrace: true })}
 `;
 }
