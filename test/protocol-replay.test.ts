@@ -39,6 +39,28 @@ describe('replay', () => {
     assert.match(r.stderr, /\$\.finalFrame/);
   });
 
+  it('names the JSON path of what the schema cannot check: overlapping regions, dangling region names, data of the wrong size', () => {
+    const s = syntheticScene(45);
+    const bad = JSON.parse(JSON.stringify(s.snapshot));
+    const stack = bad.regions.findIndex((r: { kind: string }) => r.kind === 'task-stack');
+    const text = bad.regions.findIndex((r: { kind: string }) => r.kind === 'kernel-text');
+    bad.regions.push({ ...bad.regions[text], name: 'overlapping-text' });
+    bad.regions[stack].data = Buffer.from([1, 2, 3]).toString('base64');
+    bad.stacks.push({ region: 'no-such-region', type: 'irq' });
+    bad.stacks.push({ region: bad.regions[text].name, type: 'task' });
+    bad.symbols[0].region = 'nowhere';
+    const file = join(dir, 'inconsistent.json');
+    writeFileSync(file, JSON.stringify(bad));
+    const r = replay('--unwinder', FAULTY, file);
+    assert.equal(r.status, 2, r.stdout);
+    assert.match(r.stderr, /inconsistent\.json is invalid/);
+    assert.match(r.stderr, new RegExp(`\\$\\.regions\\[${bad.regions.length - 1}\\]: region overlapping-text overlaps`));
+    assert.match(r.stderr, new RegExp(`\\$\\.regions\\[${stack}\\]: region .* 3 bytes for size`));
+    assert.match(r.stderr, /\$\.stacks\[\d+\]\.region: no region named no-such-region/);
+    assert.match(r.stderr, /\$\.stacks\[\d+\]: a task stack in region .* of kind kernel-text/);
+    assert.match(r.stderr, /\$\.symbols\[0\]\.region: no region named nowhere/);
+  });
+
   it('exits 1 and says why when the implementation breaks', () => {
     const s = syntheticScene(44);
     const file = join(dir, 'crash.json');

@@ -1,7 +1,7 @@
 /** Snapshot (de)serialisation: the JSON form travels to plugins; the loaded form feeds in-process unwinders. */
 import { Memory, type RegionInfo } from '../machine/memory';
 import { SymbolTable, type KSymbol } from '../machine/symbols';
-import { assertValid } from '../schema/validate';
+import { SchemaError, assertValid } from '../schema/validate';
 import type { Arch, Snapshot, SnapshotStack } from './types';
 import { SNAPSHOT_VERSION } from './types';
 
@@ -82,11 +82,29 @@ export function makeSnapshot(p: SnapshotParts): Snapshot {
 /** Validate (against schemas/snapshot.schema.json) and load a JSON snapshot. */
 export function loadSnapshot(data: unknown, source = 'snapshot'): LoadedSnapshot {
   const json = assertValid<Snapshot>('snapshot', data, source);
+  // What the schema cannot say: regions that fit together, and names that refer to them.
+  const problems: { path: string; message: string }[] = [];
   const mem = new Memory();
-  for (const r of json.regions) {
+  const kinds = new Map<string, string>();
+  json.regions.forEach((r, i) => {
+    if (kinds.has(r.name)) problems.push({ path: `$.regions[${i}].name`, message: `region name ${r.name} is used twice` });
+    kinds.set(r.name, r.kind);
     const info: RegionInfo = { name: r.name, kind: r.kind, base: unhex(r.base), size: r.size, ...(r.owner !== undefined ? { owner: r.owner } : {}) };
-    mem.map(info, r.data !== undefined ? new Uint8Array(Buffer.from(r.data, 'base64')) : undefined);
-  }
+    try {
+      mem.map(info, r.data !== undefined ? new Uint8Array(Buffer.from(r.data, 'base64')) : undefined);
+    } catch (e) {
+      problems.push({ path: `$.regions[${i}]`, message: (e as Error).message });
+    }
+  });
+  json.stacks.forEach((st, i) => {
+    const kind = kinds.get(st.region);
+    if (kind === undefined) problems.push({ path: `$.stacks[${i}].region`, message: `no region named ${st.region}` });
+    else if (kind !== `${st.type}-stack`) problems.push({ path: `$.stacks[${i}]`, message: `a ${st.type} stack in region ${st.region} of kind ${kind}` });
+  });
+  json.symbols.forEach((sym, i) => {
+    if (!kinds.has(sym.region)) problems.push({ path: `$.symbols[${i}].region`, message: `no region named ${sym.region}` });
+  });
+  if (problems.length) throw new SchemaError(source, problems);
   const syms = new SymbolTable(
     json.symbols.map(
       (s): KSymbol => ({
