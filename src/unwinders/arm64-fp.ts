@@ -11,7 +11,8 @@ import type { Profile, Unwinder } from './types';
 
 /**
  * Each reported pc must be kernel text (__kernel_text_address), and not in a function marked
- * STACK_FRAME_NON_STANDARD: such code may not keep the frame-pointer protocol (spec 3.2).
+ * STACK_FRAME_NON_STANDARD: such code may not keep the frame-pointer protocol (spec 3.2). Both
+ * checks go beyond the kernel's arch_reliable_kunwind_consume_entry(), which reports any pc.
  */
 function atPc(state: KunwindState): KunwindError | undefined {
   const e = checkKernelText(state, 'arch_reliable_kunwind_consume_entry');
