@@ -11,7 +11,12 @@ fi
 CFLAGS="${CFLAGS:--std=c11 -O2 -Wall -Wextra -Werror -pedantic}"
 out=examples/c-arm64-fp/build
 mkdir -p "$out"
+# Build beside the binary and rename it into place: test files that build and run it in parallel
+# never run a half-written binary.
+tmp="$out/.c-arm64-fp.$$"
+trap 'rm -f "$tmp"' EXIT
 # shellcheck disable=SC2086
-"$CC" $CFLAGS -o "$out/c-arm64-fp" examples/c-arm64-fp/json.c examples/c-arm64-fp/snapshot.c \
+"$CC" $CFLAGS -o "$tmp" examples/c-arm64-fp/json.c examples/c-arm64-fp/snapshot.c \
   examples/c-arm64-fp/stacktrace.c examples/c-arm64-fp/main.c
+mv -f "$tmp" "$out/c-arm64-fp"
 echo "build-examples: built $out/c-arm64-fp"
