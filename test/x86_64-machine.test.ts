@@ -248,7 +248,12 @@ test('corruption edits the innermost frame record; the truth stays the machineâ€
     'frame-pointer-misaligned': (s) => assert.notEqual(read(s, rbp) % 8, 0),
     'frame-pointer-unmapped': (s) => assert.equal(loadSnapshot(s.snapshot).mem.find(read(s, rbp)), undefined),
     'frame-pointer-other-task': (s) => assert.equal(loadSnapshot(s.snapshot).mem.find(read(s, rbp))?.name, 'other-task-stack'),
-    'frame-pointer-downward': (s) => assert.ok(read(s, rbp) < rbp),
+    'frame-pointer-downward': (s) => {
+      // A plausible copy of the record, below it: only the direction gives it away.
+      const down = read(s, rbp);
+      assert.ok(down < rbp);
+      assert.deepEqual([read(s, down), read(s, down + 8)], [read(clean, rbp), read(clean, rbp + 8)]);
+    },
     'return-address-garbage': (s) => assert.equal(loadSnapshot(s.snapshot).mem.find(read(s, rbp + 8)), undefined),
   };
   for (const [c, check] of Object.entries(expect)) {

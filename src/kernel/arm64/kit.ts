@@ -6,11 +6,12 @@ import { exceptionAtEachStep } from '../../scene/sweep';
 import { analyseArm64, type Arm64Analysis } from '../../analyser/arm64';
 import { ARM64_ABI } from '../../isa/arm64/abi';
 import type { StopReason } from '../../isa/arm64/interpreter';
-import type { ArchKit, Corruption, Finding, Instrumentation, Scene, SceneSpec, SweepSpec, Workload } from '../../scene/types';
+import type { ArchKit, Finding, Instrumentation, Scene, SceneSpec, SweepSpec, Workload } from '../../scene/types';
 import { makeSnapshot } from '../../snapshot/io';
 import type { SnapshotStack } from '../../snapshot/types';
 import type { GroundTruth } from '../../truth/shadow';
 import { buildImage, MAP, TASK_PT_REGS, type Image } from './image';
+import { corruptFrameRecord } from '../corrupt';
 import { Arm64Machine, symbolsOf } from './machine';
 
 export const ARM64_WORKLOADS: readonly Workload[] = [
@@ -117,44 +118,6 @@ function reach(spec: SceneSpec, img: Image): Reached {
   return { m, state: 'blocked', moment: `${desc}, task preempted on IRQ return and blocked`, slug: `${mo.exception}-preempt/${m.syms.describe(where)}${at}` };
 }
 
-/** Edit the innermost saved frame record a frame-pointer walk would follow (spec 2, robustness). */
-function corrupt(m: Arm64Machine, fp0: number, c: Corruption): void {
-  const mem = m.mem;
-  const link = mem.read64(fp0);
-  const onStack = (a: number) => {
-    const r = mem.find(a, 16);
-    return r?.kind === 'task-stack' || r?.kind === 'irq-stack';
-  };
-  switch (c) {
-    case 'frame-pointer-zeroed':
-      mem.write64(fp0, 0);
-      return;
-    case 'frame-chain-cycle':
-      if (link !== 0 && onStack(link) && mem.read64(link) !== 0) mem.write64(link, fp0);
-      else mem.write64(fp0, fp0);
-      return;
-    case 'frame-pointer-misaligned':
-      mem.write64(fp0, (link || fp0 + 16) + 4);
-      return;
-    case 'frame-pointer-unmapped':
-      mem.write64(fp0, 0xffff80ff0000);
-      return;
-    case 'frame-pointer-other-task':
-      mem.write64(fp0, m.otherRecord);
-      return;
-    case 'frame-pointer-downward': {
-      const down = fp0 - 64;
-      mem.write64(down, link);
-      mem.write64(down + 8, mem.read64(fp0 + 8));
-      mem.write64(fp0, down);
-      return;
-    }
-    case 'return-address-garbage':
-      mem.write64(fp0 + 8, 0x12345678);
-      return;
-  }
-}
-
 function slugOf(spec: SceneSpec, base: string): string {
   const ins = spec.instrument;
   const parts = [`arm64/${spec.workload}/${base}`];
@@ -184,7 +147,7 @@ export function buildScene(spec: SceneSpec): Scene {
     truth = m.shadow.truth(m.cpu.pc);
     stacks.push({ region: MAP.irq.name, type: 'irq' });
   }
-  if (spec.corrupt) corrupt(m, regs.x29!, spec.corrupt);
+  if (spec.corrupt) corruptFrameRecord(m.mem, regs.x29!, spec.corrupt, { otherRecord: m.otherRecord, unmapped: 0xffff80ff0000 });
   const snapshot = makeSnapshot({
     id: slugOf(spec, r.slug),
     arch: 'arm64',

@@ -8,9 +8,10 @@ import { X86_64_ABI as ABI } from '../../isa/x86_64/abi';
 import { RAX, RBX, RDI, RSI, type Insn } from '../../isa/x86_64/assembler';
 import { Cpu, EFLAGS_IF, type Hook } from '../../isa/x86_64/interpreter';
 import { Memory } from '../../machine/memory';
-import type { ArchKit, Corruption, Finding, Moment, Scene, SceneSpec, SweepSpec, Workload } from '../../scene/types';
+import type { ArchKit, Finding, Moment, Scene, SceneSpec, SweepSpec, Workload } from '../../scene/types';
 import { makeSnapshot } from '../../snapshot/io';
 import { ShadowStack } from '../../truth/shadow';
+import { corruptFrameRecord } from '../corrupt';
 import { TaskTracing } from '../tracing';
 import { baseImage, image, IRQ_TOP, LAYOUT, NMI_TOP, PERCPU, PT_REGS, REGIONS, TASK, TASK_TOP, type Image } from './image';
 
@@ -46,6 +47,8 @@ export interface Machine {
 }
 
 const OTHER_TOP = LAYOUT.OTHER_STACK + ABI.THREAD_SIZE;
+/** The other task's innermost frame record (target of frame-pointer-other-task corruption). */
+const OTHER_RECORD = OTHER_TOP - ABI.PT_REGS_SIZE - 0x80;
 
 function addr(img: Image, name: string): number {
   const v = img.prog.labels.get(name) ?? img.symInfo.get(name)?.start;
@@ -72,7 +75,7 @@ export function boot(img: Image): Machine {
   mem.write64(PERCPU.current_task, TASK.current);
   mem.write64(PERCPU.hardirq_stack_ptr, IRQ_TOP - 8);
   // The other task is blocked too: a small frame chain on its own stack.
-  const o1 = OTHER_TOP - ABI.PT_REGS_SIZE - 0x80;
+  const o1 = OTHER_RECORD;
   const o2 = OTHER_TOP - ABI.PT_REGS_SIZE - 0x10;
   mem.write64(o1, o2);
   mem.write64(o1 + 8, afterCall(img, 'schedule', '__schedule'));
@@ -224,38 +227,7 @@ function reach(m: Machine, moment: Moment): string {
   return `${exc.toUpperCase()} before ${where}${nested}, ${moment.walk === 'in-handler' ? 'walk from the handler' : 'task preempted and switched out'}`;
 }
 
-const GARBAGE_RA = 0x4141414141;
 const UNMAPPED = 0xffffdead0000;
-
-/** Corrupt the innermost saved frame link / return address a walk would follow (bp0 = the innermost frame record). */
-function corrupt(m: Machine, bp0: number, c: Corruption): void {
-  const { mem } = m;
-  switch (c) {
-    case 'frame-pointer-zeroed':
-      mem.write64(bp0, 0);
-      break;
-    case 'frame-chain-cycle': {
-      const bp1 = mem.read64(bp0);
-      mem.write64(bp1, bp0);
-      break;
-    }
-    case 'frame-pointer-misaligned':
-      mem.write64(bp0, mem.read64(bp0) + 4);
-      break;
-    case 'frame-pointer-unmapped':
-      mem.write64(bp0, UNMAPPED);
-      break;
-    case 'frame-pointer-other-task':
-      mem.write64(bp0, OTHER_TOP - ABI.PT_REGS_SIZE - 0x80);
-      break;
-    case 'frame-pointer-downward':
-      mem.write64(bp0, bp0 - 0x40);
-      break;
-    case 'return-address-garbage':
-      mem.write64(bp0 + 8, GARBAGE_RA);
-      break;
-  }
-}
 
 function momentTag(mo: Moment): string {
   if (mo.kind === 'blocked') return 'blocked';
@@ -297,7 +269,7 @@ export function buildScene(spec: SceneSpec): Scene {
     };
   } else regs = cpu.regsRecord();
   const truth = m.shadow.truth(cpu.rip, blocked ? SWITCH_OMISSIBLE : undefined);
-  if (spec.corrupt) corrupt(m, regs['rbp']!, spec.corrupt);
+  if (spec.corrupt) corruptFrameRecord(m.mem, regs['rbp']!, spec.corrupt, { otherRecord: OTHER_RECORD, unmapped: UNMAPPED });
   const user = !img.src.kthread;
   const snapshot = makeSnapshot({
     id: `x86_64/${spec.workload}/${momentTag(spec.moment)}${instrTag(spec)}${spec.corrupt ? `/${spec.corrupt}` : ''}`,
