@@ -51,8 +51,13 @@ test('applicability: requirement condition, @arch tag, unknown requirement', () 
   assert.match(new ConformanceSession({ profile: orc }, meta(['@req:lr-reject-unless-identifiable', '@id:a'])).notApplicableReason()!, /applies only when the architecture has a link register/);
   assert.match(new ConformanceSession({ profile: orc }, meta(['@req:trace-complete-or-nonzero', '@arch:arm64', '@id:a'])).notApplicableReason()!, /specific to arm64; profile x86_64-orc is x86_64/);
   assert.match(new ConformanceSession({ profile: fp }, meta(['@req:no-such-thing'])).notApplicableReason()!, /no single known @req:/);
-  // A workload the arch kit cannot build makes the scenario not applicable, not failed.
-  assert.throws(() => new ConformanceSession({ profile: orc }, meta(['@req:trace-complete-or-nonzero'])).useWorkload('spec-function'), NotApplicable);
+  // A workload the arch kit cannot build makes an arch-specific scenario not applicable, not failed;
+  // an example with no @arch: tag must run on every arch, so there it is an error of the suite.
+  assert.throws(() => new ConformanceSession({ profile: orc }, meta(['@req:trace-complete-or-nonzero', '@arch:x86_64'])).useWorkload('spec-function'), NotApplicable);
+  assert.throws(
+    () => new ConformanceSession({ profile: orc }, meta(['@req:trace-complete-or-nonzero'])).useWorkload('spec-function'),
+    (e: unknown) => !(e instanceof NotApplicable) && /does not build workload spec-function, yet the example has no @arch: tag/.test((e as Error).message),
+  );
 });
 
 test('a truncating walker fails the core rule with the oracle explanation, and the failure keeps its snapshot', async () => {

@@ -190,7 +190,12 @@ export class ConformanceSession {
 
   useWorkload(w: Workload): void {
     const kit = kitFor(this.profile.arch);
-    if (!kit.workloads.includes(w)) throw new NotApplicable(`the ${this.profile.arch} kit does not build workload ${w}`);
+    if (!kit.workloads.includes(w)) {
+      // An example with no @arch: tag claims to hold on every arch: a kit that cannot build it is a gap
+      // in the suite, not a reason to excuse the profile.
+      if (!tagValue(this.meta.tags, '@arch:').length) throw new Error(`the ${this.profile.arch} kit does not build workload ${w}, yet the example has no @arch: tag`);
+      throw new NotApplicable(`the ${this.profile.arch} kit does not build workload ${w}`);
+    }
     this.workload = w;
   }
 
