@@ -106,7 +106,7 @@ Given('an unwinder that reports every trace unreliable', function (this: W) {
 // ---- exceptions inside code of one kind, or over a range of instructions
 defineParameterType({
   name: 'code',
-  regexp: /BPF program|EFI runtime service|PLT veneer|ftrace trampoline|optprobe trampoline|kprobe trampoline/,
+  regexp: /BPF program|EFI runtime service|PLT veneer|ftrace trampoline|optprobe trampoline/,
 });
 Given('an IRQ is taken at every instruction boundary of the {code}', function (this: W, code: string) {
   this.session.everyBoundaryOfKind('irq', code);

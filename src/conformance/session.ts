@@ -92,7 +92,6 @@ const CODE_KINDS: Record<string, SymbolKind> = {
   'PLT veneer': 'plt',
   'ftrace trampoline': 'ftrace-trampoline',
   'optprobe trampoline': 'optprobe-trampoline',
-  'kprobe trampoline': 'kprobe-trampoline',
 };
 
 /**
