@@ -86,7 +86,8 @@ function reach(spec: SceneSpec, img: Image): Reached {
       const stop = run(m, addr);
       if (stop !== 'break') throw new Error(`${m.syms.describe(addr)} (occurrence ${seen + 1}) is not executed before the task ${stop === 'user' ? 'returns to user' : stop}`);
       if (++seen === want) break;
-      m.cpu.run(1);
+      const past = m.cpu.run(1);
+      if (past !== 'limit') throw new Error(`stepping past ${m.syms.describe(addr)} stopped the machine (${past})`);
     }
     where = addr;
     if (want > 1) at = `#${want}`;
