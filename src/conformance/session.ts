@@ -575,7 +575,7 @@ export class ConformanceSession {
       name: this.meta.name,
       uri: uriForReport,
       topic: req?.topic ?? tagValue(this.meta.tags, '@topic:')[0] ?? 'unknown',
-      requirement: req?.id ?? tagValue(this.meta.tags, '@req:').join(',') ?? '',
+      requirement: req?.id ?? tagValue(this.meta.tags, '@req:').join(','),
       level: (req?.level ?? 'must') as Level,
       status,
       ...(msg ? { message: msg } : {}),

@@ -264,10 +264,6 @@ export function mustBreaches(results: readonly ScenarioResult[]): string[] {
   return out;
 }
 
-/**
- * The verdict rule: MUST failure (or a section-2 breach caught by any scenario) → not conformant; a MUST
- * with nothing run → incomplete; SHOULD failure → warnings.
- */
 /** First line of a note, shortened: verdict reasons stay one line each; the details are in the failures. */
 const brief = (note?: string): string => {
   if (!note) return '';
@@ -276,6 +272,10 @@ const brief = (note?: string): string => {
   return `: ${first.length > 240 ? first.slice(0, 237) + '...' : first}${more}`;
 };
 
+/**
+ * The verdict rule: MUST failure (or a section-2 breach caught by any scenario) → not conformant; a MUST
+ * with nothing run → incomplete; SHOULD failure → warnings.
+ */
 export function decideVerdict(reqs: readonly RequirementVerdict[], breaches: readonly string[] = []): { verdict: Verdict; reasons: string[] } {
   const bad = (o: RequirementOutcome) => o === 'failed' || o === 'errored';
   const unrun = (r: RequirementVerdict) =>
