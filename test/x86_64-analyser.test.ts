@@ -148,3 +148,13 @@ SYM_CODE_END(code_stub)`,
   const stub = p.bySym.get('code_stub')!;
   for (const i of stub) assert.equal(orcAt(r.orc, i.addr).type, 'undefined');
 });
+
+test('entry_SYSCALL_64: END_OF_STACK on entry and again once rsp is the user stack (sysret path), REGS in between', () => {
+  const b = baseImage('syscall-sleep');
+  const list = b.prog.bySym.get('entry_SYSCALL_64')!;
+  const at = (text: string): string => cfa(orcAt(b.analysis.orc, list.find((i) => i.text === text)!.addr));
+  assert.equal(at('swapgs'), 'end_of_stack'); // the first swapgs, at the entry point
+  assert.equal(at('call do_syscall_64'), 'regs sp+0');
+  assert.equal(at('movq 24(%rsp), %rsp'), 'regs_partial sp+0');
+  assert.equal(at('sysretq'), 'end_of_stack');
+});

@@ -88,7 +88,7 @@ ${popRegs()}
 \tmovq (%rsp), %rcx
 \tmovq 16(%rsp), %r11
 \tmovq 24(%rsp), %rsp
-\tUNWIND_HINT_EMPTY
+\tUNWIND_HINT_END_OF_STACK
 \tswapgs
 \tsysretq
 SYM_CODE_END(entry_SYSCALL_64)
@@ -185,6 +185,8 @@ irqentry_exit_done:
 \tret
 SYM_FUNC_END(irqentry_exit)
 
+# Simplified: the kernel's asm_exc_nmi also keeps "outermost"/"iret" copies of the hardware frame
+# to survive nested NMIs; an NMI never nests an NMI here, so a plain IST idtentry leaves the same pt_regs.
 ${idtentry('asm_exc_nmi', 'exc_nmi')}
 ${cfn('exc_nmi', '\tcall default_do_nmi', { notrace: true })}
 ${cfn('default_do_nmi', '\tBODY 1\n\tHOOK nmi_walk_point\n\tBODY 1', { notrace: true })}
