@@ -50,7 +50,8 @@ export async function bench(): Promise<{ name: string; instrPerSec: number; scen
     cpu.r[RBX] = iterations;
     const end = p.labels.get('bench_loop')! + p.bySym.get('bench_loop')!.reduce((a, i) => a + i.size, 0) - 1;
     const t0 = process.hrtime.bigint();
-    cpu.run(Number.MAX_SAFE_INTEGER, (c) => c.rip === end);
+    const stop = cpu.run(Number.MAX_SAFE_INTEGER, (c) => c.rip === end);
+    if (stop !== 'until') throw new Error(`bench loop stopped: ${stop}`);
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     return { steps: cpu.steps, ms };
   };
