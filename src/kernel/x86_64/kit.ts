@@ -267,6 +267,9 @@ export function buildScene(spec: SceneSpec): Scene {
       r15: mem.read64(sp + ABI.ITF_R15),
       cs: ABI.KERNEL_CS,
     };
+    // The task resumes in __switch_to_asm (omissible), which returns into __schedule at the saved rip.
+    const top = m.shadow.entries[m.shadow.entries.length - 1];
+    if (!top || top.resume !== regs['rip'] || img.syms.lookup(cpu.rip)?.name !== '__switch_to_asm') throw new Error('x86_64: blocked task not switched out in __switch_to_asm');
   } else regs = cpu.regsRecord();
   const truth = m.shadow.truth(cpu.rip, blocked ? SWITCH_OMISSIBLE : undefined);
   if (spec.corrupt) corruptFrameRecord(m.mem, regs['rbp']!, spec.corrupt, { otherRecord: OTHER_RECORD, unmapped: UNMAPPED });
