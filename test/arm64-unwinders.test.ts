@@ -474,3 +474,14 @@ test('arm64-meta: entry code whose x29 is not the meta record its metadata promi
   assert.notEqual(r.rc, 0);
   assert.match(r.reason!, /entry code/);
 });
+
+test('walkInProcess: an answer the oracle cannot read (no rc, non-integer or negative addresses) is an error, not a verdict', () => {
+  const snap = blocked().w.snapshot();
+  const answers: unknown[] = [undefined, { trace: [] }, { rc: 0, trace: [1.5] }, { rc: 0, trace: [-8] }, { rc: 0, trace: 'x' }, { rc: 0.5, trace: [] }];
+  for (const a of answers) {
+    const rec = walkInProcess({ name: 'garbage', walk: () => a as never }, snap);
+    assert.match(rec.error ?? '', /unwinder garbage answered garbage/, JSON.stringify(a));
+    assert.equal(rec.result, undefined);
+  }
+  assert.equal(walkInProcess({ name: 'fine', walk: () => ({ rc: -22, trace: [at('schedule', 0x10)] }) }, snap).error, undefined);
+});

@@ -39,6 +39,10 @@ export function walkInProcess(unwinder: Unwinder, snap: LoadedSnapshot, budget =
   const mem = new MonitoredMemory(snap.mem, budget);
   try {
     const result = unwinder.walk({ snap, mem });
+    // A module: unwinder is user code: an answer the oracle cannot read is an error, not a verdict.
+    if (!result || !Number.isInteger(result.rc) || !Array.isArray(result.trace) || !result.trace.every((a) => Number.isSafeInteger(a) && a >= 0)) {
+      return { error: `unwinder ${unwinder.name} answered garbage: ${JSON.stringify(result)?.slice(0, 200)}`, accesses: mem.accesses };
+    }
     return { result, accesses: mem.accesses };
   } catch (e) {
     if (e instanceof AccessBudgetExceeded) return { runaway: e.message, accesses: mem.accesses };
