@@ -34,6 +34,8 @@ interface OrcState {
   regs: number | null;
   regsCs: number;
   fullRegs: boolean;
+  /** The last full pt_regs passed before iret-only regs (state->prev_regs), for get_reg(). */
+  prevRegs: number | null;
   /** ip is not a return address: look up ip itself rather than ip - 1. */
   signal: boolean;
 }
@@ -42,7 +44,7 @@ export function walkOrc({ snap, mem }: WalkInput) {
   const A = (k: Parameters<typeof abi>[1]) => abi(snap, k);
   const stacks = new Stacks(snap, mem);
   const rec = newRecoverState();
-  const st: OrcState = { ip: 0, sp: 0, bp: 0, regs: null, regsCs: 0, fullRegs: false, signal: true };
+  const st: OrcState = { ip: 0, sp: 0, bp: 0, regs: null, regsCs: 0, fullRegs: false, prevRegs: null, signal: true };
 
   const frame = (): Frame => (st.regs !== null ? { ip: st.ip, regs: { addr: st.regs, cs: st.regsCs } } : { ip: st.ip });
 
@@ -115,7 +117,6 @@ export function walkOrc({ snap, mem }: WalkInput) {
     }
 
     // Find IP, SP and possibly regs.
-    const prevRegs = st.regs !== null && st.fullRegs ? st.regs : null;
     switch (orc.type) {
       case 'call': {
         const ipP = sp - 8;
@@ -123,6 +124,7 @@ export function walkOrc({ snap, mem }: WalkInput) {
         st.ip = recoverRetAddr(snap, rec, ret, ipP);
         st.sp = sp;
         st.regs = null;
+        st.prevRegs = null;
         st.fullRegs = false;
         break;
       }
@@ -132,6 +134,7 @@ export function walkOrc({ snap, mem }: WalkInput) {
         st.regsCs = mem.read64(sp + A('PT_CS'));
         st.sp = mem.read64(sp + A('PT_RSP'));
         st.regs = sp;
+        st.prevRegs = null;
         st.fullRegs = true;
         break;
       }
@@ -141,6 +144,7 @@ export function walkOrc({ snap, mem }: WalkInput) {
         st.ip = mem.read64(sp);
         st.regsCs = mem.read64(sp + 8);
         st.sp = mem.read64(sp + 24);
+        if (st.regs !== null && st.fullRegs) st.prevRegs = st.regs;
         st.regs = sp - A('PT_IRET_FRAME');
         st.fullRegs = false;
         break;
@@ -155,7 +159,7 @@ export function walkOrc({ snap, mem }: WalkInput) {
       case 'undefined':
         if (st.regs !== null && st.fullRegs) st.bp = mem.read64(st.regs + A('PT_RBP'));
         // get_reg(): iret-only regs take rbp from the full regs before them, checked when first read.
-        else if (st.regs !== null && prevRegs !== null) st.bp = mem.read64(prevRegs + A('PT_RBP'));
+        else if (st.regs !== null && st.prevRegs !== null) st.bp = mem.read64(st.prevRegs + A('PT_RBP'));
         break;
       case 'prev_sp':
         st.bp = stacks.read(sp + orc.bpOffset, `saved rbp for ${at}`);
