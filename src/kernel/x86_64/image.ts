@@ -9,7 +9,7 @@ import { assemble, OP, type AsmUnit, type Insn, type Program, type SymInfo } fro
 import type { RegionInfo } from '../../machine/memory';
 import { SymbolTable, type KSymbol } from '../../machine/symbols';
 import type { Instrumentation, Workload } from '../../scene/types';
-import { coreKernel, workloadSource, type WorkloadSource } from './source';
+import { coreKernel, popRegs, pushRegs, workloadSource, type WorkloadSource } from './source';
 
 /** Addresses stay below 2^48 (see docs/architecture.md). */
 export const LAYOUT = {
@@ -132,6 +132,70 @@ const stripForm = (s: SymInfo): KSymbol => {
   return k;
 };
 
+/** The detour buffer of one optprobe: arch/x86/kernel/kprobes/opt.c optprobe_template_func, then the displaced instructions. */
+function optprobeTrampoline(tramp: string, probe: number, displaced: Insn[], back: number): string {
+  return `.kind ${tramp} optprobe-trampoline
+SYM_CODE_START(${tramp})
+\tpushq %rsp
+\tpushfq
+\tsubq $24, %rsp
+${pushRegs()}
+\tmovq %rsp, %rsi
+\tmovq $${probe}, %rdi
+\tcall optimized_callback
+${popRegs()}
+\taddq $24, %rsp
+\tpopfq
+\taddq $8, %rsp
+${displaced.map((i) => `\t${i.op === OP.BODY ? 'BODY 1' : i.text}`).join('\n')}
+\tjmp back_${back}
+SYM_CODE_END(${tramp})
+`;
+}
+
+/**
+ * Optimise kprobes: replace at least 5 bytes of displaceable instructions at each probe with a
+ * JMP (DETOUR) into a detour buffer assembled in trampoline text, which jumps back after them.
+ */
+function patchOptprobes(w: Workload, sites: NonNullable<Instrumentation['optprobe']>, code: Map<number, Insn>, symbols: SymInfo[], patched: ReadonlySet<number>): OptprobeSite[] {
+  const p = baseImage(w).prog;
+  const optprobes: OptprobeSite[] = [];
+  const trampUnits: AsmUnit[] = [];
+  let trampBase: number = LAYOUT.TRAMP;
+  sites.forEach((op, n) => {
+    const list = p.bySym.get(op.fn);
+    if (!list || op.index < 0 || op.index >= list.length) throw new Error(`x86_64: no instruction ${op.fn}[${op.index}]`);
+    const displaced: Insn[] = [];
+    let size = 0;
+    for (let k = op.index; size < 5; k++) {
+      const i = list[k];
+      if (!i) throw new Error(`x86_64: optprobe at ${op.fn}[${op.index}] runs past the function`);
+      if (patched.has(i.addr) || [OP.CALL, OP.CALL_R, OP.JMP, OP.JMP_R, OP.JZ, OP.JNZ, OP.RET, OP.HOOK, OP.INT3].includes(i.op as never)) {
+        throw new Error(`x86_64: cannot optimise a kprobe at ${op.fn}[${op.index}]: ${i.text} cannot be displaced`);
+      }
+      displaced.push(i);
+      size += i.size;
+    }
+    const at = displaced[0]!;
+    const tramp = `optinsn_slot_${n}`;
+    const back = at.addr + size;
+    trampUnits.push({ region: 'trampoline-text', base: trampBase, source: optprobeTrampoline(tramp, at.addr, displaced, back) });
+    trampBase += 0x100;
+    code.set(at.addr, { ...at, op: OP.DETOUR, size: 5, target: -1, imm: back, text: `jmp ${tramp}` });
+    for (const d of displaced.slice(1)) code.delete(d.addr);
+    optprobes.push({ fn: op.fn, addr: at.addr, back, tramp });
+  });
+  if (!trampUnits.length) return optprobes;
+  const labels: Record<string, number> = { ...PERCPU };
+  for (const [name, v] of p.labels) labels[name] = v;
+  // Each `jmp back_<addr>` target is an address in the probed function.
+  const tp = assemble(trampUnits, CONSTS, { ...labels, ...Object.fromEntries(optprobes.map((o) => [`back_${o.back}`, o.back])) });
+  for (const i of tp.insns) code.set(i.addr, i);
+  for (const o of optprobes) code.set(o.addr, { ...code.get(o.addr)!, target: tp.labels.get(o.tramp)! });
+  symbols.push(...tp.symbols);
+  return optprobes;
+}
+
 /** Apply instrumentation (cached per workload + instrumentation). */
 export function image(w: Workload, instrument: Instrumentation = {}): Image {
   const k = `${w}|${JSON.stringify(instrument)}`;
@@ -166,63 +230,7 @@ export function image(w: Workload, instrument: Instrumentation = {}): Image {
     kprobes.set(i.addr, { fn, addr: i.addr });
     patched.add(i.addr);
   }
-  const optprobes: OptprobeSite[] = [];
-  const trampUnits: AsmUnit[] = [];
-  let trampBase: number = LAYOUT.TRAMP;
-  (instrument.optprobe ?? []).forEach((op, n) => {
-    const list = p.bySym.get(op.fn);
-    if (!list || op.index < 0 || op.index >= list.length) throw new Error(`x86_64: no instruction ${op.fn}[${op.index}]`);
-    const displaced: Insn[] = [];
-    let size = 0;
-    for (let k = op.index; size < 5; k++) {
-      const i = list[k];
-      if (!i) throw new Error(`x86_64: optprobe at ${op.fn}[${op.index}] runs past the function`);
-      if (patched.has(i.addr) || [OP.CALL, OP.CALL_R, OP.JMP, OP.JMP_R, OP.JZ, OP.JNZ, OP.RET, OP.HOOK, OP.INT3].includes(i.op as never)) {
-        throw new Error(`x86_64: cannot optimise a kprobe at ${op.fn}[${op.index}]: ${i.text} cannot be displaced`);
-      }
-      displaced.push(i);
-      size += i.size;
-    }
-    const at = displaced[0]!;
-    const tramp = `optinsn_slot_${n}`;
-    const back = at.addr + size;
-    // arch/x86/kernel/kprobes/opt.c optprobe_template_func, then the displaced instructions.
-    const src = `.kind ${tramp} optprobe-trampoline
-SYM_CODE_START(${tramp})
-\tpushq %rsp
-\tpushfq
-\tsubq $24, %rsp
-${['rdi', 'rsi', 'rdx', 'rcx', 'rax', 'r8', 'r9', 'r10', 'r11', 'rbx', 'rbp', 'r12', 'r13', 'r14', 'r15'].map((r) => `\tpushq %${r}`).join('\n')}
-\tmovq %rsp, %rsi
-\tmovq $${at.addr}, %rdi
-\tcall optimized_callback
-${['r15', 'r14', 'r13', 'r12', 'rbp', 'rbx', 'r11', 'r10', 'r9', 'r8', 'rax', 'rcx', 'rdx', 'rsi', 'rdi'].map((r) => `\tpopq %${r}`).join('\n')}
-\taddq $24, %rsp
-\tpopfq
-\taddq $8, %rsp
-${displaced.map((i) => `\t${i.op === OP.BODY ? 'BODY 1' : i.text}`).join('\n')}
-\tjmp ${back}
-SYM_CODE_END(${tramp})
-`;
-    trampUnits.push({ region: 'trampoline-text', base: trampBase, source: src });
-    trampBase += 0x100;
-    code.set(at.addr, { ...at, op: OP.DETOUR, size: 5, target: -1, imm: back, text: `jmp ${tramp}` });
-    for (const d of displaced.slice(1)) code.delete(d.addr);
-    optprobes.push({ fn: op.fn, addr: at.addr, back, tramp });
-  });
-  if (trampUnits.length) {
-    const labels: Record<string, number> = { ...PERCPU };
-    for (const [name, v] of p.labels) labels[name] = v;
-    // `jmp <number>` targets: give each back address a label name.
-    const tp = assemble(
-      trampUnits.map((u) => ({ ...u, source: u.source.replace(/jmp (\d+)/g, 'jmp back_$1') })),
-      CONSTS,
-      { ...labels, ...Object.fromEntries(optprobes.map((o) => [`back_${o.back}`, o.back])) },
-    );
-    for (const i of tp.insns) code.set(i.addr, i);
-    for (const o of optprobes) code.set(o.addr, { ...code.get(o.addr)!, target: tp.labels.get(o.tramp)! });
-    symbols.push(...tp.symbols);
-  }
+  const optprobes = patchOptprobes(w, instrument.optprobe ?? [], code, symbols, patched);
   const symInfo = new Map(symbols.map((s) => [s.name, s]));
   img = { ...base, code, syms: new SymbolTable(symbols.map(stripForm)), symInfo, instrument, kprobes, optprobes };
   imageCache.set(k, img);

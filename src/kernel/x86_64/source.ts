@@ -9,8 +9,8 @@ import type { Workload } from '../../scene/types';
 
 /** PUSH_AND_CLEAR_REGS after the iret frame and orig_ax: builds struct pt_regs. */
 const PUSH_REGS = ['rdi', 'rsi', 'rdx', 'rcx', 'rax', 'r8', 'r9', 'r10', 'r11', 'rbx', 'rbp', 'r12', 'r13', 'r14', 'r15'];
-const pushRegs = (): string => PUSH_REGS.map((r) => `\tpushq %${r}`).join('\n');
-const popRegs = (): string => [...PUSH_REGS].reverse().map((r) => `\tpopq %${r}`).join('\n');
+export const pushRegs = (): string => PUSH_REGS.map((r) => `\tpushq %${r}`).join('\n');
+export const popRegs = (): string => [...PUSH_REGS].reverse().map((r) => `\tpopq %${r}`).join('\n');
 
 /** The spec's return_to_handler, verbatim (Documentation/livepatch/reliable-stacktrace.rst 3.4). */
 export const RETURN_TO_HANDLER = `SYM_CODE_START(return_to_handler)
