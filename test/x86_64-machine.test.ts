@@ -266,7 +266,7 @@ test('corruption edits the innermost frame record; the truth stays the machineâ€
 test('IRQs are not taken where the kernel masks them; the step limit and unknown moments are reported', () => {
   const b = boundaries('syscall-sleep');
   assert.equal(b[0]!.fn, 'entry_SYSCALL_64');
-  assert.equal(b[0]!.irqsOn, false);
+  assert.equal(b[0]!.irqMasked, true);
   assert.throws(() => kit.buildScene({ workload: 'syscall-sleep', moment: { kind: 'exception-at-step', exception: 'irq', step: 0, walk: 'in-handler' } }), /masked/);
   assert.throws(() => kit.buildScene({ workload: 'work-chain', moment: { kind: 'blocked' } }), /never blocks/);
   assert.throws(() => kit.buildScene({ workload: 'work-chain', moment: { kind: 'exception', exception: 'irq', at: { fn: 'work_b', index: 99 }, walk: 'in-handler' } }), /no instruction/);
@@ -340,7 +340,7 @@ test('preemption only where preempt_count is zero: an IRQ never preempts the tas
     assert.ok(fns(s).includes('preempt_schedule_irq'), s.moment);
   }
   // __schedule's prologue runs with IRQs on but preemption off (schedule() raised preempt_count).
-  const b = boundaries('syscall-sleep').find((x) => x.fn === '__schedule' && x.irqsOn);
+  const b = boundaries('syscall-sleep').find((x) => x.fn === '__schedule' && !x.irqMasked);
   assert.ok(b && b.preemptDisabled);
   assert.throws(
     () => kit.buildScene({ workload: 'syscall-sleep', moment: { kind: 'exception-at-step', exception: 'irq', step: b.step, walk: 'preempted' } }),

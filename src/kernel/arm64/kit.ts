@@ -11,8 +11,9 @@ import { makeSnapshot } from '../../snapshot/io';
 import type { SnapshotStack } from '../../snapshot/types';
 import type { GroundTruth } from '../../truth/shadow';
 import { buildImage, MAP, TASK_PT_REGS, type Image } from './image';
+import { sweepSteps, type Boundary } from '../boundary';
 import { corruptFrameRecord } from '../corrupt';
-import { Arm64Machine, symbolsOf } from './machine';
+import { Arm64Machine } from './machine';
 
 export const ARM64_WORKLOADS: readonly Workload[] = [
   'syscall-sleep',
@@ -166,21 +167,13 @@ export function buildScene(spec: SceneSpec): Scene {
   return { spec, arch: 'arm64', snapshot, truth, findings: analysis.findings, moment: r.moment };
 }
 
-/** Every instruction boundary the task executes on the workload's path, with pstate at each. */
-export interface Boundary {
-  step: number;
-  pc: number;
-  irqMasked: boolean;
-  /** preempt_count() > 0: an IRQ here cannot preempt the task. */
-  preemptDisabled: boolean;
-}
-
+/** Every instruction boundary the task executes on the workload's path, with pstate and preempt_count at each. */
 export function boundaries(w: Workload, ins?: Instrumentation): Boundary[] {
   const { img } = imageFor(w, ins);
   const m = new Arm64Machine(img);
   const out: Boundary[] = [];
   for (let k = 0; k < STEP_LIMIT; k++) {
-    out.push({ step: m.cpu.steps, pc: m.cpu.pc, irqMasked: m.cpu.irqMasked, preemptDisabled: m.preemptCount > 0 });
+    out.push({ step: m.cpu.steps, pc: m.cpu.pc, fn: m.syms.lookup(m.cpu.pc)?.name ?? '?', irqMasked: m.cpu.irqMasked, preemptDisabled: m.preemptCount > 0 });
     const stop = m.cpu.run(1);
     if (stop === 'blocked' || stop === 'user') return out;
     if (stop !== 'limit') throw new Error(`sweep of ${w} stopped (${stop}) at ${m.describe(m.cpu.pc)}`);
@@ -189,14 +182,7 @@ export function boundaries(w: Workload, ins?: Instrumentation): Boundary[] {
 }
 
 export function sweep(spec: SweepSpec): Iterable<Scene> {
-  const syms = symbolsOf(imageFor(spec.workload, spec.instrument).img);
-  const fns = spec.functions ? new Set(spec.functions) : undefined;
-  const steps = boundaries(spec.workload, spec.instrument)
-    .filter((b) => !(spec.exception === 'irq' && b.irqMasked))
-    .filter((b) => !(spec.walk === 'preempted' && !spec.nested && b.preemptDisabled))
-    .filter((b) => !fns || fns.has(syms.lookup(b.pc)?.name ?? ''))
-    .map((b) => b.step);
-  return exceptionAtEachStep(spec, steps, buildScene);
+  return exceptionAtEachStep(spec, sweepSteps(boundaries(spec.workload, spec.instrument), spec), buildScene);
 }
 
 export function analyse(w: Workload): Finding[] {

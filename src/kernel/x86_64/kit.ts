@@ -11,6 +11,7 @@ import { Memory } from '../../machine/memory';
 import type { ArchKit, Finding, Moment, Scene, SceneSpec, SweepSpec, Workload } from '../../scene/types';
 import { makeSnapshot } from '../../snapshot/io';
 import { ShadowStack } from '../../truth/shadow';
+import { sweepSteps, type Boundary } from '../boundary';
 import { corruptFrameRecord } from '../corrupt';
 import { TaskTracing } from '../tracing';
 import { baseImage, image, IRQ_TOP, LAYOUT, NMI_TOP, PERCPU, PT_REGS, REGIONS, TASK, TASK_TOP, type Image } from './image';
@@ -297,12 +298,12 @@ export function buildScene(spec: SceneSpec): Scene {
 }
 
 /** Instruction boundaries the task executes on its own (no exception), with IF and preempt_count at each. */
-export function boundaries(workload: Workload, instrument: SceneSpec['instrument'] = {}): { step: number; rip: number; fn: string; irqsOn: boolean; preemptDisabled: boolean }[] {
+export function boundaries(workload: Workload, instrument: SceneSpec['instrument'] = {}): Boundary[] {
   const img = image(workload, instrument ?? {});
   const m = boot(img);
-  const out: { step: number; rip: number; fn: string; irqsOn: boolean; preemptDisabled: boolean }[] = [];
+  const out: Boundary[] = [];
   const end = m.cpu.run(STEP_LIMIT, (c) => {
-    out.push({ step: c.steps, rip: c.rip, fn: img.syms.lookup(c.rip)?.name ?? '?', irqsOn: (c.eflags & EFLAGS_IF) !== 0, preemptDisabled: m.preemptCount > 0 });
+    out.push({ step: c.steps, pc: c.rip, fn: img.syms.lookup(c.rip)?.name ?? '?', irqMasked: (c.eflags & EFLAGS_IF) === 0, preemptDisabled: m.preemptCount > 0 });
     return false;
   });
   // A run that ends any other way (shadow mismatch, no instruction, step limit) is a machine bug.
@@ -311,11 +312,7 @@ export function boundaries(workload: Workload, instrument: SceneSpec['instrument
 }
 
 export function sweep(spec: SweepSpec): Iterable<Scene> {
-  const only = spec.functions ? new Set(spec.functions) : undefined;
-  const steps = boundaries(spec.workload, spec.instrument)
-    .filter((b) => (!only || only.has(b.fn)) && (spec.exception !== 'irq' || b.irqsOn) && !(spec.walk === 'preempted' && b.preemptDisabled))
-    .map((b) => b.step);
-  return exceptionAtEachStep(spec, steps, buildScene);
+  return exceptionAtEachStep(spec, sweepSteps(boundaries(spec.workload, spec.instrument), spec), buildScene);
 }
 
 export function analyseWorkload(workload: Workload): Finding[] {
