@@ -101,23 +101,30 @@ export class Arm64Machine implements Arm64Hooks {
     const final = OTHER_PT_REGS + A.S_STACKFRAME;
     m.write64(OTHER_PT_REGS + A.S_STACKFRAME_TYPE, A.FRAME_META_TYPE_FINAL);
     const chain = [
-      ['ret_from_fork', 16],
-      ['kthread', 16],
-      ['worker_thread', 12],
-      ['schedule', 12],
+      ['ret_from_fork', 'BLR X19'],
+      ['kthread', 'BLR X9'],
+      ['worker_thread', 'BL <schedule>'],
+      ['schedule', 'BL <__schedule>'],
     ] as const;
     let fp = final;
     let at = OTHER_PT_REGS - 16;
-    for (const [fn, off] of chain) {
+    for (const [fn, call] of chain) {
       m.write64(at, fp);
-      m.write64(at + 8, this.addr(fn) + off);
+      m.write64(at + 8, this.returnAddress(fn, call));
       fp = at;
       at -= 32;
     }
     this.otherRecord = fp;
     m.write64(OTHER_CPU_CONTEXT + 80, fp);
     m.write64(OTHER_CPU_CONTEXT + 88, fp - 32);
-    m.write64(OTHER_CPU_CONTEXT + 96, this.addr('__schedule') + 36);
+    m.write64(OTHER_CPU_CONTEXT + 96, this.returnAddress('__schedule', 'BL <cpu_switch_to>'));
+  }
+
+  /** The address after the call instruction `call` in `fn`. */
+  private returnAddress(fn: string, call: string): number {
+    const s = this.syms.get(fn);
+    for (let a = s.start; a < s.end; a += 4) if (this.img.prog.insnAt(a)?.text === call) return a + 4;
+    throw new Error(`${fn} has no ${call}`);
   }
 
   taskStackHas(addr: number): boolean {
