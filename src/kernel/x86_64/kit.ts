@@ -57,10 +57,10 @@ function addr(img: Image, name: string): number {
   return v;
 }
 
-/** The return address of `fn`'s call to `callee`. */
-function afterCall(img: Image, fn: string, callee: string): number {
-  const i = img.prog.bySym.get(fn)?.find((x) => x.text === `call ${callee}`);
-  if (!i) throw new Error(`x86_64: ${fn} does not call ${callee}`);
+/** The return address of the call instruction `call` in `fn`. */
+function afterCall(img: Image, fn: string, call: string): number {
+  const i = img.prog.bySym.get(fn)?.find((x) => x.text === call);
+  if (!i) throw new Error(`x86_64: ${fn} has no ${call}`);
   return i.addr + i.size;
 }
 
@@ -79,9 +79,9 @@ export function boot(img: Image): Machine {
   const o1 = OTHER_RECORD;
   const o2 = OTHER_TOP - ABI.PT_REGS_SIZE - 0x10;
   mem.write64(o1, o2);
-  mem.write64(o1 + 8, afterCall(img, 'schedule', '__schedule'));
+  mem.write64(o1 + 8, afterCall(img, 'schedule', 'call __schedule'));
   mem.write64(o2, 0);
-  mem.write64(o2 + 8, addr(img, 'ret_from_fork') + 5);
+  mem.write64(o2 + 8, afterCall(img, 'ret_from_fork', 'CALL_NOSPEC rbx'));
   mem.write64(TASK.other + TASK.threadsp, o1 - 0x30);
 
   const hooks: Record<string, Hook> = {
