@@ -8,7 +8,9 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { applicability, loadCatalogue } from '../src/catalogue/catalogue';
 import type { ScenarioResult } from '../src/report/results';
+import { buildConformance } from '../src/report/verdict';
 import { builtinProfile } from '../src/unwinders/profiles';
 
 const ROOT = join(__dirname, '..');
@@ -66,4 +68,16 @@ test('an unbounded walk is caught as runaway', () => {
   failedWith(r, 'cyclic-frame-chain-bounded', /got runaway/);
   // Rules that judge only memory safety do not fail a runaway walk for the wrong reason.
   assert.equal(r.get('always-unreliable-unwinder-is-sound')!.status, 'passed');
+});
+
+test('an unsafe walk caught only by a MAY scenario still makes the profile not conformant', () => {
+  // termination-at-fixed-location is a MAY; its example applies the core contract to a chain cut short.
+  const r = runMutant('overclaim', 'arm64', only('chain-ending-before-final-frame-not-successful'));
+  const res = r.get('chain-ending-before-final-frame-not-successful')!;
+  failedWith(r, 'chain-ending-before-final-frame-not-successful', /got unsafe: reliable trace omits live function/);
+  assert.equal(res.level, 'may');
+  const profile = { ...builtinProfile('arm64-fp'), name: res.profile, reference: false };
+  const c = buildConformance({ profile, requirements: loadCatalogue(), results: [...r.values()], applies: applicability, filter: 'mutant' });
+  assert.equal(c.verdict, 'not-conformant');
+  assert.match(c.reasons.join('\n'), /MUST trace-complete-or-nonzero broken in chain-ending-before-final-frame-not-successful \(filed under MAY termination-at-fixed-location\): 1 unsafe walk/);
 });
