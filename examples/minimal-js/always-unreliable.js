@@ -23,8 +23,8 @@ readline.createInterface({ input: process.stdin, crlfDelay: Infinity }).on('line
       return send({
         version: 1,
         implementation: { name: 'my-arm64-unwinder', arch: 'arm64', unwinder: 'frame-pointer', description: 'starting point' },
-        // The claims of profiles/arm64-always-unreliable.json: with no claim of compile-time analysis the
-        // MUST stack-frame-non-standard-handled fails; claim checksTermination once walks can succeed.
+        // The claims of profiles/arm64-always-unreliable.json (without compile-time analysis the
+        // build-time SHOULDs fail); claim checksTermination once walks can succeed.
         claims: {
           unwindsAcrossIrq: false, unwindsAcrossNmi: false, identifiesReliableExceptionUnwind: false,
           recoversFgraphReturns: false, recoversKretprobeReturns: false, unwindsInsideReturnToHandler: false,
