@@ -447,3 +447,17 @@ test('every sweep scene: the truth is the handler chain on top of the truth at t
   }
   assert.ok(n > 300, `${n} scenes`);
 });
+
+test('an ERET to EL0 while kernel frames are live is a machine error, not a quiet return to user', () => {
+  const { img } = imageFor('work-chain');
+  const m = new Arm64Machine(img);
+  const workC = img.prog.labels.get('work_c')!;
+  assert.equal(m.cpu.run(100_000, workC), 'break');
+  assert.ok(m.shadow.entries.length > 0);
+  // Jump straight to ret_to_user's ERET (ELR/SPSR still hold the user context).
+  const r = img.prog.symbols.find((s) => s.name === 'ret_to_user')!;
+  let eret = r.start;
+  while (img.prog.insnAt(eret)!.op !== Op.ERET) eret += 4;
+  m.cpu.pc = eret;
+  assert.throws(() => m.cpu.run(1), /eret to EL0 with live kernel frames \(el0t_64_sync .*work_b\)/);
+});

@@ -72,6 +72,23 @@ test('a return that matches no live frame is a machine error, not silently accep
   assert.throws(() => sh.transfer(0x1120, 'ret'), /does not match/);
 });
 
+test('an exception entry is live until the exception return to the interrupted pc; an exception return elsewhere is an error', () => {
+  const sh = new ShadowStack(syms);
+  sh.call(0x1010, 0x1015); // entry -> outer
+  sh.exception('irq', 0x1120); // interrupted in outer
+  sh.call(0x1210, 0x1215); // the handler (inner) calls on
+  assert.deepEqual(sh.truth(0x1220).frames.map((f) => [f.fn, f.why]), [
+    ['inner', 'pc'],
+    ['inner', 'call'],
+    ['outer', 'exception'],
+    ['entry', 'call'],
+  ]);
+  sh.transfer(0x1215, 'ret');
+  assert.throws(() => sh.clone().transfer(0x1124, 'eret'), /exception return/);
+  sh.transfer(0x1120, 'eret');
+  assert.deepEqual(sh.truth(0x1120).frames.map((f) => f.fn), ['outer', 'entry']);
+});
+
 const walk = (rc: number, trace: number[], accesses = []) => ({ result: { rc, trace }, accesses });
 
 test('oracle: the exact chain with rc 0 is sound', () => {

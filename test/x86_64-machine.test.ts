@@ -349,3 +349,14 @@ test('preemption only where preempt_count is zero: an IRQ never preempts the tas
   // The same IRQ may still be walked from its handler.
   assert.ok(kit.buildScene({ workload: 'syscall-sleep', moment: { kind: 'exception-at-step', exception: 'irq', step: b.step, walk: 'in-handler' } }));
 });
+
+test('a sysretq while kernel frames are live stops the CPU with a shadow error', () => {
+  const img = image('work-chain');
+  const m = boot(img);
+  const workC = img.prog.labels.get('work_c')!;
+  m.cpu.run(100_000, (c) => c.rip === workC);
+  assert.ok(m.shadow.entries.length > 0);
+  m.cpu.rip = img.prog.bySym.get('entry_SYSCALL_64')!.find((i) => i.op === OP.SYSRETQ)!.addr;
+  assert.equal(m.cpu.run(10), m.cpu.stopped);
+  assert.match(m.cpu.stopped ?? '', /^shadow: sysretq with live kernel frames \(entry_SYSCALL_64 .*work_b\)/);
+});
