@@ -173,6 +173,8 @@ function coreText(): string {
     cfunc('preempt_schedule_irq', ['PREEMPT_DISABLE', 'BL <__schedule>', 'PREEMPT_ENABLE']),
     '',
     '// ---- exceptions from EL1: IRQ and (pseudo-)NMI ----',
+    '// Simplified: a pseudo-NMI arrives through el1h_64_irq and el1_interrupt() tells it apart; a',
+    '// separate vector here leaves the same pt_regs and frame records, with a name of its own.',
     'SYM_CODE_START(el1h_64_irq)',
     '  UNWIND_HINT_UNDEFINED',
     kernelEntryEl1().map((l) => '  ' + l),
