@@ -113,9 +113,12 @@ export class Memory {
       return;
     }
     const off = addr - r.base;
-    const v = value < 0 ? 0 : value;
-    r.view.setUint32(off, v % TWO32 >>> 0, true);
-    r.view.setUint32(off + 4, Math.floor(v / TWO32) >>> 0, true);
+    // Negative values are stored as 64-bit two's complement (pushq $-1).
+    if (value < 0) r.view.setBigUint64(off, BigInt.asUintN(64, BigInt(Math.trunc(value))), true);
+    else {
+      r.view.setUint32(off, value % TWO32 >>> 0, true);
+      r.view.setUint32(off + 4, Math.floor(value / TWO32) >>> 0, true);
+    }
   }
 
   /** A deep copy: snapshots must not change when the machine runs on. */

@@ -57,9 +57,9 @@ export class ShadowStack {
    * into it (whether made by RET, ERET/IRET, or a trampoline's JMP). A RET elsewhere is legal only
    * into a return trampoline, which will later transfer to the top entry.
    */
-  transfer(target: number, how: 'ret' | 'eret' | 'jump' | 'call'): void {
+  transfer(target: number, how: 'ret' | 'eret' | 'jump'): void {
     const top = this.entries[this.entries.length - 1];
-    if (top && target === top.resume && how !== 'call') {
+    if (top && target === top.resume) {
       this.entries.pop();
       return;
     }
