@@ -3,8 +3,9 @@ import { test } from 'node:test';
 import { Memory } from '../src/machine/memory';
 import { SymbolTable } from '../src/machine/symbols';
 import { judge } from '../src/oracle/oracle';
-import { loadSnapshot, makeSnapshot } from '../src/snapshot/io';
 import { ShadowStack } from '../src/truth/shadow';
+import { loadSnapshot } from '../src/snapshot/io';
+import { handWorld } from './fixtures/hand-world';
 
 // A tiny hand-built world: three functions, a return trampoline, one task stack, another task's stack.
 const syms = new SymbolTable([
@@ -14,26 +15,7 @@ const syms = new SymbolTable([
   { name: 'return_to_handler', start: 0x1300, end: 0x1340, kind: 'return-trampoline', region: 'text' },
 ]);
 function world() {
-  const mem = new Memory();
-  mem.map({ name: 'text', kind: 'kernel-text', base: 0x1000, size: 0x1000 });
-  mem.map({ name: 'stack', kind: 'task-stack', base: 0x10000, size: 0x4000, owner: '1' });
-  mem.map({ name: 'other', kind: 'task-stack', base: 0x20000, size: 0x4000, owner: '2' });
-  const snap = makeSnapshot({
-    id: 'hand/1',
-    arch: 'x86_64',
-    task: { pid: 1, comm: 't', kind: 'user', state: 'running' },
-    regs: { rip: 0x1210 },
-    mem,
-    syms,
-    stacks: [{ region: 'stack', type: 'task' }],
-    ptRegs: 0x13f58,
-    finalFrame: 0x13f58,
-    abi: {},
-    unwind: {},
-    fgraph: null,
-    kretprobes: [],
-  });
-  return loadSnapshot(JSON.parse(JSON.stringify(snap)));
+  return handWorld({ id: 'hand/1', syms, regs: { rip: 0x1210 }, otherTaskStack: true });
 }
 
 /** entry calls outer calls inner; the task is at inner+0x10. */

@@ -4,11 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Memory } from '../src/machine/memory';
 import { SymbolTable } from '../src/machine/symbols';
 import { judge, type Judgement } from '../src/oracle/oracle';
-import { loadSnapshot, makeSnapshot } from '../src/snapshot/io';
 import type { GroundTruth, TruthFrame } from '../src/truth/shadow';
+import { handWorld } from './fixtures/hand-world';
 
 const FNS = ['entry', 'a', 'b', 'c', 'f', 'g', 'spurious'];
 const base = (fn: string): number => 0x1000 + 0x100 * FNS.indexOf(fn);
@@ -17,25 +16,7 @@ const syms = new SymbolTable(
 );
 
 function world() {
-  const mem = new Memory();
-  mem.map({ name: 'text', kind: 'kernel-text', base: 0x1000, size: 0x1000 });
-  mem.map({ name: 'stack', kind: 'task-stack', base: 0x10000, size: 0x4000, owner: '1' });
-  const snap = makeSnapshot({
-    id: 'hand/oracle-matching',
-    arch: 'x86_64',
-    task: { pid: 1, comm: 't', kind: 'user', state: 'running' },
-    regs: { rip: base('a') },
-    mem,
-    syms,
-    stacks: [{ region: 'stack', type: 'task' }],
-    ptRegs: 0x13f58,
-    finalFrame: 0x13f58,
-    abi: {},
-    unwind: {},
-    fgraph: null,
-    kretprobes: [],
-  });
-  return loadSnapshot(JSON.parse(JSON.stringify(snap)));
+  return handWorld({ id: 'hand/oracle-matching', syms, regs: { rip: base('a') } });
 }
 const snap = world();
 
