@@ -58,7 +58,7 @@ const LEVELS = ['must', 'should', 'may'] as const;
 const ARCHES = ['arm64', 'x86_64'];
 const STEP_KEYWORDS = new Set(['Given', 'When', 'Then']);
 
-function walkFiles(dir: string, ext: string): string[] {
+export function walkFiles(dir: string, ext: string): string[] {
   let out: string[] = [];
   let names: string[];
   try {
