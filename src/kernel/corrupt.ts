@@ -1,10 +1,12 @@
 /**
  * Corruptions a scene may apply after its moment (spec 2, robustness): edits of the innermost saved
- * frame record {link, return address} a frame-pointer walk would follow. The record layout is the
- * same on both arches (rbp / x29 points at it). Ground truth is never touched.
+ * frame record {link, return address} a frame-pointer walk would follow (the record layout is the
+ * same on both arches: rbp / x29 points at it), or of the saved registers in the innermost
+ * kernel-mode exception frame (pt_regs). Ground truth is never touched.
  */
 import type { Memory } from '../machine/memory';
 import type { Corruption } from '../scene/types';
+import type { GroundTruth } from '../truth/shadow';
 
 export interface CorruptionTargets {
   /** The other (blocked) task's innermost frame record. */
@@ -52,4 +54,68 @@ export function corruptFrameRecord(mem: Memory, fp0: number, c: Corruption, t: C
       mem.write64(fp0 + 8, GARBAGE_RA);
       return;
   }
+}
+
+/** Where the saved registers sit in an exception frame (struct pt_regs), per arch. */
+export interface ExceptionFrameLayout {
+  pc: number;
+  sp: number;
+  fp: number;
+  /** arm64: pt_regs->stackframe, a frame record holding copies of the saved {x29, pc}. */
+  record?: number;
+}
+
+/**
+ * Edits the saved registers of a kernel-mode exception frame at `regs` (the kit knows where it
+ * built it). Every copy of a corrupted register in the frame is edited alike, so the frame stays
+ * self-consistent: only its relation to the machine's real control flow is broken.
+ */
+export function corruptExceptionFrame(mem: Memory, regs: number, L: ExceptionFrameLayout, c: Corruption, t: CorruptionTargets): void {
+  const set = (off: number, copy: number | undefined, v: number): void => {
+    mem.write64(regs + off, v);
+    if (copy !== undefined) mem.write64(regs + copy, v);
+  };
+  const fp = (v: number): void => set(L.fp, L.record, v);
+  const pc = (v: number): void => set(L.pc, L.record === undefined ? undefined : L.record + 8, v);
+  switch (c) {
+    case 'exception-pc-garbage':
+      pc(GARBAGE_RA);
+      return;
+    case 'exception-sp-unmapped':
+      set(L.sp, undefined, t.unmapped);
+      return;
+    case 'exception-sp-other-task':
+      set(L.sp, undefined, t.otherRecord);
+      return;
+    case 'exception-fp-misaligned':
+      fp(mem.read64(regs + L.fp) + 4);
+      return;
+    case 'exception-fp-other-task':
+      fp(t.otherRecord);
+      return;
+    default:
+      throw new Error(`${c} is not a corruption of an exception frame`);
+  }
+}
+
+export const EXCEPTION_FRAME_CORRUPTIONS: readonly Corruption[] = [
+  'exception-pc-garbage',
+  'exception-sp-unmapped',
+  'exception-sp-other-task',
+  'exception-fp-misaligned',
+  'exception-fp-other-task',
+];
+
+export const isExceptionFrameCorruption = (c: Corruption): boolean => EXCEPTION_FRAME_CORRUPTIONS.includes(c);
+
+/**
+ * Checks that the frame the kit recorded at exception entry is still live and is the innermost
+ * one: its saved pc is where the shadow record says the innermost exception resumes.
+ */
+export function checkExceptionFrame(mem: Memory, regs: number | undefined, L: ExceptionFrameLayout, truth: GroundTruth, c: Corruption): number {
+  if (regs === undefined) throw new Error(`${c}: the moment took no exception on the task's stacks whose frame the kit recorded`);
+  const resume = truth.frames.find((f) => f.why === 'exception')?.addr;
+  const pc = mem.read64(regs + L.pc);
+  if (resume === undefined || pc !== resume) throw new Error(`${c}: the exception frame at 0x${regs.toString(16)} saves pc 0x${pc.toString(16)}, not the innermost exception's resume address`);
+  return regs;
 }

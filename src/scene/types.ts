@@ -79,7 +79,13 @@ export type Corruption =
   | 'frame-pointer-unmapped' // a saved frame link points into unmapped memory
   | 'frame-pointer-other-task' // a saved frame link points into another task's stack
   | 'frame-pointer-downward' // a saved frame link points below the current record (stack grows the wrong way)
-  | 'return-address-garbage'; // a saved return address is not kernel text
+  | 'return-address-garbage' // a saved return address is not kernel text
+  // The innermost kernel-mode exception frame (pt_regs) on the task's stacks (exception moments only):
+  | 'exception-pc-garbage' // its saved pc / ip is not kernel text
+  | 'exception-sp-unmapped' // its saved sp points into unmapped memory
+  | 'exception-sp-other-task' // its saved sp points into another task's stack
+  | 'exception-fp-misaligned' // its saved x29 / rbp is misaligned
+  | 'exception-fp-other-task'; // its saved x29 / rbp points at another task's frame record
 
 export interface SceneSpec {
   workload: Workload;

@@ -12,7 +12,7 @@ import type { SnapshotStack } from '../../snapshot/types';
 import type { GroundTruth } from '../../truth/shadow';
 import { buildImage, MAP, TASK_PT_REGS, type Image } from './image';
 import { sweepSteps, type Boundary } from '../boundary';
-import { corruptFrameRecord } from '../corrupt';
+import { checkExceptionFrame, corruptExceptionFrame, corruptFrameRecord, isExceptionFrameCorruption, type ExceptionFrameLayout } from '../corrupt';
 import { Arm64Machine } from './machine';
 
 export const ARM64_WORKLOADS: readonly Workload[] = [
@@ -64,7 +64,12 @@ interface Reached {
   state: 'running' | 'blocked';
   moment: string;
   slug: string;
+  /** The pt_regs kernel_entry builds for the moment's exception (not for a nested NMI). */
+  excRegs?: number;
 }
+
+/** pt_regs: x29, sp, pc, and the {x29, pc} copies in pt_regs->stackframe. */
+const PT_REGS_LAYOUT: ExceptionFrameLayout = { pc: ARM64_ABI.S_PC, sp: ARM64_ABI.S_SP, fp: ARM64_ABI.S_FP, record: ARM64_ABI.S_STACKFRAME };
 
 /** Run a fresh machine to the spec's moment. */
 function reach(spec: SceneSpec, img: Image): Reached {
@@ -101,6 +106,8 @@ function reach(spec: SceneSpec, img: Image): Reached {
   if (mo.exception === 'irq' && m.cpu.irqMasked) throw new Error(`IRQs are masked at ${m.describe(where)}`);
   if (mo.walk === 'preempted' && !mo.nested && m.preemptCount > 0) throw new Error(`preemption is disabled at ${m.describe(where)}: an IRQ there cannot preempt the task`);
   const desc = `${EXC[mo.exception]} before ${m.describe(where)}`;
+  // kernel_entry pushes pt_regs on the interrupted stack (SUB SP, SP, #PT_REGS_SIZE).
+  const excRegs = m.cpu.sp - ARM64_ABI.PT_REGS_SIZE;
   m.takeException(mo.exception);
   if (mo.nested === 'nmi') {
     m.cfg = { walkAt: 'nmi', nestedNmi: mo.exception === 'irq' };
@@ -112,12 +119,12 @@ function reach(spec: SceneSpec, img: Image): Reached {
     m.cfg = { walkAt: mo.exception };
     const stop = run(m);
     if (stop !== 'walk') throw new Error(`handler walk point not reached (${stop})`);
-    return { m, state: 'running', moment: `${desc}, walk from the handler`, slug: `${mo.exception}/${m.syms.describe(where)}${at}` };
+    return { m, state: 'running', moment: `${desc}, walk from the handler`, slug: `${mo.exception}/${m.syms.describe(where)}${at}`, excRegs };
   }
   m.cfg = { preempt: true };
   const stop = run(m);
   if (stop !== 'blocked') throw new Error(`preempted task did not block (${stop})`);
-  return { m, state: 'blocked', moment: `${desc}, task preempted on IRQ return and blocked`, slug: `${mo.exception}-preempt/${m.syms.describe(where)}${at}` };
+  return { m, state: 'blocked', moment: `${desc}, task preempted on IRQ return and blocked`, slug: `${mo.exception}-preempt/${m.syms.describe(where)}${at}`, excRegs };
 }
 
 function slugOf(spec: SceneSpec, base: string): string {
@@ -149,7 +156,14 @@ export function buildScene(spec: SceneSpec): Scene {
     truth = m.shadow.truth(m.cpu.pc);
     stacks.push({ region: MAP.irq.name, type: 'irq' });
   }
-  if (spec.corrupt) corruptFrameRecord(m.mem, regs.x29!, spec.corrupt, { otherRecord: m.otherRecord, unmapped: 0xffff80ff0000 });
+  if (spec.corrupt) {
+    const targets = { otherRecord: m.otherRecord, unmapped: 0xffff80ff0000 };
+    if (isExceptionFrameCorruption(spec.corrupt)) {
+      const at = checkExceptionFrame(m.mem, r.excRegs, PT_REGS_LAYOUT, truth, spec.corrupt);
+      if ((m.mem.read64(at + ARM64_ABI.S_PSTATE) & ARM64_ABI.PSR_MODE_MASK) !== ARM64_ABI.PSR_MODE_EL1h) throw new Error(`${spec.corrupt}: the exception frame is not kernel-mode`);
+      corruptExceptionFrame(m.mem, at, PT_REGS_LAYOUT, spec.corrupt, targets);
+    } else corruptFrameRecord(m.mem, regs.x29!, spec.corrupt, targets);
+  }
   const snapshot = makeSnapshot({
     id: slugOf(spec, r.slug),
     arch: 'arm64',

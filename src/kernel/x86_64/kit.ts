@@ -12,7 +12,7 @@ import type { ArchKit, Finding, Moment, Scene, SceneSpec, SweepSpec, Workload } 
 import { makeSnapshot } from '../../snapshot/io';
 import { ShadowStack } from '../../truth/shadow';
 import { sweepSteps, type Boundary } from '../boundary';
-import { corruptFrameRecord } from '../corrupt';
+import { checkExceptionFrame, corruptExceptionFrame, corruptFrameRecord, isExceptionFrameCorruption, type ExceptionFrameLayout } from '../corrupt';
 import { TaskTracing } from '../tracing';
 import { baseImage, image, IRQ_TOP, LAYOUT, NMI_TOP, PERCPU, PT_REGS, REGIONS, TASK, TASK_TOP, type Image } from './image';
 
@@ -45,7 +45,11 @@ export interface Machine {
   preempt: boolean;
   /** preempt_count(): non-zero where an IRQ return cannot preempt the task (schedule() runs __schedule() with it raised). */
   preemptCount: number;
+  /** The pt_regs built for the moment's exception (not for a nested NMI): where its iret frame went. */
+  excRegs?: number;
 }
+
+const PT_REGS_LAYOUT: ExceptionFrameLayout = { pc: ABI.PT_RIP, sp: ABI.PT_RSP, fp: ABI.PT_RBP };
 
 const OTHER_TOP = LAYOUT.OTHER_STACK + ABI.THREAD_SIZE;
 /** The other task's innermost frame record (target of frame-pointer-other-task corruption). */
@@ -221,6 +225,8 @@ function reach(m: Machine, moment: Moment): string {
   }
   if (exc === 'irq') cpu.exception('irq', { vector: addr(m.img, 'asm_common_interrupt') });
   else cpu.exception('nmi', { vector: addr(m.img, 'asm_exc_nmi'), ist: NMI_TOP });
+  // The entry code completes pt_regs below the iret frame the CPU just pushed.
+  if (moment.nested !== 'nmi') m.excRegs = cpu.rsp - ABI.PT_RIP;
   const end = cpu.run(STEP_LIMIT);
   const expect = moment.walk === 'in-handler' ? 'walk' : 'blocked';
   if (end !== expect) throw new Error(`x86_64 ${m.img.workload}: after the ${exc} the run ended with "${end}", not "${expect}"`);
@@ -273,7 +279,14 @@ export function buildScene(spec: SceneSpec): Scene {
     if (!top || top.resume !== regs['rip'] || img.syms.lookup(cpu.rip)?.name !== '__switch_to_asm') throw new Error('x86_64: blocked task not switched out in __switch_to_asm');
   } else regs = cpu.regsRecord();
   const truth = m.shadow.truth(cpu.rip, blocked ? SWITCH_OMISSIBLE : undefined);
-  if (spec.corrupt) corruptFrameRecord(m.mem, regs['rbp']!, spec.corrupt, { otherRecord: OTHER_RECORD, unmapped: UNMAPPED });
+  if (spec.corrupt) {
+    const targets = { otherRecord: OTHER_RECORD, unmapped: UNMAPPED };
+    if (isExceptionFrameCorruption(spec.corrupt)) {
+      const at = checkExceptionFrame(mem, m.excRegs, PT_REGS_LAYOUT, truth, spec.corrupt);
+      if (mem.read64(at + ABI.PT_CS) !== ABI.KERNEL_CS) throw new Error(`${spec.corrupt}: the exception frame is not kernel-mode`);
+      corruptExceptionFrame(mem, at, PT_REGS_LAYOUT, spec.corrupt, targets);
+    } else corruptFrameRecord(m.mem, regs['rbp']!, spec.corrupt, targets);
+  }
   const user = !img.src.kthread;
   const snapshot = makeSnapshot({
     id: `x86_64/${spec.workload}/${momentTag(spec.moment)}${instrTag(spec)}${spec.corrupt ? `/${spec.corrupt}` : ''}`,
