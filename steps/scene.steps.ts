@@ -97,6 +97,22 @@ Given('a saved frame pointer that points down the stack', function (this: W) {
 Given('a saved return address that is not kernel text', function (this: W) {
   this.corrupt('return-address-garbage');
 });
+// the innermost kernel-mode exception frame (pt_regs) on the task's stacks
+Given('the interrupted program counter saved in the exception frame is not kernel text', function (this: W) {
+  this.session.corrupt('exception-pc-garbage');
+});
+Given('the stack pointer saved in the exception frame points into unmapped memory', function (this: W) {
+  this.session.corrupt('exception-sp-unmapped');
+});
+Given("the stack pointer saved in the exception frame points into another task's stack", function (this: W) {
+  this.session.corrupt('exception-sp-other-task');
+});
+Given('the frame pointer saved in the exception frame is misaligned', function (this: W) {
+  this.session.corrupt('exception-fp-misaligned');
+});
+Given("the frame pointer saved in the exception frame points at another task's stack", function (this: W) {
+  this.session.corrupt('exception-fp-other-task');
+});
 
 // ---- the unwinder
 Given('an unwinder that reports every trace unreliable', function (this: W) {

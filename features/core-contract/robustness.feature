@@ -63,6 +63,66 @@ Feature: Robustness to corrupt unwind state
       And the walk does not access memory in an unsafe way
       And the walk ends in bounded steps
 
+    @id:irq-handler-garbage-exception-pc-robust
+    Example: a walk from an interrupt handler whose exception frame saves a program counter outside kernel text
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken in the body of work_b
+      And the interrupted program counter saved in the exception frame is not kernel text
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the trace is complete or reported unreliable
+      And the walk does not access memory in an unsafe way
+      And the walk ends in bounded steps
+
+    @id:irq-preempted-garbage-exception-pc-robust
+    Example: a task preempted by an IRQ, the program counter saved in its exception frame not kernel text
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken in the body of work_b
+      And the interrupted program counter saved in the exception frame is not kernel text
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+      And the walk does not access memory in an unsafe way
+      And the walk ends in bounded steps
+
+    @id:irq-handler-misaligned-exception-fp-robust
+    Example: a walk from an interrupt handler whose exception frame saves a misaligned frame pointer
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken in the body of work_b
+      And the frame pointer saved in the exception frame is misaligned
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the trace is complete or reported unreliable
+      And the walk does not access memory in an unsafe way
+      And the walk ends in bounded steps
+
+    @id:irq-preempted-other-task-exception-fp-robust
+    Example: a task preempted by an IRQ, the frame pointer saved in its exception frame into another task's stack
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken in the body of work_b
+      And the frame pointer saved in the exception frame points at another task's stack
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+      And the walk does not access memory in an unsafe way
+      And the walk ends in bounded steps
+
+    @id:irq-handler-unmapped-exception-sp-robust
+    Example: a walk from an interrupt handler whose exception frame saves a stack pointer into unmapped memory
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken in the prologue of work_b
+      And the stack pointer saved in the exception frame points into unmapped memory
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the trace is complete or reported unreliable
+      And the walk does not access memory in an unsafe way
+      And the walk ends in bounded steps
+
+    @id:irq-preempted-other-task-exception-sp-robust
+    Example: a task preempted by an IRQ, the stack pointer saved in its exception frame into another task's stack
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken in the prologue of work_b
+      And the stack pointer saved in the exception frame points into another task's stack
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+      And the walk does not access memory in an unsafe way
+      And the walk ends in bounded steps
+
   @req:corruption-detected-nonzero @should
   Rule: Corrupt unwind state is detected and reported with a non-zero return code
 
@@ -115,6 +175,22 @@ Feature: Robustness to corrupt unwind state
       When a reliable stacktrace is requested for the task
       Then the trace is reported unreliable
 
+    @id:garbage-exception-pc-detected
+    Example: an exception frame whose saved program counter is not kernel text is reported unreliable
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken in the body of work_b
+      And the interrupted program counter saved in the exception frame is not kernel text
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the trace is reported unreliable
+
+    @id:other-task-exception-fp-detected
+    Example: an exception frame whose saved frame pointer points into another task's stack is reported unreliable
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken in the body of work_b
+      And the frame pointer saved in the exception frame points at another task's stack
+      When a reliable stacktrace is requested for the task
+      Then the trace is reported unreliable
+
   @req:walk-terminates @must
   Rule: The walk does not get stuck in an infinite loop
 
@@ -150,6 +226,33 @@ Feature: Robustness to corrupt unwind state
       Given a task blocked in schedule() below a system call
       And a saved frame pointer into another task's stack
       When a reliable stacktrace is requested for the task
+      Then the walk does not access memory in an unsafe way
+      And the trace is complete or reported unreliable
+
+    @id:unmapped-exception-sp-not-dereferenced
+    Example: a stack pointer into unmapped memory saved in an exception frame is not followed
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken in the prologue of work_b
+      And the stack pointer saved in the exception frame points into unmapped memory
+      When a reliable stacktrace is requested for the task
+      Then the walk does not access memory in an unsafe way
+      And the trace is complete or reported unreliable
+
+    @id:other-task-exception-sp-not-dereferenced
+    Example: a stack pointer into another task's stack saved in an exception frame is not followed
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken in the prologue of work_b
+      And the stack pointer saved in the exception frame points into another task's stack
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the walk does not access memory in an unsafe way
+      And the trace is complete or reported unreliable
+
+    @id:other-task-exception-fp-not-dereferenced
+    Example: a frame pointer into another task's stack saved in an exception frame is not followed
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken in the body of work_b
+      And the frame pointer saved in the exception frame points at another task's stack
+      When a reliable stacktrace is requested from the interrupt handler
       Then the walk does not access memory in an unsafe way
       And the trace is complete or reported unreliable
 

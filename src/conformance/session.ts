@@ -322,6 +322,7 @@ export class ConformanceSession {
     const kit = kitFor(this.profile.arch);
     if (this.sweepOver) {
       if (!this.workload) throw new Error('no workload: a Given step must describe what the task runs');
+      if (this.corruption) throw new Error('a sweep does not apply corruption: describe one moment (an IRQ is taken in/before ...)');
       const spec: SweepSpec = {
         workload: this.workload,
         ...(Object.keys(this.instrument).length ? { instrument: this.instrument } : {}),
@@ -361,6 +362,8 @@ export class ConformanceSession {
         }
       }
       if (!found) throw new Error(`no instruction "${insn}" is executed in ${fn} (saw: ${seen.join('; ') || 'nothing'})`);
+      // The sweep found the moment; the corruption is applied to a scene rebuilt at that step.
+      if (this.corruption) found = kit.buildScene({ ...found.spec, corrupt: this.corruption });
       await this.walkScene(found);
     } else {
       if (walk === 'in-handler' && !this.exception) throw new Error('a walk from the handler needs an exception (Given an IRQ is taken ...)');
