@@ -8,6 +8,11 @@
  */
 import type { KSymbol, SymbolKind } from '../../machine/symbols';
 import { splitOperands } from '../operands';
+import { AsmError as SharedAsmError, Annotations, checkEnd, defineLabel, notClosed, parseDirective, resolveRef, splitLabel } from '../directives';
+
+// A data property, not a re-export: a getter on this module's exports slows the interpreters' Op/OP loads.
+export const AsmError = SharedAsmError;
+export type AsmError = SharedAsmError;
 
 export enum Op {
   NOP,
@@ -102,19 +107,7 @@ export interface Program {
   insnAt(addr: number): Insn | undefined;
 }
 
-export class AsmError extends Error {}
-
-const SYMBOL_KINDS: ReadonlySet<string> = new Set<SymbolKind>([
-  'func',
-  'code',
-  'ftrace-trampoline',
-  'return-trampoline',
-  'kprobe-trampoline',
-  'optprobe-trampoline',
-  'plt',
-  'bpf',
-  'foreign',
-]);
+const HINT_TYPES: ReadonlySet<string> = new Set<HintType>(['regs', 'end_of_stack', 'undefined', 'func']);
 
 const PSEUDOS = new Set([
   'CPU_SWITCH',
@@ -337,9 +330,7 @@ export function assemble(units: AsmUnit[], externs: Record<string, number> = {})
   const symbols: KSymbol[] = [];
   const hints: Hint[] = [];
   const declared = new Map<string, 'func' | 'code'>();
-  const kindOverride = new Map<string, SymbolKind>();
-  const nonStandard = new Set<string>();
-  const entries = new Set<string>();
+  const notes = new Annotations();
   const blocks: TextBlock[] = [];
   const all: Insn[] = [];
 
@@ -360,58 +351,40 @@ export function assemble(units: AsmUnit[], externs: Record<string, number> = {})
       };
       let line = raw.replace(/\/\*.*?\*\//g, '').replace(/(\/\/|;|@).*$/, '').trim();
       if (!line) return;
-      const dir = /^([A-Z_][A-Z0-9_]*)\s*\(([^)]*)\)$/.exec(line);
-      if (dir) {
-        const name = dir[1]!;
-        const args = dir[2]!.split(',').map((a) => a.trim());
-        const a0 = args[0] ?? '';
-        switch (name) {
-          case 'SYM_FUNC_START':
-          case 'SYM_CODE_START':
+      const d = parseDirective(line, err);
+      if (d) {
+        // x86_64-only forms: STACK_FRAME_NON_STANDARD_FP, SYM_INNER_LABEL.
+        if (d.d === 'unknown' || d.d === 'inner-label' || (d.d === 'non-standard' && d.fp)) err(`unknown directive ${d.macro}`);
+        if (notes.take(d, `${unit.region}:${ln + 1}`)) return;
+        switch (d.d) {
+          case 'start':
+            // A symbol opened by a plain label ends here; a SYM_*_START one must be ended first.
+            if (open && open.declared !== 'label') err(`${open.name} is not closed`);
             close(pc);
-            if (labels.has(a0)) err(`duplicate symbol ${a0}`);
-            labels.set(a0, pc);
-            open = { name: a0, start: pc, kind: name === 'SYM_FUNC_START' ? 'func' : 'code', declared: name === 'SYM_FUNC_START' ? 'func' : 'code', region: unit.region };
-            declared.set(a0, open.declared as 'func' | 'code');
+            defineLabel(labels, d.name, pc, err, 'symbol');
+            open = { name: d.name, start: pc, kind: d.form, declared: d.form, region: unit.region };
+            declared.set(d.name, d.form);
             return;
-          case 'SYM_FUNC_END':
-          case 'SYM_CODE_END':
-            if (!open || open.name !== a0) err(`${name}(${a0}) without a matching start`);
+          case 'end':
+            checkEnd(open?.name, d, err);
             close(pc);
             return;
-          case 'SYM_KIND': {
-            const k = args[1] ?? err('SYM_KIND(name, kind)');
-            if (!SYMBOL_KINDS.has(k)) err(`unknown symbol kind ${k}`);
-            kindOverride.set(a0, k as SymbolKind);
+          case 'hint':
+            if (!HINT_TYPES.has(d.type) || d.args) err(`${d.macro}${d.args ? ' with arguments' : ''} is not supported on arm64`);
+            hints.push({ addr: pc, type: d.type as HintType });
             return;
-          }
-          case 'SYM_ENTRY_POINT':
-            entries.add(a0);
-            return;
-          case 'STACK_FRAME_NON_STANDARD':
-            nonStandard.add(a0);
-            return;
-          default:
-            return err(`unknown directive ${name}`);
         }
       }
-      const hint = /^UNWIND_HINT_(REGS|END_OF_STACK|UNDEFINED|FUNC)$/i.exec(line);
-      if (hint) {
-        hints.push({ addr: pc, type: hint[1]!.toLowerCase() as HintType });
-        return;
-      }
-      const lab = /^([A-Za-z_.$][\w.$]*):\s*(.*)$/.exec(line);
+      const lab = splitLabel(line);
       if (lab) {
-        const name = lab[1]!;
-        if (labels.has(name)) err(`duplicate label ${name}`);
-        labels.set(name, pc);
+        defineLabel(labels, lab.name, pc, err);
         if (!open || open.declared === 'label') {
-          if (!name.startsWith('.L')) {
+          if (!lab.name.startsWith('.L')) {
             close(pc);
-            open = { name, start: pc, kind: unit.defaultKind ?? 'func', declared: 'label', region: unit.region };
+            open = { name: lab.name, start: pc, kind: unit.defaultKind ?? 'func', declared: 'label', region: unit.region };
           }
         }
-        line = lab[2]!.trim();
+        line = lab.rest;
         if (!line) return;
       }
       const m = /^([A-Za-z_.][\w.]*)\s*(.*)$/.exec(line) ?? err('cannot parse');
@@ -421,27 +394,18 @@ export function assemble(units: AsmUnit[], externs: Record<string, number> = {})
         pc += 4;
       }
     });
-    if (open && (open as OpenSym).declared !== 'label') throw new AsmError(`${unit.region}: ${(open as OpenSym).name} is not closed`);
+    if (open && (open as OpenSym).declared !== 'label') throw notClosed(unit.region, (open as OpenSym).name);
     close(pc);
     const arr: (Insn | undefined)[] = new Array((pc - unit.base) / 4);
     for (const i of insns) arr[(i.addr - unit.base) / 4] = i;
     blocks.push({ region: unit.region, base: unit.base, end: pc, insns: arr });
   }
 
-  for (const s of symbols) {
-    const k = kindOverride.get(s.name);
-    if (k) s.kind = k;
-    if (nonStandard.has(s.name)) s.nonStandard = true;
-    if (entries.has(s.name)) s.entry = true;
-  }
-  for (const n of [...kindOverride.keys(), ...nonStandard, ...entries]) {
-    if (!symbols.some((s) => s.name === n)) throw new AsmError(`annotation names unknown symbol ${n}`);
-  }
+  notes.apply(symbols);
   const symOf = (addr: number) => symbols.find((s) => addr >= s.start && addr < s.end);
   for (const i of all) {
     if (i.ref === undefined) continue;
-    const t = labels.get(i.ref);
-    if (t === undefined) throw new AsmError(`undefined symbol ${i.ref} in "${i.text}"`);
+    const t = resolveRef(labels, i.ref, i.text, symOf(i.addr)?.name);
     if (i.op === Op.MOV_I) i.imm = t;
     else i.target = t;
     if (i.op === Op.B || i.op === Op.CBZ || i.op === Op.CBNZ) i.crossFn = symOf(i.addr) !== symOf(t);

@@ -11,6 +11,11 @@
  */
 import type { KSymbol, SymbolKind } from '../../machine/symbols';
 import { splitOperands } from '../operands';
+import { AsmError as SharedAsmError, Annotations, checkEnd, defineLabel, notClosed, parseDirective, resolveRef, splitLabel, type HintKind } from '../directives';
+
+// A data property, not a re-export: a getter on this module's exports slows the interpreters' Op/OP loads.
+export const AsmError = SharedAsmError;
+export type AsmError = SharedAsmError;
 
 export const REGS = ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'] as const;
 export type RegName = (typeof REGS)[number];
@@ -29,7 +34,7 @@ export const OP = {
   DETOUR: 37,
 } as const;
 
-export type HintType = 'undefined' | 'end_of_stack' | 'regs' | 'regs_partial' | 'func' | 'empty' | 'entry';
+export type HintType = HintKind;
 
 export interface Hint {
   type: HintType;
@@ -88,8 +93,6 @@ export interface Program {
   /** STACK_FRAME_NON_STANDARD_FP: frame-pointer checks skipped, stack state still tracked. */
   fpNonStandard: Set<string>;
 }
-
-export class AsmError extends Error {}
 
 interface Mem {
   base: number; // -1: absolute
@@ -167,7 +170,6 @@ function blank(addr: number, op: number, size: number, text: string, line: numbe
 /** Pseudo-op for BODY: deterministic clobbers of caller-saved registers. */
 const BODY_REGS = [RAX, RCX, RDX, RSI, RDI, 8, 9, 10, R11];
 
-const SYMBOL_KINDS = new Set(['func', 'code', 'ftrace-trampoline', 'return-trampoline', 'kprobe-trampoline', 'optprobe-trampoline', 'plt', 'bpf', 'foreign']);
 const BARE = new Set(['call', 'jmp', 'ret', 'nop', 'int3', 'leave', 'cli', 'sti', 'swapgs', 'je', 'jz', 'jne', 'jnz', 'iretq', 'sysretq', 'pushfq', 'popfq']);
 
 interface Pending {
@@ -182,10 +184,7 @@ export function assemble(units: AsmUnit[], consts: Record<string, number> = {}, 
   const hints = new Map<number, Hint>();
   const labels = new Map<string, number>();
   const pending: Pending[] = [];
-  const kinds = new Map<string, SymbolKind>();
-  const entries = new Set<string>();
-  const nonStd = new Set<string>();
-  const nonStdFp = new Set<string>();
+  const notes = new Annotations();
 
   for (const unit of units) {
     let pc = unit.base;
@@ -199,64 +198,42 @@ export function assemble(units: AsmUnit[], consts: Record<string, number> = {}, 
       const err = (msg: string): never => {
         throw new AsmError(`${unit.region}:${line}: ${msg}: ${raw.trim()}`);
       };
-      const lab = /^([\w.$]+):\s*(.*)$/.exec(s);
+      const lab = splitLabel(s);
       if (lab) {
-        if (labels.has(lab[1]!)) err(`duplicate label ${lab[1]}`);
-        labels.set(lab[1]!, pc);
-        s = lab[2]!.trim();
+        defineLabel(labels, lab.name, pc, err);
+        s = lab.rest;
         if (!s) return;
       }
       let mm: RegExpExecArray | null;
-      if ((mm = /^SYM_(FUNC|CODE)_START(?:_\w+)?\((\w+)\)$/.exec(s))) {
-        if (open) err(`${open.name} not ended`);
-        pc = Math.ceil(pc / 16) * 16;
-        const form = mm[1] === 'FUNC' ? 'func' : 'code';
-        const kind: SymbolKind = form === 'func' ? (unit.funcKind ?? 'func') : (unit.codeKind ?? 'code');
-        open = { name: mm[2]!, start: pc, end: pc, kind, region: unit.region, form, ...(unit.module ? { module: unit.module } : {}) };
-        labels.set(open.name, pc);
-        return;
-      }
-      if ((mm = /^SYM_(FUNC|CODE)_END\((\w+)\)$/.exec(s))) {
-        if (!open || open.name !== mm[2]) err(`unmatched end`);
-        open!.end = pc;
-        symbols.push(open!);
-        open = undefined;
-        return;
-      }
-      if ((mm = /^SYM_INNER_LABEL(?:_ALIGN)?\((\w+)(?:,\s*\w+)?\)$/.exec(s))) {
-        labels.set(mm[1]!, pc);
-        return;
-      }
-      if ((mm = /^STACK_FRAME_NON_STANDARD(_FP)?\((\w+)\)$/.exec(s))) {
-        (mm[1] ? nonStdFp : nonStd).add(mm[2]!);
-        return;
-      }
-      if ((mm = /^\.kind\s+(\S+)\s+(\S+)$/.exec(s)) || (mm = /^SYM_KIND\((\w+),\s*([\w-]+)\)$/.exec(s))) {
-        if (!SYMBOL_KINDS.has(mm[2]!)) err(`unknown symbol kind ${mm[2]}`);
-        kinds.set(mm[1]!, mm[2] as SymbolKind);
-        return;
-      }
-      if ((mm = /^\.entry\s+(\S+)$/.exec(s))) {
-        entries.add(mm[1]!);
-        return;
-      }
-      if ((mm = /^(UNWIND_HINT_\w+)(?:\s+(.*))?$/.exec(s))) {
-        const args = mm[2] ?? '';
-        const off = /offset=(-?\w+)/.exec(args);
-        const map: Record<string, HintType> = {
-          UNWIND_HINT_EMPTY: 'empty',
-          UNWIND_HINT_UNDEFINED: 'undefined',
-          UNWIND_HINT_END_OF_STACK: 'end_of_stack',
-          UNWIND_HINT_ENTRY: 'entry',
-          UNWIND_HINT_REGS: 'regs',
-          UNWIND_HINT_REGS_PARTIAL: 'regs_partial',
-          UNWIND_HINT_IRET_REGS: 'regs_partial',
-          UNWIND_HINT_FUNC: 'func',
-        };
-        const type = map[mm[1]!];
-        if (!type) err('unknown hint');
-        pendingHint = { type: type!, spOffset: off ? (num(off[1]!) ?? 0) : 0, text: s };
-        return;
+      const d = parseDirective(s, err);
+      if (d) {
+        if (notes.take(d, `${unit.region}:${line}`)) return;
+        switch (d.d) {
+          case 'start': {
+            if (open) err(`${open.name} is not closed`);
+            pc = Math.ceil(pc / 16) * 16; // functions are 16-byte aligned
+            const kind: SymbolKind = d.form === 'func' ? (unit.funcKind ?? 'func') : (unit.codeKind ?? 'code');
+            open = { name: d.name, start: pc, end: pc, kind, region: unit.region, form: d.form, ...(unit.module ? { module: unit.module } : {}) };
+            defineLabel(labels, d.name, pc, err, 'symbol');
+            return;
+          }
+          case 'end':
+            checkEnd(open?.name, d, err);
+            open!.end = pc;
+            symbols.push(open!);
+            open = undefined;
+            return;
+          case 'inner-label':
+            defineLabel(labels, d.name, pc, err);
+            return;
+          case 'hint': {
+            const off = /offset=(-?\w+)/.exec(d.args);
+            pendingHint = { type: d.type, spOffset: off ? (num(off[1]!) ?? 0) : 0, text: s };
+            return;
+          }
+          case 'unknown':
+            return err(`unknown directive ${d.macro}`);
+        }
       }
       if (!open) err('instruction outside SYM_*_START/END');
       const fn = open!.name;
@@ -411,23 +388,13 @@ export function assemble(units: AsmUnit[], consts: Record<string, number> = {}, 
       emit(i);
       if (i.sym) pending.push({ unit, insn: i });
     });
-    if (open) throw new AsmError(`${unit.region}: ${open.name} not ended`);
+    if (open) throw notClosed(unit.region, open.name);
     if (pendingHint) throw new AsmError(`${unit.region}: hint ${pendingHint.text} annotates nothing`);
   }
 
-  for (const s of symbols) {
-    const k = kinds.get(s.name);
-    if (k) s.kind = k;
-    if (entries.has(s.name)) s.entry = true;
-    if (nonStd.has(s.name)) s.nonStandard = true;
-  }
-  for (const n of [...kinds.keys(), ...entries, ...nonStd, ...nonStdFp]) {
-    if (!symbols.some((s) => s.name === n)) throw new AsmError(`directive names unknown symbol ${n}`);
-  }
+  notes.apply(symbols);
   for (const { insn } of pending) {
-    const name = insn.sym!;
-    const v = labels.get(name) ?? externals[name];
-    if (v === undefined) throw new AsmError(`${insn.fn}: undefined symbol ${name} in "${insn.text}"`);
+    const v = resolveRef(labels, insn.sym!, insn.text, insn.fn, externals);
     if (insn.op === OP.PUSH_I || insn.op === OP.MOV_IR || insn.op === OP.MOV_IM) insn.imm = v;
     else if (insn.op === OP.PUSH_M || insn.op === OP.MOV_MR || insn.op === OP.MOV_RM) insn.disp = v;
     else insn.target = v;
@@ -441,7 +408,7 @@ export function assemble(units: AsmUnit[], consts: Record<string, number> = {}, 
     if (!l) bySym.set(i.fn, (l = []));
     l.push(i);
   }
-  return { insns, byAddr, symbols, hints, labels, bySym, fpNonStandard: nonStdFp };
+  return { insns, byAddr, symbols, hints, labels, bySym, fpNonStandard: notes.fpNonStandard };
 }
 
 /** Human-readable form of an instruction, e.g. "work_b+0x8 (movq %rsp, %rbp)". */
