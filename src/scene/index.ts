@@ -7,7 +7,6 @@ const kits = new Map<Arch, ArchKit>();
 export function kitFor(arch: Arch): ArchKit {
   let k = kits.get(arch);
   if (!k) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     k = arch === 'arm64' ? (require('../kernel/arm64/kit') as { kit: ArchKit }).kit : (require('../kernel/x86_64/kit') as { kit: ArchKit }).kit;
     kits.set(arch, k);
   }
