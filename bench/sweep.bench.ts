@@ -9,17 +9,18 @@ export async function bench(): Promise<{ name: string; [k: string]: unknown }[]>
   const out: { name: string; [k: string]: unknown }[] = [];
   for (const profile of builtinProfiles().filter((p) => p.reference)) {
     const walker = new InProcessWalker(profile);
-    const t0 = process.hrtime.bigint();
-    let walks = 0;
+    // Scenes are built first (their speed is the kits' figure); this times loading, walking and judging.
+    const scenes = [...kitFor(profile.arch).sweep({ workload: 'work-chain', exception: 'irq', walk: 'in-handler' })];
     let reliable = 0;
-    for (const scene of kitFor(profile.arch).sweep({ workload: 'work-chain', exception: 'irq', walk: 'in-handler' })) {
-      const loaded = loadSnapshot(scene.snapshot);
-      const j = judge(loaded, scene.truth, walker.walkSync(loaded));
-      walks++;
-      if (j.outcome === 'sound-reliable') reliable++;
+    const t0 = process.hrtime.bigint();
+    for (let round = 0; round < 10; round++) {
+      for (const scene of scenes) {
+        const loaded = loadSnapshot(scene.snapshot);
+        if (judge(loaded, scene.truth, walker.walkSync(loaded)).outcome === 'sound-reliable' && round === 0) reliable++;
+      }
     }
     const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-    out.push({ name: `sweep ${profile.name} (work-chain IRQ)`, walksPerSec: walks / secs, walks, reliable });
+    out.push({ name: `sweep ${profile.name} (work-chain IRQ)`, walksPerSec: (10 * scenes.length) / secs, walks: scenes.length, reliable });
   }
   return out;
 }
