@@ -105,7 +105,6 @@ const POINTS: Record<string, Record<Arch, string>> = {
   epilogue: { arm64: 'RET', x86_64: 'ret' },
 };
 
-const escapeRe = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** Claims as features name them. */
 const CLAIM_PHRASES: Record<string, keyof Profile['claims']> = {
@@ -341,30 +340,16 @@ export class ConformanceSession {
       if (!this.walks.length) throw new Error(`the sweep produced no walks (${JSON.stringify(spec)}${codeKind ? `, code kind ${codeKind}` : ''})`);
       this.sweep = this.summary();
     } else if (this.beforeInsn) {
+      // The instruction is named by its text; the kit gives its index in this image, so the scene
+      // (with any corruption) is built like any other exception moment.
       const { kind: exc, fn, insn } = this.beforeInsn;
       const norm = (t: string) => t.replace(/\s+/g, ' ').trim().toLowerCase();
-      const seen: string[] = [];
-      const spec: SweepSpec = {
-        workload: this.need(),
-        ...(Object.keys(this.instrument).length ? { instrument: this.instrument } : {}),
-        exception: exc,
-        walk,
-        ...(this.nested ? { nested: 'nmi' as const } : {}),
-        functions: [fn],
-      };
-      let found: Scene | undefined;
-      for (const scene of kit.sweep(spec)) {
-        const m = /\(([^()]*(?:\([^()]*\)[^()]*)*)\)/.exec(scene.moment);
-        if (m) seen.push(m[1]!);
-        if (new RegExp(`\\(${escapeRe(norm(insn))}[)\\s/]`).test(norm(scene.moment))) {
-          found = scene;
-          break;
-        }
-      }
-      if (!found) throw new Error(`no instruction "${insn}" is executed in ${fn} (saw: ${seen.join('; ') || 'nothing'})`);
-      // The sweep found the moment; the corruption is applied to a scene rebuilt at that step.
-      if (this.corruption) found = kit.buildScene({ ...found.spec, corrupt: this.corruption });
-      await this.walkScene(found);
+      const texts = kit.instructions(this.need(), Object.keys(this.instrument).length ? this.instrument : undefined, fn);
+      // "BODY" names any body pseudo-op ("BODY 1/1"): the text, or its mnemonic followed by operands.
+      const index = texts.findIndex((t) => norm(t) === norm(insn) || norm(t).startsWith(`${norm(insn)} `));
+      if (index < 0) throw new Error(`${fn} has no instruction "${insn}" (it has: ${texts.join('; ')})`);
+      this.exception = { kind: exc, at: { fn, index } };
+      await this.walkScene(kit.buildScene(this.spec(walk)));
     } else {
       if (walk === 'in-handler' && !this.exception) throw new Error('a walk from the handler needs an exception (Given an IRQ is taken ...)');
       await this.walkScene(kit.buildScene(this.spec(walk)));

@@ -135,4 +135,6 @@ export interface ArchKit {
   sweep(spec: SweepSpec): Iterable<Scene>;
   /** Analyser findings for the kernel image built with `workload` (build-time checks). */
   analyse(workload: Workload): Finding[];
+  /** The text of each instruction of `fn`, by index, in the image built for `workload` and `instrument`. */
+  instructions(workload: Workload, instrument: Instrumentation | undefined, fn: string): string[];
 }

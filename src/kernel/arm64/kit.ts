@@ -13,7 +13,7 @@ import type { GroundTruth } from '../../truth/shadow';
 import { buildImage, MAP, TASK_PT_REGS, type Image } from './image';
 import { sweepSteps, type Boundary } from '../boundary';
 import { checkExceptionFrame, corruptExceptionFrame, corruptFrameRecord, isExceptionFrameCorruption, type ExceptionFrameLayout } from '../corrupt';
-import { Arm64Machine } from './machine';
+import { Arm64Machine, symbolsOf } from './machine';
 
 export const ARM64_WORKLOADS: readonly Workload[] = [
   'syscall-sleep',
@@ -203,10 +203,19 @@ export function analyse(w: Workload): Finding[] {
   return imageFor(w).analysis.findings;
 }
 
+export function instructions(w: Workload, ins: Instrumentation | undefined, fn: string): string[] {
+  const { img } = imageFor(w, ins);
+  const sym = symbolsOf(img).get(fn);
+  const out: string[] = [];
+  for (let a = sym.start; a < sym.end; a += 4) out.push(img.prog.insnAt(a)?.text ?? '');
+  return out;
+}
+
 export const kit: ArchKit = {
   arch: 'arm64',
   workloads: ARM64_WORKLOADS,
   buildScene,
   sweep,
   analyse,
+  instructions,
 };

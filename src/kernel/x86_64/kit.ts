@@ -177,9 +177,14 @@ export function boot(img: Image): Machine {
 
 const STEP_LIMIT = 100_000;
 
-function pointAddr(img: Image, fn: string, index: number): number {
+function fnInstructions(img: Image, fn: string) {
   const list = img.prog.bySym.get(fn) ?? (img.symInfo.has(fn) ? [...img.code.values()].filter((i) => i.fn === fn).sort((a, b) => a.addr - b.addr) : undefined);
   if (!list) throw new Error(`x86_64: no function ${fn}`);
+  return list;
+}
+
+function pointAddr(img: Image, fn: string, index: number): number {
+  const list = fnInstructions(img, fn);
   const i = list[index];
   if (!i) throw new Error(`x86_64: ${fn} has no instruction ${index} (it has ${list.length})`);
   return i.addr;
@@ -338,4 +343,5 @@ export const kit: ArchKit = {
   buildScene,
   sweep,
   analyse: analyseWorkload,
+  instructions: (workload, instrument, fn) => fnInstructions(image(workload, instrument ?? {}), fn).map((i) => i.text),
 };
