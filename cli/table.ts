@@ -13,7 +13,8 @@ export function summaryTable(cs: readonly Conformance[]): string {
   const rows = cs.map((c) => {
     const u = c.usefulness;
     const sweep = u.sweepShare === null ? 'no sweeps' : `${pct(u.sweepShare)} of ${u.sweepWalks} sweep`;
-    const flag = u.rating === 'useless' ? '  USELESS' : u.rating === 'limited' ? '  limited' : '';
+    const bad = u.unsafeWalks || u.impreciseWalks ? ` (+${pct(u.unsafeShare)} unsafe, ${pct(u.impreciseShare)} imprecise)` : '';
+    const flag = (u.rating === 'useless' ? '  USELESS' : u.rating === 'limited' ? '  limited' : '') + bad;
     return [
       c.profile.name + (c.profile.reference ? ' (ref)' : ''),
       VERDICT_TEXT[c.verdict]!,

@@ -26,11 +26,20 @@ Then('the trace has no duplicated, inverted or spurious entry, or is reported un
 Then('no walk has a duplicated, inverted or spurious entry unless reported unreliable', function (this: W) {
   this.session.expect('exact-or-unreliable');
 });
+Then('every walk is reported unreliable, unless it is exactly the true call chain', function (this: W) {
+  this.session.expect('exact-or-unreliable');
+});
 Then('every walk is reported unreliable', function (this: W) {
   this.session.expect('reported-unreliable');
 });
-Then('some walks are reliable', function (this: W) {
-  this.session.expectSomeReliable();
+Then('the walks the model knows to be unwindable are reliable, as often as the catalogue asks', function (this: W) {
+  this.session.expectUnwindableWalksReliable();
+});
+Then('the trace is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain', function (this: W) {
+  this.session.expectRejectedUnlessIdentified();
+});
+Then('every walk is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain', function (this: W) {
+  this.session.expectRejectedUnlessIdentified();
 });
 Then('the reliable share is recorded', function (this: W) {
   this.session.recordShare();

@@ -115,9 +115,6 @@ Given("the frame pointer saved in the exception frame points at another task's s
 });
 
 // ---- the unwinder
-Given('an unwinder that reports every trace unreliable', function (this: W) {
-  this.session.useAlwaysUnreliableUnwinder();
-});
 
 // ---- exceptions inside code of one kind, or over a range of instructions
 defineParameterType({

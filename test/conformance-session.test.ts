@@ -6,24 +6,25 @@ import { test } from 'node:test';
 import { applyRule, type Rule } from '../src/conformance/expect';
 import { ConformanceFailure, ConformanceSession, NotApplicable } from '../src/conformance/session';
 import { isSpecQuote, specExample } from '../src/conformance/spec-text';
-import type { Judgement, Outcome } from '../src/oracle/oracle';
+import { OUTCOMES, type Judgement, type Outcome } from '../src/oracle/oracle';
 import type { ScenarioResult } from '../src/report/results';
 import { builtinProfile } from '../src/unwinders/profiles';
 import type { Walker } from '../src/unwinders/walker';
 
-const j = (outcome: Outcome): Judgement => ({ outcome, rc: outcome === 'correctly-unreliable' ? -22 : 0, explanation: `the oracle says ${outcome}`, truth: [], trace: [], missing: [], extra: [], inverted: [], faults: [], reads: 0 });
+const j = (outcome: Outcome): Judgement => ({ outcome, rc: outcome === 'correctly-unreliable' ? -22 : 0, explanation: `the oracle says ${outcome}`, truth: [], trace: [], missing: [], extra: [], inverted: [], faults: [], reads: 0, accessesObserved: true });
 
 test('rules: which oracle outcomes each rule accepts', () => {
   const table: Record<Rule, Outcome[]> = {
-    'complete-or-unreliable': ['sound-reliable', 'correctly-unreliable', 'imprecise'],
+    'complete-or-unreliable': ['sound-reliable', 'correctly-unreliable', 'imprecise', 'undetected-corruption'],
     'exact-or-unreliable': ['sound-reliable', 'correctly-unreliable'],
     'reported-unreliable': ['correctly-unreliable'],
-    reliable: ['sound-reliable', 'imprecise'],
-    'memory-safe': ['sound-reliable', 'correctly-unreliable', 'unsafe', 'imprecise', 'runaway'],
-    bounded: ['sound-reliable', 'correctly-unreliable', 'unsafe', 'imprecise', 'faulted'],
-    robust: ['sound-reliable', 'correctly-unreliable', 'unsafe', 'imprecise'],
+    // An imprecise trace never stands for a reliable one.
+    reliable: ['sound-reliable'],
+    'memory-safe': ['sound-reliable', 'correctly-unreliable', 'unsafe', 'imprecise', 'undetected-corruption', 'runaway'],
+    bounded: ['sound-reliable', 'correctly-unreliable', 'unsafe', 'imprecise', 'undetected-corruption', 'faulted'],
+    robust: ['sound-reliable', 'correctly-unreliable', 'unsafe', 'imprecise', 'undetected-corruption'],
   };
-  const all: Outcome[] = ['sound-reliable', 'correctly-unreliable', 'unsafe', 'imprecise', 'faulted', 'runaway', 'errored'];
+  const all: Outcome[] = [...OUTCOMES];
   for (const [rule, ok] of Object.entries(table) as [Rule, Outcome[]][]) {
     for (const o of all) {
       const v = applyRule(rule, j(o));
@@ -149,4 +150,10 @@ test('build-time metadata: covered functions pass; a profile with no compile-tim
   const noBuild = { ...orc, name: 'orc-without-objtool', claims: { ...orc.claims, usesCompileTimeAnalysis: false } };
   const s = await run(noBuild);
   assert.throws(() => s.expectMetadataCovers('work_b'), (e: unknown) => e instanceof ConformanceFailure && /does not claim compile-time analysis/.test(e.message));
+});
+
+test('an unwinder that reports every walk unreliable meets the core contract and no rule asking for a reliable trace', () => {
+  // Formerly a feature scenario run with the suite's own unwinder for every profile; it judged no profile.
+  for (const rule of ['complete-or-unreliable', 'exact-or-unreliable', 'reported-unreliable'] as Rule[]) assert.ok(applyRule(rule, j('correctly-unreliable')).pass, rule);
+  assert.ok(!applyRule('reliable', j('correctly-unreliable')).pass);
 });

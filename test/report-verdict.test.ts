@@ -127,14 +127,21 @@ test('an always-unreliable unwinder is flagged useless; a sound one useful', () 
     result({ requirement: 'must-b', level: 'must', status: 'passed', walks: [walk(0, TRUE_TRACE)] }),
   ]);
   assert.equal(fpLike.rating, 'limited');
-  // Reported reliable means rc 0, in sweeps as in single walks: imprecise and unsafe walks count too.
+  // Only sound reliable walks are useful; imprecise and unsafe rc 0 walks are counted beside them.
   const rc0 = usefulness([
     result({ requirement: 'must-a', level: 'must', status: 'failed', sweep: { walks: 10, reliable: 2, outcomes: { 'sound-reliable': 2, imprecise: 3, unsafe: 1, 'correctly-unreliable': 4 } } }),
     result({ requirement: 'must-b', level: 'must', status: 'failed', walks: [walk(0, DROPPED_TRACE), walk(0, DUPLICATED_TRACE)] }),
   ]);
-  assert.equal(rc0.sweepReliable, 6);
-  assert.equal(rc0.reliableWalks, 8);
+  assert.equal(rc0.sweepReliable, 2);
+  assert.equal(rc0.reliableWalks, 2);
+  assert.equal(rc0.impreciseWalks, 4);
+  assert.equal(rc0.unsafeWalks, 2);
   assert.equal(rc0.judgedWalks, 12);
+  // An unwinder whose every rc 0 walk is imprecise (a superset of the image's symbols) is useless.
+  const superset = usefulness([result({ requirement: 'must-a', level: 'must', status: 'passed', walks: [walk(0, DUPLICATED_TRACE), walk(0, DUPLICATED_TRACE)] })]);
+  assert.equal(superset.share, 0);
+  assert.equal(superset.rating, 'useless');
+  assert.equal(superset.impreciseShare, 1);
 });
 
 test('the failure picture marks the missing and duplicated functions against the true chain', () => {

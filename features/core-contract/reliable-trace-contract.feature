@@ -28,14 +28,6 @@ Feature: The reliable stacktrace contract
       Then the walk is judged against a ground truth that holds sys_fpviol
       And the trace is complete or reported unreliable, unless build-time validation rejects this kernel
 
-    @id:always-unreliable-unwinder-is-sound
-    Example: an unwinder that reports every trace unreliable is sound, and useless to livepatch
-      Given a task blocked in schedule() below a system call
-      And an unwinder that reports every trace unreliable
-      When a reliable stacktrace is requested for the task
-      Then the trace is reported unreliable
-      And the trace is complete or reported unreliable
-
     @id:irq-sweep-work-chain-contract @sweep
     Example: a task interrupted at every instruction boundary of its kernel path
       Given a task in a system call running work_a, which calls work_b, which calls work_c
@@ -60,6 +52,12 @@ Feature: The reliable stacktrace contract
       When a reliable stacktrace is requested from the interrupt handler
       Then no walk has a duplicated, inverted or spurious entry unless reported unreliable
       And the reliable share is recorded
+
+    @id:tail-call-invents-nothing
+    Example: a tail call leaves no frame of the caller, and a reliable trace must not invent one
+      Given a task blocked in schedule() below a tail call from tail_a to tail_b
+      When a reliable stacktrace is requested for the task
+      Then the trace has no duplicated, inverted or spurious entry, or is reported unreliable
 
     @id:irq-sweep-fgraph-in-order @sweep
     Example: walks through graph-traced functions consume each ret_stack entry once
@@ -89,7 +87,7 @@ Feature: The reliable stacktrace contract
       Then the trace is complete or reported unreliable
 
     @id:tail-call-omits-nothing
-    Example: a tail call leaves no frame of the caller, and the trace must not invent one
+    Example: below a tail call, the callee and every caller still live are reported
       Given a task blocked in schedule() below a tail call from tail_a to tail_b
       When a reliable stacktrace is requested for the task
       Then the trace is complete or reported unreliable

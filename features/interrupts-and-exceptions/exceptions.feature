@@ -49,56 +49,56 @@ Feature: Unwinding across interrupts and exceptions
       And the reliable share is recorded
 
   @req:reject-exceptions-when-unidentifiable @must
-  Rule: An unwinder that cannot tell when it is reliable rejects unwinding across exception boundaries
+  Rule: Exception boundaries are rejected, unless the unwinder can tell when unwinding them is reliable
 
     @id:irq-in-prologue-rejected
     Example: an IRQ in a prologue, while the frame pointer is transiently invalid
       Given a task in a system call running work_a, which calls work_b, which calls work_c
       And an IRQ is taken in the prologue of work_b
       When a reliable stacktrace is requested from the interrupt handler
-      Then the trace is reported unreliable
+      Then the trace is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
 
     @id:irq-in-epilogue-rejected
     Example: an IRQ in an epilogue, after the frame record is popped
       Given a task in a system call running work_a, which calls work_b, which calls work_c
       And an IRQ is taken in the epilogue of work_b
       When a reliable stacktrace is requested from the interrupt handler
-      Then the trace is reported unreliable
+      Then the trace is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
 
     @id:irq-in-leaf-body-rejected
     Example: an IRQ in a leaf function's body, its return address held only in a register or at the stack top
       Given a task in a system call running work_a, which calls work_b, which calls work_c
       And an IRQ is taken in the body of work_c
       When a reliable stacktrace is requested from the interrupt handler
-      Then the trace is reported unreliable
+      Then the trace is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
 
     @id:irq-at-function-entry-rejected
     Example: an IRQ at a function's entry, before its frame is set up
       Given a task in a system call running work_a, which calls work_b, which calls work_c
       And an IRQ is taken at the entry of work_c
       When a reliable stacktrace is requested from the interrupt handler
-      Then the trace is reported unreliable
+      Then the trace is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
 
     @id:irq-preempted-task-rejected
     Example: a task preempted by an IRQ and blocked with the exception frame on its stack
       Given a task in a system call running work_a, which calls work_b, which calls work_c
       And an IRQ is taken in the body of work_b
       When a reliable stacktrace is requested for the task
-      Then the trace is reported unreliable
+      Then the trace is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
 
     @id:nmi-rejected
     Example: an NMI in a function body
       Given a task in a system call running work_a, which calls work_b, which calls work_c
       And an NMI is taken in the body of work_b
       When a reliable stacktrace is requested from the interrupt handler
-      Then the trace is reported unreliable
+      Then the trace is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
 
     @id:irq-sweep-all-rejected @sweep
     Example: every walk across an IRQ boundary is rejected
       Given a task in a system call running work_a, which calls work_b, which calls work_c
       And an IRQ is taken at every instruction boundary of the task's kernel path
       When a reliable stacktrace is requested from the interrupt handler
-      Then every walk is reported unreliable
+      Then every walk is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
 
   @req:irq-and-nmi-judged-separately @may
   Rule: Unwinding across IRQs may be reliable while unwinding across NMIs is not
@@ -136,12 +136,12 @@ Feature: Unwinding across interrupts and exceptions
       Then every function the task may return to appears in the trace
 
     @id:irq-sweep-some-reliable @sweep
-    Example: across every instruction boundary, walks are sound and some are reliable
+    Example: across every instruction boundary, walks are sound and the unwindable ones are unwound
       Given a task in a system call running work_a, which calls work_b, which calls work_c
       And an IRQ is taken at every instruction boundary of the task's kernel path
       When a reliable stacktrace is requested from the interrupt handler
       Then every walk is complete or reported unreliable
-      And some walks are reliable
+      And the walks the model knows to be unwindable are reliable, as often as the catalogue asks
       And the reliable share is recorded
 
   @req:unwind-through-exceptions-if-able @should

@@ -20,7 +20,7 @@ Feature: Link register unreliability
         """
       And an IRQ is taken before "BL <other_function>" in function
       When a reliable stacktrace is requested from the interrupt handler
-      Then the trace is reported unreliable
+      Then the trace is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
 
     @id:function-example-sweep-rejected @sweep @arch:arm64
     Example: an IRQ at every instruction boundary of the spec's function
@@ -35,7 +35,7 @@ Feature: Link register unreliability
         """
       And an IRQ is taken at every instruction boundary of function
       When a reliable stacktrace is requested from the interrupt handler
-      Then every walk is reported unreliable
+      Then every walk is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
 
     @id:caller-example-sweep-rejected @sweep @arch:arm64
     Example: an IRQ at every instruction boundary of the spec's caller
@@ -51,7 +51,7 @@ Feature: Link register unreliability
         """
       And an IRQ is taken at every instruction boundary of caller
       When a reliable stacktrace is requested from the interrupt handler
-      Then every walk is reported unreliable
+      Then every walk is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
 
   @req:lr-duplicates-and-inversions-unreliable @should
   Rule: Traces that would duplicate or invert entries because of the link register are treated as unreliable

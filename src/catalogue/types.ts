@@ -44,4 +44,6 @@ export interface Requirement {
   testability: 'runtime' | 'build-time' | 'review-only';
   /** Required when testability is review-only. */
   reviewOnlyReason?: string;
+  /** 'When able' requirements: the least share of walks the model knows to be unwindable that must be reliable. */
+  whenAble?: { minReliableShare: number; rationale: string };
 }

@@ -32,18 +32,21 @@ export const RULE_TEXT: Record<Rule, string> = {
 };
 
 /**
- * An imprecise trace (duplicated, inverted or spurious entries, nothing missing) still holds every live
- * function, so it meets section 2's "must"; only the cover letter's "should be treated as unreliable"
- * (the exact-or-unreliable rule) fails it. "This specific case shouldn't matter to livepatching."
+ * The outcomes each rule accepts. An imprecise trace (duplicated, inverted or spurious entries, nothing
+ * missing) still holds every live function, so it meets section 2's "must" (complete-or-unreliable);
+ * the cover letter's "should be treated as unreliable" (exact-or-unreliable) fails it. An imprecise
+ * trace never counts as a reliable one: where the rule expects the walk to be unwound, only the true
+ * call chain will do. Undetected corruption (the trace follows a corrupted return address faithfully
+ * and omits no intact live frame) is the SHOULD "detect such cases"; it is not a complete trace.
  */
 const ACCEPT: Record<Rule, readonly Outcome[]> = {
-  'complete-or-unreliable': ['sound-reliable', 'correctly-unreliable', 'imprecise'],
+  'complete-or-unreliable': ['sound-reliable', 'correctly-unreliable', 'imprecise', 'undetected-corruption'],
   'exact-or-unreliable': ['sound-reliable', 'correctly-unreliable'],
   'reported-unreliable': ['correctly-unreliable'],
-  reliable: ['sound-reliable', 'imprecise'],
-  'memory-safe': ['sound-reliable', 'correctly-unreliable', 'unsafe', 'imprecise', 'runaway'],
-  bounded: ['sound-reliable', 'correctly-unreliable', 'unsafe', 'imprecise', 'faulted'],
-  robust: ['sound-reliable', 'correctly-unreliable', 'unsafe', 'imprecise'],
+  reliable: ['sound-reliable'],
+  'memory-safe': ['sound-reliable', 'correctly-unreliable', 'unsafe', 'imprecise', 'undetected-corruption', 'runaway'],
+  bounded: ['sound-reliable', 'correctly-unreliable', 'unsafe', 'imprecise', 'undetected-corruption', 'faulted'],
+  robust: ['sound-reliable', 'correctly-unreliable', 'unsafe', 'imprecise', 'undetected-corruption'],
 };
 
 export interface Verdict {
@@ -54,6 +57,8 @@ export interface Verdict {
 
 const WHY: Partial<Record<Outcome, string>> = {
   unsafe: 'a reliable trace omitted a live function, which livepatch cannot survive',
+  'undetected-corruption':
+    'the trace follows a corrupted return address as if it were valid; the spec says the function should detect corruption and return non-zero',
   imprecise:
     'the cover letter assumes traces with duplicated or inverted entries are treated as unreliable, so rc 0 should come with the exact call chain',
   faulted: 'the walk accessed memory in an unsafe way (spec 2: must be robust)',

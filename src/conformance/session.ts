@@ -16,8 +16,6 @@ import type { Corruption, ExceptionKind, Finding, Instrumentation, InstructionPo
 import type { SymbolKind } from '../machine/symbols';
 import { loadSnapshot, type LoadedSnapshot } from '../snapshot/io';
 import type { Arch } from '../snapshot/types';
-import { create as alwaysUnreliable } from '../unwinders/always-unreliable';
-import { walkInProcess } from '../unwinders/registry';
 import type { Profile } from '../unwinders/types';
 import { InProcessWalker, type Walker } from '../unwinders/walker';
 import { applyRule, type Rule } from './expect';
@@ -113,15 +111,21 @@ const CLAIM_PHRASES: Record<string, keyof Profile['claims']> = {
   'unwinds inside return_to_handler': 'unwindsInsideReturnToHandler',
 };
 
+type MetaEntry = NonNullable<Scene['snapshot']['unwind']['orc']>[number] | NonNullable<Scene['snapshot']['unwind']['arm64']>[number];
+
+/** The build-time metadata entry covering `at` (the one with the greatest ip at or below it). */
+function metadataAt(scene: Scene, at: number): MetaEntry | undefined {
+  const table: MetaEntry[] = scene.snapshot.unwind.orc ?? scene.snapshot.unwind.arm64 ?? [];
+  let entry: MetaEntry | undefined;
+  for (const e of table) if (Number(e.ip) <= at && (!entry || Number(e.ip) >= Number(entry.ip))) entry = e;
+  return entry;
+}
+
 /** Whether the build-time metadata entry covering the task's interrupted PC says the unwind state is undefined. */
 function interruptedUndefined(scene: Scene): boolean {
   const exc = scene.truth.frames.filter((f) => f.why === 'exception');
   const at = exc[exc.length - 1]?.addr;
-  if (at === undefined) return false;
-  const table: { ip: string; type?: string }[] = scene.snapshot.unwind.orc ?? scene.snapshot.unwind.arm64 ?? [];
-  let entry: { ip: string; type?: string } | undefined;
-  for (const e of table) if (Number(e.ip) <= at && (!entry || Number(e.ip) >= Number(entry.ip))) entry = e;
-  return entry?.type === 'undefined';
+  return at !== undefined && metadataAt(scene, at)?.type === 'undefined';
 }
 
 /** The kind of the symbol holding the task's interrupted PC (the outermost exception frame). */
@@ -131,6 +135,9 @@ function interruptedKind(scene: Scene): SymbolKind | undefined {
   if (at === undefined) return undefined;
   return scene.snapshot.symbols.find((s) => Number(s.start) <= at && at < Number(s.end))?.kind;
 }
+
+const NO_ANALYSER =
+  'the profile supplies no build-time analyser ("analyser" in the profile), so what its build reports or generates was not observed';
 
 const tagValue = (tags: string[], prefix: string): string[] => tags.filter((t) => t.startsWith(prefix)).map((t) => t.slice(prefix.length));
 
@@ -145,11 +152,14 @@ export class ConformanceSession {
   private sweepOver: { kind: ExceptionKind; functions?: string[]; codeKind?: SymbolKind; undefinedOnly?: boolean } | undefined;
   private beforeInsn: { kind: ExceptionKind; fn: string; insn: string } | undefined;
   private corruption: Corruption | undefined;
-  private soundUnwinder = false;
   private findings: Finding[] | undefined;
   readonly walks: Walked[] = [];
   sweep: SweepSummary | undefined;
   private shareRecorded = false;
+  /** Whether any step checked something it observed: a scenario that observed nothing is not run, never passed. */
+  private observed = false;
+  /** Why a check could not observe what it judges (e.g. an external unwinder that reports no memory accesses). */
+  private unobserved: string | undefined;
   /** Status forced by the session (not-applicable, skipped by the implementation). */
   private forced: { status: ScenarioStatus; message: string } | undefined;
   private failure: string | undefined;
@@ -260,11 +270,6 @@ export class ConformanceSession {
     this.corruption = c;
   }
 
-  /** Replace the unwinder under test by one that reports every walk unreliable (a soundness demonstration). */
-  useAlwaysUnreliableUnwinder(): void {
-    this.soundUnwinder = true;
-  }
-
   // ------------------------------------------------------------------ When: walks and analysis
 
   private need(): Workload {
@@ -296,8 +301,7 @@ export class ConformanceSession {
   private async walkScene(scene: Scene): Promise<Walked> {
     const loaded = loadSnapshot(scene.snapshot, scene.snapshot.id);
     let record: WalkRecord & { skipped?: string };
-    if (this.soundUnwinder) record = walkInProcess(alwaysUnreliable(this.profile), loaded);
-    else record = await (await this.walker()).walk(scene.snapshot, loaded);
+    record = await (await this.walker()).walk(scene.snapshot, loaded);
     const w: Walked = { scene, loaded, judgement: judge(loaded, scene.truth, record) };
     if (record.skipped !== undefined) w.skipped = record.skipped;
     this.walks.push(w);
@@ -360,29 +364,44 @@ export class ConformanceSession {
     return 'skipped';
   }
 
-  /** Run the build-time analyser over the kernel image the workload is built into. */
   /**
-   * Build-time analysis of the kernel image. A profile that does not claim compile-time analysis has
-   * no analyser in its build: it gets no findings, and the rules that expect one fail saying so.
+   * Build-time analysis of the kernel image, by the analyser the profile supplies. A profile that does
+   * not claim compile-time analysis has none in its build: it gets no findings, and the rules that
+   * expect one fail saying so. One that claims it but supplies no analyser is not judged: the
+   * suite's own analyser running proves nothing about the unwinder's build (not run).
    */
   analyse(): void {
     if (!this.workload) throw new Error('no workload: a Given step must describe the kernel image');
-    this.findings = this.profile.claims.usesCompileTimeAnalysis ? kitFor(this.profile.arch).analyse(this.workload) : [];
+    if (!this.profile.claims.usesCompileTimeAnalysis) this.findings = [];
+    else if (this.profile.analyser === 'builtin') this.findings = kitFor(this.profile.arch).analyse(this.workload);
+    else this.unobserved = NO_ANALYSER;
   }
 
   /** The build rejects this kernel: its compile-time validation reports a frame-pointer protocol violation. */
   private buildRejects(): boolean {
-    if (!this.profile.claims.usesCompileTimeAnalysis || !this.workload) return false;
+    if (!this.profile.claims.usesCompileTimeAnalysis || this.profile.analyser !== 'builtin' || !this.workload) return false;
     return kitFor(this.profile.arch).analyse(this.workload).some((f) => f.kind === 'fp-protocol');
+  }
+
+  /** The findings to judge, or undefined when the profile supplies no analyser (the check is not run). */
+  private judgedFindings(): Finding[] | undefined {
+    if (this.findings) {
+      this.observed = true;
+      return this.findings;
+    }
+    if (this.unobserved === NO_ANALYSER) return undefined;
+    throw new Error('no analysis yet: a When step must analyse the kernel image');
   }
 
   /**
    * The core contract for a kernel that may hold code breaking the frame-pointer protocol: graded
-   * unless the profile's build-time validation rejects the kernel (then the walk is only recorded).
+   * unless the profile's build-time validation rejects the kernel, which this profile then never ships
+   * (the walk is recorded, and the scenario is not applicable).
    */
   expectUnlessBuildRejects(rule: Rule): void {
     if (this.buildRejects()) {
       this.needWalks();
+      this.forced = { status: 'not-applicable', message: "the profile's build-time validation rejects this kernel (a frame-pointer protocol violation), so it never runs it" };
       return;
     }
     this.expect(rule);
@@ -406,10 +425,22 @@ export class ConformanceSession {
     return this.walks;
   }
 
-  /** Apply `rule` to every walk of the scenario (one walk, or each walk of a sweep). */
+  /**
+   * Apply `rule` to every walk of the scenario (one walk, or each walk of a sweep). Memory safety is
+   * judged only on walks whose accesses were observed; with none, the check is not run.
+   */
   expect(rule: Rule): void {
     const bad: string[] = [];
-    for (const w of this.needWalks()) {
+    let walks = this.needWalks();
+    if (rule === 'memory-safe') {
+      walks = walks.filter((w) => w.judgement.accessesObserved);
+      if (!walks.length) {
+        this.unobserved = 'memory safety was not observed: the unwinder reported none of the memory accesses its walk made (the protocol\'s "accesses")';
+        return;
+      }
+    }
+    this.observed = true;
+    for (const w of walks) {
       const v = applyRule(rule, w.judgement);
       if (!v.pass) {
         w.failed = v.message!;
@@ -417,7 +448,7 @@ export class ConformanceSession {
       }
     }
     if (bad.length) {
-      const n = this.walks.length;
+      const n = walks.length;
       const head = n > 1 ? `${bad.length} of ${n} walks broke the rule (${this.requirement?.id ?? '?'}):\n` : '';
       this.fail(head + bad.slice(0, 10).join('\n') + (bad.length > 10 ? `\n... and ${bad.length - 10} more` : ''));
     }
@@ -430,16 +461,17 @@ export class ConformanceSession {
     }
   }
 
-  /** The task's true call chain ends in `fn`, and a reliable trace ends there too. */
+  /** The task's true call chain ends in `fn`, and every trace reported reliable (rc 0) ends there too. */
   expectEndsIn(fn: string): void {
     for (const w of this.needWalks()) {
       const outer = w.judgement.truth[w.judgement.truth.length - 1];
       if (outer?.fn !== fn) throw new Error(`${w.scene.moment}: the task's call chain ends in ${outer?.fn}, not ${fn}`);
-      if (w.judgement.outcome === 'sound-reliable') {
-        const last = w.judgement.trace[w.judgement.trace.length - 1];
-        if (last?.fn !== fn) this.fail(`${w.scene.moment}: the reliable trace ends in ${last?.fn ?? '(nothing)'}, not ${fn}`);
-      }
+      if (w.judgement.rc !== 0 || w.judgement.outcome === 'errored') continue;
+      this.observed = true;
+      const last = w.judgement.trace[w.judgement.trace.length - 1];
+      if (last?.fn !== fn) this.fail(`${w.scene.moment}: the reliable trace ends in ${last?.fn ?? '(nothing)'}, not ${fn}`);
     }
+    if (!this.observed) this.unobserved = `no walk was reported reliable, so where a reliable trace ends was not observed`;
   }
 
   /** The task's true call chain ends in kernel entry code (a symbol marked as an entry point), and so does a reliable trace. */
@@ -459,56 +491,118 @@ export class ConformanceSession {
     return this.profile.claims[key];
   }
 
+  /**
+   * Section 3.3 / 3.6: reject exception boundaries unless the unwinder can identify when unwinding them is
+   * reliable. The claim selects the rule and never switches it off: without it every walk must be
+   * rejected; with it each walk must be the exact call chain or rejected (a duplicated, inverted or
+   * missing entry at the boundary is a misidentification).
+   */
+  expectRejectedUnlessIdentified(): void {
+    this.expect(this.profile.claims.identifiesReliableExceptionUnwind ? 'exact-or-unreliable' : 'reported-unreliable');
+  }
+
   /** Reliable if the profile makes the claim, else reported unreliable: the profile's promise is checked. */
   expectPerClaim(phrase: string): void {
     this.expect(this.claims(phrase) ? 'reliable' : 'reported-unreliable');
   }
 
-  /** Some walk is reliable when the profile makes the claim (nothing is asserted otherwise). */
+  /** Some walk is a sound reliable one when the profile makes the claim (nothing is asserted otherwise). */
   expectSomeReliableIfClaimed(phrase: string): void {
-    if (this.claims(phrase)) this.expectSomeReliable();
-  }
-
-  /** Some walk of the sweep was reliable (the unwinder claims to unwind across such exceptions). */
-  expectSomeReliable(): void {
+    if (!this.claims(phrase)) return;
+    this.observed = true;
     const s = this.summary();
-    if (s.reliable === 0) this.fail(`none of ${s.walks} walks was reliable (${JSON.stringify(s.outcomes)}), though the profile claims to unwind across these exceptions`);
+    if (s.reliable === 0) this.fail(`none of ${s.walks} walks was a sound reliable one (${JSON.stringify(s.outcomes)}), though the profile claims it ${phrase}`);
   }
 
-  /** The reliable share goes to the report (usefulness); nothing is asserted about it. */
+  /**
+   * "When able": judged walk by walk over the walks the model knows to be unwindable (unwindable()),
+   * at least the requirement's catalogue share (whenAble.minReliableShare) must be sound reliable walks.
+   */
+  expectUnwindableWalksReliable(): void {
+    const min = this.requirement?.whenAble?.minReliableShare;
+    if (min === undefined) throw new Error(`requirement ${this.requirement?.id ?? '?'} has no whenAble threshold in the catalogue`);
+    const able = this.needWalks().filter((w) => this.unwindable(w.scene));
+    if (!able.length) {
+      this.unobserved = 'no walk of this scenario is one the model knows to be unwindable';
+      return;
+    }
+    this.observed = true;
+    const rejected = able.filter((w) => w.judgement.outcome !== 'sound-reliable');
+    const share = (able.length - rejected.length) / able.length;
+    if (share < min) {
+      for (const w of rejected) w.failed ??= `not unwound although the model knows this walk to be unwindable (${w.judgement.outcome})`;
+      this.fail(
+        `${able.length - rejected.length} of ${able.length} unwindable walks were reliable (${(share * 100).toFixed(1)}%, the catalogue asks at least ${(min * 100).toFixed(0)}%); not unwound:\n` +
+          rejected.slice(0, 10).map((w) => `${w.scene.moment}: ${w.judgement.outcome}: ${w.judgement.explanation}`).join('\n') +
+          (rejected.length > 10 ? `\n... and ${rejected.length - 10} more` : ''),
+      );
+    }
+  }
+
+  /**
+   * Whether the model knows the walk to be unwindable: every exception boundary in the true chain is
+   * in an ordinary function (not entry code, a trampoline, generated or foreign code, not
+   * STACK_FRAME_NON_STANDARD) whose build-time metadata describes the frame at that instruction, the
+   * chain holds no return trampoline, and an NMI is involved only if the profile claims to unwind NMIs.
+   */
+  private unwindable(scene: Scene): boolean {
+    const m = scene.spec.moment;
+    const nmi = m.kind !== 'blocked' && (m.exception === 'nmi' || m.nested === 'nmi');
+    if (nmi && !this.profile.claims.unwindsAcrossNmi) return false;
+    const frames = scene.truth.frames;
+    if (frames.some((f) => f.omissible && f.why !== 'pc')) return false;
+    const boundaries = frames.filter((f) => f.why === 'exception');
+    if (!boundaries.length) return false;
+    return boundaries.every((f) => {
+      const sym = scene.snapshot.symbols.find((s) => Number(s.start) <= f.addr && f.addr < Number(s.end));
+      if (!sym || sym.kind !== 'func' || sym.nonStandard) return false;
+      const e = metadataAt(scene, f.addr);
+      if (!e || e.type !== 'call') return false;
+      return !('ra' in e) || e.ra !== 'unknown';
+    });
+  }
+
+  /** The reliable share goes to the report (usefulness); it asserts nothing, so it never makes a scenario pass. */
   recordShare(): void {
     this.sweep = this.summary();
     this.shareRecorded = true;
   }
 
   expectFinding(kind: Finding['kind'], fn: string): void {
-    if (!this.findings) throw new Error('no analysis yet: a When step must analyse the kernel image');
-    const hit = this.findings.find((f) => f.kind === kind && f.fn === fn);
+    const findings = this.judgedFindings();
+    if (!findings) return;
+    const hit = findings.find((f) => f.kind === kind && f.fn === fn);
     if (!hit) {
       if (!this.profile.claims.usesCompileTimeAnalysis) {
         this.fail(`the profile does not claim compile-time analysis (claims.usesCompileTimeAnalysis is false): nothing in its build reports ${kind} in ${fn}`);
       }
-      const got = this.findings.map((f) => `${f.kind} in ${f.fn}: ${f.message}`).join('; ') || 'no findings';
+      const got = findings.map((f) => `${f.kind} in ${f.fn}: ${f.message}`).join('; ') || 'no findings';
       this.fail(`the analyser did not report ${kind} in ${fn} (it reported: ${got})`);
     }
   }
 
   /** No finding of `kind` at all (e.g. standard code passes validation). */
   expectNoFinding(kind: Finding['kind']): void {
-    if (!this.findings) throw new Error('no analysis yet: a When step must analyse the kernel image');
-    const hit = this.findings.filter((f) => f.kind === kind);
+    const findings = this.judgedFindings();
+    if (!findings) return;
+    const hit = findings.filter((f) => f.kind === kind);
     if (hit.length) this.fail(`the analyser reported ${kind}: ${hit.map((f) => `${f.fn}: ${f.message}`).join('; ')}`);
   }
 
   /**
    * The unwind metadata the walk was given covers `fn`, and it was generated at build time: the tables
-   * come from the machine's analyser, so a profile that claims no compile-time analysis has nothing
-   * in its build that generates them, and fails (as analyse() does for build-time findings).
+   * come from the analyser, so a profile that claims no compile-time analysis has nothing in its build
+   * that generates them, and fails; one that supplies no analyser is not judged (as analyse()).
    */
   expectMetadataCovers(fn: string): void {
     if (!this.profile.claims.usesCompileTimeAnalysis) {
       this.fail(`the profile relies on unwind metadata but does not claim compile-time analysis (claims.usesCompileTimeAnalysis is false): nothing in its build generates metadata for ${fn}`);
     }
+    if (this.profile.analyser !== 'builtin') {
+      this.unobserved = NO_ANALYSER;
+      return;
+    }
+    this.observed = true;
     for (const w of this.needWalks()) {
       const sym = w.loaded.syms.byName(fn);
       if (!sym) throw new Error(`no symbol ${fn} in the snapshot`);
@@ -532,6 +626,9 @@ export class ConformanceSession {
     if (this.forced) {
       status = this.forced.status;
       msg = this.forced.message;
+    } else if (cucumberStatus === 'PASSED' && !this.observed) {
+      status = 'not-run';
+      msg = `nothing was observed: ${this.unobserved ?? 'no step of this scenario checked a walk or a finding'}`;
     } else if (cucumberStatus === 'PASSED') status = 'passed';
     else if (cucumberStatus === 'FAILED') status = this.failure !== undefined ? 'failed' : 'errored';
     else if (cucumberStatus === 'UNDEFINED') status = 'undefined';

@@ -2,7 +2,9 @@
  * Corruptions a scene may apply after its moment (spec 2, robustness): edits of the innermost saved
  * frame record {link, return address} a frame-pointer walk would follow (the record layout is the
  * same on both arches: rbp / x29 points at it), or of the saved registers in the innermost
- * kernel-mode exception frame (pt_regs). Ground truth is never touched.
+ * kernel-mode exception frame (pt_regs). A corruption that overwrites where the task returns (a saved
+ * return address, a saved pc) is reported as a Redirect, and redirectTruth() records it in the ground
+ * truth: the task would really resume there. Nothing else about the truth changes.
  */
 import type { Memory } from '../machine/memory';
 import type { Corruption } from '../scene/types';
@@ -18,7 +20,24 @@ export interface CorruptionTargets {
 /** A return address that is neither text nor mapped on either machine. */
 export const GARBAGE_RA = 0x4141414141;
 
-export function corruptFrameRecord(mem: Memory, fp0: number, c: Corruption, t: CorruptionTargets): void {
+/** A saved return target overwritten: the task was to resume at `was`, and now resumes at `now`. */
+export interface Redirect {
+  was: number;
+  now: number;
+}
+
+/**
+ * Record a redirect in the ground truth: the innermost frame (below the current PC) that resumes at
+ * `was` now resumes at `now`. When no frame resumes there (the slot held a return trampoline's address),
+ * the truth is left as the shadow record has it.
+ */
+export function redirectTruth(truth: GroundTruth, r: Redirect | undefined): void {
+  if (!r) return;
+  const index = truth.frames.findIndex((f, i) => i > 0 && f.addr === r.was);
+  if (index > 0) truth.redirected = [...(truth.redirected ?? []), { index, addr: r.now }];
+}
+
+export function corruptFrameRecord(mem: Memory, fp0: number, c: Corruption, t: CorruptionTargets): Redirect | undefined {
   const link = mem.read64(fp0);
   const onStack = (a: number): boolean => {
     const r = mem.find(a, 16);
@@ -50,10 +69,13 @@ export function corruptFrameRecord(mem: Memory, fp0: number, c: Corruption, t: C
       mem.write64(fp0, down);
       return;
     }
-    case 'return-address-garbage':
+    case 'return-address-garbage': {
+      const was = mem.read64(fp0 + 8);
       mem.write64(fp0 + 8, GARBAGE_RA);
-      return;
+      return { was, now: GARBAGE_RA };
+    }
   }
+  return undefined;
 }
 
 /** Where the saved registers sit in an exception frame (struct pt_regs), per arch. */
@@ -70,7 +92,7 @@ export interface ExceptionFrameLayout {
  * built it). Every copy of a corrupted register in the frame is edited alike, so the frame stays
  * self-consistent: only its relation to the machine's real control flow is broken.
  */
-export function corruptExceptionFrame(mem: Memory, regs: number, L: ExceptionFrameLayout, c: Corruption, t: CorruptionTargets): void {
+export function corruptExceptionFrame(mem: Memory, regs: number, L: ExceptionFrameLayout, c: Corruption, t: CorruptionTargets): Redirect | undefined {
   const set = (off: number, copy: number | undefined, v: number): void => {
     mem.write64(regs + off, v);
     if (copy !== undefined) mem.write64(regs + copy, v);
@@ -78,21 +100,23 @@ export function corruptExceptionFrame(mem: Memory, regs: number, L: ExceptionFra
   const fp = (v: number): void => set(L.fp, L.record, v);
   const pc = (v: number): void => set(L.pc, L.record === undefined ? undefined : L.record + 8, v);
   switch (c) {
-    case 'exception-pc-garbage':
+    case 'exception-pc-garbage': {
+      const was = mem.read64(regs + L.pc);
       pc(GARBAGE_RA);
-      return;
+      return { was, now: GARBAGE_RA };
+    }
     case 'exception-sp-unmapped':
       set(L.sp, undefined, t.unmapped);
-      return;
+      return undefined;
     case 'exception-sp-other-task':
       set(L.sp, undefined, t.otherRecord);
-      return;
+      return undefined;
     case 'exception-fp-misaligned':
       fp(mem.read64(regs + L.fp) + 4);
-      return;
+      return undefined;
     case 'exception-fp-other-task':
       fp(t.otherRecord);
-      return;
+      return undefined;
     default:
       throw new Error(`${c} is not a corruption of an exception frame`);
   }

@@ -3,7 +3,7 @@
  * Expected outcomes come only from the machine's ground truth and the spec's rules, never from
  * a reference unwinder.
  */
-import type { Access } from '../machine/memory';
+import { STACK_KINDS, type Access } from '../machine/memory';
 import type { LoadedSnapshot } from '../snapshot/io';
 import type { GroundTruth, TruthFrame } from '../truth/shadow';
 import type { WalkResult } from '../unwinders/types';
@@ -13,11 +13,12 @@ export type Outcome =
   | 'correctly-unreliable' // rc != 0
   | 'unsafe' // rc 0 but a live function is missing: breaks livepatch
   | 'imprecise' // rc 0, nothing missing, but duplicated / inverted / spurious entries
+  | 'undetected-corruption' // rc 0 following a corrupted return address faithfully; no intact live frame missing
   | 'faulted' // the walk read unmapped or non-stack memory
   | 'runaway' // the walk passed its step / time bound
   | 'errored'; // the unwinder crashed or answered garbage (plugins)
 
-export const OUTCOMES: readonly Outcome[] = ['sound-reliable', 'correctly-unreliable', 'unsafe', 'imprecise', 'faulted', 'runaway', 'errored'];
+export const OUTCOMES: readonly Outcome[] = ['sound-reliable', 'correctly-unreliable', 'unsafe', 'imprecise', 'undetected-corruption', 'faulted', 'runaway', 'errored'];
 
 export interface TraceEntry {
   addr: number;
@@ -37,9 +38,11 @@ export interface Judgement {
   extra: (TraceEntry & { problem: 'duplicated' | 'spurious' })[];
   /** Pairs of functions reported in the wrong order (callee reported as parent). */
   inverted: [string, string][];
-  /** Reads of unmapped memory or of memory that is not one of the task's accessible stacks. */
+  /** Reads of unmapped memory or of a stack the walk may not read (another task's, another CPU's). */
   faults: Access[];
   reads: number;
+  /** Whether the walk's memory accesses were observed (an external unwinder may not report them). */
+  accessesObserved: boolean;
   unreliableReason?: string;
 }
 
@@ -49,16 +52,37 @@ export interface WalkRecord {
   runaway?: string;
   /** The unwinder crashed, hung or answered garbage. */
   error?: string;
-  /** Memory accesses made by the walk (in-process unwinders only). */
+  /** Memory accesses made by the walk: always for in-process unwinders, when reported for external ones. */
   accesses?: Access[];
 }
 
 const fnName = (snap: LoadedSnapshot, addr: number): string => snap.syms.lookup(addr)?.name ?? `0x${addr.toString(16)}`;
 
-/** Reads that the spec forbids: unmapped memory, or memory that is not an accessible stack of this task. */
+/**
+ * Reads that the spec forbids ("access memory in an unsafe way"): unmapped memory, or a stack that is not
+ * one of the stacks this walk may read (another task's stack, another CPU's IRQ or NMI stack). Mapped
+ * kernel text and data are safe to read (the kernel's own unwinders read text and ret_stack).
+ */
 export function unsafeAccesses(snap: LoadedSnapshot, accesses: readonly Access[]): Access[] {
   const stackNames = new Set(snap.stacks.map((s) => s.region));
-  return accesses.filter((a) => a.region === null || !stackNames.has(a.region));
+  const kind = new Map(snap.mem.regions.map((r) => [r.name, r.kind]));
+  return accesses.filter((a) => a.region === null || (STACK_KINDS.has(kind.get(a.region)!) && !stackNames.has(a.region)));
+}
+
+/**
+ * The chain the task would really return through after a corruption redirected some returns: each
+ * redirected frame resumes at the corrupted address instead (a required frame); every other frame,
+ * inner or outer, is intact and stays required as it was.
+ */
+function redirectedChain(truth: GroundTruth, fnAt: (addr: number) => string): TruthFrame[] | undefined {
+  if (!truth.redirected?.length) return undefined;
+  const frames = truth.frames.map((f) => ({ ...f }));
+  for (const r of truth.redirected) {
+    const f = frames[r.index];
+    if (!f) continue;
+    frames[r.index] = { fn: fnAt(r.addr), addr: r.addr, why: f.why };
+  }
+  return frames;
 }
 
 /**
@@ -131,7 +155,7 @@ export function judge(snap: LoadedSnapshot, truth: GroundTruth, walk: WalkRecord
   const faults = unsafeAccesses(snap, walk.accesses ?? []);
   const reads = walk.accesses?.length ?? 0;
   const trace = (walk.result?.trace ?? []).map((addr) => ({ addr, fn: fnName(snap, addr) }));
-  const base = { truth: truth.frames, trace, faults, reads, missing: [], extra: [], inverted: [] };
+  const base = { truth: truth.frames, trace, faults, reads, accessesObserved: walk.accesses !== undefined, missing: [], extra: [], inverted: [] };
   const rc = walk.result ? walk.result.rc : null;
 
   if (walk.error !== undefined) return { ...base, rc, outcome: 'errored', explanation: walk.error };
@@ -154,6 +178,16 @@ export function judge(snap: LoadedSnapshot, truth: GroundTruth, walk: WalkRecord
   }
   const cmp = compare(truth.frames, trace);
   if (cmp.exact) return { ...base, rc, outcome: 'sound-reliable', explanation: 'reliable trace holds every live function in order' };
+  const real = redirectedChain(truth, (a) => fnName(snap, a));
+  if (real && compare(real, trace).exact) {
+    const moved = truth.redirected!.map((r) => `${truth.frames[r.index]?.fn ?? '?'} now returns to 0x${r.addr.toString(16)}`).join(', ');
+    return {
+      ...base,
+      rc,
+      outcome: 'undetected-corruption',
+      explanation: `reliable trace follows a corrupted return address as if it were valid (${moved}); no intact live frame is missing`,
+    };
+  }
   const j = { ...base, rc, missing: cmp.missing, extra: cmp.extra, inverted: cmp.inverted };
   if (cmp.missing.length) {
     return {

@@ -26,8 +26,9 @@ function countLine(c: Conformance, level: Level): [string, string, string, strin
 
 export function usefulnessText(c: Conformance): string {
   const u = c.usefulness;
-  const sweep = u.sweepShare === null ? 'no sweeps ran' : `${pct(u.sweepShare)} of ${u.sweepWalks} sweep walks reported reliable`;
-  return `${sweep}; ${pct(u.share)} of all ${u.judgedWalks} judged walks (${u.rating})`;
+  const sweep = u.sweepShare === null ? "no sweeps ran" : `${pct(u.sweepShare)} of ${u.sweepWalks} sweep walks sound and reliable`;
+  const bad = u.unsafeWalks || u.impreciseWalks ? `; besides, ${pct(u.unsafeShare)} reported reliable but unsafe and ${pct(u.impreciseShare)} imprecise` : '';
+  return `${sweep}; ${pct(u.share)} of all ${u.judgedWalks} judged walks (${u.rating})${bad}`;
 }
 
 const failed = (s: ScenarioVerdict) => s.status === 'failed' || s.status === 'errored';

@@ -12,6 +12,7 @@ export type ScenarioStatus =
   | 'errored' // the step machinery or the unwinder under test broke (not an assertion)
   | 'not-applicable' // the requirement's condition does not hold for this profile / arch
   | 'skipped'
+  | 'not-run' // it ran, but nothing it checks was observed (no observation, no pass)
   | 'undefined';
 
 /** A judged walk as stored in reports (addresses as hex strings). */

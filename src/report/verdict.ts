@@ -24,8 +24,11 @@ export const REQUIREMENT_OUTCOMES: readonly RequirementOutcome[] = [
   'passed', 'failed', 'errored', 'undefined', 'skipped', 'not-applicable', 'not-run', 'not-selected', 'review-only',
 ];
 
-/** Worse first: the requirement takes the first of these that any of its scenarios has. */
-const STATUS_ORDER: readonly ScenarioStatus[] = ['failed', 'errored', 'undefined', 'skipped', 'passed', 'not-applicable'];
+/**
+ * Worse first: the requirement takes the first of these that any of its scenarios has. A scenario that
+ * observed nothing (not-run) does not spoil one that passed, and never counts as a pass on its own.
+ */
+const STATUS_ORDER: readonly ScenarioStatus[] = ['failed', 'errored', 'undefined', 'skipped', 'passed', 'not-run', 'not-applicable'];
 
 export function worstStatus(statuses: readonly ScenarioStatus[]): ScenarioStatus | undefined {
   for (const s of STATUS_ORDER) if (statuses.includes(s)) return s;
@@ -57,14 +60,20 @@ export interface LevelCounts {
 }
 
 export interface Usefulness {
-  /** Walks of sweeps (an exception at every instruction boundary) and how many were reported reliable. */
+  /** Walks of sweeps (an exception at every instruction boundary) and how many were sound reliable walks. */
   sweepWalks: number;
   sweepReliable: number;
   sweepShare: number | null;
-  /** Every judged walk of the run (sweeps counted by their summary). */
+  /** Every judged walk of the run (sweeps counted by their summary), and the sound reliable ones. */
   judgedWalks: number;
   reliableWalks: number;
   share: number | null;
+  /** rc 0 walks that are not the true chain although nothing live is missing (imprecise, undetected corruption). */
+  impreciseWalks: number;
+  impreciseShare: number | null;
+  /** rc 0 walks that omit a live function. */
+  unsafeWalks: number;
+  unsafeShare: number | null;
   /** One word for the summary table: useless when nothing is reported reliable, limited when little is. */
   rating: 'useless' | 'limited' | 'useful' | 'n/a';
 }
@@ -128,35 +137,39 @@ export function failureExplanations(r: ScenarioResult, max = 5): FailureExplanat
   return (bad.length ? bad : r.walks).slice(0, max).map(explainWalk);
 }
 
-const reliable = (w: WalkReport) => w.rc === 0 && w.outcome !== 'errored';
-/** Walks of a sweep reported reliable (rc 0): sound, imprecise or unsafe alike, as for single walks. */
-const sweepReported = (o: SweepSummary['outcomes']) => (o['sound-reliable'] ?? 0) + (o.imprecise ?? 0) + (o.unsafe ?? 0);
-
+/**
+ * Usefulness counts sound reliable walks only: a trace reported reliable that omits a live function
+ * (unsafe) or is not the true chain (imprecise) helps no livepatch transition, and is shown beside it.
+ */
 export function usefulness(results: readonly ScenarioResult[]): Usefulness {
   let sweepWalks = 0;
   let sweepReliable = 0;
   let judgedWalks = 0;
   let reliableWalks = 0;
+  let impreciseWalks = 0;
+  let unsafeWalks = 0;
   for (const r of results) {
     if (r.status === 'not-applicable') continue;
+    const o: Partial<Record<WalkReport['outcome'], number>> = r.sweep ? r.sweep.outcomes : {};
+    if (!r.sweep) for (const w of r.walks) o[w.outcome] = (o[w.outcome] ?? 0) + 1;
+    const n = r.sweep ? r.sweep.walks : r.walks.length;
+    judgedWalks += n;
+    reliableWalks += o['sound-reliable'] ?? 0;
+    impreciseWalks += (o.imprecise ?? 0) + (o['undetected-corruption'] ?? 0);
+    unsafeWalks += o.unsafe ?? 0;
     if (r.sweep) {
-      sweepWalks += r.sweep.walks;
-      const n = sweepReported(r.sweep.outcomes);
-      sweepReliable += n;
-      judgedWalks += r.sweep.walks;
-      reliableWalks += n;
-    } else {
-      judgedWalks += r.walks.length;
-      reliableWalks += r.walks.filter(reliable).length;
+      sweepWalks += n;
+      sweepReliable += o['sound-reliable'] ?? 0;
     }
   }
   const sweepShare = sweepWalks ? sweepReliable / sweepWalks : null;
-  const share = judgedWalks ? reliableWalks / judgedWalks : null;
+  const of = (k: number) => (judgedWalks ? k / judgedWalks : null);
+  const share = of(reliableWalks);
   // Useless: never a reliable trace (livepatch transitions would never complete). Limited: reliable
   // for few walks, e.g. only for blocked tasks and never across an exception boundary.
   const low = Math.min(sweepShare ?? 1, share ?? 1);
   const rating = share === null ? 'n/a' : reliableWalks === 0 ? 'useless' : low < 0.25 ? 'limited' : 'useful';
-  return { sweepWalks, sweepReliable, sweepShare, judgedWalks, reliableWalks, share, rating };
+  return { sweepWalks, sweepReliable, sweepShare, judgedWalks, reliableWalks, share, impreciseWalks, impreciseShare: of(impreciseWalks), unsafeWalks, unsafeShare: of(unsafeWalks), rating };
 }
 
 const ran = (s: ScenarioStatus) => s === 'passed' || s === 'failed' || s === 'errored';
@@ -204,6 +217,9 @@ export function requirementVerdicts(input: ConformanceInput): RequirementVerdict
       return filter
         ? { ...base, applicable: true, outcome: 'not-selected', note: `not selected by ${filter}` }
         : { ...base, applicable: true, outcome: 'not-run', note: 'no scenario ran for this requirement' };
+    }
+    if (worst === 'not-run') {
+      return { ...base, applicable: true, outcome: 'not-run', note: rs.find((r) => r.message)?.message ?? 'nothing was observed' };
     }
     if (worst === 'not-applicable') {
       const why = rs.find((r) => r.message)?.message;

@@ -28,6 +28,11 @@ export interface TruthFrame {
 export interface GroundTruth {
   /** Innermost first. */
   frames: TruthFrame[];
+  /**
+   * Returns a corruption redirected: frames[index] was to resume at its addr, but the slot the task
+   * returns through now holds `addr`, where the task would really go. Set by the scene that corrupts.
+   */
+  redirected?: { index: number; addr: number }[];
 }
 
 export class ShadowError extends Error {}

@@ -54,6 +54,12 @@ export interface Profile {
   /** A reference profile must be conformant; `npm run conformance` fails otherwise. */
   reference: boolean;
   claims: ProfileClaims;
+  /**
+   * The build-time analyser this profile's kernel build runs: 'builtin' is the suite's objtool-like
+   * analyser (src/analyser), which the reference designs assume. Absent: compile-time requirements are
+   * not run, whatever the claims say.
+   */
+  analyser?: 'builtin';
   /** Arch-specific options (e.g. arm64-meta NMI policy). */
   options?: Record<string, string | number | boolean>;
 }

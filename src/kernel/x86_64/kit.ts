@@ -12,7 +12,7 @@ import type { ArchKit, Finding, Moment, Scene, SceneSpec, SweepSpec, Workload } 
 import { makeSnapshot } from '../../snapshot/io';
 import { ShadowStack } from '../../truth/shadow';
 import { sweepSteps, type Boundary } from '../boundary';
-import { checkExceptionFrame, corruptExceptionFrame, corruptFrameRecord, isExceptionFrameCorruption, type ExceptionFrameLayout } from '../corrupt';
+import { checkExceptionFrame, corruptExceptionFrame, corruptFrameRecord, isExceptionFrameCorruption, redirectTruth, type ExceptionFrameLayout } from '../corrupt';
 import { TaskTracing } from '../tracing';
 import { baseImage, image, IRQ_TOP, LAYOUT, NMI_TOP, PERCPU, PT_REGS, REGIONS, TASK, TASK_TOP, type Image } from './image';
 
@@ -289,8 +289,8 @@ export function buildScene(spec: SceneSpec): Scene {
     if (isExceptionFrameCorruption(spec.corrupt)) {
       const at = checkExceptionFrame(mem, m.excRegs, PT_REGS_LAYOUT, truth, spec.corrupt);
       if (mem.read64(at + ABI.PT_CS) !== ABI.KERNEL_CS) throw new Error(`${spec.corrupt}: the exception frame is not kernel-mode`);
-      corruptExceptionFrame(mem, at, PT_REGS_LAYOUT, spec.corrupt, targets);
-    } else corruptFrameRecord(m.mem, regs['rbp']!, spec.corrupt, targets);
+      redirectTruth(truth, corruptExceptionFrame(mem, at, PT_REGS_LAYOUT, spec.corrupt, targets));
+    } else redirectTruth(truth, corruptFrameRecord(m.mem, regs['rbp']!, spec.corrupt, targets));
   }
   const user = !img.src.kthread;
   const snapshot = makeSnapshot({
