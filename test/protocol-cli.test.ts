@@ -6,10 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { describe, it } from 'node:test';
 import { join } from 'path';
+import { builtinProfile } from '../src/unwinders/profiles';
 
 const ROOT = join(__dirname, '..');
 const EX = join(ROOT, 'examples');
@@ -31,14 +32,24 @@ interface Conf {
 }
 const report = (out: string, profile: string): Conf => JSON.parse(readFileSync(join(out, profile, 'conformance.json'), 'utf8'));
 
+/** A reference profile as a plugin would announce it: the same claims, no build-time analyser (written to a file). */
+function withoutAnalyser(dir: string, name: string): string {
+  const { analyser: _built, ...p } = builtinProfile(name);
+  const file = join(dir, `${name}-no-analyser.json`);
+  writeFileSync(file, JSON.stringify({ ...p, name: `${name}-no-analyser`, reference: false }));
+  return file;
+}
+
 describe('conformance CLI with --unwinder', () => {
   it('the C example and the in-process arm64-fp reference get the same verdicts', { skip: build.status === 3 ? 'no C compiler' : false }, () => {
     assert.equal(build.status, 0, build.stderr);
     const out = mkdtempSync(join(tmpdir(), 'conf-c-'));
-    const r = conformance(out, '--unwinder', join(EX, 'c-arm64-fp', 'build', 'c-arm64-fp'), '--validate-protocol', '--profile', 'arm64-fp');
+    const r = conformance(out, '--unwinder', join(EX, 'c-arm64-fp', 'build', 'c-arm64-fp'), '--validate-protocol', '--profile-file', withoutAnalyser(out, 'arm64-fp'));
     assert.ok(r.status !== null, `CLI did not finish: ${r.stderr}`);
     const c = report(out, 'c-arm64-fp');
-    const ref = report(out, 'arm64-fp');
+    const ref = report(out, 'arm64-fp-no-analyser');
+    // A plugin supplies no build-time analyser: the compile-time requirements are not run for it.
+    assert.equal(new Map(c.requirements.map((x) => [x.id, x.outcome])).get('fp-protocol-validated-at-build-time'), 'not-run');
     assert.equal(c.verdict, ref.verdict);
     const refReq = new Map(ref.requirements.map((x) => [x.id, x.outcome]));
     for (const q of c.requirements) assert.equal(q.outcome, refReq.get(q.id), `requirement ${q.id}`);
@@ -63,7 +74,9 @@ describe('conformance CLI with --unwinder', () => {
     assert.equal(outcome.get('obscured-return-unwound-or-rejected'), 'failed');
     const obscured = f.scenarios.filter((s) => s.status === 'failed').flatMap((s) => s.walks).filter((w) => w.outcome === 'unsafe');
     assert.ok(obscured.some((w) => /omits live function/.test(w.explanation)));
-    // Duplicates and inversions hold every live function: they break the cover letter's "should", not a "must".
+    // It claims to identify LR use at exception boundaries: its duplicates and inversions there break the
+    // MUST of 3.6 (the claim selects "exact or rejected"), and the cover letter's "should" too.
+    assert.equal(outcome.get('lr-reject-unless-identifiable'), 'failed');
     assert.equal(outcome.get('lr-duplicates-and-inversions-unreliable'), 'failed');
     assert.equal(outcome.get('reliable-trace-in-true-order'), 'failed');
     // Its faults are its own: the requirements that do not cross an exception boundary hold.
@@ -74,10 +87,10 @@ describe('conformance CLI with --unwinder', () => {
 
   it('the minimal starting point of docs/maintainers.md gets the always-unreliable verdict: no MUST fails, useless', () => {
     const out = mkdtempSync(join(tmpdir(), 'conf-minimal-'));
-    const r = conformance(out, '--unwinder', `node ${join(EX, 'minimal-js', 'always-unreliable.js')}`, '--validate-protocol', '--profile', 'arm64-always-unreliable');
+    const r = conformance(out, '--unwinder', `node ${join(EX, 'minimal-js', 'always-unreliable.js')}`, '--validate-protocol', '--profile-file', withoutAnalyser(out, 'arm64-always-unreliable'));
     assert.equal(r.status, 0, r.stderr);
     const m = report(out, 'my-arm64-unwinder');
-    const ref = report(out, 'arm64-always-unreliable');
+    const ref = report(out, 'arm64-always-unreliable-no-analyser');
     assert.equal(m.verdict, ref.verdict);
     assert.ok(['conformant', 'conformant-with-warnings'].includes(m.verdict), JSON.stringify(m.requirements.filter((q) => q.outcome === 'failed')));
     assert.deepEqual(

@@ -3,6 +3,7 @@
  * the workload's source and the spec, never taken from an unwinder.
  */
 import assert from 'node:assert/strict';
+import { GARBAGE_RA } from '../src/kernel/corrupt';
 import { test } from 'node:test';
 import { X86_64_ABI as ABI } from '../src/isa/x86_64/abi';
 import { assemble, OP, RAX, RDX } from '../src/isa/x86_64/assembler';
@@ -242,7 +243,14 @@ test('corruption edits the innermost frame record; the truth stays the machineâ€
   for (const [c, check] of Object.entries(expect)) {
     const s = kit.buildScene({ workload: 'syscall-sleep', moment: { kind: 'blocked' }, corrupt: c as never });
     check(s);
-    assert.deepEqual(s.truth, clean.truth, c);
+    // The shadow record is the machine's: the chain is unchanged; a corrupted return address only
+    // records where the task would now resume (the frame whose return it held).
+    assert.deepEqual(s.truth.frames, clean.truth.frames, c);
+    if (c === 'return-address-garbage') {
+      assert.equal(s.truth.redirected?.length, 1, c);
+      assert.equal(s.truth.redirected![0]!.addr, GARBAGE_RA);
+      assert.ok(s.truth.redirected![0]!.index > 0);
+    } else assert.equal(s.truth.redirected, undefined, c);
   }
 });
 
