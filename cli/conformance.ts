@@ -14,11 +14,13 @@ import { buildTraceability } from '../src/report/traceability';
 import { readResults, writeCrossReports, writeProfileReports } from '../src/report/write';
 import { builtinProfile, builtinProfiles, loadProfile } from '../src/unwinders/profiles';
 import type { Profile } from '../src/unwinders/types';
+import { referenceUnwinder } from '../src/unwinders/registry';
+import { SchemaError } from '../src/schema/validate';
 import { closeAllWalkers } from '../src/conformance/session';
 import { generateAllure, keepRequirementFeatures, writeAllureExtras } from './allure';
 import { loadCatalogueView, type CatalogueView } from '../src/report/catalogue-view';
-import { catalogueScenarios, tagValue } from './features';
-import { parseOptions, tagExpression, type CliOptions } from './options';
+import { catalogueScenarios, featureTags, tagValue } from './features';
+import { checkFilters, parseOptions, tagExpression, UsageError, type CliOptions } from './options';
 import { summaryTable } from './table';
 
 export const ROOT = resolve(__dirname, '..');
@@ -65,8 +67,16 @@ async function targets(o: CliOptions): Promise<Target[]> {
   if (!t.length) for (const p of builtinProfiles()) t.push({ profile: p });
   const seen = new Set<string>();
   for (const x of t) {
-    if (seen.has(x.profile.name)) throw new Error(`profile ${x.profile.name} given twice: reports would overwrite each other`);
+    if (seen.has(x.profile.name)) throw new UsageError(`profile ${x.profile.name} given twice: reports would overwrite each other`);
     seen.add(x.profile.name);
+    // An in-process profile must name an unwinder that loads, before anything runs.
+    if (!x.unwinder) {
+      try {
+        referenceUnwinder(x.profile);
+      } catch (e) {
+        throw new UsageError(`profile ${x.profile.name}: ${(e as Error).message}`);
+      }
+    }
   }
   return t;
 }
@@ -104,6 +114,43 @@ interface RunOutcome {
   success: boolean;
 }
 
+/** What runProfile reports progress to: cli-progress's bar on a terminal, LineProgress elsewhere. */
+interface Progress {
+  start(total: number, value: number, payload?: object): void;
+  setTotal(total: number): void;
+  update(value: number, payload?: object): void;
+  stop(): void;
+}
+
+/** Progress for CI logs (no TTY): a line when the profile starts, then at most every few seconds, and at the end. */
+class LineProgress implements Progress {
+  private total = 0;
+  private done = 0;
+  private last = 0;
+  constructor(
+    private readonly label: string,
+    private readonly name: string,
+    private readonly everyMs = 3000,
+  ) {}
+  private line(what: string): void {
+    process.stderr.write(`${this.label} ${this.name}: ${what}\n`);
+    this.last = Date.now();
+  }
+  start(): void {
+    this.line('starting');
+  }
+  setTotal(n: number): void {
+    this.total = n;
+  }
+  update(done: number): void {
+    this.done = done;
+    if (Date.now() - this.last >= this.everyMs) this.line(`${done}/${this.total} scenarios`);
+  }
+  stop(): void {
+    this.line(`done, ${this.done}/${this.total} scenarios`);
+  }
+}
+
 async function runProfile(
   target: Target,
   dir: string,
@@ -111,7 +158,7 @@ async function runProfile(
   o: CliOptions,
   cat: CatalogueView,
   loaded: ISupportCodeLibrary | undefined,
-  bar: SingleBar | undefined,
+  bar: Progress | undefined,
 ): Promise<RunOutcome> {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, 'snapshots'), { recursive: true });
@@ -205,6 +252,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   const out = resolve(o.out);
   const cat = loadCatalogueView();
   if (cat.problem && !o.quiet) process.stderr.write(`note: requirement catalogue not loaded (${cat.problem}); reports use the scenarios' tags only\n`);
+  if (o.unwinder !== undefined && !o.unwinder.trim()) throw new UsageError('--unwinder needs a command line; it was empty');
+  const known = { requirements: cat.requirements.map((r) => r.id), topics: [...new Set(cat.requirements.map((r) => r.topic))] };
+  checkFilters(o, known, featureTags(join(ROOT, 'features'), ROOT));
   const list = await targets(o);
   mkdirSync(out, { recursive: true });
   rmSync(join(out, 'allure-results'), { recursive: true, force: true });
@@ -216,11 +266,13 @@ export async function main(argv: readonly string[]): Promise<number> {
   let cucumberBroke = false;
   const featureDirs = new Set<string>();
   for (const [i, t] of list.entries()) {
-    const bar = o.quiet || !process.stderr.isTTY
+    const label = `[${i + 1}/${list.length}]`;
+    const bar: Progress | undefined = o.quiet
       ? undefined
-      : new SingleBar({ format: `[${i + 1}/${list.length}] {profile} {bar} {value}/{total} scenarios`, hideCursor: true, clearOnComplete: false }, Presets.shades_classic);
+      : process.stderr.isTTY
+        ? new SingleBar({ format: `${label} {profile} {bar} {value}/{total} scenarios`, hideCursor: true, clearOnComplete: false }, Presets.shades_classic)
+        : new LineProgress(label, t.profile.name);
     bar?.start(0, 0, { profile: t.profile.name });
-    if (!bar && !o.quiet) process.stderr.write(`[${i + 1}/${list.length}] ${t.profile.name} ...\n`);
     const dir = join(out, t.profile.name);
     const r = await runProfile(t, dir, out, o, cat, support, bar);
     bar?.stop();
@@ -260,8 +312,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   process.stdout.write('\n' + summaryTable(conformances) + '\n');
   process.stdout.write(`\nReports: ${out}/<profile>/conformance.{json,md${o.html ? ',html' : ''}}, ${out}/traceability.*, ${out}/summary.*\n`);
   if (allureNote) process.stdout.write(allureNote + '\n');
-  const failing = conformances.filter((c) => c.profile.reference && !acceptable(c));
-  if (failing.length) process.stdout.write(`\nReference profile(s) not conformant: ${failing.map((c) => `${c.profile.name} (${c.verdict})`).join(', ')}\n`);
+  // Every judged profile counts, reference or not: a port in CI gates on its own verdict.
+  const failing = conformances.filter((c) => !acceptable(c));
+  if (failing.length) process.stdout.write(`\nNot conformant: ${failing.map((c) => `${c.profile.name}${c.profile.reference ? ' (reference)' : ''} (${c.verdict})`).join(', ')}\n`);
   if (cucumberBroke) process.stdout.write('\nCucumber ran no scenario for at least one profile (see errors above).\n');
   return failing.length || cucumberBroke ? 1 : 0;
 }
@@ -270,8 +323,9 @@ if (require.main === module) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e: unknown) => {
+      // A usage error is the user's to fix (exit 2); anything else broke the run.
       process.stderr.write(`conformance: ${(e as Error).message ?? String(e)}\n`);
-      process.exit(2);
+      process.exit(e instanceof UsageError || e instanceof SchemaError ? 2 : 1);
     },
   );
 }

@@ -1,4 +1,5 @@
 /** Command-line options of `npm run conformance` (commander), and the Cucumber tag expression they select. */
+import parseTagExpression from '@cucumber/tag-expressions';
 import { Command, InvalidArgumentError, Option } from 'commander';
 
 export interface CliOptions {
@@ -27,7 +28,8 @@ export function buildProgram(): Command {
   return new Command('conformance')
     .description(
       'Judge reliable stack unwinders (arch_stack_walk_reliable) against the reliable-stacktrace spec on the simulated machine.\n' +
-        'Without options: every profile in profiles/, all features; reports in reports/. Exits non-zero when a reference profile is not conformant.',
+        'Without options: every profile in profiles/, all features; reports in reports/.\n' +
+          'Exit status: 0 when every judged profile is conformant (warnings allowed), 1 when one is not, 2 for a usage error.',
     )
     .option('--profile <name...>', 'run only these built-in profiles (names of files in profiles/, e.g. arm64-fp x86_64-orc)')
     .option('--profile-file <path...>', 'run a profile JSON of your own (validated against schemas/profile.schema.json); may be repeated')
@@ -44,10 +46,39 @@ export function buildProgram(): Command {
     .showHelpAfterError();
 }
 
+/** Parse the command line; a bad one exits 2 (commander prints the error and the help). */
 export function parseOptions(argv: readonly string[]): CliOptions {
-  const p = buildProgram();
+  const p = buildProgram().exitOverride((e) => process.exit(e.exitCode === 0 ? 0 : 2));
   p.parse([...argv], { from: 'user' });
   return p.opts<CliOptions>();
+}
+
+/** A command line that cannot run: `npm run conformance` exits 2 with this message. */
+export class UsageError extends Error {}
+
+/**
+ * Check the filters against what exists before anything runs: every requirement and topic named is
+ * known, the tag expression parses, and together they select at least one scenario.
+ */
+export function checkFilters(o: Pick<CliOptions, 'requirement' | 'topic' | 'tags'>, known: { requirements: string[]; topics: string[] }, scenarioTags: string[][]): void {
+  const unknown = (what: string, asked: string[] | undefined, have: string[]) => {
+    const bad = (asked ?? []).filter((a) => !have.includes(a));
+    if (bad.length) throw new UsageError(`unknown ${what} ${bad.join(', ')}; known ${what}s:\n  ${[...have].sort().join('\n  ')}`);
+  };
+  unknown('requirement', o.requirement, known.requirements);
+  unknown('topic', o.topic, known.topics);
+  const expr = tagExpression(o);
+  if (!expr) return;
+  let node: { evaluate(tags: string[]): boolean };
+  try {
+    node = parseTagExpression(expr);
+  } catch (e) {
+    throw new UsageError(`--tags: ${(e as Error).message.replace(/^Tag expression "(.*)" could not be parsed because of syntax error: /, 'cannot parse "$1": ')}`);
+  }
+  if (!scenarioTags.some((t) => node.evaluate(t))) {
+    const used = [...new Set(scenarioTags.flat())].filter((t) => !/^@(id|req|topic):/.test(t)).sort();
+    throw new UsageError(`the filter ${expr} selects no scenario (other tags in use: ${used.join(' ')})`);
+  }
 }
 
 /** The filters as one Cucumber tag expression over @req: / @topic: tags ('' = everything). */

@@ -86,27 +86,38 @@ test('verdict levels: SHOULD failure warns, unrun MUST is incomplete, unmet cond
   assert.equal(decideVerdict(buildConformance({ profile, requirements: REQS, results: [...allPass, { ...allPass[0]!, id: 'x', status: 'failed' }], applies }).requirements).verdict, 'not-conformant');
 });
 
-test('a SHOULD or MAY scenario that catches an omitted live function, a fault or a runaway walk fails the profile', () => {
-  const pass = (id: string, level: Requirement['level']) => result({ requirement: id, level, status: 'passed' });
-  const allPass = [pass('must-a', 'must'), pass('must-b', 'must'), pass('should-c', 'should')];
+test('a SHOULD or MAY scenario that catches an omitted live function, a fault or a runaway walk fails that MUST, in every view', () => {
+  const SECTION2 = ['trace-complete-or-nonzero', 'walk-memory-safe', 'walk-terminates'];
+  const reqs = [...REQS, ...SECTION2.map((id) => req(id, 'must'))];
+  const pass = (id: string, level: Requirement['level']) => result({ id: `${id}-ex`, requirement: id, level, status: 'passed' });
+  const allPass = [pass('must-a', 'must'), pass('must-b', 'must'), pass('should-c', 'should'), ...SECTION2.map((id) => pass(id, 'must'))];
   // A MAY scenario applying the core contract, whose one walk omitted `outer` with rc 0.
   const mayUnsafe = result({ id: 'may-unsafe', requirement: 'may-d', level: 'may', status: 'failed', walks: [walk(0, DROPPED_TRACE)] });
-  const c = buildConformance({ profile, requirements: REQS, results: [...allPass, mayUnsafe], applies });
+  const c = buildConformance({ profile, requirements: reqs, results: [...allPass, mayUnsafe], applies });
   assert.equal(c.verdict, 'not-conformant');
-  assert.deepEqual(c.reasons, ['MUST trace-complete-or-nonzero broken in may-unsafe (filed under MAY may-d): 1 unsafe walk(s)']);
+  assert.deepEqual(c.reasons, ['MUST trace-complete-or-nonzero failed: broken in may-unsafe (filed under MAY may-d): 1 unsafe walk(s)']);
+  // The MUST itself shows failed, with the scenario that caught it: traceability and counts read this.
+  const core = c.requirements.find((r) => r.id === 'trace-complete-or-nonzero')!;
+  assert.equal(core.outcome, 'failed');
+  assert.ok(core.scenarios.includes('may-unsafe'));
+  assert.equal(c.counts.must.requirements.failed, 1);
   // A SHOULD sweep counts its faulted and runaway walks from the summary, not only the walks it kept.
   const shouldSweep = result({ id: 'should-sweep', requirement: 'should-c', level: 'should', status: 'failed', sweep: { walks: 9, reliable: 2, outcomes: { 'sound-reliable': 2, faulted: 3, runaway: 4 } } });
-  const s = buildConformance({ profile, requirements: REQS, results: [...allPass.slice(0, 2), shouldSweep], applies });
+  const s = buildConformance({ profile, requirements: reqs, results: [...allPass.filter((r) => r.requirement !== 'should-c'), shouldSweep], applies });
   assert.equal(s.verdict, 'not-conformant');
   assert.deepEqual(s.reasons.sort(), [
-    'MUST walk-memory-safe broken in should-sweep (filed under SHOULD should-c): 3 faulted walk(s)',
-    'MUST walk-terminates broken in should-sweep (filed under SHOULD should-c): 4 runaway walk(s)',
+    'MUST walk-memory-safe failed: broken in should-sweep (filed under SHOULD should-c): 3 faulted walk(s)',
+    'MUST walk-terminates failed: broken in should-sweep (filed under SHOULD should-c): 4 runaway walk(s)',
   ]);
-  // Imprecise walks (nothing live missing) stay a SHOULD warning; a passed scenario's recorded walks are not graded.
+  // Imprecise walks (nothing live missing) stay a SHOULD warning.
   const imprecise = result({ id: 'should-imprecise', requirement: 'should-c', level: 'should', status: 'failed', walks: [walk(0, DUPLICATED_TRACE)] });
-  assert.equal(buildConformance({ profile, requirements: REQS, results: [...allPass.slice(0, 2), imprecise], applies }).verdict, 'conformant-with-warnings');
-  const recorded = result({ id: 'may-recorded', requirement: 'may-d', level: 'may', status: 'passed', walks: [walk(0, DROPPED_TRACE)] });
-  assert.equal(buildConformance({ profile, requirements: REQS, results: [...allPass, recorded], applies }).verdict, 'conformant');
+  assert.equal(buildConformance({ profile, requirements: reqs, results: [...allPass.filter((r) => r.requirement !== 'should-c'), imprecise], applies }).verdict, 'conformant-with-warnings');
+  // An unsafe walk judged in a scenario that passed (its rule judged something else) still breaks the MUST.
+  const passedUnsafe = result({ id: 'may-recorded', requirement: 'may-d', level: 'may', status: 'passed', walks: [walk(0, DROPPED_TRACE)] });
+  assert.equal(buildConformance({ profile, requirements: reqs, results: [...allPass, passedUnsafe], applies }).verdict, 'not-conformant');
+  // A scenario that does not apply (a kernel the profile's build rejects) breaks nothing.
+  const notApplicable = result({ id: 'may-na', requirement: 'may-d', level: 'may', status: 'not-applicable', walks: [walk(0, DROPPED_TRACE)] });
+  assert.equal(buildConformance({ profile, requirements: reqs, results: [...allPass, notApplicable], applies }).verdict, 'conformant');
 });
 
 test('an always-unreliable unwinder is flagged useless; a sound one useful', () => {

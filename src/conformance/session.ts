@@ -619,6 +619,18 @@ export class ConformanceSession {
 
   // ------------------------------------------------------------------ After hook: the record
 
+  /** Every walk by kind, with the sound reliable ones. */
+  private byKind(): NonNullable<ScenarioResult['byKind']> {
+    const out: NonNullable<ScenarioResult['byKind']> = {};
+    for (const w of this.walks) {
+      const m = w.scene.spec.moment;
+      const t = (out[m.kind === 'blocked' ? 'blocked' : m.walk] ??= { walks: 0, sound: 0 });
+      t.walks++;
+      if (w.judgement.outcome === 'sound-reliable') t.sound++;
+    }
+    return out;
+  }
+
   /** The scenario's record, given Cucumber's status and error message. */
   result(cucumberStatus: string, message: string | undefined, uriForReport = this.meta.uri): ScenarioResult {
     let status: ScenarioStatus;
@@ -665,6 +677,7 @@ export class ConformanceSession {
       status,
       ...(msg ? { message: msg } : {}),
       walks,
+      ...(this.walks.length ? { byKind: this.byKind() } : {}),
       ...(this.sweep || this.shareRecorded ? { sweep: this.sweep ?? this.summary() } : {}),
       durationMs: Date.now() - this.started,
     };

@@ -28,7 +28,8 @@ export function usefulnessText(c: Conformance): string {
   const u = c.usefulness;
   const sweep = u.sweepShare === null ? "no sweeps ran" : `${pct(u.sweepShare)} of ${u.sweepWalks} sweep walks sound and reliable`;
   const bad = u.unsafeWalks || u.impreciseWalks ? `; besides, ${pct(u.unsafeShare)} reported reliable but unsafe and ${pct(u.impreciseShare)} imprecise` : '';
-  return `${sweep}; ${pct(u.share)} of all ${u.judgedWalks} judged walks (${u.rating})${bad}`;
+  const kinds = Object.entries(u.byKind).map(([k, v]) => `${k} ${pct(v.share)} of ${v.walks}`).join(', ');
+  return `${sweep}; ${pct(u.share)} of all ${u.judgedWalks} judged walks (${u.rating})${bad}${kinds ? `; by kind of walk: ${kinds}` : ''}`;
 }
 
 const failed = (s: ScenarioVerdict) => s.status === 'failed' || s.status === 'errored';

@@ -35,6 +35,9 @@ export interface WalkReport {
   snapshotFile?: string;
 }
 
+/** What kind of walk: a blocked task, a task preempted by an exception and then blocked, or current from a handler. */
+export type WalkKind = 'blocked' | 'preempted' | 'in-handler';
+
 export interface SweepSummary {
   walks: number;
   reliable: number;
@@ -55,6 +58,8 @@ export interface ScenarioResult {
   /** Why it failed, errored or was not applicable. */
   message?: string;
   walks: WalkReport[];
+  /** Every walk of the scenario by kind, with the sound reliable ones (usefulness per kind). */
+  byKind?: Partial<Record<WalkKind, { walks: number; sound: number }>>;
   sweep?: SweepSummary;
   durationMs: number;
 }

@@ -4,7 +4,7 @@
  */
 import type { Requirement, Topic } from '../catalogue/types';
 import type { Profile } from '../unwinders/types';
-import type { Level, ScenarioResult, ScenarioStatus, SweepSummary, WalkReport } from './results';
+import type { Level, ScenarioResult, ScenarioStatus, WalkKind, WalkReport } from './results';
 
 export type Verdict = 'conformant' | 'conformant-with-warnings' | 'not-conformant' | 'incomplete';
 
@@ -74,6 +74,8 @@ export interface Usefulness {
   /** rc 0 walks that omit a live function. */
   unsafeWalks: number;
   unsafeShare: number | null;
+  /** Sound reliable walks per kind of walk: blocked tasks are what a livepatch transition mostly needs. */
+  byKind: Partial<Record<WalkKind, { walks: number; sound: number; share: number }>>;
   /** One word for the summary table: useless when nothing is reported reliable, limited when little is. */
   rating: 'useless' | 'limited' | 'useful' | 'n/a';
 }
@@ -148,8 +150,14 @@ export function usefulness(results: readonly ScenarioResult[]): Usefulness {
   let reliableWalks = 0;
   let impreciseWalks = 0;
   let unsafeWalks = 0;
+  const byKind: Usefulness['byKind'] = {};
   for (const r of results) {
     if (r.status === 'not-applicable') continue;
+    for (const [k, v] of Object.entries(r.byKind ?? {}) as [WalkKind, { walks: number; sound: number }][]) {
+      const t = (byKind[k] ??= { walks: 0, sound: 0, share: 0 });
+      t.walks += v.walks;
+      t.sound += v.sound;
+    }
     const o: Partial<Record<WalkReport['outcome'], number>> = r.sweep ? r.sweep.outcomes : {};
     if (!r.sweep) for (const w of r.walks) o[w.outcome] = (o[w.outcome] ?? 0) + 1;
     const n = r.sweep ? r.sweep.walks : r.walks.length;
@@ -163,13 +171,15 @@ export function usefulness(results: readonly ScenarioResult[]): Usefulness {
     }
   }
   const sweepShare = sweepWalks ? sweepReliable / sweepWalks : null;
+  for (const t of Object.values(byKind)) t.share = t.walks ? t.sound / t.walks : 0;
   const of = (k: number) => (judgedWalks ? k / judgedWalks : null);
   const share = of(reliableWalks);
-  // Useless: never a reliable trace (livepatch transitions would never complete). Limited: reliable
-  // for few walks, e.g. only for blocked tasks and never across an exception boundary.
-  const low = Math.min(sweepShare ?? 1, share ?? 1);
-  const rating = share === null ? 'n/a' : reliableWalks === 0 ? 'useless' : low < 0.25 ? 'limited' : 'useful';
-  return { sweepWalks, sweepReliable, sweepShare, judgedWalks, reliableWalks, share, impreciseWalks, impreciseShare: of(impreciseWalks), unsafeWalks, unsafeShare: of(unsafeWalks), rating };
+  // Useless: never a sound reliable trace (livepatch transitions would never complete). Limited: few
+  // blocked tasks walked soundly, which is what a transition mostly needs (many blocked scenes are
+  // rightly rejected: corrupt stacks, BPF, EFI); without blocked walks, the share of all walks decides.
+  const main = byKind.blocked?.share ?? share ?? 0;
+  const rating = share === null ? 'n/a' : reliableWalks === 0 ? 'useless' : main < 0.25 ? 'limited' : 'useful';
+  return { sweepWalks, sweepReliable, sweepShare, judgedWalks, reliableWalks, share, impreciseWalks, impreciseShare: of(impreciseWalks), unsafeWalks, unsafeShare: of(unsafeWalks), byKind, rating };
 }
 
 const ran = (s: ScenarioStatus) => s === 'passed' || s === 'failed' || s === 'errored';
@@ -230,6 +240,15 @@ export function requirementVerdicts(input: ConformanceInput): RequirementVerdict
     if (worst !== 'passed' && failed?.message) v.note = failed.message;
     return v;
   });
+  // A section-2 MUST breached by a walk of any scenario is failed under that MUST, in every view.
+  for (const [id, hits] of breachesByMust(results)) {
+    const v = out.find((r) => r.id === id);
+    if (!v || v.outcome === 'failed' || v.outcome === 'errored') continue;
+    v.outcome = 'failed';
+    v.applicable = true;
+    v.scenarios = [...new Set([...v.scenarios, ...hits.map((h) => h.scenario)])];
+    v.note = hits.map((h) => h.line).join('\n');
+  }
   // Results for requirements the catalogue does not know are kept, so nothing is dropped silently.
   for (const [id, rs] of byReq) {
     if (known.has(id)) continue;
@@ -262,23 +281,30 @@ const SECTION_2_BREACH: Partial<Record<WalkReport['outcome'], string>> = {
   runaway: 'walk-terminates',
 };
 
-/** One line per failed SHOULD / MAY scenario whose walks broke a section-2 MUST. */
-export function mustBreaches(results: readonly ScenarioResult[]): string[] {
-  const out: string[] = [];
+/**
+ * Section-2 MUSTs broken by the walks of scenarios filed under another requirement, by MUST id: a
+ * scenario of any level that judged an unsafe, faulted or runaway walk (sweeps counted whole).
+ */
+function breachesByMust(results: readonly ScenarioResult[]): Map<string, { scenario: string; line: string }[]> {
+  const out = new Map<string, { scenario: string; line: string }[]>();
   for (const r of results) {
-    if (r.level === 'must' || r.status !== 'failed') continue;
-    const counts = new Map<string, number>();
+    if (r.status === 'not-applicable' || r.status === 'skipped' || r.status === 'undefined') continue;
+    const counts = new Map<WalkReport['outcome'], number>();
     const add = (o: WalkReport['outcome'], n: number) => {
       if (SECTION_2_BREACH[o] && n > 0) counts.set(o, (counts.get(o) ?? 0) + n);
     };
     if (r.sweep) for (const [o, n] of Object.entries(r.sweep.outcomes)) add(o as WalkReport['outcome'], n ?? 0);
     else for (const w of r.walks) add(w.outcome, 1);
     for (const [o, n] of counts) {
-      out.push(`MUST ${SECTION_2_BREACH[o as WalkReport['outcome']]} broken in ${r.id} (filed under ${r.level.toUpperCase()} ${r.requirement}): ${n} ${o} walk(s)`);
+      const must = SECTION_2_BREACH[o]!;
+      if (r.requirement === must) continue;
+      const line = `broken in ${r.id} (filed under ${r.level.toUpperCase()} ${r.requirement}): ${n} ${o} walk(s)`;
+      out.set(must, [...(out.get(must) ?? []), { scenario: r.id, line }]);
     }
   }
   return out;
 }
+
 
 /** First line of a note, shortened: verdict reasons stay one line each; the details are in the failures. */
 const brief = (note?: string): string => {
@@ -289,16 +315,16 @@ const brief = (note?: string): string => {
 };
 
 /**
- * The verdict rule: MUST failure (or a section-2 breach caught by any scenario) → not conformant; a MUST
+ * The verdict rule: MUST failure (a section-2 breach caught by any scenario fails its MUST) → not conformant; a MUST
  * with nothing run → incomplete; SHOULD failure → warnings.
  */
-export function decideVerdict(reqs: readonly RequirementVerdict[], breaches: readonly string[] = []): { verdict: Verdict; reasons: string[] } {
+export function decideVerdict(reqs: readonly RequirementVerdict[]): { verdict: Verdict; reasons: string[] } {
   const bad = (o: RequirementOutcome) => o === 'failed' || o === 'errored';
   const unrun = (r: RequirementVerdict) =>
     r.testability !== 'review-only' && (r.outcome === 'not-run' || r.outcome === 'undefined' || r.outcome === 'skipped');
   const mustFail = reqs.filter((r) => r.level === 'must' && bad(r.outcome));
-  if (mustFail.length || breaches.length) {
-    return { verdict: 'not-conformant', reasons: [...mustFail.map((r) => `MUST ${r.id} ${r.outcome}${brief(r.note)}`), ...breaches] };
+  if (mustFail.length) {
+    return { verdict: 'not-conformant', reasons: mustFail.map((r) => `MUST ${r.id} ${r.outcome}${brief(r.note)}`) };
   }
   const mustUnrun = reqs.filter((r) => r.level === 'must' && unrun(r));
   if (mustUnrun.length) {
@@ -324,7 +350,7 @@ function counts(reqs: readonly RequirementVerdict[], results: readonly ScenarioR
 
 export function buildConformance(input: ConformanceInput): Conformance {
   const requirements = requirementVerdicts(input);
-  const { verdict, reasons } = decideVerdict(requirements, mustBreaches(input.results));
+  const { verdict, reasons } = decideVerdict(requirements);
   const scenarios: ScenarioVerdict[] = input.results.map((r) =>
     r.status === 'failed' || r.status === 'errored' ? { ...r, failures: failureExplanations(r) } : { ...r },
   );
