@@ -42,7 +42,7 @@ test('end to end: a frame-dropping unwinder is not conformant, the sound one is;
   assert.equal(r.status, 1, r.stderr + r.stdout);
   assert.match(r.stdout, /fixture-good \(ref\) +conformant +1\/0/);
   assert.match(r.stdout, /fixture-drop-frame \(ref\) +NOT conformant +0\/1/);
-  assert.match(r.stdout, /Reference profile\(s\) not conformant: fixture-drop-frame \(not-conformant\)/);
+  assert.match(r.stdout, /Not conformant: fixture-drop-frame \(reference\) \(not-conformant\)/);
 
   const bad = validateConformance(JSON.parse(readFileSync(join(r.out, 'fixture-drop-frame', 'conformance.json'), 'utf8')));
   assert.equal(bad.verdict, 'not-conformant');
@@ -64,7 +64,13 @@ test('end to end: a frame-dropping unwinder is not conformant, the sound one is;
   assert.deepEqual(row.scenarios.map((x) => x.id), ['fixture-chain-walk']);
 
   for (const p of ['fixture-good', 'fixture-drop-frame']) {
-    for (const f of ['conformance.md', 'conformance.html', 'junit.xml', 'cucumber-messages.ndjson', 'snapshots']) assert.ok(existsSync(join(r.out, p, f)), `${p}/${f}`);
+    for (const f of ['conformance.md', 'conformance.html', 'results.ktap', 'junit.xml', 'cucumber-messages.ndjson', 'snapshots']) assert.ok(existsSync(join(r.out, p, f)), `${p}/${f}`);
+  }
+  const k = readFileSync(join(r.out, 'fixture-drop-frame', 'results.ktap'), 'utf8');
+  assert.match(k, /^KTAP version 1\n/);
+  assert.match(k, /^not ok \d+ trace-complete-or-nonzero$/m);
+  assert.match(k, /^ {4}not ok 1 fixture-chain-walk$/m);
+  {
   }
   assert.match(readFileSync(join(r.out, 'fixture-drop-frame', 'junit.xml'), 'utf8'), /<failure[^>]*>/);
   for (const f of ['traceability.md', 'traceability.html', 'summary.md', 'summary.html', 'allure-report/index.html']) assert.ok(existsSync(join(r.out, f)), f);

@@ -77,5 +77,5 @@ test('an unsafe walk caught only by a MAY scenario still makes the profile not c
   const profile = { ...builtinProfile('arm64-fp'), name: res.profile, reference: false };
   const c = buildConformance({ profile, requirements: loadCatalogue(), results: [...r.values()], applies: applicability, filter: 'mutant' });
   assert.equal(c.verdict, 'not-conformant');
-  assert.match(c.reasons.join('\n'), /MUST trace-complete-or-nonzero broken in chain-ending-before-final-frame-not-successful \(filed under MAY termination-at-fixed-location\): 1 unsafe walk/);
+  assert.match(c.reasons.join('\n'), /MUST trace-complete-or-nonzero failed: broken in chain-ending-before-final-frame-not-successful \(filed under MAY termination-at-fixed-location\): 1 unsafe walk/);
 });

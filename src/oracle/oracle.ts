@@ -4,6 +4,10 @@
  * a reference unwinder.
  */
 import { STACK_KINDS, type Access } from '../machine/memory';
+import { neutral } from './neutral';
+
+/** The longest reason or error text of an unwinder kept in a judgement (the rest is cut). */
+export const MAX_TEXT = 2000;
 import type { LoadedSnapshot } from '../snapshot/io';
 import type { GroundTruth, TruthFrame } from '../truth/shadow';
 import type { WalkResult } from '../unwinders/types';
@@ -158,7 +162,7 @@ export function judge(snap: LoadedSnapshot, truth: GroundTruth, walk: WalkRecord
   const base = { truth: truth.frames, trace, faults, reads, accessesObserved: walk.accesses !== undefined, missing: [], extra: [], inverted: [] };
   const rc = walk.result ? walk.result.rc : null;
 
-  if (walk.error !== undefined) return { ...base, rc, outcome: 'errored', explanation: walk.error };
+  if (walk.error !== undefined) return { ...base, rc, outcome: 'errored', explanation: neutral(walk.error).slice(0, MAX_TEXT) };
   if (walk.runaway !== undefined) return { ...base, rc, outcome: 'runaway', explanation: walk.runaway };
   if (faults.length) {
     const f = faults[0]!;
@@ -168,12 +172,13 @@ export function judge(snap: LoadedSnapshot, truth: GroundTruth, walk: WalkRecord
   const result = walk.result;
   if (!result) return { ...base, rc, outcome: 'errored', explanation: 'the walk gave no result' };
   if (result.rc !== 0) {
+    const reason = result.reason === undefined ? undefined : neutral(result.reason).slice(0, MAX_TEXT);
     return {
       ...base,
       rc,
       outcome: 'correctly-unreliable',
-      explanation: `reported unreliable (rc ${result.rc})${result.reason ? `: ${result.reason}` : ''}`,
-      ...(result.reason ? { unreliableReason: result.reason } : {}),
+      explanation: `reported unreliable (rc ${result.rc})${reason ? `: ${reason}` : ''}`,
+      ...(reason ? { unreliableReason: reason } : {}),
     };
   }
   const cmp = compare(truth.frames, trace);

@@ -1,6 +1,6 @@
 /** conformance.md and conformance.html for one profile. */
 import { alignWalk, MARK_TEXT, pictureText, type RowMark } from './picture';
-import { esc, htmlTable, mdTable, page, pct, VERDICT_TEXT } from './html';
+import { esc, htmlTable, mdTable, neutral, page, pct, VERDICT_TEXT } from './html';
 import type { WalkReport } from './results';
 import type { Conformance, ScenarioVerdict } from './verdict';
 import type { Level } from './results';
@@ -34,8 +34,63 @@ export function usefulnessText(c: Conformance): string {
 
 const failed = (s: ScenarioVerdict) => s.status === 'failed' || s.status === 'errored';
 
+/** Walk outcomes, worst first: what breaks livepatch before what only stalls it. */
+const OUTCOME_ORDER: WalkReport['outcome'][] = ['unsafe', 'faulted', 'runaway', 'errored', 'undetected-corruption', 'imprecise', 'correctly-unreliable', 'sound-reliable'];
+const LEVEL_ORDER: Record<Level, number> = { must: 0, should: 1, may: 2 };
+
+/** The worst walk outcome of a scenario (sweeps by their summary). */
+function worstOutcome(s: ScenarioVerdict): WalkReport['outcome'] | undefined {
+  const seen = new Set<WalkReport['outcome']>(s.walks.map((w) => w.outcome));
+  for (const [o, n] of Object.entries(s.sweep?.outcomes ?? {})) if (n) seen.add(o as WalkReport['outcome']);
+  return OUTCOME_ORDER.find((o) => seen.has(o));
+}
+
+/**
+ * Failures in triage order: by the level they break (a scenario whose walks breach section 2 breaks a
+ * MUST, whatever it is filed under), then by the worst kind of walk, then as written.
+ */
+export function triageOrder(c: Conformance): ScenarioVerdict[] {
+  const key = (s: ScenarioVerdict): [number, number] => {
+    const worst = worstOutcome(s);
+    const breach = worst === 'unsafe' || worst === 'faulted' || worst === 'runaway';
+    return [breach ? 0 : LEVEL_ORDER[s.level], worst ? OUTCOME_ORDER.indexOf(worst) : OUTCOME_ORDER.length];
+  };
+  return c.scenarios
+    .map((s, i) => ({ s, i, k: key(s) }))
+    .filter((x) => failed(x.s))
+    .sort((a, b) => a.k[0] - b.k[0] || a.k[1] - b.k[1] || a.i - b.i)
+    .map((x) => x.s);
+}
+
+/** The level a failure is listed under: MUST when its walks breach section 2. */
+function failureLevel(s: ScenarioVerdict): string {
+  const worst = worstOutcome(s);
+  return worst === 'unsafe' || worst === 'faulted' || worst === 'runaway' ? 'MUST' : s.level.toUpperCase();
+}
+
+/** Anchor names: stable, so a failure can be linked to from a CI log or a review. */
+export const anchor = {
+  requirement: (id: string) => `req-${id.replace(/[^A-Za-z0-9_-]/g, '_')}`,
+  scenario: (id: string) => `sc-${id.replace(/[^A-Za-z0-9_-]/g, '_')}`,
+};
+
+/** The command that reruns just one scenario for this profile. */
+export function rerunCommand(c: Conformance, scenarioId: string): string {
+  const who = c.external ? `--unwinder '${c.external.command.replace(/'/g, `'\\''`)}'` : c.profile.reference ? `--profile ${c.profile.name}` : `--profile-file <${c.profile.name}.json>`;
+  return `npm run conformance -- ${who} --tags '@id:${scenarioId}'`;
+}
+
+/** Plugin-controlled text made inert for Markdown: control and escape sequences dropped, one line. */
+const mdInline = (s: string): string => neutral(s).replace(/\s*\n\s*/g, ' ').replace(/([`*_<>\[\]#|])/g, '\\$1');
+/** A fenced block that no content can close early. */
+const fence = (body: string): string[] => {
+  const longest = Math.max(2, ...[...body.matchAll(/`+/g)].map((m) => m[0].length));
+  const f = '`'.repeat(longest + 1);
+  return [f, neutral(body), f];
+};
+
 function walkMarkdown(w: WalkReport): string {
-  const out = [`**${w.sceneId}** — ${w.moment}: \`${w.outcome}\` — ${w.explanation}`, '', '```', pictureText(w), '```'];
+  const out = [`**${w.sceneId}** — ${mdInline(w.moment)}: \`${w.outcome}\` — ${mdInline(w.explanation)}`, '', ...fence(pictureText(w))];
   if (w.faults.length) out.push('', `Faulting reads: ${w.faults.map((f) => `${f.addr} (${f.region ?? 'unmapped'})`).join(', ')}`);
   if (w.stackDump?.length) {
     out.push('', '<details><summary>stack memory</summary>', '', '```');
@@ -53,17 +108,20 @@ export function conformanceMarkdown(c: Conformance): string {
   out.push(`**Verdict: ${VERDICT_TEXT[c.verdict]}**${c.scope === 'filtered' ? ` (filtered run: ${c.filter})` : ''}`, '');
   out.push(`Usefulness: ${usefulnessText(c)}`, '');
   out.push(`Profile: ${p.arch}, unwinder \`${p.unwinder}\`${p.reference ? ', reference profile' : ''}${c.external ? `, external: \`${c.external.command}\`` : ''}. ${p.description}`, '');
-  if (c.reasons.length) out.push('Why:', '', ...c.reasons.map((r) => `- ${r}`), '');
+  if (c.reasons.length) out.push('Why:', '', ...c.reasons.map((r) => `- ${mdInline(r)}`), '');
   out.push(mdTable(['level', 'requirements', 'other', 'scenarios pass / fail', 'scenarios n/a'], LEVELS.map((l) => countLine(c, l))), '');
-  out.push('Claims: ' + Object.entries(p.claims).map(([k, v]) => `${k}=${v}`).join(', '), '');
+  out.push('Claims (they select which rules apply): ' + Object.entries(p.claims).map(([k, v]) => `${k}=${v}`).join(', ') + (p.analyser ? `; build-time analyser: ${p.analyser}` : '; no build-time analyser supplied'), '');
 
-  const bad = c.scenarios.filter(failed);
+  const bad = triageOrder(c);
   if (bad.length) {
-    out.push('## Failures', '');
+    out.push('## Failures, worst first', '');
+    for (const s of bad) out.push(`- [${failureLevel(s)} ${s.requirement}: ${mdInline(s.name)}](#${anchor.scenario(s.id)}) (${worstOutcome(s) ?? s.status})`);
+    out.push('');
     for (const s of bad) {
       const [first, ...rest] = (s.message ?? '').split('\n');
-      out.push(`### ${s.level.toUpperCase()} ${s.requirement}: ${s.name}`, '', `\`${s.id}\` (${s.uri}) — ${s.status}${first ? `: ${first}` : ''}`, '');
-      if (rest.length) out.push('```', ...rest, '```', '');
+      out.push(`<a id="${anchor.scenario(s.id)}"></a>`, '', `### ${failureLevel(s)} ${s.requirement}: ${mdInline(s.name)}`, '', `\`${s.id}\` (${s.uri}) — ${s.status}${first ? `: ${mdInline(first)}` : ''}`, '');
+      out.push(`Rerun: \`${rerunCommand(c, s.id)}\``, '');
+      if (rest.length) out.push(...fence(rest.join('\n')), '');
       for (const w of (s.walks.filter((x) => s.failures?.some((f) => f.sceneId === x.sceneId && f.moment === x.moment)) || []).slice(0, 5)) {
         out.push(walkMarkdown(w), '');
       }
@@ -73,7 +131,7 @@ export function conformanceMarkdown(c: Conformance): string {
   out.push(
     mdTable(
       ['requirement', 'level', 'section', 'outcome', 'scenarios', 'note'],
-      c.requirements.map((r) => [r.id, r.level.toUpperCase(), `${r.section.original} / ${r.section.upstream}`, r.outcome, String(r.scenarios.length), r.note ?? '']),
+      c.requirements.map((r) => [r.id, r.level.toUpperCase(), `${r.section.original} / ${r.section.upstream}`, r.outcome, String(r.scenarios.length), mdInline(r.note ?? '')]),
     ),
     '',
   );
@@ -122,15 +180,23 @@ export function conformanceHtml(c: Conformance): string {
   b.push(`<p><span class="verdict v-${c.verdict}" id="verdict">${esc(VERDICT_TEXT[c.verdict])}</span>${c.scope === 'filtered' ? ` <span class="small">filtered run: ${esc(c.filter)}</span>` : ''}</p>`);
   b.push(`<p>Usefulness: <span class="${c.usefulness.rating}">${esc(usefulnessText(c))}</span></p>`);
   b.push(`<p class="small">${esc(p.arch)}, unwinder <code>${esc(p.unwinder)}</code>${p.reference ? ', reference profile' : ''}${c.external ? `, external <code>${esc(c.external.command)}</code>` : ''}. ${esc(p.description)}</p>`);
-  if (c.reasons.length) b.push(`<ul>${c.reasons.map((r) => `<li>${esc(r)}</li>`).join('')}</ul>`);
+  if (c.reasons.length) b.push(`<ul>${c.reasons.map((r) => `<li>${esc(neutral(r))}</li>`).join('')}</ul>`);
   b.push(htmlTable(['level', 'requirements', 'other', 'scenarios pass / fail', 'scenarios n/a'], LEVELS.map((l) => countLine(c, l).map(esc))));
+  b.push(
+    `<details><summary>Claims (they select which rules apply)</summary>` +
+      htmlTable(['claim', 'value'], [...Object.entries(p.claims).map(([k, v]) => [`<code>${esc(k)}</code>`, esc(v)]), ['build-time analyser', esc(p.analyser ?? 'none supplied (compile-time requirements not run)')]]) +
+      `</details>`,
+  );
   const legend = (Object.keys(MARK_TEXT) as RowMark[]).filter((m) => m !== 'ok').map((m) => `<span class="m-${m}">${esc(MARK_TEXT[m])}</span>`).join('');
-  const bad = c.scenarios.filter(failed);
+  const bad = triageOrder(c);
   if (bad.length) {
-    b.push(`<h2>Failures (${bad.length})</h2><p class="legend small">${legend}</p>`);
+    b.push(`<h2 id="failures">Failures, worst first (${bad.length})</h2>`);
+    b.push(`<ol class="toc">${bad.map((s) => `<li><a href="#${anchor.scenario(s.id)}">${esc(failureLevel(s))} <code>${esc(s.requirement)}</code>: ${esc(s.name)}</a> <span class="small">(${esc(worstOutcome(s) ?? s.status)})</span></li>`).join('')}</ol>`);
+    b.push(`<p class="legend small">${legend}</p>`);
     for (const s of bad) {
-      b.push(`<h3>${esc(s.level.toUpperCase())} <code>${esc(s.requirement)}</code>: ${esc(s.name)}</h3>`);
-      b.push(`<p class="small"><code>${esc(s.id)}</code> (${esc(s.uri)}) — <b>${esc(s.status)}</b>${s.message ? `: ${messageHtml(s.message)}` : ''}</p>`);
+      b.push(`<h3 id="${anchor.scenario(s.id)}">${esc(failureLevel(s))} <a href="#${anchor.requirement(s.requirement)}"><code>${esc(s.requirement)}</code></a>: ${esc(s.name)} <a class="small" href="#${anchor.scenario(s.id)}">¶</a></h3>`);
+      b.push(`<p class="small"><code>${esc(s.id)}</code> (${esc(s.uri)}) — <b>${esc(s.status)}</b>${s.message ? `: ${messageHtml(neutral(s.message))}` : ''}</p>`);
+      b.push(`<p class="small">Rerun just this: <code>${esc(rerunCommand(c, s.id))}</code></p>`);
       const shown = s.walks.filter((x) => s.failures?.some((f) => f.sceneId === x.sceneId && f.moment === x.moment)).slice(0, 5);
       b.push(shown.map(pictureHtml).join('\n'));
     }
@@ -139,7 +205,7 @@ export function conformanceHtml(c: Conformance): string {
   b.push(
     htmlTable(
       ['requirement', 'level', 'section (reviewed / upstream)', 'outcome', 'scenarios', 'note'],
-      c.requirements.map((r) => [`<code>${esc(r.id)}</code><br><span class="small">${esc(r.title)}</span>`, r.level.toUpperCase(), esc(`${r.section.original} / ${r.section.upstream} ${r.section.title}`), esc(r.outcome), String(r.scenarios.length), esc(r.note ?? '')]),
+      c.requirements.map((r) => [`<code id="${anchor.requirement(r.id)}">${esc(r.id)}</code><br><span class="small">${esc(r.title)}</span>`, r.level.toUpperCase(), esc(`${r.section.original} / ${r.section.upstream} ${r.section.title}`), esc(r.outcome), String(r.scenarios.length), esc(neutral(r.note ?? ''))]),
       (r, col) => (col === 3 ? `o-${c.requirements[r]!.outcome}` : undefined),
     ),
   );
@@ -147,7 +213,7 @@ export function conformanceHtml(c: Conformance): string {
   b.push(
     htmlTable(
       ['scenario', 'requirement', 'level', 'status', 'walks'],
-      c.scenarios.map((s) => [`<code>${esc(s.id)}</code><br><span class="small">${esc(s.name)}</span>`, esc(s.requirement), s.level, esc(s.status), s.sweep ? `${s.sweep.reliable}/${s.sweep.walks} reliable` : String(s.walks.length)]),
+      c.scenarios.map((s) => [`<code${failed(s) ? '' : ` id="${anchor.scenario(s.id)}"`}>${esc(s.id)}</code><br><span class="small">${esc(s.name)}</span>`, esc(s.requirement), s.level, esc(s.status), s.sweep ? `${s.sweep.reliable}/${s.sweep.walks} reliable` : String(s.walks.length)]),
       (r, col) => (col === 3 ? `o-${c.scenarios[r]!.status}` : undefined),
     ),
   );

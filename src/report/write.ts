@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { assertValid, validator } from '../schema/validate';
 import { conformanceHtml, conformanceMarkdown } from './conformance-render';
+import { ktap } from './ktap';
 import type { ScenarioResult } from './results';
 import { summaryHtml, summaryMarkdown, traceabilityHtml, traceabilityMarkdown, type Traceability } from './traceability';
 import type { Conformance } from './verdict';
@@ -36,12 +37,13 @@ export function validateTraceability(t: unknown, source = 'traceability.json'): 
 export function writeProfileReports(dir: string, c: Conformance, opts: { html?: boolean } = {}): string[] {
   mkdirSync(dir, { recursive: true });
   validateConformance(c, join(dir, 'conformance.json'));
-  const files = [join(dir, 'conformance.json'), join(dir, 'conformance.md')];
+  const files = [join(dir, 'conformance.json'), join(dir, 'conformance.md'), join(dir, 'results.ktap')];
   writeFileSync(files[0]!, JSON.stringify(c, null, 2) + '\n');
   writeFileSync(files[1]!, conformanceMarkdown(c));
+  writeFileSync(files[2]!, ktap(c));
   if (opts.html !== false) {
     files.push(join(dir, 'conformance.html'));
-    writeFileSync(files[2]!, conformanceHtml(c));
+    writeFileSync(files[3]!, conformanceHtml(c));
   }
   return files;
 }
