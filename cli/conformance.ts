@@ -5,12 +5,13 @@
 import { loadConfiguration, runCucumber, type IRunConfiguration, type ISupportCodeLibrary } from '@cucumber/cucumber/api';
 import type { Envelope } from '@cucumber/messages';
 import { SingleBar, Presets } from 'cli-progress';
-import { mkdirSync, rmSync } from 'fs';
+import { mkdirSync, rmSync, writeFileSync } from 'fs';
 import { join, resolve } from 'path';
 import { Writable } from 'stream';
 import { buildConformance, acceptable, type Conformance } from '../src/report/verdict';
 import type { Level, ScenarioResult, ScenarioStatus } from '../src/report/results';
 import { buildTraceability } from '../src/report/traceability';
+import { checkExpectations, expectationsFrom, expectationsText, loadExpectations, regressed } from '../src/report/compare';
 import { readResults, writeCrossReports, writeProfileReports } from '../src/report/write';
 import { builtinProfile, builtinProfiles, loadProfile } from '../src/unwinders/profiles';
 import type { Profile } from '../src/unwinders/types';
@@ -255,6 +256,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (o.unwinder !== undefined && !o.unwinder.trim()) throw new UsageError('--unwinder needs a command line; it was empty');
   const known = { requirements: cat.requirements.map((r) => r.id), topics: [...new Set(cat.requirements.map((r) => r.topic))] };
   checkFilters(o, known, featureTags(join(ROOT, 'features'), ROOT));
+  const expected = o.expectations ? loadExpectations(resolve(o.expectations)) : undefined;
   const list = await targets(o);
   mkdirSync(out, { recursive: true });
   rmSync(join(out, 'allure-results'), { recursive: true, force: true });
@@ -316,6 +318,16 @@ export async function main(argv: readonly string[]): Promise<number> {
   const failing = conformances.filter((c) => !acceptable(c));
   if (failing.length) process.stdout.write(`\nNot conformant: ${failing.map((c) => `${c.profile.name}${c.profile.reference ? ' (reference)' : ''} (${c.verdict})`).join(', ')}\n`);
   if (cucumberBroke) process.stdout.write('\nCucumber ran no scenario for at least one profile (see errors above).\n');
+  if (o.writeExpectations) {
+    writeFileSync(resolve(o.writeExpectations), JSON.stringify(expectationsFrom(conformances), null, 2) + '\n');
+    process.stdout.write(`\nExpectations written: ${resolve(o.writeExpectations)}\n`);
+  }
+  if (expected) {
+    // With known failures, the gate is regressions only.
+    const checks = checkExpectations(conformances, expected);
+    process.stdout.write(`\nAgainst the expectations ${o.expectations}:\n${expectationsText(checks)}\n`);
+    return regressed(checks) || cucumberBroke ? 1 : 0;
+  }
   return failing.length || cucumberBroke ? 1 : 0;
 }
 

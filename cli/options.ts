@@ -14,6 +14,10 @@ export interface CliOptions {
   walkTimeout?: number;
   html: boolean;
   quiet: boolean;
+  /** Known failures: the run fails only on new ones. */
+  expectations?: string;
+  /** Write this run's failures as an expectations file. */
+  writeExpectations?: string;
   /** Hidden, for tests: a Cucumber configuration file other than ./cucumber.js. */
   cucumberConfig?: string;
 }
@@ -29,7 +33,8 @@ export function buildProgram(): Command {
     .description(
       'Judge reliable stack unwinders (arch_stack_walk_reliable) against the reliable-stacktrace spec on the simulated machine.\n' +
         'Without options: every profile in profiles/, all features; reports in reports/.\n' +
-          'Exit status: 0 when every judged profile is conformant (warnings allowed), 1 when one is not, 2 for a usage error.',
+          'Exit status: 0 when every judged profile is conformant (warnings allowed) or, with --expectations, when nothing\n' +
+          'regressed; 1 otherwise; 2 for a usage error.',
     )
     .option('--profile <name...>', 'run only these built-in profiles (names of files in profiles/, e.g. arm64-fp x86_64-orc)')
     .option('--profile-file <path...>', 'run a profile JSON of your own (validated against schemas/profile.schema.json); may be repeated')
@@ -42,6 +47,8 @@ export function buildProgram(): Command {
     .addOption(new Option('--walk-timeout <ms>', 'time allowed for one walk of an external unwinder before it is judged runaway').argParser(positiveInt))
     .option('--no-html', 'skip the HTML reports and the Allure report (JSON, Markdown, JUnit and messages are still written)')
     .option('--quiet', 'no progress bar and no Cucumber output; only the summary table', false)
+    .option('--expectations <file>', 'known failures (schemas/expectations.schema.json): report new, fixed and unchanged failures; exit 1 only on new ones')
+    .option('--write-expectations <file>', "write this run's failures as an expectations file")
     .addOption(new Option('--cucumber-config <file>', 'Cucumber configuration file (tests only)').hideHelp())
     .showHelpAfterError();
 }
