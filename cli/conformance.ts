@@ -23,7 +23,7 @@ import { summaryTable } from './table';
 
 export const ROOT = resolve(__dirname, '..');
 
-interface Target {
+export interface Target {
   profile: Profile;
   /** External unwinder command line (plugin protocol). */
   unwinder?: string;
@@ -94,7 +94,7 @@ function statusOf(s: string): ScenarioStatus {
   }
 }
 
-interface RunOutcome {
+export interface RunOutcome {
   results: ScenarioResult[];
   /** Feature paths (globs) Cucumber was given. */
   paths: string[];
@@ -102,7 +102,8 @@ interface RunOutcome {
   success: boolean;
 }
 
-async function runProfile(
+/** Run the features for one profile (Cucumber), returning its scenario results; `loaded` reuses the support code of an earlier run. */
+export async function runProfile(
   target: Target,
   dir: string,
   out: string,
