@@ -45,6 +45,8 @@ export interface MutantOutcome {
   /** The named requirement's note (why it failed, or why it passed / was not applicable). */
   namedNote?: string;
   namedOutcome?: string;
+  /** The catalogue's explanation of why this faulty mutant is not caught today, if it says so. */
+  knownGap?: string;
   seconds: number;
 }
 
@@ -79,6 +81,7 @@ export function judgeMutant(m: MutantEntry, c: Conformance, seconds: number): Mu
     ok,
     ...(named ? { namedOutcome: named.outcome } : {}),
     ...(named?.note ? { namedNote: named.note.split('\n')[0] } : {}),
+    ...(m.knownGap ? { knownGap: m.knownGap } : {}),
     seconds,
   };
 }
@@ -92,7 +95,7 @@ export function outcomeTable(rows: readonly MutantOutcome[]): string {
     r.kind,
     r.verdict,
     r.caughtBy.length ? r.caughtBy.slice(0, 4).join(', ') + (r.caughtBy.length > 4 ? `, +${r.caughtBy.length - 4}` : '') : '-',
-    r.kind === 'faulty' ? `${r.requirement}: ${r.caughtOnNamed ? 'CAUGHT' : `ESCAPED (${r.namedOutcome ?? '?'})`}` : r.mustFailures.length ? `MUST failures: ${r.mustFailures.join(', ')}` : 'no MUST failure',
+    r.kind === 'faulty' ? `${r.requirement}: ${r.caughtOnNamed ? 'CAUGHT' : `ESCAPED (${r.namedOutcome ?? '?'}${r.knownGap ? ', known gap' : ''})`}` : r.mustFailures.length ? `MUST failures: ${r.mustFailures.join(', ')}` : 'no MUST failure',
     r.ok ? 'yes' : 'NO',
   ]);
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
@@ -216,7 +219,15 @@ export async function main(argv: readonly string[]): Promise<number> {
   const byId = new Map(rows.map((r) => [r.id, r]));
   const ordered = list.map((m) => byId.get(m.id)!).filter(Boolean);
   const score = scoreLine(ordered);
-  process.stdout.write(outcomeTable(ordered) + '\n\n' + score.text + '\n');
+  process.stdout.write(outcomeTable(ordered) + '\n');
+  const escapes = ordered.filter((r) => r.kind === 'faulty' && !r.ok);
+  if (escapes.length) {
+    process.stdout.write('\nfaulty mutants not caught on their named requirement:\n');
+    for (const r of escapes) process.stdout.write(`- ${r.id} (${r.requirement}: ${r.namedOutcome ?? '?'}): ${r.knownGap ?? 'NOT a known gap: a regression of the suite, or a new mutant'}\n`);
+  }
+  const wrong = ordered.filter((r) => r.kind === 'correct' && !r.ok);
+  for (const r of wrong) process.stdout.write(`- correct mutant ${r.id} fails MUST ${r.mustFailures.join(', ')}\n`);
+  process.stdout.write('\n' + score.text + '\n');
   process.stdout.write(`${ordered.length} mutants in ${((Date.now() - t0) / 1000).toFixed(0)} s; reports in ${o.out}/mutant-<id>/\n`);
   if (o.json) writeFileSync(resolve(o.json), JSON.stringify({ score: score.text, outcomes: ordered }, null, 1));
   return score.perfect ? 0 : 1;

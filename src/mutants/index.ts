@@ -12,7 +12,7 @@ import type { Profile, Unwinder } from '../unwinders/types';
 import { walkArm64, type Arm64Knobs } from './arm64-walker';
 import type { BaseProfile, MutantEntry } from './types';
 import { walkOrcMutant, type OrcKnobs } from './x86_64-walker';
-import { EINVAL, allStacksView, baseUnwinder, everythingIsTextView, noNonStandardView, onResult, onView } from './wrappers';
+import { EINVAL, baseUnwinder, everythingIsTextView, noNonStandardView, onResult, onView, retStackUncheckedView, trampolinesUnknownView } from './wrappers';
 
 export type { MutantEntry } from './types';
 
@@ -108,6 +108,7 @@ export const CATALOGUE: readonly MutantEntry[] = [
       description: 'does not check kretprobe_find_ret_addr(): when no instance matches it reports 0 as the return address and walks on',
       requirement: 'rewritten-return-unreliable-unless-recovered',
       commit: 'beecfd6a88a6 ("arm64: stacktrace: Check kretprobe_find_ret_addr() return value")',
+      knownGap: 'no scene has __kretprobe_trampoline on the stack with no matching instance (instance list missing, empty or corrupt), so kretprobe_find_ret_addr() never fails',
     },
     { kretprobe: 'unchecked' },
   ),
@@ -120,6 +121,7 @@ export const CATALOGUE: readonly MutantEntry[] = [
       description: 'recovers __kretprobe_trampoline with the next kretprobe instance in list order, whatever frame it belongs to: with nested or in-flight instances the wrong return address is reported',
       requirement: 'rewritten-return-unreliable-unless-recovered',
       commit: 'a63d7408afbd ("arm64: disable ARCH_CORRECT_STACKTRACE_ON_KRETPROBE tests"): nested kretprobe traces gave the wrong caller',
+      knownGap: 'no scene has a kretprobe instance list out of step with the stack (an in-flight instance while the handler runs, nested kretprobes from a handler, a missing instance): taking the next instance in list order gives the right answer on every scene',
     },
     { kretprobe: 'keyless' },
   ),
@@ -142,6 +144,7 @@ export const CATALOGUE: readonly MutantEntry[] = [
       kind: 'faulty',
       description: 'stops at the first pc outside kernel text and returns 0 with the trace so far (early termination reported as success)',
       requirement: 'early-termination-not-reliable',
+      knownGap: 'caught by MUST robust-to-corrupt-unwind-state (a saved return address that is not kernel text), but early-termination-not-reliable has no scenario whose walk meets a non-text return address (its scenes: a zeroed frame pointer, BPF, EFI only as the interrupted pc)',
     },
     { stopAtUnknownReliable: true },
   ),
@@ -153,6 +156,7 @@ export const CATALOGUE: readonly MutantEntry[] = [
       kind: 'faulty',
       description: 'accepts a FINAL frame_record_meta wherever it is met, not only at task_pt_regs(task)->stackframe',
       requirement: 'termination-verified',
+      knownGap: 'no scene has a FINAL frame record (stale or forged by corruption) before the real end of the stack',
     },
     { finalAnywhere: true },
   ),
@@ -208,6 +212,7 @@ export const CATALOGUE: readonly MutantEntry[] = [
       kind: 'faulty',
       description: 'checks only that a frame record starts below the stack\'s top, so a record straddling the top reads past the stack',
       requirement: 'walk-memory-safe',
+      knownGap: 'caught (a faulted read past the top of the NMI stack) but only in MUST scenarios of exception-walks-sound and reject-exceptions-when-unidentifiable: verdict.ts attributes a faulted walk to walk-memory-safe only when the scenario is SHOULD/MAY (mustBreaches skips MUST scenarios), and walk-memory-safe\'s own sweep is IRQ-only (no NMI walk, no record ending at a stack top)',
     },
     { offByOneBounds: true },
   ),
@@ -241,6 +246,7 @@ export const CATALOGUE: readonly MutantEntry[] = [
       kind: 'faulty',
       description: 'claims it does not unwind across NMIs (policy reject), but never tells an NMI from an IRQ and unwinds both with the IRQ rules',
       requirement: 'exception-walks-sound',
+      knownGap: 'the model has no NMI-only hazard (an NMI where unwinding is unsafe although an IRQ at the same point is safe): arm64-meta-nmi, a conformant reference, unwinds NMIs exactly so; only the MAY irq-and-nmi-judged-separately sees the broken claim',
     },
     { nmiAsIrq: true },
   ),
@@ -251,7 +257,7 @@ export const CATALOGUE: readonly MutantEntry[] = [
       base: 'arm64-meta',
       kind: 'faulty',
       description: 'an unknown / unsupported unwind-table state at an exception boundary falls out of the switch and the walk goes on from regs->regs[29] instead of failing',
-      requirement: 'exception-walks-sound',
+      requirement: 'unwind-hint-undefined-is-unreliable',
       commit: 'a0f81bf26888 ("x86/unwind/orc: Fix error handling in unwind_next_frame()") — the same break-instead-of-goto-err, in the arm64 table walker, where nothing else catches it',
     },
     { unknownStateBreaks: true },
@@ -346,6 +352,7 @@ export const CATALOGUE: readonly MutantEntry[] = [
       description: 'an error while __unwind_start() sets up the walk (up to its first unwind_next_frame()) ends the walk without state->error: rc 0 with at most one entry',
       requirement: 'early-termination-not-reliable',
       commit: '71c95825289f ("x86/unwind/orc: Fix error handling in __unwind_start()")',
+      knownGap: 'caught by MUST robust-to-corrupt-unwind-state (a corrupt innermost return address), but early-termination-not-reliable has no scenario whose walk fails at its first step (its scenes: a zeroed frame pointer deeper down, BPF, EFI)',
     },
     (base) => onResult(base, (r) => (r.rc !== 0 && r.trace.length <= 1 ? { rc: 0, trace: r.trace } : r)),
   ),
@@ -361,27 +368,28 @@ export const CATALOGUE: readonly MutantEntry[] = [
     },
     (base) => onResult(base, (r, input) => (r.rc === 0 && input.snap.json.task.state === 'blocked' ? { rc: 0, trace: r.trace.slice(1) } : r)),
   ),
-  orc(
+  wrap(
     {
-      id: 'x86_64-orc-fgraph-unchecked',
+      id: 'x86_64-fp-ret-stack-unchecked',
       arch: 'x86_64',
-      base: 'x86_64-orc',
+      base: 'x86_64-fp',
       kind: 'faulty',
-      description: 'uses ftrace_graph_ret_addr()\'s answer unchecked: when ret_stack is NULL, empty or has no entry for the slot it returns return_to_handler itself, which is reported',
+      description: 'uses ftrace_graph_ret_addr()\'s answer unchecked: with task->ret_stack NULL or empty while return_to_handler is on the stack it gets return_to_handler back, and reports it as the caller',
       requirement: 'rewritten-return-unreliable-unless-recovered',
+      knownGap: 'no scene has return_to_handler on the stack while task->ret_stack is NULL or empty (or lacks the slot\'s entry)',
     },
-    { fgraph: 'unchecked' },
+    (base) => onView(base, retStackUncheckedView),
   ),
-  orc(
+  wrap(
     {
-      id: 'x86_64-orc-fgraph-unrecovered',
+      id: 'x86_64-fp-fgraph-unrecovered',
       arch: 'x86_64',
-      base: 'x86_64-orc',
+      base: 'x86_64-fp',
       kind: 'faulty',
-      description: 'claims to recover function-graph and kretprobe returns but never does: return_to_handler / __kretprobe_trampoline are reported as callers',
+      description: 'claims to recover function-graph and kretprobe returns but never does: return_to_handler / __kretprobe_trampoline are reported as callers and the frame-pointer walk goes on past the traced function\'s caller',
       requirement: 'rewritten-return-unreliable-unless-recovered',
     },
-    { fgraph: 'none' },
+    (base) => onView(base, trampolinesUnknownView),
   ),
   orc(
     {
@@ -402,19 +410,9 @@ export const CATALOGUE: readonly MutantEntry[] = [
       kind: 'faulty',
       description: 'user-mode pt_regs end the walk successfully wherever they are met, not only at task_pt_regs(task)',
       requirement: 'termination-verified',
+      knownGap: 'no scene has user-mode pt_regs (stale or forged) met before task_pt_regs(task)',
     },
     { userRegsAnywhere: true },
-  ),
-  wrap(
-    {
-      id: 'x86_64-fp-reads-other-stacks',
-      arch: 'x86_64',
-      base: 'x86_64-fp',
-      kind: 'faulty',
-      description: 'get_stack_info() accepts every task / IRQ / NMI stack of the machine: follows a frame pointer into another task\'s or CPU\'s stack',
-      requirement: 'walk-memory-safe',
-    },
-    (base) => onView(base, allStacksView),
   ),
   wrap(
     {

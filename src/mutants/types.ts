@@ -24,6 +24,11 @@ export interface MutantEntry {
   requirement?: string;
   /** The kernel fix commit whose bug it models (12 hex digits and subject), if any. */
   commit?: string;
+  /**
+   * Faulty only: why the suite does not catch it on its named requirement today (the missing rule
+   * or scene). `npm run mutants` still counts it as a miss; the test marks it todo.
+   */
+  knownGap?: string;
   /** Claims that differ from the base profile's (a claim the mutant makes and then breaks, or a correct one's honest claim). */
   claims?: Partial<ProfileClaims>;
   create(profile: Profile): Unwinder;

@@ -71,3 +71,21 @@ export function noNonStandardView(snap: LoadedSnapshot): LoadedSnapshot {
 export function onResult(base: Unwinder, f: (r: WalkResult, input: WalkInput) => WalkResult): (input: WalkInput) => WalkResult {
   return (input) => f(base.walk(input), input);
 }
+
+/** The return trampolines are not recognised by name, so nothing is ever recovered (ftrace_graph_ret_addr() / kretprobe_find_ret_addr() never called). */
+export function trampolinesUnknownView(snap: LoadedSnapshot): LoadedSnapshot {
+  const syms = Object.create(snap.syms) as LoadedSnapshot['syms'];
+  syms.byName = (name: string): KSymbol | undefined => (name === 'return_to_handler' || name === '__kretprobe_trampoline' ? undefined : snap.syms.byName(name));
+  return { ...snap, syms };
+}
+
+/**
+ * ftrace_graph_ret_addr() returns `ret` unchanged when task->ret_stack is NULL or empty, and the
+ * caller does not check: return_to_handler is reported as the caller.
+ */
+export function retStackUncheckedView(snap: LoadedSnapshot): LoadedSnapshot {
+  if (snap.json.fgraph && snap.json.fgraph.stack.length) return snap;
+  const syms = Object.create(snap.syms) as LoadedSnapshot['syms'];
+  syms.byName = (name: string): KSymbol | undefined => (name === 'return_to_handler' ? undefined : snap.syms.byName(name));
+  return { ...snap, syms };
+}
