@@ -206,7 +206,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   const t0 = Date.now();
   const tty = !o.quiet && process.stdout.isTTY;
-  const bar = tty ? new SingleBar({ format: 'mutants {bar} {value}/{total} {last}', hideCursor: true, clearOnComplete: true }, Presets.shades_classic) : undefined;
+  const bar = tty ? new SingleBar({ format: 'mutants {bar} {value}/{total} {last}', hideCursor: true, clearOnComplete: true, stream: process.stdout }, Presets.shades_classic) : undefined;
   bar?.start(list.length, 0, { last: '' });
   let n = 0;
   const done = (r: MutantOutcome) => {
