@@ -22,8 +22,8 @@ function same(name: string, arch: 'arm64' | 'x86_64', ref: Unwinder, copy: Unwin
     const a = walkInProcess(ref, loaded);
     const b = walkInProcess(copy, loaded);
     assert.deepEqual(
-      { rc: b.result?.rc, trace: b.result?.trace, reads: b.accesses.map((x) => x.addr), runaway: !!b.runaway, error: b.error },
-      { rc: a.result?.rc, trace: a.result?.trace, reads: a.accesses.map((x) => x.addr), runaway: !!a.runaway, error: a.error },
+      { rc: b.result?.rc, trace: b.result?.trace, reads: (b.accesses ?? []).map((x) => x.addr), runaway: !!b.runaway, error: b.error },
+      { rc: a.result?.rc, trace: a.result?.trace, reads: (a.accesses ?? []).map((x) => x.addr), runaway: !!a.runaway, error: a.error },
       `${name}: ${s.label}`,
     );
     if (a.result?.rc === 0) reliable++;
