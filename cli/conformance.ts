@@ -26,7 +26,7 @@ import { summaryTable } from './table';
 
 export const ROOT = resolve(__dirname, '..');
 
-interface Target {
+export interface Target {
   profile: Profile;
   /** External unwinder command line (plugin protocol). */
   unwinder?: string;
@@ -107,7 +107,7 @@ function statusOf(s: string): ScenarioStatus {
   }
 }
 
-interface RunOutcome {
+export interface RunOutcome {
   results: ScenarioResult[];
   /** Feature paths (globs) Cucumber was given. */
   paths: string[];
@@ -152,7 +152,8 @@ class LineProgress implements Progress {
   }
 }
 
-async function runProfile(
+/** Run the features for one profile (Cucumber), returning its scenario results; `loaded` reuses the support code of an earlier run. */
+export async function runProfile(
   target: Target,
   dir: string,
   out: string,

@@ -1,0 +1,591 @@
+/**
+ * The mutant catalogue (issue 9). Load one as a profile's unwinder:
+ *   { "unwinder": "module:src/mutants/index.ts", "options": { "mutant": "<id>" }, ... }
+ * or build its profile with mutantProfile(entry). `npm run mutants` runs the suite once per entry.
+ *
+ * Faulty entries name the requirement that must catch them and, where they model one, the kernel
+ * fix whose bug they re-introduce. Correct entries differ from their base and stay sound.
+ */
+import { create as createLegacy, type Mutant as LegacyMutant } from '../conformance/mutants';
+import { builtinProfile } from '../unwinders/profiles';
+import type { Profile, Unwinder } from '../unwinders/types';
+import { walkArm64, type Arm64Knobs } from './arm64-walker';
+import type { BaseProfile, MutantEntry } from './types';
+import { walkOrcMutant, type OrcKnobs } from './x86_64-walker';
+import { EINVAL, baseUnwinder, everythingIsTextView, noNonStandardView, onResult, onView, retStackUncheckedView, trampolinesUnknownView } from './wrappers';
+
+export type { MutantEntry } from './types';
+
+type Def = Omit<MutantEntry, 'create'>;
+
+const named = (profile: Profile, base: string) => `${profile.name} (mutant of ${base})`;
+
+function arm64(def: Def, knobs: Omit<Arm64Knobs, 'kind'>): MutantEntry {
+  const kind = def.base === 'arm64-meta' ? 'meta' : 'fp';
+  return {
+    ...def,
+    create: (profile) => {
+      const k: Arm64Knobs = { kind, ...(kind === 'meta' ? { nmiPolicy: profile.claims.unwindsAcrossNmi ? 'unwind' : 'reject' } : {}), ...knobs };
+      return { name: named(profile, def.base), walk: (input) => walkArm64(input, k) };
+    },
+  };
+}
+
+function orc(def: Def, knobs: OrcKnobs): MutantEntry {
+  return { ...def, create: (profile) => ({ name: named(profile, def.base), walk: (input) => walkOrcMutant(input, knobs) }) };
+}
+
+const KIND: Record<BaseProfile, string> = { 'arm64-fp': 'frame-pointer', 'arm64-meta': 'metadata', 'x86_64-fp': 'frame-pointer', 'x86_64-orc': 'orc' };
+
+function wrap(def: Def, make: (base: Unwinder) => Unwinder['walk']): MutantEntry {
+  return { ...def, create: (profile) => ({ name: named(profile, def.base), walk: make(baseUnwinder(profile, KIND[def.base])) }) };
+}
+
+function legacy(def: Def, mutant: LegacyMutant): MutantEntry {
+  return { ...def, create: (profile) => createLegacy({ ...profile, options: { mutant, base: KIND[def.base] } }) };
+}
+
+/** Drop every reliable trace that names module text or BPF JIT code (stricter). */
+const inModuleText = (snapMem: { find(a: number): { kind: string } | undefined }, a: number) => {
+  const k = snapMem.find(a)?.kind;
+  return k === 'module-text' || k === 'bpf-jit';
+};
+
+export const CATALOGUE: readonly MutantEntry[] = [
+  // ============================================================== arm64, faulty
+  arm64(
+    {
+      id: 'arm64-regs-lr-reported',
+      arch: 'arm64',
+      base: 'arm64-fp',
+      kind: 'faulty',
+      description: 'at an exception boundary reports regs->pc, then regs->lr (KUNWIND_SOURCE_REGS_LR), then walks on from regs->regs[29], without knowing whether LR was live',
+      requirement: 'lr-reject-unless-identifiable',
+      commit: '32ed1205682e ("arm64: stacktrace: Skip reporting LR at exception boundaries")',
+    },
+    { reportLrAtBoundary: true },
+  ),
+  arm64(
+    {
+      id: 'arm64-meta-claims-id-trusts-lr',
+      arch: 'arm64',
+      base: 'arm64-meta',
+      kind: 'faulty',
+      description: 'claims it identifies reliable exception unwinds, then reports LR at every boundary (pc, LR, frame record) whether or not LR is live: a duplicated callee after a prologue or a returned BL, an inverted pair after ADR LR',
+      requirement: 'lr-duplicates-and-inversions-unreliable',
+      commit: 'a63d7408afbd ("arm64: disable ARCH_CORRECT_STACKTRACE_ON_KRETPROBE tests"): after c2c6b27b5aa1 reported the LR at exception boundaries, a dead LR put the kretprobed callee in the trace twice (kprobe_stacktrace_target (P), then again (LK)) before its caller',
+    },
+    { reportLrAtBoundary: true },
+  ),
+  arm64(
+    {
+      id: 'arm64-fp-crosses-exceptions',
+      arch: 'arm64',
+      base: 'arm64-fp',
+      kind: 'faulty',
+      description: 'frame-record unwinder that unwinds across exception boundaries (regs->pc, then the record at regs->regs[29]) though it cannot tell whether the interrupted function had its frame record yet',
+      requirement: 'reject-exceptions-when-unidentifiable',
+    },
+    { fpCrossBoundary: true },
+  ),
+  arm64(
+    {
+      id: 'arm64-fgraph-null-idx',
+      arch: 'arm64',
+      base: 'arm64-fp',
+      kind: 'faulty',
+      description: 'calls ftrace_graph_ret_addr() with a NULL idx and uses the answer unchecked: once the function honours idx it returns return_to_handler unchanged, which is reported in place of the traced function\'s caller',
+      requirement: 'rewritten-return-unreliable-unless-recovered',
+      commit: '29c1c24a2707 ("function_graph: Fix up ftrace_graph_ret_addr()"): callers passing NULL idx got `ret` back; arm64\'s WARN_ON_ONCE(pc == orig_pc) turned it into a splat and a failed walk, this mutant drops that check',
+    },
+    { fgraph: 'unrecovered' },
+  ),
+  arm64(
+    {
+      id: 'arm64-kretprobe-unchecked',
+      arch: 'arm64',
+      base: 'arm64-fp',
+      kind: 'faulty',
+      description: 'does not check kretprobe_find_ret_addr(): when no instance matches it reports 0 as the return address and walks on',
+      requirement: 'rewritten-return-unreliable-unless-recovered',
+      commit: 'beecfd6a88a6 ("arm64: stacktrace: Check kretprobe_find_ret_addr() return value")',
+      knownGap: 'no scene has __kretprobe_trampoline on the stack with no matching instance (instance list missing, empty or corrupt), so kretprobe_find_ret_addr() never fails',
+    },
+    { kretprobe: 'unchecked' },
+  ),
+  arm64(
+    {
+      id: 'arm64-kretprobe-keyless',
+      arch: 'arm64',
+      base: 'arm64-fp',
+      kind: 'faulty',
+      description: 'recovers __kretprobe_trampoline with the wrong key: the next kretprobe instance in list order, whatever frame it belongs to (ri->fp is not compared), so an instance list out of step with the stack gives the wrong return address',
+      requirement: 'rewritten-return-unreliable-unless-recovered',
+      knownGap: 'no scene has a kretprobe instance list out of step with the stack (an in-flight instance while the handler runs, nested kretprobes from a handler, a missing instance): taking the next instance in list order gives the right answer on every scene',
+    },
+    { kretprobe: 'keyless' },
+  ),
+  arm64(
+    {
+      id: 'arm64-no-kernel-text-check',
+      arch: 'arm64',
+      base: 'arm64-fp',
+      kind: 'faulty',
+      description: 'never checks __kernel_text_address() on reported pcs: a corrupt return address is reported as if it were a caller',
+      requirement: 'corruption-detected-nonzero',
+    },
+    { noKernelTextCheck: true },
+  ),
+  arm64(
+    {
+      id: 'arm64-stops-at-unknown-rc0',
+      arch: 'arm64',
+      base: 'arm64-fp',
+      kind: 'faulty',
+      description: 'stops at the first pc outside kernel text and returns 0 with the trace so far (early termination reported as success)',
+      requirement: 'early-termination-not-reliable',
+      knownGap: 'caught by MUST robust-to-corrupt-unwind-state (a saved return address that is not kernel text), but early-termination-not-reliable has no scenario whose walk meets a non-text return address (its scenes: a zeroed frame pointer, BPF, EFI only as the interrupted pc)',
+    },
+    { stopAtUnknownReliable: true },
+  ),
+  arm64(
+    {
+      id: 'arm64-final-record-anywhere',
+      arch: 'arm64',
+      base: 'arm64-fp',
+      kind: 'faulty',
+      description: 'accepts a FINAL frame_record_meta wherever it is met, not only at task_pt_regs(task)->stackframe',
+      requirement: 'termination-verified',
+      knownGap: 'no scene has a FINAL frame record (stale or forged by corruption) before the real end of the stack',
+    },
+    { finalAnywhere: true },
+  ),
+  arm64(
+    {
+      id: 'arm64-zero-fp-ends-walk',
+      arch: 'arm64',
+      base: 'arm64-fp',
+      kind: 'faulty',
+      description: 'treats a zero frame pointer as the end of the stack (as arm64 did before the FINAL record), so a chain cut short by corruption is reliable',
+      requirement: 'early-termination-not-reliable',
+    },
+    { zeroFpEnds: true },
+  ),
+  arm64(
+    {
+      id: 'arm64-reads-other-stacks',
+      arch: 'arm64',
+      base: 'arm64-fp',
+      kind: 'faulty',
+      description: 'on_accessible_stack() accepts every task / IRQ / NMI stack of the machine: follows a frame pointer into another task\'s or CPU\'s stack',
+      requirement: 'walk-memory-safe',
+    },
+    { anyStack: true },
+  ),
+  arm64(
+    {
+      id: 'arm64-unbounded-walk',
+      arch: 'arm64',
+      base: 'arm64-fp',
+      kind: 'faulty',
+      description: 'no frame limit and no unwind_consume_stack(): a cyclic frame chain is walked forever',
+      requirement: 'walk-terminates',
+    },
+    { unbounded: true, noMonotonicCheck: true },
+  ),
+  arm64(
+    {
+      id: 'arm64-records-not-increasing',
+      arch: 'arm64',
+      base: 'arm64-fp',
+      kind: 'faulty',
+      description: 'does not require frame records to move strictly up the stack (bounded by the frame limit only): a frame pointer pointing down is followed',
+      requirement: 'corruption-detected-nonzero',
+    },
+    { noMonotonicCheck: true },
+  ),
+  arm64(
+    {
+      id: 'arm64-stack-bounds-off-by-one',
+      arch: 'arm64',
+      base: 'arm64-fp',
+      kind: 'faulty',
+      description: 'checks only that a frame record starts below the stack\'s top, so a record straddling the top reads past the stack',
+      requirement: 'walk-memory-safe',
+      knownGap: 'caught (a faulted read past the top of the NMI stack) but only in MUST scenarios of exception-walks-sound and reject-exceptions-when-unidentifiable: verdict.ts attributes a faulted walk to walk-memory-safe only when the scenario is SHOULD/MAY (mustBreaches skips MUST scenarios), and walk-memory-safe\'s own sweep is IRQ-only (no NMI walk, no record ending at a stack top)',
+    },
+    { offByOneBounds: true },
+  ),
+  arm64(
+    {
+      id: 'arm64-nonstandard-ignored',
+      arch: 'arm64',
+      base: 'arm64-fp',
+      kind: 'faulty',
+      description: 'ignores STACK_FRAME_NON_STANDARD: walks through a function whose frame nothing vouches for',
+      requirement: 'stack-frame-non-standard-handled',
+    },
+    { ignoreNonStandard: true },
+  ),
+  arm64(
+    {
+      id: 'arm64-irq-entry-ends-walk',
+      arch: 'arm64',
+      base: 'arm64-fp',
+      kind: 'faulty',
+      description: 'ends the walk successfully at the first exception boundary, i.e. cleanly on the IRQ stack, leaving out the interrupted task',
+      requirement: 'termination-on-expected-stack',
+    },
+    { boundaryEndsWalk: true },
+  ),
+  arm64(
+    {
+      id: 'arm64-meta-nmi-as-irq',
+      arch: 'arm64',
+      base: 'arm64-meta',
+      kind: 'faulty',
+      description: 'claims it does not unwind across NMIs (policy reject), but never tells an NMI from an IRQ and unwinds both with the IRQ rules',
+      requirement: 'exception-walks-sound',
+      knownGap: 'the model has no NMI-only hazard (an NMI where unwinding is unsafe although an IRQ at the same point is safe): arm64-meta-nmi, a conformant reference, unwinds NMIs exactly so; only the MAY irq-and-nmi-judged-separately sees the broken claim',
+    },
+    { nmiAsIrq: true },
+  ),
+  arm64(
+    {
+      id: 'arm64-meta-unknown-state-breaks',
+      arch: 'arm64',
+      base: 'arm64-meta',
+      kind: 'faulty',
+      description: 'an unknown / unsupported unwind-table state at an exception boundary falls out of the switch and the walk goes on from regs->regs[29] instead of failing',
+      requirement: 'unwind-hint-undefined-is-unreliable',
+      commit: 'a0f81bf26888 ("x86/unwind/orc: Fix error handling in unwind_next_frame()") — the same break-instead-of-goto-err, in the arm64 table walker, where nothing else catches it',
+    },
+    { unknownStateBreaks: true },
+  ),
+  arm64(
+    {
+      id: 'arm64-meta-efi-as-ordinary',
+      arch: 'arm64',
+      base: 'arm64-meta',
+      kind: 'faulty',
+      description: 'treats foreign (EFI runtime services) code as an ordinary kernel function with its own frame record',
+      requirement: 'foreign-code-handled',
+    },
+    { foreignAsOrdinary: true },
+  ),
+  arm64(
+    {
+      id: 'arm64-meta-ftrace-trampoline-lr',
+      arch: 'arm64',
+      base: 'arm64-meta',
+      kind: 'faulty',
+      description: 'interrupted in the ftrace entry trampoline, takes LR for the return address, though at its start X9 holds it (MOV X9, X30; BL <trampoline>)',
+      requirement: 'obscured-return-unwound-or-rejected',
+    },
+    { ftraceTrampolineUsesLr: true },
+  ),
+  wrap(
+    {
+      id: 'arm64-reliable-count-lost',
+      arch: 'arm64',
+      base: 'arm64-fp',
+      kind: 'faulty',
+      description: 'stack_trace_save_tsk_reliable() returns arch_stack_walk_reliable()\'s 0 instead of the entry count: livepatch sees success with no entries',
+      requirement: 'trace-complete-or-nonzero',
+      commit: '7eaf51a2e094 ("stacktrace: Unbreak stack_trace_save_tsk_reliable()")',
+    },
+    (base) => onResult(base, (r) => (r.rc === 0 ? { rc: 0, trace: [] } : r)),
+  ),
+  legacy(
+    {
+      id: 'arm64-truncate',
+      arch: 'arm64',
+      base: 'arm64-fp',
+      kind: 'faulty',
+      description: 'rc 0 with only the starting pc: omits every caller',
+      requirement: 'trace-complete-or-nonzero',
+    },
+    'truncate',
+  ),
+  legacy(
+    {
+      id: 'arm64-duplicate-innermost',
+      arch: 'arm64',
+      base: 'arm64-fp',
+      kind: 'faulty',
+      description: 'reports the innermost function twice in every reliable trace',
+      requirement: 'reliable-trace-in-true-order',
+    },
+    'duplicate',
+  ),
+  legacy(
+    {
+      id: 'arm64-loop',
+      arch: 'arm64',
+      base: 'arm64-fp',
+      kind: 'faulty',
+      description: 're-reads the stack pointer\'s slot forever',
+      requirement: 'walk-terminates',
+    },
+    'loop',
+  ),
+
+  // ============================================================== x86_64, faulty
+  orc(
+    {
+      id: 'x86_64-orc-undefined-is-end',
+      arch: 'x86_64',
+      base: 'x86_64-orc',
+      kind: 'faulty',
+      description: 'an UNDEFINED ORC entry ends the walk successfully (UNWIND_HINT_EMPTY meant both "end of stack" and "undefined")',
+      requirement: 'unwind-hint-undefined-is-unreliable',
+      commit: 'fb799447ae29 ("x86,objtool: Split UNWIND_HINT_EMPTY in two")',
+    },
+    { undefinedIsEnd: true },
+  ),
+  wrap(
+    {
+      id: 'x86_64-orc-start-error-unflagged',
+      arch: 'x86_64',
+      base: 'x86_64-orc',
+      kind: 'faulty',
+      description: 'an error while __unwind_start() sets up the walk (up to its first unwind_next_frame()) ends the walk without state->error: rc 0 with at most one entry',
+      requirement: 'early-termination-not-reliable',
+      commit: '71c95825289f ("x86/unwind/orc: Fix error handling in __unwind_start()")',
+      knownGap: 'caught by MUST robust-to-corrupt-unwind-state (a corrupt innermost return address), but early-termination-not-reliable has no scenario whose walk fails at its first step (its scenes: a zeroed frame pointer deeper down, BPF, EFI)',
+    },
+    (base) => onResult(base, (r) => (r.rc !== 0 && r.trace.length <= 1 ? { rc: 0, trace: r.trace } : r)),
+  ),
+  wrap(
+    {
+      id: 'x86_64-orc-skips-first-frame',
+      arch: 'x86_64',
+      base: 'x86_64-orc',
+      kind: 'faulty',
+      description: 'for an inactive (blocked) task, skips the first frame: the return address in the inactive_task_frame is never reported',
+      requirement: 'trace-complete-or-nonzero',
+      commit: 'f1d9a2abff66 ("x86/unwind/orc: Don\'t skip the first frame for inactive tasks")',
+    },
+    (base) => onResult(base, (r, input) => (r.rc === 0 && input.snap.json.task.state === 'blocked' ? { rc: 0, trace: r.trace.slice(1) } : r)),
+  ),
+  wrap(
+    {
+      id: 'x86_64-fp-ret-stack-unchecked',
+      arch: 'x86_64',
+      base: 'x86_64-fp',
+      kind: 'faulty',
+      description: 'uses ftrace_graph_ret_addr()\'s answer unchecked: with task->ret_stack NULL or empty while return_to_handler is on the stack it gets return_to_handler back, and reports it as the caller',
+      requirement: 'rewritten-return-unreliable-unless-recovered',
+      knownGap: 'no scene has return_to_handler on the stack while task->ret_stack is NULL or empty (or lacks the slot\'s entry)',
+    },
+    (base) => onView(base, retStackUncheckedView),
+  ),
+  wrap(
+    {
+      id: 'x86_64-fp-fgraph-unrecovered',
+      arch: 'x86_64',
+      base: 'x86_64-fp',
+      kind: 'faulty',
+      description: 'claims to recover function-graph and kretprobe returns but never does: return_to_handler / __kretprobe_trampoline are reported as callers and the frame-pointer walk goes on past the traced function\'s caller',
+      requirement: 'rewritten-return-unreliable-unless-recovered',
+    },
+    (base) => onView(base, trampolinesUnknownView),
+  ),
+  orc(
+    {
+      id: 'x86_64-orc-fp-guess',
+      arch: 'x86_64',
+      base: 'x86_64-orc',
+      kind: 'faulty',
+      description: 'an ip with no ORC entry (BPF, optprobe and ftrace trampolines, EFI) is unwound with orc_fp_entry, a frame-pointer guess, without marking the walk unreliable',
+      requirement: 'obscured-return-unwound-or-rejected',
+    },
+    { fpGuessWithoutError: true },
+  ),
+  orc(
+    {
+      id: 'x86_64-orc-user-regs-anywhere',
+      arch: 'x86_64',
+      base: 'x86_64-orc',
+      kind: 'faulty',
+      description: 'user-mode pt_regs end the walk successfully wherever they are met, not only at task_pt_regs(task)',
+      requirement: 'termination-verified',
+      knownGap: 'no scene has user-mode pt_regs (stale or forged) met before task_pt_regs(task)',
+    },
+    { userRegsAnywhere: true },
+  ),
+  wrap(
+    {
+      id: 'x86_64-fp-no-kernel-text-check',
+      arch: 'x86_64',
+      base: 'x86_64-fp',
+      kind: 'faulty',
+      description: 'never checks __kernel_text_address() on return addresses: a corrupt return address is reported as a caller',
+      requirement: 'corruption-detected-nonzero',
+    },
+    (base) => onView(base, everythingIsTextView),
+  ),
+  wrap(
+    {
+      id: 'x86_64-fp-nonstandard-ignored',
+      arch: 'x86_64',
+      base: 'x86_64-fp',
+      kind: 'faulty',
+      description: 'ignores STACK_FRAME_NON_STANDARD: walks through a function whose frame nothing vouches for',
+      requirement: 'stack-frame-non-standard-handled',
+    },
+    (base) => onView(base, noNonStandardView),
+  ),
+  wrap(
+    {
+      id: 'x86_64-reliable-count-lost',
+      arch: 'x86_64',
+      base: 'x86_64-orc',
+      kind: 'faulty',
+      description: 'stack_trace_save_tsk_reliable() returns arch_stack_walk_reliable()\'s 0 instead of the entry count: livepatch sees success with no entries',
+      requirement: 'trace-complete-or-nonzero',
+      commit: '7eaf51a2e094 ("stacktrace: Unbreak stack_trace_save_tsk_reliable()")',
+    },
+    (base) => onResult(base, (r) => (r.rc === 0 ? { rc: 0, trace: [] } : r)),
+  ),
+  legacy(
+    {
+      id: 'x86_64-overclaim',
+      arch: 'x86_64',
+      base: 'x86_64-fp',
+      kind: 'faulty',
+      description: 'reports every walk reliable, whatever the base unwinder found',
+      requirement: 'robust-to-corrupt-unwind-state',
+    },
+    'overclaim',
+  ),
+  legacy(
+    {
+      id: 'x86_64-wild-read',
+      arch: 'x86_64',
+      base: 'x86_64-fp',
+      kind: 'faulty',
+      description: 'reads address 0 before walking',
+      requirement: 'walk-memory-safe',
+    },
+    'wild-read',
+  ),
+
+  // ============================================================== correct, but different
+  arm64(
+    {
+      id: 'arm64-meta-conservative',
+      arch: 'arm64',
+      base: 'arm64-meta',
+      kind: 'correct',
+      description: 'metadata unwinder that rejects every exception boundary, and says so in its claims',
+      claims: { unwindsAcrossIrq: false, unwindsAcrossNmi: false, identifiesReliableExceptionUnwind: false },
+    },
+    { rejectAllBoundaries: true },
+  ),
+  orc(
+    {
+      id: 'x86_64-orc-conservative',
+      arch: 'x86_64',
+      base: 'x86_64-orc',
+      kind: 'correct',
+      description: 'ORC unwinder that rejects every kernel-mode exception frame, and says so in its claims',
+      claims: { unwindsAcrossIrq: false, unwindsAcrossNmi: false, identifiesReliableExceptionUnwind: false },
+    },
+    { rejectKernelRegs: true },
+  ),
+  arm64(
+    {
+      id: 'arm64-fp-no-module-frames',
+      arch: 'arm64',
+      base: 'arm64-fp',
+      kind: 'correct',
+      description: 'stricter: rejects any walk with a frame in module text or BPF JIT code',
+    },
+    { rejectModuleText: true },
+  ),
+  wrap(
+    {
+      id: 'x86_64-orc-no-module-frames',
+      arch: 'x86_64',
+      base: 'x86_64-orc',
+      kind: 'correct',
+      description: 'stricter: rejects any walk with a frame in module text or BPF JIT code',
+    },
+    (base) => (input) => {
+      const r = base.walk(input);
+      const bad = r.rc === 0 ? r.trace.find((a) => inModuleText(input.snap.mem, a)) : undefined;
+      return bad === undefined ? r : { rc: EINVAL, trace: r.trace, reason: `stricter: 0x${bad.toString(16)} is module or BPF code` };
+    },
+  ),
+  arm64(
+    {
+      id: 'arm64-fp-fgraph-by-index',
+      arch: 'arm64',
+      base: 'arm64-fp',
+      kind: 'correct',
+      description: 'alternative recovery: the n-th return_to_handler met is the n-th real entry from the top of ret_stack (by index, not by the frame-pointer key)',
+    },
+    { fgraph: 'by-index' },
+  ),
+  orc(
+    {
+      id: 'x86_64-orc-fgraph-by-index',
+      arch: 'x86_64',
+      base: 'x86_64-orc',
+      kind: 'correct',
+      description: 'alternative recovery: the n-th return_to_handler met is the n-th real entry from the top of ret_stack (by index, not by the slot-address key)',
+    },
+    { fgraph: 'by-index' },
+  ),
+  arm64(
+    {
+      id: 'arm64-fp-stops-at-unknown',
+      arch: 'arm64',
+      base: 'arm64-fp',
+      kind: 'correct',
+      description: 'stricter: stops (rc != 0) at a pc in no known symbol instead of reporting it',
+    },
+    { rejectUnknownSymbol: true },
+  ),
+  orc(
+    {
+      id: 'x86_64-orc-no-fgraph-recovery',
+      arch: 'x86_64',
+      base: 'x86_64-orc',
+      kind: 'correct',
+      description: 'does not recover rewritten return addresses: any return_to_handler / kretprobe trampoline on the stack makes the walk unreliable, and its claims say so',
+      claims: { recoversFgraphReturns: false, recoversKretprobeReturns: false },
+    },
+    { fgraph: 'reject' },
+  ),
+];
+
+export function mutantById(id: string): MutantEntry {
+  const m = CATALOGUE.find((x) => x.id === id);
+  if (!m) throw new Error(`no mutant ${id} (have: ${CATALOGUE.map((x) => x.id).join(', ')})`);
+  return m;
+}
+
+/** The profile a mutant is judged under: its base's claims, overridden by its own; never a reference. */
+export function mutantProfile(m: MutantEntry): Profile {
+  const base = builtinProfile(m.base);
+  return {
+    ...base,
+    name: `mutant-${m.id}`,
+    description: `${m.kind} mutant of ${m.base}: ${m.description}`,
+    reference: false,
+    unwinder: 'module:src/mutants/index.ts',
+    claims: { ...base.claims, ...(m.claims ?? {}) },
+    options: { ...(base.options ?? {}), mutant: m.id },
+  };
+}
+
+/** `module:` entry point. */
+export function create(profile: Profile): Unwinder {
+  const id = profile.options?.['mutant'];
+  if (typeof id !== 'string') throw new Error(`profile ${profile.name}: options.mutant must name a mutant of src/mutants/index.ts`);
+  const m = mutantById(id);
+  if (m.arch !== profile.arch) throw new Error(`profile ${profile.name}: mutant ${id} is for ${m.arch}, not ${profile.arch}`);
+  return m.create(profile);
+}
