@@ -75,6 +75,13 @@ Feature: Identifying successful termination
       When a reliable stacktrace is requested for the task
       Then the trace is complete or reported unreliable
 
+    @id:early-stop-at-non-text-return-not-reliable
+    Example: a walk that meets a return address outside kernel text, at its first step, does not stop there with success
+      Given a task blocked in schedule() below a system call
+      And a saved return address that is not kernel text
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+
     @id:early-stop-in-bpf-not-reliable @sweep
     Example: walks interrupted inside a BPF program do not stop early with success
       Given a task blocked in schedule() called from a BPF program
