@@ -456,6 +456,17 @@ export const CATALOGUE: readonly MutantEntry[] = [
     },
     'overclaim',
   ),
+  wrap(
+    {
+      id: 'arm64-superset',
+      arch: 'arm64',
+      base: 'arm64-fp',
+      kind: 'faulty',
+      description: 'never reads the stack: rc 0 with every symbol of the image, in address order (nothing live is ever missing, nothing is the true chain)',
+      requirement: 'reliable-trace-in-true-order',
+    },
+    () => (input) => ({ rc: 0, trace: input.snap.syms.all.map((f) => f.start) }),
+  ),
   legacy(
     {
       id: 'x86_64-wild-read',
