@@ -22,9 +22,9 @@ const BODY: Record<Arch, number> = { arm64: 2, x86_64: 3 };
 /** Where each arch keeps the saved registers: every slot holding a copy of pc, sp, fp. */
 const SLOTS: Record<Arch, { pc: number[]; sp: number[]; fp: number[]; kernelMode: (s: LoadedSnapshot, regs: number) => boolean }> = {
   arm64: {
-    pc: [ARM64_ABI.S_PC, ARM64_ABI.S_STACKFRAME + 8],
+    pc: [ARM64_ABI.S_PC],
     sp: [ARM64_ABI.S_SP],
-    fp: [ARM64_ABI.S_FP, ARM64_ABI.S_STACKFRAME],
+    fp: [ARM64_ABI.S_FP],
     kernelMode: (s, r) => (s.mem.read64(r + ARM64_ABI.S_PSTATE) & ARM64_ABI.PSR_MODE_MASK) === ARM64_ABI.PSR_MODE_EL1h,
   },
   x86_64: {

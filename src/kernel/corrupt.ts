@@ -61,7 +61,7 @@ export interface ExceptionFrameLayout {
   pc: number;
   sp: number;
   fp: number;
-  /** arm64: pt_regs->stackframe, a frame record holding copies of the saved {x29, pc}. */
+  /** A frame record in the frame holding copies of the saved {fp, pc} (arm64 before v6.13), if any. */
   record?: number;
 }
 

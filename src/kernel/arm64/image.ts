@@ -57,11 +57,10 @@ const restoreRegs = (upTo: number): string[] => {
 };
 
 /**
- * kernel_entry for an exception from EL1: pt_regs on the current stack, stackframe type PT_REGS.
- * Deliberate deviation: since v6.13 the kernel zeroes pt_regs->stackframe ({0, 0} + type); here it
- * holds the interrupted {x29, pc} as before v6.13, with the type as well. The stale record then
- * chains on like any other, so an unwinder that does not check the meta type crosses the boundary
- * through a possibly stale LR and the oracle catches it, instead of stopping at a {0, 0} record.
+ * kernel_entry for an exception from EL1 (arm64 v6.13+): pt_regs on the current stack, and
+ * pt_regs->stackframe a zeroed record {0, 0} whose meta type PT_REGS marks the exception
+ * boundary; x29 then points at it, so the handler's frames chain onto the boundary. (Before
+ * v6.13 the record held the interrupted {x29, pc} and chained on like any other.)
  */
 function kernelEntryEl1(): string[] {
   return [
@@ -73,7 +72,7 @@ function kernelEntryEl1(): string[] {
     'MRS X22, ELR_EL1',
     'MRS X23, SPSR_EL1',
     `STP X22, X23, [SP, #${A.S_PC}]`,
-    `STP X29, X22, [SP, #${A.S_STACKFRAME}]`,
+    `STP XZR, XZR, [SP, #${A.S_STACKFRAME}]`,
     `MOV X24, #${A.FRAME_META_TYPE_PT_REGS}`,
     `STR X24, [SP, #${A.S_STACKFRAME_TYPE}]`,
     `ADD X29, SP, #${A.S_STACKFRAME}`,

@@ -68,8 +68,8 @@ interface Reached {
   excRegs?: number;
 }
 
-/** pt_regs: x29, sp, pc, and the {x29, pc} copies in pt_regs->stackframe. */
-const PT_REGS_LAYOUT: ExceptionFrameLayout = { pc: ARM64_ABI.S_PC, sp: ARM64_ABI.S_SP, fp: ARM64_ABI.S_FP, record: ARM64_ABI.S_STACKFRAME };
+/** pt_regs: x29, sp, pc (pt_regs->stackframe is a zeroed meta record since v6.13: no copies). */
+const PT_REGS_LAYOUT: ExceptionFrameLayout = { pc: ARM64_ABI.S_PC, sp: ARM64_ABI.S_SP, fp: ARM64_ABI.S_FP };
 
 /** Run a fresh machine to the spec's moment. */
 function reach(spec: SceneSpec, img: Image): Reached {
