@@ -3,6 +3,7 @@
  * tracing state by hand, so the true chain is known because the test built it; expected traces
  * are written from that layout, never from an unwinder's answer.
  */
+import { unhex } from '../src/machine/addr';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ARM64_ABI as A } from '../src/isa/arm64/abi';
@@ -16,12 +17,12 @@ import type { Profile, ProfileClaims } from '../src/unwinders/types';
 import { create as createFp } from '../src/unwinders/arm64-fp';
 import { create as createMeta } from '../src/unwinders/arm64-meta';
 
-const TEXT = 0xffff80010000;
-const FOREIGN = 0xffff80030000;
-const STACK = 0xffff80100000; // task 1
-const IRQ = 0xffff80200000; // this CPU's IRQ stack
-const NMI = 0xffff80280000; // this CPU's NMI stack
-const OTHER = 0xffff80300000; // task 2
+const TEXT = 0x800080010000;
+const FOREIGN = 0x800080030000;
+const STACK = 0x800080100000; // task 1
+const IRQ = 0x800080200000; // this CPU's IRQ stack
+const NMI = 0x800080280000; // this CPU's NMI stack
+const OTHER = 0x800080300000; // task 2
 const SZ = A.THREAD_SIZE;
 
 // Every function is 0x40 bytes: stp x29,x30 (+0), mov x29,sp (+4), body, ldp (+0x38), ret (+0x3c).
@@ -429,7 +430,7 @@ test('arm64-meta: a return address into a function without its own frame record 
   // record and schedule's record skips work_b's own return address (sys_work's call is lost).
   const b = blocked();
   b.w.unwind.push({ ip: hex(at('work_b', 0x18)), ra: 'unknown', fp: 'caller', type: 'call' }, { ip: hex(at('work_b', 0x1c)), ra: 'frame', fp: 'own', type: 'call' });
-  b.w.unwind.sort((x, y) => Number(x.ip) - Number(y.ip));
+  b.w.unwind.sort((x, y) => unhex(x.ip) - unhex(y.ip));
   const r = run(meta, b.w.snapshot());
   assert.notEqual(r.rc, 0);
   assert.match(r.reason!, /call site/);

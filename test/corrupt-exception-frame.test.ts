@@ -4,6 +4,7 @@
  * machine's real control flow. Checked by diffing against the same scene built uncorrupted; no
  * unwinder is involved.
  */
+import { unhex } from '../src/machine/addr';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConformanceSession } from '../src/conformance/session';
@@ -44,7 +45,7 @@ function diff(a: LoadedSnapshot, b: LoadedSnapshot): [number, number, number][] 
   const out: [number, number, number][] = [];
   for (const r of a.json.regions) {
     if (r.data === undefined) continue;
-    const base = Number(r.base);
+    const base = unhex(r.base);
     for (let o = 0; o + 8 <= r.size; o += 8) {
       const x = a.mem.read64(base + o);
       const y = b.mem.read64(base + o);

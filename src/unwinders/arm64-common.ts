@@ -8,6 +8,7 @@ import type { MonitoredMemory } from '../machine/memory';
 import type { LoadedSnapshot } from '../snapshot/io';
 import { MAX_FRAMES, ftraceGraphRetAddr, kernelTextAddress, kretprobeFindRetAddr } from './common';
 import type { WalkInput, WalkResult } from './types';
+import { hex } from '../machine/addr';
 
 export const EINVAL = 22;
 export const ENOENT = 2;
@@ -130,7 +131,7 @@ export interface KunwindError {
   reason: string;
 }
 
-const h = (n: number): string => '0x' + n.toString(16);
+const h = hex;
 
 export function err(reason: string, rc = EINVAL): KunwindError {
   return { rc: -rc, reason };

@@ -7,16 +7,22 @@ import { ARM64_ABI as A } from '../../isa/arm64/abi';
 import { assemble, type AsmUnit, type Program } from '../../isa/arm64/assembler';
 import type { Instrumentation, Workload } from '../../scene/types';
 
+/**
+ * Memory map. Bases are internal numbers (src/machine/addr.ts): 0x8000_8001_0000 is the kernel
+ * virtual address 0xffff8000_80010000, in the vmalloc area where arm64 places the image and task
+ * stacks; modules, BPF and trampolines sit in the module area just below it. EFI runtime code is
+ * mapped at a low (user-range) address, as efi_mm does.
+ */
 export const MAP = {
-  ktext: { name: 'kernel-text', kind: 'kernel-text', base: 0xffff80010000, size: 0x10000 },
-  modtext: { name: 'module-text', kind: 'module-text', base: 0xffff7a000000, size: 0x1000 },
-  bpf: { name: 'bpf-jit', kind: 'bpf-jit', base: 0xffff7c000000, size: 0x1000 },
-  tramp: { name: 'trampoline-text', kind: 'trampoline-text', base: 0xffff7e000000, size: 0x1000 },
+  ktext: { name: 'kernel-text', kind: 'kernel-text', base: 0x800080010000, size: 0x10000 },
+  modtext: { name: 'module-text', kind: 'module-text', base: 0x80007a000000, size: 0x1000 },
+  bpf: { name: 'bpf-jit', kind: 'bpf-jit', base: 0x80007c000000, size: 0x1000 },
+  tramp: { name: 'trampoline-text', kind: 'trampoline-text', base: 0x80007e000000, size: 0x1000 },
   efi: { name: 'efi-runtime', kind: 'foreign-text', base: 0x00001f000000, size: 0x1000 },
-  task: { name: 'task-stack-100', kind: 'task-stack', base: 0xffff80080000, size: A.THREAD_SIZE, owner: '100' },
-  other: { name: 'task-stack-200', kind: 'task-stack', base: 0xffff80090000, size: A.THREAD_SIZE, owner: '200' },
-  irq: { name: 'irq-stack-cpu0', kind: 'irq-stack', base: 0xffff800a0000, size: A.IRQ_STACK_SIZE, owner: '0' },
-  data: { name: 'kernel-data', kind: 'data', base: 0xffff800c0000, size: 0x1000 },
+  task: { name: 'task-stack-100', kind: 'task-stack', base: 0x800080080000, size: A.THREAD_SIZE, owner: '100' },
+  other: { name: 'task-stack-200', kind: 'task-stack', base: 0x800080090000, size: A.THREAD_SIZE, owner: '200' },
+  irq: { name: 'irq-stack-cpu0', kind: 'irq-stack', base: 0x8000800a0000, size: A.IRQ_STACK_SIZE, owner: '0' },
+  data: { name: 'kernel-data', kind: 'data', base: 0x8000800c0000, size: 0x1000 },
 } as const;
 
 /** Saved cpu_context (x19..x28, fp, sp, pc) of the current task and of the other task. */

@@ -157,7 +157,7 @@ export function buildScene(spec: SceneSpec): Scene {
     stacks.push({ region: MAP.irq.name, type: 'irq' });
   }
   if (spec.corrupt) {
-    const targets = { otherRecord: m.otherRecord, unmapped: 0xffff80ff0000 };
+    const targets = { otherRecord: m.otherRecord, unmapped: 0x800080ff0000 };
     if (isExceptionFrameCorruption(spec.corrupt)) {
       const at = checkExceptionFrame(m.mem, r.excRegs, PT_REGS_LAYOUT, truth, spec.corrupt);
       if ((m.mem.read64(at + ARM64_ABI.S_PSTATE) & ARM64_ABI.PSR_MODE_MASK) !== ARM64_ABI.PSR_MODE_EL1h) throw new Error(`${spec.corrupt}: the exception frame is not kernel-mode`);

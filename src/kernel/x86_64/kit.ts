@@ -15,6 +15,7 @@ import { sweepSteps, type Boundary } from '../boundary';
 import { checkExceptionFrame, corruptExceptionFrame, corruptFrameRecord, isExceptionFrameCorruption, type ExceptionFrameLayout } from '../corrupt';
 import { TaskTracing } from '../tracing';
 import { baseImage, image, IRQ_TOP, LAYOUT, NMI_TOP, PERCPU, PT_REGS, REGIONS, TASK, TASK_TOP, type Image } from './image';
+import { hex } from '../../machine/addr';
 
 export const X86_64_WORKLOADS: readonly Workload[] = [
   'syscall-sleep',
@@ -137,7 +138,7 @@ export function boot(img: Image): Machine {
       const regs = c.r[RDI]!;
       const probe = mem.read64(regs + ABI.PT_RIP) - 1;
       const kp = img.kprobes.get(probe);
-      if (!kp) throw new Error(`x86_64: int3 at 0x${probe.toString(16)} is no kprobe`);
+      if (!kp) throw new Error(`x86_64: int3 at ${hex(probe)} is no kprobe`);
       // pre_handler_kretprobe -> arch_prepare_kretprobe(ri, regs): sara = regs->sp.
       const sara = mem.read64(regs + ABI.PT_RSP);
       tracing.pushKretprobe({ ret: mem.read64(sara), func: kp.addr, retp: sara });
@@ -148,7 +149,7 @@ export function boot(img: Image): Machine {
       const regs = c.r[RDI]!;
       const slot = regs + ABI.PT_RSP + 8; // &regs->sp + 1: the fake return address
       const ri = tracing.popKretprobe();
-      if (ri.retp !== slot) throw new Error(`x86_64: kretprobe instance for 0x${ri.retp.toString(16)} found at 0x${slot.toString(16)}`);
+      if (ri.retp !== slot) throw new Error(`x86_64: kretprobe instance for ${hex(ri.retp)} found at ${hex(slot)}`);
       mem.write64(slot, ri.ret);
     },
     optprobe_callback: () => undefined,
