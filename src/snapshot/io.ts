@@ -3,7 +3,7 @@ import { hex, unhex } from '../machine/addr';
 import { Memory, type RegionInfo } from '../machine/memory';
 import { SymbolTable, type KSymbol } from '../machine/symbols';
 import { SchemaError, assertValid } from '../schema/validate';
-import type { Arch, Snapshot, SnapshotStack } from './types';
+import type { Arch, Snapshot, SnapshotContext, SnapshotStack } from './types';
 import { SNAPSHOT_VERSION } from './types';
 
 // JSON carries full 64-bit words (kernel addresses canonical, sign-extended from bit 47); loading
@@ -27,6 +27,8 @@ export interface SnapshotParts {
   id: string;
   arch: Arch;
   task: Snapshot['task'];
+  /** The walk's context; kits always give it (hand-made snapshots may leave it out). */
+  context?: SnapshotContext;
   regs: Record<string, number>;
   mem: Memory;
   syms: SymbolTable;
@@ -48,6 +50,7 @@ export function makeSnapshot(p: SnapshotParts): Snapshot {
     id: p.id,
     arch: p.arch,
     task: { ...p.task },
+    ...(p.context ? { context: { ...p.context } } : {}),
     regs: Object.fromEntries(Object.entries(p.regs).map(([k, v]) => [k, hex(v)])),
     regions: p.mem.regions.map((r) => ({
       name: r.name,

@@ -2,6 +2,7 @@
  * The arm64 ArchKit: builds scenes by running workloads on the simulated machine to a moment,
  * applying instrumentation and corruption, and packaging snapshot + ground truth + findings.
  */
+import { walkContext } from '../context';
 import { exceptionAtEachStep } from '../../scene/sweep';
 import { analyseArm64, type Arm64Analysis } from '../../analyser/arm64';
 import { ARM64_ABI } from '../../isa/arm64/abi';
@@ -168,6 +169,7 @@ export function buildScene(spec: SceneSpec): Scene {
     id: slugOf(spec, r.slug),
     arch: 'arm64',
     task: { pid: 100, comm: img.code.kthread ? 'kworker/0:1' : 'conformance', kind: img.code.kthread ? 'kthread' : 'user', state: r.state },
+    context: walkContext(spec, r.state === 'running', truth, m.syms),
     regs,
     mem: m.mem,
     syms: m.syms,

@@ -3,6 +3,7 @@
  * applies instrumentation and corruption, and returns the snapshot (what an unwinder sees), the
  * ground truth (the interpreter's shadow record) and the analyser's findings.
  */
+import { walkContext } from '../context';
 import { exceptionAtEachStep } from '../../scene/sweep';
 import { X86_64_ABI as ABI } from '../../isa/x86_64/abi';
 import { RAX, RBX, RDI, RSI, type Insn } from '../../isa/x86_64/assembler';
@@ -298,6 +299,7 @@ export function buildScene(spec: SceneSpec): Scene {
     id: `x86_64/${spec.workload}/${momentTag(spec.moment)}${instrTag(spec)}${spec.corrupt ? `/${spec.corrupt}` : ''}`,
     arch: 'x86_64',
     task: { pid: user ? 1234 : 42, comm: user ? 'sleeper' : 'kworker/0:1', kind: user ? 'user' : 'kthread', state: blocked ? 'blocked' : 'running' },
+    context: walkContext(spec, !blocked, truth, img.syms),
     regs,
     mem,
     syms: img.syms,
