@@ -19,7 +19,13 @@ export async function replay(command: string, file: string, opts: { timeoutMs?: 
   try {
     const rec = await w.walk(snapshot, loaded);
     if (opts.json) {
-      console.log(JSON.stringify({ profile: w.profile, record: rec }, null, 2));
+      // Addresses as the wire has them: full 64-bit hex.
+      const wire = {
+        ...rec,
+        ...(rec.result ? { result: { ...rec.result, trace: rec.result.trace.map(hex) } } : {}),
+        ...(rec.accesses ? { accesses: rec.accesses.map((a) => ({ ...a, addr: hex(a.addr) })) } : {}),
+      };
+      console.log(JSON.stringify({ profile: w.profile, record: wire }, null, 2));
     } else {
       console.log(`implementation: ${w.profile.name} (${w.profile.arch} ${w.profile.unwinder})`);
       console.log(`snapshot:       ${snapshot.id} (task ${snapshot.task.comm}, ${snapshot.task.state})`);
