@@ -187,7 +187,7 @@ test('an IRQ taken at every instruction of a small call chain: truth includes th
     offsets.add(`${fn}@${pc}`);
     assert.deepEqual(fns(scene.truth), [...handler, ...parents[fn]!], scene.moment);
     assert.equal(scene.snapshot.task.state, 'running');
-    assert.deepEqual(scene.snapshot.stacks.map((s) => s.type), ['task', 'irq']);
+    assert.deepEqual(scene.snapshot.stacks.map((s) => s.type), ['task', 'irq', 'overflow', 'sdei', 'sdei']);
     n++;
   }
   // work_a and work_b: 7 instructions each (prologue 2, BODY 1, BL, BODY 1, epilogue 2), work_c: BODY 3 + RET.

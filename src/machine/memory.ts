@@ -16,6 +16,8 @@ export type RegionKind =
   | 'task-stack'
   | 'irq-stack'
   | 'nmi-stack'
+  | 'overflow-stack' // arm64 per-CPU overflow stack
+  | 'sdei-stack' // arm64 per-CPU SDEI stacks (normal, critical)
   | 'data';
 
 export const TEXT_KINDS: ReadonlySet<RegionKind> = new Set<RegionKind>([
@@ -25,7 +27,7 @@ export const TEXT_KINDS: ReadonlySet<RegionKind> = new Set<RegionKind>([
   'trampoline-text',
   'foreign-text',
 ]);
-export const STACK_KINDS: ReadonlySet<RegionKind> = new Set<RegionKind>(['task-stack', 'irq-stack', 'nmi-stack']);
+export const STACK_KINDS: ReadonlySet<RegionKind> = new Set<RegionKind>(['task-stack', 'irq-stack', 'nmi-stack', 'overflow-stack', 'sdei-stack']);
 
 export interface RegionInfo {
   name: string;

@@ -36,10 +36,16 @@ export interface SnapshotSymbol {
   entry?: boolean;
 }
 
+/**
+ * Kinds of stack a walk may use: the task's own, and the CPU's IRQ stack, x86_64 NMI (IST) stack,
+ * arm64 overflow stack and SDEI stacks (normal and critical), as kunwind's stackinfo_get_*() list them.
+ */
+export type StackType = 'task' | 'irq' | 'nmi' | 'overflow' | 'sdei';
+
 /** One stack the walk may legitimately read: the task's own stack and this CPU's exception stacks. */
 export interface SnapshotStack {
   region: string;
-  type: 'task' | 'irq' | 'nmi';
+  type: StackType;
 }
 
 /** x86_64 ORC entry (arch/x86/include/asm/orc_types.h), covering [ip, next entry's ip). */

@@ -9,6 +9,7 @@ import type { LoadedSnapshot } from '../snapshot/io';
 import { MAX_FRAMES, ftraceGraphRetAddr, kernelTextAddress, kretprobeFindRetAddr } from './common';
 import type { WalkInput, WalkResult } from './types';
 import { hex } from '../machine/addr';
+import type { StackType } from '../snapshot/types';
 
 export const EINVAL = 22;
 export const ENOENT = 2;
@@ -53,7 +54,7 @@ export function layoutOf(snap: LoadedSnapshot): Arm64Layout {
   };
 }
 
-export type StackType = 'task' | 'irq' | 'nmi';
+export type { StackType } from '../snapshot/types';
 
 /** struct stack_info: [low, high) of one stack the walk may still consume. */
 export interface StackInfo {

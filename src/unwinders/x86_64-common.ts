@@ -9,6 +9,7 @@ import { X86_64_ABI } from '../isa/x86_64/abi';
 import { MAX_FRAMES, accessibleStack, ftraceGraphRetAddr, kernelTextAddress, kretprobeFindRetAddr } from './common';
 import type { WalkResult } from './types';
 import { hex } from '../machine/addr';
+import type { StackType } from '../snapshot/types';
 
 export const EINVAL = -22;
 
@@ -21,9 +22,8 @@ export function abi(snap: LoadedSnapshot, key: keyof typeof X86_64_ABI): number 
 /** user_mode(regs): (cs & 3) == 3. */
 export const userMode = (cs: number): boolean => (cs & 3) === 3;
 
-type StackType = 'task' | 'irq' | 'nmi';
 /** Stacks are left in one direction only: NMI -> IRQ -> task (stack_mask forbids going back). */
-const RANK: Record<StackType, number> = { nmi: 2, irq: 1, task: 0 };
+const RANK: Record<StackType, number> = { overflow: 3, sdei: 3, nmi: 2, irq: 1, task: 0 }; // overflow / sdei: arm64 only
 
 export interface StackInfo {
   region: string;

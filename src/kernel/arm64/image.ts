@@ -22,6 +22,9 @@ export const MAP = {
   task: { name: 'task-stack-100', kind: 'task-stack', base: 0x800080080000, size: A.THREAD_SIZE, owner: '100' },
   other: { name: 'task-stack-200', kind: 'task-stack', base: 0x800080090000, size: A.THREAD_SIZE, owner: '200' },
   irq: { name: 'irq-stack-cpu0', kind: 'irq-stack', base: 0x8000800a0000, size: A.IRQ_STACK_SIZE, owner: '0' },
+  overflow: { name: 'overflow-stack-cpu0', kind: 'overflow-stack', base: 0x8000800b0000, size: A.OVERFLOW_STACK_SIZE, owner: '0' },
+  sdeiNormal: { name: 'sdei-normal-stack-cpu0', kind: 'sdei-stack', base: 0x8000800d0000, size: A.SDEI_STACK_SIZE, owner: '0' },
+  sdeiCritical: { name: 'sdei-critical-stack-cpu0', kind: 'sdei-stack', base: 0x8000800e0000, size: A.SDEI_STACK_SIZE, owner: '0' },
   data: { name: 'kernel-data', kind: 'data', base: 0x8000800c0000, size: 0x1000 },
 } as const;
 

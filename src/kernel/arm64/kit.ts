@@ -155,7 +155,13 @@ export function buildScene(spec: SceneSpec): Scene {
   } else {
     regs = m.cpu.regsRecord();
     truth = m.shadow.truth(m.cpu.pc);
-    stacks.push({ region: MAP.irq.name, type: 'irq' });
+    // current: this CPU's stacks too, as stackinfo_get_irq/overflow/sdei_*() give them to kunwind.
+    stacks.push(
+      { region: MAP.irq.name, type: 'irq' },
+      { region: MAP.overflow.name, type: 'overflow' },
+      { region: MAP.sdeiNormal.name, type: 'sdei' },
+      { region: MAP.sdeiCritical.name, type: 'sdei' },
+    );
   }
   if (spec.corrupt) {
     const targets = { otherRecord: m.otherRecord, unmapped: 0x800080ff0000 };
