@@ -87,7 +87,7 @@ export function fromU32Pair(lo: number, hi: number): number {
 }
 
 /** The full 64-bit hex form of a value, as JSON, the protocol and reports show it. */
-export const hex = (n: number): string => '0x' + toU64(n).toString(16);
+export const hex = (n: number): string => (Number.isInteger(n) ? '0x' + toU64(n).toString(16) : `0x${n}?`); // never throws in a report
 
 /** Parse a hex string of up to 64 bits into the internal number. */
 export function unhex(s: string): number {
