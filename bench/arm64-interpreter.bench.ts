@@ -5,8 +5,8 @@ import { Memory } from '../src/machine/memory';
 import { SymbolTable } from '../src/machine/symbols';
 import { ShadowStack } from '../src/truth/shadow';
 
-const TEXT = 0xffff80010000;
-const STACK = 0xffff80080000;
+const TEXT = 0x800080010000;
+const STACK = 0x800080080000;
 
 export async function bench(): Promise<{ name: string; instrPerSec?: number; scenesPerSec?: number }[]> {
   return [await interpreter(), scenes()];

@@ -12,7 +12,7 @@ import { ShadowStack } from '../src/truth/shadow';
 import { kit } from '../src/kernel/x86_64/kit';
 
 const TEXT = 0xffff81000000;
-const STACK = 0xffffc9000000;
+const STACK = 0xc90000000000;
 const LOOP = `
 SYM_FUNC_START(bench_loop)
 \tpushq %rbp

@@ -1,3 +1,4 @@
+import { unhex } from '../src/machine/addr';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { analyseArm64 } from '../src/analyser/arm64';
@@ -10,7 +11,7 @@ import type { Arm64MetaEntry } from '../src/snapshot/types';
 function entryAt(table: Arm64MetaEntry[], addr: number): Arm64MetaEntry {
   let e: Arm64MetaEntry | undefined;
   for (const x of table) {
-    if (Number(x.ip) <= addr) e = x;
+    if (unhex(x.ip) <= addr) e = x;
     else break;
   }
   assert.ok(e, `no entry covers 0x${addr.toString(16)}`);
@@ -125,7 +126,7 @@ test('hints: pt_regs frames are type regs, the entry frame end_of_stack, UNWIND_
   assert.equal(entryAt(t, after('hint_undef_code', 'schedule')).type, 'undefined'); // the task sleeps in the undefined region
   assert.equal(entryAt(t, h + 7 * 4).ra, 'lr'); // UNWIND_HINT_FUNC before RET
   // The table is sorted by ip and ends every text block with an unknown entry.
-  const ips = t.map((e) => Number(e.ip));
+  const ips = t.map((e) => unhex(e.ip));
   assert.deepEqual(ips, [...ips].sort((a, b) => a - b));
   assert.equal(new Set(ips).size, ips.length);
 });

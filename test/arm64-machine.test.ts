@@ -1,3 +1,4 @@
+import { unhex } from '../src/machine/addr';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GARBAGE_RA } from '../src/kernel/corrupt';
@@ -19,8 +20,8 @@ const SYSCALL_BOTTOM = ['invoke_syscall', 'el0t_64_sync_handler', 'el0t_64_sync'
 
 /** A bare machine running verbatim text: `start` calls the examples, then stops. */
 function bareMachine(text: string) {
-  const TEXT = 0xffff80010000;
-  const STACK = 0xffff80080000;
+  const TEXT = 0x800080010000;
+  const STACK = 0x800080080000;
   const prog = assemble([{ region: 'kernel-text', base: TEXT, text }]);
   const mem = new Memory();
   mem.map({ name: 'kernel-text', kind: 'kernel-text', base: TEXT, size: 0x1000 });
@@ -70,7 +71,7 @@ test('the spec arm64 examples assemble verbatim and execute', () => {
   const stop = m.cpu.run(1000);
   assert.equal(stop, 'blocked');
   assert.equal(m.shadow.entries.length, 0, 'every call returned through the shadow stack');
-  assert.equal(m.cpu.sp, 0xffff80080000 + 0x4000, 'SP balanced');
+  assert.equal(m.cpu.sp, 0x800080080000 + 0x4000, 'SP balanced');
   assert.equal(m.mem.faults.length, 0);
 });
 
@@ -182,12 +183,12 @@ test('an IRQ taken at every instruction of a small call chain: truth includes th
   let n = 0;
   const offsets = new Set<string>();
   for (const scene of kit.sweep({ workload: 'work-chain', exception: 'irq', walk: 'in-handler', functions: ['work_a', 'work_b', 'work_c'] })) {
-    const pc = Number(scene.truth.frames.find((f) => f.why === 'exception')!.addr);
+    const pc = scene.truth.frames.find((f) => f.why === 'exception')!.addr;
     const fn = scene.truth.frames.find((f) => f.why === 'exception')!.fn;
     offsets.add(`${fn}@${pc}`);
     assert.deepEqual(fns(scene.truth), [...handler, ...parents[fn]!], scene.moment);
     assert.equal(scene.snapshot.task.state, 'running');
-    assert.deepEqual(scene.snapshot.stacks.map((s) => s.type), ['task', 'irq']);
+    assert.deepEqual(scene.snapshot.stacks.map((s) => s.type), ['task', 'irq', 'overflow', 'sdei', 'sdei']);
     n++;
   }
   // work_a and work_b: 7 instructions each (prologue 2, BODY 1, BL, BODY 1, epilogue 2), work_c: BODY 3 + RET.
@@ -218,7 +219,7 @@ test('a blocked task: truth is the chain below schedule(); registers are the sav
   assert.deepEqual(fns(s.truth), ['cpu_switch_to', '__schedule', 'schedule', 'do_nanosleep', 'sys_sleep', ...SYSCALL_BOTTOM]);
   assert.equal(s.truth.frames[0]!.omissible, CONTEXT_SWITCH_OMISSIBLE);
   assert.ok(s.truth.frames.slice(1).every((f) => !f.omissible), '__schedule and below are required');
-  assert.equal(s.truth.frames[1]!.addr, s.snapshot.regs.pc === undefined ? -1 : Number(s.snapshot.regs.pc), '__schedule resumes at the saved pc');
+  assert.equal(s.truth.frames[1]!.addr, s.snapshot.regs.pc === undefined ? -1 : unhex(s.snapshot.regs.pc), '__schedule resumes at the saved pc');
   const snap = loadSnapshot(JSON.parse(JSON.stringify(s.snapshot)));
   assert.equal(snap.syms.lookup(snap.regs.pc!)!.name, '__schedule');
   // pt_regs at the top of the task stack; the FINAL record is {0, 0} with type FINAL.
@@ -262,10 +263,10 @@ test('fgraph and kretprobe state while the traced function sleeps', () => {
   assert.deepEqual(fns(s.truth), ['cpu_switch_to', '__schedule', 'schedule', 'do_nanosleep', 'sys_sleep', ...SYSCALL_BOTTOM]);
   const snap = loadSnapshot(JSON.parse(JSON.stringify(s.snapshot)));
   const [g] = s.snapshot.fgraph!.stack;
-  assert.equal(snap.syms.lookup(Number(g!.ret))!.name, 'sys_sleep');
-  assert.equal(snap.syms.lookup(Number(g!.func))!.name, 'do_nanosleep');
+  assert.equal(snap.syms.lookup(unhex(g!.ret))!.name, 'sys_sleep');
+  assert.equal(snap.syms.lookup(unhex(g!.func))!.name, 'do_nanosleep');
   const [kr] = s.snapshot.kretprobes;
-  assert.equal(snap.syms.lookup(Number(kr!.ret))!.name, 'invoke_syscall');
+  assert.equal(snap.syms.lookup(unhex(kr!.ret))!.name, 'invoke_syscall');
   // The saved LRs in the frame records are the return trampolines.
   const rth = snap.syms.get('return_to_handler').start;
   const krt = snap.syms.get('__kretprobe_trampoline').start;
@@ -275,8 +276,8 @@ test('fgraph and kretprobe state while the traced function sleeps', () => {
   // retp keys are x29 at the traced function's entry: the caller's frame record.
   // do_nanosleep's key is sys_sleep's record (whose saved LR is the kretprobe trampoline);
   // sys_sleep's key is invoke_syscall's record (saved LR into el0t_64_sync_handler).
-  assert.equal(snap.mem.read64(Number(g!.retp) + 8), krt);
-  assert.equal(snap.syms.lookup(snap.mem.read64(Number(kr!.retp) + 8))!.name, 'el0t_64_sync_handler');
+  assert.equal(snap.mem.read64(unhex(g!.retp) + 8), krt);
+  assert.equal(snap.syms.lookup(snap.mem.read64(unhex(kr!.retp) + 8))!.name, 'el0t_64_sync_handler');
 });
 
 test('kretprobe trampoline: truth names the probed function\'s caller until the return', () => {

@@ -4,6 +4,7 @@
  * machine's real control flow. Checked by diffing against the same scene built uncorrupted; no
  * unwinder is involved.
  */
+import { unhex } from '../src/machine/addr';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConformanceSession } from '../src/conformance/session';
@@ -22,9 +23,9 @@ const BODY: Record<Arch, number> = { arm64: 2, x86_64: 3 };
 /** Where each arch keeps the saved registers: every slot holding a copy of pc, sp, fp. */
 const SLOTS: Record<Arch, { pc: number[]; sp: number[]; fp: number[]; kernelMode: (s: LoadedSnapshot, regs: number) => boolean }> = {
   arm64: {
-    pc: [ARM64_ABI.S_PC, ARM64_ABI.S_STACKFRAME + 8],
+    pc: [ARM64_ABI.S_PC],
     sp: [ARM64_ABI.S_SP],
-    fp: [ARM64_ABI.S_FP, ARM64_ABI.S_STACKFRAME],
+    fp: [ARM64_ABI.S_FP],
     kernelMode: (s, r) => (s.mem.read64(r + ARM64_ABI.S_PSTATE) & ARM64_ABI.PSR_MODE_MASK) === ARM64_ABI.PSR_MODE_EL1h,
   },
   x86_64: {
@@ -44,7 +45,7 @@ function diff(a: LoadedSnapshot, b: LoadedSnapshot): [number, number, number][] 
   const out: [number, number, number][] = [];
   for (const r of a.json.regions) {
     if (r.data === undefined) continue;
-    const base = Number(r.base);
+    const base = unhex(r.base);
     for (let o = 0; o + 8 <= r.size; o += 8) {
       const x = a.mem.read64(base + o);
       const y = b.mem.read64(base + o);

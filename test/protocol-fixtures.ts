@@ -13,13 +13,13 @@ import { hex, makeSnapshot } from '../src/snapshot/io';
 import type { Snapshot } from '../src/snapshot/types';
 import type { GroundTruth, TruthFrame } from '../src/truth/shadow';
 
-const TEXT = 0xffff80010000;
-const MOD = 0xffff80040000;
-const BPF = 0xffff80050000;
-const EFI = 0xffff80060000;
-const STACK = 0xffff80100000;
-const IRQ = 0xffff80200000;
-const OTHER = 0xffff80300000;
+const TEXT = 0x800080010000;
+const MOD = 0x800080040000;
+const BPF = 0x800080050000;
+const EFI = 0x800080060000;
+const STACK = 0x800080100000;
+const IRQ = 0x800080200000;
+const OTHER = 0x800080300000;
 const SZ = A.THREAD_SIZE;
 const FN = 0x40;
 
@@ -209,7 +209,7 @@ export function syntheticScene(seed: number, o: SceneOptions = {}): SyntheticSce
     switch (what) {
       case 'fp-zero': w(victim, 0); break;
       case 'fp-misaligned': w(victim, mem.read64(victim) + 4); break;
-      case 'fp-unmapped': w(victim, 0xffff80900000); break;
+      case 'fp-unmapped': w(victim, 0x800080900000); break;
       case 'fp-other-task': w(victim, OTHER + 0x1000); w(OTHER + 0x1000, finalFrame); w(OTHER + 0x1008, at('el0_sync', 0x20)); break;
       case 'fp-downward': w(victim, victim - 0x40); w(victim - 0x40, finalFrame); w(victim - 0x38, at('work_a', 0x10)); break;
       case 'fp-cycle': w(victim, recs[depth - 1]!); break;
@@ -229,7 +229,7 @@ export function syntheticScene(seed: number, o: SceneOptions = {}): SyntheticSce
       case 'random-word': {
         const lo = Math.min(sp, ...allRecs) & ~7;
         const a = lo + 8 * Math.floor(r() * ((STACK + SZ - lo) / 8));
-        w(a, pick([0, 1, 0xffff80100008, at('work_a', 4), finalFrame, ptRegs, STACK + SZ - 8, 0x7fffffff0000]));
+        w(a, pick([0, 1, 0x800080100008, at('work_a', 4), finalFrame, ptRegs, STACK + SZ - 8, 0x7fffffff0000]));
         break;
       }
       case 'pc-foreign': regs.pc = at('efi_get_time', 0x8); break;

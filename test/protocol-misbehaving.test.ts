@@ -18,19 +18,19 @@ const plugin = (f: string) => `node ${join(ROOT, 'examples', 'misbehaving', f)}`
 /** A tiny hand-made arm64 snapshot: enough for the protocol (the plugins do not unwind). */
 function tinySnapshot(): Snapshot {
   const mem = new Memory();
-  mem.map({ name: 'kernel-text', kind: 'kernel-text', base: 0xffff80001000, size: 0x1000 });
-  mem.map({ name: 'task-stack-1', kind: 'task-stack', base: 0xffff80100000, size: 0x4000, owner: '1' });
-  const syms = new SymbolTable([{ name: 'schedule', start: 0xffff80001000, end: 0xffff80001100, kind: 'func', region: 'kernel-text' }]);
+  mem.map({ name: 'kernel-text', kind: 'kernel-text', base: 0x800080001000, size: 0x1000 });
+  mem.map({ name: 'task-stack-1', kind: 'task-stack', base: 0x800080100000, size: 0x4000, owner: '1' });
+  const syms = new SymbolTable([{ name: 'schedule', start: 0x800080001000, end: 0x800080001100, kind: 'func', region: 'kernel-text' }]);
   return makeSnapshot({
     id: 'test/tiny',
     arch: 'arm64',
     task: { pid: 1, comm: 'tiny', kind: 'kthread', state: 'blocked' },
-    regs: { pc: 0xffff80001010, sp: 0xffff80103e00, x29: 0xffff80103e00 },
+    regs: { pc: 0x800080001010, sp: 0x800080103e00, x29: 0x800080103e00 },
     mem,
     syms,
     stacks: [{ region: 'task-stack-1', type: 'task' }],
-    ptRegs: 0xffff80104000 - ARM64_ABI.PT_REGS_SIZE,
-    finalFrame: 0xffff80104000 - ARM64_ABI.PT_REGS_SIZE + ARM64_ABI.S_STACKFRAME,
+    ptRegs: 0x800080104000 - ARM64_ABI.PT_REGS_SIZE,
+    finalFrame: 0x800080104000 - ARM64_ABI.PT_REGS_SIZE + ARM64_ABI.S_STACKFRAME,
     abi: { ...ARM64_ABI },
     unwind: {},
     fgraph: null,
@@ -40,7 +40,7 @@ function tinySnapshot(): Snapshot {
 
 const snap = tinySnapshot();
 const loaded = loadSnapshot(snap);
-const truth = { frames: [{ fn: 'schedule', addr: 0xffff80001010, why: 'pc' as const }] };
+const truth = { frames: [{ fn: 'schedule', addr: 0x800080001010, why: 'pc' as const }] };
 const walkers: ExternalWalker[] = [];
 after(async () => {
   for (const w of walkers) await w.close();

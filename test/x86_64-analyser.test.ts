@@ -2,6 +2,7 @@
  * The objtool-like x86_64 analyser: ORC entries (CFA and saved rbp) written by hand from the
  * instruction semantics, and the warnings objtool gives for the same code.
  */
+import { unhex } from '../src/machine/addr';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { analyse } from '../src/analyser/x86_64';
@@ -14,7 +15,7 @@ import type { Workload } from '../src/scene/types';
 /** The ORC entry covering addr (the last one at or below it), as the kernel's orc_find() does. */
 function orcAt(orc: OrcEntry[], addr: number): OrcEntry {
   let best: OrcEntry | undefined;
-  for (const e of orc) if (Number(e.ip) <= addr) best = e;
+  for (const e of orc) if (unhex(e.ip) <= addr) best = e;
   assert.ok(best, `no ORC entry at 0x${addr.toString(16)}`);
   return best;
 }
@@ -47,8 +48,8 @@ test('ORC for a plain function: sp+8 at entry, sp+16 after push %rbp, bp+16 afte
 test('the ORC table is sorted, covers kernel and module text only, and follows hints', () => {
   const b = baseImage('bpf-sleep');
   const orc = b.analysis.orc;
-  for (let k = 1; k < orc.length; k++) assert.ok(Number(orc[k]!.ip) > Number(orc[k - 1]!.ip));
-  assert.ok(orc.every((e) => Number(e.ip) < LAYOUT.BPF), 'no ORC for BPF JIT code');
+  for (let k = 1; k < orc.length; k++) assert.ok(unhex(orc[k]!.ip) > unhex(orc[k - 1]!.ip));
+  assert.ok(orc.every((e) => unhex(e.ip) < LAYOUT.BPF), 'no ORC for BPF JIT code');
   const first = (fn: string): number => b.prog.bySym.get(fn)![0]!.addr;
   assert.equal(orcAt(orc, first('entry_SYSCALL_64')).type, 'end_of_stack'); // UNWIND_HINT_EMPTY at an entry point
   assert.equal(orcAt(orc, first('ret_from_fork')).type, 'end_of_stack');

@@ -171,7 +171,8 @@ const char *snapshot_load(struct snapshot *s, struct json *root)
 		if (!s->stacks[i].region || !s->stacks[i].region->data || !type)
 			return "snapshot: a stack names no region with data";
 		s->stacks[i].type = !strcmp(type, "task") ? STACK_TYPE_TASK : !strcmp(type, "irq") ? STACK_TYPE_IRQ :
-				    !strcmp(type, "nmi") ? STACK_TYPE_NMI : STACK_TYPE_UNKNOWN;
+				    !strcmp(type, "nmi") ? STACK_TYPE_NMI : !strcmp(type, "overflow") ? STACK_TYPE_OVERFLOW :
+				    !strcmp(type, "sdei") ? STACK_TYPE_SDEI : STACK_TYPE_UNKNOWN;
 		s->nr_stacks++;
 	}
 

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include "json.h"
 
-enum stack_type { STACK_TYPE_UNKNOWN, STACK_TYPE_TASK, STACK_TYPE_IRQ, STACK_TYPE_NMI };
+enum stack_type { STACK_TYPE_UNKNOWN, STACK_TYPE_TASK, STACK_TYPE_IRQ, STACK_TYPE_NMI, STACK_TYPE_OVERFLOW, STACK_TYPE_SDEI };
 
 struct region {
 	const char *name;

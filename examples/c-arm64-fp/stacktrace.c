@@ -118,24 +118,6 @@ static int fail_at_boundary(struct kunwind_state *state, uint64_t fp)
 		    (unsigned long long)(fp - (uint64_t)state->s_stackframe), (unsigned long long)fp);
 }
 
-/*
- * Entry code that stores the interrupted {x29, pc} in pt_regs->stackframe (arm64 before v6.13,
- * and the simulated kernel's kernel_entry) instead of zeroing it: that record chains on like any
- * other, so recognise it by its meta type, with the whole pt_regs on a usable stack and the
- * record mirroring regs->regs[29] and regs->pc. Otherwise the walk would cross the boundary.
- */
-static bool is_pt_regs_stackframe(struct kunwind_state *state, uint64_t fp, uint64_t rec_fp, uint64_t rec_pc)
-{
-	uint64_t regs = fp - (uint64_t)state->s_stackframe;
-
-	if (!unwind_find_stack(state, regs, (uint64_t)state->pt_regs_size))
-		return false;
-	if (read_u64(state->snap, fp + (uint64_t)(state->s_stackframe_type - state->s_stackframe)) != (uint64_t)state->meta_pt_regs)
-		return false;
-	return read_u64(state->snap, regs + (uint64_t)state->s_fp) == rec_fp &&
-	       read_u64(state->snap, regs + (uint64_t)state->s_pc) == rec_pc;
-}
-
 /* kunwind_next_frame_record_meta(): a {0, 0} record; its type says FINAL or PT_REGS. */
 static int kunwind_next_frame_record_meta(struct kunwind_state *state)
 {
@@ -168,10 +150,9 @@ static int kunwind_next_frame_record(struct kunwind_state *state)
 		return fail(state, EINVAL, "kunwind_next_frame_record: frame record at 0x%llx is not on an accessible stack (or is below an earlier record)", (unsigned long long)(fp));
 	new_fp = read_u64(state->snap, fp);
 	new_pc = read_u64(state->snap, fp + 8);
+	/* Only a zeroed record is a frame_record_meta (v6.13+); any other chains on. */
 	if (!new_fp && !new_pc)
 		return kunwind_next_frame_record_meta(state);
-	if (is_pt_regs_stackframe(state, fp, new_fp, new_pc))
-		return fail_at_boundary(state, fp);
 	unwind_consume_stack(state, info, fp, (uint64_t)state->record_size);
 	state->fp = new_fp;
 	state->pc = new_pc;

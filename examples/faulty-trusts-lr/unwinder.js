@@ -92,12 +92,8 @@ function walk(snap) {
     }
     const nfp = read64(s, fp);
     const npc = read64(s, fp + 8n);
-    // pt_regs->stackframe: zeroed (v6.13+) or a copy of {x29, pc} (older entry code); the meta type tells.
-    const regsOf = fp - A.S_STACKFRAME;
-    const isRegs = () =>
-      !!stackOf(regsOf, A.PT_REGS_SIZE) && read64(s, fp + A.S_STACKFRAME_TYPE - A.S_STACKFRAME) === A.FRAME_META_TYPE_PT_REGS &&
-      read64(s, regsOf + A.S_FP) === nfp && read64(s, regsOf + A.S_PC) === npc;
-    if ((nfp === 0n && npc === 0n) || isRegs()) {
+    // A zeroed record is pt_regs->stackframe (v6.13+): its meta type says FINAL or PT_REGS.
+    if (nfp === 0n && npc === 0n) {
       const type = read64(s, fp + A.S_STACKFRAME_TYPE - A.S_STACKFRAME);
       if (type === A.FRAME_META_TYPE_FINAL && fp === BigInt(snap.finalFrame)) {
         return { rc: 0, trace: trace.map((a) => '0x' + a.toString(16)), accesses: s.reads };

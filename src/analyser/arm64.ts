@@ -18,7 +18,7 @@ import { Mode, Op, REG_FP, REG_LR, REG_SP, type Hint, type Insn, type Program } 
 import type { KSymbol } from '../machine/symbols';
 import type { Finding } from '../scene/types';
 import type { Arm64MetaEntry } from '../snapshot/types';
-import { hex } from '../snapshot/io';
+import { hex, unhex } from '../snapshot/io';
 
 interface State {
   /** Hint-described state (entry code); undefined for ordinary function code. */
@@ -308,7 +308,7 @@ export function analyseArm64(prog: Program): Arm64Analysis {
     table.push({ ip: hex(b.end), ra: 'unknown', fp: 'unknown' });
     prev = '';
   }
-  table.sort((x, y) => Number(x.ip) - Number(y.ip));
+  table.sort((x, y) => unhex(x.ip) - unhex(y.ip));
   const dedup = table.filter((e, k) => k + 1 >= table.length || table[k + 1]!.ip !== e.ip);
   return { table: dedup, findings };
 }

@@ -8,7 +8,7 @@
 import { OP, RBP, RSP, type Hint, type Insn, type Program, type SymInfo } from '../isa/x86_64/assembler';
 import type { Finding } from '../scene/types';
 import type { OrcEntry } from '../snapshot/types';
-import { hex } from '../snapshot/io';
+import { hex, unhex } from '../snapshot/io';
 
 type StType = 'call' | 'regs' | 'regs_partial' | 'undefined' | 'end_of_stack';
 
@@ -247,7 +247,7 @@ export function analyse(p: Program, opts: AnalyseOptions): AnalysisResult {
     for (const i of p.bySym.get(s.name) ?? []) raw.push(orcFor(i.addr, s.nonStandard ? undefined : states.get(i.addr)));
     raw.push(orcFor(s.end, undefined));
   }
-  raw.sort((a, b) => Number(a.ip) - Number(b.ip));
+  raw.sort((a, b) => unhex(a.ip) - unhex(b.ip));
   const orc: OrcEntry[] = [];
   const same = (a: OrcEntry, b: OrcEntry): boolean =>
     a.spReg === b.spReg && a.spOffset === b.spOffset && a.bpReg === b.bpReg && a.bpOffset === b.bpOffset && a.type === b.type && !!a.signal === !!b.signal;

@@ -4,6 +4,7 @@
  * the run's Walker, judges each walk with the oracle and applies the requirement's rule.
  * Plain TypeScript: no Cucumber here (steps/support/world.ts is the only glue).
  */
+import { hex, unhex } from '../machine/addr';
 import { appendFileSync, mkdirSync, writeFileSync } from 'fs';
 import { dirname, join } from 'path';
 import { applicability, byId } from '../catalogue/catalogue';
@@ -117,7 +118,7 @@ type MetaEntry = NonNullable<Scene['snapshot']['unwind']['orc']>[number] | NonNu
 function metadataAt(scene: Scene, at: number): MetaEntry | undefined {
   const table: MetaEntry[] = scene.snapshot.unwind.orc ?? scene.snapshot.unwind.arm64 ?? [];
   let entry: MetaEntry | undefined;
-  for (const e of table) if (Number(e.ip) <= at && (!entry || Number(e.ip) >= Number(entry.ip))) entry = e;
+  for (const e of table) if (unhex(e.ip) <= at && (!entry || unhex(e.ip) >= unhex(entry.ip))) entry = e;
   return entry;
 }
 
@@ -133,7 +134,7 @@ function interruptedKind(scene: Scene): SymbolKind | undefined {
   const exc = scene.truth.frames.filter((f) => f.why === 'exception');
   const at = exc[exc.length - 1]?.addr;
   if (at === undefined) return undefined;
-  return scene.snapshot.symbols.find((s) => Number(s.start) <= at && at < Number(s.end))?.kind;
+  return scene.snapshot.symbols.find((s) => unhex(s.start) <= at && at < unhex(s.end))?.kind;
 }
 
 const NO_ANALYSER =
@@ -554,7 +555,7 @@ export class ConformanceSession {
     const boundaries = frames.filter((f) => f.why === 'exception');
     if (!boundaries.length) return false;
     return boundaries.every((f) => {
-      const sym = scene.snapshot.symbols.find((s) => Number(s.start) <= f.addr && f.addr < Number(s.end));
+      const sym = scene.snapshot.symbols.find((s) => unhex(s.start) <= f.addr && f.addr < unhex(s.end));
       if (!sym || sym.kind !== 'func' || sym.nonStandard) return false;
       const e = metadataAt(scene, f.addr);
       if (!e || e.type !== 'call') return false;
@@ -607,11 +608,11 @@ export class ConformanceSession {
       const sym = w.loaded.syms.byName(fn);
       if (!sym) throw new Error(`no symbol ${fn} in the snapshot`);
       const table = (this.profile.arch === 'x86_64' ? w.scene.snapshot.unwind.orc : w.scene.snapshot.unwind.arm64) ?? [];
-      const ips = table.map((e) => Number(e.ip)).sort((a, b) => a - b);
+      const ips = table.map((e) => unhex(e.ip)).sort((a, b) => a - b);
       // An entry covers [ip, next ip): the function's start must be covered by an entry at or below it.
       const cover = ips.filter((ip) => ip <= sym.start);
-      if (!ips.length || !cover.length) this.fail(`no build-time unwind metadata covers ${fn} (0x${sym.start.toString(16)}): the table has ${ips.length} entries`);
-      const entry = table.find((e) => Number(e.ip) === cover[cover.length - 1]);
+      if (!ips.length || !cover.length) this.fail(`no build-time unwind metadata covers ${fn} (${hex(sym.start)}): the table has ${ips.length} entries`);
+      const entry = table.find((e) => unhex(e.ip) === cover[cover.length - 1]);
       const t = entry && 'type' in entry ? entry.type : undefined;
       if (t === 'undefined') this.fail(`the metadata entry covering ${fn} says its unwind state is undefined`);
     }

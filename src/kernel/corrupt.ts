@@ -9,6 +9,7 @@
 import type { Memory } from '../machine/memory';
 import type { Corruption } from '../scene/types';
 import type { GroundTruth } from '../truth/shadow';
+import { hex } from '../machine/addr';
 
 export interface CorruptionTargets {
   /** The other (blocked) task's innermost frame record. */
@@ -83,7 +84,7 @@ export interface ExceptionFrameLayout {
   pc: number;
   sp: number;
   fp: number;
-  /** arm64: pt_regs->stackframe, a frame record holding copies of the saved {x29, pc}. */
+  /** A frame record in the frame holding copies of the saved {fp, pc} (arm64 before v6.13), if any. */
   record?: number;
 }
 
@@ -140,6 +141,6 @@ export function checkExceptionFrame(mem: Memory, regs: number | undefined, L: Ex
   if (regs === undefined) throw new Error(`${c}: the moment took no exception on the task's stacks whose frame the kit recorded`);
   const resume = truth.frames.find((f) => f.why === 'exception')?.addr;
   const pc = mem.read64(regs + L.pc);
-  if (resume === undefined || pc !== resume) throw new Error(`${c}: the exception frame at 0x${regs.toString(16)} saves pc 0x${pc.toString(16)}, not the innermost exception's resume address`);
+  if (resume === undefined || pc !== resume) throw new Error(`${c}: the exception frame at ${hex(regs)} saves pc ${hex(pc)}, not the innermost exception's resume address`);
   return regs;
 }

@@ -1,7 +1,11 @@
 /**
  * Byte-addressed, little-endian, 64-bit memory made of named mapped regions.
- * Addresses are JS numbers (the simulated kernel lives below 2^48, so they are exact).
+ * Addresses are internal numbers (src/machine/addr.ts): the low 48 bits of the canonical address.
+ * Words in memory are real 64-bit values: writing a kernel address stores its sign-extended form,
+ * and reading a canonical word gives the internal number back; a non-canonical word reads as a
+ * number >= 2^48, which no region maps.
  */
+import { fromU32Pair, isAddress, toU32Pair } from './addr';
 
 export type RegionKind =
   | 'kernel-text'
@@ -12,6 +16,8 @@ export type RegionKind =
   | 'task-stack'
   | 'irq-stack'
   | 'nmi-stack'
+  | 'overflow-stack' // arm64 per-CPU overflow stack
+  | 'sdei-stack' // arm64 per-CPU SDEI stacks (normal, critical)
   | 'data';
 
 export const TEXT_KINDS: ReadonlySet<RegionKind> = new Set<RegionKind>([
@@ -21,7 +27,7 @@ export const TEXT_KINDS: ReadonlySet<RegionKind> = new Set<RegionKind>([
   'trampoline-text',
   'foreign-text',
 ]);
-export const STACK_KINDS: ReadonlySet<RegionKind> = new Set<RegionKind>(['task-stack', 'irq-stack', 'nmi-stack']);
+export const STACK_KINDS: ReadonlySet<RegionKind> = new Set<RegionKind>(['task-stack', 'irq-stack', 'nmi-stack', 'overflow-stack', 'sdei-stack']);
 
 export interface RegionInfo {
   name: string;
@@ -45,8 +51,6 @@ export interface Access {
   region: string | null;
 }
 
-const TWO32 = 2 ** 32;
-
 /** Thrown by a memory whose read budget is spent: the walk is runaway. */
 export class AccessBudgetExceeded extends Error {
   constructor(readonly budget: number) {
@@ -61,7 +65,7 @@ export class Memory {
   private last: Region | undefined;
 
   map(info: RegionInfo, bytes?: Uint8Array): Region {
-    if (info.size <= 0 || info.base < 0 || !Number.isSafeInteger(info.base + info.size)) {
+    if (info.size <= 0 || !isAddress(info.base) || !isAddress(info.base + info.size - 1)) {
       throw new Error(`region ${info.name}: bad bounds`);
     }
     for (const r of this.regions) {
@@ -103,7 +107,7 @@ export class Memory {
       return 0;
     }
     const off = addr - r.base;
-    return r.view.getUint32(off, true) + r.view.getUint32(off + 4, true) * TWO32;
+    return fromU32Pair(r.view.getUint32(off, true), r.view.getUint32(off + 4, true));
   }
 
   write64(addr: number, value: number): void {
@@ -113,12 +117,10 @@ export class Memory {
       return;
     }
     const off = addr - r.base;
-    // Negative values are stored as 64-bit two's complement (pushq $-1).
-    if (value < 0) r.view.setBigUint64(off, BigInt.asUintN(64, BigInt(Math.trunc(value))), true);
-    else {
-      r.view.setUint32(off, value % TWO32 >>> 0, true);
-      r.view.setUint32(off + 4, Math.floor(value / TWO32) >>> 0, true);
-    }
+    // Kernel addresses are stored sign-extended; negative values as two's complement (pushq $-1).
+    const [lo, hi] = toU32Pair(Math.trunc(value));
+    r.view.setUint32(off, lo, true);
+    r.view.setUint32(off + 4, hi, true);
   }
 
   /** A deep copy: snapshots must not change when the machine runs on. */

@@ -1,4 +1,5 @@
 /** Kernel symbols, with the kind of code each one is (spec 3.2 "Identifying unwindable code"). */
+import { hex } from './addr';
 
 export type SymbolKind =
   | 'func' // SYM_FUNC: normal C-like function
@@ -70,7 +71,7 @@ export class SymbolTable {
   /** "fn+0x10" style, for reports. */
   describe(addr: number): string {
     const s = this.lookup(addr);
-    if (!s) return `0x${addr.toString(16)}`;
+    if (!s) return hex(addr);
     const off = addr - s.start;
     return off ? `${s.name}+0x${off.toString(16)}` : s.name;
   }

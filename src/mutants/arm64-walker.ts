@@ -4,7 +4,7 @@
  * default, and with every knob off it walks exactly as the reference of its kind: a mutant turns
  * on one knob, i.e. re-introduces one bug (or one deliberate difference, for correct mutants).
  */
-import type { Arm64MetaEntry } from '../snapshot/types';
+import type { Arm64MetaEntry, StackType } from '../snapshot/types';
 import type { LoadedSnapshot } from '../snapshot/io';
 import { unhex } from '../snapshot/io';
 import { MAX_FRAMES, kernelTextAddress, symbolAddr } from '../unwinders/common';
@@ -84,8 +84,8 @@ export interface Arm64Knobs {
 
 /** struct unwind_state stack bookkeeping, with the knobs that break it. */
 class Stacks {
-  cur: { low: number; high: number; type: 'task' | 'irq' | 'nmi'; region: string } | null = null;
-  private readonly stacks: ({ low: number; high: number; type: 'task' | 'irq' | 'nmi'; region: string } | null)[];
+  cur: { low: number; high: number; type: StackType; region: string } | null = null;
+  private readonly stacks: ({ low: number; high: number; type: StackType; region: string } | null)[];
   constructor(
     snap: LoadedSnapshot,
     private readonly k: Arm64Knobs,
@@ -93,7 +93,7 @@ class Stacks {
     const list = k.anyStack
       ? snap.mem.regions
           .filter((r) => r.kind === 'task-stack' || r.kind === 'irq-stack' || r.kind === 'nmi-stack')
-          .map((r) => ({ region: r.name, type: (r.kind === 'task-stack' ? 'task' : r.kind === 'irq-stack' ? 'irq' : 'nmi') as 'task' | 'irq' | 'nmi' }))
+          .map((r) => ({ region: r.name, type: (r.kind === 'task-stack' ? 'task' : r.kind === 'irq-stack' ? 'irq' : 'nmi') as StackType }))
       : snap.stacks;
     this.stacks = list.map((s) => {
       const r = snap.mem.region(s.region);
@@ -215,16 +215,7 @@ function nextFrameRecord(s: State): Step {
     if (type === abi.FRAME_META_TYPE_PT_REGS) return { kind: 'regs', regs: fp - abi.S_STACKFRAME };
     return { kind: 'error', error: err(`zeroed frame record at ${h(fp)} with unknown meta type ${type}`) };
   }
-  // pt_regs->stackframe holding the interrupted {x29, pc}: an exception boundary (see arm64-common.ts).
-  const regs = fp - abi.S_STACKFRAME;
-  if (
-    s.st.find(regs, abi.PT_REGS_SIZE) &&
-    s.mem.read64(fp + abi.S_STACKFRAME_TYPE - abi.S_STACKFRAME) === abi.FRAME_META_TYPE_PT_REGS &&
-    s.mem.read64(regs + abi.S_FP) === newFp &&
-    s.mem.read64(regs + abi.S_PC) === newPc
-  ) {
-    return { kind: 'regs', regs };
-  }
+  // Only a zeroed record is a frame_record_meta; any other record chains on (arm64 v6.13+).
   if (s.k.zeroFpEnds && newFp === 0) {
     // Before FINAL records, a zero frame pointer was the end of the chain.
     s.st.consume(info, fp, abi.FRAME_RECORD_SIZE);

@@ -11,6 +11,7 @@ export const MAX_TEXT = 2000;
 import type { LoadedSnapshot } from '../snapshot/io';
 import type { GroundTruth, TruthFrame } from '../truth/shadow';
 import type { WalkResult } from '../unwinders/types';
+import { hex } from '../machine/addr';
 
 export type Outcome =
   | 'sound-reliable' // rc 0, trace equals the truth after allowed omissions
@@ -60,7 +61,7 @@ export interface WalkRecord {
   accesses?: Access[];
 }
 
-const fnName = (snap: LoadedSnapshot, addr: number): string => snap.syms.lookup(addr)?.name ?? `0x${addr.toString(16)}`;
+const fnName = (snap: LoadedSnapshot, addr: number): string => snap.syms.lookup(addr)?.name ?? hex(addr);
 
 /**
  * Reads that the spec forbids ("access memory in an unsafe way"): unmapped memory, or a stack that is not
@@ -167,7 +168,7 @@ export function judge(snap: LoadedSnapshot, truth: GroundTruth, walk: WalkRecord
   if (faults.length) {
     const f = faults[0]!;
     const where = f.region === null ? 'unmapped memory' : `${f.region}, which is not an accessible stack of this task`;
-    return { ...base, rc, outcome: 'faulted', explanation: `read of 0x${f.addr.toString(16)} hit ${where} (${faults.length} unsafe read(s))` };
+    return { ...base, rc, outcome: 'faulted', explanation: `read of ${hex(f.addr)} hit ${where} (${faults.length} unsafe read(s))` };
   }
   const result = walk.result;
   if (!result) return { ...base, rc, outcome: 'errored', explanation: 'the walk gave no result' };
@@ -198,7 +199,7 @@ export function judge(snap: LoadedSnapshot, truth: GroundTruth, walk: WalkRecord
     return {
       ...j,
       outcome: 'unsafe',
-      explanation: `reliable trace omits live function(s): ${cmp.missing.map((f) => `${f.fn} (0x${f.addr.toString(16)})`).join(', ')}`,
+      explanation: `reliable trace omits live function(s): ${cmp.missing.map((f) => `${f.fn} (${hex(f.addr)})`).join(', ')}`,
     };
   }
   const parts: string[] = [];

@@ -7,7 +7,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'child_process';
 import type { WalkRecord } from '../oracle/oracle';
 import { SchemaError, assertValid } from '../schema/validate';
-import type { LoadedSnapshot } from '../snapshot/io';
+import { unhex, type LoadedSnapshot } from '../snapshot/io';
 import type { Snapshot } from '../snapshot/types';
 import type { Profile } from '../unwinders/types';
 import type { Walker } from '../unwinders/walker';
@@ -342,8 +342,9 @@ function toRecord(m: WalkResponse, loaded: LoadedSnapshot, seq: number, p: Plugi
   if (!Array.isArray(r.trace) || !r.trace.every((a) => typeof a === 'string' && HEX.test(a))) {
     return { error: withStderr(`answer to walk seq ${seq}: trace must be an array of hex strings ("0x…")`, p) };
   }
-  const trace = (r.trace as string[]).map((a) => Number(a));
-  if (!trace.every((a) => Number.isSafeInteger(a))) return { error: `answer to walk seq ${seq}: trace address beyond 2^53` };
+  // Any 64-bit value is a valid entry: a kernel address comes back canonical; anything else (a
+  // failed walk's corrupt value, a spurious entry) is kept exactly and never maps (src/machine/addr.ts).
+  const trace = (r.trace as string[]).map((a) => unhex(a));
   const rec: ExternalWalkRecord = {
     result: { rc: r.rc, trace, ...(typeof r.reason === 'string' ? { reason: r.reason } : {}) },
   };
@@ -355,7 +356,7 @@ function toRecord(m: WalkResponse, loaded: LoadedSnapshot, seq: number, p: Plugi
       return { error: `answer to walk seq ${seq}: accesses must be [{"addr":"0x…","size":n}]` };
     }
     rec.accesses = (acc as { addr: string; size: number }[]).map((a) => {
-      const addr = Number(a.addr);
+      const addr = unhex(a.addr);
       const size = a.size;
       const reg = loaded.mem.find(addr, size);
       return { addr, size, write: false, region: reg ? reg.name : null };

@@ -10,6 +10,7 @@ import { SchemaError, loadValidated } from '../schema/validate';
 import { loadSnapshot } from '../snapshot/io';
 import type { Snapshot } from '../snapshot/types';
 import { ProtocolError, startExternalWalker } from './external-walker';
+import { hex } from '../machine/addr';
 
 export async function replay(command: string, file: string, opts: { timeoutMs?: number; json?: boolean }): Promise<number> {
   const snapshot = loadValidated<Snapshot>('snapshot', resolve(file));
@@ -18,7 +19,13 @@ export async function replay(command: string, file: string, opts: { timeoutMs?: 
   try {
     const rec = await w.walk(snapshot, loaded);
     if (opts.json) {
-      console.log(JSON.stringify({ profile: w.profile, record: rec }, null, 2));
+      // Addresses as the wire has them: full 64-bit hex.
+      const wire = {
+        ...rec,
+        ...(rec.result ? { result: { ...rec.result, trace: rec.result.trace.map(hex) } } : {}),
+        ...(rec.accesses ? { accesses: rec.accesses.map((a) => ({ ...a, addr: hex(a.addr) })) } : {}),
+      };
+      console.log(JSON.stringify({ profile: w.profile, record: wire }, null, 2));
     } else {
       console.log(`implementation: ${w.profile.name} (${w.profile.arch} ${w.profile.unwinder})`);
       console.log(`snapshot:       ${snapshot.id} (task ${snapshot.task.comm}, ${snapshot.task.state})`);
@@ -26,7 +33,7 @@ export async function replay(command: string, file: string, opts: { timeoutMs?: 
         const r = rec.result;
         console.log(`rc:             ${r.rc}${r.rc === 0 ? ' (reliable)' : ' (unreliable)'}${r.reason ? `: ${r.reason}` : ''}`);
         console.log('trace:');
-        for (const a of r.trace) console.log(`  0x${a.toString(16).padStart(12, '0')}  ${loaded.syms.describe(a)}`);
+        for (const a of r.trace) console.log(`  ${hex(a).padEnd(18)}  ${loaded.syms.describe(a)}`);
         if (rec.accesses) console.log(`reads:          ${rec.accesses.length} reported, ${rec.accesses.filter((x) => x.region === null).length} unmapped`);
       } else if (rec.runaway !== undefined) console.log(`runaway: ${rec.runaway}`);
       else console.log(`errored: ${rec.error}`);

@@ -3,6 +3,7 @@
  * each, and read by the report builder. The domain (src/) decides pass/fail; Cucumber only carries it.
  */
 import type { Judgement, Outcome } from '../oracle/oracle';
+import { hex } from '../machine/addr';
 
 export type Level = 'must' | 'should' | 'may';
 
@@ -65,7 +66,7 @@ export interface ScenarioResult {
 }
 
 export function toWalkReport(sceneId: string, moment: string, j: Judgement): WalkReport {
-  const h = (n: number) => '0x' + n.toString(16);
+  const h = hex;
   return {
     sceneId,
     moment,

@@ -4,6 +4,7 @@
  * never counts as an access by the unwinder. Sessions call it for failed walks.
  */
 import type { LoadedSnapshot } from '../snapshot/io';
+import { hex } from '../machine/addr';
 
 export interface StackDumpEntry {
   addr: string;
@@ -11,7 +12,7 @@ export interface StackDumpEntry {
   note?: string;
 }
 
-const h = (n: number) => '0x' + n.toString(16);
+const h = hex;
 
 const REGS: Record<string, { sp: string; fp: string }> = {
   arm64: { sp: 'sp', fp: 'x29' },

@@ -1,16 +1,14 @@
 /** Snapshot (de)serialisation: the JSON form travels to plugins; the loaded form feeds in-process unwinders. */
+import { hex, unhex } from '../machine/addr';
 import { Memory, type RegionInfo } from '../machine/memory';
 import { SymbolTable, type KSymbol } from '../machine/symbols';
 import { SchemaError, assertValid } from '../schema/validate';
-import type { Arch, Snapshot, SnapshotStack } from './types';
+import type { Arch, Snapshot, SnapshotContext, SnapshotStack } from './types';
 import { SNAPSHOT_VERSION } from './types';
 
-export const hex = (n: number): string => '0x' + n.toString(16);
-export const unhex = (s: string): number => {
-  const n = Number(s);
-  if (!Number.isFinite(n) || !/^0x[0-9a-fA-F]+$/.test(s)) throw new Error(`not a hex address: ${s}`);
-  return n;
-};
+// JSON carries full 64-bit words (kernel addresses canonical, sign-extended from bit 47); loading
+// turns them back into internal numbers (src/machine/addr.ts).
+export { hex, unhex } from '../machine/addr';
 
 /** The in-memory view of a snapshot, given to in-process unwinders. */
 export interface LoadedSnapshot {
@@ -29,6 +27,8 @@ export interface SnapshotParts {
   id: string;
   arch: Arch;
   task: Snapshot['task'];
+  /** The walk's context; kits always give it (hand-made snapshots may leave it out). */
+  context?: SnapshotContext;
   regs: Record<string, number>;
   mem: Memory;
   syms: SymbolTable;
@@ -50,6 +50,7 @@ export function makeSnapshot(p: SnapshotParts): Snapshot {
     id: p.id,
     arch: p.arch,
     task: { ...p.task },
+    ...(p.context ? { context: { ...p.context } } : {}),
     regs: Object.fromEntries(Object.entries(p.regs).map(([k, v]) => [k, hex(v)])),
     regions: p.mem.regions.map((r) => ({
       name: r.name,

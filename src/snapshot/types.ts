@@ -3,7 +3,8 @@
  * It is what a real unwinder could see: memory, registers, symbols, unwind metadata and
  * per-task tracing state. It never carries the ground truth or an expected outcome.
  *
- * JSON form: addresses and register values are hex strings ("0xffff80001000"), memory is base64.
+ * JSON form: addresses and register values are full 64-bit hex strings (kernel addresses canonical:
+ * "0xffff800080010000", "0xffffffff81000000"), memory is base64.
  * The in-memory form (LoadedSnapshot) has numbers and a Memory.
  */
 import type { RegionKind } from '../machine/memory';
@@ -35,10 +36,16 @@ export interface SnapshotSymbol {
   entry?: boolean;
 }
 
+/**
+ * Kinds of stack a walk may use: the task's own, and the CPU's IRQ stack, x86_64 NMI (IST) stack,
+ * arm64 overflow stack and SDEI stacks (normal and critical), as kunwind's stackinfo_get_*() list them.
+ */
+export type StackType = 'task' | 'irq' | 'nmi' | 'overflow' | 'sdei';
+
 /** One stack the walk may legitimately read: the task's own stack and this CPU's exception stacks. */
 export interface SnapshotStack {
   region: string;
-  type: 'task' | 'irq' | 'nmi';
+  type: StackType;
 }
 
 /** x86_64 ORC entry (arch/x86/include/asm/orc_types.h), covering [ip, next entry's ip). */
@@ -84,6 +91,22 @@ export interface KretprobeInstance {
   retp: Hex;
 }
 
+/**
+ * The context the walk runs in, as the kernel's helpers would answer it when
+ * arch_stack_walk_reliable() is called: smp_processor_id(), in_nmi(), in_hardirq(), preemptible(),
+ * and whether the task is inside an EFI runtime-services call (arm64 current_in_efi(), x86_64
+ * efi_mm active). A blocked task is walked from process context under its runqueue lock
+ * (task_call_func()), so preemption is off there too.
+ */
+export interface SnapshotContext {
+  cpu: number;
+  inNmi: boolean;
+  /** True in NMI context as well (nmi_enter() adds HARDIRQ_OFFSET), like in_hardirq(). */
+  inHardirq: boolean;
+  preemptible: boolean;
+  efiRuntimeActive: boolean;
+}
+
 export interface Snapshot {
   version: number;
   /** Stable scene ID, e.g. "arm64/irq/work-chain/work_b+3". */
@@ -96,6 +119,8 @@ export interface Snapshot {
     /** 'blocked': registers are the saved context (thread struct); 'running': live registers of current. */
     state: 'running' | 'blocked';
   };
+  /** The context of the walk (absent only in hand-made snapshots: then unknown). */
+  context?: SnapshotContext;
   /** Register values by name (arm64: x0..x30, sp, pc, pstate; x86_64: rax..r15, rsp, rip, eflags, cs). */
   regs: Record<string, Hex>;
   regions: SnapshotRegion[];
@@ -111,7 +136,10 @@ export interface Snapshot {
     orc?: OrcEntry[];
     arm64?: Arm64MetaEntry[];
   };
-  /** task->ret_stack, oldest first (the last entry is the innermost traced call); null when graph tracing is off. */
+  /**
+   * task->ret_stack, oldest first (the last entry is the innermost traced call). null: the task has
+   * no ret_stack (graph tracing was never enabled for it); {stack: []}: a ret_stack with no entries.
+   */
   fgraph: { stack: FgraphEntry[] } | null;
   /** task->kretprobe_instances, newest first (like the kernel's llist). */
   kretprobes: KretprobeInstance[];

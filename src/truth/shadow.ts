@@ -4,6 +4,7 @@
  * calls, returns, exception entry/return, and returns redirected through return trampolines.
  */
 import type { KSymbol, SymbolTable } from '../machine/symbols';
+import { hex } from '../machine/addr';
 
 export interface ShadowEntry {
   /** Function that will be resumed. */
@@ -44,7 +45,7 @@ export class ShadowStack {
   constructor(private readonly syms: SymbolTable) {}
 
   private fnAt(addr: number): string {
-    return this.syms.lookup(addr)?.name ?? `0x${addr.toString(16)}`;
+    return this.syms.lookup(addr)?.name ?? hex(addr);
   }
 
   /** A call instruction at `fromPc` that will resume at `returnAddr`. */
@@ -96,7 +97,7 @@ export class ShadowStack {
     const frames: TruthFrame[] = [];
     const cur = this.syms.lookup(pc);
     frames.push({
-      fn: cur?.name ?? `0x${pc.toString(16)}`,
+      fn: cur?.name ?? hex(pc),
       addr: pc,
       why: 'pc',
       ...(currentOmissible ? { omissible: currentOmissible } : cur && RETURN_TRAMPOLINE.has(cur.kind) ? { omissible: 'return trampoline (spec 3.4)' } : {}),

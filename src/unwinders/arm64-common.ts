@@ -8,6 +8,8 @@ import type { MonitoredMemory } from '../machine/memory';
 import type { LoadedSnapshot } from '../snapshot/io';
 import { MAX_FRAMES, ftraceGraphRetAddr, kernelTextAddress, kretprobeFindRetAddr } from './common';
 import type { WalkInput, WalkResult } from './types';
+import { hex } from '../machine/addr';
+import type { StackType } from '../snapshot/types';
 
 export const EINVAL = 22;
 export const ENOENT = 2;
@@ -52,7 +54,7 @@ export function layoutOf(snap: LoadedSnapshot): Arm64Layout {
   };
 }
 
-export type StackType = 'task' | 'irq' | 'nmi';
+export type { StackType } from '../snapshot/types';
 
 /** struct stack_info: [low, high) of one stack the walk may still consume. */
 export interface StackInfo {
@@ -130,7 +132,7 @@ export interface KunwindError {
   reason: string;
 }
 
-const h = (n: number): string => '0x' + n.toString(16);
+const h = hex;
 
 export function err(reason: string, rc = EINVAL): KunwindError {
   return { rc: -rc, reason };
@@ -188,7 +190,11 @@ export type FrameStep =
   | { kind: 'regs'; regs: number } // a PT_REGS meta record: an exception boundary; regs = &pt_regs
   | { kind: 'error'; error: KunwindError };
 
-/** kunwind_next_frame_record_meta(): a {0, 0} record is a frame_record_meta; its type says which. */
+/**
+ * kunwind_next_frame_record_meta(): a {0, 0} record is a frame_record_meta (arm64 v6.13+); its
+ * type says FINAL (the end of the task's stack, valid only at task_pt_regs(task)->stackframe) or
+ * PT_REGS (an exception boundary: the record is pt_regs->stackframe of the interrupted context).
+ */
 function kunwindNextFrameRecordMeta(state: KunwindState): FrameStep {
   const { abi, fp } = state;
   const metaSize = abi.S_STACKFRAME_TYPE - abi.S_STACKFRAME + 8;
@@ -204,21 +210,6 @@ function kunwindNextFrameRecordMeta(state: KunwindState): FrameStep {
 }
 
 /**
- * Entry code that stores the interrupted {x29, pc} in pt_regs->stackframe (as arm64 kernels before
- * v6.13 did, and as the simulated kernel's kernel_entry does) instead of zeroing it: such a record
- * chains on like any other, so recognise it as an exception boundary by its meta type, and only
- * when the whole pt_regs lies on a stack the walk may use and the record mirrors regs->regs[29] and
- * regs->pc. Without this the walk would cross the boundary through the stale LR.
- */
-function isPtRegsStackframe(state: KunwindState, fp: number, recFp: number, recPc: number): boolean {
-  const { abi } = state;
-  const regs = fp - abi.S_STACKFRAME;
-  if (!state.stacks.find(regs, abi.PT_REGS_SIZE)) return false;
-  if (state.mem.read64(fp + abi.S_STACKFRAME_TYPE - abi.S_STACKFRAME) !== abi.FRAME_META_TYPE_PT_REGS) return false;
-  return state.mem.read64(regs + abi.S_FP) === recFp && state.mem.read64(regs + abi.S_PC) === recPc;
-}
-
-/**
  * kunwind_next_frame_record(): step from the record at state.fp to its caller. The record must be
  * aligned and wholly on a stack the walk may still consume (so never below an earlier record on
  * the same stack, and never on a stack already left).
@@ -230,8 +221,8 @@ export function kunwindNextFrameRecord(state: KunwindState): FrameStep {
   if (!info) return { kind: 'error', error: err(`kunwind_next_frame_record: frame record at ${h(fp)} is not on an accessible stack (or is below an earlier record)`) };
   const newFp = state.mem.read64(fp);
   const newPc = state.mem.read64(fp + 8);
+  // Only a zeroed record is a frame_record_meta; any other record chains on, whatever lies after it.
   if (newFp === 0 && newPc === 0) return kunwindNextFrameRecordMeta(state);
-  if (isPtRegsStackframe(state, fp, newFp, newPc)) return { kind: 'regs', regs: fp - abi.S_STACKFRAME };
   state.stacks.consume(info, fp, abi.FRAME_RECORD_SIZE);
   state.fp = newFp;
   state.pc = newPc;

@@ -8,6 +8,7 @@
  */
 import { checkKernelText, doKunwind, err, type KunwindError, type KunwindPolicy, type KunwindState } from './arm64-common';
 import type { Profile, Unwinder } from './types';
+import { hex } from '../machine/addr';
 
 /**
  * Each reported pc must be kernel text (__kernel_text_address), and not in a function marked
@@ -18,7 +19,7 @@ function atPc(state: KunwindState): KunwindError | undefined {
   const e = checkKernelText(state, 'arch_reliable_kunwind_consume_entry');
   if (e) return e;
   const sym = state.snap.syms.lookup(state.pc);
-  if (sym?.nonStandard) return err(`arch_reliable_kunwind_consume_entry: pc 0x${state.pc.toString(16)} is in ${sym.name}, marked STACK_FRAME_NON_STANDARD`);
+  if (sym?.nonStandard) return err(`arch_reliable_kunwind_consume_entry: pc ${hex(state.pc)} is in ${sym.name}, marked STACK_FRAME_NON_STANDARD`);
   return undefined;
 }
 
@@ -26,7 +27,7 @@ const policy: KunwindPolicy = {
   atPc,
   // arch_reliable_kunwind_consume_entry(): KUNWIND_SOURCE_REGS_PC is never consumed.
   boundary: (state, regs) =>
-    err(`arch_reliable_kunwind_consume_entry: exception boundary (pt_regs at 0x${regs.toString(16)}, record at 0x${state.fp.toString(16)}); the LR may have been live`),
+    err(`arch_reliable_kunwind_consume_entry: exception boundary (pt_regs at ${hex(regs)}, record at ${hex(state.fp)}); the LR may have been live`),
 };
 
 export function create(profile: Profile): Unwinder {

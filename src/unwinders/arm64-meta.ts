@@ -27,8 +27,9 @@ import {
   type SavedRegs,
 } from './arm64-common';
 import type { Profile, Unwinder } from './types';
+import { hex } from '../machine/addr';
 
-const h = (n: number): string => '0x' + n.toString(16);
+const h = hex;
 
 /** PSTATE.I: IRQs masked. An exception taken with IRQs masked can only be an NMI. */
 export const PSR_I_BIT = 0x80;

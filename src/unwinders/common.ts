@@ -2,6 +2,7 @@
 import type { LoadedSnapshot } from '../snapshot/io';
 import { unhex } from '../snapshot/io';
 import type { RegionInfo } from '../machine/memory';
+import type { StackType } from '../snapshot/types';
 
 /** Frames a reliable walk may report before it gives up: no real kernel call chain is this deep. */
 export const MAX_FRAMES = 512;
@@ -16,7 +17,7 @@ export function kernelTextAddress(snap: LoadedSnapshot, addr: number): boolean {
 }
 
 /** The accessible stack holding [addr, addr+size), like on_accessible_stack(). */
-export function accessibleStack(snap: LoadedSnapshot, addr: number, size: number): (RegionInfo & { type: 'task' | 'irq' | 'nmi' }) | undefined {
+export function accessibleStack(snap: LoadedSnapshot, addr: number, size: number): (RegionInfo & { type: StackType }) | undefined {
   for (const s of snap.stacks) {
     const r = snap.mem.region(s.region);
     if (addr >= r.base && addr + size <= r.base + r.size) return { ...r, type: s.type };

@@ -8,6 +8,8 @@ import type { LoadedSnapshot } from '../snapshot/io';
 import { X86_64_ABI } from '../isa/x86_64/abi';
 import { MAX_FRAMES, accessibleStack, ftraceGraphRetAddr, kernelTextAddress, kretprobeFindRetAddr } from './common';
 import type { WalkResult } from './types';
+import { hex } from '../machine/addr';
+import type { StackType } from '../snapshot/types';
 
 export const EINVAL = -22;
 
@@ -20,9 +22,8 @@ export function abi(snap: LoadedSnapshot, key: keyof typeof X86_64_ABI): number 
 /** user_mode(regs): (cs & 3) == 3. */
 export const userMode = (cs: number): boolean => (cs & 3) === 3;
 
-type StackType = 'task' | 'irq' | 'nmi';
 /** Stacks are left in one direction only: NMI -> IRQ -> task (stack_mask forbids going back). */
-const RANK: Record<StackType, number> = { nmi: 2, irq: 1, task: 0 };
+const RANK: Record<StackType, number> = { overflow: 3, sdei: 3, nmi: 2, irq: 1, task: 0 }; // overflow / sdei: arm64 only
 
 export interface StackInfo {
   region: string;
@@ -61,14 +62,14 @@ export class Stacks {
 
   /** stack_access_ok(): [addr, addr+len) is on the current stack or a stack we may move on to. */
   access(addr: number, len: number, what: string): void {
-    if (addr % 8 !== 0) throw new UnwindError(`${what} at 0x${addr.toString(16)} is misaligned`);
+    if (addr % 8 !== 0) throw new UnwindError(`${what} at ${hex(addr)} is misaligned`);
     if (this.onCurrent(addr, len)) return;
     const next = this.find(addr, len);
-    if (!next) throw new UnwindError(`${what} at 0x${addr.toString(16)} is not on an accessible stack of this task`);
+    if (!next) throw new UnwindError(`${what} at ${hex(addr)} is not on an accessible stack of this task`);
     const c = this.cur;
     if (c) {
       if (RANK[next.type] >= RANK[c.type]) {
-        throw new UnwindError(`${what} at 0x${addr.toString(16)} moves from the ${c.type} stack to the ${next.type} stack (stacks are left one way only)`);
+        throw new UnwindError(`${what} at ${hex(addr)} moves from the ${c.type} stack to the ${next.type} stack (stacks are left one way only)`);
       }
       this.visited.add(c.region);
     }
@@ -84,9 +85,9 @@ export class Stacks {
 
   /** Enter the first stack (no transition rule applies). */
   start(addr: number, len: number, what: string): void {
-    if (addr % 8 !== 0) throw new UnwindError(`${what} at 0x${addr.toString(16)} is misaligned`);
+    if (addr % 8 !== 0) throw new UnwindError(`${what} at ${hex(addr)} is misaligned`);
     const s = this.find(addr, len);
-    if (!s) throw new UnwindError(`${what} at 0x${addr.toString(16)} is not on an accessible stack of this task`);
+    if (!s) throw new UnwindError(`${what} at ${hex(addr)} is not on an accessible stack of this task`);
     this.cur = s;
   }
 }
@@ -113,9 +114,9 @@ export const newRecoverState = (): RecoverState => ({ graphIdx: { value: -1 }, k
  */
 export function recoverRetAddr(snap: LoadedSnapshot, st: RecoverState, ret: number, retp: number): number {
   const g = ftraceGraphRetAddr(snap, st.graphIdx, ret, retp);
-  if (g === undefined) throw new UnwindError(`return_to_handler at 0x${retp.toString(16)} has no matching ret_stack entry`);
+  if (g === undefined) throw new UnwindError(`return_to_handler at ${hex(retp)} has no matching ret_stack entry`);
   const k = kretprobeFindRetAddr(snap, st.krCur, g, retp);
-  if (k === undefined) throw new UnwindError(`kretprobe trampoline at 0x${retp.toString(16)} has no matching instance`);
+  if (k === undefined) throw new UnwindError(`kretprobe trampoline at ${hex(retp)} has no matching instance`);
   return k;
 }
 
@@ -148,14 +149,14 @@ export function reliableWalk(
         if (userMode(f.regs.cs)) {
           // Success path for user tasks, only at the task's own entry regs.
           if (f.regs.addr === snap.ptRegs) return { rc: 0, trace };
-          return { rc: EINVAL, trace, reason: `user-mode pt_regs at 0x${f.regs.addr.toString(16)} are not task_pt_regs (0x${snap.ptRegs.toString(16)})` };
+          return { rc: EINVAL, trace, reason: `user-mode pt_regs at ${hex(f.regs.addr)} are not task_pt_regs (${hex(snap.ptRegs)})` };
         }
         if (opts.rejectKernelRegs) {
-          return { rc: EINVAL, trace, reason: `kernel-mode pt_regs at 0x${f.regs.addr.toString(16)}: an in-kernel exception makes frame pointers unreliable` };
+          return { rc: EINVAL, trace, reason: `kernel-mode pt_regs at ${hex(f.regs.addr)}: an in-kernel exception makes frame pointers unreliable` };
         }
       }
       if (!kernelTextAddress(snap, f.ip)) {
-        return { rc: EINVAL, trace, reason: `address 0x${f.ip.toString(16)} is not kernel text` };
+        return { rc: EINVAL, trace, reason: `address ${hex(f.ip)} is not kernel text` };
       }
       if (opts.rejectNonStandard && snap.syms.lookup(f.ip)?.nonStandard) {
         return { rc: EINVAL, trace, reason: `${snap.syms.describe(f.ip)} is STACK_FRAME_NON_STANDARD: its frame cannot be trusted` };

@@ -16,6 +16,7 @@
 import type { LoadedSnapshot } from '../snapshot/io';
 import type { Profile, Unwinder, WalkInput } from './types';
 import { abi, newRecoverState, recoverRetAddr, reliableWalk, Stacks, UnwindError, inReturnTrampoline, type Frame } from './x86_64-common';
+import { hex } from '../machine/addr';
 
 const FRAME_HEADER_SIZE = 16;
 
@@ -51,7 +52,7 @@ export function walkFp({ snap, mem }: WalkInput) {
     stacks.access(addr, len, what);
     // Make sure it only unwinds up and doesn't overlap the previous frame.
     if (stacks.cur!.region === st.prevStack && addr < st.prevFrameEnd) {
-      throw new UnwindError(`${what} at 0x${addr.toString(16)} is below the previous frame (stack going in the wrong direction)`);
+      throw new UnwindError(`${what} at ${hex(addr)} is below the previous frame (stack going in the wrong direction)`);
     }
     st.prevStack = stacks.cur!.region;
     st.prevFrameEnd = addr + len;
@@ -120,7 +121,7 @@ export function walkFp({ snap, mem }: WalkInput) {
     const nextBp = st.bp !== null ? stacks.read(st.bp, 'saved rbp') : stacks.read(st.regs! + A('PT_RBP'), 'pt_regs rbp');
     if (st.bp !== null && snap.syms.lookup(st.ip)?.kind === 'code' && (nextBp & A('FP_REGS_ENCODE_BIT')) === 0) {
       // Entry code below an ordinary frame: the exception frame it built was not encoded in rbp.
-      throw new UnwindError(`return address ${snap.syms.describe(st.ip)} is in entry code above frame 0x${st.bp.toString(16)}, which is neither the last task frame nor linked to encoded pt_regs`);
+      throw new UnwindError(`return address ${snap.syms.describe(st.ip)} is in entry code above frame ${hex(st.bp)}, which is neither the last task frame nor linked to encoded pt_regs`);
     }
     updateStackState(nextBp);
     return frame();

@@ -13,6 +13,7 @@ import type { OrcEntry } from '../snapshot/types';
 import { coveringEntry, ipTable } from './common';
 import type { Profile, Unwinder, WalkInput } from './types';
 import { abi, newRecoverState, recoverRetAddr, reliableWalk, Stacks, UnwindError, inReturnTrampoline, type Frame, type StackInfo } from './x86_64-common';
+import { hex } from '../machine/addr';
 
 const NO_ORC: OrcEntry[] = [];
 
@@ -93,7 +94,7 @@ export function walkOrc({ snap, mem }: WalkInput) {
     if (orc.type === 'undefined') throw new UnwindError(`ORC entry for ${at} is UNDEFINED`);
     if (orc.type === 'end_of_stack') {
       if (legitimateEnd()) return 'done';
-      throw new UnwindError(`END_OF_STACK at ${at} (sp 0x${st.sp.toString(16)}) is neither an interrupted entry point nor entry code at task_pt_regs`);
+      throw new UnwindError(`END_OF_STACK at ${at} (sp ${hex(st.sp)}) is neither an interrupted entry point nor entry code at task_pt_regs`);
     }
     st.signal = orc.signal ?? (orc.type === 'regs' || orc.type === 'regs_partial');
 

@@ -8,6 +8,7 @@ import type { Memory } from '../../machine/memory';
 import type { SymbolTable } from '../../machine/symbols';
 import { ShadowError, type ShadowStack } from '../../truth/shadow';
 import { OP, RSP, RBP, type Insn } from './assembler';
+import { hex } from '../../machine/addr';
 
 export const EFLAGS_IF = 0x200;
 export const EFLAGS_ZF = 0x40;
@@ -106,7 +107,7 @@ export class Cpu {
   private exec(): boolean {
     const i = this.code.get(this.rip);
     if (i === undefined) {
-      this.stopped = `no instruction at 0x${this.rip.toString(16)}`;
+      this.stopped = `no instruction at ${hex(this.rip)}`;
       return false;
     }
     const r = this.r;
@@ -228,7 +229,7 @@ export class Cpu {
         break;
       case OP.INT3: {
         const h = this.hooks['int3'];
-        if (!h) throw new CpuFault(`int3 at 0x${i.addr.toString(16)} with no handler`);
+        if (!h) throw new CpuFault(`int3 at ${hex(i.addr)} with no handler`);
         this.rip = next;
         h(this, i);
         return this.stopped === null;

@@ -7,16 +7,25 @@ import { ARM64_ABI as A } from '../../isa/arm64/abi';
 import { assemble, type AsmUnit, type Program } from '../../isa/arm64/assembler';
 import type { Instrumentation, Workload } from '../../scene/types';
 
+/**
+ * Memory map. Bases are internal numbers (src/machine/addr.ts): 0x8000_8001_0000 is the kernel
+ * virtual address 0xffff8000_80010000, in the vmalloc area where arm64 places the image and task
+ * stacks; modules, BPF and trampolines sit in the module area just below it. EFI runtime code is
+ * mapped at a low (user-range) address, as efi_mm does.
+ */
 export const MAP = {
-  ktext: { name: 'kernel-text', kind: 'kernel-text', base: 0xffff80010000, size: 0x10000 },
-  modtext: { name: 'module-text', kind: 'module-text', base: 0xffff7a000000, size: 0x1000 },
-  bpf: { name: 'bpf-jit', kind: 'bpf-jit', base: 0xffff7c000000, size: 0x1000 },
-  tramp: { name: 'trampoline-text', kind: 'trampoline-text', base: 0xffff7e000000, size: 0x1000 },
+  ktext: { name: 'kernel-text', kind: 'kernel-text', base: 0x800080010000, size: 0x10000 },
+  modtext: { name: 'module-text', kind: 'module-text', base: 0x80007a000000, size: 0x1000 },
+  bpf: { name: 'bpf-jit', kind: 'bpf-jit', base: 0x80007c000000, size: 0x1000 },
+  tramp: { name: 'trampoline-text', kind: 'trampoline-text', base: 0x80007e000000, size: 0x1000 },
   efi: { name: 'efi-runtime', kind: 'foreign-text', base: 0x00001f000000, size: 0x1000 },
-  task: { name: 'task-stack-100', kind: 'task-stack', base: 0xffff80080000, size: A.THREAD_SIZE, owner: '100' },
-  other: { name: 'task-stack-200', kind: 'task-stack', base: 0xffff80090000, size: A.THREAD_SIZE, owner: '200' },
-  irq: { name: 'irq-stack-cpu0', kind: 'irq-stack', base: 0xffff800a0000, size: A.IRQ_STACK_SIZE, owner: '0' },
-  data: { name: 'kernel-data', kind: 'data', base: 0xffff800c0000, size: 0x1000 },
+  task: { name: 'task-stack-100', kind: 'task-stack', base: 0x800080080000, size: A.THREAD_SIZE, owner: '100' },
+  other: { name: 'task-stack-200', kind: 'task-stack', base: 0x800080090000, size: A.THREAD_SIZE, owner: '200' },
+  irq: { name: 'irq-stack-cpu0', kind: 'irq-stack', base: 0x8000800a0000, size: A.IRQ_STACK_SIZE, owner: '0' },
+  overflow: { name: 'overflow-stack-cpu0', kind: 'overflow-stack', base: 0x8000800b0000, size: A.OVERFLOW_STACK_SIZE, owner: '0' },
+  sdeiNormal: { name: 'sdei-normal-stack-cpu0', kind: 'sdei-stack', base: 0x8000800d0000, size: A.SDEI_STACK_SIZE, owner: '0' },
+  sdeiCritical: { name: 'sdei-critical-stack-cpu0', kind: 'sdei-stack', base: 0x8000800e0000, size: A.SDEI_STACK_SIZE, owner: '0' },
+  data: { name: 'kernel-data', kind: 'data', base: 0x8000800c0000, size: 0x1000 },
 } as const;
 
 /** Saved cpu_context (x19..x28, fp, sp, pc) of the current task and of the other task. */
@@ -57,11 +66,10 @@ const restoreRegs = (upTo: number): string[] => {
 };
 
 /**
- * kernel_entry for an exception from EL1: pt_regs on the current stack, stackframe type PT_REGS.
- * Deliberate deviation: since v6.13 the kernel zeroes pt_regs->stackframe ({0, 0} + type); here it
- * holds the interrupted {x29, pc} as before v6.13, with the type as well. The stale record then
- * chains on like any other, so an unwinder that does not check the meta type crosses the boundary
- * through a possibly stale LR and the oracle catches it, instead of stopping at a {0, 0} record.
+ * kernel_entry for an exception from EL1 (arm64 v6.13+): pt_regs on the current stack, and
+ * pt_regs->stackframe a zeroed record {0, 0} whose meta type PT_REGS marks the exception
+ * boundary; x29 then points at it, so the handler's frames chain onto the boundary. (Before
+ * v6.13 the record held the interrupted {x29, pc} and chained on like any other.)
  */
 function kernelEntryEl1(): string[] {
   return [
@@ -73,7 +81,7 @@ function kernelEntryEl1(): string[] {
     'MRS X22, ELR_EL1',
     'MRS X23, SPSR_EL1',
     `STP X22, X23, [SP, #${A.S_PC}]`,
-    `STP X29, X22, [SP, #${A.S_STACKFRAME}]`,
+    `STP XZR, XZR, [SP, #${A.S_STACKFRAME}]`,
     `MOV X24, #${A.FRAME_META_TYPE_PT_REGS}`,
     `STR X24, [SP, #${A.S_STACKFRAME_TYPE}]`,
     `ADD X29, SP, #${A.S_STACKFRAME}`,

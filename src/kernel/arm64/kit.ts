@@ -2,6 +2,7 @@
  * The arm64 ArchKit: builds scenes by running workloads on the simulated machine to a moment,
  * applying instrumentation and corruption, and packaging snapshot + ground truth + findings.
  */
+import { walkContext } from '../context';
 import { exceptionAtEachStep } from '../../scene/sweep';
 import { analyseArm64, type Arm64Analysis } from '../../analyser/arm64';
 import { ARM64_ABI } from '../../isa/arm64/abi';
@@ -68,8 +69,8 @@ interface Reached {
   excRegs?: number;
 }
 
-/** pt_regs: x29, sp, pc, and the {x29, pc} copies in pt_regs->stackframe. */
-const PT_REGS_LAYOUT: ExceptionFrameLayout = { pc: ARM64_ABI.S_PC, sp: ARM64_ABI.S_SP, fp: ARM64_ABI.S_FP, record: ARM64_ABI.S_STACKFRAME };
+/** pt_regs: x29, sp, pc (pt_regs->stackframe is a zeroed meta record since v6.13: no copies). */
+const PT_REGS_LAYOUT: ExceptionFrameLayout = { pc: ARM64_ABI.S_PC, sp: ARM64_ABI.S_SP, fp: ARM64_ABI.S_FP };
 
 /** Run a fresh machine to the spec's moment. */
 function reach(spec: SceneSpec, img: Image): Reached {
@@ -154,10 +155,16 @@ export function buildScene(spec: SceneSpec): Scene {
   } else {
     regs = m.cpu.regsRecord();
     truth = m.shadow.truth(m.cpu.pc);
-    stacks.push({ region: MAP.irq.name, type: 'irq' });
+    // current: this CPU's stacks too, as stackinfo_get_irq/overflow/sdei_*() give them to kunwind.
+    stacks.push(
+      { region: MAP.irq.name, type: 'irq' },
+      { region: MAP.overflow.name, type: 'overflow' },
+      { region: MAP.sdeiNormal.name, type: 'sdei' },
+      { region: MAP.sdeiCritical.name, type: 'sdei' },
+    );
   }
   if (spec.corrupt) {
-    const targets = { otherRecord: m.otherRecord, unmapped: 0xffff80ff0000 };
+    const targets = { otherRecord: m.otherRecord, unmapped: 0x800080ff0000 };
     if (isExceptionFrameCorruption(spec.corrupt)) {
       const at = checkExceptionFrame(m.mem, r.excRegs, PT_REGS_LAYOUT, truth, spec.corrupt);
       if ((m.mem.read64(at + ARM64_ABI.S_PSTATE) & ARM64_ABI.PSR_MODE_MASK) !== ARM64_ABI.PSR_MODE_EL1h) throw new Error(`${spec.corrupt}: the exception frame is not kernel-mode`);
@@ -168,6 +175,7 @@ export function buildScene(spec: SceneSpec): Scene {
     id: slugOf(spec, r.slug),
     arch: 'arm64',
     task: { pid: 100, comm: img.code.kthread ? 'kworker/0:1' : 'conformance', kind: img.code.kthread ? 'kthread' : 'user', state: r.state },
+    context: walkContext(spec, r.state === 'running', truth, m.syms),
     regs,
     mem: m.mem,
     syms: m.syms,

@@ -11,7 +11,12 @@ import { SymbolTable, type KSymbol } from '../../machine/symbols';
 import type { Instrumentation, Workload } from '../../scene/types';
 import { coreKernel, popRegs, pushRegs, workloadSource, type WorkloadSource } from './source';
 
-/** Addresses stay below 2^48 (see docs/architecture.md). */
+/**
+ * Internal addresses (the low 48 bits, src/machine/addr.ts) of the kernel's x86_64 layout: text at
+ * 0xffffffff81000000, modules / BPF / trampolines at 0xffffffffa0000000, EFI at EFI_VA_START
+ * (0xffffffef00000000), per-CPU and task data in the direct map (0xffff888000000000), stacks in
+ * vmalloc space (0xffffc90000000000).
+ */
 export const LAYOUT = {
   KTEXT: 0xffff81000000,
   KTEXT_SIZE: 0x10000,
@@ -20,13 +25,13 @@ export const LAYOUT = {
   TRAMP: 0xffffa0200000,
   EFI: 0xffef00000000,
   SMALL_TEXT: 0x1000,
-  PERCPU: 0xffff88800000,
-  TASKS: 0xffff88900000,
+  PERCPU: 0x888000000000,
+  TASKS: 0x888000100000,
   DATA_SIZE: 0x1000,
-  TASK_STACK: 0xffffc9000000,
-  OTHER_STACK: 0xffffc9008000,
-  IRQ_STACK: 0xffffc9010000,
-  NMI_STACK: 0xffffc9018000,
+  TASK_STACK: 0xc90000000000,
+  OTHER_STACK: 0xc90000008000,
+  IRQ_STACK: 0xc90000010000,
+  NMI_STACK: 0xc90000018000,
   NMI_STACK_SIZE: 0x1000,
   USER_RSP: 0x7ffd4a3c1f20,
   USER_RIP: 0x401136,

@@ -3,6 +3,7 @@
  * applies instrumentation and corruption, and returns the snapshot (what an unwinder sees), the
  * ground truth (the interpreter's shadow record) and the analyser's findings.
  */
+import { walkContext } from '../context';
 import { exceptionAtEachStep } from '../../scene/sweep';
 import { X86_64_ABI as ABI } from '../../isa/x86_64/abi';
 import { RAX, RBX, RDI, RSI, type Insn } from '../../isa/x86_64/assembler';
@@ -15,6 +16,7 @@ import { sweepSteps, type Boundary } from '../boundary';
 import { checkExceptionFrame, corruptExceptionFrame, corruptFrameRecord, isExceptionFrameCorruption, redirectTruth, type ExceptionFrameLayout } from '../corrupt';
 import { TaskTracing } from '../tracing';
 import { baseImage, image, IRQ_TOP, LAYOUT, NMI_TOP, PERCPU, PT_REGS, REGIONS, TASK, TASK_TOP, type Image } from './image';
+import { hex } from '../../machine/addr';
 
 export const X86_64_WORKLOADS: readonly Workload[] = [
   'syscall-sleep',
@@ -137,7 +139,7 @@ export function boot(img: Image): Machine {
       const regs = c.r[RDI]!;
       const probe = mem.read64(regs + ABI.PT_RIP) - 1;
       const kp = img.kprobes.get(probe);
-      if (!kp) throw new Error(`x86_64: int3 at 0x${probe.toString(16)} is no kprobe`);
+      if (!kp) throw new Error(`x86_64: int3 at ${hex(probe)} is no kprobe`);
       // pre_handler_kretprobe -> arch_prepare_kretprobe(ri, regs): sara = regs->sp.
       const sara = mem.read64(regs + ABI.PT_RSP);
       tracing.pushKretprobe({ ret: mem.read64(sara), func: kp.addr, retp: sara });
@@ -148,7 +150,7 @@ export function boot(img: Image): Machine {
       const regs = c.r[RDI]!;
       const slot = regs + ABI.PT_RSP + 8; // &regs->sp + 1: the fake return address
       const ri = tracing.popKretprobe();
-      if (ri.retp !== slot) throw new Error(`x86_64: kretprobe instance for 0x${ri.retp.toString(16)} found at 0x${slot.toString(16)}`);
+      if (ri.retp !== slot) throw new Error(`x86_64: kretprobe instance for ${hex(ri.retp)} found at ${hex(slot)}`);
       mem.write64(slot, ri.ret);
     },
     optprobe_callback: () => undefined,
@@ -297,6 +299,7 @@ export function buildScene(spec: SceneSpec): Scene {
     id: `x86_64/${spec.workload}/${momentTag(spec.moment)}${instrTag(spec)}${spec.corrupt ? `/${spec.corrupt}` : ''}`,
     arch: 'x86_64',
     task: { pid: user ? 1234 : 42, comm: user ? 'sleeper' : 'kworker/0:1', kind: user ? 'user' : 'kthread', state: blocked ? 'blocked' : 'running' },
+    context: walkContext(spec, !blocked, truth, img.syms),
     regs,
     mem,
     syms: img.syms,
