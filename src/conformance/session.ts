@@ -81,6 +81,9 @@ async function externalWalker(params: WorldParameters): Promise<Walker> {
 
 const inProcess = new Map<string, InProcessWalker>();
 
+/** Loaded form of each scene's snapshot: scenes are shared by the profiles of an arch, and walks only read memory. */
+const LOADED = new WeakMap<Scene['snapshot'], LoadedSnapshot>();
+
 /** Failing walks of one sweep kept in its record, each with a stack dump and its snapshot file. */
 export const MAX_FAILING_KEPT = 20;
 
@@ -300,7 +303,8 @@ export class ConformanceSession {
   }
 
   private async walkScene(scene: Scene): Promise<Walked> {
-    const loaded = loadSnapshot(scene.snapshot, scene.snapshot.id);
+    let loaded = LOADED.get(scene.snapshot);
+    if (!loaded) LOADED.set(scene.snapshot, (loaded = loadSnapshot(scene.snapshot, scene.snapshot.id)));
     let record: WalkRecord & { skipped?: string };
     record = await (await this.walker()).walk(scene.snapshot, loaded);
     const w: Walked = { scene, loaded, judgement: judge(loaded, scene.truth, record) };

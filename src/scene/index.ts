@@ -1,14 +1,39 @@
-/** The arch kits, by arch. Kits are loaded on first use. */
+/**
+ * The arch kits, by arch, loaded on first use. Scenes are deterministic functions of their spec, so
+ * the kit handed out remembers what it built: every profile of an arch shares one build of each
+ * scene and sweep. Only the arch in use is kept (profiles of one arch run one after another).
+ */
 import type { Arch } from '../snapshot/types';
-import type { ArchKit } from './types';
+import type { ArchKit, Scene } from './types';
 
 const kits = new Map<Arch, ArchKit>();
+
+function caching(kit: ArchKit): ArchKit {
+  const scenes = new Map<string, Scene>();
+  const sweeps = new Map<string, Scene[]>();
+  return {
+    ...kit,
+    buildScene: (spec) => {
+      const key = JSON.stringify(spec);
+      let s = scenes.get(key);
+      if (!s) scenes.set(key, (s = kit.buildScene(spec)));
+      return s;
+    },
+    sweep: (spec) => {
+      const key = JSON.stringify(spec);
+      let s = sweeps.get(key);
+      if (!s) sweeps.set(key, (s = [...kit.sweep(spec)]));
+      return s;
+    },
+  };
+}
 
 export function kitFor(arch: Arch): ArchKit {
   let k = kits.get(arch);
   if (!k) {
-    k = arch === 'arm64' ? (require('../kernel/arm64/kit') as { kit: ArchKit }).kit : (require('../kernel/x86_64/kit') as { kit: ArchKit }).kit;
-    kits.set(arch, k);
+    kits.clear();
+    const kit = arch === 'arm64' ? (require('../kernel/arm64/kit') as { kit: ArchKit }).kit : (require('../kernel/x86_64/kit') as { kit: ArchKit }).kit;
+    kits.set(arch, (k = caching(kit)));
   }
   return k;
 }
