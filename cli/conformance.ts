@@ -55,8 +55,20 @@ async function externalProfile(command: string, o: CliOptions): Promise<Profile>
   }
 }
 
-async function targets(o: CliOptions): Promise<Target[]> {
+/** Build a --kernel-tree checkout's unwinder into a plugin (under <out>/kernel-tree-build/) and return its command. */
+function kernelTreeCommand(o: CliOptions, out: string): string {
+  const { buildKernelTree } = require('../src/kerneltree/build') as typeof import('../src/kerneltree/build');
+  const b = buildKernelTree(o.kernelTree!, join(out, 'kernel-tree-build'), o.kernelArch);
+  if (!o.quiet) process.stderr.write(`kernel tree: built ${b.binary} (${b.arch}); headers from the tree: ${b.treeHeaders.join(', ') || 'none'}\n`);
+  return b.command;
+}
+
+async function targets(o: CliOptions, out: string): Promise<Target[]> {
   const t: Target[] = [];
+  if (o.kernelTree) {
+    const cmd = kernelTreeCommand(o, out);
+    t.push({ profile: await externalProfile(cmd, o), unwinder: cmd });
+  }
   if (o.unwinder) t.push({ profile: await externalProfile(o.unwinder, o), unwinder: o.unwinder });
   for (const f of o.profileFile ?? []) t.push({ profile: loadProfile(resolve(f)) });
   for (const n of o.profile ?? []) t.push({ profile: builtinProfile(n) });
@@ -203,7 +215,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   const out = resolve(o.out);
   const cat = loadCatalogueView();
   if (cat.problem && !o.quiet) process.stderr.write(`note: requirement catalogue not loaded (${cat.problem}); reports use the scenarios' tags only\n`);
-  const list = await targets(o);
+  if (o.kernelArch && !o.kernelTree) throw new Error('--kernel-arch needs --kernel-tree');
+  const list = await targets(o, out);
   mkdirSync(out, { recursive: true });
   rmSync(join(out, 'allure-results'), { recursive: true, force: true });
   if (o.html) mkdirSync(join(out, 'allure-results'), { recursive: true });
