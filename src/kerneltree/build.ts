@@ -121,12 +121,13 @@ export function kernelFlags(arch: Arch, tree: string, gen: string): string[] {
 }
 
 /** Headers gcc -H listed that came from the tree (relative to it). */
-function treeHeadersOf(stderr: string, tree: string): string[] {
+function treeHeadersOf(stderr: string, tree: string, buildDir: string): string[] {
   const t = resolve(tree) + '/';
   const out = new Set<string>();
   for (const line of stderr.split('\n')) {
     const m = /^\.+ (.+)$/.exec(line);
-    if (m && resolve(m[1]!).startsWith(t)) out.add(relative(t, resolve(m[1]!)));
+    const h = m ? resolve(tree, m[1]!) : '';
+    if (h.startsWith(t) && !h.startsWith(buildDir + '/')) out.add(relative(t, h));
   }
   return [...out].sort();
 }
@@ -147,9 +148,9 @@ export function buildKernelTree(treeArg: string, outDir: string, archArg?: strin
   const kflags = kernelFlags(arch, tree, gen);
   for (const src of TREE_SOURCES[arch].sources) {
     const obj = join(dir, src.replace(/\//g, '_').replace(/\.c$/, '.o'));
-    const r = gcc([...kflags, ...SANITIZE_FLAGS, '-H', '-c', join(tree, src), '-o', obj], tree);
+    const r = gcc([...kflags, ...SANITIZE_FLAGS, '-H', '-c', src, '-o', obj], tree);
     const diag = r.stderr.split('\n').filter((l) => !/^\.+ /.test(l) && !/^Multiple include guards/.test(l) && !/^\S+\.h$/.test(l)).join('\n');
-    for (const h of treeHeadersOf(r.stderr, tree)) treeHeaders.add(h);
+    for (const h of treeHeadersOf(r.stderr, tree, dir)) treeHeaders.add(h);
     if (r.status !== 0) {
       const missing = explainGccErrors(diag, arch);
       throw new KernelTreeError(kernelBuildMessage(src, diag, missing, [...treeHeaders]), missing);

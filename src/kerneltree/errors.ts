@@ -16,7 +16,7 @@ export interface MissingDefinition {
 
 /** Kernel identifiers an unwinder may use, by the header the kernel declares them in. */
 const HEADER_OF: Record<string, string> = {
-  current: 'asm/current.h', get_current: 'asm/current.h',
+  current: 'asm/current.h', get_current: 'asm/current.h', in_hardirq: 'linux/preempt.h', in_irq: 'linux/preempt.h', in_interrupt: 'linux/preempt.h',
   task_struct: 'linux/sched.h', preemptible: 'linux/preempt.h', in_nmi: 'linux/preempt.h', in_task: 'linux/preempt.h',
   task_stack_page: 'linux/sched/task_stack.h', try_get_task_stack: 'linux/sched/task_stack.h', put_task_stack: 'linux/sched/task_stack.h',
   task_pt_regs: 'asm/processor.h', thread_saved_pc: 'asm/processor.h', thread_saved_fp: 'asm/processor.h', thread_saved_sp: 'asm/processor.h',

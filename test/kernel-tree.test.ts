@@ -1,0 +1,207 @@
+/**
+ * `--kernel-tree`: the fixture tree (test/fixtures/kernel-tree, written here from scratch with a
+ * kernel checkout's paths and interfaces) is built against kernel-shim/ with gcc and judged as an
+ * external unwinder: its walks match the arm64-fp reference on blocked tasks, every load is observed,
+ * an unmapped load stops the walk cleanly, WARNs become reasons, and build errors name what is missing.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { after, before, describe, it } from 'node:test';
+import { join } from 'path';
+import { judge } from '../src/oracle/oracle';
+import { startExternalWalker, type ExternalWalker } from '../src/protocol/external-walker';
+import { buildKernelTree, detectArch, KernelTreeError, type KernelTreeBuild } from '../src/kerneltree/build';
+import { explainGccErrors } from '../src/kerneltree/errors';
+import { kitFor } from '../src/scene';
+import type { Corruption, Scene } from '../src/scene/types';
+import { loadSnapshot } from '../src/snapshot/io';
+import { builtinProfile } from '../src/unwinders/profiles';
+import { InProcessWalker } from '../src/unwinders/walker';
+
+const ROOT = join(__dirname, '..');
+const FIXTURE = join(ROOT, 'test', 'fixtures', 'kernel-tree');
+const SRC = 'arch/arm64/kernel/stacktrace.c';
+const noGcc = spawnSync(process.env.CC ?? 'gcc', ['--version']).status !== 0;
+
+/** A copy of the fixture with its stacktrace.c edited. */
+function variant(edit: (src: string) => string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'kt-tree-'));
+  cpSync(FIXTURE, dir, { recursive: true });
+  const f = join(dir, SRC);
+  const before = readFileSync(f, 'utf8');
+  const after = edit(before);
+  assert.notEqual(after, before, 'the variant edit changed nothing');
+  writeFileSync(f, after);
+  return dir;
+}
+
+const arm64 = kitFor('arm64');
+/** Every workload that blocks (some only return to user space). */
+const blocked = (): Scene[] =>
+  arm64.workloads.flatMap((workload) => {
+    try {
+      return [arm64.buildScene({ workload, moment: { kind: 'blocked' } })];
+    } catch {
+      return [];
+    }
+  });
+const corrupt = (corruption: Corruption): Scene => arm64.buildScene({ workload: 'syscall-sleep', moment: { kind: 'blocked' }, corrupt: corruption });
+
+async function withPlugin<T>(b: KernelTreeBuild, f: (w: ExternalWalker) => Promise<T>): Promise<T> {
+  const w = await startExternalWalker(b.command, { validate: true });
+  try {
+    return await f(w);
+  } finally {
+    await w.close();
+  }
+}
+
+describe('--kernel-tree inputs', () => {
+  it('names the arch from the unwinder files, and says what is wrong otherwise', () => {
+    assert.equal(detectArch(FIXTURE), 'arm64');
+    assert.throws(() => detectArch(join(FIXTURE, 'README.md')), /not a directory/);
+    assert.throws(() => detectArch(join(FIXTURE, 'arch')), /neither arch\/arm64\/kernel\/stacktrace\.c nor arch\/x86\/kernel\/unwind_orc\.c/);
+    assert.throws(() => detectArch(FIXTURE, 'x86_64'), /no arch\/x86\/kernel\/unwind_orc\.c for --kernel-arch x86_64/);
+    assert.throws(() => detectArch(FIXTURE, 'mips'), /expected arm64 or x86_64/);
+  });
+
+  it('maps gcc errors to the missing definition and the header it was expected in', () => {
+    const m = explainGccErrors(
+      [
+        "arch/arm64/kernel/stacktrace.c:12:9: error: 'in_hardirq' undeclared (first use in this function)",
+        "arch/arm64/kernel/stacktrace.c:20:2: error: implicit declaration of function 'kretprobe_find_ret_addr_x' [-Werror=implicit-function-declaration]",
+        "arch/arm64/kernel/stacktrace.c:3:10: fatal error: linux/rethook.h: No such file or directory",
+        "arch/arm64/kernel/stacktrace.c:30:5: error: unknown type name 'stack_trace_consume_fn'",
+        "arch/arm64/kernel/stacktrace.c:40:5: error: 'struct task_struct' has no member named 'ret_stack'",
+      ].join('\n'),
+      'arm64',
+    );
+    const by = new Map(m.map((x) => [x.name, x]));
+    assert.equal(by.get('kretprobe_find_ret_addr_x')?.header, 'linux/kprobes.h');
+    assert.equal(by.get('linux/rethook.h')?.kind, 'header');
+    assert.match(by.get('linux/rethook.h')!.hint, /kernel-shim\/include\/linux\/rethook\.h/);
+    assert.equal(by.get('stack_trace_consume_fn')?.header, 'linux/stacktrace.h');
+    assert.equal(by.get('task_struct.ret_stack')?.header, 'linux/sched.h');
+    assert.equal(by.get('in_hardirq')?.where, 'arch/arm64/kernel/stacktrace.c:12');
+  });
+});
+
+describe('--kernel-tree build and walks (fixture tree)', { skip: noGcc ? 'no gcc on this machine' : false }, () => {
+  let b: KernelTreeBuild;
+  let w: ExternalWalker;
+  before(async () => {
+    b = buildKernelTree(FIXTURE, mkdtempSync(join(tmpdir(), 'kt-build-')));
+    w = await startExternalWalker(b.command, { validate: true });
+  });
+  after(async () => w && (await w.close()));
+
+  it('takes exactly the unwinder headers from the tree and announces the arm64-fp claims', () => {
+    assert.deepEqual(b.treeHeaders, ['arch/arm64/include/asm/stacktrace.h', 'arch/arm64/include/asm/stacktrace/common.h', 'arch/arm64/include/asm/stacktrace/frame.h']);
+    assert.equal(w.profile.name, 'kernel-tree-arm64');
+    assert.deepEqual(w.profile.claims, builtinProfile('arm64-fp').claims);
+  });
+
+  it('walks every blocked workload like arm64-fp, reporting the loads it made', async () => {
+    const ref = new InProcessWalker(builtinProfile('arm64-fp'));
+    for (const s of blocked()) {
+      const loaded = loadSnapshot(s.snapshot);
+      const a = await w.walk(s.snapshot, loaded);
+      const r = ref.walkSync(loaded);
+      assert.equal(a.error, undefined, `${s.snapshot.id}: ${a.error}`);
+      // Like the kernel, the fixture does not look at STACK_FRAME_NON_STANDARD (arm64-fp rejects it).
+      if (r.result?.rc === 0 || !/nonstandard/.test(s.snapshot.id)) {
+        assert.equal(a.result?.rc === 0, r.result?.rc === 0, `${s.snapshot.id}: rc ${a.result?.rc} (${a.result?.reason}) / ${r.result?.rc}`);
+        assert.equal(judge(loaded, s.truth, a).outcome, judge(loaded, s.truth, r).outcome, s.snapshot.id);
+      }
+      if (a.result?.rc === 0 && r.result?.rc === 0) assert.deepEqual(a.result.trace, r.result.trace, s.snapshot.id);
+      assert.ok((a.accesses?.length ?? 0) > 0, `${s.snapshot.id}: no accesses reported`);
+      const o = judge(loaded, s.truth, a).outcome;
+      if (!/nonstandard/.test(s.snapshot.id)) assert.ok(['sound-reliable', 'correctly-unreliable'].includes(o), `${s.snapshot.id}: ${o}`);
+    }
+  });
+
+  it('turns a corrupted chain into a non-zero rc with the kernel error path as the reason', async () => {
+    for (const c of ['frame-pointer-misaligned', 'frame-pointer-unmapped', 'frame-pointer-other-task'] as Corruption[]) {
+      const s = corrupt(c);
+      const loaded = loadSnapshot(s.snapshot);
+      const a = await w.walk(s.snapshot, loaded);
+      assert.notEqual(a.result?.rc, 0, c);
+      assert.match(a.result?.reason ?? '', /arch_stack_walk_reliable\(\) returned -EINVAL; after \d+ entries, the last 0x[0-9a-f]+ \(\w+\)/, c);
+      assert.notEqual(judge(loaded, s.truth, a).outcome, 'faulted', `${c}: the fixture checks the stack before reading`);
+    }
+  });
+
+  it('stops cleanly at an unmapped load, and the walk is judged faulted', async () => {
+    // A variant that reads the record before checking it is on a stack.
+    const tree = variant((src) => src.replace('i = fixture_find_stack(w, fp, sizeof(*rec));\n\tif (i < 0)\n\t\treturn -EINVAL;', 'i = 0;'));
+    const vb = buildKernelTree(tree, join(tree, 'build'));
+    await withPlugin(vb, async (v) => {
+      const s = corrupt('frame-pointer-unmapped');
+      const loaded = loadSnapshot(s.snapshot);
+      const a = await v.walk(s.snapshot, loaded);
+      assert.equal(a.error, undefined, a.error);
+      assert.equal(a.result?.rc, -14);
+      assert.match(a.result?.reason ?? '', /read of 0x[0-9a-f]+ \(size 8\) is not mapped; the walk was stopped there/);
+      assert.equal(judge(loaded, s.truth, a).outcome, 'faulted');
+    });
+  });
+
+  it("reports the kernel's WARNs in the reason", async () => {
+    const tree = variant((src) => src.replace('\tif (i < 0)\n\t\treturn -EINVAL;\n\trec =', '\tif (WARN_ON_ONCE(i < 0))\n\t\treturn -EINVAL;\n\trec ='));
+    const vb = buildKernelTree(tree, join(tree, 'build'));
+    await withPlugin(vb, async (v) => {
+      const s = corrupt('frame-pointer-unmapped');
+      const a = await v.walk(s.snapshot, loadSnapshot(s.snapshot));
+      assert.match(a.result?.reason ?? '', /WARN_ON_ONCE\(i < 0\) at arch\/arm64\/kernel\/stacktrace\.c:\d+ in fixture_step\(\)/);
+    });
+  });
+
+  it('names the missing definition and its header when the tree uses something the shim lacks', () => {
+    const tree = variant((src) => src.replace('#include <linux/stacktrace.h>', '#include <linux/stacktrace.h>\n#include <linux/rethook.h>'));
+    assert.throws(() => buildKernelTree(tree, join(tree, 'build')), (e: unknown) => {
+      assert.ok(e instanceof KernelTreeError);
+      assert.match(e.message, /linux\/rethook\.h \(header, arch\/arm64\/kernel\/stacktrace\.c:\d+\): expected in linux\/rethook\.h; add kernel-shim\/include\/linux\/rethook\.h/);
+      return true;
+    });
+    const tree2 = variant((src) => src.replace('(task == current && !preemptible())', '(task == current && !in_hardirq())'));
+    assert.throws(() => buildKernelTree(tree2, join(tree2, 'build')), (e: unknown) => {
+      assert.ok(e instanceof KernelTreeError);
+      assert.match(e.message, /in_hardirq \(function, arch\/arm64\/kernel\/stacktrace\.c:\d+\): expected in linux\/preempt\.h/);
+      return true;
+    });
+  });
+});
+
+describe('npm run conformance -- --kernel-tree (fixture tree, end to end)', { skip: noGcc ? 'no gcc on this machine' : false }, () => {
+  it('builds the tree, runs the scenarios through it and writes its report', () => {
+    const out = mkdtempSync(join(tmpdir(), 'kt-conf-'));
+    const reqs = ['walk-terminates', 'termination-verified', 'fgraph-original-return-reported', 'kretprobe-original-return-reported'];
+    const r = spawnSync(
+      process.execPath,
+      ['-r', './scripts/ts-register.js', 'cli/conformance.ts', '--kernel-tree', FIXTURE, '--validate-protocol', '--no-html', '--quiet', '--out', out, '--requirement', ...reqs],
+      { cwd: ROOT, encoding: 'utf8', timeout: 300_000 },
+    );
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /kernel-tree-arm64/);
+    const c = JSON.parse(readFileSync(join(out, 'kernel-tree-arm64', 'conformance.json'), 'utf8')) as {
+      requirements: { id: string; outcome: string }[];
+      scenarios: { status: string; walks: { outcome: string }[] }[];
+    };
+    const outcome = new Map(c.requirements.map((q) => [q.id, q.outcome]));
+    for (const q of reqs) assert.equal(outcome.get(q), 'passed', `${q}: ${outcome.get(q)}`);
+    const walks = c.scenarios.flatMap((s) => s.walks);
+    assert.ok(walks.length >= 5, `only ${walks.length} walks`);
+    assert.ok(!walks.some((x) => x.outcome === 'errored'), 'a walk errored');
+  });
+
+  it('rejects a directory that is not a kernel checkout, with a clear error', () => {
+    const r = spawnSync(process.execPath, ['-r', './scripts/ts-register.js', 'cli/conformance.ts', '--kernel-tree', join(FIXTURE, 'arch'), '--quiet', '--no-html', '--out', mkdtempSync(join(tmpdir(), 'kt-bad-'))], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /neither arch\/arm64\/kernel\/stacktrace\.c nor arch\/x86\/kernel\/unwind_orc\.c found/);
+  });
+});
