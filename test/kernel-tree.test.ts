@@ -117,8 +117,6 @@ describe('--kernel-tree build and walks (fixture tree)', { skip: noGcc ? 'no gcc
       }
       if (a.result?.rc === 0 && r.result?.rc === 0) assert.deepEqual(a.result.trace, r.result.trace, s.snapshot.id);
       assert.ok((a.accesses?.length ?? 0) > 0, `${s.snapshot.id}: no accesses reported`);
-      const o = judge(loaded, s.truth, a).outcome;
-      if (!/nonstandard/.test(s.snapshot.id)) assert.ok(['sound-reliable', 'correctly-unreliable'].includes(o), `${s.snapshot.id}: ${o}`);
     }
   });
 
