@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { join } from 'path';
@@ -65,6 +65,19 @@ describe('--kernel-tree inputs', () => {
     assert.throws(() => detectArch(join(FIXTURE, 'arch')), /neither arch\/arm64\/kernel\/stacktrace\.c nor arch\/x86\/kernel\/unwind_orc\.c/);
     assert.throws(() => detectArch(FIXTURE, 'x86_64'), /no arch\/x86\/kernel\/unwind_orc\.c for --kernel-arch x86_64/);
     assert.throws(() => detectArch(FIXTURE, 'mips'), /expected arm64 or x86_64/);
+  });
+
+  it('lists every shim macro in the maintainer guide', () => {
+    const doc = readFileSync(join(ROOT, 'docs', 'maintainers.md'), 'utf8');
+    const section = doc.slice(doc.indexOf('## Judge your kernel tree'));
+    assert.ok(section.length > 100, 'docs/maintainers.md has no "Judge your kernel tree" section');
+    const headers = (readdirSync(join(ROOT, 'kernel-shim'), { recursive: true }) as string[]).filter((f) => f.endsWith('.h'));
+    const macros = new Set<string>();
+    for (const h of headers)
+      for (const m of readFileSync(join(ROOT, 'kernel-shim', h), 'utf8').matchAll(/^#define ([A-Za-z_]\w*)/gm))
+        if (!/^(SHIM_|__shim)/.test(m[1]!)) macros.add(m[1]!);
+    const missing = [...macros].filter((m) => !section.includes('`' + m + '`'));
+    assert.deepEqual(missing, [], `shim macros not in docs/maintainers.md "Judge your kernel tree": ${missing.join(', ')}`);
   });
 
   it('maps gcc errors to the missing definition and the header it was expected in', () => {

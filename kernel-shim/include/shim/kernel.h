@@ -89,7 +89,6 @@ int printk(const char *fmt, ...) __attribute__((__format__(__printf__, 1, 2)));
 #define pr_err(...) printk(__VA_ARGS__)
 #define pr_warn_once(...) printk(__VA_ARGS__)
 #define printk_deferred_once(...) printk(__VA_ARGS__)
-#define orc_warn(...) printk(__VA_ARGS__)
 #define KERN_DEFAULT ""
 #define KERN_WARNING ""
 
