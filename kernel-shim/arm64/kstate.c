@@ -57,6 +57,11 @@ bool __kernel_text_address(unsigned long addr) { return shim_text_address(addr, 
 bool kernel_text_address(unsigned long addr) { return shim_text_address(addr, 0); }
 bool core_kernel_text(unsigned long addr) { return shim_text_address(addr, 1); }
 
+void shim_arch_owned(unsigned long *lo, unsigned long *hi)
+{
+	*lo = *hi = 0;
+}
+
 static bool consume(void *cookie, unsigned long addr)
 {
 	(void)cookie;

@@ -6,6 +6,20 @@
 #ifndef SHIM_GLUE_API_H
 #define SHIM_GLUE_API_H
 
+/* One entry of the snapshot's ORC table (x86_64), ip relocated; regs and types are SHIM_ORC_* codes. */
+enum { SHIM_ORC_UNDEFINED, SHIM_ORC_PREV_SP, SHIM_ORC_SP, SHIM_ORC_BP, SHIM_ORC_SP_INDIRECT, SHIM_ORC_BP_INDIRECT };
+enum { SHIM_ORC_TYPE_UNDEFINED, SHIM_ORC_TYPE_END_OF_STACK, SHIM_ORC_TYPE_CALL, SHIM_ORC_TYPE_REGS, SHIM_ORC_TYPE_REGS_PARTIAL };
+struct shim_orc {
+	unsigned long ip;
+	int sp_reg, sp_offset, bp_reg, bp_offset, type, signal;
+};
+
+/* A text region (relocated): core kernel text, or another kind (modules, BPF, trampolines). */
+struct shim_text {
+	unsigned long start, end;
+	int core;
+};
+
 /* One walk, with every address already relocated into the mapped window. */
 struct shim_walk {
 	int running;			/* task.state == running: the walk is of `current` */
@@ -18,10 +32,20 @@ struct shim_walk {
 	int has_fgraph;			/* task->ret_stack != NULL */
 	int in_nmi;
 	int kthread;			/* task.kind == kthread (PF_KTHREAD) */
+	unsigned long ret_from_fork;	/* ret_from_fork_asm (or ret_from_fork), 0 when absent */
+	const struct shim_orc *orc;	/* x86_64: unwind.orc, sorted by ip */
+	unsigned long nr_orc;
+	const struct shim_text *text;
+	unsigned long nr_text;
 };
+
+/* x86_64: where relocated core kernel text must start (its ORC tables are linked at a fixed address). */
+#define SHIM_X86_TEXT_ANCHOR 0x600040000000UL
 
 /* Provided by the arch state file: run arch_stack_walk_reliable() on the walk. */
 int shim_arch_walk(const struct shim_walk *w);
+/* Provided by the arch state file: its own memory inside the relocated window ([0, 0) when none). */
+void shim_arch_owned(unsigned long *lo, unsigned long *hi);
 
 /* Provided by the glue. */
 int shim_consume(unsigned long addr);

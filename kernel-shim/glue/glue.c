@@ -46,6 +46,7 @@ static sigjmp_buf fault_jmp;
 static uint64_t fault_addr;
 static unsigned fault_size;
 static const char *fault_kind;
+static unsigned long owned_lo, owned_hi;
 
 /* ---------- relocation ---------- */
 
@@ -53,9 +54,9 @@ static int in_window(uint64_t v) { return delta && v >= win_lo && v < win_hi; }
 static uint64_t reloc(uint64_t v) { return in_window(v) ? v + delta : v; }
 static uint64_t unreloc(uint64_t v) { return delta && v >= win_lo + delta && v < win_hi + delta ? v - delta : v; }
 
-static const char *compute_window(void)
+static const char *compute_window(const char *arch)
 {
-	uint64_t lo = UINT64_MAX, hi = 0;
+	uint64_t lo = UINT64_MAX, hi = 0, text = 0;
 	size_t i;
 
 	for (i = 0; i < snap.nr_regions; i++) {
@@ -66,6 +67,8 @@ static const char *compute_window(void)
 			lo = r->base;
 		if (r->base + r->size > hi)
 			hi = r->base + r->size;
+		if (!text && !strcmp(r->kind, "kernel-text"))
+			text = r->base;
 	}
 	delta = 0;
 	if (!hi)
@@ -77,6 +80,12 @@ static const char *compute_window(void)
 	win_lo = lo;
 	win_hi = hi;
 	delta = TARGET - lo;
+	/* x86_64: core text goes next to the ORC tables linked at a fixed address (PC-relative ints). */
+	if (!strcmp(arch, "x86_64") && text) {
+		delta = SHIM_X86_TEXT_ANCHOR - text;
+		if (lo + delta < 0x10000000000UL || hi + delta > 0x7f0000000000UL)
+			return "the snapshot's kernel regions do not fit around the ORC tables' fixed address";
+	}
 	return NULL;
 }
 
@@ -185,6 +194,8 @@ static void check(uint64_t addr, unsigned size, int store)
 
 	if (!in_walk)
 		return;
+	if (addr >= owned_lo && addr < owned_hi)
+		return;	/* the arch state file's own tables (x86_64 ORC), linked inside the window */
 	r = mapped_region(addr, size);
 	if (r && r->data) {
 		if (!store)
@@ -412,6 +423,77 @@ static uint64_t stack_base(enum stack_type type)
 	return 0;
 }
 
+static uint64_t symbol_start(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < snap.nr_symbols; i++)
+		if (!strcmp(snap.symbols[i].name, name))
+			return snap.symbols[i].start;
+	return 0;
+}
+
+static int code_of(const char *s, const char *const *names, int n)
+{
+	int i;
+
+	for (i = 0; s && i < n; i++)
+		if (!strcmp(s, names[i]))
+			return i;
+	return -1;
+}
+
+static struct shim_orc *orc;
+static struct shim_text *texts;
+
+/* The text regions and the ORC table (x86_64), relocated, for the arch state file. */
+static const char *load_text_and_orc(struct shim_walk *w)
+{
+	static const char *const regs[] = { "undefined", "prev_sp", "sp", "bp", "sp_indirect", "bp_indirect" };
+	static const char *const types[] = { "undefined", "end_of_stack", "call", "regs", "regs_partial" };
+	const struct json *arr = json_get(json_get(snap.root, "unwind"), "orc"), *e;
+	size_t i, n = 0;
+
+	free(texts);
+	free(orc);
+	texts = calloc(snap.nr_regions + 1, sizeof(*texts));
+	orc = calloc(arr && arr->type == JSON_ARRAY ? arr->len + 1 : 1, sizeof(*orc));
+	if (!texts || !orc)
+		return "out of memory";
+	for (i = 0; i < snap.nr_regions; i++) {
+		const char *k = snap.regions[i].kind;
+		if (!strcmp(k, "kernel-text") || !strcmp(k, "module-text") || !strcmp(k, "bpf-jit") || !strcmp(k, "trampoline-text"))
+			texts[n++] = (struct shim_text){ reloc(snap.regions[i].base), reloc(snap.regions[i].base + snap.regions[i].size),
+							 !strcmp(k, "kernel-text") };
+	}
+	w->text = texts;
+	w->nr_text = n;
+	n = 0;
+	if (arr && arr->type == JSON_ARRAY) {
+		for (e = arr->child; e; e = e->next) {
+			struct shim_orc *o = &orc[n];
+			const char *ip = json_str(e, "ip");
+			const struct json *so = json_get(e, "spOffset"), *bo = json_get(e, "bpOffset"), *sig = json_get(e, "signal");
+
+			if (!ip || ip[0] != '0' || ip[1] != 'x')
+				return "unwind.orc: an entry without a hex ip";
+			o->ip = reloc(strtoull(ip + 2, NULL, 16));
+			o->sp_reg = code_of(json_str(e, "spReg"), regs, 6);
+			o->bp_reg = code_of(json_str(e, "bpReg"), regs, 6);
+			o->type = code_of(json_str(e, "type"), types, 5);
+			o->sp_offset = so && so->type == JSON_NUMBER ? (int)so->num : 0;
+			o->bp_offset = bo && bo->type == JSON_NUMBER ? (int)bo->num : 0;
+			o->signal = sig && sig->type == JSON_BOOL && sig->num;
+			if (o->sp_reg < 0 || o->bp_reg < 0 || o->type < 0)
+				return "unwind.orc: an entry with an unknown register or type";
+			n++;
+		}
+	}
+	w->orc = orc;
+	w->nr_orc = n;
+	return NULL;
+}
+
 static void answer_walk(long seq, struct json *snapshot_json, const char *arch)
 {
 	struct shim_walk w;
@@ -433,7 +515,7 @@ static void answer_walk(long seq, struct json *snapshot_json, const char *arch)
 		snapshot_free(&snap);
 		return;
 	}
-	err = compute_window();
+	err = compute_window(arch);
 	if (!err)
 		err = map_regions();
 	if (err) {
@@ -459,7 +541,16 @@ static void answer_walk(long seq, struct json *snapshot_json, const char *arch)
 	w.krp_addr = reloc(snap.kretprobe_trampoline);
 	w.has_fgraph = json_get(snap.root, "fgraph") && json_get(snap.root, "fgraph")->type == JSON_OBJECT;
 	w.in_nmi = 0;
+	w.ret_from_fork = reloc(symbol_start("ret_from_fork_asm") ? symbol_start("ret_from_fork_asm") : symbol_start("ret_from_fork"));
+	err = load_text_and_orc(&w);
+	if (err) {
+		answer_error(seq, "cannot read the snapshot's unwind tables", err);
+		unmap_all();
+		snapshot_free(&snap);
+		return;
+	}
 
+	shim_arch_owned(&owned_lo, &owned_hi);
 	if (sigsetjmp(fault_jmp, 1) == 0) {
 		in_walk = 1;
 		rc = shim_arch_walk(&w);
