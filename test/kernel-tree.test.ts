@@ -60,10 +60,11 @@ async function withPlugin<T>(b: KernelTreeBuild, f: (w: ExternalWalker) => Promi
 
 describe('--kernel-tree inputs', () => {
   it('names the arch from the unwinder files, and says what is wrong otherwise', () => {
-    assert.equal(detectArch(FIXTURE), 'arm64');
+    assert.throws(() => detectArch(FIXTURE), /has both arm64 and x86_64 unwinders: choose one with --kernel-arch/);
+    assert.equal(detectArch(FIXTURE, 'arm64'), 'arm64');
+    assert.equal(detectArch(FIXTURE, 'x86_64'), 'x86_64');
     assert.throws(() => detectArch(join(FIXTURE, 'README.md')), /not a directory/);
     assert.throws(() => detectArch(join(FIXTURE, 'arch')), /neither arch\/arm64\/kernel\/stacktrace\.c nor arch\/x86\/kernel\/unwind_orc\.c/);
-    assert.throws(() => detectArch(FIXTURE, 'x86_64'), /no arch\/x86\/kernel\/unwind_orc\.c for --kernel-arch x86_64/);
     assert.throws(() => detectArch(FIXTURE, 'mips'), /expected arm64 or x86_64/);
   });
 
@@ -101,11 +102,11 @@ describe('--kernel-tree inputs', () => {
   });
 });
 
-describe('--kernel-tree build and walks (fixture tree)', { skip: noGcc ? 'no gcc on this machine' : false }, () => {
+describe('--kernel-tree build and walks (arm64 fixture tree)', { skip: noGcc ? 'no gcc on this machine' : false }, () => {
   let b: KernelTreeBuild;
   let w: ExternalWalker;
   before(async () => {
-    b = buildKernelTree(FIXTURE, mkdtempSync(join(tmpdir(), 'kt-build-')));
+    b = buildKernelTree(FIXTURE, mkdtempSync(join(tmpdir(), 'kt-build-')), 'arm64');
     w = await startExternalWalker(b.command, { validate: true });
   });
   after(async () => w && (await w.close()));
@@ -147,7 +148,7 @@ describe('--kernel-tree build and walks (fixture tree)', { skip: noGcc ? 'no gcc
   it('stops cleanly at an unmapped load, and the walk is judged faulted', async () => {
     // A variant that reads the record before checking it is on a stack.
     const tree = variant((src) => src.replace('i = fixture_find_stack(w, fp, sizeof(*rec));\n\tif (i < 0)\n\t\treturn -EINVAL;', 'i = 0;'));
-    const vb = buildKernelTree(tree, join(tree, 'build'));
+    const vb = buildKernelTree(tree, join(tree, 'build'), 'arm64');
     await withPlugin(vb, async (v) => {
       const s = corrupt('frame-pointer-unmapped');
       const loaded = loadSnapshot(s.snapshot);
@@ -161,7 +162,7 @@ describe('--kernel-tree build and walks (fixture tree)', { skip: noGcc ? 'no gcc
 
   it("reports the kernel's WARNs in the reason", async () => {
     const tree = variant((src) => src.replace('\tif (i < 0)\n\t\treturn -EINVAL;\n\trec =', '\tif (WARN_ON_ONCE(i < 0))\n\t\treturn -EINVAL;\n\trec ='));
-    const vb = buildKernelTree(tree, join(tree, 'build'));
+    const vb = buildKernelTree(tree, join(tree, 'build'), 'arm64');
     await withPlugin(vb, async (v) => {
       const s = corrupt('frame-pointer-unmapped');
       const a = await v.walk(s.snapshot, loadSnapshot(s.snapshot));
@@ -171,16 +172,46 @@ describe('--kernel-tree build and walks (fixture tree)', { skip: noGcc ? 'no gcc
 
   it('names the missing definition and its header when the tree uses something the shim lacks', () => {
     const tree = variant((src) => src.replace('#include <linux/stacktrace.h>', '#include <linux/stacktrace.h>\n#include <linux/rethook.h>'));
-    assert.throws(() => buildKernelTree(tree, join(tree, 'build')), (e: unknown) => {
+    assert.throws(() => buildKernelTree(tree, join(tree, 'build'), 'arm64'), (e: unknown) => {
       assert.ok(e instanceof KernelTreeError);
       assert.match(e.message, /linux\/rethook\.h \(header, arch\/arm64\/kernel\/stacktrace\.c:\d+\): expected in linux\/rethook\.h; add kernel-shim\/include\/linux\/rethook\.h/);
       return true;
     });
     const tree2 = variant((src) => src.replace('(task == current && !preemptible())', '(task == current && !in_hardirq())'));
-    assert.throws(() => buildKernelTree(tree2, join(tree2, 'build')), (e: unknown) => {
+    assert.throws(() => buildKernelTree(tree2, join(tree2, 'build'), 'arm64'), (e: unknown) => {
       assert.ok(e instanceof KernelTreeError);
       assert.match(e.message, /in_hardirq \(function, arch\/arm64\/kernel\/stacktrace\.c:\d+\): expected in linux\/preempt\.h/);
       return true;
+    });
+  });
+});
+
+describe('--kernel-tree build and walks (x86_64 fixture tree)', { skip: noGcc ? 'no gcc on this machine' : false }, () => {
+  it('takes only asm/orc_types.h from the tree and walks blocked tasks, IRQs and NMIs like x86_64-orc', async () => {
+    const b = buildKernelTree(FIXTURE, mkdtempSync(join(tmpdir(), 'kt-build-x86-')), 'x86_64');
+    assert.deepEqual(b.treeHeaders, ['arch/x86/include/asm/orc_types.h']);
+    const x86 = kitFor('x86_64');
+    const scenes: Scene[] = [];
+    for (const workload of x86.workloads) {
+      try {
+        scenes.push(x86.buildScene({ workload, moment: { kind: 'blocked' } }));
+      } catch {
+        // a workload that never blocks
+      }
+    }
+    for (const exception of ['irq', 'nmi'] as const)
+      scenes.push(x86.buildScene({ workload: 'work-chain', moment: { kind: 'exception', exception, at: { fn: 'work_b', index: 1 }, walk: 'in-handler' } }));
+    const ref = new InProcessWalker(builtinProfile('x86_64-orc'));
+    await withPlugin(b, async (w) => {
+      assert.equal(w.profile.name, 'kernel-tree-x86_64');
+      for (const s of scenes) {
+        const loaded = loadSnapshot(s.snapshot);
+        const a = await w.walk(s.snapshot, loaded);
+        const r = ref.walkSync(loaded);
+        assert.equal(a.error, undefined, `${s.snapshot.id}: ${a.error}`);
+        assert.ok((a.accesses?.length ?? 0) > 0, `${s.snapshot.id}: no accesses reported`);
+        assert.equal(judge(loaded, s.truth, a).outcome, judge(loaded, s.truth, r).outcome, `${s.snapshot.id}: ${a.result?.reason ?? ''}`);
+      }
     });
   });
 });
@@ -191,7 +222,7 @@ describe('npm run conformance -- --kernel-tree (fixture tree, end to end)', { sk
     const reqs = ['walk-terminates', 'termination-verified', 'fgraph-original-return-reported', 'kretprobe-original-return-reported'];
     const r = spawnSync(
       process.execPath,
-      ['-r', './scripts/ts-register.js', 'cli/conformance.ts', '--kernel-tree', FIXTURE, '--validate-protocol', '--no-html', '--quiet', '--out', out, '--requirement', ...reqs],
+      ['-r', './scripts/ts-register.js', 'cli/conformance.ts', '--kernel-tree', FIXTURE, '--kernel-arch', 'arm64', '--validate-protocol', '--no-html', '--quiet', '--out', out, '--requirement', ...reqs],
       { cwd: ROOT, encoding: 'utf8', timeout: 300_000 },
     );
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
@@ -205,6 +236,20 @@ describe('npm run conformance -- --kernel-tree (fixture tree, end to end)', { sk
     const walks = c.scenarios.flatMap((s) => s.walks);
     assert.ok(walks.length >= 5, `only ${walks.length} walks`);
     assert.ok(!walks.some((x) => x.outcome === 'errored'), 'a walk errored');
+  });
+
+  it('runs the x86_64 fixture tree through the scenarios too', () => {
+    const out = mkdtempSync(join(tmpdir(), 'kt-conf-x86-'));
+    const reqs = ['walk-terminates', 'termination-verified', 'unwind-hint-end-of-stack-terminates'];
+    const r = spawnSync(
+      process.execPath,
+      ['-r', './scripts/ts-register.js', 'cli/conformance.ts', '--kernel-tree', FIXTURE, '--kernel-arch', 'x86_64', '--no-html', '--quiet', '--out', out, '--requirement', ...reqs],
+      { cwd: ROOT, encoding: 'utf8', timeout: 300_000 },
+    );
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+    const c = JSON.parse(readFileSync(join(out, 'kernel-tree-x86_64', 'conformance.json'), 'utf8')) as { requirements: { id: string; outcome: string }[] };
+    const outcome = new Map(c.requirements.map((q) => [q.id, q.outcome]));
+    for (const q of reqs) assert.equal(outcome.get(q), 'passed', `${q}: ${outcome.get(q)}`);
   });
 
   it('rejects a directory that is not a kernel checkout, with a clear error', () => {

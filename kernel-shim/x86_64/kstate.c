@@ -17,10 +17,11 @@
  * moves core kernel text to SHIM_X86_TEXT_ANCHOR, 1 GiB above them. __stop_* are link-time
  * symbols at the end of each array, so the tables are padded to their full size.
  */
-#define ORC_MAX 16384
+#define ORC_MAX 16384	/* build.ts bounds the tables with --defsym from these sizes */
 #define MOD_ORC_MAX 16384
 #define MAX_MODULES 8
 #define LOOKUP_MAX 65536
+_Static_assert(sizeof(struct orc_entry) == 6, "struct orc_entry (asm/orc_types.h) must be the kernel's packed 6 bytes");
 int shim_orc_ip[ORC_MAX] __attribute__((section("shim_orc_tables")));
 struct orc_entry shim_orc[ORC_MAX] __attribute__((section("shim_orc_tables")));
 static int mod_orc_ip[MOD_ORC_MAX] __attribute__((section("shim_orc_tables")));
