@@ -231,6 +231,72 @@ void __asan_report_load_n_noabort(unsigned long a, unsigned long n) { check(a, (
 void __asan_report_store_n_noabort(unsigned long a, unsigned long n) { check(a, (unsigned)n, 1); }
 void __asan_handle_no_return(void) { }
 
+/* ---------- the kernel's path (coverage callbacks), for the reason ---------- */
+
+#define NR_PATH 32
+static uint64_t path[NR_PATH];
+static unsigned nr_path;
+
+void __sanitizer_cov_trace_pc(void)
+{
+	if (in_walk)
+		path[nr_path++ % NR_PATH] = (uint64_t)__builtin_return_address(0);
+}
+
+/* "func() at file:line, in caller()" of a code address of this program (addr2line -i, cached). */
+static const char *code_line(uint64_t pc)
+{
+	static struct { uint64_t pc; char line[320]; } cache[256];
+	static unsigned nr_cache;
+	char cmd[128], fn[128] = "", where[200] = "", caller[128] = "";
+	const char *w;
+	unsigned i;
+	FILE *p;
+
+	for (i = 0; i < nr_cache; i++)
+		if (cache[i].pc == pc)
+			return cache[i].line;
+	snprintf(cmd, sizeof(cmd), "addr2line -i -f -e /proc/%d/exe 0x%llx", (int)getpid(), (unsigned long long)(pc - 1));
+	p = popen(cmd, "r");
+	if (p) {
+		if (fgets(fn, sizeof(fn), p) && fgets(where, sizeof(where), p) && fgets(caller, sizeof(caller), p))
+			caller[strcspn(caller, "\n")] = '\0';
+		fn[strcspn(fn, "\n")] = '\0';
+		where[strcspn(where, " \n")] = '\0';
+		pclose(p);
+	}
+	for (w = where; !strncmp(w, "./", 2); w += 2)
+		;
+	i = nr_cache < 256 ? nr_cache++ : 255;
+	cache[i].pc = pc;
+	snprintf(cache[i].line, sizeof(cache[i].line), "%s() at %s%s%s%s", fn[0] ? fn : "?", w[0] ? w : "?",
+		 caller[0] ? ", in " : "", caller, caller[0] ? "()" : "");
+	return cache[i].line;
+}
+
+/* The last lines of the tree's own files the walk went through, most recent first. */
+static size_t put_path(char *buf, size_t len)
+{
+	const char *seen[3];
+	unsigned n = 0, k, j;
+	size_t w = 0;
+
+	for (k = 0; k < NR_PATH && k < nr_path && n < 3; k++) {
+		const char *l = code_line(path[(nr_path - 1 - k) % NR_PATH]);
+		if (strstr(l, " at /") || strstr(l, " at ?"))
+			continue;	/* the shim's headers (absolute paths), or unknown */
+		for (j = 0; j < n && strcmp(seen[j], l); j++)
+			;
+		if (j < n)
+			continue;
+		seen[n++] = l;
+		w += (size_t)snprintf(buf + w, len - w, "%s%s", n == 1 ? "; the kernel's last steps: " : " <- ", l);
+		if (w >= len)
+			return len;
+	}
+	return w;
+}
+
 /* A load the hooks did not see (e.g. a garbage user-space pointer): still a clean stop. */
 static void on_segv(int sig, siginfo_t *si, void *ctx)
 {
@@ -388,6 +454,8 @@ static void put_reason(int rc, int faulted)
 		n = (size_t)snprintf(buf, sizeof(buf), "arch_stack_walk_reliable() returned %d", rc);
 	if (notes[0] && n < sizeof(buf))
 		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "; %s", notes);
+	if (n < sizeof(buf))
+		n += put_path(buf + n, sizeof(buf) - n);
 	if (n < sizeof(buf)) {
 		if (nr_trace)
 			n += (size_t)snprintf(buf + n, sizeof(buf) - n, "; after %zu entries, the last 0x%llx (%s)", nr_trace,
@@ -504,6 +572,7 @@ static void answer_walk(long seq, struct json *snapshot_json, const char *arch)
 	size_t i;
 
 	nr_trace = 0;
+	nr_path = 0;
 	notes[0] = '\0';
 	if (err) {
 		answer_error(seq, "cannot read snapshot", err);

@@ -101,6 +101,9 @@ function gcc(args: string[], cwd: string): { status: number; stderr: string } {
 
 /** Flags that make every load of the kernel code call __asan_load*_noabort() (outlined checks). */
 export const SANITIZE_FLAGS = [
+  // Every basic block calls __sanitizer_cov_trace_pc(): the glue keeps the last ones, so a failed
+  // walk's reason names the kernel's error path (file:line, via addr2line).
+  '-fsanitize-coverage=trace-pc',
   '-fsanitize=kernel-address',
   '--param', 'asan-instrumentation-with-call-threshold=0',
   '--param', 'asan-stack=0',
@@ -114,7 +117,7 @@ export function kernelFlags(arch: Arch, tree: string, gen: string): string[] {
   return [
     '-std=gnu11', '-O2', '-g', '-nostdinc', '-ffreestanding', '-fno-strict-aliasing', '-fno-omit-frame-pointer', '-fno-pie',
     '-Wall', '-Werror=implicit-function-declaration', '-Wno-format', '-Wno-unused-function', '-Wno-unused-variable', '-Wno-unused-but-set-variable',
-    `-ffile-prefix-map=${resolve(tree)}/=`,
+    `-ffile-prefix-map=${resolve(tree)}=.`,
     `-I${gen}`,
     `-I${join(SHIM, arch, 'include')}`,
     `-I${join(SHIM, 'include')}`,
