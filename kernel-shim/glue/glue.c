@@ -25,6 +25,7 @@
 #include "json.h"
 #include "snapshot.h"
 #include "api.h"
+#include "shim-abi.h"	/* the abi constants the kernel files were built with (generated) */
 
 #define PROTOCOL_VERSION 1
 #define MAX_TRACE 512
@@ -491,6 +492,37 @@ static uint64_t stack_base(enum stack_type type)
 	return 0;
 }
 
+/* The snapshot's abi must be the one struct pt_regs was laid out from at build time. */
+static const char *check_abi(void)
+{
+	static const struct { const char *name; long built; } consts[] = {
+		{ "PT_REGS_SIZE", SHIM_ABI_PT_REGS_SIZE },
+		{ "THREAD_SIZE", SHIM_ABI_THREAD_SIZE },
+		{ "IRQ_STACK_SIZE", SHIM_ABI_IRQ_STACK_SIZE },
+#ifdef SHIM_ABI_S_STACKFRAME
+		{ "S_STACKFRAME", SHIM_ABI_S_STACKFRAME },
+		{ "S_PC", SHIM_ABI_S_PC },
+#endif
+#ifdef SHIM_ABI_PT_RIP
+		{ "PT_RIP", SHIM_ABI_PT_RIP },
+		{ "ITF_SIZE", SHIM_ABI_ITF_SIZE },
+#endif
+	};
+	static char err[200];
+	size_t i;
+
+	for (i = 0; i < sizeof(consts) / sizeof(consts[0]); i++) {
+		bool ok = true;
+		long v = abi(&snap, consts[i].name, &ok);
+		if (!ok || v != consts[i].built) {
+			snprintf(err, sizeof(err), "the plugin was built for abi %s = %ld, the snapshot has %ld: run --kernel-tree again",
+				 consts[i].name, consts[i].built, v);
+			return err;
+		}
+	}
+	return NULL;
+}
+
 static uint64_t symbol_start(const char *name)
 {
 	size_t i;
@@ -581,6 +613,12 @@ static void answer_walk(long seq, struct json *snapshot_json, const char *arch)
 	}
 	if (strcmp(snap.arch, arch)) {
 		printf("{\"seq\":%ld,\"skipped\":true,\"reason\":\"kernel tree built for %s; snapshot is %s\"}\n", seq, arch, snap.arch);
+		snapshot_free(&snap);
+		return;
+	}
+	err = check_abi();
+	if (err) {
+		answer_error(seq, "snapshot layout", err);
 		snapshot_free(&snap);
 		return;
 	}

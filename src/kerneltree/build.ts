@@ -191,7 +191,7 @@ export function buildKernelTree(treeArg: string, outDir: string, archArg?: strin
   const binary = join(dir, `kernel-tree-${arch}`);
   const tmp = `${binary}.${process.pid}`;
   const link = gcc(
-    ['-std=gnu11', '-O2', '-g', '-no-pie', '-Wall', ...renames, ...X86_LINK[arch], `-I${example}`, `-I${join(SHIM, 'glue')}`,
+    ['-std=gnu11', '-O2', '-g', '-no-pie', '-Wall', ...renames, ...X86_LINK[arch], `-I${example}`, `-I${join(SHIM, 'glue')}`, `-I${gen}`,
       join(SHIM, 'glue', 'glue.c'), join(example, 'json.c'), join(example, 'snapshot.c'), ...objs, '-o', tmp],
     dir,
   );
