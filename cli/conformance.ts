@@ -60,8 +60,20 @@ async function externalProfile(command: string, o: CliOptions): Promise<Profile>
   }
 }
 
-async function targets(o: CliOptions): Promise<Target[]> {
+/** Build a --kernel-tree checkout's unwinder into a plugin (under <out>/kernel-tree-build/) and return its command. */
+function kernelTreeCommand(o: CliOptions, out: string): string {
+  const { buildKernelTree } = require('../src/kerneltree/build') as typeof import('../src/kerneltree/build');
+  const b = buildKernelTree(o.kernelTree!, join(out, 'kernel-tree-build'), o.kernelArch);
+  if (!o.quiet) process.stderr.write(`kernel tree: built ${b.binary} (${b.arch}); headers from the tree: ${b.treeHeaders.join(', ') || 'none'}\n`);
+  return b.command;
+}
+
+async function targets(o: CliOptions, out: string): Promise<Target[]> {
   const t: Target[] = [];
+  if (o.kernelTree) {
+    const cmd = kernelTreeCommand(o, out);
+    t.push({ profile: await externalProfile(cmd, o), unwinder: cmd });
+  }
   if (o.unwinder) t.push({ profile: await externalProfile(o.unwinder, o), unwinder: o.unwinder });
   for (const f of o.profileFile ?? []) t.push({ profile: loadProfile(resolve(f)) });
   for (const n of o.profile ?? []) t.push({ profile: builtinProfile(n) });
@@ -255,10 +267,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   const cat = loadCatalogueView();
   if (cat.problem && !o.quiet) process.stderr.write(`note: requirement catalogue not loaded (${cat.problem}); reports use the scenarios' tags only\n`);
   if (o.unwinder !== undefined && !o.unwinder.trim()) throw new UsageError('--unwinder needs a command line; it was empty');
+  if (o.kernelArch && !o.kernelTree) throw new UsageError('--kernel-arch needs --kernel-tree');
   const known = { requirements: cat.requirements.map((r) => r.id), topics: [...new Set(cat.requirements.map((r) => r.topic))] };
   checkFilters(o, known, featureTags(join(ROOT, 'features'), ROOT));
   const expected = o.expectations ? loadExpectations(resolve(o.expectations)) : undefined;
-  const list = await targets(o);
+  const list = await targets(o, out);
   mkdirSync(out, { recursive: true });
   rmSync(join(out, 'allure-results'), { recursive: true, force: true });
   if (o.html) mkdirSync(join(out, 'allure-results'), { recursive: true });

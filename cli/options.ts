@@ -10,6 +10,9 @@ export interface CliOptions {
   tags?: string;
   out: string;
   unwinder?: string;
+  /** A Linux checkout whose own unwinder is built against kernel-shim/ and judged as an external unwinder. */
+  kernelTree?: string;
+  kernelArch?: string;
   validateProtocol: boolean;
   walkTimeout?: number;
   html: boolean;
@@ -43,6 +46,8 @@ export function buildProgram(): Command {
     .option('--tags <expr>', 'a Cucumber tag expression, and-ed with the filters above (e.g. "@req:x and not @sweep")')
     .option('--out <dir>', 'report folder: one sub-folder per profile, cross-profile reports at the top', 'reports')
     .option('--unwinder <command line>', 'judge an external unwinder through the NDJSON plugin protocol; its profile comes from its start answer, and reports go under its name')
+    .option('--kernel-tree <linux checkout>', "build the checkout's own unwinder (arm64: arch/arm64/kernel/stacktrace.c; x86_64: unwind_orc.c, stacktrace.c, dumpstack_64.c) unmodified against kernel-shim/ and judge it (see docs/maintainers.md, \"Judge your kernel tree\")")
+    .addOption(new Option('--kernel-arch <arch>', 'with --kernel-tree: which arch to build when the checkout has both').choices(['arm64', 'x86_64']))
     .option('--validate-protocol', 'check every plugin protocol message against its schema while running (with --unwinder)', false)
     .addOption(new Option('--walk-timeout <ms>', 'time allowed for one walk of an external unwinder before it is judged runaway').argParser(positiveInt))
     .option('--no-html', 'skip the HTML reports and the Allure report (JSON, Markdown, JUnit and messages are still written)')

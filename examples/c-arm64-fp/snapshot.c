@@ -130,7 +130,11 @@ const char *snapshot_load(struct snapshot *s, struct json *root)
 	s->blocked = !strcmp(state, "blocked");
 
 	regs = json_get(root, "regs");
-	if (!hex_member(regs, "pc", &s->pc) || !hex_member(regs, "x29", &s->fp))
+	/* pc / fp are rip / rbp on x86_64 (the kernel-tree glue shares this loader). */
+	if (!strcmp(s->arch, "x86_64")) {
+		if (!hex_member(regs, "rip", &s->pc) || !hex_member(regs, "rbp", &s->fp))
+			return "snapshot: regs.rip / regs.rbp missing or not hex";
+	} else if (!hex_member(regs, "pc", &s->pc) || !hex_member(regs, "x29", &s->fp))
 		return "snapshot: regs.pc / regs.x29 missing or not hex";
 	if (!hex_member(root, "ptRegs", &s->pt_regs) || !hex_member(root, "finalFrame", &s->final_frame))
 		return "snapshot: ptRegs / finalFrame missing or not hex";

@@ -40,7 +40,7 @@ struct snapshot {
 	const char *id;
 	const char *arch;
 	bool blocked;		/* task->__state != TASK_RUNNING: start from the saved context */
-	uint64_t pc, fp;	/* regs.pc, regs.x29 */
+	uint64_t pc, fp;	/* regs.pc, regs.x29 (x86_64: regs.rip, regs.rbp) */
 	struct region *regions;
 	size_t nr_regions;
 	struct {
