@@ -63,7 +63,13 @@ async function externalProfile(command: string, o: CliOptions): Promise<Profile>
 /** Build a --kernel-tree checkout's unwinder into a plugin (under <out>/kernel-tree-build/) and return its command. */
 function kernelTreeCommand(o: CliOptions, out: string): string {
   const { buildKernelTree } = require('../src/kerneltree/build') as typeof import('../src/kerneltree/build');
-  const b = buildKernelTree(o.kernelTree!, join(out, 'kernel-tree-build'), o.kernelArch);
+  let b: ReturnType<typeof buildKernelTree>;
+  try {
+    b = buildKernelTree(o.kernelTree!, join(out, 'kernel-tree-build'), o.kernelArch);
+  } catch (e) {
+    // Not a kernel checkout, or a tree the shim cannot build: the user's input to fix (exit 2).
+    throw new UsageError(`--kernel-tree: ${(e as Error).message}`);
+  }
   if (!o.quiet) process.stderr.write(`kernel tree: built ${b.binary} (${b.arch}); headers from the tree: ${b.treeHeaders.join(', ') || 'none'}\n`);
   return b.command;
 }

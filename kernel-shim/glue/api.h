@@ -40,7 +40,7 @@ struct shim_walk {
 };
 
 /* x86_64: where relocated core kernel text must start (its ORC tables are linked at a fixed address). */
-#define SHIM_X86_TEXT_ANCHOR 0x600040000000UL
+#define SHIM_X86_TEXT_ANCHOR 0x7e0040000000UL
 
 /* Provided by the arch state file: run arch_stack_walk_reliable() on the walk. */
 int shim_arch_walk(const struct shim_walk *w);

@@ -32,7 +32,7 @@
 #define PAGE 4096UL
 #define USER_TOP 0x800000000000UL	/* addresses from here up cannot be mapped by a process */
 #define TARGET 0x100000000000UL		/* where the kernel window is moved (16 TiB) */
-#define MAX_SPAN 0x400000000000UL	/* the window may span up to 64 TiB */
+#define MAX_SPAN 0x7c0000000000UL	/* the window may span up to 124 TiB (x86_64: direct map to kernel text) */
 #define WINDOW_PAD 0x100000000UL	/* values this close to a region still count as kernel addresses */
 
 static struct snapshot snap;
@@ -77,7 +77,7 @@ static const char *compute_window(const char *arch)
 	lo = lo > WINDOW_PAD ? (lo - WINDOW_PAD) & ~(WINDOW_PAD - 1) : 0;
 	hi = hi + WINDOW_PAD < hi ? UINT64_MAX : (hi + WINDOW_PAD) & ~(WINDOW_PAD - 1);
 	if (hi - lo > MAX_SPAN)
-		return "the snapshot's kernel regions span more than 64 TiB: no single constant moves them into user space";
+		return "the snapshot's kernel regions span more than 124 TiB: no single constant moves them into user space";
 	win_lo = lo;
 	win_hi = hi;
 	delta = TARGET - lo;
@@ -86,6 +86,8 @@ static const char *compute_window(const char *arch)
 		delta = SHIM_X86_TEXT_ANCHOR - text;
 		if (lo + delta < 0x10000000000UL || hi + delta > 0x7f0000000000UL)
 			return "the snapshot's kernel regions do not fit around the ORC tables' fixed address";
+	} else if (hi + delta > 0x7f0000000000UL) {
+		return "the snapshot's kernel regions are too far apart to be moved below the top of user space";
 	}
 	return NULL;
 }

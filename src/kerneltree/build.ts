@@ -216,7 +216,7 @@ export function buildKernelTree(treeArg: string, outDir: string, archArg?: strin
 const X86_LINK: Record<Arch, string[]> = {
   arm64: [],
   x86_64: [
-    '-Wl,--section-start=shim_orc_tables=0x600000000000',
+    '-Wl,--section-start=shim_orc_tables=0x7e0000000000',
     '-Wl,--defsym,__start_orc_unwind_ip=shim_orc_ip', '-Wl,--defsym,__stop_orc_unwind_ip=shim_orc_ip+65536',
     '-Wl,--defsym,__start_orc_unwind=shim_orc', '-Wl,--defsym,__stop_orc_unwind=shim_orc+98304',
   ],
