@@ -137,3 +137,26 @@ Given('an NMI is taken in the {point} of {word}', function (this: W, point: stri
 Given('an IRQ is taken at the entry of {word}', function (this: W, fn: string) {
   this.session.exceptionAt('irq', fn, 0);
 });
+
+// ---- the task's tracing state, with a return trampoline's address on its stack
+Given("the task's function-graph return stack is missing", function (this: W) {
+  this.corrupt('fgraph-ret-stack-missing');
+});
+Given("the task's function-graph return stack is empty", function (this: W) {
+  this.corrupt('fgraph-ret-stack-empty');
+});
+Given("the task's function-graph return stack entry for that return has the wrong key", function (this: W) {
+  this.corrupt('fgraph-ret-stack-wrong-key');
+});
+Given("the return address saved in the task's function-graph return stack is not kernel text", function (this: W) {
+  this.corrupt('fgraph-ret-stack-wrong-ret');
+});
+Given("the task's kretprobe instance list is empty", function (this: W) {
+  this.corrupt('kretprobe-instances-empty');
+});
+Given("the task's kretprobe instance for that return has the wrong key", function (this: W) {
+  this.corrupt('kretprobe-instance-wrong-key');
+});
+Given("the return address saved in the task's kretprobe instance is not kernel text", function (this: W) {
+  this.corrupt('kretprobe-instance-wrong-ret');
+});

@@ -175,6 +175,22 @@ Feature: Robustness to corrupt unwind state
       When a reliable stacktrace is requested for the task
       Then the trace is reported unreliable
 
+    @id:fgraph-ret-stack-wrong-ret-detected
+    Example: a ret_stack entry whose saved return address is not kernel text
+      Given a task blocked in schedule() below a system call
+      And function-graph tracing of do_nanosleep
+      And the return address saved in the task's function-graph return stack is not kernel text
+      When a reliable stacktrace is requested for the task
+      Then the trace is reported unreliable
+
+    @id:kretprobe-instance-wrong-ret-detected
+    Example: a kretprobe instance whose saved return address is not kernel text
+      Given a task blocked in schedule() below a system call
+      And a kretprobe on do_nanosleep
+      And the return address saved in the task's kretprobe instance is not kernel text
+      When a reliable stacktrace is requested for the task
+      Then the trace is reported unreliable
+
     @id:garbage-exception-pc-detected
     Example: an exception frame whose saved program counter is not kernel text is reported unreliable
       Given a task in a system call running work_a, which calls work_b, which calls work_c
@@ -263,3 +279,4 @@ Feature: Robustness to corrupt unwind state
       When a reliable stacktrace is requested from the interrupt handler
       Then the walk does not access memory in an unsafe way
       And the walk ends in bounded steps
+

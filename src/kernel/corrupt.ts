@@ -9,6 +9,7 @@
 import type { Memory } from '../machine/memory';
 import type { Corruption } from '../scene/types';
 import type { GroundTruth } from '../truth/shadow';
+import type { TaskTracing } from './tracing';
 
 export interface CorruptionTargets {
   /** The other (blocked) task's innermost frame record. */
@@ -142,4 +143,57 @@ export function checkExceptionFrame(mem: Memory, regs: number | undefined, L: Ex
   const pc = mem.read64(regs + L.pc);
   if (resume === undefined || pc !== resume) throw new Error(`${c}: the exception frame at 0x${regs.toString(16)} saves pc 0x${pc.toString(16)}, not the innermost exception's resume address`);
   return regs;
+}
+
+/**
+ * Corruptions of the task's tracing state (task->ret_stack, the kretprobe instances) while a return
+ * trampoline's address sits in a saved return slot: the unwinder cannot recover the original return
+ * address from it. Only a corrupted saved return address changes where the task really goes (the
+ * trampoline hands it back), and that is reported as a Redirect; a lost or mis-keyed entry leaves the
+ * shadow record as it is.
+ */
+export const TRACING_CORRUPTIONS: readonly Corruption[] = [
+  'fgraph-ret-stack-missing',
+  'fgraph-ret-stack-empty',
+  'fgraph-ret-stack-wrong-key',
+  'fgraph-ret-stack-wrong-ret',
+  'kretprobe-instances-empty',
+  'kretprobe-instance-wrong-key',
+  'kretprobe-instance-wrong-ret',
+];
+
+export const isTracingCorruption = (c: Corruption): boolean => TRACING_CORRUPTIONS.includes(c);
+
+/** A key no return slot has: the entry's own key moved past the frame (still aligned, still on the stack). */
+const WRONG_KEY_DELTA = 0x10;
+
+export function corruptTracing(t: TaskTracing, c: Corruption): Redirect | undefined {
+  const fgraph = c.startsWith('fgraph-');
+  // The innermost entry: ret_stack is oldest first, the instance list newest first.
+  const entry = fgraph ? t.fgraph[t.fgraph.length - 1] : t.kretprobes[0];
+  if (!entry || (fgraph && !t.fgraphEnabled)) throw new Error(`${c}: the task has no ${fgraph ? 'ret_stack entry' : 'kretprobe instance'}, so no return trampoline is on its stack`);
+  switch (c) {
+    case 'fgraph-ret-stack-missing':
+      t.fgraphEnabled = false;
+      t.fgraph = [];
+      return undefined;
+    case 'fgraph-ret-stack-empty':
+      t.fgraph = [];
+      return undefined;
+    case 'kretprobe-instances-empty':
+      t.kretprobes = [];
+      return undefined;
+    case 'fgraph-ret-stack-wrong-key':
+    case 'kretprobe-instance-wrong-key':
+      entry.retp += WRONG_KEY_DELTA;
+      return undefined;
+    case 'fgraph-ret-stack-wrong-ret':
+    case 'kretprobe-instance-wrong-ret': {
+      const was = entry.ret;
+      entry.ret = GARBAGE_RA;
+      return { was, now: GARBAGE_RA };
+    }
+    default:
+      throw new Error(`${c} is not a corruption of the tracing state`);
+  }
 }

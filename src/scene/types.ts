@@ -85,7 +85,15 @@ export type Corruption =
   | 'exception-sp-unmapped' // its saved sp points into unmapped memory
   | 'exception-sp-other-task' // its saved sp points into another task's stack
   | 'exception-fp-misaligned' // its saved x29 / rbp is misaligned
-  | 'exception-fp-other-task'; // its saved x29 / rbp points at another task's frame record
+  | 'exception-fp-other-task' // its saved x29 / rbp points at another task's frame record
+  // The task's tracing state, while a return trampoline's address is on its stack (src/kernel/tracing.ts):
+  | 'fgraph-ret-stack-missing' // graph tracing state NULL (no task->ret_stack)
+  | 'fgraph-ret-stack-empty' // task->ret_stack holds no entry
+  | 'fgraph-ret-stack-wrong-key' // the innermost ret_stack entry's key (retp) matches no slot
+  | 'fgraph-ret-stack-wrong-ret' // the innermost ret_stack entry's saved return address is not kernel text
+  | 'kretprobe-instances-empty' // the task's kretprobe instance list is empty
+  | 'kretprobe-instance-wrong-key' // the newest kretprobe instance's key (retp) matches no slot
+  | 'kretprobe-instance-wrong-ret'; // the newest kretprobe instance's saved return address is not kernel text
 
 export interface SceneSpec {
   workload: Workload;

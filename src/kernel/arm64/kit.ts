@@ -12,7 +12,7 @@ import type { SnapshotStack } from '../../snapshot/types';
 import type { GroundTruth } from '../../truth/shadow';
 import { buildImage, MAP, TASK_PT_REGS, type Image } from './image';
 import { sweepSteps, type Boundary } from '../boundary';
-import { checkExceptionFrame, corruptExceptionFrame, corruptFrameRecord, isExceptionFrameCorruption, redirectTruth, type ExceptionFrameLayout } from '../corrupt';
+import { checkExceptionFrame, corruptExceptionFrame, corruptFrameRecord, corruptTracing, isExceptionFrameCorruption, isTracingCorruption, redirectTruth, type ExceptionFrameLayout } from '../corrupt';
 import { Arm64Machine, symbolsOf } from './machine';
 
 export const ARM64_WORKLOADS: readonly Workload[] = [
@@ -158,7 +158,8 @@ export function buildScene(spec: SceneSpec): Scene {
   }
   if (spec.corrupt) {
     const targets = { otherRecord: m.otherRecord, unmapped: 0xffff80ff0000 };
-    if (isExceptionFrameCorruption(spec.corrupt)) {
+    if (isTracingCorruption(spec.corrupt)) redirectTruth(truth, corruptTracing(m.tracing, spec.corrupt));
+    else if (isExceptionFrameCorruption(spec.corrupt)) {
       const at = checkExceptionFrame(m.mem, r.excRegs, PT_REGS_LAYOUT, truth, spec.corrupt);
       if ((m.mem.read64(at + ARM64_ABI.S_PSTATE) & ARM64_ABI.PSR_MODE_MASK) !== ARM64_ABI.PSR_MODE_EL1h) throw new Error(`${spec.corrupt}: the exception frame is not kernel-mode`);
       redirectTruth(truth, corruptExceptionFrame(m.mem, at, PT_REGS_LAYOUT, spec.corrupt, targets));

@@ -12,7 +12,7 @@ import type { ArchKit, Finding, Moment, Scene, SceneSpec, SweepSpec, Workload } 
 import { makeSnapshot } from '../../snapshot/io';
 import { ShadowStack } from '../../truth/shadow';
 import { sweepSteps, type Boundary } from '../boundary';
-import { checkExceptionFrame, corruptExceptionFrame, corruptFrameRecord, isExceptionFrameCorruption, redirectTruth, type ExceptionFrameLayout } from '../corrupt';
+import { checkExceptionFrame, corruptExceptionFrame, corruptFrameRecord, corruptTracing, isExceptionFrameCorruption, isTracingCorruption, redirectTruth, type ExceptionFrameLayout } from '../corrupt';
 import { TaskTracing } from '../tracing';
 import { baseImage, image, IRQ_TOP, LAYOUT, NMI_TOP, PERCPU, PT_REGS, REGIONS, TASK, TASK_TOP, type Image } from './image';
 
@@ -286,7 +286,8 @@ export function buildScene(spec: SceneSpec): Scene {
   const truth = m.shadow.truth(cpu.rip, blocked ? SWITCH_OMISSIBLE : undefined);
   if (spec.corrupt) {
     const targets = { otherRecord: OTHER_RECORD, unmapped: UNMAPPED };
-    if (isExceptionFrameCorruption(spec.corrupt)) {
+    if (isTracingCorruption(spec.corrupt)) redirectTruth(truth, corruptTracing(m.tracing, spec.corrupt));
+    else if (isExceptionFrameCorruption(spec.corrupt)) {
       const at = checkExceptionFrame(mem, m.excRegs, PT_REGS_LAYOUT, truth, spec.corrupt);
       if (mem.read64(at + ABI.PT_CS) !== ABI.KERNEL_CS) throw new Error(`${spec.corrupt}: the exception frame is not kernel-mode`);
       redirectTruth(truth, corruptExceptionFrame(mem, at, PT_REGS_LAYOUT, spec.corrupt, targets));
