@@ -160,3 +160,19 @@ Given("the task's kretprobe instance for that return has the wrong key", functio
 Given("the return address saved in the task's kretprobe instance is not kernel text", function (this: W) {
   this.corrupt('kretprobe-instance-wrong-ret');
 });
+
+// ---- stale records mid-stack, and corruption deeper than the innermost frame record
+Given('a task blocked in schedule\\(\\) below a function that keeps a copy of its user-mode pt_regs', function (this: W) {
+  return this.workload('regs-copy-sleep');
+});
+Given('a saved frame pointer that points at that stale copy of the final frame record', function (this: W) {
+  this.corrupt('frame-pointer-to-stale-final');
+});
+Given('the corruption is in frame record {int} counted from the innermost', function (this: W, depth: number) {
+  this.session.corruptDepth(depth);
+});
+
+// ---- foreign code inside the frame chain
+Given('a task blocked in schedule\\(\\) in a kernel callback of an EFI runtime service', function (this: W) {
+  return this.workload('efi-callback');
+});

@@ -13,6 +13,9 @@ import type { Snapshot } from '../src/snapshot/types';
 import { builtinProfile } from '../src/unwinders/profiles';
 import type { Profile } from '../src/unwinders/types';
 import { InProcessWalker, type Walker } from '../src/unwinders/walker';
+import { accessibleStack, kernelTextAddress } from '../src/unwinders/common';
+import { walkInProcess } from '../src/unwinders/registry';
+import type { Unwinder, WalkResult } from '../src/unwinders/types';
 
 const REFERENCE: Record<'arm64' | 'x86_64', string[]> = { arm64: ['arm64-fp', 'arm64-meta', 'arm64-meta-nmi'], x86_64: ['x86_64-fp', 'x86_64-orc'] };
 
@@ -122,4 +125,132 @@ for (const arch of ['arm64', 'x86_64'] as const) {
       await catches(arch, RR, irqTraced(kind, c), 'handler', 'complete-or-unreliable', endsAtTrampoline, /got unsafe: reliable trace omits live function\(s\): work_a/, CROSSING[arch]);
     });
   }
+}
+
+// ------------------------------------------------------------------ 2. foreign code inside the frame chain
+
+/**
+ * The bug: foreign (EFI) code taken for kernel text, so the frame chain through it is trusted. Modelled
+ * by walking a copy of the snapshot in which the EFI runtime region and its symbols look like kernel text.
+ */
+function trustsForeignCode(profile: Profile): Walker {
+  return faulty(profile, async (ref, snap) => {
+    const blind: Snapshot = {
+      ...snap,
+      regions: snap.regions.map((r) => (r.kind === 'foreign-text' ? { ...r, kind: 'kernel-text' } : r)),
+      symbols: snap.symbols.map((s) => (s.kind === 'foreign' ? { ...s, kind: 'func' } : s)),
+    };
+    return ref.walk(blind, loadSnapshot(blind));
+  });
+}
+
+const efiCallback: Steps = (s) => s.useWorkload('efi-callback');
+
+for (const arch of ['arm64', 'x86_64'] as const) {
+  // The firmware keeps no frame record: the callback's record links to the record of the firmware's caller's caller.
+  const skipped = arch === 'arm64' ? '__efi_rt_asm_wrapper' : 'efi_call_rts';
+  test(`${arch}: a task blocked in a kernel callback of an EFI runtime service: trusting the chain through the firmware omits ${skipped}`, async () => {
+    await catches(arch, 'trace-complete-or-nonzero', efiCallback, 'task', 'complete-or-unreliable', trustsForeignCode, new RegExp(`got unsafe: reliable trace omits live function\\(s\\): ${skipped}`), FP[arch]);
+    await catches(arch, 'foreign-code-handled', efiCallback, 'task', 'reported-unreliable', trustsForeignCode, /got unsafe/, FP[arch]);
+  });
+}
+
+// ------------------------------------------------------------------ 3. a final frame met before the end of the stack
+
+/** The bug: any FINAL record (arm64) or user-mode pt_regs (x86_64) ends the walk with success, wherever it lies. */
+function endsAtAnyFinalRecord(profile: Profile): Walker {
+  return faulty(profile, async (ref, snap, loaded) => {
+    const r = await ref.walk(snap, loaded);
+    if (!r.result || r.result.rc === 0 || !/FINAL record at .* is not task_pt_regs|user-mode pt_regs at .* are not task_pt_regs/.test(r.result.reason ?? '')) return r;
+    return { ...r, result: { rc: 0, trace: r.result.trace } };
+  });
+}
+
+const staleFinal =
+  (depth?: number): Steps =>
+  (s) => {
+    s.useWorkload('regs-copy-sleep');
+    s.corrupt('frame-pointer-to-stale-final');
+    if (depth) s.corruptDepth(depth);
+  };
+
+for (const arch of ['arm64', 'x86_64'] as const) {
+  // x86_64 ORC never takes the encoded link for a frame pointer: it fails on the CFA the link gives.
+  const on = arch === 'arm64' ? REFERENCE.arm64 : FP.x86_64;
+  test(`${arch}: a link to a stale user-mode pt_regs mid-stack taken as the end omits the outer frames`, async () => {
+    await catches(arch, 'early-termination-not-reliable', staleFinal(), 'task', 'complete-or-unreliable', endsAtAnyFinalRecord, /got unsafe: reliable trace omits live function\(s\): regscopy_fn/, on);
+    await catches(arch, 'early-termination-not-reliable', staleFinal(2), 'task', 'complete-or-unreliable', endsAtAnyFinalRecord, /got unsafe: reliable trace omits live function\(s\): sys_regscopy/, on);
+    await catches(arch, 'termination-verified', staleFinal(), 'task', 'reported-unreliable', endsAtAnyFinalRecord, /got unsafe/, on);
+    await catches(arch, 'termination-at-fixed-location', staleFinal(2), 'task', 'complete-or-unreliable', endsAtAnyFinalRecord, /got unsafe/, on);
+  });
+}
+
+// ------------------------------------------------------------------ 5. corruption deeper than the innermost frame record
+
+/**
+ * A plain frame-pointer walker that checks each pc is kernel text and each record is aligned and on
+ * the task's stacks, but (with `innermostOnly`) only for the first record it leaves: the bug that only
+ * corruption deeper in the chain exposes.
+ */
+function naiveFp(arch: 'arm64' | 'x86_64', innermostOnly: boolean): Unwinder {
+  return {
+    name: `naive-${arch}${innermostOnly ? '-innermost-only' : ''}`,
+    walk: ({ snap, mem }): WalkResult => {
+      const x86 = arch === 'x86_64';
+      let pc = snap.regs[x86 ? 'rip' : 'pc']!;
+      let fp = snap.regs[x86 ? 'rbp' : 'x29']!;
+      const last = x86 ? snap.ptRegs - 16 : snap.finalFrame;
+      const trace: number[] = [];
+      for (let n = 0; n < 64; n++) {
+        if (!innermostOnly || n <= 1) {
+          if (!kernelTextAddress(snap, pc)) return { rc: -22, trace, reason: 'not kernel text' };
+          if (fp % (x86 ? 8 : 16) !== 0 || !accessibleStack(snap, fp, 16)) return { rc: -22, trace, reason: 'bad frame pointer' };
+        }
+        trace.push(pc);
+        if (x86) {
+          pc = mem.read64(fp + 8);
+          if (fp === last) return { rc: 0, trace: [...trace, pc] };
+          fp = mem.read64(fp);
+        } else {
+          if (fp === last) return { rc: 0, trace };
+          const next = mem.read64(fp);
+          pc = mem.read64(fp + 8);
+          if (!next && !pc) return { rc: -22, trace, reason: 'exception boundary' };
+          fp = next;
+        }
+      }
+      return { rc: -22, trace, reason: 'too deep' };
+    },
+  };
+}
+
+const naiveWalker = (arch: 'arm64' | 'x86_64', innermostOnly: boolean) => (profile: Profile): Walker => {
+  const u = naiveFp(arch, innermostOnly);
+  return { profile, walk: async (_s, loaded) => walkInProcess(u, loaded), close: async () => {} };
+};
+
+const deep =
+  (c: 'frame-pointer-unmapped' | 'frame-pointer-other-task' | 'return-address-garbage', depth?: number): Steps =>
+  (s) => {
+    s.useWorkload('syscall-sleep');
+    s.corrupt(c);
+    if (depth) s.corruptDepth(depth);
+  };
+
+for (const arch of ['arm64', 'x86_64'] as const) {
+  test(`${arch}: a walker that validates only the innermost frame record passes the innermost corruptions, and fails them three records up`, async () => {
+    const p = builtinProfile(FP[arch][0]!);
+    for (const c of ['frame-pointer-unmapped', 'frame-pointer-other-task', 'return-address-garbage'] as const) {
+      for (const careful of [true, false]) {
+        // At depth 1 both walkers check the corrupted link or return address; so does the careful one at depth 3.
+        assert.equal(await scenario(p, 'walk-memory-safe', deep(c), 'task', 'memory-safe', naiveWalker(arch, careful ? false : true)(p)), undefined, `${c} at depth 1`);
+        const rule: Rule = c === 'return-address-garbage' ? 'reported-unreliable' : 'memory-safe';
+        assert.equal(await scenario(p, 'corruption-detected-nonzero', deep(c), 'task', 'reported-unreliable', naiveWalker(arch, !careful)(p)), undefined, `${c} detected at depth 1`);
+        if (careful) assert.equal(await scenario(p, 'walk-memory-safe', deep(c, 3), 'task', rule, naiveWalker(arch, false)(p)), undefined, `the careful walker at depth 3: ${c}`);
+      }
+    }
+    await catches(arch, 'walk-memory-safe', deep('frame-pointer-unmapped', 3), 'task', 'memory-safe', naiveWalker(arch, true), /got faulted: read of 0x[0-9a-f]+ hit unmapped memory/, FP[arch]);
+    await catches(arch, 'walk-memory-safe', deep('frame-pointer-other-task', 3), 'task', 'memory-safe', naiveWalker(arch, true), /got faulted: .*which is not an accessible stack of this task/, FP[arch]);
+    await catches(arch, 'corruption-detected-nonzero', deep('return-address-garbage', 3), 'task', 'reported-unreliable', naiveWalker(arch, true), /got undetected-corruption/, FP[arch]);
+  });
 }

@@ -152,6 +152,7 @@ export class ConformanceSession {
   private sweepOver: { kind: ExceptionKind; functions?: string[]; codeKind?: SymbolKind; undefinedOnly?: boolean } | undefined;
   private beforeInsn: { kind: ExceptionKind; fn: string; insn: string } | undefined;
   private corruption: Corruption | undefined;
+  private corruptionDepth: number | undefined;
   private findings: Finding[] | undefined;
   readonly walks: Walked[] = [];
   sweep: SweepSummary | undefined;
@@ -270,6 +271,12 @@ export class ConformanceSession {
     this.corruption = c;
   }
 
+  /** The frame-record corruption edits the record `depth` links up the chain (1: the innermost). */
+  corruptDepth(depth: number): void {
+    if (!this.corruption) throw new Error('a corruption depth needs a corruption first (Given a saved frame pointer ...)');
+    this.corruptionDepth = depth;
+  }
+
   // ------------------------------------------------------------------ When: walks and analysis
 
   private need(): Workload {
@@ -287,6 +294,7 @@ export class ConformanceSession {
       ...(Object.keys(this.instrument).length ? { instrument: this.instrument } : {}),
       moment,
       ...(this.corruption ? { corrupt: this.corruption } : {}),
+      ...(this.corruptionDepth !== undefined ? { corruptDepth: this.corruptionDepth } : {}),
     };
   }
 

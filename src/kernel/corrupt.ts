@@ -197,3 +197,51 @@ export function corruptTracing(t: TaskTracing, c: Corruption): Redirect | undefi
       throw new Error(`${c} is not a corruption of the tracing state`);
   }
 }
+
+/**
+ * The saved frame record `depth` links up the chain from `fp0` (1: fp0 itself), read before any
+ * corruption: the records the task's own frame pointers chain through.
+ */
+export function recordAtDepth(mem: Memory, fp0: number, depth = 1): number {
+  if (!Number.isInteger(depth) || depth < 1) throw new Error(`corruption depth ${depth}: the innermost frame record is depth 1`);
+  let rec = fp0;
+  for (let d = 1; d < depth; d++) {
+    const next = mem.read64(rec);
+    if (next === 0 || !mem.find(next, 16)) throw new Error(`corruption depth ${depth}: the frame chain ends after ${d} record(s)`);
+    rec = next;
+  }
+  return rec;
+}
+
+/** A stale copy of the task's user-mode pt_regs, and how a frame link reaches it. */
+export interface StaleRegs {
+  /** The task's own pt_regs (task_pt_regs), the final frame of its stack. */
+  from: number;
+  /** Where the stale copy is left, mid-stack. */
+  at: number;
+  size: number;
+  /** The frame link that reaches the copy: arm64 &copy->stackframe, x86_64 copy | 1 (an encoded pt_regs pointer). */
+  link: number;
+}
+
+/**
+ * The frame record whose frame pointer is the one `fn` runs with: the record, on the chain from `fp0`,
+ * whose saved return address is in `fn` links to it.
+ */
+export function framePointerOf(mem: Memory, fp0: number, inFn: (ra: number) => boolean): number {
+  for (let rec = fp0, n = 0; rec && mem.find(rec, 16) && n < 64; rec = mem.read64(rec), n++) {
+    if (inFn(mem.read64(rec + 8))) return mem.read64(rec);
+  }
+  throw new Error('no frame record on the chain returns into the function that holds the stale pt_regs');
+}
+
+/**
+ * frame-pointer-to-stale-final: leave a copy of the task's user-mode pt_regs (with its FINAL frame
+ * record) at `s.at`, and point the link of the frame record at `record` at it. The record must lie
+ * below the copy, so the link still points up the stack. Returns do not change.
+ */
+export function linkToStaleRegs(mem: Memory, record: number, s: StaleRegs): void {
+  if (record + 16 > s.at) throw new Error(`frame-pointer-to-stale-final: the record at 0x${record.toString(16)} is not below the stale pt_regs at 0x${s.at.toString(16)}`);
+  for (let o = 0; o < s.size; o += 8) mem.write64(s.at + o, mem.read64(s.from + o));
+  mem.write64(record, s.link);
+}

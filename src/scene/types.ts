@@ -36,7 +36,14 @@ export type Workload =
   /** a SYM_CODE block reached neither from known code nor by a hint (build-time analysis only) */
   | 'unreachable-code'
   /** a SYM_CODE block with an UNWIND_HINT_UNDEFINED region executed by the task */
-  | 'hint-undefined';
+  | 'hint-undefined'
+  /**
+   * syscall -> sys_efi -> efi_call_rts -> (arm64: __efi_rt_asm_wrapper ->) efi_set_variable (foreign EFI
+   * code: no frame record, the return address kept in a slot of its own) -> efi_callback (kernel) -> schedule
+   */
+  | 'efi-callback'
+  /** syscall -> sys_regscopy -> regscopy_fn (a local buffer the size of struct pt_regs) -> schedule */
+  | 'regs-copy-sleep';
 
 export interface Instrumentation {
   /** Functions traced by the function-graph tracer (ftrace entry trampoline + return_to_handler). */
@@ -93,13 +100,21 @@ export type Corruption =
   | 'fgraph-ret-stack-wrong-ret' // the innermost ret_stack entry's saved return address is not kernel text
   | 'kretprobe-instances-empty' // the task's kretprobe instance list is empty
   | 'kretprobe-instance-wrong-key' // the newest kretprobe instance's key (retp) matches no slot
-  | 'kretprobe-instance-wrong-ret'; // the newest kretprobe instance's saved return address is not kernel text
+  | 'kretprobe-instance-wrong-ret' // the newest kretprobe instance's saved return address is not kernel text
+  // A saved frame link points at a stale copy of the task's user-mode pt_regs (its FINAL frame record) left
+  // mid-stack, in the local struct pt_regs of regscopy_fn (workload regs-copy-sleep): the end met too early.
+  | 'frame-pointer-to-stale-final';
 
 export interface SceneSpec {
   workload: Workload;
   instrument?: Instrumentation;
   moment: Moment;
   corrupt?: Corruption;
+  /**
+   * Which saved frame record a frame-record corruption edits: 1 (the default) is the innermost one the
+   * task's frame pointer points at, 2 the record its link points at, and so on up the chain.
+   */
+  corruptDepth?: number;
 }
 
 /** A build-time finding of the objtool-like analyser. */

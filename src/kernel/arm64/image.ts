@@ -445,6 +445,10 @@ export function workloadCode(w: Workload): WorkloadCode {
           'SYM_CODE_END(orphan_stub)',
         ),
       };
+    case 'efi-callback':
+      return efiCallback();
+    case 'regs-copy-sleep':
+      return regsCopy();
     case 'hint-undefined':
       return {
         syscall: 'sys_hintundef',
@@ -466,6 +470,46 @@ export function workloadCode(w: Workload): WorkloadCode {
         ),
       };
   }
+}
+
+/**
+ * An EFI runtime service that calls back into the kernel: the firmware keeps no frame record (its
+ * return address sits in a slot of its own) and leaves x29 as the kernel's wrapper set it, so the
+ * callback's frame record links straight to __efi_rt_asm_wrapper's record, which names efi_call_rts.
+ */
+function efiCallback(): WorkloadCode {
+  return {
+    syscall: 'sys_efi',
+    kernel: lines(
+      cfunc('sys_efi', ['BL <efi_call_rts>']),
+      cfunc('efi_call_rts', ['ADR X8, <efi_set_variable>', 'BL <__efi_rt_asm_wrapper>']),
+      cfunc('__efi_rt_asm_wrapper', ['STR X18, [SP, #16]', 'BLR X8', 'LDR X18, [SP, #16]'], 32),
+      cfunc('efi_callback', ['BODY 1', 'BL <schedule>', 'BODY 1']),
+    ),
+    efi: lines(
+      'efi_set_variable:',
+      '  SUB SP, SP, #32',
+      '  STP X19, X30, [SP]',
+      '  BODY 2',
+      '  ADR X9, <efi_callback>',
+      '  BLR X9',
+      '  BODY 1',
+      '  LDP X19, X30, [SP]',
+      '  ADD SP, SP, #32',
+      '  RET',
+    ),
+  };
+}
+
+/** Where regscopy_fn keeps its local struct pt_regs: above its frame record (x29 + this). */
+export const REGS_COPY_OFFSET = A.FRAME_RECORD_SIZE;
+
+/** A function with an on-stack struct pt_regs (a copy of the task's registers, as a core dump takes one). */
+function regsCopy(): WorkloadCode {
+  return {
+    syscall: 'sys_regscopy',
+    kernel: lines(cfunc('sys_regscopy', ['BODY 1', 'BL <regscopy_fn>', 'BODY 1']), cfunc('regscopy_fn', ['BODY 1', 'BL <schedule>', 'BODY 1'], REGS_COPY_OFFSET + A.PT_REGS_SIZE)),
+  };
 }
 
 /** Functions the real kernel never lets ftrace or kprobes patch (noinstr / notrace / NOKPROBE). */

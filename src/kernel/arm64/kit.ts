@@ -10,9 +10,9 @@ import type { ArchKit, Finding, Instrumentation, Scene, SceneSpec, SweepSpec, Wo
 import { makeSnapshot } from '../../snapshot/io';
 import type { SnapshotStack } from '../../snapshot/types';
 import type { GroundTruth } from '../../truth/shadow';
-import { buildImage, MAP, TASK_PT_REGS, type Image } from './image';
+import { buildImage, MAP, REGS_COPY_OFFSET, TASK_PT_REGS, type Image } from './image';
 import { sweepSteps, type Boundary } from '../boundary';
-import { checkExceptionFrame, corruptExceptionFrame, corruptFrameRecord, corruptTracing, isExceptionFrameCorruption, isTracingCorruption, redirectTruth, type ExceptionFrameLayout } from '../corrupt';
+import { checkExceptionFrame, corruptExceptionFrame, corruptFrameRecord, corruptTracing, framePointerOf, isExceptionFrameCorruption, isTracingCorruption, linkToStaleRegs, recordAtDepth, redirectTruth, type ExceptionFrameLayout } from '../corrupt';
 import { Arm64Machine, symbolsOf } from './machine';
 
 export const ARM64_WORKLOADS: readonly Workload[] = [
@@ -29,6 +29,8 @@ export const ARM64_WORKLOADS: readonly Workload[] = [
   'tail-call',
   'unreachable-code',
   'hint-undefined',
+  'efi-callback',
+  'regs-copy-sleep',
 ];
 
 const STEP_LIMIT = 100_000;
@@ -134,6 +136,7 @@ function slugOf(spec: SceneSpec, base: string): string {
   if (ins?.ftraceRegs?.length) parts.push(`ftrace=${ins.ftraceRegs.join('+')}`);
   if (ins?.kretprobe?.length) parts.push(`kretprobe=${ins.kretprobe.join('+')}`);
   if (spec.corrupt) parts.push(`corrupt=${spec.corrupt}`);
+  if (spec.corruptDepth && spec.corruptDepth > 1) parts.push(`depth=${spec.corruptDepth}`);
   return parts.join('/');
 }
 
@@ -163,7 +166,12 @@ export function buildScene(spec: SceneSpec): Scene {
       const at = checkExceptionFrame(m.mem, r.excRegs, PT_REGS_LAYOUT, truth, spec.corrupt);
       if ((m.mem.read64(at + ARM64_ABI.S_PSTATE) & ARM64_ABI.PSR_MODE_MASK) !== ARM64_ABI.PSR_MODE_EL1h) throw new Error(`${spec.corrupt}: the exception frame is not kernel-mode`);
       redirectTruth(truth, corruptExceptionFrame(m.mem, at, PT_REGS_LAYOUT, spec.corrupt, targets));
-    } else redirectTruth(truth, corruptFrameRecord(m.mem, regs.x29!, spec.corrupt, targets));
+    } else if (spec.corrupt === 'frame-pointer-to-stale-final') {
+      const sym = m.syms.get('regscopy_fn');
+      const fp = framePointerOf(m.mem, regs.x29!, (ra) => ra >= sym.start && ra < sym.end);
+      const at = fp + REGS_COPY_OFFSET;
+      linkToStaleRegs(m.mem, recordAtDepth(m.mem, regs.x29!, spec.corruptDepth), { from: TASK_PT_REGS, at, size: ARM64_ABI.PT_REGS_SIZE, link: at + ARM64_ABI.S_STACKFRAME });
+    } else redirectTruth(truth, corruptFrameRecord(m.mem, recordAtDepth(m.mem, regs.x29!, spec.corruptDepth), spec.corrupt, targets));
   }
   const snapshot = makeSnapshot({
     id: slugOf(spec, r.slug),

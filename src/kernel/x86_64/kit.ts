@@ -12,8 +12,9 @@ import type { ArchKit, Finding, Moment, Scene, SceneSpec, SweepSpec, Workload } 
 import { makeSnapshot } from '../../snapshot/io';
 import { ShadowStack } from '../../truth/shadow';
 import { sweepSteps, type Boundary } from '../boundary';
-import { checkExceptionFrame, corruptExceptionFrame, corruptFrameRecord, corruptTracing, isExceptionFrameCorruption, isTracingCorruption, redirectTruth, type ExceptionFrameLayout } from '../corrupt';
+import { checkExceptionFrame, corruptExceptionFrame, corruptFrameRecord, corruptTracing, framePointerOf, isExceptionFrameCorruption, isTracingCorruption, linkToStaleRegs, recordAtDepth, redirectTruth, type ExceptionFrameLayout } from '../corrupt';
 import { TaskTracing } from '../tracing';
+import { REGS_COPY_OFFSET } from './source';
 import { baseImage, image, IRQ_TOP, LAYOUT, NMI_TOP, PERCPU, PT_REGS, REGIONS, TASK, TASK_TOP, type Image } from './image';
 
 export const X86_64_WORKLOADS: readonly Workload[] = [
@@ -28,6 +29,8 @@ export const X86_64_WORKLOADS: readonly Workload[] = [
   'tail-call',
   'unreachable-code',
   'hint-undefined',
+  'efi-callback',
+  'regs-copy-sleep',
 ];
 
 export const SWITCH_OMISSIBLE = 'context switch: a blocked task resumes in __switch_to_asm (switch_to), which a trace may leave out';
@@ -291,11 +294,16 @@ export function buildScene(spec: SceneSpec): Scene {
       const at = checkExceptionFrame(mem, m.excRegs, PT_REGS_LAYOUT, truth, spec.corrupt);
       if (mem.read64(at + ABI.PT_CS) !== ABI.KERNEL_CS) throw new Error(`${spec.corrupt}: the exception frame is not kernel-mode`);
       redirectTruth(truth, corruptExceptionFrame(mem, at, PT_REGS_LAYOUT, spec.corrupt, targets));
-    } else redirectTruth(truth, corruptFrameRecord(m.mem, regs['rbp']!, spec.corrupt, targets));
+    } else if (spec.corrupt === 'frame-pointer-to-stale-final') {
+      const sym = img.syms.byName('regscopy_fn');
+      if (!sym) throw new Error(`${spec.corrupt}: workload ${spec.workload} has no regscopy_fn holding a struct pt_regs`);
+      const at = framePointerOf(mem, regs['rbp']!, (ra) => ra >= sym.start && ra < sym.end) - REGS_COPY_OFFSET;
+      linkToStaleRegs(mem, recordAtDepth(mem, regs['rbp']!, spec.corruptDepth), { from: PT_REGS, at, size: ABI.PT_REGS_SIZE, link: at + ABI.FP_REGS_ENCODE_BIT });
+    } else redirectTruth(truth, corruptFrameRecord(m.mem, recordAtDepth(m.mem, regs['rbp']!, spec.corruptDepth), spec.corrupt, targets));
   }
   const user = !img.src.kthread;
   const snapshot = makeSnapshot({
-    id: `x86_64/${spec.workload}/${momentTag(spec.moment)}${instrTag(spec)}${spec.corrupt ? `/${spec.corrupt}` : ''}`,
+    id: `x86_64/${spec.workload}/${momentTag(spec.moment)}${instrTag(spec)}${spec.corrupt ? `/${spec.corrupt}` : ''}${spec.corruptDepth && spec.corruptDepth > 1 ? `@depth${spec.corruptDepth}` : ''}`,
     arch: 'x86_64',
     task: { pid: user ? 1234 : 42, comm: user ? 'sleeper' : 'kworker/0:1', kind: user ? 'user' : 'kthread', state: blocked ? 'blocked' : 'running' },
     regs,
