@@ -254,3 +254,29 @@ for (const arch of ['arm64', 'x86_64'] as const) {
     await catches(arch, 'corruption-detected-nonzero', deep('return-address-garbage', 3), 'task', 'reported-unreliable', naiveWalker(arch, true), /got undetected-corruption/, FP[arch]);
   });
 }
+
+// ------------------------------------------------------------------ 5. a walk from the IRQ stack that ends in the task's entry code
+
+/** The bug: the walk ends with success where the IRQ stack ends (at the exception entry code), not at the task's entry. */
+function endsOnIrqStack(profile: Profile): Walker {
+  return faulty(profile, async (ref, snap, loaded) => {
+    const r = await ref.walk(snap, loaded);
+    if (!r.result || r.result.rc !== 0) return r;
+    const at = r.result.trace.findIndex((a) => loaded.syms.lookup(a)?.kind === 'code');
+    return at < 0 ? r : { ...r, result: { rc: 0, trace: r.result.trace.slice(0, at + 1) } };
+  });
+}
+
+for (const arch of ['arm64', 'x86_64'] as const) {
+  test(`${arch}: a walk from the IRQ stack must reach the task's entry code: ending where the IRQ stack ends omits the interrupted chain`, async () => {
+    const given: Steps = (s) => {
+      s.useWorkload('work-chain');
+      s.exceptionIn('irq', 'body', 'work_b');
+    };
+    const rule = (s: ConformanceSession) => {
+      s.expectPerClaim('unwinds across IRQs');
+      s.expectEndsAtEntry();
+    };
+    await catches(arch, 'termination-on-expected-stack', given, 'handler', rule, endsOnIrqStack, /got unsafe: reliable trace omits live function\(s\): work_b/, CROSSING[arch]);
+  });
+}

@@ -48,6 +48,38 @@ Feature: Unwinding across interrupts and exceptions
       Then every walk is complete or reported unreliable
       And the reliable share is recorded
 
+    @id:nmi-sweep-el0-sync-vector @sweep @arch:arm64
+    Example: an NMI at every instruction boundary of the EL0 synchronous exception vector (syscall entry)
+      Given a task blocked in schedule() below a system call
+      And an NMI is taken at every instruction boundary of el0t_64_sync
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+    @id:nmi-sweep-el0-sync-handler @sweep @arch:arm64
+    Example: an NMI at every instruction boundary of the C entry code of a system call
+      Given a task blocked in schedule() below a system call
+      And an NMI is taken at every instruction boundary of el0t_64_sync_handler
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+    @id:nmi-sweep-syscall-entry @sweep @arch:x86_64
+    Example: an NMI at every instruction boundary of the system call entry, before and after the stack switch
+      Given a task blocked in schedule() below a system call
+      And an NMI is taken at every instruction boundary of entry_SYSCALL_64
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+    @id:nmi-sweep-syscall-entry-c @sweep @arch:x86_64
+    Example: an NMI at every instruction boundary of the C entry code of a system call
+      Given a task blocked in schedule() below a system call
+      And an NMI is taken at every instruction boundary of do_syscall_64
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
   @req:reject-exceptions-when-unidentifiable @must
   Rule: Exception boundaries are rejected, unless the unwinder can tell when unwinding them is reliable
 

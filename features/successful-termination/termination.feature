@@ -80,6 +80,14 @@ Feature: Identifying successful termination
       When a reliable stacktrace is requested from the interrupt handler
       Then the trace is complete or reported unreliable
 
+    @id:irq-stack-walk-ends-in-entry-code
+    Example: a walk from the IRQ stack that reaches the task stack through the IRQ stack's link ends in the entry code
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken in the body of work_b
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the trace is reliable if the profile claims it unwinds across IRQs, and reported unreliable otherwise
+      And a reliable trace ends in the kernel entry code
+
   @req:early-termination-not-reliable @must
   Rule: A walk that stops early is not reported reliable
 
