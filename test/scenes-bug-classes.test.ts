@@ -280,3 +280,25 @@ for (const arch of ['arm64', 'x86_64'] as const) {
     await catches(arch, 'termination-on-expected-stack', given, 'handler', rule, endsOnIrqStack, /got unsafe: reliable trace omits live function\(s\): work_b/, CROSSING[arch]);
   });
 }
+
+// ------------------------------------------------------------------ 5. the return address in an arbitrary GPR under an IRQ (arm64)
+
+/** The bug: where the metadata cannot place the return address, the LR is assumed to hold it. */
+function unknownRaIsLr(profile: Profile): Walker {
+  return faulty(profile, async (ref, snap) => {
+    const arm64 = snap.unwind.arm64?.map((e) => (e.ra === 'unknown' && e.fp === 'caller' ? { ...e, ra: 'lr' as const } : e));
+    const blind: Snapshot = { ...snap, unwind: { ...snap.unwind, ...(arm64 ? { arm64 } : {}) } };
+    return ref.walk(blind, loadSnapshot(blind));
+  });
+}
+
+test('arm64: an IRQ at every boundary of a leaf holding its return address in X9 catches an unwinder that trusts the stale LR', async () => {
+  const given: Steps = (s) => {
+    s.useWorkload('lr-in-gpr');
+    s.everyBoundary('irq', ['lrgpr_leaf']);
+  };
+  for (const when of ['handler', 'task'] as const) {
+    await catches('arm64', 'exception-walks-sound', given, when, 'complete-or-unreliable', unknownRaIsLr, /got unsafe: reliable trace omits live function\(s\): lrgpr_fn/, CROSSING.arm64);
+  }
+  await catches('arm64', 'reject-exceptions-when-unidentifiable', given, 'handler', (s) => s.expectRejectedUnlessIdentified(), unknownRaIsLr, /got unsafe/, CROSSING.arm64);
+});

@@ -80,6 +80,30 @@ Feature: Unwinding across interrupts and exceptions
       Then every walk is complete or reported unreliable
       And the reliable share is recorded
 
+    @id:irq-sweep-return-address-in-gpr @sweep @arch:arm64
+    Example: an IRQ at every instruction boundary of a leaf whose return address is held in a general purpose register
+      Given a task running a leaf function that keeps its return address in a general purpose register
+      And an IRQ is taken at every instruction boundary of lrgpr_leaf
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+    @id:irq-sweep-return-address-in-gpr-preempted @sweep @arch:arm64
+    Example: an IRQ at every instruction boundary of that leaf preempts the task, which then blocks
+      Given a task running a leaf function that keeps its return address in a general purpose register
+      And an IRQ is taken at every instruction boundary of lrgpr_leaf
+      When a reliable stacktrace is requested for the task
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+    @id:irq-sweep-fp-violation @sweep
+    Example: an IRQ at every instruction boundary of inline asm that calls before its frame is set up
+      Given a task blocked in schedule() below inline asm that violates the frame-pointer protocol
+      And an IRQ is taken at every instruction boundary of the task's kernel path
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
   @req:reject-exceptions-when-unidentifiable @must
   Rule: Exception boundaries are rejected, unless the unwinder can tell when unwinding them is reliable
 
@@ -129,6 +153,13 @@ Feature: Unwinding across interrupts and exceptions
     Example: every walk across an IRQ boundary is rejected
       Given a task in a system call running work_a, which calls work_b, which calls work_c
       And an IRQ is taken at every instruction boundary of the task's kernel path
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
+
+    @id:irq-return-address-in-gpr-rejected @sweep @arch:arm64
+    Example: an IRQ while the return address is in a general purpose register and the LR is stale
+      Given a task running a leaf function that keeps its return address in a general purpose register
+      And an IRQ is taken at every instruction boundary of lrgpr_leaf
       When a reliable stacktrace is requested from the interrupt handler
       Then every walk is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
 

@@ -43,7 +43,12 @@ export type Workload =
    */
   | 'efi-callback'
   /** syscall -> sys_regscopy -> regscopy_fn (a local buffer the size of struct pt_regs) -> schedule */
-  | 'regs-copy-sleep';
+  | 'regs-copy-sleep'
+  /**
+   * arm64 only: syscall -> sys_lrgpr -> lrgpr_fn -> lrgpr_leaf, a leaf that moves its return address to X9
+   * and uses X30 as a general purpose register (returning with RET X9); then lrgpr_fn -> schedule
+   */
+  | 'lr-in-gpr';
 
 export interface Instrumentation {
   /** Functions traced by the function-graph tracer (ftrace entry trampoline + return_to_handler). */

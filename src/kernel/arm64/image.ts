@@ -449,6 +449,8 @@ export function workloadCode(w: Workload): WorkloadCode {
       return efiCallback();
     case 'regs-copy-sleep':
       return regsCopy();
+    case 'lr-in-gpr':
+      return lrInGpr();
     case 'hint-undefined':
       return {
         syscall: 'sys_hintundef',
@@ -509,6 +511,32 @@ function regsCopy(): WorkloadCode {
   return {
     syscall: 'sys_regscopy',
     kernel: lines(cfunc('sys_regscopy', ['BODY 1', 'BL <regscopy_fn>', 'BODY 1']), cfunc('regscopy_fn', ['BODY 1', 'BL <schedule>', 'BODY 1'], REGS_COPY_OFFSET + A.PT_REGS_SIZE)),
+  };
+}
+
+/**
+ * Spec 3.3: "during the function body the return address may be held in an arbitrary general purpose
+ * register". lrgpr_leaf keeps no frame record, moves its return address to X9 and uses X30 as a
+ * scratch register holding a text address (inside lrgpr_table's body), so the LR is stale while the body runs.
+ * Its body is written out (BODY would clobber X9).
+ */
+function lrInGpr(): WorkloadCode {
+  return {
+    syscall: 'sys_lrgpr',
+    kernel: lines(
+      cfunc('sys_lrgpr', ['BODY 1', 'BL <lrgpr_fn>', 'BODY 1']),
+      cfunc('lrgpr_fn', ['BODY 1', 'BL <lrgpr_leaf>', 'BODY 1', 'BL <schedule>', 'BODY 1']),
+      'SYM_FUNC_START(lrgpr_leaf)',
+      '  MOV X9, X30',
+      '  ADR X30, <lrgpr_table>',
+      '  ADD X30, X30, #8',
+      '  LDR X10, [X30]',
+      '  ADD X10, X10, #1',
+      '  MOV X11, X10',
+      '  RET X9',
+      'SYM_FUNC_END(lrgpr_leaf)',
+      cfunc('lrgpr_table', ['BODY 2']),
+    ),
   };
 }
 

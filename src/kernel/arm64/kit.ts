@@ -31,6 +31,7 @@ export const ARM64_WORKLOADS: readonly Workload[] = [
   'hint-undefined',
   'efi-callback',
   'regs-copy-sleep',
+  'lr-in-gpr',
 ];
 
 const STEP_LIMIT = 100_000;
