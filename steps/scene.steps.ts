@@ -179,3 +179,11 @@ Given('a task blocked in schedule\\(\\) in a kernel callback of an EFI runtime s
 Given('a task running a leaf function that keeps its return address in a general purpose register', function (this: W) {
   return this.workload('lr-in-gpr');
 });
+
+// ---- synchronous exceptions taken in kernel code: a kprobe's breakpoint (BRK / int3)
+Given('a kprobe breakpoint is hit at every instruction boundary of {word}', function (this: W, fn: string) {
+  this.sweep('brk', fn);
+});
+Given('a kprobe breakpoint is hit in the {point} of {word}', function (this: W, point: string, fn: string) {
+  this.session.exceptionIn('brk', point, fn);
+});

@@ -302,3 +302,26 @@ test('arm64: an IRQ at every boundary of a leaf holding its return address in X9
   }
   await catches('arm64', 'reject-exceptions-when-unidentifiable', given, 'handler', (s) => s.expectRejectedUnlessIdentified(), unknownRaIsLr, /got unsafe/, CROSSING.arm64);
 });
+
+// ------------------------------------------------------------------ 5. synchronous exceptions: a kprobe breakpoint in kernel code
+
+/** The bug: only IRQ and NMI vectors are taken for exception boundaries; the pt_regs of a synchronous exception end the walk with success. */
+function syncVectorIsTheEnd(profile: Profile): Walker {
+  return faulty(profile, async (ref, snap, loaded) => {
+    const r = await ref.walk(snap, loaded);
+    if (!r.result) return r;
+    const at = r.result.trace.findIndex((a) => ['el1h_64_sync', 'asm_exc_int3'].includes(loaded.syms.lookup(a)?.name ?? ''));
+    return at < 0 ? r : { ...r, result: { rc: 0, trace: r.result.trace.slice(0, at + 1) } };
+  });
+}
+
+for (const arch of ['arm64', 'x86_64'] as const) {
+  test(`${arch}: a kprobe breakpoint hit in kernel code, walked from its handler: ending at the synchronous exception's pt_regs omits the probed chain`, async () => {
+    const given: Steps = (s) => {
+      s.useWorkload('work-chain');
+      s.everyBoundary('brk', ['work_b']);
+    };
+    // The frame-pointer references reject every exception boundary, so the faulty shortcut is caught on them too.
+    await catches(arch, 'exception-walks-sound', given, 'handler', 'complete-or-unreliable', syncVectorIsTheEnd, /got unsafe: reliable trace omits live function\(s\): work_b/, REFERENCE[arch]);
+  });
+}

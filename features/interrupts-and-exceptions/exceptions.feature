@@ -104,6 +104,14 @@ Feature: Unwinding across interrupts and exceptions
       Then every walk is complete or reported unreliable
       And the reliable share is recorded
 
+    @id:kprobe-brk-sweep-work-b @sweep
+    Example: a kprobe breakpoint hit at every instruction boundary of work_b, walked from its handler across the synchronous exception
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And a kprobe breakpoint is hit at every instruction boundary of work_b
+      When a reliable stacktrace is requested from the exception handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
   @req:reject-exceptions-when-unidentifiable @must
   Rule: Exception boundaries are rejected, unless the unwinder can tell when unwinding them is reliable
 
@@ -163,6 +171,13 @@ Feature: Unwinding across interrupts and exceptions
       When a reliable stacktrace is requested from the interrupt handler
       Then every walk is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
 
+    @id:kprobe-brk-in-prologue-rejected
+    Example: a kprobe breakpoint in a prologue, while the frame pointer is transiently invalid
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And a kprobe breakpoint is hit in the prologue of work_b
+      When a reliable stacktrace is requested from the exception handler
+      Then the trace is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
+
   @req:irq-and-nmi-judged-separately @may
   Rule: Unwinding across IRQs may be reliable while unwinding across NMIs is not
 
@@ -206,6 +221,13 @@ Feature: Unwinding across interrupts and exceptions
       Then every walk is complete or reported unreliable
       And the walks the model knows to be unwindable are reliable, as often as the catalogue asks
       And the reliable share is recorded
+
+    @id:kprobe-brk-sweep-unwound @sweep
+    Example: walks from a kprobe handler across the breakpoint are unwound where the model knows them unwindable
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And a kprobe breakpoint is hit at every instruction boundary of work_b
+      When a reliable stacktrace is requested from the exception handler
+      Then the walks the model knows to be unwindable are reliable, as often as the catalogue asks
 
   @req:unwind-through-exceptions-if-able @should
   Rule: If you can reliably unwind through exceptions, you should (as x86_64 does)

@@ -68,7 +68,11 @@ export interface InstructionPoint {
   occurrence?: number;
 }
 
-export type ExceptionKind = 'irq' | 'nmi';
+/**
+ * 'brk': a synchronous exception taken in kernel code, a kprobe's breakpoint (BRK on arm64, int3 on
+ * x86_64) hit before the instruction; its handler runs on the task stack.
+ */
+export type ExceptionKind = 'irq' | 'nmi' | 'brk';
 
 export type Moment =
   /** Run until the task is switched out in schedule(): the common livepatch case. */

@@ -297,6 +297,28 @@ function coreText(): string {
   );
 }
 
+/**
+ * Synchronous exceptions from EL1 (entry.S el1h_64_sync, entry-common.c el1h_64_sync_handler): only the
+ * BRK class is modelled, a kprobe's breakpoint (el1_brk64 -> do_debug_exception -> the kprobes BRK hook).
+ * The handler runs on the task stack, below the pt_regs kernel_entry builds there.
+ */
+function syncExceptionText(): string {
+  return lines(
+    'SYM_CODE_START(el1h_64_sync)',
+    '  UNWIND_HINT_UNDEFINED',
+    kernelEntryEl1().map((l) => '  ' + l),
+    '  UNWIND_HINT_REGS',
+    '  MOV X0, SP',
+    '  BL <el1h_64_sync_handler>',
+    kernelExit(false).map((l) => '  ' + l),
+    'SYM_CODE_END(el1h_64_sync)',
+    cfunc('el1h_64_sync_handler', ['BL <el1_brk64>']),
+    cfunc('el1_brk64', ['BL <do_debug_exception>']),
+    cfunc('do_debug_exception', ['BL <kprobe_brk_handler>']),
+    cfunc('kprobe_brk_handler', ['BODY 1', 'WALK_POINT brk', 'BODY 1']),
+  );
+}
+
 /** The spec's arm64 examples, verbatim (reliable-stacktrace.rst 3.6). */
 export const SPEC_FUNCTION = `function:
         STP X29, X30, [SP, -16]!
@@ -547,6 +569,10 @@ export const NOINSTR: ReadonlySet<string> = new Set([
   'el0t_64_sync_handler',
   'el1h_64_irq_handler',
   'el1h_64_nmi_handler',
+  'el1h_64_sync_handler',
+  'el1_brk64',
+  'do_debug_exception',
+  'kprobe_brk_handler',
   'call_on_irq_stack',
   'ftrace_graph_func',
   'ftrace_return_to_handler',
@@ -586,7 +612,7 @@ export interface Image {
 
 export function buildImage(w: Workload, ins?: Instrumentation): Image {
   const code = workloadCode(w);
-  const units: AsmUnit[] = [{ region: MAP.ktext.name, base: MAP.ktext.base, text: lines(coreText(), code.kernel) }];
+  const units: AsmUnit[] = [{ region: MAP.ktext.name, base: MAP.ktext.base, text: lines(coreText(), syncExceptionText(), code.kernel) }];
   if (code.module) units.push({ region: MAP.modtext.name, base: MAP.modtext.base, text: code.module, module: 'demo_mod' });
   if (code.bpf) units.push({ region: MAP.bpf.name, base: MAP.bpf.base, text: code.bpf, defaultKind: 'bpf' });
   if (code.efi) units.push({ region: MAP.efi.name, base: MAP.efi.base, text: code.efi, defaultKind: 'foreign' });

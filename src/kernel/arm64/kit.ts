@@ -60,7 +60,7 @@ function run(m: Arm64Machine, breakAt = -1, breakStep = -1): StopReason {
   return stop;
 }
 
-const EXC = { irq: 'IRQ', nmi: 'NMI' } as const;
+const EXC = { irq: 'IRQ', nmi: 'NMI', brk: 'kprobe BRK' } as const;
 
 interface Reached {
   m: Arm64Machine;
@@ -84,6 +84,7 @@ function reach(spec: SceneSpec, img: Image): Reached {
     return { m, state: 'blocked', moment: `blocked in schedule() (saved pc ${m.syms.describe(m.savedContext().pc!)})`, slug: 'blocked' };
   }
   if (mo.exception === 'nmi' && mo.walk === 'preempted' && !mo.nested) throw new Error('an NMI cannot preempt the task (walk: preempted needs an IRQ)');
+  if (mo.exception === 'brk' && (mo.walk === 'preempted' || mo.nested)) throw new Error('a kprobe BRK is walked from its handler (no preemption on its return, no nested NMI)');
   let where: number;
   let at = '';
   if (mo.kind === 'exception') {

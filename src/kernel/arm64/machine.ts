@@ -13,7 +13,7 @@ import { CPU_CONTEXT, FREGS, MAP, OTHER_CPU_CONTEXT, OTHER_PT_REGS, TASK_PT_REGS
 
 export interface RunConfig {
   /** Stop at WALK_POINT of this kind. */
-  walkAt?: 'irq' | 'nmi';
+  walkAt?: 'irq' | 'nmi' | 'brk';
   /** Take an NMI just before the IRQ handler's walk point. */
   nestedNmi?: boolean;
   /** NEED_RESCHED answers yes: an IRQ return preempts the task. */
@@ -36,6 +36,9 @@ export function symbolsOf(img: Image): SymbolTable {
   }
   return s;
 }
+
+/** The vector entry code each exception kind is taken to. */
+const EXCEPTION_VECTOR = { irq: 'el1h_64_irq', nmi: 'el1h_64_nmi', brk: 'el1h_64_sync' } as const;
 
 export class Arm64Machine implements Arm64Hooks {
   readonly mem = new Memory();
@@ -131,8 +134,8 @@ export class Arm64Machine implements Arm64Hooks {
     return addr >= MAP.task.base && addr < MAP.task.base + MAP.task.size;
   }
 
-  takeException(kind: 'irq' | 'nmi'): void {
-    this.cpu.takeException(kind, this.addr(kind === 'irq' ? 'el1h_64_irq' : 'el1h_64_nmi'));
+  takeException(kind: 'irq' | 'nmi' | 'brk'): void {
+    this.cpu.takeException(kind, this.addr(EXCEPTION_VECTOR[kind]));
   }
 
   pseudo(cpu: Arm64Cpu, i: Insn): StopReason | undefined {

@@ -43,7 +43,7 @@ export interface Machine {
   shadow: ShadowStack;
   tracing: TaskTracing;
   /** Which handler's walk point stops the run. */
-  walkIn: 'irq' | 'nmi' | null;
+  walkIn: 'irq' | 'nmi' | 'brk' | null;
   nestedNmi: boolean;
   preempt: boolean;
   /** preempt_count(): non-zero where an IRQ return cannot preempt the task (schedule() runs __schedule() with it raised). */
@@ -137,6 +137,11 @@ export function boot(img: Image): Machine {
       c.exception('int3', { vector: addr(img, 'asm_exc_int3') }, i.addr + 1, i.addr + i.size);
     },
     kprobe_pre_handler: (c) => {
+      // A kprobe breakpoint taken as the scene's moment: walk from inside its handler.
+      if (m.walkIn === 'brk') {
+        c.stopped = 'walk';
+        return;
+      }
       const regs = c.r[RDI]!;
       const probe = mem.read64(regs + ABI.PT_RIP) - 1;
       const kp = img.kprobes.get(probe);
@@ -231,7 +236,9 @@ function reach(m: Machine, moment: Moment): string {
     m.preempt = true;
     if (moment.nested === 'nmi') throw new Error('x86_64: nested NMI walks are taken in the handler (walk: in-handler)');
   }
-  if (exc === 'irq') cpu.exception('irq', { vector: addr(m.img, 'asm_common_interrupt') });
+  if (exc === 'brk' && (moment.walk === 'preempted' || moment.nested)) throw new Error('x86_64: a kprobe int3 is walked from its handler (no preemption on its return, no nested NMI)');
+  if (exc === 'brk') cpu.exception('int3', { vector: addr(m.img, 'asm_exc_int3') });
+  else if (exc === 'irq') cpu.exception('irq', { vector: addr(m.img, 'asm_common_interrupt') });
   else cpu.exception('nmi', { vector: addr(m.img, 'asm_exc_nmi'), ist: NMI_TOP });
   // The entry code completes pt_regs below the iret frame the CPU just pushed.
   if (moment.nested !== 'nmi') m.excRegs = cpu.rsp - ABI.PT_RIP;
@@ -239,7 +246,7 @@ function reach(m: Machine, moment: Moment): string {
   const expect = moment.walk === 'in-handler' ? 'walk' : 'blocked';
   if (end !== expect) throw new Error(`x86_64 ${m.img.workload}: after the ${exc} the run ended with "${end}", not "${expect}"`);
   const nested = moment.nested === 'nmi' ? ', NMI nested in the IRQ handler' : '';
-  return `${exc.toUpperCase()} before ${where}${nested}, ${moment.walk === 'in-handler' ? 'walk from the handler' : 'task preempted and switched out'}`;
+  return `${exc === 'brk' ? 'kprobe int3' : exc.toUpperCase()} before ${where}${nested}, ${moment.walk === 'in-handler' ? 'walk from the handler' : 'task preempted and switched out'}`;
 }
 
 const UNMAPPED = 0xffffdead0000;
