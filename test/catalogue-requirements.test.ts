@@ -88,7 +88,8 @@ test('every catalogue condition evaluates for every built-in profile, and applic
   }
   const lr = byId('lr-reject-unless-identifiable')!;
   assert.equal(applicability(lr, builtinProfile('arm64-fp')).applies, true);
-  assert.equal(applicability(lr, builtinProfile('arm64-meta')).applies, false);
+  // A claim of identification selects the exact rule; it no longer switches the MUST off (issue 9).
+  assert.equal(applicability(lr, builtinProfile('arm64-meta')).applies, true);
   assert.equal(applicability(lr, builtinProfile('x86_64-fp')).applies, false);
 });
 
