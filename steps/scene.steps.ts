@@ -187,3 +187,9 @@ Given('a kprobe breakpoint is hit at every instruction boundary of {word}', func
 Given('a kprobe breakpoint is hit in the {point} of {word}', function (this: W, point: string, fn: string) {
   this.session.exceptionIn('brk', point, fn);
 });
+Given('a kernel page fault is taken at every instruction boundary of {word}', function (this: W, fn: string) {
+  this.sweep('page-fault', fn);
+});
+Given('a kernel page fault is taken in the {point} of {word}', function (this: W, point: string, fn: string) {
+  this.session.exceptionIn('page-fault', point, fn);
+});

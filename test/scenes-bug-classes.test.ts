@@ -310,7 +310,7 @@ function syncVectorIsTheEnd(profile: Profile): Walker {
   return faulty(profile, async (ref, snap, loaded) => {
     const r = await ref.walk(snap, loaded);
     if (!r.result) return r;
-    const at = r.result.trace.findIndex((a) => ['el1h_64_sync', 'asm_exc_int3'].includes(loaded.syms.lookup(a)?.name ?? ''));
+    const at = r.result.trace.findIndex((a) => ['el1h_64_sync', 'asm_exc_int3', 'asm_exc_page_fault'].includes(loaded.syms.lookup(a)?.name ?? ''));
     return at < 0 ? r : { ...r, result: { rc: 0, trace: r.result.trace.slice(0, at + 1) } };
   });
 }
@@ -323,5 +323,17 @@ for (const arch of ['arm64', 'x86_64'] as const) {
     };
     // The frame-pointer references reject every exception boundary, so the faulty shortcut is caught on them too.
     await catches(arch, 'exception-walks-sound', given, 'handler', 'complete-or-unreliable', syncVectorIsTheEnd, /got unsafe: reliable trace omits live function\(s\): work_b/, REFERENCE[arch]);
+  });
+}
+
+for (const arch of ['arm64', 'x86_64'] as const) {
+  test(`${arch}: a kernel page fault in kernel code, walked from its handler or with the task asleep in it: ending at its pt_regs omits the faulting chain`, async () => {
+    const given: Steps = (s) => {
+      s.useWorkload('work-chain');
+      s.everyBoundary('page-fault', ['work_b']);
+    };
+    for (const when of ['handler', 'task'] as const) {
+      await catches(arch, 'exception-walks-sound', given, when, 'complete-or-unreliable', syncVectorIsTheEnd, /got unsafe: reliable trace omits live function\(s\): work_b/, REFERENCE[arch]);
+    }
   });
 }

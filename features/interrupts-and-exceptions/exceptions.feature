@@ -112,6 +112,22 @@ Feature: Unwinding across interrupts and exceptions
       Then every walk is complete or reported unreliable
       And the reliable share is recorded
 
+    @id:page-fault-sweep-work-b-from-handler @sweep
+    Example: a kernel page fault at every instruction boundary of work_b, walked from the fault handler
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And a kernel page fault is taken at every instruction boundary of work_b
+      When a reliable stacktrace is requested from the exception handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+    @id:page-fault-sweep-work-b-sleeping @sweep
+    Example: a kernel page fault at every instruction boundary of work_b whose handler sleeps in schedule()
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And a kernel page fault is taken at every instruction boundary of work_b
+      When a reliable stacktrace is requested for the task
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
   @req:reject-exceptions-when-unidentifiable @must
   Rule: Exception boundaries are rejected, unless the unwinder can tell when unwinding them is reliable
 
@@ -178,6 +194,13 @@ Feature: Unwinding across interrupts and exceptions
       When a reliable stacktrace is requested from the exception handler
       Then the trace is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
 
+    @id:page-fault-in-body-sleeping-rejected
+    Example: a task asleep in the handler of a kernel page fault taken in a function body
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And a kernel page fault is taken in the body of work_b
+      When a reliable stacktrace is requested for the task
+      Then the trace is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
+
   @req:irq-and-nmi-judged-separately @may
   Rule: Unwinding across IRQs may be reliable while unwinding across NMIs is not
 
@@ -227,6 +250,13 @@ Feature: Unwinding across interrupts and exceptions
       Given a task in a system call running work_a, which calls work_b, which calls work_c
       And a kprobe breakpoint is hit at every instruction boundary of work_b
       When a reliable stacktrace is requested from the exception handler
+      Then the walks the model knows to be unwindable are reliable, as often as the catalogue asks
+
+    @id:page-fault-sleeping-task-unwound @sweep
+    Example: a task sleeping in a page fault taken in work_b is unwound where the model knows it unwindable
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And a kernel page fault is taken at every instruction boundary of work_b
+      When a reliable stacktrace is requested for the task
       Then the walks the model knows to be unwindable are reliable, as often as the catalogue asks
 
   @req:unwind-through-exceptions-if-able @should

@@ -70,9 +70,11 @@ export interface InstructionPoint {
 
 /**
  * 'brk': a synchronous exception taken in kernel code, a kprobe's breakpoint (BRK on arm64, int3 on
- * x86_64) hit before the instruction; its handler runs on the task stack.
+ * x86_64) hit before the instruction; its handler runs on the task stack. 'page-fault': a kernel-mode page
+ * fault taken at the instruction (a fault on a user address in kernel code); its handler may sleep, so
+ * `walk: 'preempted'` walks the task blocked in schedule() below the fault handler.
  */
-export type ExceptionKind = 'irq' | 'nmi' | 'brk';
+export type ExceptionKind = 'irq' | 'nmi' | 'brk' | 'page-fault';
 
 export type Moment =
   /** Run until the task is switched out in schedule(): the common livepatch case. */

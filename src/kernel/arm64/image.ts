@@ -298,9 +298,10 @@ function coreText(): string {
 }
 
 /**
- * Synchronous exceptions from EL1 (entry.S el1h_64_sync, entry-common.c el1h_64_sync_handler): only the
- * BRK class is modelled, a kprobe's breakpoint (el1_brk64 -> do_debug_exception -> the kprobes BRK hook).
- * The handler runs on the task stack, below the pt_regs kernel_entry builds there.
+ * Synchronous exceptions from EL1 (entry.S el1h_64_sync, entry-common.c el1h_64_sync_handler): two classes
+ * are modelled, a kprobe's breakpoint (el1_brk64 -> do_debug_exception -> the kprobes BRK hook) and a data
+ * abort (el1_abort -> do_mem_abort -> do_page_fault, which may sleep). The handlers run on the task
+ * stack, below the pt_regs kernel_entry builds there.
  */
 function syncExceptionText(): string {
   return lines(
@@ -312,10 +313,26 @@ function syncExceptionText(): string {
     '  BL <el1h_64_sync_handler>',
     kernelExit(false).map((l) => '  ' + l),
     'SYM_CODE_END(el1h_64_sync)',
-    cfunc('el1h_64_sync_handler', ['BL <el1_brk64>']),
+    'SYM_FUNC_START(el1h_64_sync_handler)',
+    '  STP X29, X30, [SP, #-16]!',
+    '  MOV X29, SP',
+    '  SYNC_CLASS X1',
+    '  CBZ X1, .Lel1_sync_brk',
+    '  BL <el1_abort>',
+    '  B .Lel1_sync_done',
+    '.Lel1_sync_brk:',
+    '  BL <el1_brk64>',
+    '.Lel1_sync_done:',
+    '  LDP X29, X30, [SP], #16',
+    '  RET',
+    'SYM_FUNC_END(el1h_64_sync_handler)',
     cfunc('el1_brk64', ['BL <do_debug_exception>']),
     cfunc('do_debug_exception', ['BL <kprobe_brk_handler>']),
     cfunc('kprobe_brk_handler', ['BODY 1', 'WALK_POINT brk', 'BODY 1']),
+    '// a kernel-mode fault on a user address: the handler may sleep (waiting for the page)',
+    cfunc('el1_abort', ['BL <do_mem_abort>']),
+    cfunc('do_mem_abort', ['BL <do_page_fault>']),
+    cfunc('do_page_fault', ['BODY 1', 'WALK_POINT page-fault', 'BL <schedule>', 'BODY 1']),
   );
 }
 
@@ -573,6 +590,8 @@ export const NOINSTR: ReadonlySet<string> = new Set([
   'el1_brk64',
   'do_debug_exception',
   'kprobe_brk_handler',
+  'el1_abort',
+  'do_mem_abort',
   'call_on_irq_stack',
   'ftrace_graph_func',
   'ftrace_return_to_handler',

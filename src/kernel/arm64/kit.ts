@@ -60,7 +60,7 @@ function run(m: Arm64Machine, breakAt = -1, breakStep = -1): StopReason {
   return stop;
 }
 
-const EXC = { irq: 'IRQ', nmi: 'NMI', brk: 'kprobe BRK' } as const;
+const EXC = { irq: 'IRQ', nmi: 'NMI', brk: 'kprobe BRK', 'page-fault': 'kernel page fault' } as const;
 
 interface Reached {
   m: Arm64Machine;
@@ -84,6 +84,7 @@ function reach(spec: SceneSpec, img: Image): Reached {
     return { m, state: 'blocked', moment: `blocked in schedule() (saved pc ${m.syms.describe(m.savedContext().pc!)})`, slug: 'blocked' };
   }
   if (mo.exception === 'nmi' && mo.walk === 'preempted' && !mo.nested) throw new Error('an NMI cannot preempt the task (walk: preempted needs an IRQ)');
+  if (mo.exception === 'page-fault' && mo.nested) throw new Error('a page fault is walked from its handler or blocked in it (no nested NMI)');
   if (mo.exception === 'brk' && (mo.walk === 'preempted' || mo.nested)) throw new Error('a kprobe BRK is walked from its handler (no preemption on its return, no nested NMI)');
   let where: number;
   let at = '';
@@ -128,7 +129,7 @@ function reach(spec: SceneSpec, img: Image): Reached {
   m.cfg = { preempt: true };
   const stop = run(m);
   if (stop !== 'blocked') throw new Error(`preempted task did not block (${stop})`);
-  return { m, state: 'blocked', moment: `${desc}, task preempted on IRQ return and blocked`, slug: `${mo.exception}-preempt/${m.syms.describe(where)}${at}`, excRegs };
+  return { m, state: 'blocked', moment: `${desc}, ${mo.exception === 'page-fault' ? 'the task sleeps in the fault handler' : 'task preempted on IRQ return and blocked'}`, slug: `${mo.exception}-preempt/${m.syms.describe(where)}${at}`, excRegs };
 }
 
 function slugOf(spec: SceneSpec, base: string): string {

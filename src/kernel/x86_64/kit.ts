@@ -43,7 +43,7 @@ export interface Machine {
   shadow: ShadowStack;
   tracing: TaskTracing;
   /** Which handler's walk point stops the run. */
-  walkIn: 'irq' | 'nmi' | 'brk' | null;
+  walkIn: 'irq' | 'nmi' | 'brk' | 'page-fault' | null;
   nestedNmi: boolean;
   preempt: boolean;
   /** preempt_count(): non-zero where an IRQ return cannot preempt the task (schedule() runs __schedule() with it raised). */
@@ -114,6 +114,9 @@ export function boot(img: Image): Machine {
         m.nestedNmi = false;
         c.exception('nmi', { vector: addr(img, 'asm_exc_nmi'), ist: NMI_TOP });
       } else if (m.walkIn === 'irq') c.stopped = 'walk';
+    },
+    fault_walk_point: (c) => {
+      if (m.walkIn === 'page-fault') c.stopped = 'walk';
     },
     nmi_walk_point: (c) => {
       if (m.walkIn === 'nmi') c.stopped = 'walk';
@@ -237,7 +240,9 @@ function reach(m: Machine, moment: Moment): string {
     if (moment.nested === 'nmi') throw new Error('x86_64: nested NMI walks are taken in the handler (walk: in-handler)');
   }
   if (exc === 'brk' && (moment.walk === 'preempted' || moment.nested)) throw new Error('x86_64: a kprobe int3 is walked from its handler (no preemption on its return, no nested NMI)');
+  if (exc === 'page-fault' && moment.nested) throw new Error('x86_64: a page fault is walked from its handler or blocked in it (no nested NMI)');
   if (exc === 'brk') cpu.exception('int3', { vector: addr(m.img, 'asm_exc_int3') });
+  else if (exc === 'page-fault') cpu.exception('page-fault', { vector: addr(m.img, 'asm_exc_page_fault') });
   else if (exc === 'irq') cpu.exception('irq', { vector: addr(m.img, 'asm_common_interrupt') });
   else cpu.exception('nmi', { vector: addr(m.img, 'asm_exc_nmi'), ist: NMI_TOP });
   // The entry code completes pt_regs below the iret frame the CPU just pushed.
@@ -246,7 +251,7 @@ function reach(m: Machine, moment: Moment): string {
   const expect = moment.walk === 'in-handler' ? 'walk' : 'blocked';
   if (end !== expect) throw new Error(`x86_64 ${m.img.workload}: after the ${exc} the run ended with "${end}", not "${expect}"`);
   const nested = moment.nested === 'nmi' ? ', NMI nested in the IRQ handler' : '';
-  return `${exc === 'brk' ? 'kprobe int3' : exc.toUpperCase()} before ${where}${nested}, ${moment.walk === 'in-handler' ? 'walk from the handler' : 'task preempted and switched out'}`;
+  return `${exc === 'brk' ? 'kprobe int3' : exc === 'page-fault' ? 'kernel page fault' : exc.toUpperCase()} before ${where}${nested}, ${moment.walk === 'in-handler' ? 'walk from the handler' : exc === 'page-fault' ? 'the task sleeps in the fault handler' : 'task preempted and switched out'}`;
 }
 
 const UNMAPPED = 0xffffdead0000;

@@ -194,6 +194,10 @@ ${cfn('default_do_nmi', '\tBODY 1\n\tHOOK nmi_walk_point\n\tBODY 1', { notrace: 
 
 ${idtentry('asm_exc_int3', 'exc_int3')}
 ${cfn('exc_int3', '\tcall kprobe_int3_handler', { notrace: true })}
+${idtentry('asm_exc_page_fault', 'exc_page_fault')}
+${cfn('exc_page_fault', '\tcall handle_page_fault', { notrace: true })}
+${cfn('handle_page_fault', '\tcall do_user_addr_fault', { notrace: true })}
+${cfn('do_user_addr_fault', '\tBODY 1\n\tHOOK fault_walk_point\n\tcall schedule\n\tBODY 1', { notrace: true })}
 ${cfn('kprobe_int3_handler', '\tHOOK kprobe_pre_handler', { notrace: true })}
 
 .kind ftrace_caller ftrace-trampoline
