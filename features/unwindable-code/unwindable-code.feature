@@ -68,6 +68,23 @@ Feature: Identifying unwindable code
       Then every walk is complete or reported unreliable
       And the reliable share is recorded
 
+    @id:nmi-in-kretprobe-trampoline @sweep
+    Example: walks from an NMI inside the kretprobe trampoline
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And a kretprobe on work_c
+      And an NMI is taken at every instruction boundary of __kretprobe_trampoline
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+
+    @id:kprobe-brk-handler-sweep @sweep
+    Example: walks from a kprobe handler with the breakpoint hit at every instruction of a kretprobed function
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And a kretprobe on work_c
+      And a kprobe breakpoint is hit at every instruction boundary of work_b
+      When a reliable stacktrace is requested from the exception handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
   @req:generated-code-handled @should
   Rule: Dynamically generated code (eBPF, optprobe trampolines) is unwound or rejected
 
