@@ -299,7 +299,7 @@ function coreText(): string {
 
 /**
  * Synchronous exceptions from EL1 (entry.S el1h_64_sync, entry-common.c el1h_64_sync_handler): two classes
- * are modelled, a kprobe's breakpoint (el1_brk64 -> do_debug_exception -> the kprobes BRK hook) and a data
+ * are modelled, a kprobe's breakpoint (el1_brk64 -> do_el1_brk64 -> the kprobes BRK hook) and a data
  * abort (el1_abort -> do_mem_abort -> do_page_fault, which may sleep). The handlers run on the task
  * stack, below the pt_regs kernel_entry builds there.
  */
@@ -326,8 +326,8 @@ function syncExceptionText(): string {
     '  LDP X29, X30, [SP], #16',
     '  RET',
     'SYM_FUNC_END(el1h_64_sync_handler)',
-    cfunc('el1_brk64', ['BL <do_debug_exception>']),
-    cfunc('do_debug_exception', ['BL <kprobe_brk_handler>']),
+    cfunc('el1_brk64', ['BL <do_el1_brk64>']),
+    cfunc('do_el1_brk64', ['BL <kprobe_brk_handler>']),
     cfunc('kprobe_brk_handler', ['BODY 1', 'WALK_POINT brk', 'BODY 1']),
     '// a kernel-mode fault on a user address: the handler may sleep (waiting for the page)',
     cfunc('el1_abort', ['BL <do_mem_abort>']),
@@ -588,7 +588,7 @@ export const NOINSTR: ReadonlySet<string> = new Set([
   'el1h_64_nmi_handler',
   'el1h_64_sync_handler',
   'el1_brk64',
-  'do_debug_exception',
+  'do_el1_brk64',
   'kprobe_brk_handler',
   'el1_abort',
   'do_mem_abort',
