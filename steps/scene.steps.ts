@@ -193,3 +193,6 @@ Given('a kernel page fault is taken at every instruction boundary of {word}', fu
 Given('a kernel page fault is taken in the {point} of {word}', function (this: W, point: string, fn: string) {
   this.session.exceptionIn('page-fault', point, fn);
 });
+Given("an NMI is taken at every instruction boundary of that IRQ's entry, handler and exit", function (this: W) {
+  this.session.nmiAtEveryBoundaryOfException();
+});

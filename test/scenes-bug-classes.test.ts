@@ -337,3 +337,35 @@ for (const arch of ['arm64', 'x86_64'] as const) {
     }
   });
 }
+
+// ------------------------------------------------------------------ 4. an NMI where unwinding is unsafe, next to an IRQ where it is safe
+
+/**
+ * The bug: an unwinder that unwinds NMIs as it unwinds IRQs, assuming the interrupted code keeps its
+ * frame record as a function body does, where the build marked the unwind state undefined (entry
+ * code). An IRQ is never taken there (the entry code runs with IRQs masked), so every IRQ scene passes;
+ * an NMI in the IRQ's own entry code finds x29 still the interrupted function's record, and the walk
+ * skips that function.
+ */
+function entryCodeAsBody(profile: Profile): Walker {
+  return faulty(profile, async (ref, snap) => {
+    const arm64 = snap.unwind.arm64?.map((e) => (e.type === 'undefined' ? { ...e, ra: 'frame' as const, fp: 'own' as const, type: 'call' as const } : e));
+    const blind: Snapshot = { ...snap, unwind: { ...snap.unwind, ...(arm64 ? { arm64 } : {}) } };
+    return ref.walk(blind, loadSnapshot(blind));
+  });
+}
+
+test('arm64: an NMI at every boundary of an IRQ\'s handling catches an unwinder that takes entry code for a function body; the IRQ itself does not', async () => {
+  const p = builtinProfile('arm64-meta-nmi');
+  const irq: Steps = (s) => {
+    s.useWorkload('work-chain');
+    s.exceptionIn('irq', 'body', 'work_b');
+  };
+  // The IRQ at the nearby point is unwound soundly by the faulty walker: nothing there is undefined.
+  assert.equal(await scenario(p, 'exception-walks-sound', irq, 'handler', 'reliable', entryCodeAsBody(p)), undefined);
+  const nmiDuringIrq: Steps = (s) => {
+    irq(s);
+    s.nmiAtEveryBoundaryOfException();
+  };
+  await catches('arm64', 'exception-walks-sound', nmiDuringIrq, 'handler', 'complete-or-unreliable', entryCodeAsBody, /got unsafe: reliable trace omits live function\(s\): work_b/, ['arm64-meta-nmi']);
+});

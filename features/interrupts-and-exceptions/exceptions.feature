@@ -128,6 +128,24 @@ Feature: Unwinding across interrupts and exceptions
       Then every walk is complete or reported unreliable
       And the reliable share is recorded
 
+    @id:nmi-sweep-irq-handling @sweep
+    Example: an NMI at every instruction boundary of an IRQ's vector, entry code, stack switch, handler and exit
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken in the body of work_b
+      And an NMI is taken at every instruction boundary of that IRQ's entry, handler and exit
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+    @id:nmi-sweep-irq-handling-in-prologue @sweep
+    Example: the same, with the IRQ taken in a prologue
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken in the prologue of work_b
+      And an NMI is taken at every instruction boundary of that IRQ's entry, handler and exit
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
   @req:reject-exceptions-when-unidentifiable @must
   Rule: Exception boundaries are rejected, unless the unwinder can tell when unwinding them is reliable
 
@@ -200,6 +218,14 @@ Feature: Unwinding across interrupts and exceptions
       And a kernel page fault is taken in the body of work_b
       When a reliable stacktrace is requested for the task
       Then the trace is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
+
+    @id:nmi-sweep-irq-handling-rejected @sweep
+    Example: an NMI at every instruction boundary of an IRQ's handling is rejected unless identified
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken in the body of work_b
+      And an NMI is taken at every instruction boundary of that IRQ's entry, handler and exit
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
 
   @req:irq-and-nmi-judged-separately @may
   Rule: Unwinding across IRQs may be reliable while unwinding across NMIs is not

@@ -83,11 +83,14 @@ export type Moment =
    * Take an exception just before the instruction at `at` executes. `walk: 'in-handler'` walks
    * current from inside the handler (on the IRQ/NMI stack); `'preempted'` lets the IRQ preempt the
    * task, which then blocks in schedule() with the exception frame on its stack.
-   * `nested: 'nmi'` takes an NMI inside the IRQ handler and walks from the NMI handler.
+   * `nested: 'nmi'` takes an NMI inside the IRQ handler and walks from the NMI handler: at the handler's
+   * walk point, or, with `nestedAfter: k`, before the k-th instruction the CPU executes from the IRQ's
+   * vector on (its entry code, the stack switch, the handler, its exit); a k past the IRQ's return makes
+   * buildScene throw MomentPastException.
    */
-  | { kind: 'exception'; exception: ExceptionKind; at: InstructionPoint; walk: 'in-handler' | 'preempted'; nested?: 'nmi' }
+  | { kind: 'exception'; exception: ExceptionKind; at: InstructionPoint; walk: 'in-handler' | 'preempted'; nested?: 'nmi'; nestedAfter?: number }
   /** Stop at an instruction boundary by step count from the start of the workload (sweeps use this). */
-  | { kind: 'exception-at-step'; exception: ExceptionKind; step: number; walk: 'in-handler' | 'preempted'; nested?: 'nmi' };
+  | { kind: 'exception-at-step'; exception: ExceptionKind; step: number; walk: 'in-handler' | 'preempted'; nested?: 'nmi'; nestedAfter?: number };
 
 /** Corruption applied to the task's stack after the moment is reached (spec 2, robustness). */
 export type Corruption =

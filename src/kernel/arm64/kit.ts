@@ -2,7 +2,7 @@
  * The arm64 ArchKit: builds scenes by running workloads on the simulated machine to a moment,
  * applying instrumentation and corruption, and packaging snapshot + ground truth + findings.
  */
-import { exceptionAtEachStep } from '../../scene/sweep';
+import { exceptionAtEachStep, MomentPastException } from '../../scene/sweep';
 import { analyseArm64, type Arm64Analysis } from '../../analyser/arm64';
 import { ARM64_ABI } from '../../isa/arm64/abi';
 import type { StopReason } from '../../isa/arm64/interpreter';
@@ -114,6 +114,7 @@ function reach(spec: SceneSpec, img: Image): Reached {
   // kernel_entry pushes pt_regs on the interrupted stack (SUB SP, SP, #PT_REGS_SIZE).
   const excRegs = m.cpu.sp - ARM64_ABI.PT_REGS_SIZE;
   m.takeException(mo.exception);
+  if (mo.nested === 'nmi' && mo.nestedAfter !== undefined) return nmiDuringException(m, mo.exception, mo.nestedAfter, desc, `${m.syms.describe(where)}${at}`);
   if (mo.nested === 'nmi') {
     m.cfg = { walkAt: 'nmi', nestedNmi: mo.exception === 'irq' };
     const stop = run(m);
@@ -130,6 +131,27 @@ function reach(spec: SceneSpec, img: Image): Reached {
   const stop = run(m);
   if (stop !== 'blocked') throw new Error(`preempted task did not block (${stop})`);
   return { m, state: 'blocked', moment: `${desc}, ${mo.exception === 'page-fault' ? 'the task sleeps in the fault handler' : 'task preempted on IRQ return and blocked'}`, slug: `${mo.exception}-preempt/${m.syms.describe(where)}${at}`, excRegs };
+}
+
+/**
+ * An NMI `k` instructions into the handling of the exception just taken (its vector, entry code, the
+ * IRQ stack switch, the handler, its exit), walked from the NMI handler.
+ */
+function nmiDuringException(m: Arm64Machine, exc: string, k: number, desc: string, where: string): Reached {
+  const depth = m.shadow.entries.length;
+  const entry = m.shadow.entries[depth - 1];
+  m.cfg = {};
+  if (k > 0) {
+    const stop = m.cpu.run(k);
+    if (stop !== 'limit' && m.shadow.entries[depth - 1] === entry) throw new Error(`handling the ${exc} stopped (${stop}) before its instruction ${k}`);
+  }
+  if (m.shadow.entries[depth - 1] !== entry) throw new MomentPastException(`the ${exc} has returned before instruction ${k} of its handling`);
+  const nmiAt = m.describe(m.cpu.pc);
+  m.takeException('nmi');
+  m.cfg = { walkAt: 'nmi' };
+  const stop = run(m);
+  if (stop !== 'walk') throw new Error(`NMI walk point not reached (${stop})`);
+  return { m, state: 'running', moment: `${desc}, NMI before ${nmiAt} (instruction ${k} of its handling), walk from the NMI handler`, slug: `${exc}+nmi@${k}/${where}` };
 }
 
 function slugOf(spec: SceneSpec, base: string): string {

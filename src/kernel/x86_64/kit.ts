@@ -3,7 +3,7 @@
  * applies instrumentation and corruption, and returns the snapshot (what an unwinder sees), the
  * ground truth (the interpreter's shadow record) and the analyser's findings.
  */
-import { exceptionAtEachStep } from '../../scene/sweep';
+import { exceptionAtEachStep, MomentPastException } from '../../scene/sweep';
 import { X86_64_ABI as ABI } from '../../isa/x86_64/abi';
 import { RAX, RBX, RDI, RSI, type Insn } from '../../isa/x86_64/assembler';
 import { Cpu, EFLAGS_IF, type Hook } from '../../isa/x86_64/interpreter';
@@ -247,6 +247,25 @@ function reach(m: Machine, moment: Moment): string {
   else cpu.exception('nmi', { vector: addr(m.img, 'asm_exc_nmi'), ist: NMI_TOP });
   // The entry code completes pt_regs below the iret frame the CPU just pushed.
   if (moment.nested !== 'nmi') m.excRegs = cpu.rsp - ABI.PT_RIP;
+  if (moment.nested === 'nmi' && moment.nestedAfter !== undefined) {
+    // An NMI `k` instructions into the handling of this exception (entry, stack switch, handler, exit).
+    const k = moment.nestedAfter;
+    const depth = m.shadow.entries.length;
+    const entry = m.shadow.entries[depth - 1];
+    m.walkIn = null;
+    m.nestedNmi = false;
+    if (k > 0) {
+      const r = cpu.run(k);
+      if (r !== 'step limit' && m.shadow.entries[depth - 1] === entry) throw new Error(`x86_64: handling the ${exc} stopped (${r}) before its instruction ${k}`);
+    }
+    if (m.shadow.entries[depth - 1] !== entry) throw new MomentPastException(`x86_64: the ${exc} has returned before instruction ${k} of its handling`);
+    const nmiAt = insnText(m, cpu.rip);
+    cpu.exception('nmi', { vector: addr(m.img, 'asm_exc_nmi'), ist: NMI_TOP });
+    m.walkIn = 'nmi';
+    const end = cpu.run(STEP_LIMIT);
+    if (end !== 'walk') throw new Error(`x86_64 ${m.img.workload}: the NMI walk point was not reached (${end})`);
+    return `${exc.toUpperCase()} before ${where}, NMI before ${nmiAt} (instruction ${k} of its handling), walk from the NMI handler`;
+  }
   const end = cpu.run(STEP_LIMIT);
   const expect = moment.walk === 'in-handler' ? 'walk' : 'blocked';
   if (end !== expect) throw new Error(`x86_64 ${m.img.workload}: after the ${exc} the run ended with "${end}", not "${expect}"`);
@@ -259,7 +278,7 @@ const UNMAPPED = 0xffffdead0000;
 function momentTag(mo: Moment): string {
   if (mo.kind === 'blocked') return 'blocked';
   const at = mo.kind === 'exception' ? `${mo.at.fn}[${mo.at.index}]${mo.at.occurrence && mo.at.occurrence > 1 ? `#${mo.at.occurrence}` : ''}` : `step${mo.step}`;
-  return `${mo.exception}${mo.nested ? '+nmi' : ''}/${mo.walk}/${at}`;
+  return `${mo.exception}${mo.nested ? `+nmi${mo.nestedAfter !== undefined ? `@${mo.nestedAfter}` : ''}` : ''}/${mo.walk}/${at}`;
 }
 
 function instrTag(spec: SceneSpec): string {
