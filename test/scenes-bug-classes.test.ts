@@ -369,3 +369,42 @@ test('arm64: an NMI at every boundary of an IRQ\'s handling catches an unwinder 
   };
   await catches('arm64', 'exception-walks-sound', nmiDuringIrq, 'handler', 'complete-or-unreliable', entryCodeAsBody, /got unsafe: reliable trace omits live function\(s\): work_b/, ['arm64-meta-nmi']);
 });
+
+// ------------------------------------------------------------------ the scenes themselves
+
+test('tracing-state corruptions edit only the snapshot\'s tracing state; a corrupted saved return is a redirect of the truth', async () => {
+  const { kitFor } = await import('../src/scene');
+  for (const arch of ['arm64', 'x86_64'] as const) {
+    const kit = kitFor(arch);
+    const clean = kit.buildScene({ workload: 'syscall-sleep', instrument: { fgraph: ['do_nanosleep'] }, moment: { kind: 'blocked' } });
+    assert.equal(clean.snapshot.fgraph?.stack.length, 1);
+    const missing = kit.buildScene({ ...clean.spec, corrupt: 'fgraph-ret-stack-missing' });
+    assert.equal(missing.snapshot.fgraph, null);
+    assert.deepEqual(missing.truth, clean.truth);
+    const key = kit.buildScene({ ...clean.spec, corrupt: 'fgraph-ret-stack-wrong-key' });
+    assert.notEqual(key.snapshot.fgraph!.stack[0]!.retp, clean.snapshot.fgraph!.stack[0]!.retp);
+    const ret = kit.buildScene({ ...clean.spec, corrupt: 'fgraph-ret-stack-wrong-ret' });
+    const caller = clean.truth.frames.findIndex((f) => f.fn === 'sys_sleep');
+    assert.deepEqual(ret.truth.redirected, [{ index: caller, addr: Number(ret.snapshot.fgraph!.stack[0]!.ret) }], arch);
+    const kr = kit.buildScene({ workload: 'syscall-sleep', instrument: { kretprobe: ['do_nanosleep'] }, moment: { kind: 'blocked' }, corrupt: 'kretprobe-instances-empty' });
+    assert.deepEqual(kr.snapshot.kretprobes, []);
+    assert.throws(() => kit.buildScene({ workload: 'syscall-sleep', moment: { kind: 'blocked' }, corrupt: 'kretprobe-instances-empty' }), /no kretprobe instance/);
+  }
+});
+
+test('a frame-record corruption at depth d edits the d-th record up the chain and leaves the inner ones intact', async () => {
+  const { kitFor } = await import('../src/scene');
+  for (const arch of ['arm64', 'x86_64'] as const) {
+    const kit = kitFor(arch);
+    const fpReg = arch === 'arm64' ? 'x29' : 'rbp';
+    const clean = loadSnapshot(kit.buildScene({ workload: 'syscall-sleep', moment: { kind: 'blocked' } }).snapshot);
+    const deep = loadSnapshot(kit.buildScene({ workload: 'syscall-sleep', moment: { kind: 'blocked' }, corrupt: 'frame-pointer-zeroed', corruptDepth: 3 }).snapshot);
+    const r1 = clean.regs[fpReg]!;
+    const r2 = clean.mem.read64(r1);
+    const r3 = clean.mem.read64(r2);
+    assert.equal(deep.mem.read64(r1), r2, `${arch}: record 1 intact`);
+    assert.equal(deep.mem.read64(r2), r3, `${arch}: record 2 intact`);
+    assert.equal(deep.mem.read64(r3), 0, `${arch}: record 3 zeroed`);
+    assert.throws(() => kit.buildScene({ workload: 'syscall-sleep', moment: { kind: 'blocked' }, corrupt: 'frame-pointer-zeroed', corruptDepth: 40 }), /frame chain ends/);
+  }
+});
