@@ -408,3 +408,35 @@ test('a frame-record corruption at depth d edits the d-th record up the chain an
     assert.throws(() => kit.buildScene({ workload: 'syscall-sleep', moment: { kind: 'blocked' }, corrupt: 'frame-pointer-zeroed', corruptDepth: 40 }), /frame chain ends/);
   }
 });
+
+/**
+ * The same bug on x86_64 ORC: the IRQ vector's IRET / REGS unwind hints read as an ordinary rbp frame,
+ * as if an NMI could only land where an IRQ can. An NMI in the IRQ's entry code, before rbp encodes the
+ * pt_regs, then takes the interrupted function's frame for the entry code's own and skips it.
+ */
+function entryHintsAsFrame(profile: Profile): Walker {
+  return faulty(profile, async (ref, snap) => {
+    // The IRQ vector's entry code: where an NMI, and never an IRQ, can interrupt.
+    const code = snap.symbols.filter((s) => s.name === 'asm_common_interrupt').map((s) => [Number(s.start), Number(s.end)] as const);
+    const inCode = (ip: number) => code.some(([a, b]) => ip >= a && ip < b);
+    const orc = snap.unwind.orc?.map((e) =>
+      (e.type === 'regs' || e.type === 'regs_partial') && inCode(Number(e.ip)) ? { ...e, spReg: 'bp' as const, spOffset: 16, bpReg: 'prev_sp' as const, bpOffset: -16, type: 'call' as const, signal: false } : e,
+    );
+    const blind: Snapshot = { ...snap, unwind: { ...snap.unwind, ...(orc ? { orc } : {}) } };
+    return ref.walk(blind, loadSnapshot(blind));
+  });
+}
+
+test('x86_64: an NMI at every boundary of an IRQ\'s handling catches an ORC unwinder that reads entry hints as frames; the IRQ nearby stays safe', async () => {
+  const p = builtinProfile('x86_64-orc');
+  const irq: Steps = (s) => {
+    s.useWorkload('work-chain');
+    s.exceptionIn('irq', 'body', 'work_b');
+  };
+  assert.equal(await scenario(p, 'exception-walks-sound', irq, 'handler', 'complete-or-unreliable', entryHintsAsFrame(p)), undefined);
+  const nmiDuringIrq: Steps = (s) => {
+    irq(s);
+    s.nmiAtEveryBoundaryOfException();
+  };
+  await catches('x86_64', 'exception-walks-sound', nmiDuringIrq, 'handler', 'complete-or-unreliable', entryHintsAsFrame, /got unsafe: reliable trace omits live function\(s\): work_b/, ['x86_64-orc']);
+});
