@@ -202,8 +202,10 @@ export function corruptTracing(t: TaskTracing, c: Corruption): Redirect | undefi
  * The saved frame record `depth` links up the chain from `fp0` (1: fp0 itself), read before any
  * corruption: the records the task's own frame pointers chain through.
  */
-export function recordAtDepth(mem: Memory, fp0: number, depth = 1): number {
+export function recordAtDepth(mem: Memory, fp0: number, depth = 1, c?: Corruption): number {
   if (!Number.isInteger(depth) || depth < 1) throw new Error(`corruption depth ${depth}: the innermost frame record is depth 1`);
+  // Its plausible copy goes below the record: below the innermost one that is dead stack, deeper it is a live frame.
+  if (c === 'frame-pointer-downward' && depth > 1) throw new Error('frame-pointer-downward applies to the innermost record only: deeper, its copy would overwrite live frames');
   let rec = fp0;
   for (let d = 1; d < depth; d++) {
     const next = mem.read64(rec);

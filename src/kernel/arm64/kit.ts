@@ -196,7 +196,7 @@ export function buildScene(spec: SceneSpec): Scene {
       const fp = framePointerOf(m.mem, regs.x29!, (ra) => ra >= sym.start && ra < sym.end);
       const at = fp + REGS_COPY_OFFSET;
       linkToStaleRegs(m.mem, recordAtDepth(m.mem, regs.x29!, spec.corruptDepth), { from: TASK_PT_REGS, at, size: ARM64_ABI.PT_REGS_SIZE, link: at + ARM64_ABI.S_STACKFRAME });
-    } else redirectTruth(truth, corruptFrameRecord(m.mem, recordAtDepth(m.mem, regs.x29!, spec.corruptDepth), spec.corrupt, targets));
+    } else redirectTruth(truth, corruptFrameRecord(m.mem, recordAtDepth(m.mem, regs.x29!, spec.corruptDepth, spec.corrupt), spec.corrupt, targets));
   }
   const snapshot = makeSnapshot({
     id: slugOf(spec, r.slug),

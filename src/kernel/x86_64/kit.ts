@@ -330,7 +330,7 @@ export function buildScene(spec: SceneSpec): Scene {
       if (!sym) throw new Error(`${spec.corrupt}: workload ${spec.workload} has no regscopy_fn holding a struct pt_regs`);
       const at = framePointerOf(mem, regs['rbp']!, (ra) => ra >= sym.start && ra < sym.end) - REGS_COPY_OFFSET;
       linkToStaleRegs(mem, recordAtDepth(mem, regs['rbp']!, spec.corruptDepth), { from: PT_REGS, at, size: ABI.PT_REGS_SIZE, link: at + ABI.FP_REGS_ENCODE_BIT });
-    } else redirectTruth(truth, corruptFrameRecord(m.mem, recordAtDepth(m.mem, regs['rbp']!, spec.corruptDepth), spec.corrupt, targets));
+    } else redirectTruth(truth, corruptFrameRecord(m.mem, recordAtDepth(m.mem, regs['rbp']!, spec.corruptDepth, spec.corrupt), spec.corrupt, targets));
   }
   const user = !img.src.kthread;
   const snapshot = makeSnapshot({
