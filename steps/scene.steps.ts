@@ -137,3 +137,62 @@ Given('an NMI is taken in the {point} of {word}', function (this: W, point: stri
 Given('an IRQ is taken at the entry of {word}', function (this: W, fn: string) {
   this.session.exceptionAt('irq', fn, 0);
 });
+
+// ---- the task's tracing state, with a return trampoline's address on its stack
+Given("the task's function-graph return stack is missing", function (this: W) {
+  this.corrupt('fgraph-ret-stack-missing');
+});
+Given("the task's function-graph return stack is empty", function (this: W) {
+  this.corrupt('fgraph-ret-stack-empty');
+});
+Given("the task's function-graph return stack entry for that return has the wrong key", function (this: W) {
+  this.corrupt('fgraph-ret-stack-wrong-key');
+});
+Given("the return address saved in the task's function-graph return stack is not kernel text", function (this: W) {
+  this.corrupt('fgraph-ret-stack-wrong-ret');
+});
+Given("the task's kretprobe instance list is empty", function (this: W) {
+  this.corrupt('kretprobe-instances-empty');
+});
+Given("the task's kretprobe instance for that return has the wrong key", function (this: W) {
+  this.corrupt('kretprobe-instance-wrong-key');
+});
+Given("the return address saved in the task's kretprobe instance is not kernel text", function (this: W) {
+  this.corrupt('kretprobe-instance-wrong-ret');
+});
+
+// ---- stale records mid-stack, and corruption deeper than the innermost frame record
+Given('a task blocked in schedule\\(\\) below a function that keeps a copy of its user-mode pt_regs', function (this: W) {
+  return this.workload('regs-copy-sleep');
+});
+Given('a saved frame pointer that points at that stale copy of the final frame record', function (this: W) {
+  this.corrupt('frame-pointer-to-stale-final');
+});
+Given('the corruption is in frame record {int} counted from the innermost', function (this: W, depth: number) {
+  this.session.corruptDepth(depth);
+});
+
+// ---- foreign code inside the frame chain
+Given('a task blocked in schedule\\(\\) in a kernel callback of an EFI runtime service', function (this: W) {
+  return this.workload('efi-callback');
+});
+Given('a task running a leaf function that keeps its return address in a general purpose register', function (this: W) {
+  return this.workload('lr-in-gpr');
+});
+
+// ---- synchronous exceptions taken in kernel code: a kprobe's breakpoint (BRK / int3)
+Given('a kprobe breakpoint is hit at every instruction boundary of {word}', function (this: W, fn: string) {
+  this.sweep('brk', fn);
+});
+Given('a kprobe breakpoint is hit in the {point} of {word}', function (this: W, point: string, fn: string) {
+  this.session.exceptionIn('brk', point, fn);
+});
+Given('a kernel page fault is taken at every instruction boundary of {word}', function (this: W, fn: string) {
+  this.sweep('page-fault', fn);
+});
+Given('a kernel page fault is taken in the {point} of {word}', function (this: W, point: string, fn: string) {
+  this.session.exceptionIn('page-fault', point, fn);
+});
+Given("an NMI is taken at every instruction boundary of that IRQ's entry, handler and exit", function (this: W) {
+  this.session.nmiAtEveryBoundaryOfException();
+});

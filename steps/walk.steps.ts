@@ -11,3 +11,6 @@ When('a reliable stacktrace is requested from the interrupt handler', function (
 When('the kernel image is analysed at build time', function (this: W) {
   this.session.analyse();
 });
+When('a reliable stacktrace is requested from the exception handler', function (this: W) {
+  return this.session.requestFromHandler();
+});

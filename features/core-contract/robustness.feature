@@ -123,6 +123,30 @@ Feature: Robustness to corrupt unwind state
       And the walk does not access memory in an unsafe way
       And the walk ends in bounded steps
 
+    @id:deep-zeroed-frame-pointer-robust
+    Example: a zeroed frame pointer three records up the chain
+      Given a task blocked in schedule() below a system call
+      And a saved frame pointer that is zero before the final frame
+      And the corruption is in frame record 3 counted from the innermost
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+
+    @id:deep-garbage-return-address-robust
+    Example: a return address that is not kernel text three records up the chain
+      Given a task blocked in schedule() below a system call
+      And a saved return address that is not kernel text
+      And the corruption is in frame record 3 counted from the innermost
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+
+    @id:deep-misaligned-frame-pointer-robust
+    Example: a misaligned frame pointer two records up the chain
+      Given a task blocked in schedule() below a system call
+      And a misaligned saved frame pointer
+      And the corruption is in frame record 2 counted from the innermost
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+
   @req:corruption-detected-nonzero @should
   Rule: Corrupt unwind state is detected and reported with a non-zero return code
 
@@ -175,6 +199,22 @@ Feature: Robustness to corrupt unwind state
       When a reliable stacktrace is requested for the task
       Then the trace is reported unreliable
 
+    @id:fgraph-ret-stack-wrong-ret-detected
+    Example: a ret_stack entry whose saved return address is not kernel text
+      Given a task blocked in schedule() below a system call
+      And function-graph tracing of do_nanosleep
+      And the return address saved in the task's function-graph return stack is not kernel text
+      When a reliable stacktrace is requested for the task
+      Then the trace is reported unreliable
+
+    @id:kretprobe-instance-wrong-ret-detected
+    Example: a kretprobe instance whose saved return address is not kernel text
+      Given a task blocked in schedule() below a system call
+      And a kretprobe on do_nanosleep
+      And the return address saved in the task's kretprobe instance is not kernel text
+      When a reliable stacktrace is requested for the task
+      Then the trace is reported unreliable
+
     @id:garbage-exception-pc-detected
     Example: an exception frame whose saved program counter is not kernel text is reported unreliable
       Given a task in a system call running work_a, which calls work_b, which calls work_c
@@ -188,6 +228,22 @@ Feature: Robustness to corrupt unwind state
       Given a task in a system call running work_a, which calls work_b, which calls work_c
       And an IRQ is taken in the body of work_b
       And the frame pointer saved in the exception frame points at another task's stack
+      When a reliable stacktrace is requested for the task
+      Then the trace is reported unreliable
+
+    @id:deep-garbage-return-address-detected
+    Example: a return address outside kernel text three records up the chain is reported unreliable
+      Given a task blocked in schedule() below a system call
+      And a saved return address that is not kernel text
+      And the corruption is in frame record 3 counted from the innermost
+      When a reliable stacktrace is requested for the task
+      Then the trace is reported unreliable
+
+    @id:deep-other-task-frame-pointer-detected
+    Example: a frame pointer into another task's stack three records up the chain is reported unreliable
+      Given a task blocked in schedule() below a system call
+      And a saved frame pointer into another task's stack
+      And the corruption is in frame record 3 counted from the innermost
       When a reliable stacktrace is requested for the task
       Then the trace is reported unreliable
 
@@ -206,6 +262,15 @@ Feature: Robustness to corrupt unwind state
     Example: a frame chain that runs down the stack does not trap the walk
       Given a task blocked in schedule() below a system call
       And a saved frame pointer that points down the stack
+      When a reliable stacktrace is requested for the task
+      Then the walk ends in bounded steps
+      And the trace is complete or reported unreliable
+
+    @id:deep-cyclic-frame-chain-bounded
+    Example: a frame chain that cycles three records up the chain does not trap the walk
+      Given a task blocked in schedule() below a system call
+      And a frame record that links back to an inner frame record
+      And the corruption is in frame record 3 counted from the innermost
       When a reliable stacktrace is requested for the task
       Then the walk ends in bounded steps
       And the trace is complete or reported unreliable
@@ -263,3 +328,21 @@ Feature: Robustness to corrupt unwind state
       When a reliable stacktrace is requested from the interrupt handler
       Then the walk does not access memory in an unsafe way
       And the walk ends in bounded steps
+
+    @id:deep-unmapped-frame-pointer-not-dereferenced
+    Example: a frame pointer into unmapped memory three records up the chain is not followed
+      Given a task blocked in schedule() below a system call
+      And a saved frame pointer into unmapped memory
+      And the corruption is in frame record 3 counted from the innermost
+      When a reliable stacktrace is requested for the task
+      Then the walk does not access memory in an unsafe way
+      And the trace is complete or reported unreliable
+
+    @id:deep-other-task-frame-pointer-not-dereferenced
+    Example: a frame pointer into another task's stack three records up the chain is not followed
+      Given a task blocked in schedule() below a system call
+      And a saved frame pointer into another task's stack
+      And the corruption is in frame record 3 counted from the innermost
+      When a reliable stacktrace is requested for the task
+      Then the walk does not access memory in an unsafe way
+      And the trace is complete or reported unreliable

@@ -48,6 +48,104 @@ Feature: Unwinding across interrupts and exceptions
       Then every walk is complete or reported unreliable
       And the reliable share is recorded
 
+    @id:nmi-sweep-el0-sync-vector @sweep @arch:arm64
+    Example: an NMI at every instruction boundary of the EL0 synchronous exception vector (syscall entry)
+      Given a task blocked in schedule() below a system call
+      And an NMI is taken at every instruction boundary of el0t_64_sync
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+    @id:nmi-sweep-el0-sync-handler @sweep @arch:arm64
+    Example: an NMI at every instruction boundary of the C entry code of a system call
+      Given a task blocked in schedule() below a system call
+      And an NMI is taken at every instruction boundary of el0t_64_sync_handler
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+    @id:nmi-sweep-syscall-entry @sweep @arch:x86_64
+    Example: an NMI at every instruction boundary of the system call entry, before and after the stack switch
+      Given a task blocked in schedule() below a system call
+      And an NMI is taken at every instruction boundary of entry_SYSCALL_64
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+    @id:nmi-sweep-syscall-entry-c @sweep @arch:x86_64
+    Example: an NMI at every instruction boundary of the C entry code of a system call
+      Given a task blocked in schedule() below a system call
+      And an NMI is taken at every instruction boundary of do_syscall_64
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+    @id:irq-sweep-return-address-in-gpr @sweep @arch:arm64
+    Example: an IRQ at every instruction boundary of a leaf whose return address is held in a general purpose register
+      Given a task running a leaf function that keeps its return address in a general purpose register
+      And an IRQ is taken at every instruction boundary of lrgpr_leaf
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+    @id:irq-sweep-return-address-in-gpr-preempted @sweep @arch:arm64
+    Example: an IRQ at every instruction boundary of that leaf preempts the task, which then blocks
+      Given a task running a leaf function that keeps its return address in a general purpose register
+      And an IRQ is taken at every instruction boundary of lrgpr_leaf
+      When a reliable stacktrace is requested for the task
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+    @id:irq-sweep-fp-violation @sweep
+    Example: an IRQ at every instruction boundary of inline asm that calls before its frame is set up
+      Given a task blocked in schedule() below inline asm that violates the frame-pointer protocol
+      And an IRQ is taken at every instruction boundary of the task's kernel path
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+    @id:kprobe-brk-sweep-work-b @sweep
+    Example: a kprobe breakpoint hit at every instruction boundary of work_b, walked from its handler across the synchronous exception
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And a kprobe breakpoint is hit at every instruction boundary of work_b
+      When a reliable stacktrace is requested from the exception handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+    @id:page-fault-sweep-work-b-from-handler @sweep
+    Example: a kernel page fault at every instruction boundary of work_b, walked from the fault handler
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And a kernel page fault is taken at every instruction boundary of work_b
+      When a reliable stacktrace is requested from the exception handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+    @id:page-fault-sweep-work-b-sleeping @sweep
+    Example: a kernel page fault at every instruction boundary of work_b whose handler sleeps in schedule()
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And a kernel page fault is taken at every instruction boundary of work_b
+      When a reliable stacktrace is requested for the task
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+    @id:nmi-sweep-irq-handling @sweep
+    Example: an NMI at every instruction boundary of an IRQ's vector, entry code, stack switch, handler and exit
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken in the body of work_b
+      And an NMI is taken at every instruction boundary of that IRQ's entry, handler and exit
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+    @id:nmi-sweep-irq-handling-in-prologue @sweep
+    Example: the same, with the IRQ taken in a prologue
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken in the prologue of work_b
+      And an NMI is taken at every instruction boundary of that IRQ's entry, handler and exit
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
   @req:reject-exceptions-when-unidentifiable @must
   Rule: Exception boundaries are rejected, unless the unwinder can tell when unwinding them is reliable
 
@@ -100,6 +198,35 @@ Feature: Unwinding across interrupts and exceptions
       When a reliable stacktrace is requested from the interrupt handler
       Then every walk is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
 
+    @id:irq-return-address-in-gpr-rejected @sweep @arch:arm64
+    Example: an IRQ while the return address is in a general purpose register and the LR is stale
+      Given a task running a leaf function that keeps its return address in a general purpose register
+      And an IRQ is taken at every instruction boundary of lrgpr_leaf
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
+
+    @id:kprobe-brk-in-prologue-rejected
+    Example: a kprobe breakpoint in a prologue, while the frame pointer is transiently invalid
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And a kprobe breakpoint is hit in the prologue of work_b
+      When a reliable stacktrace is requested from the exception handler
+      Then the trace is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
+
+    @id:page-fault-in-body-sleeping-rejected
+    Example: a task asleep in the handler of a kernel page fault taken in a function body
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And a kernel page fault is taken in the body of work_b
+      When a reliable stacktrace is requested for the task
+      Then the trace is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
+
+    @id:nmi-sweep-irq-handling-rejected @sweep
+    Example: an NMI at every instruction boundary of an IRQ's handling is rejected unless identified
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken in the body of work_b
+      And an NMI is taken at every instruction boundary of that IRQ's entry, handler and exit
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
+
   @req:irq-and-nmi-judged-separately @may
   Rule: Unwinding across IRQs may be reliable while unwinding across NMIs is not
 
@@ -143,6 +270,20 @@ Feature: Unwinding across interrupts and exceptions
       Then every walk is complete or reported unreliable
       And the walks the model knows to be unwindable are reliable, as often as the catalogue asks
       And the reliable share is recorded
+
+    @id:kprobe-brk-sweep-unwound @sweep
+    Example: walks from a kprobe handler across the breakpoint are unwound where the model knows them unwindable
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And a kprobe breakpoint is hit at every instruction boundary of work_b
+      When a reliable stacktrace is requested from the exception handler
+      Then the walks the model knows to be unwindable are reliable, as often as the catalogue asks
+
+    @id:page-fault-sleeping-task-unwound @sweep
+    Example: a task sleeping in a page fault taken in work_b is unwound where the model knows it unwindable
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And a kernel page fault is taken at every instruction boundary of work_b
+      When a reliable stacktrace is requested for the task
+      Then the walks the model knows to be unwindable are reliable, as often as the catalogue asks
 
   @req:unwind-through-exceptions-if-able @should
   Rule: If you can reliably unwind through exceptions, you should (as x86_64 does)

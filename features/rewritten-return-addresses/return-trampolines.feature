@@ -78,6 +78,80 @@ Feature: Rewriting of return addresses
       Then every walk is complete or reported unreliable
       And the reliable share is recorded
 
+    @id:fgraph-ret-stack-missing-blocked
+    Example: return_to_handler is on the stack but the task has no graph tracing state
+      Given a task blocked in schedule() below a system call
+      And function-graph tracing of do_nanosleep
+      And the task's function-graph return stack is missing
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+
+    @id:fgraph-ret-stack-empty-blocked
+    Example: return_to_handler is on the stack but the task's ret_stack is empty
+      Given a task blocked in schedule() below a system call
+      And function-graph tracing of do_nanosleep
+      And the task's function-graph return stack is empty
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+
+    @id:fgraph-ret-stack-wrong-key-blocked
+    Example: return_to_handler is on the stack but no ret_stack entry is keyed to its slot
+      Given a task blocked in schedule() below a system call
+      And function-graph tracing of do_nanosleep
+      And the task's function-graph return stack entry for that return has the wrong key
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+
+    @id:fgraph-ret-stack-missing-irq-handler
+    Example: an IRQ below a graph-traced function whose task has no graph tracing state
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And function-graph tracing of work_b
+      And an IRQ is taken in the body of work_c
+      And the task's function-graph return stack is missing
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the trace is complete or reported unreliable
+
+    @id:fgraph-ret-stack-wrong-ret-blocked
+    Example: the ret_stack entry behind return_to_handler saves a return address that is not kernel text
+      Given a task blocked in schedule() below a system call
+      And function-graph tracing of do_nanosleep
+      And the return address saved in the task's function-graph return stack is not kernel text
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+
+    @id:kretprobe-instances-empty-blocked
+    Example: __kretprobe_trampoline is on the stack but the task has no kretprobe instance
+      Given a task blocked in schedule() below a system call
+      And a kretprobe on do_nanosleep
+      And the task's kretprobe instance list is empty
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+
+    @id:kretprobe-instance-wrong-key-blocked
+    Example: __kretprobe_trampoline is on the stack but no instance is keyed to its slot
+      Given a task blocked in schedule() below a system call
+      And a kretprobe on do_nanosleep
+      And the task's kretprobe instance for that return has the wrong key
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+
+    @id:kretprobe-instances-empty-irq-handler
+    Example: an IRQ below a kretprobed function whose task has no kretprobe instance
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And a kretprobe on work_b
+      And an IRQ is taken in the body of work_c
+      And the task's kretprobe instance list is empty
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the trace is complete or reported unreliable
+
+    @id:kretprobe-instance-wrong-ret-blocked
+    Example: the kretprobe instance behind the trampoline saves a return address that is not kernel text
+      Given a task blocked in schedule() below a system call
+      And a kretprobe on do_nanosleep
+      And the return address saved in the task's kretprobe instance is not kernel text
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+
   @req:fgraph-original-return-reported @may
   Rule: The original return address is reported in place of return_to_handler
 

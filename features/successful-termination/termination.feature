@@ -27,6 +27,13 @@ Feature: Identifying successful termination
       When a reliable stacktrace is requested for the task
       Then the trace is reported unreliable
 
+    @id:stale-final-record-mid-stack-not-termination
+    Example: a stale copy of the final frame record met mid-stack is not the end of the walk
+      Given a task blocked in schedule() below a function that keeps a copy of its user-mode pt_regs
+      And a saved frame pointer that points at that stale copy of the final frame record
+      When a reliable stacktrace is requested for the task
+      Then the trace is reported unreliable
+
   @req:termination-in-entry-function @may
   Rule: The walk ends within a kernel entry function
 
@@ -47,6 +54,14 @@ Feature: Identifying successful termination
       When a reliable stacktrace is requested for the task
       Then the trace is complete or reported unreliable
 
+    @id:stale-final-record-not-at-fixed-location
+    Example: a final frame record anywhere but task_pt_regs is not a successful termination
+      Given a task blocked in schedule() below a function that keeps a copy of its user-mode pt_regs
+      And a saved frame pointer that points at that stale copy of the final frame record
+      And the corruption is in frame record 2 counted from the innermost
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+
   @req:termination-on-expected-stack @may
   Rule: The walk ends on the stack expected for a kernel entry point
 
@@ -64,6 +79,14 @@ Feature: Identifying successful termination
       And an NMI is taken inside that IRQ handler
       When a reliable stacktrace is requested from the interrupt handler
       Then the trace is complete or reported unreliable
+
+    @id:irq-stack-walk-ends-in-entry-code
+    Example: a walk from the IRQ stack that reaches the task stack through the IRQ stack's link ends in the entry code
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken in the body of work_b
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the trace is reliable if the profile claims it unwinds across IRQs, and reported unreliable otherwise
+      And a reliable trace ends in the kernel entry code
 
   @req:early-termination-not-reliable @must
   Rule: A walk that stops early is not reported reliable
@@ -96,3 +119,18 @@ Feature: Identifying successful termination
       And an IRQ is taken at every instruction boundary of the EFI runtime service
       When a reliable stacktrace is requested from the interrupt handler
       Then every walk is complete or reported unreliable
+
+    @id:stale-final-record-mid-stack-not-reliable
+    Example: a link to a stale user-mode pt_regs left mid-stack does not end the walk with success
+      Given a task blocked in schedule() below a function that keeps a copy of its user-mode pt_regs
+      And a saved frame pointer that points at that stale copy of the final frame record
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+
+    @id:stale-final-record-deeper-not-reliable
+    Example: the link to the stale user-mode pt_regs is two records up the chain
+      Given a task blocked in schedule() below a function that keeps a copy of its user-mode pt_regs
+      And a saved frame pointer that points at that stale copy of the final frame record
+      And the corruption is in frame record 2 counted from the innermost
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable

@@ -68,6 +68,23 @@ Feature: Identifying unwindable code
       Then every walk is complete or reported unreliable
       And the reliable share is recorded
 
+    @id:nmi-in-kretprobe-trampoline @sweep
+    Example: walks from an NMI inside the kretprobe trampoline
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And a kretprobe on work_c
+      And an NMI is taken at every instruction boundary of __kretprobe_trampoline
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+
+    @id:kprobe-brk-handler-sweep @sweep
+    Example: walks from a kprobe handler with the breakpoint hit at every instruction of a kretprobed function
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And a kretprobe on work_c
+      And a kprobe breakpoint is hit at every instruction boundary of work_b
+      When a reliable stacktrace is requested from the exception handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
   @req:generated-code-handled @should
   Rule: Dynamically generated code (eBPF, optprobe trampolines) is unwound or rejected
 
@@ -102,6 +119,19 @@ Feature: Identifying unwindable code
       And an IRQ is taken at every instruction boundary of efi_get_time
       When a reliable stacktrace is requested from the interrupt handler
       Then every walk is reported unreliable
+
+    @id:efi-return-address-in-frame-chain-rejected
+    Example: a task blocked in a kernel callback of an EFI runtime service is reported unreliable
+      Given a task blocked in schedule() in a kernel callback of an EFI runtime service
+      When a reliable stacktrace is requested for the task
+      Then the trace is reported unreliable
+
+    @id:irq-in-efi-callback-rejected
+    Example: an IRQ in a kernel callback of an EFI runtime service, walked from the handler, is reported unreliable
+      Given a task blocked in schedule() in a kernel callback of an EFI runtime service
+      And an IRQ is taken in the body of efi_callback
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the trace is reported unreliable
 
   @req:kernel-text-address-check @may
   Rule: __kernel_text_address() tells kernel code (modules, eBPF) from foreign code and corrupt addresses

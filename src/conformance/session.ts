@@ -13,6 +13,7 @@ import { judge, type Judgement, type Outcome, type WalkRecord } from '../oracle/
 import { stackDump } from '../report/stack-dump';
 import { toWalkReport, type Level, type ScenarioResult, type ScenarioStatus, type SweepSummary, type WalkReport } from '../report/results';
 import { kitFor } from '../scene';
+import { nmiAtEachStepOfException } from '../scene/sweep';
 import type { Corruption, ExceptionKind, Finding, Instrumentation, InstructionPoint, Scene, SceneSpec, SweepSpec, Workload } from '../scene/types';
 import type { SymbolKind } from '../machine/symbols';
 import { loadSnapshot, type LoadedSnapshot } from '../snapshot/io';
@@ -153,9 +154,12 @@ export class ConformanceSession {
   private instrument: Instrumentation = {};
   private exception: { kind: ExceptionKind; at: InstructionPoint } | undefined;
   private nested = false;
+  /** An NMI at every instruction boundary of the exception's handling, instead of at its handler's walk point. */
+  private nestedEvery = false;
   private sweepOver: { kind: ExceptionKind; functions?: string[]; codeKind?: SymbolKind; undefinedOnly?: boolean } | undefined;
   private beforeInsn: { kind: ExceptionKind; fn: string; insn: string } | undefined;
   private corruption: Corruption | undefined;
+  private corruptionDepth: number | undefined;
   private findings: Finding[] | undefined;
   readonly walks: Walked[] = [];
   sweep: SweepSummary | undefined;
@@ -231,6 +235,12 @@ export class ConformanceSession {
     this.nested = true;
   }
 
+  /** An NMI before every instruction the CPU executes handling the exception: its vector, entry code, stack switch, handler and exit. */
+  nmiAtEveryBoundaryOfException(): void {
+    if (!this.exception && !this.beforeInsn) throw new Error('an NMI at every boundary of an exception\'s handling needs the exception first (Given an IRQ is taken ...)');
+    this.nestedEvery = true;
+  }
+
   everyBoundary(kind: ExceptionKind, functions?: string[]): void {
     this.sweepOver = { kind, ...(functions ? { functions } : {}) };
   }
@@ -274,6 +284,12 @@ export class ConformanceSession {
     this.corruption = c;
   }
 
+  /** The frame-record corruption edits the record `depth` links up the chain (1: the innermost). */
+  corruptDepth(depth: number): void {
+    if (!this.corruption) throw new Error('a corruption depth needs a corruption first (Given a saved frame pointer ...)');
+    this.corruptionDepth = depth;
+  }
+
   // ------------------------------------------------------------------ When: walks and analysis
 
   private need(): Workload {
@@ -291,6 +307,7 @@ export class ConformanceSession {
       ...(Object.keys(this.instrument).length ? { instrument: this.instrument } : {}),
       moment,
       ...(this.corruption ? { corrupt: this.corruption } : {}),
+      ...(this.corruptionDepth !== undefined ? { corruptDepth: this.corruptionDepth } : {}),
     };
   }
 
@@ -358,7 +375,10 @@ export class ConformanceSession {
       const index = texts.findIndex((t) => norm(t) === norm(insn) || norm(t).startsWith(`${norm(insn)} `));
       if (index < 0) throw new Error(`${fn} has no instruction "${insn}" (it has: ${texts.join('; ')})`);
       this.exception = { kind: exc, at: { fn, index } };
-      await this.walkScene(kit.buildScene(this.spec(walk)));
+      if (this.nestedEvery) await this.walkNmiDuringException(walk);
+      else await this.walkScene(kit.buildScene(this.spec(walk)));
+    } else if (this.nestedEvery) {
+      await this.walkNmiDuringException(walk);
     } else {
       if (walk === 'in-handler' && !this.exception) throw new Error('a walk from the handler needs an exception (Given an IRQ is taken ...)');
       await this.walkScene(kit.buildScene(this.spec(walk)));
@@ -367,6 +387,14 @@ export class ConformanceSession {
     if (!skipped) return undefined;
     this.forced = { status: 'skipped', message: `the implementation skipped the walk: ${skipped.skipped}` };
     return 'skipped';
+  }
+
+  /** One walk from an NMI taken before each instruction of the exception's handling (a sweep). */
+  private async walkNmiDuringException(walk: 'in-handler' | 'preempted'): Promise<void> {
+    if (walk !== 'in-handler') throw new Error('an NMI inside the handling of an exception is walked from the NMI handler');
+    for (const scene of nmiAtEachStepOfException(this.spec(walk), (s) => kitFor(this.profile.arch).buildScene(s))) await this.walkScene(scene);
+    if (!this.walks.length) throw new Error('the exception took no instruction to handle');
+    this.sweep = this.summary();
   }
 
   /**

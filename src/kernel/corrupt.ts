@@ -10,6 +10,7 @@ import type { Memory } from '../machine/memory';
 import type { Corruption } from '../scene/types';
 import type { GroundTruth } from '../truth/shadow';
 import { hex } from '../machine/addr';
+import type { TaskTracing } from './tracing';
 
 export interface CorruptionTargets {
   /** The other (blocked) task's innermost frame record. */
@@ -143,4 +144,107 @@ export function checkExceptionFrame(mem: Memory, regs: number | undefined, L: Ex
   const pc = mem.read64(regs + L.pc);
   if (resume === undefined || pc !== resume) throw new Error(`${c}: the exception frame at ${hex(regs)} saves pc ${hex(pc)}, not the innermost exception's resume address`);
   return regs;
+}
+
+/**
+ * Corruptions of the task's tracing state (task->ret_stack, the kretprobe instances) while a return
+ * trampoline's address sits in a saved return slot: the unwinder cannot recover the original return
+ * address from it. Only a corrupted saved return address changes where the task really goes (the
+ * trampoline hands it back), and that is reported as a Redirect; a lost or mis-keyed entry leaves the
+ * shadow record as it is.
+ */
+export const TRACING_CORRUPTIONS: readonly Corruption[] = [
+  'fgraph-ret-stack-missing',
+  'fgraph-ret-stack-empty',
+  'fgraph-ret-stack-wrong-key',
+  'fgraph-ret-stack-wrong-ret',
+  'kretprobe-instances-empty',
+  'kretprobe-instance-wrong-key',
+  'kretprobe-instance-wrong-ret',
+];
+
+export const isTracingCorruption = (c: Corruption): boolean => TRACING_CORRUPTIONS.includes(c);
+
+/** A key no return slot has: the entry's own key moved past the frame (still aligned, still on the stack). */
+const WRONG_KEY_DELTA = 0x10;
+
+export function corruptTracing(t: TaskTracing, c: Corruption): Redirect | undefined {
+  const fgraph = c.startsWith('fgraph-');
+  // The innermost entry: ret_stack is oldest first, the instance list newest first.
+  const entry = fgraph ? t.fgraph[t.fgraph.length - 1] : t.kretprobes[0];
+  if (!entry || (fgraph && !t.fgraphEnabled)) throw new Error(`${c}: the task has no ${fgraph ? 'ret_stack entry' : 'kretprobe instance'}, so no return trampoline is on its stack`);
+  switch (c) {
+    case 'fgraph-ret-stack-missing':
+      t.fgraphEnabled = false;
+      t.fgraph = [];
+      return undefined;
+    case 'fgraph-ret-stack-empty':
+      t.fgraph = [];
+      return undefined;
+    case 'kretprobe-instances-empty':
+      t.kretprobes = [];
+      return undefined;
+    case 'fgraph-ret-stack-wrong-key':
+    case 'kretprobe-instance-wrong-key':
+      entry.retp += WRONG_KEY_DELTA;
+      return undefined;
+    case 'fgraph-ret-stack-wrong-ret':
+    case 'kretprobe-instance-wrong-ret': {
+      const was = entry.ret;
+      entry.ret = GARBAGE_RA;
+      return { was, now: GARBAGE_RA };
+    }
+    default:
+      throw new Error(`${c} is not a corruption of the tracing state`);
+  }
+}
+
+/**
+ * The saved frame record `depth` links up the chain from `fp0` (1: fp0 itself), read before any
+ * corruption: the records the task's own frame pointers chain through.
+ */
+export function recordAtDepth(mem: Memory, fp0: number, depth = 1, c?: Corruption): number {
+  if (!Number.isInteger(depth) || depth < 1) throw new Error(`corruption depth ${depth}: the innermost frame record is depth 1`);
+  // Its plausible copy goes below the record: below the innermost one that is dead stack, deeper it is a live frame.
+  if (c === 'frame-pointer-downward' && depth > 1) throw new Error('frame-pointer-downward applies to the innermost record only: deeper, its copy would overwrite live frames');
+  let rec = fp0;
+  for (let d = 1; d < depth; d++) {
+    const next = mem.read64(rec);
+    if (next === 0 || !mem.find(next, 16)) throw new Error(`corruption depth ${depth}: the frame chain ends after ${d} record(s)`);
+    rec = next;
+  }
+  return rec;
+}
+
+/** A stale copy of the task's user-mode pt_regs, and how a frame link reaches it. */
+export interface StaleRegs {
+  /** The task's own pt_regs (task_pt_regs), the final frame of its stack. */
+  from: number;
+  /** Where the stale copy is left, mid-stack. */
+  at: number;
+  size: number;
+  /** The frame link that reaches the copy: arm64 &copy->stackframe, x86_64 copy | 1 (an encoded pt_regs pointer). */
+  link: number;
+}
+
+/**
+ * The frame record whose frame pointer is the one `fn` runs with: the record, on the chain from `fp0`,
+ * whose saved return address is in `fn` links to it.
+ */
+export function framePointerOf(mem: Memory, fp0: number, inFn: (ra: number) => boolean): number {
+  for (let rec = fp0, n = 0; rec && mem.find(rec, 16) && n < 64; rec = mem.read64(rec), n++) {
+    if (inFn(mem.read64(rec + 8))) return mem.read64(rec);
+  }
+  throw new Error('no frame record on the chain returns into the function that holds the stale pt_regs');
+}
+
+/**
+ * frame-pointer-to-stale-final: leave a copy of the task's user-mode pt_regs (with its FINAL frame
+ * record) at `s.at`, and point the link of the frame record at `record` at it. The record must lie
+ * below the copy, so the link still points up the stack. Returns do not change.
+ */
+export function linkToStaleRegs(mem: Memory, record: number, s: StaleRegs): void {
+  if (record + 16 > s.at) throw new Error(`frame-pointer-to-stale-final: the record at ${hex(record)} is not below the stale pt_regs at ${hex(s.at)}`);
+  for (let o = 0; o < s.size; o += 8) mem.write64(s.at + o, mem.read64(s.from + o));
+  mem.write64(record, s.link);
 }

@@ -36,7 +36,19 @@ export type Workload =
   /** a SYM_CODE block reached neither from known code nor by a hint (build-time analysis only) */
   | 'unreachable-code'
   /** a SYM_CODE block with an UNWIND_HINT_UNDEFINED region executed by the task */
-  | 'hint-undefined';
+  | 'hint-undefined'
+  /**
+   * syscall -> sys_efi -> efi_call_rts -> (arm64: __efi_rt_asm_wrapper ->) efi_set_variable (foreign EFI
+   * code: no frame record, the return address kept in a slot of its own) -> efi_callback (kernel) -> schedule
+   */
+  | 'efi-callback'
+  /** syscall -> sys_regscopy -> regscopy_fn (a local buffer the size of struct pt_regs) -> schedule */
+  | 'regs-copy-sleep'
+  /**
+   * arm64 only: syscall -> sys_lrgpr -> lrgpr_fn -> lrgpr_leaf, a leaf that moves its return address to X9
+   * and uses X30 as a general purpose register (returning with RET X9); then lrgpr_fn -> schedule
+   */
+  | 'lr-in-gpr';
 
 export interface Instrumentation {
   /** Functions traced by the function-graph tracer (ftrace entry trampoline + return_to_handler). */
@@ -56,7 +68,13 @@ export interface InstructionPoint {
   occurrence?: number;
 }
 
-export type ExceptionKind = 'irq' | 'nmi';
+/**
+ * 'brk': a synchronous exception taken in kernel code, a kprobe's breakpoint (BRK on arm64, int3 on
+ * x86_64) hit before the instruction; its handler runs on the task stack. 'page-fault': a kernel-mode page
+ * fault taken at the instruction (a fault on a user address in kernel code); its handler may sleep, so
+ * `walk: 'preempted'` walks the task blocked in schedule() below the fault handler.
+ */
+export type ExceptionKind = 'irq' | 'nmi' | 'brk' | 'page-fault';
 
 export type Moment =
   /** Run until the task is switched out in schedule(): the common livepatch case. */
@@ -65,11 +83,14 @@ export type Moment =
    * Take an exception just before the instruction at `at` executes. `walk: 'in-handler'` walks
    * current from inside the handler (on the IRQ/NMI stack); `'preempted'` lets the IRQ preempt the
    * task, which then blocks in schedule() with the exception frame on its stack.
-   * `nested: 'nmi'` takes an NMI inside the IRQ handler and walks from the NMI handler.
+   * `nested: 'nmi'` takes an NMI inside the IRQ handler and walks from the NMI handler: at the handler's
+   * walk point, or, with `nestedAfter: k`, before the k-th instruction the CPU executes from the IRQ's
+   * vector on (its entry code, the stack switch, the handler, its exit); a k past the IRQ's return makes
+   * buildScene throw MomentPastException.
    */
-  | { kind: 'exception'; exception: ExceptionKind; at: InstructionPoint; walk: 'in-handler' | 'preempted'; nested?: 'nmi' }
+  | { kind: 'exception'; exception: ExceptionKind; at: InstructionPoint; walk: 'in-handler' | 'preempted'; nested?: 'nmi'; nestedAfter?: number }
   /** Stop at an instruction boundary by step count from the start of the workload (sweeps use this). */
-  | { kind: 'exception-at-step'; exception: ExceptionKind; step: number; walk: 'in-handler' | 'preempted'; nested?: 'nmi' };
+  | { kind: 'exception-at-step'; exception: ExceptionKind; step: number; walk: 'in-handler' | 'preempted'; nested?: 'nmi'; nestedAfter?: number };
 
 /** Corruption applied to the task's stack after the moment is reached (spec 2, robustness). */
 export type Corruption =
@@ -85,13 +106,29 @@ export type Corruption =
   | 'exception-sp-unmapped' // its saved sp points into unmapped memory
   | 'exception-sp-other-task' // its saved sp points into another task's stack
   | 'exception-fp-misaligned' // its saved x29 / rbp is misaligned
-  | 'exception-fp-other-task'; // its saved x29 / rbp points at another task's frame record
+  | 'exception-fp-other-task' // its saved x29 / rbp points at another task's frame record
+  // The task's tracing state, while a return trampoline's address is on its stack (src/kernel/tracing.ts):
+  | 'fgraph-ret-stack-missing' // graph tracing state NULL (no task->ret_stack)
+  | 'fgraph-ret-stack-empty' // task->ret_stack holds no entry
+  | 'fgraph-ret-stack-wrong-key' // the innermost ret_stack entry's key (retp) matches no slot
+  | 'fgraph-ret-stack-wrong-ret' // the innermost ret_stack entry's saved return address is not kernel text
+  | 'kretprobe-instances-empty' // the task's kretprobe instance list is empty
+  | 'kretprobe-instance-wrong-key' // the newest kretprobe instance's key (retp) matches no slot
+  | 'kretprobe-instance-wrong-ret' // the newest kretprobe instance's saved return address is not kernel text
+  // A saved frame link points at a stale copy of the task's user-mode pt_regs (its FINAL frame record) left
+  // mid-stack, in the local struct pt_regs of regscopy_fn (workload regs-copy-sleep): the end met too early.
+  | 'frame-pointer-to-stale-final';
 
 export interface SceneSpec {
   workload: Workload;
   instrument?: Instrumentation;
   moment: Moment;
   corrupt?: Corruption;
+  /**
+   * Which saved frame record a frame-record corruption edits: 1 (the default) is the innermost one the
+   * task's frame pointer points at, 2 the record its link points at, and so on up the chain.
+   */
+  corruptDepth?: number;
 }
 
 /** A build-time finding of the objtool-like analyser. */

@@ -305,6 +305,45 @@ function coreText(): string {
   );
 }
 
+/**
+ * Synchronous exceptions from EL1 (entry.S el1h_64_sync, entry-common.c el1h_64_sync_handler): two classes
+ * are modelled, a kprobe's breakpoint (el1_brk64 -> do_el1_brk64 -> the kprobes BRK hook) and a data
+ * abort (el1_abort -> do_mem_abort -> do_page_fault, which may sleep). The handlers run on the task
+ * stack, below the pt_regs kernel_entry builds there.
+ */
+function syncExceptionText(): string {
+  return lines(
+    'SYM_CODE_START(el1h_64_sync)',
+    '  UNWIND_HINT_UNDEFINED',
+    kernelEntryEl1().map((l) => '  ' + l),
+    '  UNWIND_HINT_REGS',
+    '  MOV X0, SP',
+    '  BL <el1h_64_sync_handler>',
+    kernelExit(false).map((l) => '  ' + l),
+    'SYM_CODE_END(el1h_64_sync)',
+    'SYM_FUNC_START(el1h_64_sync_handler)',
+    '  STP X29, X30, [SP, #-16]!',
+    '  MOV X29, SP',
+    '  SYNC_CLASS X1',
+    '  CBZ X1, .Lel1_sync_brk',
+    '  BL <el1_abort>',
+    '  B .Lel1_sync_done',
+    '.Lel1_sync_brk:',
+    '  BL <el1_brk64>',
+    '.Lel1_sync_done:',
+    '  LDP X29, X30, [SP], #16',
+    '  RET',
+    'SYM_FUNC_END(el1h_64_sync_handler)',
+    cfunc('el1_brk64', ['BL <do_el1_brk64>']),
+    cfunc('do_el1_brk64', ['BL <kprobe_brk_handler>']),
+    cfunc('kprobe_brk_handler', ['BODY 1', 'WALK_POINT brk', 'BODY 1']),
+    '// a kernel-mode fault on a user address: the handler may sleep (waiting for the page)',
+    cfunc('el1_abort', ['BL <do_mem_abort>']),
+    cfunc('do_mem_abort', ['BL <do_page_fault>']),
+    cfunc('do_page_fault', ['BODY 1', 'WALK_POINT page-fault', 'BL <schedule>', 'BODY 1']),
+  );
+}
+
 /** The spec's arm64 examples, verbatim (reliable-stacktrace.rst 3.6). */
 export const SPEC_FUNCTION = `function:
         STP X29, X30, [SP, -16]!
@@ -453,6 +492,12 @@ export function workloadCode(w: Workload): WorkloadCode {
           'SYM_CODE_END(orphan_stub)',
         ),
       };
+    case 'efi-callback':
+      return efiCallback();
+    case 'regs-copy-sleep':
+      return regsCopy();
+    case 'lr-in-gpr':
+      return lrInGpr();
     case 'hint-undefined':
       return {
         syscall: 'sys_hintundef',
@@ -476,6 +521,72 @@ export function workloadCode(w: Workload): WorkloadCode {
   }
 }
 
+/**
+ * An EFI runtime service that calls back into the kernel: the firmware keeps no frame record (its
+ * return address sits in a slot of its own) and leaves x29 as the kernel's wrapper set it, so the
+ * callback's frame record links straight to __efi_rt_asm_wrapper's record, which names efi_call_rts.
+ */
+function efiCallback(): WorkloadCode {
+  return {
+    syscall: 'sys_efi',
+    kernel: lines(
+      cfunc('sys_efi', ['BL <efi_call_rts>']),
+      cfunc('efi_call_rts', ['ADR X8, <efi_set_variable>', 'BL <__efi_rt_asm_wrapper>']),
+      cfunc('__efi_rt_asm_wrapper', ['STR X18, [SP, #16]', 'BLR X8', 'LDR X18, [SP, #16]'], 32),
+      cfunc('efi_callback', ['BODY 1', 'BL <schedule>', 'BODY 1']),
+    ),
+    efi: lines(
+      'efi_set_variable:',
+      '  SUB SP, SP, #32',
+      '  STP X19, X30, [SP]',
+      '  BODY 2',
+      '  ADR X9, <efi_callback>',
+      '  BLR X9',
+      '  BODY 1',
+      '  LDP X19, X30, [SP]',
+      '  ADD SP, SP, #32',
+      '  RET',
+    ),
+  };
+}
+
+/** Where regscopy_fn keeps its local struct pt_regs: above its frame record (x29 + this). */
+export const REGS_COPY_OFFSET = A.FRAME_RECORD_SIZE;
+
+/** A function with an on-stack struct pt_regs (a copy of the task's registers, as a core dump takes one). */
+function regsCopy(): WorkloadCode {
+  return {
+    syscall: 'sys_regscopy',
+    kernel: lines(cfunc('sys_regscopy', ['BODY 1', 'BL <regscopy_fn>', 'BODY 1']), cfunc('regscopy_fn', ['BODY 1', 'BL <schedule>', 'BODY 1'], REGS_COPY_OFFSET + A.PT_REGS_SIZE)),
+  };
+}
+
+/**
+ * Spec 3.3: "during the function body the return address may be held in an arbitrary general purpose
+ * register". lrgpr_leaf keeps no frame record, moves its return address to X9 and uses X30 as a
+ * scratch register holding a text address (inside lrgpr_table's body), so the LR is stale while the body runs.
+ * Its body is written out (BODY would clobber X9).
+ */
+function lrInGpr(): WorkloadCode {
+  return {
+    syscall: 'sys_lrgpr',
+    kernel: lines(
+      cfunc('sys_lrgpr', ['BODY 1', 'BL <lrgpr_fn>', 'BODY 1']),
+      cfunc('lrgpr_fn', ['BODY 1', 'BL <lrgpr_leaf>', 'BODY 1', 'BL <schedule>', 'BODY 1']),
+      'SYM_FUNC_START(lrgpr_leaf)',
+      '  MOV X9, X30',
+      '  ADR X30, <lrgpr_table>',
+      '  ADD X30, X30, #8',
+      '  LDR X10, [X30]',
+      '  ADD X10, X10, #1',
+      '  MOV X11, X10',
+      '  RET X9',
+      'SYM_FUNC_END(lrgpr_leaf)',
+      cfunc('lrgpr_table', ['BODY 2']),
+    ),
+  };
+}
+
 /** Functions the real kernel never lets ftrace or kprobes patch (noinstr / notrace / NOKPROBE). */
 export const NOINSTR: ReadonlySet<string> = new Set([
   'cpu_switch_to',
@@ -483,6 +594,12 @@ export const NOINSTR: ReadonlySet<string> = new Set([
   'el0t_64_sync_handler',
   'el1h_64_irq_handler',
   'el1h_64_nmi_handler',
+  'el1h_64_sync_handler',
+  'el1_brk64',
+  'do_el1_brk64',
+  'kprobe_brk_handler',
+  'el1_abort',
+  'do_mem_abort',
   'call_on_irq_stack',
   'ftrace_graph_func',
   'ftrace_return_to_handler',
@@ -522,7 +639,7 @@ export interface Image {
 
 export function buildImage(w: Workload, ins?: Instrumentation): Image {
   const code = workloadCode(w);
-  const units: AsmUnit[] = [{ region: MAP.ktext.name, base: MAP.ktext.base, text: lines(coreText(), code.kernel) }];
+  const units: AsmUnit[] = [{ region: MAP.ktext.name, base: MAP.ktext.base, text: lines(coreText(), syncExceptionText(), code.kernel) }];
   if (code.module) units.push({ region: MAP.modtext.name, base: MAP.modtext.base, text: code.module, module: 'demo_mod' });
   if (code.bpf) units.push({ region: MAP.bpf.name, base: MAP.bpf.base, text: code.bpf, defaultKind: 'bpf' });
   if (code.efi) units.push({ region: MAP.efi.name, base: MAP.efi.base, text: code.efi, defaultKind: 'foreign' });

@@ -3,7 +3,7 @@
  * applying instrumentation and corruption, and packaging snapshot + ground truth + findings.
  */
 import { walkContext } from '../context';
-import { exceptionAtEachStep } from '../../scene/sweep';
+import { exceptionAtEachStep, MomentPastException } from '../../scene/sweep';
 import { analyseArm64, type Arm64Analysis } from '../../analyser/arm64';
 import { ARM64_ABI } from '../../isa/arm64/abi';
 import type { StopReason } from '../../isa/arm64/interpreter';
@@ -11,9 +11,9 @@ import type { ArchKit, Finding, Instrumentation, Scene, SceneSpec, SweepSpec, Wo
 import { makeSnapshot } from '../../snapshot/io';
 import type { SnapshotStack } from '../../snapshot/types';
 import type { GroundTruth } from '../../truth/shadow';
-import { buildImage, MAP, TASK_PT_REGS, type Image } from './image';
+import { buildImage, MAP, REGS_COPY_OFFSET, TASK_PT_REGS, type Image } from './image';
 import { sweepSteps, type Boundary } from '../boundary';
-import { checkExceptionFrame, corruptExceptionFrame, corruptFrameRecord, isExceptionFrameCorruption, redirectTruth, type ExceptionFrameLayout } from '../corrupt';
+import { checkExceptionFrame, corruptExceptionFrame, corruptFrameRecord, corruptTracing, framePointerOf, isExceptionFrameCorruption, isTracingCorruption, linkToStaleRegs, recordAtDepth, redirectTruth, type ExceptionFrameLayout } from '../corrupt';
 import { Arm64Machine, symbolsOf } from './machine';
 
 export const ARM64_WORKLOADS: readonly Workload[] = [
@@ -30,6 +30,9 @@ export const ARM64_WORKLOADS: readonly Workload[] = [
   'tail-call',
   'unreachable-code',
   'hint-undefined',
+  'efi-callback',
+  'regs-copy-sleep',
+  'lr-in-gpr',
 ];
 
 const STEP_LIMIT = 100_000;
@@ -58,7 +61,7 @@ function run(m: Arm64Machine, breakAt = -1, breakStep = -1): StopReason {
   return stop;
 }
 
-const EXC = { irq: 'IRQ', nmi: 'NMI' } as const;
+const EXC = { irq: 'IRQ', nmi: 'NMI', brk: 'kprobe BRK', 'page-fault': 'kernel page fault' } as const;
 
 interface Reached {
   m: Arm64Machine;
@@ -82,6 +85,8 @@ function reach(spec: SceneSpec, img: Image): Reached {
     return { m, state: 'blocked', moment: `blocked in schedule() (saved pc ${m.syms.describe(m.savedContext().pc!)})`, slug: 'blocked' };
   }
   if (mo.exception === 'nmi' && mo.walk === 'preempted' && !mo.nested) throw new Error('an NMI cannot preempt the task (walk: preempted needs an IRQ)');
+  if (mo.exception === 'page-fault' && mo.nested) throw new Error('a page fault is walked from its handler or blocked in it (no nested NMI)');
+  if (mo.exception === 'brk' && (mo.walk === 'preempted' || mo.nested)) throw new Error('a kprobe BRK is walked from its handler (no preemption on its return, no nested NMI)');
   let where: number;
   let at = '';
   if (mo.kind === 'exception') {
@@ -110,6 +115,7 @@ function reach(spec: SceneSpec, img: Image): Reached {
   // kernel_entry pushes pt_regs on the interrupted stack (SUB SP, SP, #PT_REGS_SIZE).
   const excRegs = m.cpu.sp - ARM64_ABI.PT_REGS_SIZE;
   m.takeException(mo.exception);
+  if (mo.nested === 'nmi' && mo.nestedAfter !== undefined) return nmiDuringException(m, mo.exception, mo.nestedAfter, desc, `${m.syms.describe(where)}${at}`);
   if (mo.nested === 'nmi') {
     m.cfg = { walkAt: 'nmi', nestedNmi: mo.exception === 'irq' };
     const stop = run(m);
@@ -125,7 +131,28 @@ function reach(spec: SceneSpec, img: Image): Reached {
   m.cfg = { preempt: true };
   const stop = run(m);
   if (stop !== 'blocked') throw new Error(`preempted task did not block (${stop})`);
-  return { m, state: 'blocked', moment: `${desc}, task preempted on IRQ return and blocked`, slug: `${mo.exception}-preempt/${m.syms.describe(where)}${at}`, excRegs };
+  return { m, state: 'blocked', moment: `${desc}, ${mo.exception === 'page-fault' ? 'the task sleeps in the fault handler' : 'task preempted on IRQ return and blocked'}`, slug: `${mo.exception}-preempt/${m.syms.describe(where)}${at}`, excRegs };
+}
+
+/**
+ * An NMI `k` instructions into the handling of the exception just taken (its vector, entry code, the
+ * IRQ stack switch, the handler, its exit), walked from the NMI handler.
+ */
+function nmiDuringException(m: Arm64Machine, exc: string, k: number, desc: string, where: string): Reached {
+  const depth = m.shadow.entries.length;
+  const entry = m.shadow.entries[depth - 1];
+  m.cfg = {};
+  if (k > 0) {
+    const stop = m.cpu.run(k);
+    if (stop !== 'limit' && m.shadow.entries[depth - 1] === entry) throw new Error(`handling the ${exc} stopped (${stop}) before its instruction ${k}`);
+  }
+  if (m.shadow.entries[depth - 1] !== entry) throw new MomentPastException(`the ${exc} has returned before instruction ${k} of its handling`);
+  const nmiAt = m.describe(m.cpu.pc);
+  m.takeException('nmi');
+  m.cfg = { walkAt: 'nmi' };
+  const stop = run(m);
+  if (stop !== 'walk') throw new Error(`NMI walk point not reached (${stop})`);
+  return { m, state: 'running', moment: `${desc}, NMI before ${nmiAt} (instruction ${k} of its handling), walk from the NMI handler`, slug: `${exc}+nmi@${k}/${where}` };
 }
 
 function slugOf(spec: SceneSpec, base: string): string {
@@ -135,6 +162,7 @@ function slugOf(spec: SceneSpec, base: string): string {
   if (ins?.ftraceRegs?.length) parts.push(`ftrace=${ins.ftraceRegs.join('+')}`);
   if (ins?.kretprobe?.length) parts.push(`kretprobe=${ins.kretprobe.join('+')}`);
   if (spec.corrupt) parts.push(`corrupt=${spec.corrupt}`);
+  if (spec.corruptDepth && spec.corruptDepth > 1) parts.push(`depth=${spec.corruptDepth}`);
   return parts.join('/');
 }
 
@@ -165,11 +193,17 @@ export function buildScene(spec: SceneSpec): Scene {
   }
   if (spec.corrupt) {
     const targets = { otherRecord: m.otherRecord, unmapped: 0x800080ff0000 };
-    if (isExceptionFrameCorruption(spec.corrupt)) {
+    if (isTracingCorruption(spec.corrupt)) redirectTruth(truth, corruptTracing(m.tracing, spec.corrupt));
+    else if (isExceptionFrameCorruption(spec.corrupt)) {
       const at = checkExceptionFrame(m.mem, r.excRegs, PT_REGS_LAYOUT, truth, spec.corrupt);
       if ((m.mem.read64(at + ARM64_ABI.S_PSTATE) & ARM64_ABI.PSR_MODE_MASK) !== ARM64_ABI.PSR_MODE_EL1h) throw new Error(`${spec.corrupt}: the exception frame is not kernel-mode`);
       redirectTruth(truth, corruptExceptionFrame(m.mem, at, PT_REGS_LAYOUT, spec.corrupt, targets));
-    } else redirectTruth(truth, corruptFrameRecord(m.mem, regs.x29!, spec.corrupt, targets));
+    } else if (spec.corrupt === 'frame-pointer-to-stale-final') {
+      const sym = m.syms.get('regscopy_fn');
+      const fp = framePointerOf(m.mem, regs.x29!, (ra) => ra >= sym.start && ra < sym.end);
+      const at = fp + REGS_COPY_OFFSET;
+      linkToStaleRegs(m.mem, recordAtDepth(m.mem, regs.x29!, spec.corruptDepth), { from: TASK_PT_REGS, at, size: ARM64_ABI.PT_REGS_SIZE, link: at + ARM64_ABI.S_STACKFRAME });
+    } else redirectTruth(truth, corruptFrameRecord(m.mem, recordAtDepth(m.mem, regs.x29!, spec.corruptDepth, spec.corrupt), spec.corrupt, targets));
   }
   const snapshot = makeSnapshot({
     id: slugOf(spec, r.slug),

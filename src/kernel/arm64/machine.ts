@@ -13,7 +13,7 @@ import { CPU_CONTEXT, FREGS, MAP, OTHER_CPU_CONTEXT, OTHER_PT_REGS, TASK_PT_REGS
 
 export interface RunConfig {
   /** Stop at WALK_POINT of this kind. */
-  walkAt?: 'irq' | 'nmi';
+  walkAt?: 'irq' | 'nmi' | 'brk' | 'page-fault';
   /** Take an NMI just before the IRQ handler's walk point. */
   nestedNmi?: boolean;
   /** NEED_RESCHED answers yes: an IRQ return preempts the task. */
@@ -36,6 +36,9 @@ export function symbolsOf(img: Image): SymbolTable {
   }
   return s;
 }
+
+/** The vector entry code each exception kind is taken to. */
+const EXCEPTION_VECTOR = { irq: 'el1h_64_irq', nmi: 'el1h_64_nmi', brk: 'el1h_64_sync', 'page-fault': 'el1h_64_sync' } as const;
 
 export class Arm64Machine implements Arm64Hooks {
   readonly mem = new Memory();
@@ -131,8 +134,12 @@ export class Arm64Machine implements Arm64Hooks {
     return addr >= MAP.task.base && addr < MAP.task.base + MAP.task.size;
   }
 
-  takeException(kind: 'irq' | 'nmi'): void {
-    this.cpu.takeException(kind, this.addr(kind === 'irq' ? 'el1h_64_irq' : 'el1h_64_nmi'));
+  /** ESR_EL1's exception class of the last synchronous exception, as SYNC_CLASS reports it: 0 BRK, 1 data abort. */
+  syncClass = 0;
+
+  takeException(kind: keyof typeof EXCEPTION_VECTOR): void {
+    if (kind === 'brk' || kind === 'page-fault') this.syncClass = kind === 'brk' ? 0 : 1;
+    this.cpu.takeException(kind, this.addr(EXCEPTION_VECTOR[kind]));
   }
 
   pseudo(cpu: Arm64Cpu, i: Insn): StopReason | undefined {
@@ -161,6 +168,10 @@ export class Arm64Machine implements Arm64Hooks {
         return undefined;
       case 'PREEMPT_ENABLE':
         this.preemptCount--;
+        return undefined;
+      case 'SYNC_CLASS':
+        // el1h_64_sync_handler(): the exception class of ESR_EL1 chooses the handler.
+        x[i.rd] = this.syncClass;
         return undefined;
       case 'ON_TASK_STACK':
         x[i.rd] = this.taskStackHas(cpu.sp) ? 1 : 0;

@@ -4,7 +4,7 @@
  * ground truth (the interpreter's shadow record) and the analyser's findings.
  */
 import { walkContext } from '../context';
-import { exceptionAtEachStep } from '../../scene/sweep';
+import { exceptionAtEachStep, MomentPastException } from '../../scene/sweep';
 import { X86_64_ABI as ABI } from '../../isa/x86_64/abi';
 import { RAX, RBX, RDI, RSI, type Insn } from '../../isa/x86_64/assembler';
 import { Cpu, EFLAGS_IF, type Hook } from '../../isa/x86_64/interpreter';
@@ -13,8 +13,9 @@ import type { ArchKit, Finding, Moment, Scene, SceneSpec, SweepSpec, Workload } 
 import { makeSnapshot } from '../../snapshot/io';
 import { ShadowStack } from '../../truth/shadow';
 import { sweepSteps, type Boundary } from '../boundary';
-import { checkExceptionFrame, corruptExceptionFrame, corruptFrameRecord, isExceptionFrameCorruption, redirectTruth, type ExceptionFrameLayout } from '../corrupt';
+import { checkExceptionFrame, corruptExceptionFrame, corruptFrameRecord, corruptTracing, framePointerOf, isExceptionFrameCorruption, isTracingCorruption, linkToStaleRegs, recordAtDepth, redirectTruth, type ExceptionFrameLayout } from '../corrupt';
 import { TaskTracing } from '../tracing';
+import { REGS_COPY_OFFSET } from './source';
 import { baseImage, image, IRQ_TOP, LAYOUT, NMI_TOP, PERCPU, PT_REGS, REGIONS, TASK, TASK_TOP, type Image } from './image';
 import { hex } from '../../machine/addr';
 
@@ -30,6 +31,8 @@ export const X86_64_WORKLOADS: readonly Workload[] = [
   'tail-call',
   'unreachable-code',
   'hint-undefined',
+  'efi-callback',
+  'regs-copy-sleep',
 ];
 
 export const SWITCH_OMISSIBLE = 'context switch: a blocked task resumes in __switch_to_asm (switch_to), which a trace may leave out';
@@ -42,7 +45,7 @@ export interface Machine {
   shadow: ShadowStack;
   tracing: TaskTracing;
   /** Which handler's walk point stops the run. */
-  walkIn: 'irq' | 'nmi' | null;
+  walkIn: 'irq' | 'nmi' | 'brk' | 'page-fault' | null;
   nestedNmi: boolean;
   preempt: boolean;
   /** preempt_count(): non-zero where an IRQ return cannot preempt the task (schedule() runs __schedule() with it raised). */
@@ -114,6 +117,9 @@ export function boot(img: Image): Machine {
         c.exception('nmi', { vector: addr(img, 'asm_exc_nmi'), ist: NMI_TOP });
       } else if (m.walkIn === 'irq') c.stopped = 'walk';
     },
+    fault_walk_point: (c) => {
+      if (m.walkIn === 'page-fault') c.stopped = 'walk';
+    },
     nmi_walk_point: (c) => {
       if (m.walkIn === 'nmi') c.stopped = 'walk';
     },
@@ -136,6 +142,11 @@ export function boot(img: Image): Machine {
       c.exception('int3', { vector: addr(img, 'asm_exc_int3') }, i.addr + 1, i.addr + i.size);
     },
     kprobe_pre_handler: (c) => {
+      // A kprobe breakpoint taken as the scene's moment: walk from inside its handler.
+      if (m.walkIn === 'brk') {
+        c.stopped = 'walk';
+        return;
+      }
       const regs = c.r[RDI]!;
       const probe = mem.read64(regs + ABI.PT_RIP) - 1;
       const kp = img.kprobes.get(probe);
@@ -230,15 +241,38 @@ function reach(m: Machine, moment: Moment): string {
     m.preempt = true;
     if (moment.nested === 'nmi') throw new Error('x86_64: nested NMI walks are taken in the handler (walk: in-handler)');
   }
-  if (exc === 'irq') cpu.exception('irq', { vector: addr(m.img, 'asm_common_interrupt') });
+  if (exc === 'brk' && (moment.walk === 'preempted' || moment.nested)) throw new Error('x86_64: a kprobe int3 is walked from its handler (no preemption on its return, no nested NMI)');
+  if (exc === 'page-fault' && moment.nested) throw new Error('x86_64: a page fault is walked from its handler or blocked in it (no nested NMI)');
+  if (exc === 'brk') cpu.exception('int3', { vector: addr(m.img, 'asm_exc_int3') });
+  else if (exc === 'page-fault') cpu.exception('page-fault', { vector: addr(m.img, 'asm_exc_page_fault') });
+  else if (exc === 'irq') cpu.exception('irq', { vector: addr(m.img, 'asm_common_interrupt') });
   else cpu.exception('nmi', { vector: addr(m.img, 'asm_exc_nmi'), ist: NMI_TOP });
   // The entry code completes pt_regs below the iret frame the CPU just pushed.
   if (moment.nested !== 'nmi') m.excRegs = cpu.rsp - ABI.PT_RIP;
+  if (moment.nested === 'nmi' && moment.nestedAfter !== undefined) {
+    // An NMI `k` instructions into the handling of this exception (entry, stack switch, handler, exit).
+    const k = moment.nestedAfter;
+    const depth = m.shadow.entries.length;
+    const entry = m.shadow.entries[depth - 1];
+    m.walkIn = null;
+    m.nestedNmi = false;
+    if (k > 0) {
+      const r = cpu.run(k);
+      if (r !== 'step limit' && m.shadow.entries[depth - 1] === entry) throw new Error(`x86_64: handling the ${exc} stopped (${r}) before its instruction ${k}`);
+    }
+    if (m.shadow.entries[depth - 1] !== entry) throw new MomentPastException(`x86_64: the ${exc} has returned before instruction ${k} of its handling`);
+    const nmiAt = insnText(m, cpu.rip);
+    cpu.exception('nmi', { vector: addr(m.img, 'asm_exc_nmi'), ist: NMI_TOP });
+    m.walkIn = 'nmi';
+    const end = cpu.run(STEP_LIMIT);
+    if (end !== 'walk') throw new Error(`x86_64 ${m.img.workload}: the NMI walk point was not reached (${end})`);
+    return `${exc.toUpperCase()} before ${where}, NMI before ${nmiAt} (instruction ${k} of its handling), walk from the NMI handler`;
+  }
   const end = cpu.run(STEP_LIMIT);
   const expect = moment.walk === 'in-handler' ? 'walk' : 'blocked';
   if (end !== expect) throw new Error(`x86_64 ${m.img.workload}: after the ${exc} the run ended with "${end}", not "${expect}"`);
   const nested = moment.nested === 'nmi' ? ', NMI nested in the IRQ handler' : '';
-  return `${exc.toUpperCase()} before ${where}${nested}, ${moment.walk === 'in-handler' ? 'walk from the handler' : 'task preempted and switched out'}`;
+  return `${exc === 'brk' ? 'kprobe int3' : exc === 'page-fault' ? 'kernel page fault' : exc.toUpperCase()} before ${where}${nested}, ${moment.walk === 'in-handler' ? 'walk from the handler' : exc === 'page-fault' ? 'the task sleeps in the fault handler' : 'task preempted and switched out'}`;
 }
 
 const UNMAPPED = 0xffffdead0000;
@@ -246,7 +280,7 @@ const UNMAPPED = 0xffffdead0000;
 function momentTag(mo: Moment): string {
   if (mo.kind === 'blocked') return 'blocked';
   const at = mo.kind === 'exception' ? `${mo.at.fn}[${mo.at.index}]${mo.at.occurrence && mo.at.occurrence > 1 ? `#${mo.at.occurrence}` : ''}` : `step${mo.step}`;
-  return `${mo.exception}${mo.nested ? '+nmi' : ''}/${mo.walk}/${at}`;
+  return `${mo.exception}${mo.nested ? `+nmi${mo.nestedAfter !== undefined ? `@${mo.nestedAfter}` : ''}` : ''}/${mo.walk}/${at}`;
 }
 
 function instrTag(spec: SceneSpec): string {
@@ -288,15 +322,21 @@ export function buildScene(spec: SceneSpec): Scene {
   const truth = m.shadow.truth(cpu.rip, blocked ? SWITCH_OMISSIBLE : undefined);
   if (spec.corrupt) {
     const targets = { otherRecord: OTHER_RECORD, unmapped: UNMAPPED };
-    if (isExceptionFrameCorruption(spec.corrupt)) {
+    if (isTracingCorruption(spec.corrupt)) redirectTruth(truth, corruptTracing(m.tracing, spec.corrupt));
+    else if (isExceptionFrameCorruption(spec.corrupt)) {
       const at = checkExceptionFrame(mem, m.excRegs, PT_REGS_LAYOUT, truth, spec.corrupt);
       if (mem.read64(at + ABI.PT_CS) !== ABI.KERNEL_CS) throw new Error(`${spec.corrupt}: the exception frame is not kernel-mode`);
       redirectTruth(truth, corruptExceptionFrame(mem, at, PT_REGS_LAYOUT, spec.corrupt, targets));
-    } else redirectTruth(truth, corruptFrameRecord(m.mem, regs['rbp']!, spec.corrupt, targets));
+    } else if (spec.corrupt === 'frame-pointer-to-stale-final') {
+      const sym = img.syms.byName('regscopy_fn');
+      if (!sym) throw new Error(`${spec.corrupt}: workload ${spec.workload} has no regscopy_fn holding a struct pt_regs`);
+      const at = framePointerOf(mem, regs['rbp']!, (ra) => ra >= sym.start && ra < sym.end) - REGS_COPY_OFFSET;
+      linkToStaleRegs(mem, recordAtDepth(mem, regs['rbp']!, spec.corruptDepth), { from: PT_REGS, at, size: ABI.PT_REGS_SIZE, link: at + ABI.FP_REGS_ENCODE_BIT });
+    } else redirectTruth(truth, corruptFrameRecord(m.mem, recordAtDepth(m.mem, regs['rbp']!, spec.corruptDepth, spec.corrupt), spec.corrupt, targets));
   }
   const user = !img.src.kthread;
   const snapshot = makeSnapshot({
-    id: `x86_64/${spec.workload}/${momentTag(spec.moment)}${instrTag(spec)}${spec.corrupt ? `/${spec.corrupt}` : ''}`,
+    id: `x86_64/${spec.workload}/${momentTag(spec.moment)}${instrTag(spec)}${spec.corrupt ? `/${spec.corrupt}` : ''}${spec.corruptDepth && spec.corruptDepth > 1 ? `@depth${spec.corruptDepth}` : ''}`,
     arch: 'x86_64',
     task: { pid: user ? 1234 : 42, comm: user ? 'sleeper' : 'kworker/0:1', kind: user ? 'user' : 'kthread', state: blocked ? 'blocked' : 'running' },
     context: walkContext(spec, !blocked, truth, img.syms),

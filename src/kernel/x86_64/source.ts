@@ -6,6 +6,7 @@
  * a real instruction.
  */
 import type { Workload } from '../../scene/types';
+import { X86_64_ABI } from '../../isa/x86_64/abi';
 
 /** PUSH_AND_CLEAR_REGS after the iret frame and orig_ax: builds struct pt_regs. */
 const PUSH_REGS = ['rdi', 'rsi', 'rdx', 'rcx', 'rax', 'r8', 'r9', 'r10', 'r11', 'rbx', 'rbp', 'r12', 'r13', 'r14', 'r15'];
@@ -193,6 +194,10 @@ ${cfn('default_do_nmi', '\tBODY 1\n\tHOOK nmi_walk_point\n\tBODY 1', { notrace: 
 
 ${idtentry('asm_exc_int3', 'exc_int3')}
 ${cfn('exc_int3', '\tcall kprobe_int3_handler', { notrace: true })}
+${idtentry('asm_exc_page_fault', 'exc_page_fault')}
+${cfn('exc_page_fault', '\tcall handle_page_fault', { notrace: true })}
+${cfn('handle_page_fault', '\tcall do_user_addr_fault', { notrace: true })}
+${cfn('do_user_addr_fault', '\tBODY 1\n\tHOOK fault_walk_point\n\tcall schedule\n\tBODY 1', { notrace: true })}
 ${cfn('kprobe_int3_handler', '\tHOOK kprobe_pre_handler', { notrace: true })}
 
 .kind ftrace_caller ftrace-trampoline
@@ -420,6 +425,10 @@ SYM_CODE_END(orphan_stub)
         sys: 'sys_unreach',
         blocks: true,
       };
+    case 'efi-callback':
+      return efiCallback();
+    case 'regs-copy-sleep':
+      return regsCopy();
     case 'hint-undefined':
       return {
         kernel: `${cfn('sys_hintundef', '\tcall hint_undef_code')}
@@ -443,4 +452,43 @@ SYM_CODE_END(hint_undef_code)
     default:
       throw new Error(`x86_64 has no workload ${w}`);
   }
+}
+
+/**
+ * An EFI runtime service that calls back into the kernel: the firmware pushes no frame (rbp stays
+ * efi_call_rts's), so the callback's frame links straight to efi_call_rts's frame, which names sys_efi.
+ */
+function efiCallback(): WorkloadSource {
+  return {
+    kernel: `${cfn('sys_efi', '\tcall efi_call_rts')}
+${cfn('efi_call_rts', '\tmovq $efi_set_variable, %rax\n\tCALL_NOSPEC rax', { notrace: true, saveRbx: true })}
+${cfn('efi_callback', '\tBODY 1\n\tcall schedule\n\tBODY 1')}`,
+    efi: `SYM_FUNC_START(efi_set_variable)
+\tpushq %rbx
+\tsubq $32, %rsp
+\tBODY 2
+\tmovq $efi_callback, %rax
+\tCALL_NOSPEC rax
+\tBODY 1
+\taddq $32, %rsp
+\tpopq %rbx
+\tret
+SYM_FUNC_END(efi_set_variable)
+`,
+    sys: 'sys_efi',
+    blocks: true,
+  };
+}
+
+/** regscopy_fn keeps a local struct pt_regs right under its frame (rbp - this). */
+export const REGS_COPY_OFFSET = X86_64_ABI.PT_REGS_SIZE;
+
+/** A function with an on-stack struct pt_regs (a copy of the task's registers, as a core dump takes one). */
+function regsCopy(): WorkloadSource {
+  return {
+    kernel: `${cfn('sys_regscopy', '\tBODY 1\n\tcall regscopy_fn\n\tBODY 1')}
+${cfn('regscopy_fn', `\tsubq $${REGS_COPY_OFFSET}, %rsp\n\tBODY 1\n\tcall schedule\n\tBODY 1\n\taddq $${REGS_COPY_OFFSET}, %rsp`)}`,
+    sys: 'sys_regscopy',
+    blocks: true,
+  };
 }
