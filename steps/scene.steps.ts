@@ -172,10 +172,6 @@ Given('the corruption is in frame record {int} counted from the innermost', func
   this.session.corruptDepth(depth);
 });
 
-// ---- foreign code inside the frame chain
-Given('a task blocked in schedule\\(\\) in a kernel callback of an EFI runtime service', function (this: W) {
-  return this.workload('efi-callback');
-});
 Given('a task running a leaf function that keeps its return address in a general purpose register', function (this: W) {
   return this.workload('lr-in-gpr');
 });

@@ -36,26 +36,6 @@ Feature: The reliable stacktrace contract
       Then every walk is complete or reported unreliable
       And the reliable share is recorded
 
-    @id:efi-callback-blocked-complete-or-unreliable
-    Example: foreign code without a frame record inside the frame chain does not hide its caller
-      Given a task blocked in schedule() in a kernel callback of an EFI runtime service
-      When a reliable stacktrace is requested for the task
-      Then the trace is complete or reported unreliable
-
-    @id:irq-in-efi-callback-complete-or-unreliable
-    Example: an IRQ in a kernel callback of an EFI runtime service, walked from the handler
-      Given a task blocked in schedule() in a kernel callback of an EFI runtime service
-      And an IRQ is taken in the body of efi_callback
-      When a reliable stacktrace is requested from the interrupt handler
-      Then the trace is complete or reported unreliable
-
-    @id:irq-preempted-efi-callback-complete-or-unreliable
-    Example: an IRQ in a kernel callback of an EFI runtime service preempts the task
-      Given a task blocked in schedule() in a kernel callback of an EFI runtime service
-      And an IRQ is taken in the body of efi_callback
-      When a reliable stacktrace is requested for the task
-      Then the trace is complete or reported unreliable
-
   @req:reliable-trace-in-true-order @should
   Rule: A reliable trace lists the true call chain in order, without duplicated, inverted or spurious entries
 

@@ -207,6 +207,14 @@ Feature: Robustness to corrupt unwind state
       When a reliable stacktrace is requested for the task
       Then the trace is reported unreliable
 
+    @id:fgraph-ret-stack-missing-detected
+    Example: return_to_handler on the stack of a task with no graph tracing state is detected
+      Given a task blocked in schedule() below a system call
+      And function-graph tracing of do_nanosleep
+      And the task's function-graph return stack is missing
+      When a reliable stacktrace is requested for the task
+      Then the trace is reported unreliable
+
     @id:kretprobe-instance-wrong-ret-detected
     Example: a kretprobe instance whose saved return address is not kernel text
       Given a task blocked in schedule() below a system call

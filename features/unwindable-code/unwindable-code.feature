@@ -120,19 +120,6 @@ Feature: Identifying unwindable code
       When a reliable stacktrace is requested from the interrupt handler
       Then every walk is reported unreliable
 
-    @id:efi-return-address-in-frame-chain-rejected
-    Example: a task blocked in a kernel callback of an EFI runtime service is reported unreliable
-      Given a task blocked in schedule() in a kernel callback of an EFI runtime service
-      When a reliable stacktrace is requested for the task
-      Then the trace is reported unreliable
-
-    @id:irq-in-efi-callback-rejected
-    Example: an IRQ in a kernel callback of an EFI runtime service, walked from the handler, is reported unreliable
-      Given a task blocked in schedule() in a kernel callback of an EFI runtime service
-      And an IRQ is taken in the body of efi_callback
-      When a reliable stacktrace is requested from the interrupt handler
-      Then the trace is reported unreliable
-
   @req:kernel-text-address-check @may
   Rule: __kernel_text_address() tells kernel code (modules, eBPF) from foreign code and corrupt addresses
 

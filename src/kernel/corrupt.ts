@@ -11,6 +11,7 @@ import type { Corruption } from '../scene/types';
 import type { GroundTruth } from '../truth/shadow';
 import { hex } from '../machine/addr';
 import type { TaskTracing } from './tracing';
+import type { SymbolTable } from '../machine/symbols';
 
 export interface CorruptionTargets {
   /** The other (blocked) task's innermost frame record. */
@@ -149,9 +150,11 @@ export function checkExceptionFrame(mem: Memory, regs: number | undefined, L: Ex
 /**
  * Corruptions of the task's tracing state (task->ret_stack, the kretprobe instances) while a return
  * trampoline's address sits in a saved return slot: the unwinder cannot recover the original return
- * address from it. Only a corrupted saved return address changes where the task really goes (the
- * trampoline hands it back), and that is reported as a Redirect; a lost or mis-keyed entry leaves the
- * shadow record as it is.
+ * address from it. The entry is where the traced function's return address is kept, so corrupting it
+ * redirects that return (a Redirect): a wrong `ret` sends the task there; a lost or mis-keyed entry
+ * leaves the trampoline nothing to hand back, so the task goes no further than the trampoline. A
+ * walker that reports the trampoline there faithfully has not detected the corruption (a SHOULD);
+ * one that leaves out the frames beyond it is unsafe.
  */
 export const TRACING_CORRUPTIONS: readonly Corruption[] = [
   'fgraph-ret-stack-missing',
@@ -165,29 +168,39 @@ export const TRACING_CORRUPTIONS: readonly Corruption[] = [
 
 export const isTracingCorruption = (c: Corruption): boolean => TRACING_CORRUPTIONS.includes(c);
 
+/** The return trampolines' addresses: return_to_handler, and the kretprobe (rethook) trampoline. */
+export function returnTrampolines(syms: SymbolTable): { fgraph: number; kretprobe: number } {
+  const all = syms.all.filter((s) => s.kind === 'return-trampoline');
+  const fgraph = all.find((s) => s.name === 'return_to_handler');
+  const kretprobe = all.find((s) => s !== fgraph);
+  if (!fgraph || !kretprobe) throw new Error('the image has no return_to_handler or kretprobe trampoline');
+  return { fgraph: fgraph.start, kretprobe: kretprobe.start };
+}
+
 /** A key no return slot has: the entry's own key moved past the frame (still aligned, still on the stack). */
 const WRONG_KEY_DELTA = 0x10;
 
-export function corruptTracing(t: TaskTracing, c: Corruption): Redirect | undefined {
+export function corruptTracing(t: TaskTracing, c: Corruption, trampoline: { fgraph: number; kretprobe: number }): Redirect | undefined {
   const fgraph = c.startsWith('fgraph-');
   // The innermost entry: ret_stack is oldest first, the instance list newest first.
   const entry = fgraph ? t.fgraph[t.fgraph.length - 1] : t.kretprobes[0];
   if (!entry || (fgraph && !t.fgraphEnabled)) throw new Error(`${c}: the task has no ${fgraph ? 'ret_stack entry' : 'kretprobe instance'}, so no return trampoline is on its stack`);
+  const lost: Redirect = { was: entry.ret, now: fgraph ? trampoline.fgraph : trampoline.kretprobe };
   switch (c) {
     case 'fgraph-ret-stack-missing':
       t.fgraphEnabled = false;
       t.fgraph = [];
-      return undefined;
+      return lost;
     case 'fgraph-ret-stack-empty':
       t.fgraph = [];
-      return undefined;
+      return lost;
     case 'kretprobe-instances-empty':
       t.kretprobes = [];
-      return undefined;
+      return lost;
     case 'fgraph-ret-stack-wrong-key':
     case 'kretprobe-instance-wrong-key':
       entry.retp += WRONG_KEY_DELTA;
-      return undefined;
+      return lost;
     case 'fgraph-ret-stack-wrong-ret':
     case 'kretprobe-instance-wrong-ret': {
       const was = entry.ret;

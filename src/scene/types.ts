@@ -37,11 +37,6 @@ export type Workload =
   | 'unreachable-code'
   /** a SYM_CODE block with an UNWIND_HINT_UNDEFINED region executed by the task */
   | 'hint-undefined'
-  /**
-   * syscall -> sys_efi -> efi_call_rts -> (arm64: __efi_rt_asm_wrapper ->) efi_set_variable (foreign EFI
-   * code: no frame record, the return address kept in a slot of its own) -> efi_callback (kernel) -> schedule
-   */
-  | 'efi-callback'
   /** syscall -> sys_regscopy -> regscopy_fn (a local buffer the size of struct pt_regs) -> schedule */
   | 'regs-copy-sleep'
   /**

@@ -492,8 +492,6 @@ export function workloadCode(w: Workload): WorkloadCode {
           'SYM_CODE_END(orphan_stub)',
         ),
       };
-    case 'efi-callback':
-      return efiCallback();
     case 'regs-copy-sleep':
       return regsCopy();
     case 'lr-in-gpr':
@@ -519,35 +517,6 @@ export function workloadCode(w: Workload): WorkloadCode {
         ),
       };
   }
-}
-
-/**
- * An EFI runtime service that calls back into the kernel: the firmware keeps no frame record (its
- * return address sits in a slot of its own) and leaves x29 as the kernel's wrapper set it, so the
- * callback's frame record links straight to __efi_rt_asm_wrapper's record, which names efi_call_rts.
- */
-function efiCallback(): WorkloadCode {
-  return {
-    syscall: 'sys_efi',
-    kernel: lines(
-      cfunc('sys_efi', ['BL <efi_call_rts>']),
-      cfunc('efi_call_rts', ['ADR X8, <efi_set_variable>', 'BL <__efi_rt_asm_wrapper>']),
-      cfunc('__efi_rt_asm_wrapper', ['STR X18, [SP, #16]', 'BLR X8', 'LDR X18, [SP, #16]'], 32),
-      cfunc('efi_callback', ['BODY 1', 'BL <schedule>', 'BODY 1']),
-    ),
-    efi: lines(
-      'efi_set_variable:',
-      '  SUB SP, SP, #32',
-      '  STP X19, X30, [SP]',
-      '  BODY 2',
-      '  ADR X9, <efi_callback>',
-      '  BLR X9',
-      '  BODY 1',
-      '  LDP X19, X30, [SP]',
-      '  ADD SP, SP, #32',
-      '  RET',
-    ),
-  };
 }
 
 /** Where regscopy_fn keeps its local struct pt_regs: above its frame record (x29 + this). */

@@ -13,7 +13,7 @@ import type { SnapshotStack } from '../../snapshot/types';
 import type { GroundTruth } from '../../truth/shadow';
 import { buildImage, MAP, REGS_COPY_OFFSET, TASK_PT_REGS, type Image } from './image';
 import { sweepSteps, type Boundary } from '../boundary';
-import { checkExceptionFrame, corruptExceptionFrame, corruptFrameRecord, corruptTracing, framePointerOf, isExceptionFrameCorruption, isTracingCorruption, linkToStaleRegs, recordAtDepth, redirectTruth, type ExceptionFrameLayout } from '../corrupt';
+import { checkExceptionFrame, corruptExceptionFrame, corruptFrameRecord, corruptTracing, returnTrampolines, framePointerOf, isExceptionFrameCorruption, isTracingCorruption, linkToStaleRegs, recordAtDepth, redirectTruth, type ExceptionFrameLayout } from '../corrupt';
 import { Arm64Machine, symbolsOf } from './machine';
 
 export const ARM64_WORKLOADS: readonly Workload[] = [
@@ -30,7 +30,6 @@ export const ARM64_WORKLOADS: readonly Workload[] = [
   'tail-call',
   'unreachable-code',
   'hint-undefined',
-  'efi-callback',
   'regs-copy-sleep',
   'lr-in-gpr',
 ];
@@ -193,7 +192,7 @@ export function buildScene(spec: SceneSpec): Scene {
   }
   if (spec.corrupt) {
     const targets = { otherRecord: m.otherRecord, unmapped: 0x800080ff0000 };
-    if (isTracingCorruption(spec.corrupt)) redirectTruth(truth, corruptTracing(m.tracing, spec.corrupt));
+    if (isTracingCorruption(spec.corrupt)) redirectTruth(truth, corruptTracing(m.tracing, spec.corrupt, returnTrampolines(m.syms)));
     else if (isExceptionFrameCorruption(spec.corrupt)) {
       const at = checkExceptionFrame(m.mem, r.excRegs, PT_REGS_LAYOUT, truth, spec.corrupt);
       if ((m.mem.read64(at + ARM64_ABI.S_PSTATE) & ARM64_ABI.PSR_MODE_MASK) !== ARM64_ABI.PSR_MODE_EL1h) throw new Error(`${spec.corrupt}: the exception frame is not kernel-mode`);

@@ -13,7 +13,7 @@ import type { ArchKit, Finding, Moment, Scene, SceneSpec, SweepSpec, Workload } 
 import { makeSnapshot } from '../../snapshot/io';
 import { ShadowStack } from '../../truth/shadow';
 import { sweepSteps, type Boundary } from '../boundary';
-import { checkExceptionFrame, corruptExceptionFrame, corruptFrameRecord, corruptTracing, framePointerOf, isExceptionFrameCorruption, isTracingCorruption, linkToStaleRegs, recordAtDepth, redirectTruth, type ExceptionFrameLayout } from '../corrupt';
+import { checkExceptionFrame, corruptExceptionFrame, corruptFrameRecord, corruptTracing, returnTrampolines, framePointerOf, isExceptionFrameCorruption, isTracingCorruption, linkToStaleRegs, recordAtDepth, redirectTruth, type ExceptionFrameLayout } from '../corrupt';
 import { TaskTracing } from '../tracing';
 import { REGS_COPY_OFFSET } from './source';
 import { baseImage, image, IRQ_TOP, LAYOUT, NMI_TOP, PERCPU, PT_REGS, REGIONS, TASK, TASK_TOP, type Image } from './image';
@@ -31,7 +31,6 @@ export const X86_64_WORKLOADS: readonly Workload[] = [
   'tail-call',
   'unreachable-code',
   'hint-undefined',
-  'efi-callback',
   'regs-copy-sleep',
 ];
 
@@ -322,7 +321,7 @@ export function buildScene(spec: SceneSpec): Scene {
   const truth = m.shadow.truth(cpu.rip, blocked ? SWITCH_OMISSIBLE : undefined);
   if (spec.corrupt) {
     const targets = { otherRecord: OTHER_RECORD, unmapped: UNMAPPED };
-    if (isTracingCorruption(spec.corrupt)) redirectTruth(truth, corruptTracing(m.tracing, spec.corrupt));
+    if (isTracingCorruption(spec.corrupt)) redirectTruth(truth, corruptTracing(m.tracing, spec.corrupt, returnTrampolines(img.syms)));
     else if (isExceptionFrameCorruption(spec.corrupt)) {
       const at = checkExceptionFrame(mem, m.excRegs, PT_REGS_LAYOUT, truth, spec.corrupt);
       if (mem.read64(at + ABI.PT_CS) !== ABI.KERNEL_CS) throw new Error(`${spec.corrupt}: the exception frame is not kernel-mode`);

@@ -425,8 +425,6 @@ SYM_CODE_END(orphan_stub)
         sys: 'sys_unreach',
         blocks: true,
       };
-    case 'efi-callback':
-      return efiCallback();
     case 'regs-copy-sleep':
       return regsCopy();
     case 'hint-undefined':
@@ -452,32 +450,6 @@ SYM_CODE_END(hint_undef_code)
     default:
       throw new Error(`x86_64 has no workload ${w}`);
   }
-}
-
-/**
- * An EFI runtime service that calls back into the kernel: the firmware pushes no frame (rbp stays
- * efi_call_rts's), so the callback's frame links straight to efi_call_rts's frame, which names sys_efi.
- */
-function efiCallback(): WorkloadSource {
-  return {
-    kernel: `${cfn('sys_efi', '\tcall efi_call_rts')}
-${cfn('efi_call_rts', '\tmovq $efi_set_variable, %rax\n\tCALL_NOSPEC rax', { notrace: true, saveRbx: true })}
-${cfn('efi_callback', '\tBODY 1\n\tcall schedule\n\tBODY 1')}`,
-    efi: `SYM_FUNC_START(efi_set_variable)
-\tpushq %rbx
-\tsubq $32, %rsp
-\tBODY 2
-\tmovq $efi_callback, %rax
-\tCALL_NOSPEC rax
-\tBODY 1
-\taddq $32, %rsp
-\tpopq %rbx
-\tret
-SYM_FUNC_END(efi_set_variable)
-`,
-    sys: 'sys_efi',
-    blocks: true,
-  };
 }
 
 /** regscopy_fn keeps a local struct pt_regs right under its frame (rbp - this). */
