@@ -51,7 +51,13 @@ type Json = Parameters<typeof JSON.stringify>[0];
 async function externalProfile(command: string, o: CliOptions): Promise<Profile> {
   // Loaded lazily: only external runs need the protocol.
   const { startExternalWalker } = require('../src/protocol/external-walker') as typeof import('../src/protocol/external-walker');
-  const w = await startExternalWalker(command, { validate: o.validateProtocol, ...(o.walkTimeout ? { timeoutMs: o.walkTimeout } : {}) });
+  let w: Awaited<ReturnType<typeof startExternalWalker>>;
+  try {
+    w = await startExternalWalker(command, { validate: o.validateProtocol, ...(o.walkTimeout ? { timeoutMs: o.walkTimeout } : {}) });
+  } catch (e) {
+    // An unwinder that cannot even say who it is cannot be judged: refused before anything runs.
+    throw new UsageError((e as Error).message ?? String(e));
+  }
   try {
     // The suite's own analyser judges nothing about a plugin's build: compile-time requirements are not run.
     const { analyser: _ignored, ...profile } = w.profile;

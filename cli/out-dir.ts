@@ -81,8 +81,12 @@ export class OutDir {
 
   /** Take the lock on `out` (exit 2 if another live run holds it), then create the staging folder. */
   open(): void {
-    mkdirSync(this.out, { recursive: true });
-    if (!statSync(this.out).isDirectory()) throw new UsageError(`--out ${this.out} is not a folder`);
+    if (existsSync(this.out) && !statSync(this.out).isDirectory()) throw new UsageError(`--out ${this.out} is not a folder`);
+    try {
+      mkdirSync(this.out, { recursive: true });
+    } catch (e) {
+      throw new UsageError(`--out ${this.out} cannot be created: ${(e as Error).message}`);
+    }
     for (let attempt = 0; attempt < 3 && !this.locked; attempt++) {
       try {
         const fd = openSync(this.lockFile, 'wx');
