@@ -132,3 +132,18 @@ describe('restarts are bounded, with back-off', () => {
     assert.equal(w.restarts, 1, 'no restart after that');
   });
 });
+
+describe('the limits are the schema\'s', () => {
+  it('walk-response.schema.json says what LIMITS enforces', () => {
+    const s = JSON.parse(readFileSync(join(ROOT, 'schemas', 'protocol', 'walk-response.schema.json'), 'utf8'));
+    assert.equal(s.$defs.result.properties.trace.maxItems, LIMITS.traceEntries);
+    assert.equal(s.$defs.result.properties.accesses.maxItems, LIMITS.accesses);
+    assert.equal(s.$defs.result.properties.reason.maxLength, LIMITS.reasonChars);
+    assert.equal(s.$defs.skipped.properties.reason.maxLength, LIMITS.reasonChars);
+    assert.equal(s.$defs.errored.properties.message.maxLength, LIMITS.reasonChars);
+    const doc = readFileSync(join(ROOT, 'docs', 'maintainers.md'), 'utf8');
+    for (const row of [`| entries in \`trace\` | ${LIMITS.traceEntries} |`, `| entries in \`accesses\` | ${LIMITS.accesses} |`, `| restarts in a row without one good answer | ${LIMITS.consecutiveRestarts} |`, `| restarts in one run | ${LIMITS.restartsPerRun} |`]) {
+      assert.ok(doc.includes(row), `docs/maintainers.md: ${row}`);
+    }
+  });
+});
