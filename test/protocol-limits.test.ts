@@ -95,6 +95,31 @@ describe('the plugin\'s whole process group is killed, whatever the leader did',
   });
 });
 
+describe('the group dies when the runner exits', () => {
+  it('children left by a leader that exited die when the runner process exits', async () => {
+    const pidfile = join(dir, 'pids-exit');
+    writeFileSync(pidfile, '');
+    const script = `
+      const { startExternalWalker } = require('./src/protocol/external-walker');
+      const { loadSnapshot } = require('./src/snapshot/io');
+      const { syntheticScene } = require('./test/protocol-fixtures');
+      const snap = syntheticScene(51).snapshot;
+      (async () => {
+        const w = await startExternalWalker(${JSON.stringify(`PIDFILE=${pidfile} ABUSE=fork-and-exit node ${PLUGIN}`)}, { restartBackoffMs: 1 });
+        await w.walk(snap, loadSnapshot(snap));
+        await w.walk(snap, loadSnapshot(snap));
+        process.exit(0); // no close(): the exit hook must kill the groups
+      })();`;
+    const { spawnSync } = await import('node:child_process');
+    const r = spawnSync(process.execPath, ['-r', './scripts/ts-register.js', '-e', script], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    await new Promise((res) => setTimeout(res, 300));
+    const pids = readFileSync(pidfile, 'utf8').trim().split('\n').map(Number);
+    assert.equal(pids.length, 2);
+    for (const pid of pids) assert.ok(dead(pid), `child ${pid} killed when the runner exited`);
+  });
+});
+
 describe('restarts are bounded, with back-off', () => {
   it('a plugin that always dies: a few restarts, then the remaining walks are errored at once with the reason', async () => {
     const t0 = Date.now();
