@@ -34,8 +34,18 @@ const LEGACY: Record<string, string[]> = {
 };
 
 /** Whether `dir` is a folder this suite created (marked), so it may be replaced. */
+/** What allure-cucumberjs and the suite write into allure-results. */
+const ALLURE_RESULT = /(-result\.json|-container\.json|-attachment(\.[\w-]+)?|^environment\.properties|^categories\.json|^executor\.json)$/;
+
 export function ours(dir: string, kind: 'profile' | 'allure-report' | 'allure-results' = 'profile'): boolean {
   if (existsSync(join(dir, MARKER))) return true;
+  if (kind === 'allure-results') {
+    try {
+      return readdirSync(dir).every((f) => ALLURE_RESULT.test(f));
+    } catch {
+      return false;
+    }
+  }
   const legacy = LEGACY[kind]!;
   return legacy.length > 0 && legacy.every((f) => existsSync(join(dir, f)));
 }

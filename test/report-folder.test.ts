@@ -82,3 +82,22 @@ test('a run replaces its own earlier report (marked) and keeps the marker', () =
   assert.equal(again.status, 0, again.stderr);
   assert.ok(existsSync(join(first.out, 'fixture-good', '.conformance-report')));
 });
+
+test('which folders are the suite\'s: marked ones, and reports written before markers existed', async () => {
+  const { ours, reservedName } = await import('../cli/out-dir');
+  const d = mkdtempSync(join(tmpdir(), 'conformance-ours-'));
+  const mk = (name: string, files: string[]) => {
+    mkdirSync(join(d, name));
+    for (const f of files) writeFileSync(join(d, name, f), '');
+    return join(d, name);
+  };
+  assert.ok(ours(mk('marked', ['.conformance-report'])));
+  assert.ok(ours(mk('legacy-profile', ['conformance.json', 'cucumber-messages.ndjson', 'junit.xml'])));
+  assert.ok(!ours(mk('docs', ['maintainers.md'])));
+  assert.ok(!ours(mk('half', ['conformance.json'])));
+  assert.ok(ours(mk('allure-results', ['abc-result.json', 'def-container.json', 'x-attachment.txt', 'environment.properties']), 'allure-results'));
+  assert.ok(!ours(mk('not-allure', ['abc-result.json', 'thesis.tex']), 'allure-results'));
+  assert.ok(ours(mk('allure-report', ['index.html']), 'allure-report'));
+  for (const n of ['allure-report', 'allure-results', 'summary.md', 'summary.html', 'traceability.json', 'results.ndjson', 'snapshots']) assert.ok(reservedName(n), n);
+  for (const n of ['arm64-fp', 'summary-of-x', 'my.unwinder']) assert.ok(!reservedName(n), n);
+});
