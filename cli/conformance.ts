@@ -23,7 +23,7 @@ import { loadCatalogueView, type CatalogueView } from '../src/report/catalogue-v
 import { catalogueScenarios, featureTags, tagValue } from './features';
 import { checkFilters, parseOptions, tagExpression, UsageError, type CliOptions } from './options';
 import { summaryTable } from './table';
-import { checkReplaceable, mark, ours, OutDir, reservedName } from './out-dir';
+import { checkFileSlots, checkReplaceable, mark, ours, OutDir, reservedName } from './out-dir';
 
 export const ROOT = resolve(__dirname, '..');
 
@@ -287,6 +287,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const list = await targets(o);
     // Nothing at <out>/<name> the suite did not write is ever replaced: refused before anything runs.
     for (const t of list) checkReplaceable(out, t.profile.name);
+    checkFileSlots(out);
     if (o.html) {
       checkReplaceable(out, 'allure-results', 'allure-results');
       checkReplaceable(out, 'allure-report', 'allure-report');

@@ -79,6 +79,17 @@ export function checkReplaceable(out: string, name: string, kind: 'profile' | 'a
   }
 }
 
+/** The report files the suite writes at the top of --out. */
+export const CROSS_FILES = ['summary.md', 'summary.html', 'traceability.json', 'traceability.md', 'traceability.html'];
+
+/** Refuse, before anything runs, a folder where a report file goes (it would fail only after all the work). */
+export function checkFileSlots(out: string): void {
+  for (const f of CROSS_FILES) {
+    const p = join(out, f);
+    if (existsSync(p) && !statSync(p).isFile()) throw new UsageError(`${p} exists and is not a file: the suite writes its ${f} there; move it away or choose another --out`);
+  }
+}
+
 export class OutDir {
   readonly staging: string;
   private readonly lockFile: string;

@@ -79,6 +79,7 @@ const ROWS: Row[] = [
   { what: 'a plugin announcing a 300-character name', cmd: 'conformance', args: ['--unwinder', `NAME=${'n'.repeat(300)} ${PLUGIN}`, ...F], message: /start answer is invalid:\n  at \$\.implementation\.name: must NOT have more than 64 characters/ },
   { what: 'a plugin that does not start', cmd: 'conformance', args: ['--unwinder', 'exit 3', ...F], message: /unwinder "exit 3": exited with code 3 before answering start/ },
   // The report folder
+  { what: 'a folder where summary.md goes (was EISDIR after all the work)', cmd: 'conformance', args: GOOD, out: (out) => mkdirSync(join(out, 'summary.md')), message: /summary\.md exists and is not a file: the suite writes its summary\.md there/ },
   { what: '--out is a file', cmd: 'conformance', args: [...GOOD], out: (out) => writeFileSync(join(out, 'file'), ''), message: /--out .*file is not a folder/ },
   {
     what: 'a second run into the same --out (its lock held by a live process)',
