@@ -5,7 +5,7 @@
 import { loadConfiguration, runCucumber, type IRunConfiguration, type ISupportCodeLibrary } from '@cucumber/cucumber/api';
 import type { Envelope } from '@cucumber/messages';
 import { SingleBar, Presets } from 'cli-progress';
-import { mkdirSync, rmSync, writeFileSync } from 'fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'fs';
 import { join, resolve } from 'path';
 import { Writable } from 'stream';
 import { buildConformance, acceptable, type Conformance } from '../src/report/verdict';
@@ -23,6 +23,7 @@ import { loadCatalogueView, type CatalogueView } from '../src/report/catalogue-v
 import { catalogueScenarios, featureTags, tagValue } from './features';
 import { checkFilters, parseOptions, tagExpression, UsageError, type CliOptions } from './options';
 import { summaryTable } from './table';
+import { checkFileSlots, checkReplaceable, mark, ours, OutDir, reservedName } from './out-dir';
 
 export const ROOT = resolve(__dirname, '..');
 
@@ -50,7 +51,13 @@ type Json = Parameters<typeof JSON.stringify>[0];
 async function externalProfile(command: string, o: CliOptions): Promise<Profile> {
   // Loaded lazily: only external runs need the protocol.
   const { startExternalWalker } = require('../src/protocol/external-walker') as typeof import('../src/protocol/external-walker');
-  const w = await startExternalWalker(command, { validate: o.validateProtocol, ...(o.walkTimeout ? { timeoutMs: o.walkTimeout } : {}) });
+  let w: Awaited<ReturnType<typeof startExternalWalker>>;
+  try {
+    w = await startExternalWalker(command, { validate: o.validateProtocol, ...(o.walkTimeout ? { timeoutMs: o.walkTimeout } : {}) });
+  } catch (e) {
+    // An unwinder that cannot even say who it is cannot be judged: refused before anything runs.
+    throw new UsageError((e as Error).message ?? String(e));
+  }
   try {
     // The suite's own analyser judges nothing about a plugin's build: compile-time requirements are not run.
     const { analyser: _ignored, ...profile } = w.profile;
@@ -86,6 +93,8 @@ async function targets(o: CliOptions, out: string): Promise<Target[]> {
   if (!t.length) for (const p of builtinProfiles()) t.push({ profile: p });
   const seen = new Set<string>();
   for (const x of t) {
+    // A profile name becomes a folder at the top of --out: never one of the suite's own names.
+    if (reservedName(x.profile.name)) throw new UsageError(`profile name ${x.profile.name} is reserved: the suite writes ${x.profile.name} at the top of --out itself; rename the profile`);
     if (seen.has(x.profile.name)) throw new UsageError(`profile ${x.profile.name} given twice: reports would overwrite each other`);
     seen.add(x.profile.name);
     // An in-process profile must name an unwinder that loads, before anything runs.
@@ -180,7 +189,12 @@ export async function runProfile(
   loaded: ISupportCodeLibrary | undefined,
   bar: Progress | undefined,
 ): Promise<RunOutcome> {
-  rmSync(dir, { recursive: true, force: true });
+  // Never delete what the suite did not create (src: cli/out-dir.ts).
+  if (existsSync(dir)) {
+    if (!ours(dir)) throw new UsageError(`${dir} exists and was not written by this suite: not replacing it`);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  mark(dir);
   mkdirSync(join(dir, 'snapshots'), { recursive: true });
   const resultsFile = join(dir, 'results.ndjson');
   const worldParameters: ConformanceWorldParameters = {
@@ -277,10 +291,36 @@ export async function main(argv: readonly string[]): Promise<number> {
   const known = { requirements: cat.requirements.map((r) => r.id), topics: [...new Set(cat.requirements.map((r) => r.topic))] };
   checkFilters(o, known, featureTags(join(ROOT, 'features'), ROOT));
   const expected = o.expectations ? loadExpectations(resolve(o.expectations)) : undefined;
-  const list = await targets(o, out);
-  mkdirSync(out, { recursive: true });
-  rmSync(join(out, 'allure-results'), { recursive: true, force: true });
-  if (o.html) mkdirSync(join(out, 'allure-results'), { recursive: true });
+  // A second run into the same --out fails here, fast (exit 2).
+  const dest = new OutDir(out);
+  dest.open();
+  // An interrupted run removes only its staging folder: the previous report stays whole.
+  const onSignal = (sig: NodeJS.Signals) => {
+    dest.close();
+    process.stderr.write(`\nconformance: interrupted by ${sig}; the reports in ${out} are unchanged\n`);
+    process.exit(sig === 'SIGINT' ? 130 : sig === 'SIGHUP' ? 129 : 143);
+  };
+  const sigs = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const s of sigs) process.on(s, onSignal);
+  try {
+    const list = await targets(o, out);
+    // Nothing at <out>/<name> the suite did not write is ever replaced: refused before anything runs.
+    for (const t of list) checkReplaceable(out, t.profile.name);
+    checkFileSlots(out);
+    if (o.html) {
+      checkReplaceable(out, 'allure-results', 'allure-results');
+      checkReplaceable(out, 'allure-report', 'allure-report');
+    }
+    return await runAll(o, out, dest, list, cat, expected);
+  } finally {
+    for (const s of sigs) process.removeListener(s, onSignal);
+    dest.close();
+  }
+}
+
+async function runAll(o: CliOptions, out: string, dest: OutDir, list: Target[], cat: CatalogueView, expected: ReturnType<typeof loadExpectations> | undefined): Promise<number> {
+  const stage = dest.staging;
+  if (o.html) mark(join(stage, 'allure-results'));
 
   const filter = tagExpression(o) || undefined;
   const conformances: Conformance[] = [];
@@ -295,8 +335,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         ? new SingleBar({ format: `${label} {profile} {bar} {value}/{total} scenarios`, hideCursor: true, clearOnComplete: false }, Presets.shades_classic)
         : new LineProgress(label, t.profile.name);
     bar?.start(0, 0, { profile: t.profile.name });
-    const dir = join(out, t.profile.name);
-    const r = await runProfile(t, dir, out, o, cat, support, bar);
+    const dir = join(stage, t.profile.name);
+    const r = await runProfile(t, dir, stage, o, cat, support, bar);
     bar?.stop();
     support = r.support;
     for (const p of r.paths) featureDirs.add(resolve(ROOT, p.split('*')[0]!.replace(/\/[^/]*\.feature$/, '')));
@@ -318,18 +358,22 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (!featureDirs.size) featureDirs.add(join(ROOT, 'features'));
   const written = [...featureDirs].flatMap((d) => catalogueScenarios(d, ROOT));
   const trace = buildTraceability(cat.requirements, written, conformances);
-  writeCrossReports(out, trace, conformances, { html: o.html });
+  writeCrossReports(stage, trace, conformances, { html: o.html });
   let allureNote = '';
   if (o.html) {
-    keepRequirementFeatures(join(out, 'allure-results'));
-    writeAllureExtras(join(out, 'allure-results'), {
+    keepRequirementFeatures(join(stage, 'allure-results'));
+    writeAllureExtras(join(stage, 'allure-results'), {
       'node': process.version,
       ...Object.fromEntries(conformances.map((c) => [`profile.${c.profile.name}`, `${c.profile.arch} ${c.profile.unwinder}: ${c.verdict}`])),
       ...(filter ? { filter } : {}),
     });
-    const a = generateAllure(join(out, 'allure-results'), join(out, 'allure-report'));
+    const a = generateAllure(join(stage, 'allure-results'), join(stage, 'allure-report'));
+    if (a.ok) mark(join(stage, 'allure-report'));
+    else rmSync(join(stage, 'allure-report'), { recursive: true, force: true });
     allureNote = a.ok ? `Allure report: ${join(out, 'allure-report', 'index.html')}` : `Allure report NOT generated: ${a.message}`;
   }
+  // Complete: move everything into place at once.
+  dest.publish();
 
   process.stdout.write('\n' + summaryTable(conformances) + '\n');
   process.stdout.write(`\nReports: ${out}/<profile>/conformance.{json,md${o.html ? ',html' : ''}}, ${out}/traceability.*, ${out}/summary.*\n`);

@@ -25,9 +25,13 @@ export interface CliOptions {
   cucumberConfig?: string;
 }
 
-const positiveInt = (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive whole number of milliseconds');
+/** The longest delay a Node timer keeps (2^31-1 ms, about 24.8 days): a larger one fires after 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A whole number of milliseconds in 1 … 2^31-1 (every numeric option is range-checked: a usage error, exit 2). */
+export const positiveMs = (v: string): number => {
+  const n = /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
+  if (!Number.isInteger(n) || n <= 0 || n > MAX_TIMER_MS) throw new InvalidArgumentError(`expected a whole number of milliseconds from 1 to ${MAX_TIMER_MS}`);
   return n;
 };
 
@@ -49,7 +53,7 @@ export function buildProgram(): Command {
     .option('--kernel-tree <linux checkout>', "build the checkout's own unwinder (arm64: arch/arm64/kernel/stacktrace.c; x86_64: unwind_orc.c, stacktrace.c, dumpstack_64.c) unmodified against kernel-shim/ and judge it (see docs/maintainers.md, \"Judge your kernel tree\")")
     .addOption(new Option('--kernel-arch <arch>', 'with --kernel-tree: which arch to build when the checkout has both').choices(['arm64', 'x86_64']))
     .option('--validate-protocol', 'check every plugin protocol message against its schema while running (with --unwinder)', false)
-    .addOption(new Option('--walk-timeout <ms>', 'time allowed for one walk of an external unwinder before it is judged runaway').argParser(positiveInt))
+    .addOption(new Option('--walk-timeout <ms>', 'time allowed for one walk of an external unwinder before it is judged runaway').argParser(positiveMs))
     .option('--no-html', 'skip the HTML reports and the Allure report (JSON, Markdown, JUnit and messages are still written)')
     .option('--quiet', 'no progress bar and no Cucumber output; only the summary table', false)
     .option('--expectations <file>', 'known failures (schemas/expectations.schema.json): report new, fixed and unchanged failures; exit 1 only on new ones')

@@ -64,35 +64,62 @@ export class Memory {
   readonly faults: Access[] = [];
   private last: Region | undefined;
 
+  private readonly byName = new Map<string, Region>();
+
+  /**
+   * Map a region. `regions` stays sorted by base: the insertion point is found by binary search and only
+   * its neighbours can overlap, so mapping N regions is O(N log N) (O(N) when they come in order).
+   */
   map(info: RegionInfo, bytes?: Uint8Array): Region {
-    if (info.size <= 0 || !isAddress(info.base) || !isAddress(info.base + info.size - 1)) {
+    if (!Number.isInteger(info.size) || info.size <= 0 || !isAddress(info.base) || !isAddress(info.base + info.size - 1)) {
       throw new Error(`region ${info.name}: bad bounds`);
     }
-    for (const r of this.regions) {
-      if (info.base < r.base + r.size && r.base < info.base + info.size) {
+    const rs = this.regions;
+    // First region whose base is above the new one's.
+    let lo = 0;
+    let hi = rs.length;
+    if (hi && rs[hi - 1]!.base <= info.base) lo = hi;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (rs[mid]!.base <= info.base) lo = mid + 1;
+      else hi = mid;
+    }
+    const prev = rs[lo - 1];
+    const next = rs[lo];
+    for (const r of [prev, next]) {
+      if (r && info.base < r.base + r.size && r.base < info.base + info.size) {
         throw new Error(`region ${info.name} overlaps ${r.name}`);
       }
     }
     const data = bytes ?? new Uint8Array(info.size);
     if (data.length !== info.size) throw new Error(`region ${info.name}: ${data.length} bytes for size ${info.size}`);
     const region: Region = { ...info, bytes: data, view: new DataView(data.buffer, data.byteOffset, data.byteLength) };
-    this.regions.push(region);
-    this.regions.sort((a, b) => a.base - b.base);
+    if (lo === rs.length) rs.push(region);
+    else rs.splice(lo, 0, region);
+    if (!this.byName.has(info.name)) this.byName.set(info.name, region);
     return region;
   }
 
   region(name: string): Region {
-    const r = this.regions.find((x) => x.name === name);
+    const r = this.byName.get(name);
     if (!r) throw new Error(`no region named ${name}`);
     return r;
   }
 
-  /** The region holding [addr, addr+size), or undefined. */
+  /** The region holding [addr, addr+size), or undefined (binary search over the sorted regions). */
   find(addr: number, size = 1): Region | undefined {
     const l = this.last;
     if (l && addr >= l.base && addr + size <= l.base + l.size) return l;
-    for (const r of this.regions) {
-      if (addr >= r.base && addr + size <= r.base + r.size) {
+    const rs = this.regions;
+    let lo = 0;
+    let hi = rs.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const r = rs[mid]!;
+      if (addr < r.base) hi = mid - 1;
+      else if (addr >= r.base + r.size) lo = mid + 1;
+      else {
+        if (addr + size > r.base + r.size) return undefined;
         this.last = r;
         return r;
       }

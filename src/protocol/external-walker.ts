@@ -30,7 +30,37 @@ export interface ExternalWalkerOptions {
   /** Aliases used by the CLI (same meaning as `validate` / `timeoutMs`). */
   validateProtocol?: boolean;
   walkTimeoutMs?: number;
+  /** Most restarts in one run (default LIMITS.restartsPerRun); then the remaining walks are errored with the reason. */
+  maxRestarts?: number;
+  /** Most restarts in a row with no good answer between them (default LIMITS.consecutiveRestarts). */
+  maxConsecutiveRestarts?: number;
+  /** First back-off before a restart, doubled on each restart in a row, capped at LIMITS.restartBackoffMaxMs (default LIMITS.restartBackoffMs). */
+  restartBackoffMs?: number;
 }
+
+/**
+ * What one answer and one run may hold (docs/maintainers.md "Limits", schemas/protocol/walk-response.schema.json).
+ * Going over one makes that walk `errored` with the reason; the run goes on.
+ */
+export const LIMITS = {
+  /** Entries in `trace`. */
+  traceEntries: 1024,
+  /** Entries in `accesses`. */
+  accesses: 4096,
+  /** Characters in `reason` (rc, skipped) and `message` (errored). */
+  reasonChars: 1024,
+  /** Bytes in one answer line (the whole answer, newline excluded); a longer line is dropped unread and the process restarted. */
+  lineBytes: 1 << 20,
+  /** Bytes the implementation may write on stdout while one walk is outstanding (the answer and anything before it). */
+  answerBytes: 2 << 20,
+  /** Restarts in one run (crash, hang, garbage, an over-limit line); then every remaining walk is errored. */
+  restartsPerRun: 100,
+  /** Restarts in a row without a single good answer between them; then every remaining walk is errored. */
+  consecutiveRestarts: 5,
+  /** Back-off before a restart: this, doubled for each restart in a row, at most restartBackoffMaxMs. */
+  restartBackoffMs: 100,
+  restartBackoffMaxMs: 5000,
+} as const;
 
 /** A WalkRecord from an external walker. `skipped` is set (with `error`) when the implementation declined the walk. */
 export interface ExternalWalkRecord extends WalkRecord {
@@ -42,34 +72,35 @@ export class ProtocolError extends Error {}
 
 const STDERR_KEEP = 4096;
 
-type Event = { line: string } | { timeout: true } | { exit: string };
+type Event = { line: string } | { timeout: true } | { exit: string } | { overflow: string };
+
+const NL = 0x0a;
 
 /** One running implementation process and its line-oriented stdout. */
 class PluginProcess {
   readonly child: ChildProcessWithoutNullStreams;
-  private buf = '';
+  /** The unfinished line: chunks kept as they came (never re-scanned), and their total length. */
+  private partial: Buffer[] = [];
+  private partialBytes = 0;
+  /** Bytes received on stdout since the last resetCount() (one walk's answer). */
+  private received = 0;
+  private overflow: string | undefined;
   private readonly lines: string[] = [];
   private waiter: ((e: Event) => void) | undefined;
   private stderr = '';
   exited: string | undefined;
+  private groupKilled = false;
 
-  constructor(command: string, cwd: string | undefined) {
+  constructor(
+    command: string,
+    cwd: string | undefined,
+    private readonly limits: { lineBytes: number; answerBytes: number } = LIMITS,
+  ) {
     // A process group of its own, so a hung implementation and any children die together.
     this.child = spawn(command, { shell: true, cwd, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
     live.add(this);
-    this.child.stdout.setEncoding('utf8');
     this.child.stderr.setEncoding('utf8');
-    this.child.stdout.on('data', (d: string) => {
-      this.buf += d;
-      let i: number;
-      while ((i = this.buf.indexOf('\n')) >= 0) {
-        const line = this.buf.slice(0, i).replace(/\r$/, '');
-        this.buf = this.buf.slice(i + 1);
-        if (line.trim() === '') continue;
-        this.lines.push(line);
-      }
-      this.wake();
-    });
+    this.child.stdout.on('data', (d: Buffer) => this.onData(d));
     this.child.stderr.on('data', (d: string) => {
       this.stderr = (this.stderr + d).slice(-STDERR_KEEP);
     });
@@ -78,9 +109,56 @@ class PluginProcess {
     this.child.on('exit', (code, signal) => this.markExited(signal ? `killed by ${signal}` : `exited with code ${code}`));
   }
 
+  /** Split stdout into lines, looking for newlines in the new chunk only; bounded by the line and answer limits. */
+  private onData(d: Buffer): void {
+    if (this.overflow !== undefined) return; // dropped unread until the process is restarted
+    this.received += d.length;
+    if (this.received > this.limits.answerBytes) {
+      this.tooMuch(`wrote more than ${this.limits.answerBytes} bytes on stdout for one walk (the limit of one answer)`);
+      return;
+    }
+    let from = 0;
+    let i: number;
+    while ((i = d.indexOf(NL, from)) >= 0) {
+      const piece = d.subarray(from, i);
+      if (this.partialBytes + piece.length > this.limits.lineBytes) {
+        this.tooMuch(`wrote a line longer than ${this.limits.lineBytes} bytes (the limit of one answer line)`);
+        return;
+      }
+      const line = (this.partial.length ? Buffer.concat([...this.partial, piece]) : piece).toString('utf8').replace(/\r$/, '');
+      this.partial = [];
+      this.partialBytes = 0;
+      from = i + 1;
+      if (line.trim() !== '') this.lines.push(line);
+    }
+    if (from < d.length) {
+      const rest = d.subarray(from);
+      if (this.partialBytes + rest.length > this.limits.lineBytes) {
+        this.tooMuch(`wrote a line longer than ${this.limits.lineBytes} bytes (the limit of one answer line)`);
+        return;
+      }
+      this.partial.push(Buffer.from(rest));
+      this.partialBytes += rest.length;
+    }
+    this.wake();
+  }
+
+  private tooMuch(why: string): void {
+    this.overflow = why;
+    this.partial = [];
+    this.partialBytes = 0;
+    this.lines.length = 0;
+    this.wake();
+  }
+
+  /** Start counting one walk's bytes. */
+  resetCount(): void {
+    this.received = 0;
+  }
+
   private markExited(why: string): void {
     if (this.exited === undefined) this.exited = why;
-    live.delete(this);
+    // Stays in `live` until its group is killed: the leader's exit says nothing of its children.
     // Let pending stdout drain before waking a waiter with the exit.
     setImmediate(() => this.wake());
   }
@@ -88,7 +166,10 @@ class PluginProcess {
   private wake(): void {
     const w = this.waiter;
     if (!w) return;
-    if (this.lines.length) {
+    if (this.overflow !== undefined) {
+      this.waiter = undefined;
+      w({ overflow: this.overflow });
+    } else if (this.lines.length) {
       this.waiter = undefined;
       w({ line: this.lines.shift()! });
     } else if (this.exited !== undefined) {
@@ -126,26 +207,38 @@ class PluginProcess {
     return lines.slice(-maxLines).join('\n');
   }
 
+  /** Kill the whole process group, whatever the leader did (it may have exited and left children behind). */
   kill(): void {
-    if (this.exited !== undefined) return;
+    if (this.groupKilled) return;
+    this.groupKilled = true;
+    live.delete(this);
+    const pid = this.child.pid;
+    if (pid === undefined) return;
     try {
-      process.kill(-this.child.pid!, 'SIGKILL');
+      process.kill(-pid, 'SIGKILL');
     } catch {
-      try {
-        this.child.kill('SIGKILL');
-      } catch {
-        /* already gone */
+      if (this.exited === undefined) {
+        try {
+          this.child.kill('SIGKILL');
+        } catch {
+          /* already gone */
+        }
       }
     }
+    this.child.stdout.destroy();
+    this.child.stderr.destroy();
   }
 
   async stop(graceMs: number): Promise<void> {
-    if (this.exited !== undefined) return;
-    this.send({ cmd: 'stop' });
-    this.child.stdin.end();
-    const gone = new Promise<void>((r) => this.child.once('exit', () => r()));
-    const t = new Promise<'late'>((r) => setTimeout(() => r('late'), graceMs).unref());
-    if ((await Promise.race([gone, t])) === 'late') this.kill();
+    if (this.exited === undefined) {
+      this.send({ cmd: 'stop' });
+      this.child.stdin.end();
+      const gone = new Promise<void>((r) => this.child.once('exit', () => r()));
+      const t = new Promise<'late'>((r) => setTimeout(() => r('late'), graceMs).unref());
+      await Promise.race([gone, t]);
+    }
+    // The leader is gone (or late): its group goes too.
+    this.kill();
   }
 }
 
@@ -195,11 +288,19 @@ export class ExternalWalker implements Walker {
   profile!: Profile;
   /** Times the process was (re)started, for reports and tests. */
   starts = 0;
+  /** Restarts so far in this run, and in a row since the last good answer. */
+  restarts = 0;
+  private inARow = 0;
+  /** Set when the walker gave up (restart limits, another profile announced): every remaining walk is errored with it. */
+  gaveUp: string | undefined;
   private proc: PluginProcess | undefined;
   private seq = 0;
   private readonly timeoutMs: number;
   private readonly startTimeoutMs: number;
   private readonly validate: boolean;
+  private readonly maxRestarts: number;
+  private readonly maxInARow: number;
+  private readonly backoffMs: number;
 
   constructor(
     readonly command: string,
@@ -208,6 +309,9 @@ export class ExternalWalker implements Walker {
     this.timeoutMs = opts.timeoutMs ?? opts.walkTimeoutMs ?? DEFAULT_TIMEOUT;
     this.startTimeoutMs = opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT;
     this.validate = opts.validate ?? opts.validateProtocol ?? false;
+    this.maxRestarts = opts.maxRestarts ?? LIMITS.restartsPerRun;
+    this.maxInARow = opts.maxConsecutiveRestarts ?? LIMITS.consecutiveRestarts;
+    this.backoffMs = opts.restartBackoffMs ?? LIMITS.restartBackoffMs;
   }
 
   /** Start the process and do the handshake; throws ProtocolError with a clear reason. */
@@ -222,10 +326,12 @@ export class ExternalWalker implements Walker {
     };
     const req = { cmd: 'start' as const, version: PROTOCOL_VERSION };
     if (this.validate) validateMessage('start', req, 'start request');
+    p.resetCount();
     p.send(req);
     const ev = await p.next(this.startTimeoutMs);
     if ('timeout' in ev) return fail(`no answer to start within ${this.startTimeoutMs} ms`);
     if ('exit' in ev) return fail(`${ev.exit} before answering start`);
+    if ('overflow' in ev) return fail(`${ev.overflow} before answering start`);
     let msg: unknown;
     try {
       msg = JSON.parse(ev.line);
@@ -244,13 +350,18 @@ export class ExternalWalker implements Walker {
       return fail((e as Error).message);
     }
     const profile = profileFromStart(resp, this.command);
-    if (this.profile && JSON.stringify(this.profile) !== JSON.stringify(profile)) {
-      return fail(`after a restart the implementation announced a different profile (${profile.name}, was ${this.profile.name})`);
+    if (this.profile) {
+      const changed = profileChanges(this.profile, profile);
+      if (changed.length) {
+        // Walks judged against one profile cannot go on against another: the rest of the run is errored.
+        this.gaveUp = `after a restart the implementation announced another profile (${changed.join('; ')}); the remaining walks are not sent`;
+        return fail(this.gaveUp);
+      }
     }
     this.profile = profile;
   }
 
-  /** Kill the process; the next walk starts a new one. */
+  /** Kill the process (its whole group); the next walk starts a new one. */
   private restart(): void {
     this.proc?.kill();
     this.proc = undefined;
@@ -265,14 +376,37 @@ export class ExternalWalker implements Walker {
     return run;
   }
 
+  /** Start a new process for the next walk, within the restart limits and after the back-off. */
+  private async restartForWalk(): Promise<string | undefined> {
+    if (this.restarts >= this.maxRestarts) {
+      this.gaveUp ??= `restart limit: the implementation was restarted ${this.restarts} times in this run (at most ${this.maxRestarts}); the remaining walks are not sent`;
+      return this.gaveUp;
+    }
+    if (this.inARow >= this.maxInARow) {
+      this.gaveUp ??= `restart limit: the implementation was restarted ${this.inARow} times in a row without a good answer (at most ${this.maxInARow}); the remaining walks are not sent`;
+      return this.gaveUp;
+    }
+    const first = this.starts === 0;
+    if (!first) {
+      const delay = Math.min(this.backoffMs * 2 ** this.inARow, LIMITS.restartBackoffMaxMs);
+      if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+      this.restarts++;
+      this.inARow++;
+    }
+    try {
+      await this.start();
+      return undefined;
+    } catch (e) {
+      this.restart();
+      return `could not restart the implementation: ${(e as Error).message}`;
+    }
+  }
+
   private async walkNow(snapshot: Snapshot, loaded: LoadedSnapshot): Promise<ExternalWalkRecord> {
+    if (this.gaveUp !== undefined) return { error: this.gaveUp };
     if (!this.proc || this.proc.exited !== undefined) {
-      try {
-        await this.start();
-      } catch (e) {
-        this.restart();
-        return { error: `could not restart the implementation: ${(e as Error).message}` };
-      }
+      const why = await this.restartForWalk();
+      if (why !== undefined) return { error: why };
     }
     const p = this.proc!;
     const seq = ++this.seq;
@@ -289,6 +423,7 @@ export class ExternalWalker implements Walker {
       this.restart();
       return { error: withStderr(`implementation wrote unasked output before walk seq ${seq}: ${short(stray[0]!)}`, p) };
     }
+    p.resetCount();
     p.send(req);
     const ev = await p.next(this.timeoutMs);
     const broken = (why: string): ExternalWalkRecord => {
@@ -300,6 +435,7 @@ export class ExternalWalker implements Walker {
       return { runaway: `no answer within ${this.timeoutMs} ms (walk seq ${seq}); the implementation was killed and will be restarted` };
     }
     if ('exit' in ev) return broken(`implementation ${ev.exit} during walk seq ${seq}`);
+    if ('overflow' in ev) return broken(`limit exceeded: the implementation ${ev.overflow} during walk seq ${seq}; it was killed and will be restarted`);
     let msg: unknown;
     try {
       msg = JSON.parse(ev.line);
@@ -309,6 +445,10 @@ export class ExternalWalker implements Walker {
     if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return broken(`answer to walk seq ${seq} is not a JSON object: ${short(ev.line)}`);
     const m = msg as Record<string, unknown>;
     if (m.seq !== seq) return broken(`answer has seq ${JSON.stringify(m.seq)}, expected ${seq}: ${short(ev.line)}`);
+    // A well-formed answer in turn: the process works, whatever the walk says.
+    this.inARow = 0;
+    const over = overLimit(m, seq);
+    if (over) return { error: over };
     if (this.validate) {
       try {
         validateMessage('walk-response', msg, `answer to walk seq ${seq}`);
@@ -324,6 +464,34 @@ export class ExternalWalker implements Walker {
     this.proc = undefined;
     if (p) await p.stop(2000);
   }
+}
+
+/** What differs between the profile announced first and after a restart (name, arch, unwinder, each claim, options). */
+function profileChanges(was: Profile, now: Profile): string[] {
+  const out: string[] = [];
+  for (const k of ['name', 'arch', 'unwinder', 'description'] as const) {
+    if (was[k] !== now[k]) out.push(`${k} ${JSON.stringify(short(String(now[k]), 80))}, was ${JSON.stringify(short(String(was[k]), 80))}`);
+  }
+  for (const k of new Set([...Object.keys(was.claims), ...Object.keys(now.claims)])) {
+    const a = (was.claims as unknown as Record<string, unknown>)[k];
+    const b = (now.claims as unknown as Record<string, unknown>)[k];
+    if (a !== b) out.push(`claim ${k} ${JSON.stringify(b)}, was ${JSON.stringify(a)}`);
+  }
+  if (JSON.stringify(was.options ?? {}) !== JSON.stringify(now.options ?? {})) out.push('options changed');
+  return out;
+}
+
+/** The answer's sizes against LIMITS: the reason if one is exceeded (the walk is errored), else undefined. */
+function overLimit(m: Record<string, unknown>, seq: number): string | undefined {
+  const lim = (what: string, n: number, max: number, unit: string) =>
+    `limit exceeded: the answer to walk seq ${seq} has ${what} of ${n} ${unit}, at most ${max} (docs/maintainers.md, Limits)`;
+  if (Array.isArray(m.trace) && m.trace.length > LIMITS.traceEntries) return lim('a trace', m.trace.length, LIMITS.traceEntries, 'entries');
+  if (Array.isArray(m.accesses) && m.accesses.length > LIMITS.accesses) return lim('accesses', m.accesses.length, LIMITS.accesses, 'entries');
+  for (const k of ['reason', 'message'] as const) {
+    const v = m[k];
+    if (typeof v === 'string' && v.length > LIMITS.reasonChars) return lim(`a ${k}`, v.length, LIMITS.reasonChars, 'characters');
+  }
+  return undefined;
 }
 
 const HEX = /^0x[0-9a-fA-F]{1,16}$/;

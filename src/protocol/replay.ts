@@ -4,7 +4,7 @@
  *   node -r ./scripts/ts-register.js src/protocol/replay.ts --unwinder "<cmd>" <snapshot.json>
  * The snapshot file is validated first (errors name the file and the JSON path).
  */
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { resolve } from 'path';
 import { SchemaError, loadValidated } from '../schema/validate';
 import { loadSnapshot } from '../snapshot/io';
@@ -44,12 +44,23 @@ export async function replay(command: string, file: string, opts: { timeoutMs?: 
   }
 }
 
+/** The longest delay a Node timer keeps (2^31-1 ms); a larger one fires after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** --timeout: a whole number of milliseconds in 1 … 2^31-1, or a usage error (exit 2). */
+export function timeoutMs(v: string): number {
+  const n = /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
+  if (!Number.isInteger(n) || n <= 0 || n > MAX_TIMER_MS) throw new InvalidArgumentError(`expected a whole number of milliseconds from 1 to ${MAX_TIMER_MS}`);
+  return n;
+}
+
 if (require.main === module) {
   const program = new Command()
+    .exitOverride((e) => process.exit(e.exitCode === 0 ? 0 : 2))
     .name('replay')
     .description('send one saved snapshot to an external unwinder (plugin protocol) and print its answer')
     .requiredOption('--unwinder <command>', 'command line that starts the implementation')
-    .option('--timeout <ms>', 'answer timeout in ms', (v) => parseInt(v, 10))
+    .option('--timeout <ms>', 'answer timeout in ms (1 to 2^31-1)', timeoutMs)
     .option('--json', 'print the walk record as JSON')
     .argument('<snapshot.json>', 'a snapshot file (schemas/snapshot.schema.json)')
     .parse();

@@ -28,7 +28,10 @@ export interface WalkReport {
   missing: string[];
   extra: { fn: string; addr: string; problem: string }[];
   inverted: [string, string][];
+  /** The first MAX_FAULTS_KEPT unsafe reads (a plugin may report thousands: reports stay bounded). */
   faults: { addr: string; region: string | null }[];
+  /** Unsafe reads beyond those kept in `faults`. */
+  faultsOmitted?: number;
   reads: number;
   /** Stack memory around the frames, for the report's picture: [addr, value, symbol?]. */
   stackDump?: { addr: string; value: string; note?: string }[];
@@ -65,6 +68,9 @@ export interface ScenarioResult {
   durationMs: number;
 }
 
+/** Unsafe reads kept per walk in reports; the rest are counted (faultsOmitted). */
+export const MAX_FAULTS_KEPT = 16;
+
 export function toWalkReport(sceneId: string, moment: string, j: Judgement): WalkReport {
   const h = hex;
   return {
@@ -78,7 +84,8 @@ export function toWalkReport(sceneId: string, moment: string, j: Judgement): Wal
     missing: j.missing.map((f) => f.fn),
     extra: j.extra.map((e) => ({ fn: e.fn, addr: h(e.addr), problem: e.problem })),
     inverted: j.inverted,
-    faults: j.faults.map((f) => ({ addr: h(f.addr), region: f.region })),
+    faults: j.faults.slice(0, MAX_FAULTS_KEPT).map((f) => ({ addr: h(f.addr), region: f.region })),
+    ...(j.faults.length > MAX_FAULTS_KEPT ? { faultsOmitted: j.faults.length - MAX_FAULTS_KEPT } : {}),
     reads: j.reads,
   };
 }

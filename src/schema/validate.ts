@@ -54,7 +54,15 @@ export function assertValid<T>(name: string, data: unknown, source: string): T {
 
 /** Read a JSON (or YAML, by extension) file and validate it. */
 export function loadValidated<T>(name: string, file: string): T {
-  const text = readFileSync(file, 'utf8');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    // A missing file or a folder is the user's to fix: name the file, no stack trace.
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not a file' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+    throw new SchemaError(file, [{ path: '$', message: `cannot be read: ${why}` }]);
+  }
   let data: unknown;
   try {
     data = /\.ya?ml$/.test(file) ? require('yaml').parse(text) : JSON.parse(text);

@@ -87,9 +87,14 @@ export function loadSnapshot(data: unknown, source = 'snapshot'): LoadedSnapshot
   const problems: { path: string; message: string }[] = [];
   const mem = new Memory();
   const kinds = new Map<string, string>();
+  // Mapped in address order (each one appended): loading N regions is O(N log N).
+  const order = json.regions.map((r, i) => ({ i, base: unhex(r.base) })).sort((a, b) => a.base - b.base || a.i - b.i);
   json.regions.forEach((r, i) => {
     if (kinds.has(r.name)) problems.push({ path: `$.regions[${i}].name`, message: `region name ${r.name} is used twice` });
-    kinds.set(r.name, r.kind);
+    else kinds.set(r.name, r.kind);
+  });
+  order.forEach(({ i }) => {
+    const r = json.regions[i]!;
     const info: RegionInfo = { name: r.name, kind: r.kind, base: unhex(r.base), size: r.size, ...(r.owner !== undefined ? { owner: r.owner } : {}) };
     try {
       mem.map(info, r.data !== undefined ? new Uint8Array(Buffer.from(r.data, 'base64')) : undefined);
@@ -102,9 +107,37 @@ export function loadSnapshot(data: unknown, source = 'snapshot'): LoadedSnapshot
     if (kind === undefined) problems.push({ path: `$.stacks[${i}].region`, message: `no region named ${st.region}` });
     else if (kind !== `${st.type}-stack`) problems.push({ path: `$.stacks[${i}]`, message: `a ${st.type} stack in region ${st.region} of kind ${kind}` });
   });
-  json.symbols.forEach((sym, i) => {
-    if (!kinds.has(sym.region)) problems.push({ path: `$.symbols[${i}].region`, message: `no region named ${sym.region}` });
+  const regionByName = new Map<string, { base: number; size: number }>();
+  json.regions.forEach((r) => {
+    if (!regionByName.has(r.name)) regionByName.set(r.name, { base: unhex(r.base), size: r.size });
   });
+  const names = new Map<string, number>();
+  const spans: { i: number; start: number; end: number }[] = [];
+  json.symbols.forEach((sym, i) => {
+    const start = unhex(sym.start);
+    const end = unhex(sym.end);
+    const first = names.get(sym.name);
+    if (first !== undefined) problems.push({ path: `$.symbols[${i}].name`, message: `symbol ${sym.name} is defined twice (first at $.symbols[${first}])` });
+    else names.set(sym.name, i);
+    if (!(start < end)) problems.push({ path: `$.symbols[${i}]`, message: `symbol ${sym.name}: start ${sym.start} is not below end ${sym.end}` });
+    else spans.push({ i, start, end });
+    if (!kinds.has(sym.region)) problems.push({ path: `$.symbols[${i}].region`, message: `no region named ${sym.region}` });
+    else if (start < end) {
+      const reg = regionByName.get(sym.region);
+      if (reg && (start < reg.base || end > reg.base + reg.size)) {
+        problems.push({ path: `$.symbols[${i}]`, message: `symbol ${sym.name} [${sym.start}, ${sym.end}) lies outside its region ${sym.region} [${hex(reg.base)}, ${hex(reg.base + reg.size)})` });
+      }
+    }
+  });
+  spans.sort((a, b) => a.start - b.start || a.i - b.i);
+  for (let k = 1; k < spans.length; k++) {
+    const a = spans[k - 1]!;
+    const b = spans[k]!;
+    if (b.start < a.end) {
+      const [x, y] = a.i < b.i ? [a, b] : [b, a];
+      problems.push({ path: `$.symbols[${y.i}]`, message: `symbol ${json.symbols[y.i]!.name} overlaps ${json.symbols[x.i]!.name} ($.symbols[${x.i}])` });
+    }
+  }
   if (problems.length) throw new SchemaError(source, problems);
   const syms = new SymbolTable(
     json.symbols.map(
