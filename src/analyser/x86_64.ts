@@ -213,6 +213,13 @@ export function analyse(p: Program, opts: AnalyseOptions): AnalysisResult {
       if (i.op === OP.RET && s.type === 'call' && (s.sp !== -8 || s.bpSaved !== null)) {
         warn('undefined-stack-state', sym, addr, `${off(sym, addr)}: return with modified stack frame`);
       }
+      if (i.op === OP.CALL && symAt(i.target) === sym && i.target !== sym.start) {
+        // Intra-function call (ANNOTATE_INTRA_FUNCTION_CALL): a push of the return address and a
+        // jump; what follows it is reached only if something returns there.
+        if (s.sp !== null) s.sp -= 8;
+        work.push([i.target, { ...s }]);
+        break;
+      }
       apply(i, s);
       if (i.op === OP.JMP || i.op === OP.JZ || i.op === OP.JNZ) {
         const t = symAt(i.target);
@@ -234,7 +241,8 @@ export function analyse(p: Program, opts: AnalyseOptions): AnalysisResult {
   for (const s of syms) {
     if (s.nonStandard) continue;
     const insns = p.bySym.get(s.name) ?? [];
-    const first = insns.find((i) => !states.has(i.addr));
+    // Like objtool, a trap (int3) after a call that never returns there is not reported.
+    const first = insns.find((i) => !states.has(i.addr) && i.op !== OP.INT3);
     if (first) {
       const what = s.form === 'code' ? 'SYM_CODE' : 'function';
       warn('unreachable-instruction', s, first.addr, `${off(s, first.addr)}: unreachable instruction (${what} ${s.name} is reached by no jump from known code and no unwind hint)`);

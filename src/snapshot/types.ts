@@ -38,9 +38,11 @@ export interface SnapshotSymbol {
 
 /**
  * Kinds of stack a walk may use: the task's own, and the CPU's IRQ stack, x86_64 NMI (IST) stack,
- * arm64 overflow stack and SDEI stacks (normal and critical), as kunwind's stackinfo_get_*() list them.
+ * other IST stacks (`exception`: #DF, #DB, #MC, #VC, #VC2) and entry (trampoline) stack, all in
+ * the cpu_entry_area, arm64 overflow stack and SDEI stacks (normal and critical), as
+ * get_stack_info() / kunwind's stackinfo_get_*() list them.
  */
-export type StackType = 'task' | 'irq' | 'nmi' | 'overflow' | 'sdei';
+export type StackType = 'task' | 'irq' | 'nmi' | 'exception' | 'entry' | 'overflow' | 'sdei';
 
 /** One stack the walk may legitimately read: the task's own stack and this CPU's exception stacks. */
 export interface SnapshotStack {
@@ -52,7 +54,8 @@ export interface SnapshotStack {
 export interface OrcEntry {
   ip: Hex;
   /** CFA base register: where the previous frame's SP is computed from. */
-  spReg: 'sp' | 'bp' | 'sp_indirect' | 'bp_indirect' | 'undefined';
+  /** r10 / r13 / di / dx: the CFA is that register's value, read from full pt_regs (get_reg()). */
+  spReg: 'sp' | 'bp' | 'sp_indirect' | 'bp_indirect' | 'r10' | 'r13' | 'di' | 'dx' | 'undefined';
   spOffset: number;
   /** Where the caller's RBP was saved: relative to the previous SP (CFA), or unchanged. */
   bpReg: 'undefined' | 'prev_sp' | 'bp';

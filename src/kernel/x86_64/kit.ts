@@ -15,7 +15,7 @@ import { ShadowStack } from '../../truth/shadow';
 import { sweepSteps, type Boundary } from '../boundary';
 import { checkExceptionFrame, corruptExceptionFrame, corruptFrameRecord, isExceptionFrameCorruption, redirectTruth, type ExceptionFrameLayout } from '../corrupt';
 import { TaskTracing } from '../tracing';
-import { baseImage, image, IRQ_TOP, LAYOUT, NMI_TOP, PERCPU, PT_REGS, REGIONS, TASK, TASK_TOP, type Image } from './image';
+import { baseImage, image, IRQ_TOP, LAYOUT, NMI_TOP, PERCPU, PT_REGS, REGIONS, RUNNING_STACKS, TASK, TASK_TOP, type Image } from './image';
 import { hex } from '../../machine/addr';
 
 export const X86_64_WORKLOADS: readonly Workload[] = [
@@ -87,7 +87,7 @@ export function boot(img: Image): Machine {
   mem.write64(o1, o2);
   mem.write64(o1 + 8, afterCall(img, 'schedule', 'call __schedule'));
   mem.write64(o2, 0);
-  mem.write64(o2 + 8, afterCall(img, 'ret_from_fork', 'CALL_NOSPEC rbx'));
+  mem.write64(o2 + 8, afterCall(img, 'ret_from_fork_asm', 'call ret_from_fork'));
   mem.write64(TASK.other + TASK.threadsp, o1 - 0x30);
 
   const hooks: Record<string, Hook> = {
@@ -135,33 +135,66 @@ export function boot(img: Image): Machine {
       // leaves the same kretprobe state and adds an exception a walk can be taken in.)
       c.exception('int3', { vector: addr(img, 'asm_exc_int3') }, i.addr + 1, i.addr + i.size);
     },
+    schedule_tail: () => undefined,
+    syscall_exit_to_user_mode: () => undefined,
     kprobe_pre_handler: (c) => {
       const regs = c.r[RDI]!;
       const probe = mem.read64(regs + ABI.PT_RIP) - 1;
       const kp = img.kprobes.get(probe);
       if (!kp) throw new Error(`x86_64: int3 at ${hex(probe)} is no kprobe`);
-      // pre_handler_kretprobe -> arch_prepare_kretprobe(ri, regs): sara = regs->sp.
+      // pre_handler_kretprobe -> rethook_hook -> arch_rethook_prepare(rh, regs): rh->frame = regs->sp,
+      // rh->ret_addr = *regs->sp, then the node goes on the head of current->rethooks.
       const sara = mem.read64(regs + ABI.PT_RSP);
       tracing.pushKretprobe({ ret: mem.read64(sara), func: kp.addr, retp: sara });
-      mem.write64(sara, addr(img, '__kretprobe_trampoline'));
+      mem.write64(sara, addr(img, 'arch_rethook_trampoline'));
       mem.write64(regs + ABI.PT_RIP, probe + 5);
     },
-    kretprobe_trampoline_handler: (c) => {
-      const regs = c.r[RDI]!;
-      const slot = regs + ABI.PT_RSP + 8; // &regs->sp + 1: the fake return address
-      const ri = tracing.popKretprobe();
-      if (ri.retp !== slot) throw new Error(`x86_64: kretprobe instance for ${hex(ri.retp)} found at ${hex(slot)}`);
-      mem.write64(slot, ri.ret);
+    arch_rethook_fixup_regs: (c) => {
+      // arch_rethook_trampoline_callback(regs): cs, ip (the trampoline), orig_ax, sp += 8; the
+      // fake return address lies at &regs->sp + 1, which is rethook's frame.
+      const regs = c.r[RBX]!;
+      mem.write64(regs + ABI.PT_CS, ABI.KERNEL_CS);
+      mem.write64(regs + ABI.PT_RIP, addr(img, 'arch_rethook_trampoline'));
+      mem.write64(regs + ABI.PT_RSP, mem.read64(regs + ABI.PT_RSP) + 8);
+      c.r[RDI] = regs;
+      c.r[RSI] = regs + ABI.PT_RSP + 8;
+    },
+    rethook_find_correct_ret: (c) => {
+      // rethook_trampoline_handler(regs, frame): the first node not holding the trampoline itself
+      // is this return's; regs->ip gets its address. Nodes stay linked while the handlers run, so
+      // a stack walk from a handler still recovers the return address.
+      const regs = c.r[RBX]!;
+      const tramp = addr(img, 'arch_rethook_trampoline');
+      const node = tracing.kretprobes.find((r) => r.ret !== tramp);
+      if (!node) throw new Error('x86_64: rethook: return address not found');
+      if (node.retp !== regs + ABI.PT_RSP + 8) throw new Error(`x86_64: rethook node for ${hex(node.retp)} found at frame ${hex(regs + ABI.PT_RSP + 8)}`);
+      mem.write64(regs + ABI.PT_RIP, node.ret);
+    },
+    arch_rethook_fixup_return: (c) => {
+      // Write the real return address over the fake one, then unlink the used nodes.
+      const regs = c.r[RBX]!;
+      const tramp = addr(img, 'arch_rethook_trampoline');
+      const k = tracing.kretprobes.findIndex((r) => r.ret !== tramp);
+      const node = tracing.kretprobes[k]!;
+      mem.write64(regs + ABI.PT_RSP + 8, node.ret);
+      tracing.kretprobes.splice(0, k + 1);
+    },
+    arch_rethook_flags_to_sp: (c) => {
+      // regs->sp = regs->flags, so that the trampoline can RET right after its POPF.
+      const regs = c.r[RBX]!;
+      mem.write64(regs + ABI.PT_RSP, mem.read64(regs + ABI.PT_EFLAGS));
     },
     optprobe_callback: () => undefined,
   };
   const cpu = new Cpu(mem, img.code, shadow, img.syms, hooks);
   m.cpu = cpu;
   if (img.src.kthread) {
-    // copy_thread(): a new kthread starts in ret_from_fork with its (zeroed) pt_regs at the top.
-    cpu.rip = addr(img, 'ret_from_fork');
+    // copy_thread(): a new kthread starts in ret_from_fork_asm with its (zeroed) pt_regs at the
+    // top, the thread function in rbx and its argument in r12.
+    cpu.rip = addr(img, 'ret_from_fork_asm');
     cpu.rsp = PT_REGS;
     cpu.r[RBX] = addr(img, 'kthread');
+    cpu.r[12] = 0;
     cpu.eflags = 0x202;
   } else {
     // The SYSCALL instruction: rcx = user rip, r11 = user rflags, IF masked, kernel CS.
@@ -179,7 +212,19 @@ export function boot(img: Image): Machine {
 
 const STEP_LIMIT = 100_000;
 
-function fnInstructions(img: Image, fn: string) {
+/**
+ * Names the arch-neutral features use for code this kernel names after upstream: the kretprobe
+ * trampoline is rethook's arch_rethook_trampoline (v5.19+), its C handler
+ * arch_rethook_trampoline_callback.
+ */
+const ALIASES: Record<string, string> = {
+  __kretprobe_trampoline: 'arch_rethook_trampoline',
+  trampoline_handler: 'arch_rethook_trampoline_callback',
+};
+export const canonicalFn = (fn: string): string => ALIASES[fn] ?? fn;
+
+function fnInstructions(img: Image, name: string) {
+  const fn = canonicalFn(name);
   const list = img.prog.bySym.get(fn) ?? (img.symInfo.has(fn) ? [...img.code.values()].filter((i) => i.fn === fn).sort((a, b) => a.addr - b.addr) : undefined);
   if (!list) throw new Error(`x86_64: no function ${fn}`);
   return list;
@@ -303,11 +348,7 @@ export function buildScene(spec: SceneSpec): Scene {
     regs,
     mem,
     syms: img.syms,
-    stacks: [
-      { region: 'task-stack', type: 'task' },
-      { region: 'irq-stack', type: 'irq' },
-      { region: 'nmi-stack', type: 'nmi' },
-    ],
+    stacks: RUNNING_STACKS.map((st) => ({ ...st })),
     ptRegs: PT_REGS,
     finalFrame: PT_REGS,
     abi: { ...ABI },
@@ -333,6 +374,7 @@ export function boundaries(workload: Workload, instrument: SceneSpec['instrument
 }
 
 export function sweep(spec: SweepSpec): Iterable<Scene> {
+  if (spec.functions) spec = { ...spec, functions: spec.functions.map(canonicalFn) };
   return exceptionAtEachStep(spec, sweepSteps(boundaries(spec.workload, spec.instrument), spec), buildScene);
 }
 

@@ -31,6 +31,36 @@ export const RETURN_TO_HANDLER = `SYM_CODE_START(return_to_handler)
         JMP_NOSPEC rdi
 SYM_CODE_END(return_to_handler)`;
 
+/**
+ * Today's return_to_handler (arch/x86/kernel/ftrace_64.S since 20a0bc10272f): it steps back over
+ * the slot its RET just consumed (which still holds return_to_handler, so the unwinder finds the
+ * ret_stack entry by that slot), builds an ftrace_regs (a pt_regs-sized frame) for the exit
+ * handlers, and returns to the original address through an intra-function call (a retpoline-style
+ * RET, not an indirect jump, for IBT and the return stack buffer).
+ */
+export const RETURN_TO_HANDLER_FTRACE_REGS = `SYM_CODE_START(return_to_handler)
+\tUNWIND_HINT_UNDEFINED
+\tsubq $8, %rsp
+\tUNWIND_HINT_FUNC
+\tsubq $FRAME_SIZE, %rsp
+\tmovq %rax, RAX(%rsp)
+\tmovq %rdx, RDX(%rsp)
+\tmovq %rbp, RBP(%rsp)
+\tmovq %rsp, RSP(%rsp)
+\tmovq %rsp, %rdi
+\tcall ftrace_return_to_handler
+\tmovq %rax, %rdi
+\tmovq RDX(%rsp), %rdx
+\tmovq RAX(%rsp), %rax
+\taddq $(FRAME_SIZE+8), %rsp
+\tANNOTATE_INTRA_FUNCTION_CALL
+\tcall .Ldo_rop
+\tint3
+.Ldo_rop:
+\tmovq %rdi, (%rsp)
+\tret
+SYM_CODE_END(return_to_handler)`;
+
 /** A compiled C function with a frame: fentry site (if traceable), prologue, body, epilogue. */
 export function cfn(name: string, body: string, opts: { notrace?: boolean; saveRbx?: boolean } = {}): string {
   return `SYM_FUNC_START(${name})
@@ -93,14 +123,40 @@ ${popRegs()}
 \tsysretq
 SYM_CODE_END(entry_SYSCALL_64)
 
-.entry ret_from_fork
-SYM_CODE_START(ret_from_fork)
+.entry ret_from_fork_asm
+SYM_CODE_START(ret_from_fork_asm)
+\t/* A new task's first instruction (copy_thread): nothing of the kernel lies below; the
+\t   pt_regs above are the user's, or a kthread's zeroed ones. */
 \tUNWIND_HINT_END_OF_STACK
-\tmovq %r12, %rdi
-\tCALL_NOSPEC rbx
+\tmovq %rax, %rdi
+\tmovq %rsp, %rsi
+\tmovq %rbx, %rdx
+\tmovq %r12, %rcx
+\tcall ret_from_fork
 \tUNWIND_HINT_REGS
 \tjmp syscall_return_to_user
-SYM_CODE_END(ret_from_fork)
+SYM_CODE_END(ret_from_fork_asm)
+
+SYM_FUNC_START(ret_from_fork)
+\tpushq %rbp
+\tmovq %rsp, %rbp
+\tpushq %rbx
+\tsubq $8, %rsp
+\tmovq %rsi, %rbx
+\tHOOK schedule_tail
+\ttestq %rdx, %rdx
+\tjz ret_from_fork_user
+\tmovq %rcx, %rdi
+\tCALL_NOSPEC rdx
+\tmovq $0, PT_RAX(%rbx)
+ret_from_fork_user:
+\tmovq %rbx, %rdi
+\tHOOK syscall_exit_to_user_mode
+\taddq $8, %rsp
+\tpopq %rbx
+\tpopq %rbp
+\tret
+SYM_FUNC_END(ret_from_fork)
 
 SYM_FUNC_START(do_syscall_64)
 \tpushq %rbp
@@ -231,7 +287,7 @@ SYM_FUNC_END(ftrace_caller)
 ${cfn('prepare_ftrace_return', '\tHOOK preempt_disable\n\tHOOK prepare_ftrace_return\n\tHOOK preempt_enable', { notrace: true })}
 
 .kind return_to_handler return-trampoline
-${RETURN_TO_HANDLER}
+${RETURN_TO_HANDLER_FTRACE_REGS}
 
 SYM_FUNC_START(ftrace_return_to_handler)
 \tpushq %rbp
@@ -247,27 +303,29 @@ SYM_FUNC_START(ftrace_return_to_handler)
 \tret
 SYM_FUNC_END(ftrace_return_to_handler)
 
-.kind __kretprobe_trampoline return-trampoline
-SYM_CODE_START(__kretprobe_trampoline)
-\t/* Deliberate deviation: the kernel's is an @function (function-entry ORC here), which claims a
-\t   return address at (%rsp) although the ret into the trampoline just consumed it. */
-\tUNWIND_HINT_UNDEFINED
-\t/* Push a fake return address to tell the unwinder it's a kretprobe. */
-\tpushq $__kretprobe_trampoline
+.kind arch_rethook_trampoline return-trampoline
+STACK_FRAME_NON_STANDARD_FP(arch_rethook_trampoline)
+SYM_FUNC_START(arch_rethook_trampoline)
+\t/* Entered by the RET of a function whose return address rethook replaced: that slot is just
+\t   below rsp. It gets the trampoline's own address back, as a marker for the unwinder. */
+\tpushq $arch_rethook_trampoline
 \tUNWIND_HINT_FUNC
+\t/* pt_regs: sp (fixed up by the callback), flags, then cs / ip / orig_ax skipped, then the GPRs */
 \tpushq %rsp
 \tpushfq
 \tsubq $24, %rsp
 ${pushRegs()}
 \tmovq %rsp, %rdi
-\tcall trampoline_handler
+\tcall arch_rethook_trampoline_callback
 ${popRegs()}
 \taddq $24, %rsp
-\tpopfq
+\t/* the callback copied flags into the sp slot: skip the flags slot, pop flags from the sp slot */
 \taddq $8, %rsp
+\tpopfq
 \tret
-SYM_CODE_END(__kretprobe_trampoline)
-${cfn('trampoline_handler', '\tHOOK preempt_disable\n\tHOOK kretprobe_trampoline_handler\n\tHOOK preempt_enable', { notrace: true })}
+SYM_FUNC_END(arch_rethook_trampoline)
+${cfn('arch_rethook_trampoline_callback', '\tmovq %rdi, %rbx\n\tHOOK arch_rethook_fixup_regs\n\tcall rethook_trampoline_handler\n\tHOOK arch_rethook_flags_to_sp', { notrace: true, saveRbx: true })}
+${cfn('rethook_trampoline_handler', '\tmovq %rdi, %rbx\n\tHOOK preempt_disable\n\tHOOK rethook_find_correct_ret\n\tBODY 1\n\tHOOK arch_rethook_fixup_return\n\tHOOK preempt_enable', { notrace: true, saveRbx: true })}
 ${cfn('optimized_callback', '\tHOOK optprobe_callback\n\tBODY 1', { notrace: true })}
 `;
 }
