@@ -11,7 +11,7 @@ import { RETURN_TO_HANDLER } from '../src/kernel/x86_64/source';
 import { isSpecQuote } from '../src/conformance/spec-text';
 import { boot, boundaries, kit, SWITCH_OMISSIBLE } from '../src/kernel/x86_64/kit';
 import { image, PT_REGS } from '../src/kernel/x86_64/image';
-import { loadSnapshot, unhex } from '../src/snapshot/io';
+import { hex, loadSnapshot, unhex } from '../src/snapshot/io';
 import type { Instrumentation, Scene, SceneSpec } from '../src/scene/types';
 
 const fns = (s: Scene): string[] => s.truth.frames.map((f) => f.fn);
@@ -98,6 +98,32 @@ test('an NMI nested in the IRQ handler runs on the NMI stack', () => {
   // call_on_irq_stack saved the task stack pointer in the top word of the IRQ stack.
   const irq = snap.mem.region('irq-stack');
   assert.equal(snap.mem.find(snap.mem.read64(irq.base + irq.size - 8))?.name, 'task-stack');
+  // hardirq_stack_ptr points at that word (the IRQ stack's next_sp).
+  assert.equal(unhex(s.snapshot.percpu!['hardirq_stack_ptr']!), irq.base + irq.size - 8);
+});
+
+test('the NMI stack is an IST stack of the cpu_entry_area, between guard pages, beside #DF, #DB, #MC, #VC, #VC2 and the entry stack', () => {
+  const s = kit.buildScene({ workload: 'work-chain', moment: { kind: 'exception', exception: 'nmi', at: { fn: 'work_b', index: 3 }, walk: 'in-handler' } });
+  const snap = loadSnapshot(JSON.parse(JSON.stringify(s.snapshot)));
+  const cea = unhex(s.snapshot.percpu!['cpu_entry_area']!);
+  assert.equal(hex(cea), '0xfffffe0000001000'); // CPU_ENTRY_AREA_PER_CPU for cpu 0
+  const estacks = unhex(s.snapshot.percpu!['cea_exception_stacks']!);
+  const order = ['df', 'nmi', 'db', 'mce', 'vc', 'vc2'];
+  order.forEach((n, k) => {
+    const r = snap.mem.region(`${n}-stack`);
+    assert.equal(r.base, estacks + (2 * k + 1) * 4096, n);
+    assert.equal(r.size, 4096);
+    assert.equal(r.kind, n === 'nmi' ? 'nmi-stack' : 'exception-stack');
+    assert.equal(snap.mem.find(r.base - 8), undefined, `guard page below the ${n} stack`);
+    assert.ok(snap.stacks.some((x) => x.region === r.name && x.type === (n === 'nmi' ? 'nmi' : 'exception')));
+  });
+  assert.equal(snap.mem.find(estacks + 13 * 4096), undefined, 'IST top guard page');
+  const entry = snap.mem.region('entry-stack');
+  assert.equal(entry.base, cea + 4096);
+  assert.equal(snap.mem.find(snap.regs['rsp']!)?.name, 'nmi-stack');
+  // The NMI's iret frame is at the top of the NMI stack.
+  const nmi = snap.mem.region('nmi-stack');
+  assert.equal(snap.mem.read64(nmi.base + nmi.size - 40), s.truth.frames.find((f) => f.fn === 'work_b')!.addr);
 });
 
 test("a blocked task's truth is the chain below schedule(), and its registers are the inactive_task_frame", () => {
@@ -110,6 +136,7 @@ test("a blocked task's truth is the chain below schedule(), and its registers ar
   assert.equal(snap.mem.read64(sp + ABI.ITF_RET_ADDR), snap.regs['rip']);
   assert.equal(snap.syms.lookup(snap.regs['rip']!)?.name, '__schedule');
   assert.equal(snap.mem.read64(sp + ABI.ITF_RBP), snap.regs['rbp']);
+  assert.equal(s.snapshot.task.threadSp, s.snapshot.regs['rsp']); // task->thread.sp
   // User pt_regs at the top of the stack: user CS.
   assert.equal(snap.ptRegs, PT_REGS);
   assert.equal(snap.mem.read64(snap.ptRegs + ABI.PT_CS), ABI.USER_CS);

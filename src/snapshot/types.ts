@@ -121,7 +121,14 @@ export interface Snapshot {
     kind: 'user' | 'kthread';
     /** 'blocked': registers are the saved context (thread struct); 'running': live registers of current. */
     state: 'running' | 'blocked';
+    /** x86_64 blocked task: task->thread.sp (-> struct inactive_task_frame), equal to regs.rsp. */
+    threadSp?: Hex;
   };
+  /**
+   * x86_64: this CPU's per-CPU variables get_stack_info() reads (hardirq_stack_ptr,
+   * cea_exception_stacks, cpu_entry_area, cpu_current_top_of_stack, current_task), by kernel name.
+   */
+  percpu?: Record<string, Hex>;
   /** The context of the walk (absent only in hand-made snapshots: then unknown). */
   context?: SnapshotContext;
   /** Register values by name (arm64: x0..x30, sp, pc, pstate; x86_64: rax..r15, rsp, rip, eflags, cs). */

@@ -67,6 +67,8 @@ export const PERCPU = {
   cpu_current_top_of_stack: LAYOUT.PERCPU + 0x08,
   current_task: LAYOUT.PERCPU + 0x10,
   hardirq_stack_ptr: LAYOUT.PERCPU + 0x18,
+  cea_exception_stacks: LAYOUT.PERCPU + 0x20,
+  cpu_entry_area: LAYOUT.PERCPU + 0x28,
 } as const;
 
 /** struct task_struct of the current task and of the other task (thread.sp only). */

@@ -15,7 +15,7 @@ import { ShadowStack } from '../../truth/shadow';
 import { sweepSteps, type Boundary } from '../boundary';
 import { checkExceptionFrame, corruptExceptionFrame, corruptFrameRecord, isExceptionFrameCorruption, redirectTruth, type ExceptionFrameLayout } from '../corrupt';
 import { TaskTracing } from '../tracing';
-import { baseImage, image, IRQ_TOP, LAYOUT, NMI_TOP, PERCPU, PT_REGS, REGIONS, RUNNING_STACKS, TASK, TASK_TOP, type Image } from './image';
+import { baseImage, CEA, image, IRQ_TOP, LAYOUT, NMI_TOP, PERCPU, PT_REGS, REGIONS, RUNNING_STACKS, TASK, TASK_TOP, type Image } from './image';
 import { hex } from '../../machine/addr';
 
 export const X86_64_WORKLOADS: readonly Workload[] = [
@@ -80,7 +80,11 @@ export function boot(img: Image): Machine {
 
   mem.write64(PERCPU.cpu_current_top_of_stack, TASK_TOP);
   mem.write64(PERCPU.current_task, TASK.current);
+  // irq_init_percpu_irqstack(): hardirq_stack_ptr is the IRQ stack's top word, where
+  // call_on_irq_stack saves the interrupted rsp (next_sp) before switching.
   mem.write64(PERCPU.hardirq_stack_ptr, IRQ_TOP - 8);
+  mem.write64(PERCPU.cea_exception_stacks, LAYOUT.CEA + CEA.ESTACKS);
+  mem.write64(PERCPU.cpu_entry_area, LAYOUT.CEA);
   // The other task is blocked too: a small frame chain on its own stack.
   const o1 = OTHER_RECORD;
   const o2 = OTHER_TOP - ABI.PT_REGS_SIZE - 0x10;
@@ -343,7 +347,8 @@ export function buildScene(spec: SceneSpec): Scene {
   const snapshot = makeSnapshot({
     id: `x86_64/${spec.workload}/${momentTag(spec.moment)}${instrTag(spec)}${spec.corrupt ? `/${spec.corrupt}` : ''}`,
     arch: 'x86_64',
-    task: { pid: user ? 1234 : 42, comm: user ? 'sleeper' : 'kworker/0:1', kind: user ? 'user' : 'kthread', state: blocked ? 'blocked' : 'running' },
+    task: { pid: user ? 1234 : 42, comm: user ? 'sleeper' : 'kworker/0:1', kind: user ? 'user' : 'kthread', state: blocked ? 'blocked' : 'running', ...(blocked ? { threadSp: hex(regs['rsp']!) } : {}) },
+    percpu: Object.fromEntries(Object.entries(PERCPU).map(([k, a]) => [k, mem.read64(a)])),
     context: walkContext(spec, !blocked, truth, img.syms),
     regs,
     mem,
