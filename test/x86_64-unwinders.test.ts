@@ -56,7 +56,7 @@ describe('good chains are reliable and exact', () => {
       assert.deepEqual(r.trace, cpu.expected());
     });
 
-    test(`${n}: kernel thread ends at ret_from_fork over task_pt_regs`, () => {
+    test(`${n}: kernel thread ends at ret_from_fork_asm over task_pt_regs`, () => {
       const cpu = new Cpu();
       cpu.kthread();
       cpu.into('kthread');
@@ -66,7 +66,7 @@ describe('good chains are reliable and exact', () => {
       const snap = blockedSnap(cpu, tsp, { kind: 'kthread' });
       const r = walk(u, snap);
       assert.equal(r.rc, 0, r.reason);
-      assert.deepEqual(names(snap, r.trace), ['__schedule+0x15', 'schedule+0x15', 'worker_thread+0x15', 'kthread+0x15', 'ret_from_fork+0x15']);
+      assert.deepEqual(names(snap, r.trace), ['__schedule+0x15', 'schedule+0x15', 'worker_thread+0x15', 'kthread+0x15', 'ret_from_fork_asm+0x15']);
     });
   }
 });
@@ -150,7 +150,7 @@ describe('corrupt frame links are rejected without unsafe reads', () => {
   test('orc: END_OF_STACK away from task_pt_regs is not a successful end', () => {
     const cpu = new Cpu();
     cpu.rsp = PT_REGS - 0x200;
-    cpu.call('ret_from_fork');
+    cpu.call('ret_from_fork_asm');
     cpu.prologue();
     cpu.into('kthread');
     cpu.into('schedule');
@@ -297,7 +297,7 @@ describe('exception frames', () => {
   }
 
   test('orc: END_OF_STACK in an interrupted entry point is a successful end', () => {
-    const { snap, expected } = nmiAtStart('ret_from_fork');
+    const { snap, expected } = nmiAtStart('ret_from_fork_asm');
     const r = walk(orcU, snap);
     assert.equal(r.rc, 0, r.reason);
     assert.deepEqual(r.trace, expected);
@@ -367,11 +367,11 @@ describe('rewritten return addresses', () => {
       assert.deepEqual(r.trace, cpu.expected());
     });
 
-    test(`${n}: __kretprobe_trampoline is replaced by the original return address`, () => {
+    test(`${n}: arch_rethook_trampoline is replaced by the original return address`, () => {
       const { cpu, tsp } = blockedUser();
       const slot = cpu.slots[1]!; // work_a's return into sys_work
       const orig = cpu.mem.read64(slot);
-      cpu.mem.write64(slot, sym('__kretprobe_trampoline'));
+      cpu.mem.write64(slot, sym('arch_rethook_trampoline'));
       const kretprobes = [{ ret: hex(orig), func: hex(sym('work_a')), retp: hex(slot) }];
       const r = walk(u, blockedSnap(cpu, tsp, { kretprobes }));
       assert.equal(r.rc, 0, r.reason);
@@ -380,7 +380,7 @@ describe('rewritten return addresses', () => {
 
     test(`${n}: kretprobe trampoline without an instance is unreliable`, () => {
       const { cpu, tsp } = blockedUser();
-      cpu.mem.write64(cpu.slots[1]!, sym('__kretprobe_trampoline'));
+      cpu.mem.write64(cpu.slots[1]!, sym('arch_rethook_trampoline'));
       const r = walk(u, blockedSnap(cpu, tsp));
       assert.notEqual(r.rc, 0);
     });
