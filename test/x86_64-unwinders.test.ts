@@ -303,6 +303,28 @@ describe('exception frames', () => {
     assert.deepEqual(r.trace, expected);
   });
 
+  test('orc: an SP base register (dx) is read from the full pt_regs the walk came through, and is an error without them', () => {
+    const withDx = (fn: string) => kernelOrc().map((e) => (e.ip === hex(sym(fn)) ? { ...e, spReg: 'dx' as const, spOffset: 0, type: 'call' as const, bpReg: 'undefined' as const, bpOffset: 0 } : e));
+    const cpu = new Cpu();
+    cpu.rsp = NMI + SIZE - A.PT_REGS_SIZE;
+    const regs = cpu.rsp;
+    cpu.ptRegs(regs, sym('undef_fn'), PT_REGS, 0, A.KERNEL_CS);
+    const cfa = PT_REGS + 0x40; // above the interrupted sp: the stack goes the right way
+    cpu.mem.write64(regs + A.PT_RDX, cfa);
+    cpu.mem.write64(cfa - 8, sym('sys_work') + 0x15);
+    cpu.call('nmi_entry', 0x20);
+    cpu.rbp = regs + 1;
+    cpu.prologue();
+    const hpc = sym('nmi_handler') + 0x10;
+    const r = walk(orcU, snapshotOf(cpu, { state: 'running', regs: { rip: hpc, rsp: cpu.rsp, rbp: cpu.rbp }, orc: withDx('undef_fn') }));
+    assert.deepEqual(r.trace.slice(0, 4), [hpc, sym('nmi_entry') + 0x20, sym('undef_fn'), sym('sys_work') + 0x15], r.reason);
+    // The handler's own frame (reached without pt_regs) cannot use a register base.
+    const dxAtHandler = [...kernelOrc().filter((e) => e.ip !== hex(hpc)), { ip: hex(hpc), spReg: 'dx' as const, spOffset: 0, type: 'call' as const, bpReg: 'undefined' as const, bpOffset: 0 }];
+    const r2 = walk(orcU, snapshotOf(cpu, { state: 'running', regs: { rip: hpc, rsp: cpu.rsp, rbp: cpu.rbp }, orc: dxAtHandler }));
+    assert.notEqual(r2.rc, 0);
+    assert.match(r2.reason ?? '', /missing DX/);
+  });
+
   test('orc: END_OF_STACK in an interrupted non-entry function is not', () => {
     const orc = kernelOrc().map((e) => (e.ip === hex(sym('undef_fn')) ? { ...e, type: 'end_of_stack' as const } : e));
     const r = walk(orcU, nmiAtStart('undef_fn', orc).snap);
