@@ -15,7 +15,7 @@ import { hex, loadSnapshot, unhex } from '../src/snapshot/io';
 import type { Instrumentation, Scene, SceneSpec } from '../src/scene/types';
 
 const fns = (s: Scene): string[] => s.truth.frames.map((f) => f.fn);
-const IRQ_HANDLER = ['__common_interrupt', 'call_on_irq_stack', 'common_interrupt', 'asm_common_interrupt'];
+const IRQ_HANDLER = ['__common_interrupt', 'common_interrupt', 'asm_common_interrupt'];
 const NMI_HANDLER = ['default_do_nmi', 'exc_nmi', 'asm_exc_nmi'];
 const SYSCALL = ['do_syscall_64', 'entry_SYSCALL_64'];
 
@@ -95,7 +95,7 @@ test('an NMI nested in the IRQ handler runs on the NMI stack', () => {
   assert.deepEqual(fns(s), [...NMI_HANDLER, ...IRQ_HANDLER, 'work_b', 'work_a', 'sys_work', ...SYSCALL]);
   const snap = loadSnapshot(JSON.parse(JSON.stringify(s.snapshot)));
   assert.equal(snap.mem.find(snap.regs['rsp']!)?.kind, 'nmi-stack');
-  // call_on_irq_stack saved the task stack pointer in the top word of the IRQ stack.
+  // common_interrupt's inline call_on_irq_stack saved the task stack pointer in the top word of the IRQ stack.
   const irq = snap.mem.region('irq-stack');
   assert.equal(snap.mem.find(snap.mem.read64(irq.base + irq.size - 8))?.name, 'task-stack');
   // hardirq_stack_ptr points at that word (the IRQ stack's next_sp).
@@ -155,7 +155,7 @@ test('every arch-neutral workload builds; tail calls, PLT stubs and BPF give the
   assert.deepEqual(blocked('nonstandard-sleep'), ['nonstd_fn', 'sys_nonstd', ...SYSCALL]);
   assert.deepEqual(blocked('hint-undefined'), ['hint_undef_code', 'sys_hintundef', ...SYSCALL]);
   const efi = kit.buildScene({ workload: 'efi-call', moment: { kind: 'exception', exception: 'irq', at: { fn: 'efi_get_time', index: 1 }, walk: 'in-handler' } });
-  assert.deepEqual(fns(efi).slice(4), ['efi_get_time', 'efi_call_rts', 'sys_efi', ...SYSCALL]);
+  assert.deepEqual(fns(efi).slice(3), ['efi_get_time', 'efi_call_rts', 'sys_efi', ...SYSCALL]);
   for (const w of kit.workloads) assert.ok(kit.analyse(w));
   assert.ok(!kit.workloads.includes('spec-function') && !kit.workloads.includes('spec-caller'));
 });

@@ -206,8 +206,14 @@ SYM_FUNC_START(common_interrupt)
 \tpushq %rbx
 \tsubq $8, %rsp
 \tmovq %rdi, %rbx
-\tmovq $__common_interrupt, %rsi
-\tcall call_on_irq_stack
+\t/* run_irq_on_irqstack_cond() -> call_on_irq_stack(): inline asm (asm/irq_stack.h), no frame of
+\t   its own. The interrupted rsp goes in the IRQ stack's top word (next_sp), then rsp moves there. */
+\tmovq PER_CPU_VAR(hardirq_stack_ptr), %r11
+\tmovq %rsp, (%r11)
+\tmovq %r11, %rsp
+\tmovq %rbx, %rdi
+\tcall __common_interrupt
+\tpopq %rsp
 \tmovq %rbx, %rdi
 \tcall irqentry_exit
 \taddq $8, %rsp
@@ -215,18 +221,6 @@ SYM_FUNC_START(common_interrupt)
 \tpopq %rbp
 \tret
 SYM_FUNC_END(common_interrupt)
-
-SYM_FUNC_START(call_on_irq_stack)
-\tpushq %rbp
-\tmovq %rsp, %rbp
-\tmovq PER_CPU_VAR(hardirq_stack_ptr), %r11
-\tmovq %rsp, (%r11)
-\tmovq %r11, %rsp
-\tCALL_NOSPEC rsi
-\tpopq %rsp
-\tleave
-\tret
-SYM_FUNC_END(call_on_irq_stack)
 
 ${cfn('__common_interrupt', '\tBODY 2\n\tHOOK irq_walk_point\n\tBODY 1', { notrace: true })}
 SYM_FUNC_START(irqentry_exit)
