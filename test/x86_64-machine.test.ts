@@ -123,7 +123,19 @@ test('the NMI stack is an IST stack of the cpu_entry_area, between guard pages, 
   assert.equal(snap.mem.find(snap.regs['rsp']!)?.name, 'nmi-stack');
   // The NMI's iret frame is at the top of the NMI stack.
   const nmi = snap.mem.region('nmi-stack');
-  assert.equal(snap.mem.read64(nmi.base + nmi.size - 40), s.truth.frames.find((f) => f.fn === 'work_b')!.addr);
+  const top = nmi.base + nmi.size;
+  const resume = s.truth.frames.find((f) => f.fn === 'work_b')!.addr;
+  assert.equal(snap.mem.read64(top - 40), resume);
+  // asm_exc_nmi: rdx's slot, "NMI executing" (set), the "iret" copy, the "outermost" copy, and
+  // pt_regs under it, whose iret part is the "outermost" copy.
+  assert.equal(snap.mem.read64(top - 56), 1, '"NMI executing"');
+  for (let k = 0; k < 5; k++) {
+    assert.equal(snap.mem.read64(top - 96 + 8 * k), snap.mem.read64(top - 40 + 8 * k), `"iret" word ${k}`);
+    assert.equal(snap.mem.read64(top - 136 + 8 * k), snap.mem.read64(top - 40 + 8 * k), `"outermost" word ${k}`);
+  }
+  const regs = top - 136 - ABI.PT_RIP;
+  assert.equal(snap.mem.read64(regs + ABI.PT_CS), ABI.KERNEL_CS);
+  assert.ok(!kit.analyse('work-chain').some((f) => f.fn === 'asm_exc_nmi'), 'asm_exc_nmi analyses clean');
 });
 
 test("a blocked task's truth is the chain below schedule(), and its registers are the inactive_task_frame", () => {

@@ -282,7 +282,9 @@ function reach(m: Machine, moment: Moment): string {
   if (exc === 'irq') cpu.exception('irq', { vector: addr(m.img, 'asm_common_interrupt') });
   else cpu.exception('nmi', { vector: addr(m.img, 'asm_exc_nmi'), ist: NMI_TOP });
   // The entry code completes pt_regs below the iret frame the CPU just pushed.
-  if (moment.nested !== 'nmi') m.excRegs = cpu.rsp - ABI.PT_RIP;
+  // An NMI's pt_regs lie below its copies of the hardware frame (asm_exc_nmi): rdx's slot,
+  // "NMI executing", the "iret" frame; pt_regs' iret part is the "outermost" copy.
+  if (moment.nested !== 'nmi') m.excRegs = cpu.rsp - (exc === 'nmi' ? NMI_FRAME_COPIES : 0) - ABI.PT_RIP;
   const end = cpu.run(STEP_LIMIT);
   const expect = moment.walk === 'in-handler' ? 'walk' : 'blocked';
   if (end !== expect) throw new Error(`x86_64 ${m.img.workload}: after the ${exc} the run ended with "${end}", not "${expect}"`);
@@ -291,6 +293,8 @@ function reach(m: Machine, moment: Moment): string {
 }
 
 const UNMAPPED = 0xffffdead0000;
+/** How far below the hardware frame asm_exc_nmi puts the "outermost" copy (pt_regs' iret part): rdx, "NMI executing", the "iret" and "outermost" frames. */
+const NMI_FRAME_COPIES = 8 + 8 + 40 + 40;
 
 function momentTag(mo: Moment): string {
   if (mo.kind === 'blocked') return 'blocked';
@@ -338,6 +342,7 @@ export function buildScene(spec: SceneSpec): Scene {
   if (spec.corrupt) {
     const targets = { otherRecord: OTHER_RECORD, unmapped: UNMAPPED };
     if (isExceptionFrameCorruption(spec.corrupt)) {
+      if (spec.moment.kind !== 'blocked' && spec.moment.exception === 'nmi') throw new Error(`${spec.corrupt}: an x86_64 NMI returns through its "iret" copy, so corrupting its pt_regs does not redirect the return`);
       const at = checkExceptionFrame(mem, m.excRegs, PT_REGS_LAYOUT, truth, spec.corrupt);
       if (mem.read64(at + ABI.PT_CS) !== ABI.KERNEL_CS) throw new Error(`${spec.corrupt}: the exception frame is not kernel-mode`);
       redirectTruth(truth, corruptExceptionFrame(mem, at, PT_REGS_LAYOUT, spec.corrupt, targets));

@@ -90,6 +90,45 @@ SYM_CODE_END(${name})
 `;
 }
 
+const copy5 = (disp: number): string => Array(5).fill(`\tpushq ${disp}(%rsp)`).join('\n');
+
+/**
+ * asm_exc_nmi for an NMI from kernel mode, first NMI (entry_64.S): below the hardware frame at the
+ * top of the NMI stack it keeps rdx's temporary slot, the "NMI executing" variable, the "iret" frame
+ * and the "outermost" frame (a copy of the hardware frame); pt_regs is built under the "outermost"
+ * frame, which is its iret part, and the NMI returns through the "iret" copy. Not modelled: the
+ * checks that tell a nested NMI (an NMI never nests an NMI here) and the user-mode path.
+ */
+const NMI_ENTRY = `SYM_CODE_START(asm_exc_nmi)
+\tUNWIND_HINT_IRET_REGS
+\tpushq %rdx
+\tmovq (%rsp), %rdx
+\t/* first_nmi: "NMI executing", room for the "iret" frame, then the "outermost" copy */
+\tpushq $0
+\tsubq $40, %rsp
+${copy5(88)}
+\tUNWIND_HINT_IRET_REGS
+SYM_INNER_LABEL(repeat_nmi)
+\tmovq $1, 80(%rsp)
+\taddq $80, %rsp
+${copy5(-48)}
+\tsubq $40, %rsp
+SYM_INNER_LABEL(end_repeat_nmi)
+\tpushq $-1
+${pushRegs()}
+\tUNWIND_HINT_REGS
+\tENCODE_FRAME_POINTER
+\tmovq %rsp, %rdi
+\tcall exc_nmi
+${popRegs()}
+\t/* nmi_restore: skip orig_ax and the "outermost" frame, clear "NMI executing", return via "iret" */
+\taddq $48, %rsp
+\tUNWIND_HINT_IRET_REGS
+\tmovq $0, 40(%rsp)
+\tiretq
+SYM_CODE_END(asm_exc_nmi)
+`;
+
 /** Core kernel text shared by every workload. */
 export function coreKernel(): string {
   return `
@@ -235,9 +274,7 @@ irqentry_exit_done:
 \tret
 SYM_FUNC_END(irqentry_exit)
 
-# Simplified: the kernel's asm_exc_nmi also keeps "outermost"/"iret" copies of the hardware frame
-# to survive nested NMIs; an NMI never nests an NMI here, so a plain IST idtentry leaves the same pt_regs.
-${idtentry('asm_exc_nmi', 'exc_nmi')}
+${NMI_ENTRY}
 ${cfn('exc_nmi', '\tcall default_do_nmi', { notrace: true })}
 ${cfn('default_do_nmi', '\tBODY 1\n\tHOOK nmi_walk_point\n\tBODY 1', { notrace: true })}
 
