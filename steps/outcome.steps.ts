@@ -54,9 +54,6 @@ Then('the walk is judged against a ground truth that holds {word}', function (th
   this.session.expectTruthHolds(fn);
   this.session.expect('robust');
 });
-Then('a reliable trace ends in {word}', function (this: W, fn: string) {
-  this.session.expectEndsIn(fn);
-});
 Then('build-time unwind metadata covers {word}', function (this: W, fn: string) {
   this.session.expectMetadataCovers(fn);
 });

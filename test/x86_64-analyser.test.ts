@@ -52,19 +52,35 @@ test('the ORC table is sorted, covers kernel and module text only, and follows h
   assert.ok(orc.every((e) => unhex(e.ip) < LAYOUT.BPF), 'no ORC for BPF JIT code');
   const first = (fn: string): number => b.prog.bySym.get(fn)![0]!.addr;
   assert.equal(orcAt(orc, first('entry_SYSCALL_64')).type, 'end_of_stack'); // UNWIND_HINT_EMPTY at an entry point
-  assert.equal(orcAt(orc, first('ret_from_fork')).type, 'end_of_stack');
-  for (const i of b.prog.bySym.get('return_to_handler')!) assert.equal(orcAt(orc, i.addr).type, 'undefined'); // UNWIND_HINT_EMPTY elsewhere
+  assert.equal(orcAt(orc, first('ret_from_fork_asm')).type, 'end_of_stack');
+  assert.equal(cfa(orcAt(orc, first('ret_from_fork'))), 'call sp+8'); // the C ret_from_fork is an ordinary function
+  // Today's return_to_handler: UNDEFINED at its entry (the RET consumed the slot), then
+  // UNWIND_HINT_FUNC once it has stepped back over that slot, tracked through the ftrace_regs frame.
+  const rth = b.prog.bySym.get('return_to_handler')!;
+  assert.equal(orcAt(orc, rth[0]!.addr).type, 'undefined');
+  assert.equal(cfa(orcAt(orc, rth[1]!.addr)), 'call sp+8');
+  assert.equal(cfa(orcAt(orc, rth.find((i) => i.text === 'call ftrace_return_to_handler')!.addr)), `call sp+${8 + 168}`);
+  assert.equal(cfa(orcAt(orc, rth.find((i) => i.text === 'call .Ldo_rop')!.addr)), 'call sp+0');
+  assert.equal(cfa(orcAt(orc, rth.find((i) => i.text === 'movq %rdi, (%rsp)')!.addr)), 'call sp+8'); // after the intra-function call
+  assert.ok(!kit.analyse('bpf-sleep').some((f) => f.fn === 'return_to_handler'), 'the int3 after the intra-function call is not unreachable code');
   const irq = b.prog.bySym.get('asm_common_interrupt')!;
   assert.deepEqual(orcAt(orc, irq[0]!.addr), { ip: orcAt(orc, irq[0]!.addr).ip, spReg: 'sp', spOffset: 0, bpReg: 'undefined', bpOffset: 0, type: 'regs_partial', signal: true });
   assert.equal(cfa(orcAt(orc, irq[1]!.addr)), 'regs_partial sp+8'); // after pushq $-1
   const call = irq.find((i) => i.text === 'call common_interrupt')!;
   assert.equal(cfa(orcAt(orc, call.addr)), 'regs sp+0'); // pt_regs at rsp
-  const kret = b.prog.bySym.get('__kretprobe_trampoline')!;
-  assert.equal(orcAt(orc, kret[0]!.addr).type, 'undefined');
+  // arch_rethook_trampoline is an @function: function-entry ORC at its first instruction (the
+  // unwinder recovers pt_regs->ip == the trampoline through rethook instead), then UNWIND_HINT_FUNC
+  // after the fake return address, tracked through the pt_regs it builds.
+  const kret = b.prog.bySym.get('arch_rethook_trampoline')!;
+  assert.equal(cfa(orcAt(orc, kret[0]!.addr)), 'call sp+8');
   assert.equal(cfa(orcAt(orc, kret[1]!.addr)), 'call sp+8'); // UNWIND_HINT_FUNC after the fake return address
-  // call_on_irq_stack switches rsp but its CFA stays rbp-based.
-  const cois = b.prog.bySym.get('call_on_irq_stack')!;
-  assert.equal(cfa(orcAt(orc, cois.find((i) => i.text === 'CALL_NOSPEC rsi')!.addr)), 'call bp+16');
+  assert.equal(cfa(orcAt(orc, kret.find((i) => i.text === 'call arch_rethook_trampoline_callback')!.addr)), 'call sp+168');
+  // common_interrupt's inline call_on_irq_stack switches rsp (a stack swizzle) but its CFA stays
+  // rbp-based, and `popq %rsp` gives the analyser its rsp back: the epilogue checks out.
+  const ci = b.prog.bySym.get('common_interrupt')!;
+  assert.equal(cfa(orcAt(orc, ci.find((i) => i.text === 'call __common_interrupt')!.addr)), 'call bp+16');
+  assert.equal(cfa(orcAt(orc, ci[ci.length - 1]!.addr)), 'call sp+8');
+  assert.ok(!kit.analyse('bpf-sleep').some((f) => f.fn === 'common_interrupt'), 'no finding in common_interrupt');
   const m = baseImage('module-sleep');
   assert.equal(cfa(orcAt(m.analysis.orc, m.prog.bySym.get('mod_fn')![3]!.addr)), 'call bp+16');
 });

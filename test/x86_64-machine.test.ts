@@ -11,11 +11,11 @@ import { RETURN_TO_HANDLER } from '../src/kernel/x86_64/source';
 import { isSpecQuote } from '../src/conformance/spec-text';
 import { boot, boundaries, kit, SWITCH_OMISSIBLE } from '../src/kernel/x86_64/kit';
 import { image, PT_REGS } from '../src/kernel/x86_64/image';
-import { loadSnapshot, unhex } from '../src/snapshot/io';
+import { hex, loadSnapshot, unhex } from '../src/snapshot/io';
 import type { Instrumentation, Scene, SceneSpec } from '../src/scene/types';
 
 const fns = (s: Scene): string[] => s.truth.frames.map((f) => f.fn);
-const IRQ_HANDLER = ['__common_interrupt', 'call_on_irq_stack', 'common_interrupt', 'asm_common_interrupt'];
+const IRQ_HANDLER = ['__common_interrupt', 'common_interrupt', 'asm_common_interrupt'];
 const NMI_HANDLER = ['default_do_nmi', 'exc_nmi', 'asm_exc_nmi'];
 const SYSCALL = ['do_syscall_64', 'entry_SYSCALL_64'];
 
@@ -95,9 +95,47 @@ test('an NMI nested in the IRQ handler runs on the NMI stack', () => {
   assert.deepEqual(fns(s), [...NMI_HANDLER, ...IRQ_HANDLER, 'work_b', 'work_a', 'sys_work', ...SYSCALL]);
   const snap = loadSnapshot(JSON.parse(JSON.stringify(s.snapshot)));
   assert.equal(snap.mem.find(snap.regs['rsp']!)?.kind, 'nmi-stack');
-  // call_on_irq_stack saved the task stack pointer in the top word of the IRQ stack.
+  // common_interrupt's inline call_on_irq_stack saved the task stack pointer in the top word of the IRQ stack.
   const irq = snap.mem.region('irq-stack');
   assert.equal(snap.mem.find(snap.mem.read64(irq.base + irq.size - 8))?.name, 'task-stack');
+  // hardirq_stack_ptr points at that word (the IRQ stack's next_sp).
+  assert.equal(unhex(s.snapshot.percpu!['hardirq_stack_ptr']!), irq.base + irq.size - 8);
+});
+
+test('the NMI stack is an IST stack of the cpu_entry_area, between guard pages, beside #DF, #DB, #MC, #VC, #VC2 and the entry stack', () => {
+  const s = kit.buildScene({ workload: 'work-chain', moment: { kind: 'exception', exception: 'nmi', at: { fn: 'work_b', index: 3 }, walk: 'in-handler' } });
+  const snap = loadSnapshot(JSON.parse(JSON.stringify(s.snapshot)));
+  const cea = unhex(s.snapshot.percpu!['cpu_entry_area']!);
+  assert.equal(hex(cea), '0xfffffe0000001000'); // CPU_ENTRY_AREA_PER_CPU for cpu 0
+  const estacks = unhex(s.snapshot.percpu!['cea_exception_stacks']!);
+  const order = ['df', 'nmi', 'db', 'mce', 'vc', 'vc2'];
+  order.forEach((n, k) => {
+    const r = snap.mem.region(`${n}-stack`);
+    assert.equal(r.base, estacks + (2 * k + 1) * 4096, n);
+    assert.equal(r.size, 4096);
+    assert.equal(r.kind, n === 'nmi' ? 'nmi-stack' : 'exception-stack');
+    assert.equal(snap.mem.find(r.base - 8), undefined, `guard page below the ${n} stack`);
+    assert.ok(snap.stacks.some((x) => x.region === r.name && x.type === (n === 'nmi' ? 'nmi' : 'exception')));
+  });
+  assert.equal(snap.mem.find(estacks + 13 * 4096), undefined, 'IST top guard page');
+  const entry = snap.mem.region('entry-stack');
+  assert.equal(entry.base, cea + 4096);
+  assert.equal(snap.mem.find(snap.regs['rsp']!)?.name, 'nmi-stack');
+  // The NMI's iret frame is at the top of the NMI stack.
+  const nmi = snap.mem.region('nmi-stack');
+  const top = nmi.base + nmi.size;
+  const resume = s.truth.frames.find((f) => f.fn === 'work_b')!.addr;
+  assert.equal(snap.mem.read64(top - 40), resume);
+  // asm_exc_nmi: rdx's slot, "NMI executing" (set), the "iret" copy, the "outermost" copy, and
+  // pt_regs under it, whose iret part is the "outermost" copy.
+  assert.equal(snap.mem.read64(top - 56), 1, '"NMI executing"');
+  for (let k = 0; k < 5; k++) {
+    assert.equal(snap.mem.read64(top - 96 + 8 * k), snap.mem.read64(top - 40 + 8 * k), `"iret" word ${k}`);
+    assert.equal(snap.mem.read64(top - 136 + 8 * k), snap.mem.read64(top - 40 + 8 * k), `"outermost" word ${k}`);
+  }
+  const regs = top - 136 - ABI.PT_RIP;
+  assert.equal(snap.mem.read64(regs + ABI.PT_CS), ABI.KERNEL_CS);
+  assert.ok(!kit.analyse('work-chain').some((f) => f.fn === 'asm_exc_nmi'), 'asm_exc_nmi analyses clean');
 });
 
 test("a blocked task's truth is the chain below schedule(), and its registers are the inactive_task_frame", () => {
@@ -110,12 +148,13 @@ test("a blocked task's truth is the chain below schedule(), and its registers ar
   assert.equal(snap.mem.read64(sp + ABI.ITF_RET_ADDR), snap.regs['rip']);
   assert.equal(snap.syms.lookup(snap.regs['rip']!)?.name, '__schedule');
   assert.equal(snap.mem.read64(sp + ABI.ITF_RBP), snap.regs['rbp']);
+  assert.equal(s.snapshot.task.threadSp, s.snapshot.regs['rsp']); // task->thread.sp
   // User pt_regs at the top of the stack: user CS.
   assert.equal(snap.ptRegs, PT_REGS);
   assert.equal(snap.mem.read64(snap.ptRegs + ABI.PT_CS), ABI.USER_CS);
 
   const k = kit.buildScene({ workload: 'kthread-sleep', moment: { kind: 'blocked' } });
-  assert.deepEqual(fns(k), ['__switch_to_asm', '__schedule', 'schedule', 'worker_thread', 'kthread', 'ret_from_fork']);
+  assert.deepEqual(fns(k), ['__switch_to_asm', '__schedule', 'schedule', 'worker_thread', 'kthread', 'ret_from_fork', 'ret_from_fork_asm']);
   assert.equal(k.snapshot.task.kind, 'kthread');
 });
 
@@ -128,7 +167,7 @@ test('every arch-neutral workload builds; tail calls, PLT stubs and BPF give the
   assert.deepEqual(blocked('nonstandard-sleep'), ['nonstd_fn', 'sys_nonstd', ...SYSCALL]);
   assert.deepEqual(blocked('hint-undefined'), ['hint_undef_code', 'sys_hintundef', ...SYSCALL]);
   const efi = kit.buildScene({ workload: 'efi-call', moment: { kind: 'exception', exception: 'irq', at: { fn: 'efi_get_time', index: 1 }, walk: 'in-handler' } });
-  assert.deepEqual(fns(efi).slice(4), ['efi_get_time', 'efi_call_rts', 'sys_efi', ...SYSCALL]);
+  assert.deepEqual(fns(efi).slice(3), ['efi_get_time', 'efi_call_rts', 'sys_efi', ...SYSCALL]);
   for (const w of kit.workloads) assert.ok(kit.analyse(w));
   assert.ok(!kit.workloads.includes('spec-function') && !kit.workloads.includes('spec-caller'));
 });
@@ -139,19 +178,21 @@ test('each stage of return_to_handler still names the traced function’s caller
   const img = image('work-chain', { fgraph: ['work_b'] });
   const rth = img.prog.bySym.get('return_to_handler')!;
   const workA = img.symInfo.get('work_a')!;
+  const callAt = rth.findIndex((i) => i.text === 'call ftrace_return_to_handler');
   for (let index = 0; index < rth.length; index++) {
+    if (rth[index]!.text === 'int3') continue; // after the intra-function call: never executed
     const s = kit.buildScene({ workload: 'work-chain', instrument: { fgraph: ['work_b'] }, moment: { kind: 'exception', exception: 'irq', at: { fn: 'return_to_handler', index }, walk: 'in-handler' } });
     assert.deepEqual(fns(s), [...IRQ_HANDLER, 'return_to_handler', ...after], `index ${index}`);
     assert.ok(s.truth.frames[IRQ_HANDLER.length]!.omissible, 'the return trampoline may be omitted');
     // Before the call the original return address is still in the ret_stack; afterwards it is not.
     const stack = s.snapshot.fgraph!.stack;
-    if (index <= 4) {
+    if (index <= callAt) {
       assert.equal(stack.length, 1);
       const ret = unhex(stack[0]!.ret);
       assert.ok(ret > workA.start && ret < workA.end);
     } else assert.equal(stack.length, 0);
-    if (index === rth.length - 1) {
-      // At JMP_NOSPEC rdi the original return address is in the interrupted rdi (pt_regs on the task stack).
+    if (rth[index]!.text === 'movq %rdi, (%rsp)') {
+      // Before the RET's slot is written, the original return address is in the interrupted rdi (pt_regs on the task stack).
       const snap = loadSnapshot(s.snapshot);
       const truthResume = s.truth.frames.find((f) => f.fn === 'work_a')!.addr;
       const taskStack = snap.mem.region('task-stack');
@@ -174,7 +215,7 @@ test('each stage of return_to_handler still names the traced function’s caller
 test('while a graph-traced or kretprobed function sleeps, its return slot holds the trampoline and the tracing state holds the original', () => {
   const cases: [Instrumentation, string][] = [
     [{ fgraph: ['do_nanosleep'] }, 'return_to_handler'],
-    [{ kretprobe: ['do_nanosleep'] }, '__kretprobe_trampoline'],
+    [{ kretprobe: ['do_nanosleep'] }, 'arch_rethook_trampoline'],
   ];
   for (const [instrument, tramp] of cases) {
     const s = kit.buildScene({ workload: 'syscall-sleep', instrument, moment: { kind: 'blocked' } });
@@ -186,8 +227,8 @@ test('while a graph-traced or kretprobed function sleeps, its return slot holds 
     assert.equal(unhex(rec.func), snap.syms.get('do_nanosleep').start);
   }
   // kretprobe trampoline: the probed function returned, the handler restores the original.
-  const k = kit.buildScene({ workload: 'work-chain', instrument: { kretprobe: ['work_b'] }, moment: { kind: 'exception', exception: 'irq', at: { fn: '__kretprobe_trampoline', index: 2 }, walk: 'in-handler' } });
-  assert.deepEqual(fns(k), [...IRQ_HANDLER, '__kretprobe_trampoline', 'work_a', 'sys_work', ...SYSCALL]);
+  const k = kit.buildScene({ workload: 'work-chain', instrument: { kretprobe: ['work_b'] }, moment: { kind: 'exception', exception: 'irq', at: { fn: 'arch_rethook_trampoline', index: 2 }, walk: 'in-handler' } });
+  assert.deepEqual(fns(k), [...IRQ_HANDLER, 'arch_rethook_trampoline', 'work_a', 'sys_work', ...SYSCALL]);
 });
 
 test('an optprobe JMP: inside the trampoline the probed function is still live', () => {
@@ -216,7 +257,7 @@ test('snapshots round-trip through JSON and validate against schemas/snapshot.sc
     for (const [k, v] of Object.entries(s.snapshot.regs)) assert.equal(back.regs[k], unhex(v));
     const stack = back.mem.region('task-stack');
     assert.equal(Buffer.from(stack.bytes).toString('base64'), s.snapshot.regions.find((r) => r.name === 'task-stack')!.data);
-    assert.deepEqual(back.stacks.map((x) => x.type), ['task', 'irq', 'nmi']);
+    assert.deepEqual(back.stacks.map((x) => x.type), ['task', 'irq', 'entry', 'exception', 'nmi', 'exception', 'exception', 'exception', 'exception']);
     assert.ok(back.mem.regions.some((r) => r.name === 'other-task-stack' && r.kind === 'task-stack'));
   }
   assert.throws(() => loadSnapshot({ ...kit.buildScene(specs[0]!).snapshot, arch: 'sparc' }, 'bad.json'), /bad\.json/);
@@ -306,20 +347,33 @@ test('an IRQ that neither walks nor preempts returns through iretq; the task fin
   assert.equal(m.cpu.rsp, 0x7ffd4a3c1f20);
 });
 
-test('kretprobes: the int3 pre-handler and each stage of __kretprobe_trampoline keep the true chain', () => {
+test('kretprobes: the int3 pre-handler and each stage of arch_rethook_trampoline keep the true chain', () => {
   const instrument = { kretprobe: ['work_b'] };
   // NMI inside the kprobe int3 handler: work_b is interrupted at its probed entry.
   const pre = [...kit.sweep({ workload: 'work-chain', instrument, exception: 'nmi', walk: 'in-handler', functions: ['kprobe_int3_handler'] })];
   assert.ok(pre.length > 0);
   for (const s of pre) assert.deepEqual(fns(s), [...NMI_HANDLER, 'kprobe_int3_handler', 'exc_int3', 'asm_exc_int3', 'work_b', 'work_a', 'sys_work', ...SYSCALL]);
-  const n = image('work-chain', instrument).prog.bySym.get('__kretprobe_trampoline')!.length;
+  const n = image('work-chain', instrument).prog.bySym.get('arch_rethook_trampoline')!.length;
   for (let index = 0; index < n; index++) {
-    const s = kit.buildScene({ workload: 'work-chain', instrument, moment: { kind: 'exception', exception: 'irq', at: { fn: '__kretprobe_trampoline', index }, walk: 'in-handler' } });
-    assert.deepEqual(fns(s), [...IRQ_HANDLER, '__kretprobe_trampoline', 'work_a', 'sys_work', ...SYSCALL], `index ${index}`);
+    const s = kit.buildScene({ workload: 'work-chain', instrument, moment: { kind: 'exception', exception: 'irq', at: { fn: 'arch_rethook_trampoline', index }, walk: 'in-handler' } });
+    assert.deepEqual(fns(s), [...IRQ_HANDLER, 'arch_rethook_trampoline', 'work_a', 'sys_work', ...SYSCALL], `index ${index}`);
   }
-  for (const s of kit.sweep({ workload: 'work-chain', instrument, exception: 'nmi', walk: 'in-handler', functions: ['trampoline_handler'] })) {
-    assert.deepEqual(fns(s), [...NMI_HANDLER, 'trampoline_handler', '__kretprobe_trampoline', 'work_a', 'sys_work', ...SYSCALL]);
+  // The old name reaches the same code (arch-neutral features say __kretprobe_trampoline).
+  assert.equal(kit.instructions('work-chain', instrument, '__kretprobe_trampoline').length, n);
+  // In the callback the rethook node stays on current->rethooks until the fake return address is fixed up.
+  let linked = 0;
+  let unlinked = 0;
+  for (const s of kit.sweep({ workload: 'work-chain', instrument, exception: 'nmi', walk: 'in-handler', functions: ['arch_rethook_trampoline_callback', 'rethook_trampoline_handler'] })) {
+    const f = fns(s);
+    assert.deepEqual(f.slice(f.indexOf('arch_rethook_trampoline_callback')), ['arch_rethook_trampoline_callback', 'arch_rethook_trampoline', 'work_a', 'sys_work', ...SYSCALL], s.moment);
+    const snap = loadSnapshot(s.snapshot);
+    const slot = snap.mem.read64(s.snapshot.kretprobes.length ? unhex(s.snapshot.kretprobes[0]!.retp) : 0);
+    if (s.snapshot.kretprobes.length) {
+      linked++;
+      assert.equal(slot, snap.syms.get('arch_rethook_trampoline').start);
+    } else unlinked++;
   }
+  assert.ok(linked > 0 && unlinked > 0, `${linked} walks with the node linked, ${unlinked} after`);
 });
 
 test('preemption only where preempt_count is zero: an IRQ never preempts the task inside __schedule()', () => {

@@ -31,7 +31,7 @@ const orc = (ip: number, spReg: OrcEntry['spReg'], spOffset: number, bpReg: OrcE
 
 const FUNCS: [string, SymbolKind, boolean?][] = [
   ['entry_SYSCALL_64', 'code', true],
-  ['ret_from_fork', 'code', true],
+  ['ret_from_fork_asm', 'code', true],
   ['irq_entry', 'code'],
   ['nmi_entry', 'code'],
   ['sys_work', 'func'],
@@ -47,7 +47,7 @@ const FUNCS: [string, SymbolKind, boolean?][] = [
   ['no_orc_fn', 'func'],
   ['undef_fn', 'func'],
   ['return_to_handler', 'return-trampoline'],
-  ['__kretprobe_trampoline', 'return-trampoline'],
+  ['arch_rethook_trampoline', 'return-trampoline'],
 ];
 
 export function sym(name: string): number {
@@ -70,7 +70,7 @@ export function kernelOrc(): OrcEntry[] {
   // Syscall entry: pt_regs at sp while it calls the syscall.
   out.push(orc(sym('entry_SYSCALL_64'), 'sp', 0, 'undefined', 0, 'regs'));
   // Kernel threads start here (UNWIND_HINT_END_OF_STACK).
-  out.push(orc(sym('ret_from_fork'), 'undefined', 0, 'undefined', 0, 'end_of_stack'));
+  out.push(orc(sym('ret_from_fork_asm'), 'undefined', 0, 'undefined', 0, 'end_of_stack'));
   // IRQ entry on the IRQ stack: the task's sp (pointing at pt_regs) is saved at the top (call_on_irqstack).
   out.push(orc(sym('irq_entry'), 'undefined', 0, 'undefined', 0, 'undefined'));
   out.push(orc(sym('irq_entry') + 0x20, 'sp_indirect', 0, 'undefined', 0, 'regs'));
@@ -78,7 +78,7 @@ export function kernelOrc(): OrcEntry[] {
   out.push(orc(sym('nmi_entry'), 'sp', 0, 'undefined', 0, 'regs'));
   out.push(orc(sym('undef_fn'), 'undefined', 0, 'undefined', 0, 'undefined'));
   out.push(orc(sym('return_to_handler'), 'undefined', 0, 'undefined', 0, 'undefined'));
-  out.push(orc(sym('__kretprobe_trampoline'), 'undefined', 0, 'undefined', 0, 'undefined'));
+  out.push(orc(sym('arch_rethook_trampoline'), 'undefined', 0, 'undefined', 0, 'undefined'));
   return out;
 }
 
@@ -140,12 +140,12 @@ export class Cpu {
     this.prologue();
   }
 
-  /** Kernel thread: kernel pt_regs (zeroed) at task_pt_regs, ret_from_fork calls kthread. */
+  /** Kernel thread: kernel pt_regs (zeroed) at task_pt_regs, ret_from_fork_asm calls kthread. */
   kthread(): void {
     this.ptRegs(PT_REGS, 0, 0, 0, 0);
     this.rsp = PT_REGS;
     this.rbp = 0;
-    this.call('ret_from_fork');
+    this.call('ret_from_fork_asm');
     this.prologue();
   }
 

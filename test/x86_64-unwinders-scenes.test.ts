@@ -54,6 +54,30 @@ describe('x86_64 scenes judged against ground truth', () => {
         expect({ workload: 'work-chain', moment: { kind: 'exception', exception: 'irq', at: { fn: 'work_b', index }, walk } }, { orc: 'sound-reliable', fp: 'correctly-unreliable' }));
     }
   }
+  // unwind_orc.c: pt_regs->ip == arch_rethook_trampoline (the IRQ hit right after the RET into it)
+  // is recovered through rethook with the slot the RET consumed (regs->sp - 8); later, the ORC data
+  // leads to the fake return address the trampoline pushed, recovered like any other.
+  test('IRQ at every instruction of arch_rethook_trampoline (in-handler and preempted): ORC sound, as the kernel', () => {
+    const n = kitFor('x86_64').instructions('work-chain', { kretprobe: ['work_b'] }, 'arch_rethook_trampoline').length;
+    for (let index = 0; index < n; index++) {
+      expect({ workload: 'work-chain', instrument: { kretprobe: ['work_b'] }, moment: { kind: 'exception', exception: 'irq', at: { fn: 'arch_rethook_trampoline', index }, walk: 'in-handler' } }, { orc: 'sound-reliable', fp: 'correctly-unreliable' });
+    }
+    expect({ workload: 'work-chain', instrument: { kretprobe: ['work_b'] }, moment: { kind: 'exception', exception: 'irq', at: { fn: 'arch_rethook_trampoline', index: 0 }, walk: 'preempted' } }, { orc: 'sound-reliable', fp: 'correctly-unreliable' });
+  });
+  // Today's return_to_handler: UNDEFINED at its entry, then reliable through UNWIND_HINT_FUNC while
+  // the ret_stack entry is there, rejected once ftrace_return_to_handler() has popped it (where the
+  // kernel's ftrace_graph_ret_addr() would hand back return_to_handler itself).
+  test('IRQ at each stage of return_to_handler: ORC sound or unreliable, never unsafe', () => {
+    const texts = kitFor('x86_64').instructions('work-chain', { fgraph: ['work_b'] }, 'return_to_handler');
+    const got = texts.map((t, index) => {
+      if (t === 'int3') return '-';
+      const { j, show } = judged({ workload: 'work-chain', instrument: { fgraph: ['work_b'] }, moment: { kind: 'exception', exception: 'irq', at: { fn: 'return_to_handler', index }, walk: 'in-handler' } }, 'orc');
+      assert.ok(j.outcome === 'sound-reliable' || j.outcome === 'correctly-unreliable', show);
+      return j.outcome === 'sound-reliable' ? 'R' : 'u';
+    });
+    const call = texts.indexOf('call ftrace_return_to_handler');
+    assert.equal(got.join(''), 'u' + 'R'.repeat(call) + 'u'.repeat(texts.length - call - 4) + '-uR'); // before its store, .Ldo_rop's slot holds the int3 address
+  });
   test('IRQ in the leaf work_c body (in-handler)', () =>
     expect({ workload: 'work-chain', moment: { kind: 'exception', exception: 'irq', at: { fn: 'work_c', index: 1 }, walk: 'in-handler' } }, { orc: 'sound-reliable', fp: 'correctly-unreliable' }));
   test('NMI in work_b body (in-handler)', () =>

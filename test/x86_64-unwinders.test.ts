@@ -56,7 +56,7 @@ describe('good chains are reliable and exact', () => {
       assert.deepEqual(r.trace, cpu.expected());
     });
 
-    test(`${n}: kernel thread ends at ret_from_fork over task_pt_regs`, () => {
+    test(`${n}: kernel thread ends at ret_from_fork_asm over task_pt_regs`, () => {
       const cpu = new Cpu();
       cpu.kthread();
       cpu.into('kthread');
@@ -66,7 +66,7 @@ describe('good chains are reliable and exact', () => {
       const snap = blockedSnap(cpu, tsp, { kind: 'kthread' });
       const r = walk(u, snap);
       assert.equal(r.rc, 0, r.reason);
-      assert.deepEqual(names(snap, r.trace), ['__schedule+0x15', 'schedule+0x15', 'worker_thread+0x15', 'kthread+0x15', 'ret_from_fork+0x15']);
+      assert.deepEqual(names(snap, r.trace), ['__schedule+0x15', 'schedule+0x15', 'worker_thread+0x15', 'kthread+0x15', 'ret_from_fork_asm+0x15']);
     });
   }
 });
@@ -150,7 +150,7 @@ describe('corrupt frame links are rejected without unsafe reads', () => {
   test('orc: END_OF_STACK away from task_pt_regs is not a successful end', () => {
     const cpu = new Cpu();
     cpu.rsp = PT_REGS - 0x200;
-    cpu.call('ret_from_fork');
+    cpu.call('ret_from_fork_asm');
     cpu.prologue();
     cpu.into('kthread');
     cpu.into('schedule');
@@ -297,10 +297,32 @@ describe('exception frames', () => {
   }
 
   test('orc: END_OF_STACK in an interrupted entry point is a successful end', () => {
-    const { snap, expected } = nmiAtStart('ret_from_fork');
+    const { snap, expected } = nmiAtStart('ret_from_fork_asm');
     const r = walk(orcU, snap);
     assert.equal(r.rc, 0, r.reason);
     assert.deepEqual(r.trace, expected);
+  });
+
+  test('orc: an SP base register (dx) is read from the full pt_regs the walk came through, and is an error without them', () => {
+    const withDx = (fn: string) => kernelOrc().map((e) => (e.ip === hex(sym(fn)) ? { ...e, spReg: 'dx' as const, spOffset: 0, type: 'call' as const, bpReg: 'undefined' as const, bpOffset: 0 } : e));
+    const cpu = new Cpu();
+    cpu.rsp = NMI + SIZE - A.PT_REGS_SIZE;
+    const regs = cpu.rsp;
+    cpu.ptRegs(regs, sym('undef_fn'), PT_REGS, 0, A.KERNEL_CS);
+    const cfa = PT_REGS + 0x40; // above the interrupted sp: the stack goes the right way
+    cpu.mem.write64(regs + A.PT_RDX, cfa);
+    cpu.mem.write64(cfa - 8, sym('sys_work') + 0x15);
+    cpu.call('nmi_entry', 0x20);
+    cpu.rbp = regs + 1;
+    cpu.prologue();
+    const hpc = sym('nmi_handler') + 0x10;
+    const r = walk(orcU, snapshotOf(cpu, { state: 'running', regs: { rip: hpc, rsp: cpu.rsp, rbp: cpu.rbp }, orc: withDx('undef_fn') }));
+    assert.deepEqual(r.trace.slice(0, 4), [hpc, sym('nmi_entry') + 0x20, sym('undef_fn'), sym('sys_work') + 0x15], r.reason);
+    // The handler's own frame (reached without pt_regs) cannot use a register base.
+    const dxAtHandler = [...kernelOrc().filter((e) => e.ip !== hex(hpc)), { ip: hex(hpc), spReg: 'dx' as const, spOffset: 0, type: 'call' as const, bpReg: 'undefined' as const, bpOffset: 0 }];
+    const r2 = walk(orcU, snapshotOf(cpu, { state: 'running', regs: { rip: hpc, rsp: cpu.rsp, rbp: cpu.rbp }, orc: dxAtHandler }));
+    assert.notEqual(r2.rc, 0);
+    assert.match(r2.reason ?? '', /missing DX/);
   });
 
   test('orc: END_OF_STACK in an interrupted non-entry function is not', () => {
@@ -367,11 +389,11 @@ describe('rewritten return addresses', () => {
       assert.deepEqual(r.trace, cpu.expected());
     });
 
-    test(`${n}: __kretprobe_trampoline is replaced by the original return address`, () => {
+    test(`${n}: arch_rethook_trampoline is replaced by the original return address`, () => {
       const { cpu, tsp } = blockedUser();
       const slot = cpu.slots[1]!; // work_a's return into sys_work
       const orig = cpu.mem.read64(slot);
-      cpu.mem.write64(slot, sym('__kretprobe_trampoline'));
+      cpu.mem.write64(slot, sym('arch_rethook_trampoline'));
       const kretprobes = [{ ret: hex(orig), func: hex(sym('work_a')), retp: hex(slot) }];
       const r = walk(u, blockedSnap(cpu, tsp, { kretprobes }));
       assert.equal(r.rc, 0, r.reason);
@@ -380,7 +402,7 @@ describe('rewritten return addresses', () => {
 
     test(`${n}: kretprobe trampoline without an instance is unreliable`, () => {
       const { cpu, tsp } = blockedUser();
-      cpu.mem.write64(cpu.slots[1]!, sym('__kretprobe_trampoline'));
+      cpu.mem.write64(cpu.slots[1]!, sym('arch_rethook_trampoline'));
       const r = walk(u, blockedSnap(cpu, tsp));
       assert.notEqual(r.rc, 0);
     });

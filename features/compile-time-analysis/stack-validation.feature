@@ -84,7 +84,7 @@ Feature: Compile-time analysis
       Given a kernel thread blocked in schedule()
       When a reliable stacktrace is requested for the task
       Then the trace is reliable
-      And a reliable trace ends in ret_from_fork
+      And a reliable trace ends in the kernel entry code
 
     @id:syscall-ends-at-entry
     Example: a user task's walk ends reliably at its kernel entry

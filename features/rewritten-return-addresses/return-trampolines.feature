@@ -298,6 +298,9 @@ Feature: Rewriting of return addresses
 
     @arch:x86_64
     Scenario Outline: an IRQ before "<instruction>" in the x86_64 return_to_handler
+      The spec quotes an older return_to_handler. Today's (ftrace_64.S since 20a0bc10272f) first
+      steps back over the slot its RET consumed, builds an ftrace_regs frame for the exit handlers
+      and returns to the original address through an intra-function call; its stages are the same.
       Given the spec says:
         """
         SYM_CODE_START(return_to_handler)
@@ -328,22 +331,22 @@ Feature: Rewriting of return addresses
       @id:rth-stage-subq
       Examples: returned to the trampoline: no return address on the stack
         | instruction |
-        | subq  $24, %rsp |
+        | subq $8, %rsp |
 
       @id:rth-stage-save-rax
       Examples: saving the return values
         | instruction |
-        | movq %rax, (%rsp) |
+        | movq %rax, RAX(%rsp) |
 
       @id:rth-stage-save-rdx
       Examples: saving the return values
         | instruction |
-        | movq %rdx, 8(%rsp) |
+        | movq %rdx, RDX(%rsp) |
 
       @id:rth-stage-pass-fp
-      Examples: passing the frame pointer to ftrace_return_to_handler
+      Examples: passing the ftrace_regs (rbp saved in it) to ftrace_return_to_handler
         | instruction |
-        | movq %rbp, %rdi |
+        | movq %rsp, %rdi |
 
       @id:rth-stage-call
       Examples: the original is still in cur_ret_stack
@@ -358,22 +361,27 @@ Feature: Rewriting of return addresses
       @id:rth-stage-restore-rdx
       Examples: the original is in rdi
         | instruction |
-        | movq 8(%rsp), %rdx |
+        | movq RDX(%rsp), %rdx |
 
       @id:rth-stage-restore-rax
       Examples: the original is in rdi
         | instruction |
-        | movq (%rsp), %rax |
+        | movq RAX(%rsp), %rax |
 
       @id:rth-stage-addq
       Examples: the original is in rdi
         | instruction |
-        | addq $24, %rsp |
+        | addq $(FRAME_SIZE+8), %rsp |
 
       @id:rth-stage-jmp
-      Examples: about to jump to the original return address
+      Examples: about to return to the original return address
         | instruction |
-        | JMP_NOSPEC rdi |
+        | call .Ldo_rop |
+
+      @id:rth-stage-rop-store
+      Examples: the original is in rdi; the intra-function call's slot is about to receive it
+        | instruction |
+        | movq %rdi, (%rsp) |
 
   @req:other-return-trampolines-optional @may
   Rule: Unwinding from other trampolines that modify the return address is not required

@@ -18,7 +18,7 @@ Feature: Identifying successful termination
       Given a kernel thread blocked in schedule()
       When a reliable stacktrace is requested for the task
       Then every function the task may return to appears in the trace
-      And a reliable trace ends in ret_from_fork
+      And a reliable trace ends in the kernel entry code
 
     @id:chain-ending-early-not-taken-for-termination
     Example: a frame chain that looks finished before the final frame record is reported unreliable

@@ -25,6 +25,11 @@ export interface StackState {
   bpSaved: number | null;
   /** rbp still holds the caller's value. */
   bpCallers: boolean;
+  /**
+   * objtool's stack swizzle (call_on_stack()): `mov %rsp, (%reg)` records reg and the rsp it saved;
+   * `mov %reg, %rsp` then switches stacks, and `pop %rsp` restores the saved rsp.
+   */
+  swz?: { reg: number; sp: number | null; switched: boolean };
 }
 
 export interface AnalysisResult {
@@ -89,7 +94,10 @@ function apply(i: Insn, s: StackState): void {
       adj(-8);
       break;
     case OP.POP_R:
-      if (i.r1 === RSP) s.sp = null;
+      if (i.r1 === RSP) {
+        s.sp = s.swz?.switched ? s.swz.sp : null;
+        delete s.swz;
+      }
       else {
         if (i.r1 === RBP) popRbp(s);
         adj(8);
@@ -98,8 +106,14 @@ function apply(i: Insn, s: StackState): void {
     case OP.POPF:
       adj(8);
       break;
+    case OP.MOV_RM:
+      if (i.r1 === RSP && i.r2 >= 0 && i.disp === 0) s.swz = { reg: i.r2, sp: s.sp, switched: false };
+      break;
     case OP.MOV_RR:
-      if (i.r1 === RSP) s.sp = i.r2 === RBP && s.bp !== null ? s.bp : null;
+      if (i.r1 === RSP && s.swz && !s.swz.switched && i.r2 === s.swz.reg) {
+        s.swz = { ...s.swz, switched: true };
+        s.sp = null;
+      } else if (i.r1 === RSP) s.sp = i.r2 === RBP && s.bp !== null ? s.bp : null;
       else if (i.r1 === RBP) {
         if (i.r2 === RSP && s.sp !== null) {
           const std = s.bpSaved !== null && s.bpSaved === s.sp;
@@ -213,6 +227,13 @@ export function analyse(p: Program, opts: AnalyseOptions): AnalysisResult {
       if (i.op === OP.RET && s.type === 'call' && (s.sp !== -8 || s.bpSaved !== null)) {
         warn('undefined-stack-state', sym, addr, `${off(sym, addr)}: return with modified stack frame`);
       }
+      if (i.op === OP.CALL && symAt(i.target) === sym && i.target !== sym.start) {
+        // Intra-function call (ANNOTATE_INTRA_FUNCTION_CALL): a push of the return address and a
+        // jump; what follows it is reached only if something returns there.
+        if (s.sp !== null) s.sp -= 8;
+        work.push([i.target, { ...s }]);
+        break;
+      }
       apply(i, s);
       if (i.op === OP.JMP || i.op === OP.JZ || i.op === OP.JNZ) {
         const t = symAt(i.target);
@@ -234,7 +255,8 @@ export function analyse(p: Program, opts: AnalyseOptions): AnalysisResult {
   for (const s of syms) {
     if (s.nonStandard) continue;
     const insns = p.bySym.get(s.name) ?? [];
-    const first = insns.find((i) => !states.has(i.addr));
+    // Like objtool, a trap (int3) after a call that never returns there is not reported.
+    const first = insns.find((i) => !states.has(i.addr) && i.op !== OP.INT3);
     if (first) {
       const what = s.form === 'code' ? 'SYM_CODE' : 'function';
       warn('unreachable-instruction', s, first.addr, `${off(s, first.addr)}: unreachable instruction (${what} ${s.name} is reached by no jump from known code and no unwind hint)`);

@@ -18,6 +18,8 @@ export type RegionKind =
   | 'nmi-stack'
   | 'overflow-stack' // arm64 per-CPU overflow stack
   | 'sdei-stack' // arm64 per-CPU SDEI stacks (normal, critical)
+  | 'exception-stack' // x86_64 IST stacks in the cpu_entry_area other than the NMI's (#DF, #DB, #MC, #VC, #VC2)
+  | 'entry-stack' // x86_64 entry (trampoline) stack in the cpu_entry_area
   | 'data';
 
 export const TEXT_KINDS: ReadonlySet<RegionKind> = new Set<RegionKind>([
@@ -27,7 +29,7 @@ export const TEXT_KINDS: ReadonlySet<RegionKind> = new Set<RegionKind>([
   'trampoline-text',
   'foreign-text',
 ]);
-export const STACK_KINDS: ReadonlySet<RegionKind> = new Set<RegionKind>(['task-stack', 'irq-stack', 'nmi-stack', 'overflow-stack', 'sdei-stack']);
+export const STACK_KINDS: ReadonlySet<RegionKind> = new Set<RegionKind>(['task-stack', 'irq-stack', 'nmi-stack', 'overflow-stack', 'sdei-stack', 'exception-stack', 'entry-stack']);
 
 export interface RegionInfo {
   name: string;

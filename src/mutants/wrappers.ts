@@ -75,7 +75,7 @@ export function onResult(base: Unwinder, f: (r: WalkResult, input: WalkInput) =>
 /** The return trampolines are not recognised by name, so nothing is ever recovered (ftrace_graph_ret_addr() / kretprobe_find_ret_addr() never called). */
 export function trampolinesUnknownView(snap: LoadedSnapshot): LoadedSnapshot {
   const syms = Object.create(snap.syms) as LoadedSnapshot['syms'];
-  syms.byName = (name: string): KSymbol | undefined => (name === 'return_to_handler' || name === '__kretprobe_trampoline' ? undefined : snap.syms.byName(name));
+  syms.byName = (name: string): KSymbol | undefined => (name === 'return_to_handler' || name === '__kretprobe_trampoline' || name === 'arch_rethook_trampoline' ? undefined : snap.syms.byName(name));
   return { ...snap, syms };
 }
 

@@ -6,9 +6,9 @@
 import type { LoadedSnapshot } from '../snapshot/io';
 import { unhex } from '../snapshot/io';
 import type { OrcEntry } from '../snapshot/types';
-import { MAX_FRAMES, ftraceGraphRetAddr, kernelTextAddress, kretprobeFindRetAddr, symbolAddr } from '../unwinders/common';
+import { MAX_FRAMES, ftraceGraphRetAddr, kernelTextAddress, kretprobeFindRetAddr, kretprobeTrampoline, symbolAddr } from '../unwinders/common';
 import { orcFind } from '../unwinders/x86_64-orc';
-import { EINVAL, abi, inReturnTrampoline, newRecoverState, Stacks, UnwindError, userMode, type Frame, type RecoverState, type StackInfo } from '../unwinders/x86_64-common';
+import { EINVAL, abi, inReturnTrampoline, newRecoverState, recoverRethook, Stacks, UnwindError, userMode, type Frame, type RecoverState, type StackInfo } from '../unwinders/x86_64-common';
 import type { WalkInput, WalkResult } from '../unwinders/types';
 
 export interface OrcKnobs {
@@ -135,6 +135,14 @@ export function walkOrcMutant({ snap, mem }: WalkInput, k: OrcKnobs): WalkResult
     return stacks.find(st.sp, 8)?.type === 'task' && st.sp === snap.ptRegs;
   };
 
+  /** unwind_recover_rethook() at pt_regs, following the recovery knob like recoverRet(). */
+  const rethook = (ip: number, retp: number): number => {
+    const mode = k.fgraph ?? 'reference';
+    if (mode === 'none') return ip;
+    if (mode === 'reject' && ip === kretprobeTrampoline(snap)) throw new UnwindError(`kretprobe trampoline at 0x${retp.toString(16)}: rewritten return addresses are not recovered`);
+    return recoverRethook(snap, rec, ip, retp);
+  };
+
   const next = (): Frame | 'done' => {
     if (st.regs !== null && (st.regsCs & 3) === 3) return 'done';
     const origIp = st.ip;
@@ -171,6 +179,16 @@ export function walkOrcMutant({ snap, mem }: WalkInput, k: OrcKnobs): WalkResult
       case 'bp_indirect':
         sp = stacks.read(st.bp + orc.spOffset, `indirect CFA for ${at}`);
         break;
+      case 'r10':
+      case 'r13':
+      case 'di':
+      case 'dx': {
+        const off = A(orc.spReg === 'r10' ? 'PT_R10' : orc.spReg === 'r13' ? 'PT_R13' : orc.spReg === 'di' ? 'PT_RDI' : 'PT_RDX');
+        const base = st.regs !== null && st.fullRegs ? st.regs : st.regs !== null ? st.prevRegs : null;
+        if (base === null) throw new UnwindError(`missing ${orc.spReg.toUpperCase()} value at ${at}: no full pt_regs`);
+        sp = mem.read64(base + off);
+        break;
+      }
       default:
         throw new UnwindError(`ORC entry for ${at} has an undefined CFA base`);
     }
@@ -191,6 +209,7 @@ export function walkOrcMutant({ snap, mem }: WalkInput, k: OrcKnobs): WalkResult
         st.ip = mem.read64(sp + A('PT_RIP'));
         st.regsCs = mem.read64(sp + A('PT_CS'));
         st.sp = mem.read64(sp + A('PT_RSP'));
+        if ((st.regsCs & 3) !== 3) st.ip = rethook(st.ip, st.sp - 8);
         st.regs = sp;
         st.prevRegs = null;
         st.fullRegs = true;
@@ -201,14 +220,12 @@ export function walkOrcMutant({ snap, mem }: WalkInput, k: OrcKnobs): WalkResult
         st.ip = mem.read64(sp);
         st.regsCs = mem.read64(sp + 8);
         st.sp = mem.read64(sp + 24);
+        if ((st.regsCs & 3) !== 3) st.ip = rethook(st.ip, st.sp - 8);
         if (st.regs !== null && st.fullRegs) st.prevRegs = st.regs;
         st.regs = sp - A('PT_IRET_FRAME');
         st.fullRegs = false;
         break;
       }
-    }
-    if (st.regs !== null && (st.regsCs & 3) !== 3 && inReturnTrampoline(snap, st.ip)) {
-      throw new UnwindError(`exception taken inside return trampoline ${snap.syms.describe(st.ip)}: not supported`);
     }
 
     switch (orc.bpReg) {

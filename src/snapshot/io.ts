@@ -29,6 +29,8 @@ export interface SnapshotParts {
   task: Snapshot['task'];
   /** The walk's context; kits always give it (hand-made snapshots may leave it out). */
   context?: SnapshotContext;
+  /** x86_64 per-CPU variables by kernel name (Snapshot['percpu']). */
+  percpu?: Record<string, number>;
   regs: Record<string, number>;
   mem: Memory;
   syms: SymbolTable;
@@ -51,6 +53,7 @@ export function makeSnapshot(p: SnapshotParts): Snapshot {
     arch: p.arch,
     task: { ...p.task },
     ...(p.context ? { context: { ...p.context } } : {}),
+    ...(p.percpu ? { percpu: Object.fromEntries(Object.entries(p.percpu).map(([k, v]) => [k, hex(v)])) } : {}),
     regs: Object.fromEntries(Object.entries(p.regs).map(([k, v]) => [k, hex(v)])),
     regions: p.mem.regions.map((r) => ({
       name: r.name,

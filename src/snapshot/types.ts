@@ -38,9 +38,11 @@ export interface SnapshotSymbol {
 
 /**
  * Kinds of stack a walk may use: the task's own, and the CPU's IRQ stack, x86_64 NMI (IST) stack,
- * arm64 overflow stack and SDEI stacks (normal and critical), as kunwind's stackinfo_get_*() list them.
+ * other IST stacks (`exception`: #DF, #DB, #MC, #VC, #VC2) and entry (trampoline) stack, all in
+ * the cpu_entry_area, arm64 overflow stack and SDEI stacks (normal and critical), as
+ * get_stack_info() / kunwind's stackinfo_get_*() list them.
  */
-export type StackType = 'task' | 'irq' | 'nmi' | 'overflow' | 'sdei';
+export type StackType = 'task' | 'irq' | 'nmi' | 'exception' | 'entry' | 'overflow' | 'sdei';
 
 /** One stack the walk may legitimately read: the task's own stack and this CPU's exception stacks. */
 export interface SnapshotStack {
@@ -52,7 +54,8 @@ export interface SnapshotStack {
 export interface OrcEntry {
   ip: Hex;
   /** CFA base register: where the previous frame's SP is computed from. */
-  spReg: 'sp' | 'bp' | 'sp_indirect' | 'bp_indirect' | 'undefined';
+  /** r10 / r13 / di / dx: the CFA is that register's value, read from full pt_regs (get_reg()). */
+  spReg: 'sp' | 'bp' | 'sp_indirect' | 'bp_indirect' | 'r10' | 'r13' | 'di' | 'dx' | 'undefined';
   spOffset: number;
   /** Where the caller's RBP was saved: relative to the previous SP (CFA), or unchanged. */
   bpReg: 'undefined' | 'prev_sp' | 'bp';
@@ -118,7 +121,14 @@ export interface Snapshot {
     kind: 'user' | 'kthread';
     /** 'blocked': registers are the saved context (thread struct); 'running': live registers of current. */
     state: 'running' | 'blocked';
+    /** x86_64 blocked task: task->thread.sp (-> struct inactive_task_frame), equal to regs.rsp. */
+    threadSp?: Hex;
   };
+  /**
+   * x86_64: this CPU's per-CPU variables get_stack_info() reads (hardirq_stack_ptr,
+   * cea_exception_stacks, cpu_entry_area, cpu_current_top_of_stack, current_task), by kernel name.
+   */
+  percpu?: Record<string, Hex>;
   /** The context of the walk (absent only in hand-made snapshots: then unknown). */
   context?: SnapshotContext;
   /** Register values by name (arm64: x0..x30, sp, pc, pstate; x86_64: rax..r15, rsp, rip, eflags, cs). */

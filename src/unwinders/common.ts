@@ -58,7 +58,15 @@ export function ftraceGraphRetAddr(
 }
 
 /**
- * kretprobe_find_ret_addr() (kernel/kprobes.c): if `ret` is the kretprobe trampoline, find the
+ * The kretprobe trampoline: rethook's arch_rethook_trampoline (x86_64, as upstream since v5.19),
+ * or the older __kretprobe_trampoline (the arm64 model).
+ */
+export function kretprobeTrampoline(snap: LoadedSnapshot): number | undefined {
+  return symbolAddr(snap, 'arch_rethook_trampoline') ?? symbolAddr(snap, '__kretprobe_trampoline');
+}
+
+/**
+ * kretprobe_find_ret_addr() / rethook_find_ret_addr() (kernel/kprobes.c): if `ret` is the kretprobe trampoline, find the
  * original return address of the instance keyed by `retp`, walking the instance list from the cursor.
  * Instances that recorded the trampoline itself (a kretprobed function tail-called from another)
  * are skipped, as __kretprobe_find_ret_addr() does.
@@ -69,7 +77,7 @@ export function kretprobeFindRetAddr(
   ret: number,
   retp: number,
 ): number | undefined {
-  const tramp = symbolAddr(snap, '__kretprobe_trampoline');
+  const tramp = kretprobeTrampoline(snap);
   if (tramp === undefined || ret !== tramp) return ret;
   const list = snap.json.kretprobes;
   for (let i = cur.value; i < list.length; i++) {

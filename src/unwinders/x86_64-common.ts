@@ -22,8 +22,11 @@ export function abi(snap: LoadedSnapshot, key: keyof typeof X86_64_ABI): number 
 /** user_mode(regs): (cs & 3) == 3. */
 export const userMode = (cs: number): boolean => (cs & 3) === 3;
 
-/** Stacks are left in one direction only: NMI -> IRQ -> task (stack_mask forbids going back). */
-const RANK: Record<StackType, number> = { overflow: 3, sdei: 3, nmi: 2, irq: 1, task: 0 }; // overflow / sdei: arm64 only
+/**
+ * Stacks are left in one direction only: entry -> other IST (#DF/#DB/#MC/#VC) -> NMI -> IRQ -> task
+ * (the kernel's stack_mask forbids going back to a stack type once left; this order is stricter).
+ */
+const RANK: Record<StackType, number> = { entry: 4, exception: 3, overflow: 3, sdei: 3, nmi: 2, irq: 1, task: 0 }; // overflow / sdei: arm64 only
 
 export interface StackInfo {
   region: string;
@@ -94,7 +97,7 @@ export class Stacks {
 
 const symKind = (snap: LoadedSnapshot, addr: number) => snap.syms.lookup(addr)?.kind;
 
-/** The address lies inside a return trampoline (return_to_handler, __kretprobe_trampoline). */
+/** The address lies inside a return trampoline (return_to_handler, arch_rethook_trampoline). */
 export function inReturnTrampoline(snap: LoadedSnapshot, addr: number): boolean {
   return symKind(snap, addr) === 'return-trampoline';
 }
@@ -106,6 +109,17 @@ export interface RecoverState {
 }
 
 export const newRecoverState = (): RecoverState => ({ graphIdx: { value: -1 }, krCur: { value: 0 } });
+
+/**
+ * unwind_recover_rethook(): at pt_regs whose ip is exactly the rethook trampoline (an exception
+ * taken right after the RET into it), the original return address, keyed by the slot that RET
+ * consumed (regs->sp - 8). Any other ip is returned as it is. A failed lookup is an error.
+ */
+export function recoverRethook(snap: LoadedSnapshot, st: RecoverState, ip: number, retp: number): number {
+  const k = kretprobeFindRetAddr(snap, st.krCur, ip, retp);
+  if (k === undefined) throw new UnwindError(`kretprobe trampoline interrupted at its entry: no rethook node for frame ${hex(retp)}`);
+  return k;
+}
 
 /**
  * unwind_recover_ret_addr(): the original return address behind return_to_handler or the kretprobe

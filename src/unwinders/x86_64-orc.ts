@@ -6,13 +6,19 @@
  * ORC entry; user-mode regs end a walk successfully only at task_pt_regs(task), END_OF_STACK only
  * there or in an entry point interrupted before it built a frame;
  * every stack read is aligned and checked before it is made; starting inside a return trampoline
- * is rejected.
+ * is rejected; a return_to_handler or rethook trampoline address that cannot be recovered is an
+ * error (the kernel would report the trampoline and lose the real caller).
+ *
+ * Like the kernel: pt_regs whose ip is exactly arch_rethook_trampoline (an exception right after
+ * the RET into it) are unwound through unwind_recover_rethook() with the slot that RET consumed;
+ * inside the trampolines the ORC data (UNWIND_HINT_FUNC after the re-pushed or re-claimed slot)
+ * leads to the slot that still holds the trampoline's address, which is recovered like any other.
  */
 import type { LoadedSnapshot } from '../snapshot/io';
 import type { OrcEntry } from '../snapshot/types';
 import { coveringEntry, ipTable } from './common';
 import type { Profile, Unwinder, WalkInput } from './types';
-import { abi, newRecoverState, recoverRetAddr, reliableWalk, Stacks, UnwindError, inReturnTrampoline, type Frame, type StackInfo } from './x86_64-common';
+import { abi, newRecoverState, recoverRetAddr, recoverRethook, reliableWalk, Stacks, UnwindError, inReturnTrampoline, type Frame, type StackInfo } from './x86_64-common';
 import { hex } from '../machine/addr';
 
 const NO_ORC: OrcEntry[] = [];
@@ -82,6 +88,14 @@ export function walkOrc({ snap, mem }: WalkInput) {
     return stacks.find(st.sp, 8)?.type === 'task' && st.sp === snap.ptRegs;
   };
 
+  /** get_reg(): a register from the full pt_regs of this state, or from those before iret-only regs. */
+  const getReg = (reg: 'r10' | 'r13' | 'di' | 'dx', at: string): number => {
+    const off = A(reg === 'r10' ? 'PT_R10' : reg === 'r13' ? 'PT_R13' : reg === 'di' ? 'PT_RDI' : 'PT_RDX');
+    const base = st.regs !== null && st.fullRegs ? st.regs : st.regs !== null ? st.prevRegs : null;
+    if (base === null) throw new UnwindError(`missing ${reg.toUpperCase()} value at ${at}: no full pt_regs`);
+    return mem.read64(base + off);
+  };
+
   const next = (): Frame | 'done' => {
     if (st.regs !== null && (st.regsCs & 3) === 3) return 'done';
     const origIp = st.ip;
@@ -113,6 +127,12 @@ export function walkOrc({ snap, mem }: WalkInput) {
       case 'bp_indirect':
         sp = stacks.read(st.bp + orc.spOffset, `indirect CFA for ${at}`);
         break;
+      case 'r10':
+      case 'r13':
+      case 'di':
+      case 'dx':
+        sp = getReg(orc.spReg, at);
+        break;
       default:
         throw new UnwindError(`ORC entry for ${at} has an undefined CFA base`);
     }
@@ -134,6 +154,7 @@ export function walkOrc({ snap, mem }: WalkInput) {
         st.ip = mem.read64(sp + A('PT_RIP'));
         st.regsCs = mem.read64(sp + A('PT_CS'));
         st.sp = mem.read64(sp + A('PT_RSP'));
+        if ((st.regsCs & 3) !== 3) st.ip = recoverRethook(snap, rec, st.ip, st.sp - 8);
         st.regs = sp;
         st.prevRegs = null;
         st.fullRegs = true;
@@ -145,14 +166,12 @@ export function walkOrc({ snap, mem }: WalkInput) {
         st.ip = mem.read64(sp);
         st.regsCs = mem.read64(sp + 8);
         st.sp = mem.read64(sp + 24);
+        if ((st.regsCs & 3) !== 3) st.ip = recoverRethook(snap, rec, st.ip, st.sp - 8);
         if (st.regs !== null && st.fullRegs) st.prevRegs = st.regs;
         st.regs = sp - A('PT_IRET_FRAME');
         st.fullRegs = false;
         break;
       }
-    }
-    if (st.regs !== null && (st.regsCs & 3) !== 3 && inReturnTrampoline(snap, st.ip)) {
-      throw new UnwindError(`exception taken inside return trampoline ${snap.syms.describe(st.ip)}: not supported`);
     }
 
     // Find BP.

@@ -134,6 +134,9 @@ function parseOperand(s: string, consts: Record<string, number>): Operand {
     if (v !== undefined) return { k: 'imm', v };
     const name = t.slice(1);
     if (name in consts) return { k: 'imm', v: consts[name]! };
+    // `$(CONST+8)`: a constant plus a literal, as entry code writes `$(FRAME_SIZE) + 8`
+    const sum = /^\(\s*(\w+)\s*\+\s*(\d+)\s*\)$/.exec(name);
+    if (sum && sum[1]! in consts) return { k: 'imm', v: consts[sum[1]!]! + Number(sum[2]) };
     return { k: 'imm', v: 0, sym: name };
   }
   const pc = /^PER_CPU_VAR\((\w+)\)$/.exec(t);
@@ -262,6 +265,10 @@ export function assemble(units: AsmUnit[], consts: Record<string, number> = {}, 
         emit(i);
         return;
       }
+      // ANNOTATE_INTRA_FUNCTION_CALL and friends: objtool annotations with no code. A call whose
+      // target is in the calling symbol is an intra-function call (a push and a jump) for the
+      // analyser and the ground truth alike.
+      if (/^ANNOTATE_[A-Z_]+$/.test(s)) return;
       if ((mm = /^(JMP|CALL)_NOSPEC\s+%?(\w+)$/.exec(s))) {
         const r = regOf(mm[2]!) ?? err('bad register');
         const i = blank(pc, mm[1] === 'JMP' ? OP.JMP_R : OP.CALL_R, 2 + rex(r.r), s, line, fn);

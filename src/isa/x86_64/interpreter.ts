@@ -194,7 +194,8 @@ export class Cpu {
         break;
       case OP.CALL:
         this.push(next);
-        this.shadow.call(i.addr, next);
+        // An intra-function call (ANNOTATE_INTRA_FUNCTION_CALL) is a push and a jump: no new frame.
+        if (!this.sameFn(i.addr, i.target)) this.shadow.call(i.addr, next);
         next = i.target;
         break;
       case OP.CALL_R: {

@@ -9,6 +9,7 @@ import { assemble, OP, type AsmUnit, type Insn, type Program, type SymInfo } fro
 import type { RegionInfo } from '../../machine/memory';
 import { SymbolTable, type KSymbol } from '../../machine/symbols';
 import type { Instrumentation, Workload } from '../../scene/types';
+import type { SnapshotStack } from '../../snapshot/types';
 import { coreKernel, popRegs, pushRegs, workloadSource, type WorkloadSource } from './source';
 
 /**
@@ -31,12 +32,34 @@ export const LAYOUT = {
   TASK_STACK: 0xc90000000000,
   OTHER_STACK: 0xc90000008000,
   IRQ_STACK: 0xc90000010000,
-  NMI_STACK: 0xc90000018000,
-  NMI_STACK_SIZE: 0x1000,
+  /** This CPU's struct cpu_entry_area (CPU_ENTRY_AREA_PER_CPU, 0xfffffe0000001000), see CEA. */
+  CEA: 0xfe0000001000,
   USER_RSP: 0x7ffd4a3c1f20,
   USER_RIP: 0x401136,
   USER_RBP: 0x7ffd4a3c1f50,
 } as const;
+
+/**
+ * Offsets inside struct cpu_entry_area (arch/x86/include/asm/cpu_entry_area.h), in its order: the
+ * GDT page (a read-only guard below the entry stack), the entry (trampoline) stack page, the TSS
+ * (five pages here: hardware TSS and I/O bitmaps), then struct cea_exception_stacks: each IST
+ * stack (EXCEPTION_STKSZ, one page) above its own guard page, #DF, NMI, #DB, #MC, #VC, #VC2, and a
+ * guard page on top. Guard pages are not mapped: any read there faults.
+ */
+export const CEA = {
+  GDT: 0x0000,
+  ENTRY_STACK: 0x1000,
+  ENTRY_STACK_SIZE: 0x1000,
+  TSS: 0x2000,
+  ESTACKS: 0x7000,
+  EXCEPTION_STKSZ: 0x1000,
+  /** IST stacks in cea_exception_stacks order; each is preceded by a guard page. */
+  IST: ['df', 'nmi', 'db', 'mce', 'vc', 'vc2'] as const,
+  SIZE: 0x14000,
+} as const;
+
+/** Base of one IST stack in this CPU's cpu_entry_area (past its guard page). */
+export const istStack = (name: (typeof CEA.IST)[number]): number => LAYOUT.CEA + CEA.ESTACKS + (2 * CEA.IST.indexOf(name) + 1) * CEA.EXCEPTION_STKSZ;
 
 /** Per-CPU variables (data symbols, not code). */
 export const PERCPU = {
@@ -44,6 +67,8 @@ export const PERCPU = {
   cpu_current_top_of_stack: LAYOUT.PERCPU + 0x08,
   current_task: LAYOUT.PERCPU + 0x10,
   hardirq_stack_ptr: LAYOUT.PERCPU + 0x18,
+  cea_exception_stacks: LAYOUT.PERCPU + 0x20,
+  cpu_entry_area: LAYOUT.PERCPU + 0x28,
 } as const;
 
 /** struct task_struct of the current task and of the other task (thread.sp only). */
@@ -58,6 +83,12 @@ export const CONSTS: Record<string, number> = {
   PT_RSP: ABI.PT_RSP,
   TASK_threadsp: TASK.threadsp,
   MCOUNT_INSN_SIZE: 5,
+  /** ftrace_64.S: the ftrace_regs frame (a struct pt_regs on x86_64) and calling.h's pt_regs offsets. */
+  FRAME_SIZE: ABI.PT_REGS_SIZE,
+  RAX: ABI.PT_RAX,
+  RDX: ABI.PT_RDX,
+  RBP: ABI.PT_RBP,
+  RSP: ABI.PT_RSP,
 };
 
 export const REGIONS: RegionInfo[] = [
@@ -71,13 +102,22 @@ export const REGIONS: RegionInfo[] = [
   { name: 'task-stack', kind: 'task-stack', base: LAYOUT.TASK_STACK, size: ABI.THREAD_SIZE, owner: 'current' },
   { name: 'other-task-stack', kind: 'task-stack', base: LAYOUT.OTHER_STACK, size: ABI.THREAD_SIZE, owner: 'other' },
   { name: 'irq-stack', kind: 'irq-stack', base: LAYOUT.IRQ_STACK, size: ABI.IRQ_STACK_SIZE, owner: 'cpu0' },
-  { name: 'nmi-stack', kind: 'nmi-stack', base: LAYOUT.NMI_STACK, size: LAYOUT.NMI_STACK_SIZE, owner: 'cpu0' },
+  { name: 'entry-stack', kind: 'entry-stack', base: LAYOUT.CEA + CEA.ENTRY_STACK, size: CEA.ENTRY_STACK_SIZE, owner: 'cpu0' },
+  ...CEA.IST.map((n): RegionInfo => ({ name: `${n}-stack`, kind: n === 'nmi' ? 'nmi-stack' : 'exception-stack', base: istStack(n), size: CEA.EXCEPTION_STKSZ, owner: 'cpu0' })),
+];
+
+/** The stacks a running task's walk may read on this CPU (get_stack_info() for current), and a blocked task's. */
+export const RUNNING_STACKS: readonly SnapshotStack[] = [
+  { region: 'task-stack', type: 'task' },
+  { region: 'irq-stack', type: 'irq' },
+  { region: 'entry-stack', type: 'entry' },
+  ...CEA.IST.map((n): SnapshotStack => ({ region: `${n}-stack`, type: n === 'nmi' ? 'nmi' : 'exception' })),
 ];
 
 export const TASK_TOP = LAYOUT.TASK_STACK + ABI.THREAD_SIZE;
 export const PT_REGS = TASK_TOP - ABI.PT_REGS_SIZE;
 export const IRQ_TOP = LAYOUT.IRQ_STACK + ABI.IRQ_STACK_SIZE;
-export const NMI_TOP = LAYOUT.NMI_STACK + LAYOUT.NMI_STACK_SIZE;
+export const NMI_TOP = istStack('nmi') + CEA.EXCEPTION_STKSZ;
 
 const ANALYSED = new Set(['kernel-text', 'module-text']);
 

@@ -16,7 +16,7 @@ import { sweepSteps, type Boundary } from '../boundary';
 import { checkExceptionFrame, corruptExceptionFrame, corruptFrameRecord, corruptTracing, returnTrampolines, framePointerOf, isExceptionFrameCorruption, isTracingCorruption, linkToStaleRegs, recordAtDepth, redirectTruth, type ExceptionFrameLayout } from '../corrupt';
 import { TaskTracing } from '../tracing';
 import { REGS_COPY_OFFSET } from './source';
-import { baseImage, image, IRQ_TOP, LAYOUT, NMI_TOP, PERCPU, PT_REGS, REGIONS, TASK, TASK_TOP, type Image } from './image';
+import { baseImage, CEA, image, IRQ_TOP, LAYOUT, NMI_TOP, PERCPU, PT_REGS, REGIONS, RUNNING_STACKS, TASK, TASK_TOP, type Image } from './image';
 import { hex } from '../../machine/addr';
 
 export const X86_64_WORKLOADS: readonly Workload[] = [
@@ -82,14 +82,18 @@ export function boot(img: Image): Machine {
 
   mem.write64(PERCPU.cpu_current_top_of_stack, TASK_TOP);
   mem.write64(PERCPU.current_task, TASK.current);
+  // irq_init_percpu_irqstack(): hardirq_stack_ptr is the IRQ stack's top word, where
+  // call_on_irq_stack saves the interrupted rsp (next_sp) before switching.
   mem.write64(PERCPU.hardirq_stack_ptr, IRQ_TOP - 8);
+  mem.write64(PERCPU.cea_exception_stacks, LAYOUT.CEA + CEA.ESTACKS);
+  mem.write64(PERCPU.cpu_entry_area, LAYOUT.CEA);
   // The other task is blocked too: a small frame chain on its own stack.
   const o1 = OTHER_RECORD;
   const o2 = OTHER_TOP - ABI.PT_REGS_SIZE - 0x10;
   mem.write64(o1, o2);
   mem.write64(o1 + 8, afterCall(img, 'schedule', 'call __schedule'));
   mem.write64(o2, 0);
-  mem.write64(o2 + 8, afterCall(img, 'ret_from_fork', 'CALL_NOSPEC rbx'));
+  mem.write64(o2 + 8, afterCall(img, 'ret_from_fork_asm', 'call ret_from_fork'));
   mem.write64(TASK.other + TASK.threadsp, o1 - 0x30);
 
   const hooks: Record<string, Hook> = {
@@ -140,6 +144,8 @@ export function boot(img: Image): Machine {
       // leaves the same kretprobe state and adds an exception a walk can be taken in.)
       c.exception('int3', { vector: addr(img, 'asm_exc_int3') }, i.addr + 1, i.addr + i.size);
     },
+    schedule_tail: () => undefined,
+    syscall_exit_to_user_mode: () => undefined,
     kprobe_pre_handler: (c) => {
       // A kprobe breakpoint taken as the scene's moment: walk from inside its handler.
       if (m.walkIn === 'brk') {
@@ -150,28 +156,59 @@ export function boot(img: Image): Machine {
       const probe = mem.read64(regs + ABI.PT_RIP) - 1;
       const kp = img.kprobes.get(probe);
       if (!kp) throw new Error(`x86_64: int3 at ${hex(probe)} is no kprobe`);
-      // pre_handler_kretprobe -> arch_prepare_kretprobe(ri, regs): sara = regs->sp.
+      // pre_handler_kretprobe -> rethook_hook -> arch_rethook_prepare(rh, regs): rh->frame = regs->sp,
+      // rh->ret_addr = *regs->sp, then the node goes on the head of current->rethooks.
       const sara = mem.read64(regs + ABI.PT_RSP);
       tracing.pushKretprobe({ ret: mem.read64(sara), func: kp.addr, retp: sara });
-      mem.write64(sara, addr(img, '__kretprobe_trampoline'));
+      mem.write64(sara, addr(img, 'arch_rethook_trampoline'));
       mem.write64(regs + ABI.PT_RIP, probe + 5);
     },
-    kretprobe_trampoline_handler: (c) => {
-      const regs = c.r[RDI]!;
-      const slot = regs + ABI.PT_RSP + 8; // &regs->sp + 1: the fake return address
-      const ri = tracing.popKretprobe();
-      if (ri.retp !== slot) throw new Error(`x86_64: kretprobe instance for ${hex(ri.retp)} found at ${hex(slot)}`);
-      mem.write64(slot, ri.ret);
+    arch_rethook_fixup_regs: (c) => {
+      // arch_rethook_trampoline_callback(regs): cs, ip (the trampoline), orig_ax, sp += 8; the
+      // fake return address lies at &regs->sp + 1, which is rethook's frame.
+      const regs = c.r[RBX]!;
+      mem.write64(regs + ABI.PT_CS, ABI.KERNEL_CS);
+      mem.write64(regs + ABI.PT_RIP, addr(img, 'arch_rethook_trampoline'));
+      mem.write64(regs + ABI.PT_RSP, mem.read64(regs + ABI.PT_RSP) + 8);
+      c.r[RDI] = regs;
+      c.r[RSI] = regs + ABI.PT_RSP + 8;
+    },
+    rethook_find_correct_ret: (c) => {
+      // rethook_trampoline_handler(regs, frame): the first node not holding the trampoline itself
+      // is this return's; regs->ip gets its address. Nodes stay linked while the handlers run, so
+      // a stack walk from a handler still recovers the return address.
+      const regs = c.r[RBX]!;
+      const tramp = addr(img, 'arch_rethook_trampoline');
+      const node = tracing.kretprobes.find((r) => r.ret !== tramp);
+      if (!node) throw new Error('x86_64: rethook: return address not found');
+      if (node.retp !== regs + ABI.PT_RSP + 8) throw new Error(`x86_64: rethook node for ${hex(node.retp)} found at frame ${hex(regs + ABI.PT_RSP + 8)}`);
+      mem.write64(regs + ABI.PT_RIP, node.ret);
+    },
+    arch_rethook_fixup_return: (c) => {
+      // Write the real return address over the fake one, then unlink the used nodes.
+      const regs = c.r[RBX]!;
+      const tramp = addr(img, 'arch_rethook_trampoline');
+      const k = tracing.kretprobes.findIndex((r) => r.ret !== tramp);
+      const node = tracing.kretprobes[k]!;
+      mem.write64(regs + ABI.PT_RSP + 8, node.ret);
+      tracing.kretprobes.splice(0, k + 1);
+    },
+    arch_rethook_flags_to_sp: (c) => {
+      // regs->sp = regs->flags, so that the trampoline can RET right after its POPF.
+      const regs = c.r[RBX]!;
+      mem.write64(regs + ABI.PT_RSP, mem.read64(regs + ABI.PT_EFLAGS));
     },
     optprobe_callback: () => undefined,
   };
   const cpu = new Cpu(mem, img.code, shadow, img.syms, hooks);
   m.cpu = cpu;
   if (img.src.kthread) {
-    // copy_thread(): a new kthread starts in ret_from_fork with its (zeroed) pt_regs at the top.
-    cpu.rip = addr(img, 'ret_from_fork');
+    // copy_thread(): a new kthread starts in ret_from_fork_asm with its (zeroed) pt_regs at the
+    // top, the thread function in rbx and its argument in r12.
+    cpu.rip = addr(img, 'ret_from_fork_asm');
     cpu.rsp = PT_REGS;
     cpu.r[RBX] = addr(img, 'kthread');
+    cpu.r[12] = 0;
     cpu.eflags = 0x202;
   } else {
     // The SYSCALL instruction: rcx = user rip, r11 = user rflags, IF masked, kernel CS.
@@ -189,7 +226,19 @@ export function boot(img: Image): Machine {
 
 const STEP_LIMIT = 100_000;
 
-function fnInstructions(img: Image, fn: string) {
+/**
+ * Names the arch-neutral features use for code this kernel names after upstream: the kretprobe
+ * trampoline is rethook's arch_rethook_trampoline (v5.19+), its C handler
+ * arch_rethook_trampoline_callback.
+ */
+const ALIASES: Record<string, string> = {
+  __kretprobe_trampoline: 'arch_rethook_trampoline',
+  trampoline_handler: 'arch_rethook_trampoline_callback',
+};
+export const canonicalFn = (fn: string): string => ALIASES[fn] ?? fn;
+
+function fnInstructions(img: Image, name: string) {
+  const fn = canonicalFn(name);
   const list = img.prog.bySym.get(fn) ?? (img.symInfo.has(fn) ? [...img.code.values()].filter((i) => i.fn === fn).sort((a, b) => a.addr - b.addr) : undefined);
   if (!list) throw new Error(`x86_64: no function ${fn}`);
   return list;
@@ -247,7 +296,9 @@ function reach(m: Machine, moment: Moment): string {
   else if (exc === 'irq') cpu.exception('irq', { vector: addr(m.img, 'asm_common_interrupt') });
   else cpu.exception('nmi', { vector: addr(m.img, 'asm_exc_nmi'), ist: NMI_TOP });
   // The entry code completes pt_regs below the iret frame the CPU just pushed.
-  if (moment.nested !== 'nmi') m.excRegs = cpu.rsp - ABI.PT_RIP;
+  // An NMI's pt_regs lie below its copies of the hardware frame (asm_exc_nmi): rdx's slot,
+  // "NMI executing", the "iret" frame; pt_regs' iret part is the "outermost" copy.
+  if (moment.nested !== 'nmi') m.excRegs = cpu.rsp - (exc === 'nmi' ? NMI_FRAME_COPIES : 0) - ABI.PT_RIP;
   if (moment.nested === 'nmi' && moment.nestedAfter !== undefined) {
     // An NMI `k` instructions into the handling of this exception (entry, stack switch, handler, exit).
     const k = moment.nestedAfter;
@@ -275,6 +326,8 @@ function reach(m: Machine, moment: Moment): string {
 }
 
 const UNMAPPED = 0xffffdead0000;
+/** How far below the hardware frame asm_exc_nmi puts the "outermost" copy (pt_regs' iret part): rdx, "NMI executing", the "iret" and "outermost" frames. */
+const NMI_FRAME_COPIES = 8 + 8 + 40 + 40;
 
 function momentTag(mo: Moment): string {
   if (mo.kind === 'blocked') return 'blocked';
@@ -323,6 +376,7 @@ export function buildScene(spec: SceneSpec): Scene {
     const targets = { otherRecord: OTHER_RECORD, unmapped: UNMAPPED };
     if (isTracingCorruption(spec.corrupt)) redirectTruth(truth, corruptTracing(m.tracing, spec.corrupt, returnTrampolines(img.syms)));
     else if (isExceptionFrameCorruption(spec.corrupt)) {
+      if (spec.moment.kind !== 'blocked' && spec.moment.exception === 'nmi') throw new Error(`${spec.corrupt}: an x86_64 NMI returns through its "iret" copy, so corrupting its pt_regs does not redirect the return`);
       const at = checkExceptionFrame(mem, m.excRegs, PT_REGS_LAYOUT, truth, spec.corrupt);
       if (mem.read64(at + ABI.PT_CS) !== ABI.KERNEL_CS) throw new Error(`${spec.corrupt}: the exception frame is not kernel-mode`);
       redirectTruth(truth, corruptExceptionFrame(mem, at, PT_REGS_LAYOUT, spec.corrupt, targets));
@@ -337,16 +391,13 @@ export function buildScene(spec: SceneSpec): Scene {
   const snapshot = makeSnapshot({
     id: `x86_64/${spec.workload}/${momentTag(spec.moment)}${instrTag(spec)}${spec.corrupt ? `/${spec.corrupt}` : ''}${spec.corruptDepth && spec.corruptDepth > 1 ? `@depth${spec.corruptDepth}` : ''}`,
     arch: 'x86_64',
-    task: { pid: user ? 1234 : 42, comm: user ? 'sleeper' : 'kworker/0:1', kind: user ? 'user' : 'kthread', state: blocked ? 'blocked' : 'running' },
+    task: { pid: user ? 1234 : 42, comm: user ? 'sleeper' : 'kworker/0:1', kind: user ? 'user' : 'kthread', state: blocked ? 'blocked' : 'running', ...(blocked ? { threadSp: hex(regs['rsp']!) } : {}) },
+    percpu: Object.fromEntries(Object.entries(PERCPU).map(([k, a]) => [k, mem.read64(a)])),
     context: walkContext(spec, !blocked, truth, img.syms),
     regs,
     mem,
     syms: img.syms,
-    stacks: [
-      { region: 'task-stack', type: 'task' },
-      { region: 'irq-stack', type: 'irq' },
-      { region: 'nmi-stack', type: 'nmi' },
-    ],
+    stacks: RUNNING_STACKS.map((st) => ({ ...st })),
     ptRegs: PT_REGS,
     finalFrame: PT_REGS,
     abi: { ...ABI },
@@ -372,6 +423,7 @@ export function boundaries(workload: Workload, instrument: SceneSpec['instrument
 }
 
 export function sweep(spec: SweepSpec): Iterable<Scene> {
+  if (spec.functions) spec = { ...spec, functions: spec.functions.map(canonicalFn) };
   return exceptionAtEachStep(spec, sweepSteps(boundaries(spec.workload, spec.instrument), spec), buildScene);
 }
 

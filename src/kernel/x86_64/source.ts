@@ -32,6 +32,36 @@ export const RETURN_TO_HANDLER = `SYM_CODE_START(return_to_handler)
         JMP_NOSPEC rdi
 SYM_CODE_END(return_to_handler)`;
 
+/**
+ * Today's return_to_handler (arch/x86/kernel/ftrace_64.S since 20a0bc10272f): it steps back over
+ * the slot its RET just consumed (which still holds return_to_handler, so the unwinder finds the
+ * ret_stack entry by that slot), builds an ftrace_regs (a pt_regs-sized frame) for the exit
+ * handlers, and returns to the original address through an intra-function call (a retpoline-style
+ * RET, not an indirect jump, for IBT and the return stack buffer).
+ */
+export const RETURN_TO_HANDLER_FTRACE_REGS = `SYM_CODE_START(return_to_handler)
+\tUNWIND_HINT_UNDEFINED
+\tsubq $8, %rsp
+\tUNWIND_HINT_FUNC
+\tsubq $FRAME_SIZE, %rsp
+\tmovq %rax, RAX(%rsp)
+\tmovq %rdx, RDX(%rsp)
+\tmovq %rbp, RBP(%rsp)
+\tmovq %rsp, RSP(%rsp)
+\tmovq %rsp, %rdi
+\tcall ftrace_return_to_handler
+\tmovq %rax, %rdi
+\tmovq RDX(%rsp), %rdx
+\tmovq RAX(%rsp), %rax
+\taddq $(FRAME_SIZE+8), %rsp
+\tANNOTATE_INTRA_FUNCTION_CALL
+\tcall .Ldo_rop
+\tint3
+.Ldo_rop:
+\tmovq %rdi, (%rsp)
+\tret
+SYM_CODE_END(return_to_handler)`;
+
 /** A compiled C function with a frame: fentry site (if traceable), prologue, body, epilogue. */
 export function cfn(name: string, body: string, opts: { notrace?: boolean; saveRbx?: boolean } = {}): string {
   return `SYM_FUNC_START(${name})
@@ -60,6 +90,45 @@ ${popRegs()}
 SYM_CODE_END(${name})
 `;
 }
+
+const copy5 = (disp: number): string => Array(5).fill(`\tpushq ${disp}(%rsp)`).join('\n');
+
+/**
+ * asm_exc_nmi for an NMI from kernel mode, first NMI (entry_64.S): below the hardware frame at the
+ * top of the NMI stack it keeps rdx's temporary slot, the "NMI executing" variable, the "iret" frame
+ * and the "outermost" frame (a copy of the hardware frame); pt_regs is built under the "outermost"
+ * frame, which is its iret part, and the NMI returns through the "iret" copy. Not modelled: the
+ * checks that tell a nested NMI (an NMI never nests an NMI here) and the user-mode path.
+ */
+const NMI_ENTRY = `SYM_CODE_START(asm_exc_nmi)
+\tUNWIND_HINT_IRET_REGS
+\tpushq %rdx
+\tmovq (%rsp), %rdx
+\t/* first_nmi: "NMI executing", room for the "iret" frame, then the "outermost" copy */
+\tpushq $0
+\tsubq $40, %rsp
+${copy5(88)}
+\tUNWIND_HINT_IRET_REGS
+SYM_INNER_LABEL(repeat_nmi)
+\tmovq $1, 80(%rsp)
+\taddq $80, %rsp
+${copy5(-48)}
+\tsubq $40, %rsp
+SYM_INNER_LABEL(end_repeat_nmi)
+\tpushq $-1
+${pushRegs()}
+\tUNWIND_HINT_REGS
+\tENCODE_FRAME_POINTER
+\tmovq %rsp, %rdi
+\tcall exc_nmi
+${popRegs()}
+\t/* nmi_restore: skip orig_ax and the "outermost" frame, clear "NMI executing", return via "iret" */
+\taddq $48, %rsp
+\tUNWIND_HINT_IRET_REGS
+\tmovq $0, 40(%rsp)
+\tiretq
+SYM_CODE_END(asm_exc_nmi)
+`;
 
 /** Core kernel text shared by every workload. */
 export function coreKernel(): string {
@@ -94,14 +163,40 @@ ${popRegs()}
 \tsysretq
 SYM_CODE_END(entry_SYSCALL_64)
 
-.entry ret_from_fork
-SYM_CODE_START(ret_from_fork)
+.entry ret_from_fork_asm
+SYM_CODE_START(ret_from_fork_asm)
+\t/* A new task's first instruction (copy_thread): nothing of the kernel lies below; the
+\t   pt_regs above are the user's, or a kthread's zeroed ones. */
 \tUNWIND_HINT_END_OF_STACK
-\tmovq %r12, %rdi
-\tCALL_NOSPEC rbx
+\tmovq %rax, %rdi
+\tmovq %rsp, %rsi
+\tmovq %rbx, %rdx
+\tmovq %r12, %rcx
+\tcall ret_from_fork
 \tUNWIND_HINT_REGS
 \tjmp syscall_return_to_user
-SYM_CODE_END(ret_from_fork)
+SYM_CODE_END(ret_from_fork_asm)
+
+SYM_FUNC_START(ret_from_fork)
+\tpushq %rbp
+\tmovq %rsp, %rbp
+\tpushq %rbx
+\tsubq $8, %rsp
+\tmovq %rsi, %rbx
+\tHOOK schedule_tail
+\ttestq %rdx, %rdx
+\tjz ret_from_fork_user
+\tmovq %rcx, %rdi
+\tCALL_NOSPEC rdx
+\tmovq $0, PT_RAX(%rbx)
+ret_from_fork_user:
+\tmovq %rbx, %rdi
+\tHOOK syscall_exit_to_user_mode
+\taddq $8, %rsp
+\tpopq %rbx
+\tpopq %rbp
+\tret
+SYM_FUNC_END(ret_from_fork)
 
 SYM_FUNC_START(do_syscall_64)
 \tpushq %rbp
@@ -151,8 +246,14 @@ SYM_FUNC_START(common_interrupt)
 \tpushq %rbx
 \tsubq $8, %rsp
 \tmovq %rdi, %rbx
-\tmovq $__common_interrupt, %rsi
-\tcall call_on_irq_stack
+\t/* run_irq_on_irqstack_cond() -> call_on_irq_stack(): inline asm (asm/irq_stack.h), no frame of
+\t   its own. The interrupted rsp goes in the IRQ stack's top word (next_sp), then rsp moves there. */
+\tmovq PER_CPU_VAR(hardirq_stack_ptr), %r11
+\tmovq %rsp, (%r11)
+\tmovq %r11, %rsp
+\tmovq %rbx, %rdi
+\tcall __common_interrupt
+\tpopq %rsp
 \tmovq %rbx, %rdi
 \tcall irqentry_exit
 \taddq $8, %rsp
@@ -160,18 +261,6 @@ SYM_FUNC_START(common_interrupt)
 \tpopq %rbp
 \tret
 SYM_FUNC_END(common_interrupt)
-
-SYM_FUNC_START(call_on_irq_stack)
-\tpushq %rbp
-\tmovq %rsp, %rbp
-\tmovq PER_CPU_VAR(hardirq_stack_ptr), %r11
-\tmovq %rsp, (%r11)
-\tmovq %r11, %rsp
-\tCALL_NOSPEC rsi
-\tpopq %rsp
-\tleave
-\tret
-SYM_FUNC_END(call_on_irq_stack)
 
 ${cfn('__common_interrupt', '\tBODY 2\n\tHOOK irq_walk_point\n\tBODY 1', { notrace: true })}
 SYM_FUNC_START(irqentry_exit)
@@ -186,9 +275,7 @@ irqentry_exit_done:
 \tret
 SYM_FUNC_END(irqentry_exit)
 
-# Simplified: the kernel's asm_exc_nmi also keeps "outermost"/"iret" copies of the hardware frame
-# to survive nested NMIs; an NMI never nests an NMI here, so a plain IST idtentry leaves the same pt_regs.
-${idtentry('asm_exc_nmi', 'exc_nmi')}
+${NMI_ENTRY}
 ${cfn('exc_nmi', '\tcall default_do_nmi', { notrace: true })}
 ${cfn('default_do_nmi', '\tBODY 1\n\tHOOK nmi_walk_point\n\tBODY 1', { notrace: true })}
 
@@ -236,7 +323,7 @@ SYM_FUNC_END(ftrace_caller)
 ${cfn('prepare_ftrace_return', '\tHOOK preempt_disable\n\tHOOK prepare_ftrace_return\n\tHOOK preempt_enable', { notrace: true })}
 
 .kind return_to_handler return-trampoline
-${RETURN_TO_HANDLER}
+${RETURN_TO_HANDLER_FTRACE_REGS}
 
 SYM_FUNC_START(ftrace_return_to_handler)
 \tpushq %rbp
@@ -252,27 +339,29 @@ SYM_FUNC_START(ftrace_return_to_handler)
 \tret
 SYM_FUNC_END(ftrace_return_to_handler)
 
-.kind __kretprobe_trampoline return-trampoline
-SYM_CODE_START(__kretprobe_trampoline)
-\t/* Deliberate deviation: the kernel's is an @function (function-entry ORC here), which claims a
-\t   return address at (%rsp) although the ret into the trampoline just consumed it. */
-\tUNWIND_HINT_UNDEFINED
-\t/* Push a fake return address to tell the unwinder it's a kretprobe. */
-\tpushq $__kretprobe_trampoline
+.kind arch_rethook_trampoline return-trampoline
+STACK_FRAME_NON_STANDARD_FP(arch_rethook_trampoline)
+SYM_FUNC_START(arch_rethook_trampoline)
+\t/* Entered by the RET of a function whose return address rethook replaced: that slot is just
+\t   below rsp. It gets the trampoline's own address back, as a marker for the unwinder. */
+\tpushq $arch_rethook_trampoline
 \tUNWIND_HINT_FUNC
+\t/* pt_regs: sp (fixed up by the callback), flags, then cs / ip / orig_ax skipped, then the GPRs */
 \tpushq %rsp
 \tpushfq
 \tsubq $24, %rsp
 ${pushRegs()}
 \tmovq %rsp, %rdi
-\tcall trampoline_handler
+\tcall arch_rethook_trampoline_callback
 ${popRegs()}
 \taddq $24, %rsp
-\tpopfq
+\t/* the callback copied flags into the sp slot: skip the flags slot, pop flags from the sp slot */
 \taddq $8, %rsp
+\tpopfq
 \tret
-SYM_CODE_END(__kretprobe_trampoline)
-${cfn('trampoline_handler', '\tHOOK preempt_disable\n\tHOOK kretprobe_trampoline_handler\n\tHOOK preempt_enable', { notrace: true })}
+SYM_FUNC_END(arch_rethook_trampoline)
+${cfn('arch_rethook_trampoline_callback', '\tmovq %rdi, %rbx\n\tHOOK arch_rethook_fixup_regs\n\tcall rethook_trampoline_handler\n\tHOOK arch_rethook_flags_to_sp', { notrace: true, saveRbx: true })}
+${cfn('rethook_trampoline_handler', '\tmovq %rdi, %rbx\n\tHOOK preempt_disable\n\tHOOK rethook_find_correct_ret\n\tBODY 1\n\tHOOK arch_rethook_fixup_return\n\tHOOK preempt_enable', { notrace: true, saveRbx: true })}
 ${cfn('optimized_callback', '\tHOOK optprobe_callback\n\tBODY 1', { notrace: true })}
 `;
 }
