@@ -63,8 +63,6 @@ async function catches(arch: 'arm64' | 'x86_64', req: string, given: Steps, when
 
 // ------------------------------------------------------------------ 1. unrecoverable rewritten returns
 
-const TRAMPOLINES = ['return_to_handler', '__kretprobe_trampoline'];
-
 /**
  * The bug: when the original return address behind a return trampoline cannot be found (no state,
  * no entry, a key that matches no slot), the walker reports the trampoline's address as an ordinary
@@ -75,10 +73,10 @@ function carriesOnPastTrampoline(profile: Profile, skip = false): Walker {
   return faulty(profile, async (ref, snap, loaded) => {
     const r = await ref.walk(snap, loaded);
     if (!r.result || r.result.rc === 0 || !/ret_stack|kretprobe/.test(r.result.reason ?? '')) return r;
-    const blind: Snapshot = { ...snap, symbols: snap.symbols.map((s) => (TRAMPOLINES.includes(s.name) ? { ...s, name: `${s.name}.unrecognised` } : s)) };
+    const blind: Snapshot = { ...snap, symbols: snap.symbols.map((s) => (s.kind === 'return-trampoline' ? { ...s, name: `${s.name}.unrecognised` } : s)) };
     const again = await ref.walk(blind, loadSnapshot(blind));
     if (!again.result) return again;
-    const tramp = new Set(snap.symbols.filter((s) => TRAMPOLINES.includes(s.name)).map((s) => unhex(s.start)));
+    const tramp = new Set(snap.symbols.filter((s) => s.kind === 'return-trampoline').map((s) => unhex(s.start)));
     const trace = skip ? again.result.trace.filter((a) => !tramp.has(a)) : again.result.trace;
     return { ...again, result: { rc: again.result.rc, trace } };
   });
