@@ -197,8 +197,8 @@ const char *snapshot_load(struct snapshot *s, struct json *root)
 		sym->non_standard = ns && ns->type == JSON_BOOL && ns->num;
 		if (!strcmp(sym->name, "return_to_handler"))
 			s->return_to_handler = sym->start;
-		else if (!strcmp(sym->name, "__kretprobe_trampoline"))
-			s->kretprobe_trampoline = sym->start;
+		else if (!strcmp(sym->kind, "return-trampoline"))
+			s->kretprobe_trampoline = sym->start;	/* __kretprobe_trampoline / arch_rethook_trampoline */
 		s->nr_symbols++;
 	}
 	qsort(s->symbols, s->nr_symbols, sizeof(*s->symbols), cmp_symbol);
