@@ -128,6 +128,8 @@ interface State extends KunwindState {
   k: Arm64Knobs;
   /** by-index fgraph recovery: entries consumed so far, innermost first. */
   graphUsed: number;
+  /** The pc came from an unchecked failed kretprobe lookup: reported as it is. */
+  uncheckedPc?: boolean;
 }
 
 // ---------------------------------------------------------------- recovery
@@ -182,8 +184,10 @@ function recoverKretprobe(s: State): KunwindError | undefined {
     }
   }
   if (mode === 'unchecked') {
-    // kretprobe_find_ret_addr() returns 0 when it finds nothing; before beecfd6a88a6 nobody checked.
+    // kretprobe_find_ret_addr() returns 0 when it finds nothing; before beecfd6a88a6 nobody checked,
+    // and the reliable consume_entry() of that time reported whatever pc it was given.
     s.pc = 0;
+    s.uncheckedPc = true;
     return undefined;
   }
   return err(`kunwind_recover_return_address: __kretprobe_trampoline at fp ${h(s.fp)} has no kretprobe instance`);
@@ -259,6 +263,10 @@ type Verdict = KunwindError | 'stop-reliable' | undefined;
 
 function textCheck(s: State, what: string): Verdict {
   if (s.k.noKernelTextCheck) return undefined;
+  if (s.uncheckedPc) {
+    s.uncheckedPc = false;
+    return undefined;
+  }
   const sym = s.k.foreignAsOrdinary ? s.snap.syms.lookup(s.pc) : undefined;
   if (sym?.kind === 'foreign') return undefined;
   if (kernelTextAddress(s.snap, s.pc)) return undefined;
