@@ -178,7 +178,7 @@ function messageHtml(m: string): string {
     : esc(first);
 }
 
-function pictureHtml(w: WalkReport): string {
+export function pictureHtml(w: WalkReport): string {
   const rows = alignWalk(w);
   const cell = (x?: { fn: string; addr: string }) => (x ? `<span class="mono">${esc(x.fn)}</span> <span class="small mono">${esc(x.addr)}</span>` : '');
   const trs = rows
