@@ -4,7 +4,7 @@
  */
 import { spawnSync } from 'child_process';
 import { randomUUID } from 'crypto';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'fs';
 import { dirname, join, resolve } from 'path';
 import { failureGroups, messageLines, pictureHtml, rerunCommand } from '../src/report/conformance-render';
 import { page } from '../src/report/html';
@@ -162,7 +162,7 @@ export function prepareAllureResults(resultsDir: string): number {
     if (lv !== s.level) r.labels.push({ name: 'tag', value: `breaks MUST ${breaches.join(', ')}` });
     if (r.status !== 'passed') {
       const { first, rest } = messageLines(withoutStackFrames(s.message ?? s.status));
-      const why = breaches.length ? `\n(filed under ${s.level.toUpperCase()} ${s.requirement}; its walks break the MUST ${breaches.join(', ')})` : '';
+      const why = !breaches.length ? '' : s.level === 'must' ? `\n(its walks also break the MUST ${breaches.join(', ')})` : `\n(filed under ${s.level.toUpperCase()} ${s.requirement}; its walks break the MUST ${breaches.join(', ')})`;
       r.statusDetails = {
         message: `${first}${why}`,
         // No stack frames: the walks that broke the rule, and the command that reruns just this scenario.
@@ -215,15 +215,26 @@ function walkAttachments(resultsDir: string, profileDir: string, s: ScenarioVerd
 
 // ------------------------------------------------------------------ history and executor
 
-/** Carry the previous report's history into the results, so Allure's trends grow run after run. */
-export function keepHistory(resultsDir: string, reportDir: string): boolean {
-  const from = join(reportDir, 'history');
-  if (!existsSync(from)) return false;
+/**
+ * Carry the previous report's history into the results, so Allure's trends grow run after run. A
+ * --single-file report has no history/ folder: its files are embedded in index.html as
+ * d('history/<name>.json','<base64>'), and are taken from there.
+ */
+export function keepHistory(resultsDir: string, reportDir: string): number {
   const to = join(resultsDir, 'history');
+  const files = new Map<string, Buffer>();
+  const dir = join(reportDir, 'history');
+  if (existsSync(dir)) for (const f of readdirSync(dir)) files.set(f, readFileSync(join(dir, f)));
+  const index = join(reportDir, 'index.html');
+  if (!files.size && existsSync(index)) {
+    const html = readFileSync(index, 'utf8');
+    for (const m of html.matchAll(/d\('history\/([A-Za-z0-9_.-]+\.json)','([A-Za-z0-9+/=]*)'\)/g)) files.set(m[1]!, Buffer.from(m[2]!, 'base64'));
+  }
+  if (!files.size) return 0;
   rmSync(to, { recursive: true, force: true });
   mkdirSync(to, { recursive: true });
-  cpSync(from, to, { recursive: true });
-  return true;
+  for (const [f, body] of files) writeFileSync(join(to, f), body);
+  return files.size;
 }
 
 /** executor.json: who ran this (CI build or a local run), numbered after the previous report's builds. */
