@@ -10,7 +10,7 @@ import { failureGroups, messageLines, pictureHtml, rerunCommand } from '../src/r
 import { page } from '../src/report/html';
 import { pictureText } from '../src/report/picture';
 import type { Conformance, ScenarioVerdict } from '../src/report/verdict';
-import { breachedMusts, effectiveLevel } from '../src/report/views';
+import { breachedMusts, effectiveLevel, worstOutcome } from '../src/report/views';
 
 export function allureBin(): string {
   return resolve(__dirname, '..', 'node_modules', '.bin', process.platform === 'win32' ? 'allure.cmd' : 'allure');
@@ -163,8 +163,10 @@ export function prepareAllureResults(resultsDir: string): number {
     if (r.status !== 'passed') {
       const { first, rest } = messageLines(withoutStackFrames(s.message ?? s.status));
       const why = !breaches.length ? '' : s.level === 'must' ? `\n(its walks also break the MUST ${breaches.join(', ')})` : `\n(filed under ${s.level.toUpperCase()} ${s.requirement}; its walks break the MUST ${breaches.join(', ')})`;
+      const worst = worstOutcome(s);
       r.statusDetails = {
-        message: `${first}${why}`,
+        // The worst walk named in the message, so Categories (unsafe, imprecise, faulted, runaway) sort it.
+        message: `${first}${why}${worst && worst !== 'sound-reliable' && worst !== 'correctly-unreliable' ? `\nworst walk: ${worst}` : ''}`,
         // No stack frames: the walks that broke the rule, and the command that reruns just this scenario.
         trace: [...rest, '', `Rerun: ${rerunCommand(c, s.id)}`].join('\n').trim(),
       };
@@ -198,7 +200,7 @@ function walkAttachments(resultsDir: string, profileDir: string, s: ScenarioVerd
   };
   failureGroups(s, 3).forEach((g, i) => {
     const w = g[0]!;
-    const n = `walk ${i + 1}${g.length > 1 ? ` (and ${g.length - 1} more instruction point(s) with the same picture)` : ''}`;
+    const n = `walk ${i + 1}${g.length > 1 ? ` (${g.length} walks alike)` : ''}`;
     const points = g.length > 1 ? `\n\nThe same picture at:\n${g.slice(1).map((x) => `  ${x.sceneId}: ${x.moment}`).join('\n')}` : '';
     add(`${n}: picture`, 'text/plain', 'txt', `${w.sceneId}: ${w.moment}\n${w.outcome}: ${w.explanation}\n\n${pictureText(w)}${points}\n`);
     add(`${n}: picture (HTML)`, 'text/html', 'html', page(`${s.id}: ${w.sceneId}`, pictureHtml({ ...w, snapshotFile: undefined } as typeof w)));

@@ -25,6 +25,7 @@ pre{background:#f7f7f9;padding:.6em;overflow:auto}
 .useless{color:#cf222e;font-weight:700}.limited{color:#bf8700}.useful{color:#1a7f37}.u-void{color:#57606a;font-style:italic}
 .small{color:#57606a;font-size:12px}.legend span{padding:0 .4em;margin-right:.6em}
 details{margin:.3em 0}summary{cursor:pointer}
+[id]{scroll-margin-top:.6em}
 `;
 
 export function page(title: string, body: string): string {
