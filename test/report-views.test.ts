@@ -9,7 +9,7 @@ import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { keepHistory, withoutStackFrames, writeExecutor } from '../cli/allure';
+import { keepHistory, prepareAllureResults, withoutStackFrames, writeExecutor } from '../cli/allure';
 import { loadCatalogueView } from '../src/report/catalogue-view';
 import { failureGroups, noteBrief } from '../src/report/conformance-render';
 import { junit } from '../src/report/junit';
@@ -132,4 +132,56 @@ test('Allure: messages lose stack frames; history is carried over from a single-
   assert.equal(e.buildOrder, 5);
   assert.equal(JSON.parse(readFileSync(join(results, 'executor.json'), 'utf8')).type, 'local');
   assert.equal(writeExecutor(results, report, { GITHUB_ACTIONS: 'true', GITHUB_RUN_NUMBER: '77' }).buildOrder, 77);
+});
+
+test('Allure results follow the record: Failed for a failed rule, Broken for an errored scenario, Skipped for not run; attachments for failures', () => {
+  const out = mkdtempSync(join(tmpdir(), 'allure-prepare-'));
+  const profile = { ...builtinProfile('arm64-fp'), name: 'p1' };
+  const { requirements, applies } = loadCatalogueView();
+  const c = buildConformance({
+    profile,
+    requirements,
+    ...(applies ? { applies } : {}),
+    results: [
+      result({ requirement: 'trace-complete-or-nonzero', id: 'rule-broken', status: 'failed', level: 'must', message: 'expected rc != 0, got unsafe', walks: [walk(0, DROPPED_TRACE)] }),
+      result({ requirement: 'walk-terminates', id: 'plugin-crashed', status: 'errored', level: 'must', message: 'Error: the unwinder exited (code 1)\n    at ExternalWalker.walk (/x/external-walker.ts:10:3)', walks: [] }),
+      result({ requirement: 'walk-memory-safe', id: 'nothing-observed', status: 'not-run', level: 'must', message: 'nothing was observed', walks: [] }),
+      result({ requirement: 'plt-and-veneers-handled', id: 'may-pass-unsafe', status: 'passed', level: 'should', walks: [walk(0, DROPPED_TRACE)] }),
+    ],
+  });
+  mkdirSync(join(out, 'p1'), { recursive: true });
+  writeFileSync(join(out, 'p1', 'conformance.json'), JSON.stringify(c));
+  const dir = join(out, 'allure-results');
+  mkdirSync(dir);
+  const frames = 'Error: boom\n    at ConformanceSession.fail (/w/src/conformance/session.ts:451:11)';
+  for (const [id, status] of [['rule-broken', 'broken'], ['plugin-crashed', 'broken'], ['nothing-observed', 'passed'], ['may-pass-unsafe', 'passed']] as const) {
+    writeFileSync(join(dir, `${id}-result.json`), JSON.stringify({
+      uuid: id, name: id, status, statusDetails: { message: frames, trace: frames },
+      labels: [{ name: 'profile', value: 'p1' }, { name: 'tag', value: `@id:${id}` }, { name: 'severity', value: 'normal' }],
+      steps: [{ status: 'broken', statusDetails: { message: frames, trace: frames } }], attachments: [],
+    }));
+  }
+  assert.equal(prepareAllureResults(dir), 4);
+  assert.equal(prepareAllureResults(dir), 4, 'idempotent');
+  const get = (id: string) => JSON.parse(readFileSync(join(dir, `${id}-result.json`), 'utf8')) as {
+    status: string; statusDetails: { message: string; trace?: string }; labels: { name: string; value: string }[]; steps: { status: string; statusDetails: { message: string } }[]; attachments: { name: string; source: string }[];
+  };
+  const failed = get('rule-broken');
+  assert.equal(failed.status, 'failed');
+  assert.equal(failed.steps[0]!.status, 'failed');
+  assert.match(failed.statusDetails.message, /^expected rc != 0, got unsafe\nworst walk: unsafe$/);
+  assert.match(failed.statusDetails.trace!, /^Rerun: npm run conformance -- --profile p1 --tags '@id:rule-broken'$/m);
+  assert.deepEqual(failed.attachments.map((a) => a.name), ['walk 1: picture', 'walk 1: picture (HTML)']);
+  assert.match(readFileSync(join(dir, failed.attachments[0]!.source), 'utf8'), /MISSING/);
+  const broken = get('plugin-crashed');
+  assert.equal(broken.status, 'broken');
+  assert.equal(broken.statusDetails.message, 'the unwinder exited (code 1)');
+  assert.equal(get('nothing-observed').status, 'skipped');
+  const breach = get('may-pass-unsafe');
+  assert.equal(breach.status, 'failed', 'a passed SHOULD scenario whose walk is unsafe fails the MUST');
+  assert.equal(breach.labels.find((l) => l.name === 'severity')!.value, 'critical');
+  for (const id of ['rule-broken', 'plugin-crashed', 'nothing-observed', 'may-pass-unsafe']) {
+    const r = get(id);
+    assert.doesNotMatch(JSON.stringify(r.statusDetails) + JSON.stringify(r.steps), /session\.ts:\d+/, id);
+  }
 });

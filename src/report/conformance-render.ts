@@ -4,7 +4,7 @@ import { esc, htmlTable, mdTable, neutral, page, pct, VERDICT_TEXT } from './htm
 import type { WalkReport } from './results';
 import type { Conformance, ScenarioVerdict } from './verdict';
 import type { Level } from './results';
-import { effectiveLevel, outcomeClass, scenariosFor, usefulnessRating, worstOutcome, OUTCOME_ORDER } from './views';
+import { breachedMusts, effectiveLevel, outcomeClass, scenariosFor, usefulnessRating, worstOutcome, OUTCOME_ORDER } from './views';
 
 const LEVELS: Level[] = ['must', 'should', 'may'];
 
@@ -62,6 +62,12 @@ export function triageOrder(c: Conformance): ScenarioVerdict[] {
 /** The level a failure is listed under: MUST when its walks breach section 2. */
 function failureLevel(s: ScenarioVerdict): string {
   return effectiveLevel(s).toUpperCase();
+}
+
+/** A scenario's level, and the MUST it counts under when its walks breach section 2. */
+function levelText(s: ScenarioVerdict): string {
+  const e = effectiveLevel(s);
+  return e === s.level ? s.level : `${s.level}, breaks MUST ${breachedMusts(s).join(', ')}`;
 }
 
 /** Anchor names: stable, so a failure can be linked to from a CI log or a review. */
@@ -166,7 +172,7 @@ export function conformanceMarkdown(c: Conformance): string {
   );
   if (c.notApplicable.length) out.push(`Not applicable to this profile: ${c.notApplicable.join(', ')}`, '');
   out.push('## Scenarios', '');
-  out.push(mdTable(['scenario', 'requirement', 'level', 'status', 'walks'], c.scenarios.map((s) => [s.id, s.requirement, s.level, s.status, s.sweep ? `${s.sweep.reliable}/${s.sweep.walks} reliable` : String(s.walks.length)])));
+  out.push(mdTable(['scenario', 'requirement', 'level', 'status', 'walks'], c.scenarios.map((s) => [s.id, s.requirement, levelText(s), s.status, s.sweep ? `${s.sweep.reliable}/${s.sweep.walks} reliable` : String(s.walks.length)])));
   return out.join('\n') + '\n';
 }
 
@@ -256,7 +262,7 @@ export function conformanceHtml(c: Conformance): string {
   b.push(
     htmlTable(
       ['scenario', 'requirement', 'level', 'status', 'walks'],
-      c.scenarios.map((s) => [`<code${failed(s) ? '' : ` id="${anchor.scenario(s.id)}"`}>${esc(s.id)}</code><br><span class="small">${esc(s.name)}</span>`, esc(s.requirement), s.level, esc(s.status), s.sweep ? `${s.sweep.reliable}/${s.sweep.walks} reliable` : String(s.walks.length)]),
+      c.scenarios.map((s) => [`<code${failed(s) ? '' : ` id="${anchor.scenario(s.id)}"`}>${esc(s.id)}</code><br><span class="small">${esc(s.name)}</span>`, esc(s.requirement), esc(levelText(s)), esc(s.status), s.sweep ? `${s.sweep.reliable}/${s.sweep.walks} reliable` : String(s.walks.length)]),
       (r, col) => (col === 3 ? outcomeClass(c.scenarios[r]!.status, effectiveLevel(c.scenarios[r]!)) : undefined),
     ),
   );
