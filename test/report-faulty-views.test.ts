@@ -73,7 +73,8 @@ describe('examples/faulty-trusts-lr: every view agrees that its MUSTs failed', {
     assert.equal(t.requirements.find((r) => r.id === MUST)!.outcomes[NAME], 'failed');
     const html = file('traceability.html');
     const tr = html.split('\n').find((l) => l.includes(`<code>${MUST}</code>`))!;
-    assert.match(tr, /<td class="o-failed l-must">✘ FAIL<\/td>/);
+    // The cell links the scenarios filed elsewhere that breached it.
+    assert.match(tr, new RegExp(`<td class="o-failed l-must">✘ FAIL<br><span class="small">via <a href="${NAME}/conformance\\.html#sc-[^"]+">`));
     assert.doesNotMatch(html, /<span class="useful">/);
     // MAY failures are not shaded like MUST ones.
     const may = c.requirements.find((r) => r.level === 'may' && r.outcome === 'failed' && !r.scenarios.some((s) => s === BREACH))!;

@@ -8,6 +8,7 @@ import { esc, htmlTable, mdTable, page, pct, VERDICT_TEXT } from './html';
 import type { Level } from './results';
 import type { Conformance, RequirementOutcome, Usefulness, Verdict } from './verdict';
 import { outcomeClass, scenariosFor, usefulnessRating } from './views';
+import { anchor } from './conformance-render';
 
 /** A scenario as written in features/ (whether or not it ran). */
 export interface CatalogueScenario {
@@ -139,7 +140,16 @@ export function traceabilityMarkdown(t: Traceability): string {
   return out.join('\n') + '\n';
 }
 
-export function traceabilityHtml(t: Traceability): string {
+/** The scenarios filed elsewhere whose walks breached a MUST in a profile: shown in its cell, linked. */
+function viaHtml(cs: readonly Conformance[], reqId: string, profile: string): string {
+  const c = cs.find((x) => x.profile.name === profile);
+  const via = c ? scenariosFor(c, reqId).filter((x) => x.breach) : [];
+  if (!via.length) return '';
+  const links = via.slice(0, 3).map((x) => `<a href="${esc(profile)}/conformance.html#${esc(anchor.scenario(x.scenario.id))}">${esc(x.scenario.id)}</a>`);
+  return `<br><span class="small">via ${links.join(', ')}${via.length > 3 ? ` and ${via.length - 3} more` : ''}</span>`;
+}
+
+export function traceabilityHtml(t: Traceability, cs: readonly Conformance[] = []): string {
   const c = t.coverage;
   const names = t.profiles.map((p) => p.name);
   const b: string[] = ['<h1>Traceability</h1>'];
@@ -164,7 +174,7 @@ export function traceabilityHtml(t: Traceability): string {
         r.testability === 'review-only' && !r.scenarios.length
           ? '<span class="small">review-only</span>'
           : r.scenarios.map((s) => `<span class="mono small" title="${esc(s.name)}">${esc(s.id)}</span>`).join('<br>') || '<b>uncovered</b>',
-        ...names.map((n) => esc(SYMBOL[r.outcomes[n] ?? 'not-run'])),
+        ...names.map((n) => esc(SYMBOL[r.outcomes[n] ?? 'not-run']) + (r.outcomes[n] === 'failed' ? viaHtml(cs, r.id, n) : '')),
       ]),
       (ri, ci) => (ci >= 4 ? outcomeClass(rows[ri]!.outcomes[names[ci - 4]!] ?? 'not-run', rows[ri]!.level) : undefined),
     ),

@@ -60,6 +60,6 @@ export function writeCrossReports(out: string, t: Traceability, cs: readonly Con
   validateTraceability(t, join(out, 'traceability.json'));
   const w = (name: string, text: string) => (writeFileSync(join(out, name), text), join(out, name));
   const files = [w('traceability.json', JSON.stringify(t, null, 2) + '\n'), w('traceability.md', traceabilityMarkdown(t)), w('summary.md', summaryMarkdown(t, cs))];
-  if (opts.html !== false) files.push(w('traceability.html', traceabilityHtml(t)), w('summary.html', summaryHtml(t, cs)));
+  if (opts.html !== false) files.push(w('traceability.html', traceabilityHtml(t, cs)), w('summary.html', summaryHtml(t, cs)));
   return files;
 }
