@@ -110,7 +110,7 @@ describe('examples/faulty-trusts-lr: every view agrees that its MUSTs failed', {
 
   test('KTAP: not ok for the MUST, with the SHOULD scenario that breached it as a failed subtest', () => {
     const k = file(NAME, 'results.ktap');
-    assert.match(k, new RegExp(`^not ok \\d+ ${MUST}$`, 'm'));
+    assert.match(k, new RegExp(`^# MUST ${MUST} failed: .*\nnot ok \\d+ ${MUST}$`, 'm'));
     const sub = k.split(`# Subtest: ${MUST}`)[1]!.split(/^(?:not ok|ok) \d+ /m)[0]!;
     assert.match(sub, new RegExp(`not ok \\d+ ${BREACH}`));
   });

@@ -32,6 +32,8 @@ export function ktap(c: Conformance): string {
     }
     const failedReq = r.outcome === 'failed' || r.outcome === 'errored';
     const skip = SKIPPED_REQ.has(r.outcome) ? ` # SKIP ${r.outcome}${r.note ? `: ${line(r.note).slice(0, 200)}` : ''}` : '';
+    // The level, for consumers that tell a MUST failure from a SHOULD one (KTAP names carry no level).
+    if (failedReq) out.push(`# ${r.level.toUpperCase()} ${line(r.id)} ${r.outcome}${r.note ? `: ${line(r.note.split('\n')[0]!).slice(0, 240)}` : ''}`);
     out.push(`${failedReq ? 'not ok' : 'ok'} ${i + 1} ${line(r.id)}${skip}`);
   });
   return out.join('\n') + '\n';
