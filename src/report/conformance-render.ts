@@ -64,6 +64,17 @@ function failureLevel(s: ScenarioVerdict): string {
   return effectiveLevel(s).toUpperCase();
 }
 
+/** The requirement a failure is listed under: the MUST its walks breach first, when it is filed under a SHOULD / MAY. */
+function filedText(s: ScenarioVerdict): string {
+  return effectiveLevel(s) === s.level ? s.requirement : `${breachedMusts(s).join(', ')} (filed under ${s.level.toUpperCase()} ${s.requirement})`;
+}
+
+function filedHtml(s: ScenarioVerdict, link = false): string {
+  const req = (id: string) => (link ? `<a href="#${anchor.requirement(id)}"><code>${esc(id)}</code></a>` : `<code>${esc(id)}</code>`);
+  if (effectiveLevel(s) === s.level) return req(s.requirement);
+  return `${breachedMusts(s).map(req).join(', ')} <span class="small">(filed under ${esc(s.level.toUpperCase())} ${req(s.requirement)})</span>`;
+}
+
 /** A scenario's level, and the MUST it counts under when its walks breach section 2. */
 function levelText(s: ScenarioVerdict): string {
   const e = effectiveLevel(s);
@@ -146,11 +157,11 @@ export function conformanceMarkdown(c: Conformance): string {
   const bad = triageOrder(c);
   if (bad.length) {
     out.push('## Failures, worst first', '');
-    for (const s of bad) out.push(`- [${failureLevel(s)} ${s.requirement}: ${mdInline(s.name)}](#${anchor.scenario(s.id)}) (${worstOutcome(s) ?? s.status})`);
+    for (const s of bad) out.push(`- [${failureLevel(s)} ${filedText(s)}: ${mdInline(s.name)}](#${anchor.scenario(s.id)}) (${worstOutcome(s) ?? s.status})`);
     out.push('');
     for (const s of bad) {
       const { first, rest } = messageLines(s.message ?? '');
-      out.push(`<a id="${anchor.scenario(s.id)}"></a>`, '', `### ${failureLevel(s)} ${s.requirement}: ${mdInline(s.name)}`, '', `\`${s.id}\` (${s.uri}) — ${s.status}${first ? `: ${mdInline(first)}` : ''}`, '');
+      out.push(`<a id="${anchor.scenario(s.id)}"></a>`, '', `### ${failureLevel(s)} ${filedText(s)}: ${mdInline(s.name)}`, '', `\`${s.id}\` (${s.uri}) — ${s.status}${first ? `: ${mdInline(first)}` : ''}`, '');
       out.push(`Rerun: \`${rerunCommand(c, s.id)}\``, '');
       if (rest.length) out.push(...fence(rest.join('\n')), '');
       for (const g of failureGroups(s)) {
@@ -235,10 +246,10 @@ export function conformanceHtml(c: Conformance): string {
   const bad = triageOrder(c);
   if (bad.length) {
     b.push(`<h2 id="failures">Failures, worst first (${bad.length})</h2>`);
-    b.push(`<ol class="toc">${bad.map((s) => `<li class="l-${effectiveLevel(s)}"><a href="#${anchor.scenario(s.id)}"><span class="lvl lvl-${effectiveLevel(s)}">${esc(failureLevel(s))}</span> <code>${esc(s.requirement)}</code>: ${esc(s.name)}</a> <span class="small">(${esc(worstOutcome(s) ?? s.status)})</span></li>`).join('')}</ol>`);
+    b.push(`<ol class="toc">${bad.map((s) => `<li class="l-${effectiveLevel(s)}"><a href="#${anchor.scenario(s.id)}"><span class="lvl lvl-${effectiveLevel(s)}">${esc(failureLevel(s))}</span> ${filedHtml(s)}: ${esc(s.name)}</a> <span class="small">(${esc(worstOutcome(s) ?? s.status)})</span></li>`).join('')}</ol>`);
     b.push(`<p class="legend small">${legend}</p>`);
     for (const s of bad) {
-      b.push(`<h3 id="${anchor.scenario(s.id)}"><span class="lvl lvl-${effectiveLevel(s)}">${esc(failureLevel(s))}</span> <a href="#${anchor.requirement(s.requirement)}"><code>${esc(s.requirement)}</code></a>: ${esc(s.name)} <a class="small" href="#${anchor.scenario(s.id)}">¶</a></h3>`);
+      b.push(`<h3 id="${anchor.scenario(s.id)}"><span class="lvl lvl-${effectiveLevel(s)}">${esc(failureLevel(s))}</span> ${filedHtml(s, true)}: ${esc(s.name)} <a class="small" href="#${anchor.scenario(s.id)}">¶</a></h3>`);
       b.push(`<p class="small"><code>${esc(s.id)}</code> (${esc(s.uri)}) — <b>${esc(s.status)}</b>${s.message ? `: ${messageHtml(neutral(s.message))}` : ''}</p>`);
       b.push(`<p class="small">Rerun just this: <code>${esc(rerunCommand(c, s.id))}</code></p>`);
       for (const g of failureGroups(s)) {
