@@ -5,7 +5,7 @@
 import { spawnSync } from 'child_process';
 import { randomUUID } from 'crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'fs';
-import { dirname, join, resolve } from 'path';
+import { basename, dirname, join, resolve } from 'path';
 import { failureGroups, messageLines, pictureHtml, rerunCommand } from '../src/report/conformance-render';
 import { page } from '../src/report/html';
 import { pictureText } from '../src/report/picture';
@@ -225,12 +225,15 @@ function walkAttachments(resultsDir: string, profileDir: string, s: ScenarioVerd
 export function keepHistory(resultsDir: string, reportDir: string): number {
   const to = join(resultsDir, 'history');
   const files = new Map<string, Buffer>();
-  const dir = join(reportDir, 'history');
-  if (existsSync(dir)) for (const f of readdirSync(dir)) files.set(f, readFileSync(join(dir, f)));
-  const index = join(reportDir, 'index.html');
-  if (!files.size && existsSync(index)) {
-    const html = readFileSync(index, 'utf8');
-    for (const m of html.matchAll(/d\('history\/([A-Za-z0-9_.-]+\.json)','([A-Za-z0-9+/=]*)'\)/g)) files.set(m[1]!, Buffer.from(m[2]!, 'base64'));
+  for (const prev of previousReports(reportDir)) {
+    const dir = join(prev, 'history');
+    if (existsSync(dir)) for (const f of readdirSync(dir)) files.set(f, readFileSync(join(dir, f)));
+    const index = join(prev, 'index.html');
+    if (!files.size && existsSync(index)) {
+      const html = readFileSync(index, 'utf8');
+      for (const m of html.matchAll(/d\('history\/([A-Za-z0-9_.-]+\.json)','([A-Za-z0-9+/=]*)'\)/g)) files.set(m[1]!, Buffer.from(m[2]!, 'base64'));
+    }
+    if (files.size) break;
   }
   if (!files.size) return 0;
   rmSync(to, { recursive: true, force: true });
@@ -239,10 +242,21 @@ export function keepHistory(resultsDir: string, reportDir: string): number {
   return files.size;
 }
 
+/**
+ * Where the previous report may be: `reportDir` itself, and, when the run writes into a staging folder
+ * (`<out>/.conformance-staging-<pid>/allure-report`, cli/out-dir.ts), the report in place at `<out>/allure-report`.
+ */
+function previousReports(reportDir: string): string[] {
+  const parent = dirname(resolve(reportDir));
+  const out = [reportDir];
+  if (basename(parent).startsWith('.conformance-staging-')) out.push(join(dirname(parent), basename(reportDir)));
+  return out;
+}
+
 /** executor.json: who ran this (CI build or a local run), numbered after the previous report's builds. */
 export function writeExecutor(resultsDir: string, reportDir: string, env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
   let last = 0;
-  for (const f of [join(resultsDir, 'history', 'history-trend.json'), join(reportDir, 'history', 'history-trend.json')]) {
+  for (const f of [join(resultsDir, 'history', 'history-trend.json'), ...previousReports(reportDir).map((d) => join(d, 'history', 'history-trend.json'))]) {
     try {
       const trend = JSON.parse(readFileSync(f, 'utf8')) as { buildOrder?: number }[];
       for (const t of trend) last = Math.max(last, t.buildOrder ?? 0);

@@ -132,6 +132,11 @@ test('Allure: messages lose stack frames; history is carried over from a single-
   assert.equal(e.buildOrder, 5);
   assert.equal(JSON.parse(readFileSync(join(results, 'executor.json'), 'utf8')).type, 'local');
   assert.equal(writeExecutor(results, report, { GITHUB_ACTIONS: 'true', GITHUB_RUN_NUMBER: '77' }).buildOrder, 77);
+  // A run writes into <out>/.conformance-staging-<pid>/: the previous report is the one in place at <out>/allure-report.
+  const stage = join(dir, '.conformance-staging-123');
+  mkdirSync(join(stage, 'allure-results'), { recursive: true });
+  assert.equal(keepHistory(join(stage, 'allure-results'), join(stage, 'allure-report')), 2);
+  assert.deepEqual(JSON.parse(readFileSync(join(stage, 'allure-results', 'history', 'history-trend.json'), 'utf8')), trend);
 });
 
 test('Allure results follow the record: Failed for a failed rule, Broken for an errored scenario, Skipped for not run; attachments for failures', () => {
