@@ -60,11 +60,13 @@ test('plugin text cannot break junit.xml, forge a testcase, inject a heading or 
   // The terminal: no escape sequence, no control character but newline and tab (the progress lines included).
   assert.doesNotMatch(r.stdout + r.stderr, /[\x00-\x08\x0b-\x1f\x7f]/, 'no escape sequence reaches the terminal');
 
-  const c = JSON.parse(readFileSync(join(out, 'abusive', 'conformance.json'), 'utf8')) as { scenarios: { id: string; status: string }[] };
+  const c = JSON.parse(readFileSync(join(out, 'abusive', 'conformance.json'), 'utf8')) as { requirements: { id: string }[]; scenarios: { id: string; status: string }[] };
   const xml = readFileSync(join(out, 'abusive', 'junit.xml'), 'utf8');
   assert.ok(xml.includes('forged'), 'the injected text is there (as text)');
   const els = xmlElements(xml);
-  assert.equal(els.filter((e) => e === 'testcase').length, c.scenarios.length, 'one testcase per scenario, none forged');
+  // junit.xml (src/report/junit.ts): a suite of requirements and a suite of scenarios.
+  assert.equal(els.filter((e) => e === 'testsuite').length, 2);
+  assert.equal(els.filter((e) => e === 'testcase').length, c.requirements.length + c.scenarios.length, 'one testcase per requirement and per scenario, none forged');
   assert.doesNotMatch(xml, /\x1b/);
 
   const md = readFileSync(join(out, 'abusive', 'conformance.md'), 'utf8');

@@ -144,6 +144,30 @@ function interruptedKind(scene: Scene): SymbolKind | undefined {
 const NO_ANALYSER =
   'the profile supplies no build-time analyser ("analyser" in the profile), so what its build reports or generates was not observed';
 
+/** Walk outcomes, worst first (the order reports list them in). */
+const SEVERITY: readonly Outcome[] = ['unsafe', 'faulted', 'runaway', 'errored', 'undetected-corruption', 'imprecise', 'correctly-unreliable', 'sound-reliable'];
+const severity = (o: Outcome): number => (SEVERITY.includes(o) ? SEVERITY.indexOf(o) : SEVERITY.length);
+
+/** What `<snapshot>.truth.json` holds: the walk's ground truth and how it was judged (src/protocol/replay.ts reads it). */
+function truthRecord(w: Walked, r: WalkReport, s: ConformanceSession) {
+  return {
+    kind: 'reliable-stacktrace ground truth',
+    version: 1,
+    snapshot: `${w.scene.snapshot.id}`,
+    profile: s.profile.name,
+    scenario: s.exampleId,
+    requirement: s.requirement?.id,
+    level: s.requirement?.level,
+    moment: w.scene.moment,
+    truth: {
+      frames: w.scene.truth.frames.map((f) => ({ ...f, addr: hex(f.addr) })),
+      ...(w.scene.truth.redirected ? { redirected: w.scene.truth.redirected.map((x) => ({ index: x.index, addr: hex(x.addr) })) } : {}),
+    },
+    judgement: { outcome: r.outcome, explanation: r.explanation, rc: r.rc, trace: r.trace, missing: r.missing, extra: r.extra, inverted: r.inverted, faults: r.faults },
+    ...(w.failed ? { rule: w.failed } : {}),
+  };
+}
+
 const tagValue = (tags: string[], prefix: string): string[] => tags.filter((t) => t.startsWith(prefix)).map((t) => t.slice(prefix.length));
 
 export class ConformanceSession {
@@ -688,7 +712,9 @@ export class ConformanceSession {
     const req = this.requirement;
     const failing = (w: Walked) => w.failed !== undefined || status === 'errored' || ['faulted', 'runaway', 'errored', 'unsafe'].includes(w.judgement.outcome);
     // Sweeps keep the first failing walks (with their snapshots) and a few others; the summary counts them all.
-    const keep = this.sweep ? [...this.walks.filter(failing).slice(0, MAX_FAILING_KEPT), ...this.walks.filter((w) => !failing(w)).slice(0, 3)] : this.walks;
+    // Worst first (unsafe before imprecise), so a sweep's unsafe walks are kept even when imprecise ones come earlier.
+    const worse = (a: Walked, b: Walked) => severity(a.judgement.outcome) - severity(b.judgement.outcome);
+    const keep = this.sweep ? [...this.walks.filter(failing).sort(worse).slice(0, MAX_FAILING_KEPT), ...this.walks.filter((w) => !failing(w)).slice(0, 3)] : this.walks;
     const walks: WalkReport[] = [];
     let n = 0;
     for (const w of keep) {
@@ -700,6 +726,8 @@ export class ConformanceSession {
           const file = join(this.params.reportDir, rel);
           mkdirSync(dirname(file), { recursive: true });
           writeFileSync(file, JSON.stringify(w.scene.snapshot, null, 1));
+          // The ground truth and the judgement beside it, for `npm run replay` (never sent to an unwinder).
+          writeFileSync(file.replace(/\.json$/, '.truth.json'), JSON.stringify(truthRecord(w, r, this), null, 1));
           r.snapshotFile = rel;
         }
       }

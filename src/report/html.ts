@@ -16,12 +16,16 @@ pre{background:#f7f7f9;padding:.6em;overflow:auto}
 .verdict{display:inline-block;padding:.25em .8em;border-radius:4px;font-weight:700;color:#fff}
 .v-conformant{background:#1a7f37}.v-conformant-with-warnings{background:#bf8700}.v-not-conformant{background:#cf222e}.v-incomplete{background:#6e7781}
 .o-passed{background:#dafbe1}.o-failed,.o-errored{background:#ffd8d3}.o-undefined,.o-skipped,.o-not-run{background:#fff1c2}
+.o-failed.l-must,.o-errored.l-must{background:#ff9d96;font-weight:700}.o-failed.l-should,.o-errored.l-should{background:#ffd2a6}
+.o-failed.l-may,.o-errored.l-may{background:#fff3b8}
+.lvl{display:inline-block;min-width:3.6em;font-weight:700}.lvl-must{color:#cf222e}.lvl-should{color:#bc4c00}.lvl-may{color:#7d6400}
 .o-not-applicable,.o-not-selected,.o-review-only{background:#eef0f3;color:#57606a}
 .m-missing{background:#ff8182;font-weight:700}.m-duplicated,.m-spurious{background:#ffb86b;font-weight:700}
-.m-inverted,.m-out-of-order{background:#d8b9ff;font-weight:700}.m-omitted{color:#6e7781;font-style:italic}
-.useless{color:#cf222e;font-weight:700}.limited{color:#bf8700}.useful{color:#1a7f37}
+.m-inverted,.m-out-of-order{background:#d8b9ff;font-weight:700}.m-omitted,.m-unreported{color:#6e7781;font-style:italic}
+.useless{color:#cf222e;font-weight:700}.limited{color:#bf8700}.useful{color:#1a7f37}.u-void{color:#57606a;font-style:italic}
 .small{color:#57606a;font-size:12px}.legend span{padding:0 .4em;margin-right:.6em}
 details{margin:.3em 0}summary{cursor:pointer}
+[id]{scroll-margin-top:.6em}
 `;
 
 export function page(title: string, body: string): string {

@@ -6,6 +6,7 @@
 import { neutral } from '../oracle/neutral';
 import type { ScenarioStatus } from './results';
 import type { Conformance, RequirementOutcome } from './verdict';
+import { scenariosFor } from './views';
 
 /** KTAP names and directives are one line, without '#' (which starts a directive). */
 const line = (s: string): string => neutral(s).replace(/\s+/g, ' ').replace(/#/g, '').trim();
@@ -17,18 +18,23 @@ export function ktap(c: Conformance): string {
   const out = ['KTAP version 1', `# reliable-stacktrace conformance: ${line(c.profile.name)} (${c.profile.arch}): ${c.verdict}`, `1..${c.requirements.length}`];
   c.requirements.forEach((r, i) => {
     // A MUST breached by a scenario filed elsewhere lists that scenario too.
-    const scenarios = c.scenarios.filter((s) => r.scenarios.includes(s.id));
+    // (Its status there is failed, whatever the rule it is filed under said.)
+    const scenarios = scenariosFor(c, r.id);
     if (scenarios.length) {
       out.push('    KTAP version 1', `    # Subtest: ${line(r.id)}`, `    1..${scenarios.length}`);
-      scenarios.forEach((s, j) => {
-        const skip = SKIPPED_SCENARIO.has(s.status) ? ` # SKIP ${line(s.status)}${s.message ? `: ${line(s.message).slice(0, 200)}` : ''}` : '';
-        if (s.status === 'failed' || s.status === 'errored') out.push(`    # ${line((s.message ?? s.status).split('\n')[0]!).slice(0, 300)}`);
-        out.push(`    ${s.status === 'failed' || s.status === 'errored' ? 'not ok' : 'ok'} ${j + 1} ${line(s.id)}${skip}`);
+      scenarios.forEach(({ scenario: s, status, breach }, j) => {
+        const skip = SKIPPED_SCENARIO.has(status) ? ` # SKIP ${line(status)}${s.message ? `: ${line(s.message).slice(0, 200)}` : ''}` : '';
+        const bad = status === 'failed' || status === 'errored';
+        if (breach) out.push(`    # filed under ${s.level.toUpperCase()} ${line(s.requirement)}, its walks break MUST ${line(r.id)}`);
+        if (bad) out.push(`    # ${line((s.message ?? status).split('\n')[0]!).slice(0, 300)}`);
+        out.push(`    ${bad ? 'not ok' : 'ok'} ${j + 1} ${line(s.id)}${skip}`);
       });
     }
-    const bad = r.outcome === 'failed' || r.outcome === 'errored';
+    const failedReq = r.outcome === 'failed' || r.outcome === 'errored';
     const skip = SKIPPED_REQ.has(r.outcome) ? ` # SKIP ${r.outcome}${r.note ? `: ${line(r.note).slice(0, 200)}` : ''}` : '';
-    out.push(`${bad ? 'not ok' : 'ok'} ${i + 1} ${line(r.id)}${skip}`);
+    // The level, for consumers that tell a MUST failure from a SHOULD one (KTAP names carry no level).
+    if (failedReq) out.push(`# ${r.level.toUpperCase()} ${line(r.id)} ${r.outcome}${r.note ? `: ${line(r.note.split('\n')[0]!).slice(0, 240)}` : ''}`);
+    out.push(`${failedReq ? 'not ok' : 'ok'} ${i + 1} ${line(r.id)}${skip}`);
   });
   return out.join('\n') + '\n';
 }

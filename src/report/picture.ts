@@ -4,7 +4,7 @@
  */
 import type { WalkReport } from './results';
 
-export type RowMark = 'ok' | 'missing' | 'omitted' | 'duplicated' | 'spurious' | 'inverted' | 'out-of-order';
+export type RowMark = 'ok' | 'missing' | 'omitted' | 'duplicated' | 'spurious' | 'inverted' | 'out-of-order' | 'unreported';
 
 export interface PictureRow {
   truth?: { fn: string; addr: string; why: string; omissible?: string };
@@ -21,6 +21,7 @@ export const MARK_TEXT: Record<RowMark, string> = {
   spurious: 'SPURIOUS: not a live function',
   inverted: 'INVERTED: reported in the wrong order',
   'out-of-order': 'reported, but elsewhere in the trace',
+  unreported: 'not in the trace: the walk returned rc != 0 (unreliable), so it claimed no complete trace',
 };
 
 /** Align truth and trace (longest common subsequence of function names), innermost first. */
@@ -47,6 +48,7 @@ export function alignWalk(w: WalkReport): PictureRow[] {
       missingLeft.set(t.fn, missingLeft.get(t.fn)! - 1);
       mark = 'missing';
     } else if (t.omissible) mark = 'omitted';
+    else if (w.rc !== 0) mark = 'unreported';
     else mark = invertedFns.has(t.fn) ? 'inverted' : reportedFns.has(t.fn) ? 'out-of-order' : 'omitted';
     rows.push({ truth: t, mark });
   };
@@ -84,14 +86,56 @@ export function pictureText(w: WalkReport): string {
   const left = rows.map((r) => (r.truth ? `${r.truth.fn} ${r.truth.addr}` : ''));
   const right = rows.map((r) => (r.trace ? `${r.trace.fn} ${r.trace.addr}` : ''));
   const hl = 'true call chain (innermost first)';
-  const hr = `reported trace (rc ${w.rc ?? 'none'})`;
+  const hr = `reported trace (rc ${w.rc ?? 'none'}${w.rc !== 0 ? ', unreliable' : ''})`;
   const wl = Math.max(hl.length, ...left.map((s) => s.length));
   const wr = Math.max(hr.length, ...right.map((s) => s.length));
   const lines = [`${pad(hl, wl)} | ${pad(hr, wr)} |`];
   lines.push(`${'-'.repeat(wl)}-+-${'-'.repeat(wr)}-+-------`);
   rows.forEach((r, k) => {
-    const tag = r.mark === 'ok' ? '' : r.mark.toUpperCase();
+    const tag = r.mark === 'ok' || r.mark === 'unreported' ? '' : r.mark.toUpperCase();
     lines.push(`${pad(left[k]!, wl)} | ${pad(right[k]!, wr)} | ${tag}`);
   });
   return lines.join('\n');
+}
+
+/**
+ * The shape of a walk's picture, without addresses: the outcome, the rc and each row's functions and
+ * mark. The walks of a sweep that fail the same way (the same function missing at every instruction
+ * of a prologue) share a shape, and are shown as one picture.
+ */
+export function pictureShape(w: WalkReport): string {
+  const rows = alignWalk(w).map((r) => `${r.mark}:${r.truth?.fn ?? ''}>${r.trace?.fn ?? ''}`);
+  return `${w.outcome}|${w.rc === 0 ? 0 : 'nz'}|${rows.join(',')}`;
+}
+
+/** Walks grouped by their picture's shape, in first-seen order. */
+export function groupByPicture<T extends WalkReport>(walks: readonly T[]): T[][] {
+  const groups = new Map<string, T[]>();
+  for (const w of walks) {
+    const k = pictureShape(w);
+    groups.set(k, [...(groups.get(k) ?? []), w]);
+  }
+  return [...groups.values()];
+}
+
+/**
+ * Lines of a message that differ only in their subject ("IRQ before X (insn), walk from the handler: ...")
+ * and addresses, folded into one line each with the subjects that share it.
+ */
+export function groupLines(lines: readonly string[], maxSubjects = 3): string[] {
+  const groups = new Map<string, string[]>();
+  const order: string[] = [];
+  for (const l of lines) {
+    const cut = l.indexOf(': ');
+    const subject = cut > 0 ? l.slice(0, cut) : '';
+    const rest = (cut > 0 ? l.slice(cut + 2) : l).replace(/0x[0-9a-f]+/gi, '0x…');
+    if (!groups.has(rest)) order.push(rest);
+    groups.set(rest, [...(groups.get(rest) ?? []), subject]);
+  }
+  return order.map((rest) => {
+    const subs = groups.get(rest)!.filter(Boolean);
+    if (subs.length <= 1) return lines.find((l) => l.endsWith(rest) || l.replace(/0x[0-9a-f]+/gi, '0x…').endsWith(rest)) ?? rest;
+    const shown = subs.slice(0, maxSubjects).join('; ') + (subs.length > maxSubjects ? `; and ${subs.length - maxSubjects} more` : '');
+    return `${subs.length} walks (${shown}): ${rest}`;
+  });
 }

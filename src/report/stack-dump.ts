@@ -74,19 +74,133 @@ export function stackDump(snap: LoadedSnapshot, opts: StackDumpOptions = {}): St
     ranges.push([ff, Math.min(taskRegion.base + taskRegion.size, ff + 16), taskRegion.name]);
   }
 
+  const stackType = new Map(snap.stacks.map((s) => [s.region, s.type]));
+  const decoded = exceptionFrames(snap);
+  const fieldNotes = new Map<number, string[]>();
+  for (const f of decoded) for (const [a, n] of f.notes) fieldNotes.set(a, [...(fieldNotes.get(a) ?? []), n]);
+
   const out: StackDumpEntry[] = [];
+  const describe = (v: number): string | undefined => {
+    const sym = snap.syms.lookup(v);
+    if (sym) return `${sym.name}+0x${(v - sym.start).toString(16)}`;
+    const r = v ? snap.mem.find(v, 8) : undefined;
+    return r && stackRegions.has(r.name) ? `${r.name}+0x${(v - r.base).toString(16)}` : undefined;
+  };
+  const dumped = new Set<number>();
+  const word = (a: number, first: string | undefined) => {
+    const v = snap.mem.read64(a);
+    const notes = [...(landmarks.get(a) ?? [])].map((n) => `← ${n}`);
+    if (first) notes.unshift(first);
+    notes.push(...(fieldNotes.get(a) ?? []));
+    const d = describe(v);
+    if (d) notes.push(`→ ${d}`);
+    out.push({ addr: h(a), value: h(v), ...(notes.length ? { note: notes.join(' ') } : {}) });
+    dumped.add(a);
+  };
+  // Each range starts with a marker naming the stack it is on: where one stack ends and the next begins.
+  const marker = (region: string, what = '') => `══ ${stackType.get(region) ?? 'other'} stack [${region}]${what} ══`;
   for (const [from, to, region] of ranges) {
-    for (let a = from; a + 8 <= to; a += 8) {
-      const v = snap.mem.read64(a);
-      const notes = [...(landmarks.get(a) ?? [])].map((n) => `← ${n}`);
-      if (a === from) notes.unshift(`[${region}]`);
-      const sym = snap.syms.lookup(v);
-      if (sym) notes.push(`→ ${sym.name}+0x${(v - sym.start).toString(16)}`);
-      else {
-        const r = v ? snap.mem.find(v, 8) : undefined;
-        if (r && stackRegions.has(r.name)) notes.push(`→ ${r.name}+0x${(v - r.base).toString(16)}`);
+    for (let a = from; a + 8 <= to; a += 8) word(a, a === from ? marker(region) : undefined);
+  }
+  // The interrupted registers of each exception frame, decoded from its pt_regs (words not dumped above).
+  for (const f of decoded) {
+    const rest = f.fields.filter((a) => !dumped.has(a));
+    rest.forEach((a, i) => word(a, i === 0 ? marker(f.region, `, pt_regs at ${h(f.regs)}`) : undefined));
+  }
+  return out;
+}
+
+/** One exception frame found on an accessible stack: where its pt_regs is, and the notes for its words. */
+export interface ExceptionFrame {
+  regs: number;
+  region: string;
+  /** What was interrupted, in one line: pc, lr / x30, x9, fp, sp (arm64); ip, sp, bp (x86_64). */
+  summary: string;
+  fields: number[];
+  notes: [number, string][];
+}
+
+/**
+ * The pt_regs of the exceptions taken in the kernel, found on the accessible stacks with the
+ * snapshot's `abi` offsets. arm64 (v6.13+): a zeroed frame record {0, 0} whose frame_record_meta type
+ * is PT_REGS, in a pt_regs whose pstate says EL1h. x86_64: an iret frame whose cs is KERNEL_CS, whose
+ * ip is kernel text and whose sp lies on an accessible stack.
+ */
+export function exceptionFrames(snap: LoadedSnapshot): ExceptionFrame[] {
+  const A = snap.abi;
+  const out: ExceptionFrame[] = [];
+  const sym = (v: number) => {
+    const s = snap.syms.lookup(v);
+    return s ? ` (${s.name}+0x${(v - s.start).toString(16)})` : '';
+  };
+  const read = (a: number): number | undefined => {
+    try {
+      return snap.mem.find(a, 8) ? snap.mem.read64(a) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  for (const st of snap.stacks) {
+    const r = snap.mem.regions.find((x) => x.name === st.region);
+    if (!r) continue;
+    const inRegion = (a: number, n: number) => a >= r.base && a + n <= r.base + r.size;
+    if (snap.arch === 'arm64' && A.S_STACKFRAME !== undefined && A.S_STACKFRAME_TYPE !== undefined && A.S_PC !== undefined) {
+      for (let rec = r.base + A.S_STACKFRAME; rec + 16 <= r.base + r.size; rec += 8) {
+        const regs = rec - A.S_STACKFRAME;
+        if (!inRegion(regs, A.PT_REGS_SIZE ?? 336)) continue;
+        if (read(rec) !== 0 || read(rec + 8) !== 0) continue;
+        if (read(regs + A.S_STACKFRAME_TYPE) !== (A.FRAME_META_TYPE_PT_REGS ?? 2)) continue;
+        const pstate = read(regs + A.S_PSTATE!) ?? 0;
+        if ((pstate & (A.PSR_MODE_MASK ?? 0xf)) !== (A.PSR_MODE_EL1h ?? 5)) continue;
+        const pc = read(regs + A.S_PC) ?? 0;
+        const lr = read(regs + A.S_LR!) ?? 0;
+        const x9 = read(regs + (A.S_X0 ?? 0) + 9 * 8) ?? 0;
+        const fp = read(regs + A.S_FP!) ?? 0;
+        const sp = read(regs + A.S_SP!) ?? 0;
+        const iMasked = (pstate & 0x80) !== 0;
+        const tag = `pt_regs@${hex(regs)}`;
+        const notes: [number, string][] = [
+          [regs + (A.S_X0 ?? 0) + 9 * 8, `⟦${tag}.regs[9] x9: interrupted x9${sym(x9)}⟧`],
+          [regs + A.S_FP!, `⟦${tag}.regs[29] fp: interrupted x29⟧`],
+          [regs + A.S_LR!, `⟦${tag}.regs[30] lr: interrupted x30${sym(lr)}⟧`],
+          [regs + A.S_SP!, `⟦${tag}.sp: interrupted sp⟧`],
+          [regs + A.S_PC, `⟦${tag}.pc: interrupted pc${sym(pc)}⟧`],
+          [regs + A.S_PSTATE!, `⟦${tag}.pstate: EL1h${iMasked ? ', IRQs masked (a pseudo-NMI hit here)' : ''}⟧`],
+        ];
+        const summary = `exception frame (pt_regs at ${hex(regs)} on the ${st.type} stack): pc ${hex(pc)}${sym(pc)}, lr/x30 ${hex(lr)}${sym(lr)}, x9 ${hex(x9)}${sym(x9)}, fp ${hex(fp)}, sp ${hex(sp)}, pstate ${hex(pstate)}${iMasked ? ' (I set)' : ''}`;
+        notes.push([rec, `⟦${tag}.stackframe: {0, 0} record, type PT_REGS: the boundary of an ${summary}⟧`]);
+        out.push({
+          regs,
+          region: st.region,
+          summary,
+          fields: notes.map(([a]) => a).sort((a, b) => a - b),
+          notes,
+        });
       }
-      out.push({ addr: h(a), value: h(v), ...(notes.length ? { note: notes.join(' ') } : {}) });
+    }
+    if (snap.arch === 'x86_64' && A.PT_CS !== undefined && A.PT_RIP !== undefined) {
+      for (let regs = r.base; regs + (A.PT_REGS_SIZE ?? 168) <= r.base + r.size; regs += 8) {
+        if (read(regs + A.PT_CS) !== (A.KERNEL_CS ?? 0x10)) continue;
+        const ip = read(regs + A.PT_RIP) ?? 0;
+        const sp = read(regs + A.PT_RSP!) ?? 0;
+        if (!snap.syms.lookup(ip) || !snap.stacks.some((s2) => snap.mem.find(sp, 8)?.name === s2.region)) continue;
+        const bp = read(regs + A.PT_RBP!) ?? 0;
+        const tag = `pt_regs@${hex(regs)}`;
+        const notes: [number, string][] = [
+          [regs + A.PT_RBP!, `⟦${tag}.bp: interrupted rbp⟧`],
+          [regs + A.PT_RIP, `⟦${tag}.ip: interrupted rip${sym(ip)}⟧`],
+          [regs + A.PT_RSP!, `⟦${tag}.sp: interrupted rsp⟧`],
+        ];
+        const summary = `exception frame (pt_regs at ${hex(regs)} on the ${st.type} stack): ip ${hex(ip)}${sym(ip)}, sp ${hex(sp)}, bp ${hex(bp)}`;
+        notes.push([regs + A.PT_CS, `⟦${tag}.cs: KERNEL_CS: the boundary of an ${summary}⟧`]);
+        out.push({
+          regs,
+          region: st.region,
+          summary,
+          fields: notes.map(([a]) => a).sort((a, b) => a - b),
+          notes,
+        });
+      }
     }
   }
   return out;

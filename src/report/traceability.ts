@@ -7,6 +7,8 @@ import { TOPICS } from '../catalogue/types';
 import { esc, htmlTable, mdTable, page, pct, VERDICT_TEXT } from './html';
 import type { Level } from './results';
 import type { Conformance, RequirementOutcome, Usefulness, Verdict } from './verdict';
+import { outcomeClass, scenariosFor, usefulnessRating } from './views';
+import { anchor } from './conformance-render';
 
 /** A scenario as written in features/ (whether or not it ran). */
 export interface CatalogueScenario {
@@ -87,7 +89,8 @@ export function buildTraceability(
       arch: c.profile.arch,
       reference: c.profile.reference,
       verdict: c.verdict,
-      reliableShare: c.usefulness.sweepShare ?? c.usefulness.share,
+      // The share of all judged walks, as the terminal table's 'all' column.
+      reliableShare: c.usefulness.share,
       usefulness: c.usefulness.rating,
     })),
     coverage: {
@@ -137,7 +140,16 @@ export function traceabilityMarkdown(t: Traceability): string {
   return out.join('\n') + '\n';
 }
 
-export function traceabilityHtml(t: Traceability): string {
+/** The scenarios filed elsewhere whose walks breached a MUST in a profile: shown in its cell, linked. */
+function viaHtml(cs: readonly Conformance[], reqId: string, profile: string): string {
+  const c = cs.find((x) => x.profile.name === profile);
+  const via = c ? scenariosFor(c, reqId).filter((x) => x.breach) : [];
+  if (!via.length) return '';
+  const links = via.slice(0, 3).map((x) => `<a href="${esc(profile)}/conformance.html#${esc(anchor.scenario(x.scenario.id))}">${esc(x.scenario.id)}</a>`);
+  return `<br><span class="small">via ${links.join(', ')}${via.length > 3 ? ` and ${via.length - 3} more` : ''}</span>`;
+}
+
+export function traceabilityHtml(t: Traceability, cs: readonly Conformance[] = []): string {
   const c = t.coverage;
   const names = t.profiles.map((p) => p.name);
   const b: string[] = ['<h1>Traceability</h1>'];
@@ -162,9 +174,9 @@ export function traceabilityHtml(t: Traceability): string {
         r.testability === 'review-only' && !r.scenarios.length
           ? '<span class="small">review-only</span>'
           : r.scenarios.map((s) => `<span class="mono small" title="${esc(s.name)}">${esc(s.id)}</span>`).join('<br>') || '<b>uncovered</b>',
-        ...names.map((n) => esc(SYMBOL[r.outcomes[n] ?? 'not-run'])),
+        ...names.map((n) => esc(SYMBOL[r.outcomes[n] ?? 'not-run']) + (r.outcomes[n] === 'failed' ? viaHtml(cs, r.id, n) : '')),
       ]),
-      (ri, ci) => (ci >= 4 ? `o-${rows[ri]!.outcomes[names[ci - 4]!] ?? 'not-run'}` : undefined),
+      (ri, ci) => (ci >= 4 ? outcomeClass(rows[ri]!.outcomes[names[ci - 4]!] ?? 'not-run', rows[ri]!.level) : undefined),
     ),
   );
   b.push(`<p class="small">Generated ${esc(t.generatedAt)}. Machine-readable: <a href="traceability.json">traceability.json</a>.</p>`);
@@ -176,17 +188,25 @@ interface Cell {
   passed: number;
   ran: number;
   outcome?: RequirementOutcome;
+  /** The level whose failure shades the cell. */
+  level?: Level;
 }
 
 function summaryGrid(t: Traceability, conformances: readonly Conformance[]) {
   const names = t.profiles.map((p) => p.name);
-  const scen = new Map(conformances.map((c) => [c.profile.name, c.scenarios]));
+  const byName = new Map(conformances.map((c) => [c.profile.name, c]));
+  // A scenario counts under each requirement it decides: its own, and a section-2 MUST its walks breach (failed there).
   const cellFor = (profile: string, reqIds: string[]): Cell => {
-    const ss = (scen.get(profile) ?? []).filter((s) => reqIds.includes(s.requirement));
-    const ranS = ss.filter((s) => s.status === 'passed' || s.status === 'failed' || s.status === 'errored');
-    return { passed: ranS.filter((s) => s.status === 'passed').length, ran: ranS.length };
+    const c = byName.get(profile);
+    const st = new Map<string, string>();
+    for (const id of reqIds) for (const x of c ? scenariosFor(c, id) : []) {
+      const prev = st.get(x.scenario.id);
+      if (prev !== 'failed' && prev !== 'errored') st.set(x.scenario.id, x.status);
+    }
+    const ranS = [...st.values()].filter((s) => s === 'passed' || s === 'failed' || s === 'errored');
+    return { passed: ranS.filter((s) => s === 'passed').length, ran: ranS.length };
   };
-  const rows: { label: string; topic: boolean; cells: Cell[] }[] = [];
+  const rows: { label: string; topic: boolean; level?: Level; cells: Cell[] }[] = [];
   for (const topic of TOPICS) {
     const reqs = t.requirements.filter((r) => r.topic === topic);
     if (!reqs.length) continue;
@@ -194,8 +214,11 @@ function summaryGrid(t: Traceability, conformances: readonly Conformance[]) {
       const os = reqs.map((r) => r.outcomes[n] ?? 'not-run');
       return (['failed', 'errored', 'undefined', 'skipped', 'not-run', 'not-selected', 'review-only'] as const).find((o) => os.includes(o)) ?? 'not-applicable';
     };
-    rows.push({ label: topic, topic: true, cells: names.map((n) => ({ ...cellFor(n, reqs.map((r) => r.id)), outcome: topicOutcome(n) })) });
-    for (const r of reqs) rows.push({ label: `${r.level.toUpperCase()} ${r.id}`, topic: false, cells: names.map((n) => ({ ...cellFor(n, [r.id]), outcome: r.outcomes[n] })) });
+    // A topic is shaded by the highest level that failed in it.
+    const topicLevel = (n: string): Level | undefined =>
+      (['must', 'should', 'may'] as const).find((l) => reqs.some((r) => r.level === l && ['failed', 'errored'].includes(r.outcomes[n] ?? '')));
+    rows.push({ label: topic, topic: true, cells: names.map((n) => ({ ...cellFor(n, reqs.map((r) => r.id)), outcome: topicOutcome(n), level: topicLevel(n) })) });
+    for (const r of reqs) rows.push({ label: `${r.level.toUpperCase()} ${r.id}`, topic: false, level: r.level, cells: names.map((n) => ({ ...cellFor(n, [r.id]), outcome: r.outcomes[n], level: r.level })) });
   }
   return { names, rows };
 }
@@ -203,9 +226,18 @@ function summaryGrid(t: Traceability, conformances: readonly Conformance[]) {
 type ProfileRow = Traceability['profiles'][number];
 /** The reliable-walk share, flagged when the unwinder is useless or of limited use to livepatch. */
 const shareText = (p: ProfileRow) => pct(p.reliableShare) + (p.usefulness === 'useless' ? ' USELESS' : p.usefulness === 'limited' ? ' (limited)' : '');
-const shareHtml = (p: ProfileRow) => `<span class="${p.usefulness === 'n/a' ? '' : p.usefulness}">${esc(shareText(p))}</span>`;
+/** Never green beside a red verdict: a not-conformant unwinder's share is shown void. */
+const shareHtml = (p: ProfileRow) => {
+  const u = usefulnessRating({ verdict: p.verdict, usefulness: { rating: p.usefulness } as Usefulness });
+  return `<span class="${u.cls}">${esc(shareText(p))}${u.cls === 'u-void' ? ` <span class="small">(${esc(u.text)})</span>` : ''}</span>`;
+};
 
-const cellText = (c: Cell) => (c.outcome && c.ran === 0 ? SYMBOL[c.outcome] : `${c.passed} / ${c.ran}`);
+const cellText = (c: Cell) => {
+  if (c.outcome && c.ran === 0) return SYMBOL[c.outcome];
+  // The requirement's verdict decides the mark: a MUST breached elsewhere fails even if its own scenarios passed.
+  const mark = c.outcome === 'failed' || c.outcome === 'errored' ? ' ✘' : '';
+  return `${c.passed} / ${c.ran}${mark}`;
+};
 
 export function summaryMarkdown(t: Traceability, conformances: readonly Conformance[]): string {
   const { names, rows } = summaryGrid(t, conformances);
@@ -221,7 +253,8 @@ export function summaryMarkdown(t: Traceability, conformances: readonly Conforma
 
 export function summaryHtml(t: Traceability, conformances: readonly Conformance[]): string {
   const { names, rows } = summaryGrid(t, conformances);
-  const shade = (c: Cell) => (c.ran === 0 ? `o-${c.outcome ?? 'not-run'}` : c.passed === c.ran ? 'o-passed' : 'o-failed');
+  const shade = (c: Cell) =>
+    c.outcome === 'failed' || c.outcome === 'errored' ? outcomeClass(c.outcome, c.level ?? 'must') : c.ran === 0 ? `o-${c.outcome ?? 'not-run'}` : c.passed === c.ran ? 'o-passed' : outcomeClass('failed', c.level ?? 'must');
   const body = [
     '<h1>Summary across profiles</h1>',
     htmlTable(

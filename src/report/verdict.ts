@@ -5,6 +5,7 @@
 import type { Requirement, Topic } from '../catalogue/types';
 import type { Profile } from '../unwinders/types';
 import type { Level, ScenarioResult, ScenarioStatus, WalkKind, WalkReport } from './results';
+import { BREACH_MUST } from './views';
 
 export type Verdict = 'conformant' | 'conformant-with-warnings' | 'not-conformant' | 'incomplete';
 
@@ -275,11 +276,7 @@ export function requirementVerdicts(input: ConformanceInput): RequirementVerdict
  * or MAY scenario (PLT veneers, the middle of return_to_handler, ...) that catches an omitted live
  * function, an unsafe read or a runaway walk has caught a MUST violation, not a warning.
  */
-const SECTION_2_BREACH: Partial<Record<WalkReport['outcome'], string>> = {
-  unsafe: 'trace-complete-or-nonzero',
-  faulted: 'walk-memory-safe',
-  runaway: 'walk-terminates',
-};
+const SECTION_2_BREACH = BREACH_MUST;
 
 /**
  * Section-2 MUSTs broken by the walks of scenarios filed under another requirement, by MUST id: a

@@ -1,9 +1,10 @@
 /** Reading result records and writing report files. Every JSON is schema-validated before it is written. */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { assertValid, validator } from '../schema/validate';
 import { conformanceHtml, conformanceMarkdown } from './conformance-render';
 import { ktap } from './ktap';
+import { junit } from './junit';
 import type { ScenarioResult } from './results';
 import { summaryHtml, summaryMarkdown, traceabilityHtml, traceabilityMarkdown, type Traceability } from './traceability';
 import type { Conformance } from './verdict';
@@ -41,9 +42,14 @@ export function writeProfileReports(dir: string, c: Conformance, opts: { html?: 
   writeFileSync(files[0]!, JSON.stringify(c, null, 2) + '\n');
   writeFileSync(files[1]!, conformanceMarkdown(c));
   writeFileSync(files[2]!, ktap(c));
+  // junit.xml from the record (levels, verdict-consistent); Cucumber's own (written during the run) is kept beside it.
+  const j = join(dir, 'junit.xml');
+  if (existsSync(j) && !readFileSync(j, 'utf8').includes('reliable-stacktrace conformance:')) renameSync(j, join(dir, 'cucumber-junit.xml'));
+  writeFileSync(j, junit(c));
+  files.push(j);
   if (opts.html !== false) {
     files.push(join(dir, 'conformance.html'));
-    writeFileSync(files[3]!, conformanceHtml(c));
+    writeFileSync(join(dir, 'conformance.html'), conformanceHtml(c));
   }
   return files;
 }
@@ -54,6 +60,6 @@ export function writeCrossReports(out: string, t: Traceability, cs: readonly Con
   validateTraceability(t, join(out, 'traceability.json'));
   const w = (name: string, text: string) => (writeFileSync(join(out, name), text), join(out, name));
   const files = [w('traceability.json', JSON.stringify(t, null, 2) + '\n'), w('traceability.md', traceabilityMarkdown(t)), w('summary.md', summaryMarkdown(t, cs))];
-  if (opts.html !== false) files.push(w('traceability.html', traceabilityHtml(t)), w('summary.html', summaryHtml(t, cs)));
+  if (opts.html !== false) files.push(w('traceability.html', traceabilityHtml(t, cs)), w('summary.html', summaryHtml(t, cs)));
   return files;
 }

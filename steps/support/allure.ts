@@ -8,10 +8,10 @@ import { Before, type ITestCaseHookParameter, type IWorld } from '@cucumber/cucu
 import 'allure-cucumberjs';
 import * as allure from 'allure-js-commons';
 import { loadCatalogueView } from '../../src/report/catalogue-view';
+import { specLink } from '../../src/report/spec-links';
 import type { Requirement } from '../../src/catalogue/types';
 import type { Profile } from '../../src/unwinders/types';
 
-const SPEC_URL = 'https://docs.kernel.org/livepatch/reliable-stacktrace.html';
 const SEVERITY = { must: 'critical', should: 'normal', may: 'minor' } as const;
 
 let catalogue: Map<string, Requirement> | undefined;
@@ -20,9 +20,7 @@ const requirement = (id: string): Requirement | undefined => {
   return catalogue.get(id);
 };
 
-/** The Sphinx anchor of a section title ("3.3 Unwinding across ..." → "unwinding-across-..."). */
-export const specAnchor = (title: string): string =>
-  title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^[-0-9]+|-+$/g, '');
+export { specAnchor } from '../../src/report/spec-links';
 
 Before({ name: 'allure labels' }, async function (this: IWorld, { pickle }: ITestCaseHookParameter) {
   const params = this.parameters as { profile?: Profile; allure?: boolean };
@@ -45,6 +43,8 @@ Before({ name: 'allure labels' }, async function (this: IWorld, { pickle }: ITes
   if (req) {
     await allure.severity(SEVERITY[req.level]);
     await allure.tag(req.level.toUpperCase());
-    await allure.link(`${SPEC_URL}#${specAnchor(req.section.title)}`, `spec ${req.section.original} / ${req.section.upstream} ${req.section.title}`);
+    // The anchor of the upstream heading (a catalogue title such as "Cover letter assumptions" is not one).
+    const link = specLink(req.section);
+    await allure.link(link.url, link.name);
   }
 });
