@@ -152,7 +152,7 @@ export function reliableWalk(
   snap: LoadedSnapshot,
   first: () => Frame | 'done',
   next: () => Frame | 'done',
-  opts: { rejectKernelRegs: boolean; rejectNonStandard: boolean },
+  opts: { rejectKernelRegs: boolean; rejectNonStandard: boolean; userRegsAnywhere?: boolean },
 ): WalkResult {
   const trace: number[] = [];
   try {
@@ -162,7 +162,7 @@ export function reliableWalk(
       if (f.regs) {
         if (userMode(f.regs.cs)) {
           // Success path for user tasks, only at the task's own entry regs.
-          if (f.regs.addr === snap.ptRegs) return { rc: 0, trace };
+          if (f.regs.addr === snap.ptRegs || opts.userRegsAnywhere) return { rc: 0, trace };
           return { rc: EINVAL, trace, reason: `user-mode pt_regs at ${hex(f.regs.addr)} are not task_pt_regs (${hex(snap.ptRegs)})` };
         }
         if (opts.rejectKernelRegs) {

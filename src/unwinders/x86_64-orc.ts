@@ -18,7 +18,7 @@ import type { LoadedSnapshot } from '../snapshot/io';
 import type { OrcEntry } from '../snapshot/types';
 import { coveringEntry, ipTable } from './common';
 import type { Profile, Unwinder, WalkInput } from './types';
-import { abi, newRecoverState, recoverRetAddr, recoverRethook, reliableWalk, Stacks, UnwindError, inReturnTrampoline, type Frame, type StackInfo } from './x86_64-common';
+import { abi, newRecoverState, recoverRetAddr, recoverRethook, reliableWalk, Stacks, UnwindError, inReturnTrampoline, type Frame, type RecoverState, type StackInfo } from './x86_64-common';
 import { hex } from '../machine/addr';
 
 const NO_ORC: OrcEntry[] = [];
@@ -47,10 +47,28 @@ interface OrcState {
   signal: boolean;
 }
 
-export function walkOrc({ snap, mem }: WalkInput) {
+/**
+ * The points where one behaviour of this walk can be changed (the mutant catalogue, src/mutants,
+ * breaks one at a time); left out, each is what this reference does.
+ */
+export interface OrcSeams {
+  /** An ip with no ORC entry: the entry to use instead (the reference rejects the walk). */
+  missingEntry?: () => OrcEntry;
+  /** An UNDEFINED entry ends the walk successfully (the reference rejects it). */
+  undefinedEnds?: boolean;
+  /** unwind_recover_ret_addr() for a return address read from `retp`. */
+  recover?: (snap: LoadedSnapshot, rec: RecoverState, ret: number, retp: number) => number;
+  /** User-mode pt_regs end the walk successfully wherever they are (the reference: only at task_pt_regs). */
+  userRegsAnywhere?: boolean;
+  /** Kernel-mode pt_regs make the walk unreliable. */
+  rejectKernelRegs?: boolean;
+}
+
+export function walkOrc({ snap, mem }: WalkInput, seams: OrcSeams = {}) {
   const A = (k: Parameters<typeof abi>[1]) => abi(snap, k);
   const stacks = new Stacks(snap, mem);
   const rec = newRecoverState();
+  const recover = seams.recover ?? recoverRetAddr;
   const st: OrcState = { ip: 0, sp: 0, bp: 0, regs: null, regsCs: 0, fullRegs: false, prevRegs: null, signal: true };
 
   const frame = (): Frame => (st.regs !== null ? { ip: st.ip, regs: { addr: st.regs, cs: st.regsCs } } : { ip: st.ip });
@@ -63,7 +81,7 @@ export function walkOrc({ snap, mem }: WalkInput) {
       if (stacks.cur!.type !== 'task') throw new UnwindError('a blocked task must be switched out on its task stack');
       st.bp = mem.read64(tsp + A('ITF_RBP'));
       const retp = tsp + A('ITF_RET_ADDR');
-      st.ip = recoverRetAddr(snap, rec, mem.read64(retp), retp);
+      st.ip = recover(snap, rec, mem.read64(retp), retp);
       st.sp = tsp + A('ITF_SIZE');
       st.signal = isRetFromFork(snap, st.ip);
     } else {
@@ -102,10 +120,13 @@ export function walkOrc({ snap, mem }: WalkInput) {
     const prevSp = st.sp;
     const prevStack: StackInfo | undefined = stacks.find(prevSp, 8);
     const lookup = st.signal ? st.ip : st.ip - 1;
-    const orc = orcFind(snap, lookup);
     const at = snap.syms.describe(origIp);
+    const orc = orcFind(snap, lookup) ?? seams.missingEntry?.();
     if (!orc) throw new UnwindError(`no ORC entry for ${at}`);
-    if (orc.type === 'undefined') throw new UnwindError(`ORC entry for ${at} is UNDEFINED`);
+    if (orc.type === 'undefined') {
+      if (seams.undefinedEnds) return 'done';
+      throw new UnwindError(`ORC entry for ${at} is UNDEFINED`);
+    }
     if (orc.type === 'end_of_stack') {
       if (legitimateEnd()) return 'done';
       throw new UnwindError(`END_OF_STACK at ${at} (sp ${hex(st.sp)}) is neither an interrupted entry point nor entry code at task_pt_regs`);
@@ -142,7 +163,7 @@ export function walkOrc({ snap, mem }: WalkInput) {
       case 'call': {
         const ipP = sp - 8;
         const ret = stacks.read(ipP, `return address for ${at}`);
-        st.ip = recoverRetAddr(snap, rec, ret, ipP);
+        st.ip = recover(snap, rec, ret, ipP);
         st.sp = sp;
         st.regs = null;
         st.prevRegs = null;
@@ -199,9 +220,9 @@ export function walkOrc({ snap, mem }: WalkInput) {
     return frame();
   };
 
-  return reliableWalk(snap, first, next, { rejectKernelRegs: false, rejectNonStandard: false });
+  return reliableWalk(snap, first, next, { rejectKernelRegs: seams.rejectKernelRegs ?? false, rejectNonStandard: false, userRegsAnywhere: seams.userRegsAnywhere ?? false });
 }
 
 export function create(profile: Profile): Unwinder {
-  return { name: profile.name, walk: walkOrc };
+  return { name: profile.name, walk: (input) => walkOrc(input) };
 }
