@@ -55,6 +55,13 @@ export interface GenOptions {
   /** Per function: chance of an fgraph / kretprobe on it. */
   pFgraph: number;
   pKretprobe: number;
+  /**
+   * Allow a kretprobe on a function reached by tail calls from an fgraph-traced one (both rewrite the one
+   * return slot, kretprobe outermost). Off by default: every reference unwinder that recovers return
+   * addresses as the kernel does (ftrace_graph_ret_addr, then kretprobe_find_ret_addr, once each) then
+   * reports return_to_handler in place of the real caller; found by this generator (see docs/generate.md).
+   */
+  fgraphUnderKretprobe: boolean;
 }
 
 export const DEFAULT_OPTIONS: GenOptions = {
@@ -66,6 +73,7 @@ export const DEFAULT_OPTIONS: GenOptions = {
   pHelperCall: 0.35,
   pFgraph: 0.12,
   pKretprobe: 0.08,
+  fgraphUnderKretprobe: false,
 };
 
 const body = (r: Prng, max: number): Step[] => {
@@ -122,6 +130,12 @@ export function generateProgram(seed: number, n: number, opts: Partial<GenOption
   for (const f of functions) {
     if (r.chance(o.pFgraph)) fgraph.push(f.name);
     else if (r.chance(o.pKretprobe)) kretprobe.push(f.name);
+  }
+  if (!o.fgraphUnderKretprobe) {
+    const byName = new Map(functions.map((f) => [f.name, f]));
+    const under = new Set<string>();
+    for (const f of fgraph) for (let t = byName.get(f)?.tail; t; t = byName.get(t)?.tail) under.add(t);
+    for (let i = kretprobe.length - 1; i >= 0; i--) if (under.has(kretprobe[i]!)) kretprobe.splice(i, 1);
   }
   return { id: `${seed}-${n}`, seed, entry: 'gen_sys', functions, instrument: { fgraph, kretprobe }, analysable: true };
 }
