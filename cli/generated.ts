@@ -9,6 +9,8 @@ import { caseResults, generatedCase, judgeCase, scenarioId, type GeneratedCase }
 import { generateProgram } from '../src/generate/program';
 import type { ScenarioResult } from '../src/report/results';
 import type { Arch } from '../src/snapshot/types';
+import { failureOf, shrink, shrunkSpec } from '../src/generate/shrink';
+import { GENERATED_RULES } from '../src/generate/run';
 import { referenceUnwinder } from '../src/unwinders/registry';
 import type { Profile } from '../src/unwinders/types';
 
@@ -40,15 +42,19 @@ export interface GeneratedRun {
   failed: number;
   ms: number;
   note?: string;
+  /** The first failing case of each rule, shrunk, as a JSON spec with its seed. */
+  shrunk: string[];
 }
 
 /** The generated scenarios of one profile (in-process unwinders only; an external one is skipped with a note). */
 export function generatedResults(profile: Profile, external: boolean, seed: number, count: number): GeneratedRun {
-  if (external) return { results: [], walks: 0, failed: 0, ms: 0, note: 'generated scenes are judged for in-process profiles only (not through --unwinder yet)' };
+  if (external) return { results: [], walks: 0, failed: 0, ms: 0, shrunk: [], note: 'generated scenes are judged for in-process profiles only (not through --unwinder yet)' };
   const t0 = performance.now();
   const unwinder = referenceUnwinder(profile);
   const results: ScenarioResult[] = [];
   let walks = 0;
+  const shrunk: string[] = [];
+  const toShrink = new Set(GENERATED_RULES.map((r) => r.rule));
   for (const b of casesFor(profile.arch, seed, count)) {
     if ('error' in b) {
       for (const [requirement, level] of [['trace-complete-or-nonzero', 'must'], ['reliable-trace-in-true-order', 'should']] as const) {
@@ -60,6 +66,12 @@ export function generatedResults(profile: Profile, external: boolean, seed: numb
     const cj = judgeCase(b.c, unwinder);
     walks += cj.judgements.length;
     results.push(...caseResults(profile.name, b.c, cj, performance.now() - t + b.ms));
+    for (const rule of [...toShrink]) {
+      if (cj.firstFailure[rule] < 0) continue;
+      toShrink.delete(rule);
+      const f = failureOf(b.c, unwinder, rule);
+      if (f) shrunk.push(shrunkSpec(shrink(b.c, unwinder, f)));
+    }
   }
-  return { results, walks, failed: results.filter((r) => r.status !== 'passed').length, ms: performance.now() - t0 };
+  return { results, walks, failed: results.filter((r) => r.status !== 'passed').length, ms: performance.now() - t0, shrunk };
 }
