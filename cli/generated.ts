@@ -47,7 +47,7 @@ export interface GeneratedRun {
 }
 
 /** The generated scenarios of one profile (in-process unwinders only; an external one is skipped with a note). */
-export function generatedResults(profile: Profile, external: boolean, seed: number, count: number): GeneratedRun {
+export function generatedResults(profile: Profile, external: boolean, seed: number, count: number, only?: { requirement?: string[]; topic?: string[] }): GeneratedRun {
   if (external) return { results: [], walks: 0, failed: 0, ms: 0, shrunk: [], note: 'generated scenes are judged for in-process profiles only (not through --unwinder yet)' };
   const t0 = performance.now();
   const unwinder = referenceUnwinder(profile);
@@ -73,5 +73,7 @@ export function generatedResults(profile: Profile, external: boolean, seed: numb
       if (f) shrunk.push(shrunkSpec(shrink(b.c, unwinder, f)));
     }
   }
-  return { results, walks, failed: results.filter((r) => r.status !== 'passed').length, ms: performance.now() - t0, shrunk };
+  // --requirement / --topic: only the rows they select.
+  const kept = results.filter((r) => (!only?.requirement?.length || only.requirement.includes(r.requirement)) && (!only?.topic?.length || only.topic.includes(r.topic)));
+  return { results: kept, walks, failed: kept.filter((r) => r.status !== 'passed').length, ms: performance.now() - t0, shrunk };
 }

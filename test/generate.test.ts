@@ -44,7 +44,7 @@ test('same seed, same program, same moments and same ground truth', () => {
 });
 
 test('generated programs have what the issue asks for, and the analyser accepts their code', () => {
-  let tails = 0, frameless = 0, fgraph = 0, kret = 0, deep = 0;
+  let tails = 0, frameless = 0, fgraph = 0, kret = 0, deep = 0, recursive = 0;
   for (let n = 0; n < PER_SEED; n++) {
     const p = generateProgram(SEEDS[0]!, n);
     tails += p.functions.filter((f) => f.tail).length;
@@ -52,13 +52,14 @@ test('generated programs have what the issue asks for, and the analyser accepts 
     fgraph += p.instrument.fgraph.length;
     kret += p.instrument.kretprobe.length;
     if (p.functions.filter((f) => f.name.startsWith('gen_f')).length >= 8) deep++;
+    if (p.functions.some((f) => f.steps.some((x) => x.op === 'recurse'))) recursive++;
     const w = specOf(p, {}).workload;
     for (const arch of ARCHES) {
       const findings = kitFor(arch).analyse(w).filter((f) => f.fn.startsWith('gen_'));
       assert.deepEqual(findings, [], `${arch} analyser findings in generated program ${p.id}`);
     }
   }
-  assert.ok(tails > 0 && frameless > 0 && fgraph > 0 && kret > 0 && deep > 0, JSON.stringify({ tails, frameless, fgraph, kret, deep }));
+  assert.ok(tails > 0 && frameless > 0 && fgraph > 0 && kret > 0 && deep > 0 && recursive > 0, JSON.stringify({ tails, frameless, fgraph, kret, deep, recursive }));
 });
 
 test(`every reference profile is conformant on ${PER_SEED} generated programs per arch, seeds ${SEEDS.join(' and ')}`, () => {
@@ -135,4 +136,20 @@ test('an IRQ moment is a real boundary of the generated code, walked from the ha
   const xs = specOf(x.program, {});
   const xsteps = new Set(x86Kit.boundaries(xs.workload, xs.instrument).map((b) => b.step));
   assert.ok(x.moments.slice(1).every((m) => xsteps.has(m.step!)));
+});
+
+test('a recursive function is on the blocked task\'s stack once per level, on both arches', () => {
+  let checked = 0;
+  for (let n = 0; n < 20 && checked < 3; n++) {
+    const p = generateProgram(SEEDS[0]!, n);
+    const f = p.functions.find((x) => x.steps.some((s) => s.op === 'recurse'));
+    if (!f) continue;
+    const times = (f.steps.find((s) => s.op === 'recurse') as { times: number }).times;
+    for (const arch of ARCHES) {
+      const c = buildCase(arch, p, [{}]);
+      assert.equal(c.scenes[0]!.scene.truth.frames.filter((x) => x.fn === f.name).length, times + 1, `${arch} ${p.id} ${f.name}`);
+    }
+    checked++;
+  }
+  assert.ok(checked > 0);
 });

@@ -5,17 +5,59 @@
  * down and jump (B / jmp); frameless functions keep the return address in the LR (arm64) or on the stack
  * top (x86_64).
  */
-import type { WorkloadCode } from '../kernel/arm64/image';
+import { MAP, type WorkloadCode } from '../kernel/arm64/image';
+import { LAYOUT } from '../kernel/x86_64/image';
 import type { WorkloadSource } from '../kernel/x86_64/source';
 import type { GenFunction, GenProgram, Step } from './program';
 
-const arm64Step = (s: Step): string => (s.op === 'body' ? `  BODY ${s.n}` : `  BL <${s.fn}>`);
-const x86Step = (s: Step): string => (s.op === 'body' ? `\tBODY ${s.n}` : `\tcall ${s.fn}`);
+/** Depth counters of recursive functions: 8-byte slots in kernel data, zero at boot (functions: image.ts imports this module). */
+export const arm64RecursionCounters = (): number => MAP.data.base + 0x800;
+export const x86_64RecursionCounters = (): number => LAYOUT.TASKS + 0x800;
+
+function arm64Step(f: GenFunction, s: Step): string {
+  if (s.op === 'body') return `  BODY ${s.n}`;
+  if (s.op === 'call') return `  BL <${s.fn}>`;
+  const base = `.L${f.name}_base`;
+  const after = `.L${f.name}_after`;
+  return [
+    `  MOV X10, #${arm64RecursionCounters() + 8 * s.slot}`,
+    '  LDR X11, [X10]',
+    '  ADD X11, X11, #1',
+    '  STR X11, [X10]',
+    `  SUB X12, X11, #${s.times + 1}`,
+    `  CBZ X12, <${base}>`,
+    `  BL <${f.name}>`,
+    `  B <${after}>`,
+    `${base}:`,
+    `  BL <${s.next}>`,
+    `${after}:`,
+  ].join('\n');
+}
+
+function x86Step(f: GenFunction, s: Step): string {
+  if (s.op === 'body') return `\tBODY ${s.n}`;
+  if (s.op === 'call') return `\tcall ${s.fn}`;
+  const base = `.L${f.name}_base`;
+  const after = `.L${f.name}_after`;
+  return [
+    `\tmovq $${x86_64RecursionCounters() + 8 * s.slot}, %r10`,
+    '\tmovq (%r10), %r11',
+    '\taddq $1, %r11',
+    '\tmovq %r11, (%r10)',
+    `\tcmpq $${s.times + 1}, %r11`,
+    `\tjz ${base}`,
+    `\tcall ${f.name}`,
+    `\tjmp ${after}`,
+    `${base}:`,
+    `\tcall ${s.next}`,
+    `${after}:`,
+  ].join('\n');
+}
 
 function arm64Fn(f: GenFunction): string {
   const out = [`SYM_FUNC_START(${f.name})`];
   if (f.frame) out.push('  STP X29, X30, [SP, #-16]!', '  MOV X29, SP');
-  out.push(...f.steps.map(arm64Step));
+  out.push(...f.steps.map((s) => arm64Step(f, s)));
   if (f.frame) out.push('  LDP X29, X30, [SP], #16');
   out.push(f.tail ? `  B <${f.tail}>` : '  RET', `SYM_FUNC_END(${f.name})`);
   return out.join('\n');
@@ -24,7 +66,7 @@ function arm64Fn(f: GenFunction): string {
 function x86Fn(f: GenFunction): string {
   const out = [`SYM_FUNC_START(${f.name})`, '\tcall __fentry__'];
   if (f.frame) out.push('\tpushq %rbp', '\tmovq %rsp, %rbp');
-  out.push(...f.steps.map(x86Step));
+  out.push(...f.steps.map((s) => x86Step(f, s)));
   if (f.frame) out.push('\tpopq %rbp');
   out.push(f.tail ? `\tjmp ${f.tail}` : '\tret', `SYM_FUNC_END(${f.name})`);
   return out.join('\n');

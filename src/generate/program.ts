@@ -16,7 +16,12 @@ export type Step =
   /** BODY n: n ordinary instructions (clobbering caller-saved registers). */
   | { op: 'body'; n: number }
   /** A call that returns (BL / call). `schedule` is the kernel's. */
-  | { op: 'call'; fn: string };
+  | { op: 'call'; fn: string }
+  /**
+   * Recursion: the function calls itself `times` times (a depth counter in kernel data, slot `slot`,
+   * counts its entries), then its deepest instance calls `next`. The task's stack then holds it times+1 times.
+   */
+  | { op: 'recurse'; times: number; slot: number; next: string };
 
 export interface GenFunction {
   name: string;
@@ -50,6 +55,8 @@ export interface GenOptions {
   /** Longest BODY run. */
   maxBody: number;
   pTail: number;
+  /** Chance that a spine function recurses (1-3 times) before calling the next one. */
+  pRecurse: number;
   pFrameless: number;
   pHelperCall: number;
   /** Per function: chance of an fgraph / kretprobe on it. */
@@ -69,6 +76,7 @@ export const DEFAULT_OPTIONS: GenOptions = {
   maxHelpers: 6,
   maxBody: 4,
   pTail: 0.2,
+  pRecurse: 0.15,
   pFrameless: 0.35,
   pHelperCall: 0.35,
   pFgraph: 0.12,
@@ -107,6 +115,7 @@ export function generateProgram(seed: number, n: number, opts: Partial<GenOption
     fns.set(f.name, f);
   }
 
+  let slots = 0;
   // The spine: each function reaches the next by a call (or a tail call); the last calls schedule().
   const spineFns: GenFunction[] = spine.map((name, i) => {
     const steps: Step[] = [...body(r, o.maxBody)];
@@ -117,7 +126,9 @@ export function generateProgram(seed: number, n: number, opts: Partial<GenOption
     // gen_sys is reached by BLR from invoke_syscall and stays a plain caller; schedule() is never tail-called.
     if (!last && i > 0 && r.chance(o.pTail)) f.tail = next;
     else {
-      steps.push({ op: 'call', fn: next }, ...body(r, o.maxBody));
+      if (i > 0 && r.chance(o.pRecurse)) steps.push({ op: 'recurse', times: r.int(1, 3), slot: slots++, next });
+      else steps.push({ op: 'call', fn: next });
+      steps.push(...body(r, o.maxBody));
       if (helpers.length && r.chance(o.pHelperCall / 2)) steps.push({ op: 'call', fn: r.pick(helpers) });
     }
     return f;
@@ -142,5 +153,5 @@ export function generateProgram(seed: number, n: number, opts: Partial<GenOption
 
 /** Instruction-ish size of a program (for shrinking and reports). */
 export function programSize(p: GenProgram): number {
-  return p.functions.reduce((s, f) => s + 2 + f.steps.reduce((t, x) => t + (x.op === 'body' ? x.n : 1), 0), 0) + p.instrument.fgraph.length + p.instrument.kretprobe.length;
+  return p.functions.reduce((s, f) => s + 2 + f.steps.reduce((t, x) => t + (x.op === 'body' ? x.n : x.op === 'recurse' ? 8 : 1), 0), 0) + p.instrument.fgraph.length + p.instrument.kretprobe.length;
 }

@@ -95,6 +95,7 @@ function* candidates(p: GenProgram): Iterable<GenProgram> {
       if (!f || live.has(n)) return;
       live.add(n);
       for (const s of f.steps) if (s.op === 'call') visit(s.fn);
+      else if (s.op === 'recurse') visit(s.next);
       if (f.tail) visit(f.tail);
     };
     visit(p.entry);
@@ -116,15 +117,29 @@ function* candidates(p: GenProgram): Iterable<GenProgram> {
   };
   for (const f of fns) {
     if (f.name === p.entry || !f.name.startsWith('gen_f')) continue;
-    const target = f.tail ?? f.steps.find((s): s is { op: 'call'; fn: string } => s.op === 'call' && (s.fn === 'schedule' || s.fn.startsWith('gen_f')))?.fn;
+    let target = f.tail;
+    for (const s of f.steps) {
+      if (s.op === 'recurse') target ??= s.next;
+      else if (s.op === 'call' && (s.fn === 'schedule' || s.fn.startsWith('gen_f'))) target ??= s.fn;
+    }
     if (!target) continue;
+    const to = target;
     yield mk(
       fns.map((g) => {
-        const steps = g.steps.map((s) => (s.op === 'call' && s.fn === f.name ? { ...s, fn: target } : s));
+        const steps = g.steps.map((s) => (s.op === 'call' && s.fn === f.name ? { ...s, fn: to } : s.op === 'recurse' && s.next === f.name ? { ...s, next: to } : s));
         if (g.tail !== f.name) return { ...g, steps };
-        return target === 'schedule' ? untail({ ...g, steps: [...steps, { op: 'call', fn: 'schedule' }] }) : { ...g, steps, tail: target };
+        return to === 'schedule' ? untail({ ...g, steps: [...steps, { op: 'call', fn: 'schedule' }] }) : { ...g, steps, tail: to };
       }),
     );
+  }
+  // Recursion: fewer times, then none (a plain call of the next function).
+  for (const f of fns) {
+    for (let i = 0; i < f.steps.length; i++) {
+      const s = f.steps[i]!;
+      if (s.op !== 'recurse') continue;
+      if (s.times > 1) yield mk(fns.map((g) => (g === f ? { ...g, steps: g.steps.map((x, k) => (k === i ? { ...s, times: 1 } : x)) } : g)));
+      yield mk(fns.map((g) => (g === f ? { ...g, steps: g.steps.map((x, k) => (k === i ? { op: 'call' as const, fn: s.next } : x)) } : g)));
+    }
   }
   // Calls to helpers, one at a time.
   for (const f of fns) {
