@@ -153,3 +153,27 @@ test('a recursive function is on the blocked task\'s stack once per level, on bo
   }
   assert.ok(checked > 0);
 });
+
+test('conformance --generate N --seed S: options, and the rows a profile gets (ids with the seed, both requirements)', async () => {
+  const { parseOptions } = await import('../cli/options');
+  const { generateCount, generateSeed } = await import('../cli/generate-options');
+  const { generatedResults } = await import('../cli/generated');
+  const { builtinProfile } = await import('../src/unwinders/profiles');
+  const o = parseOptions(['--generate', '3', '--seed', '9']);
+  assert.equal(o.generate, 3);
+  assert.equal(o.seed, 9);
+  assert.equal(parseOptions([]).generate, undefined);
+  assert.throws(() => generateCount('0'));
+  assert.throws(() => generateSeed('-1'));
+  assert.throws(() => generateSeed('4294967296'));
+  const g = generatedResults(builtinProfile('x86_64-orc'), false, 9, 3);
+  assert.deepEqual(
+    g.results.map((r) => `${r.id} ${r.requirement} ${r.level} ${r.status}`),
+    [0, 1, 2].flatMap((n) => [`generated-9-${n} trace-complete-or-nonzero must passed`, `generated-9-${n} reliable-trace-in-true-order should passed`]),
+  );
+  assert.equal(g.walks, 27);
+  assert.deepEqual(g.shrunk, []);
+  const only = generatedResults(builtinProfile('x86_64-orc'), false, 9, 3, { requirement: ['trace-complete-or-nonzero'] });
+  assert.equal(only.results.length, 3);
+  assert.match(generatedResults(builtinProfile('x86_64-orc'), true, 9, 3).note ?? '', /in-process profiles only/);
+});
