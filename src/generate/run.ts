@@ -23,6 +23,8 @@ import { registerProgram } from './registry';
 export interface GenMoment {
   exception?: ExceptionKind;
   walk?: 'in-handler' | 'preempted';
+  /** An NMI nested in the IRQ's handler, walked from the NMI handler. */
+  nested?: 'nmi';
   /** blocked, or an exception before this step of the workload run. */
   step?: number;
 }
@@ -49,7 +51,7 @@ export function specOf(program: GenProgram, mo: GenMoment): SceneSpec {
   const workload = registerProgram(program);
   const ins = program.instrument;
   const instrument = { ...(ins.fgraph.length ? { fgraph: ins.fgraph } : {}), ...(ins.kretprobe.length ? { kretprobe: ins.kretprobe } : {}) };
-  const moment: Moment = mo.step === undefined ? { kind: 'blocked' } : { kind: 'exception-at-step', exception: mo.exception!, step: mo.step, walk: mo.walk! };
+  const moment: Moment = mo.step === undefined ? { kind: 'blocked' } : { kind: 'exception-at-step', exception: mo.exception!, step: mo.step, walk: mo.walk!, ...(mo.nested ? { nested: mo.nested } : {}) };
   return { workload, ...(Object.keys(instrument).length ? { instrument } : {}), moment };
 }
 
@@ -61,13 +63,14 @@ export function chooseMoments(arch: Arch, program: GenProgram, r: Prng, count = 
   const out: GenMoment[] = [{}];
   for (let k = 0; k < count; k++) {
     const roll = r.next();
-    const exception: ExceptionKind = roll < 0.25 ? 'nmi' : 'irq';
-    const walk = exception === 'irq' && r.chance(0.35) ? 'preempted' : 'in-handler';
-    const sw: SweepSpec = { workload: spec.workload, exception, walk, ...(r.chance(0.75) ? { functions: [...mine] } : {}) };
+    const exception: ExceptionKind = roll < 0.2 ? 'nmi' : 'irq';
+    const nested = roll >= 0.2 && roll < 0.3 ? ('nmi' as const) : undefined;
+    const walk = exception === 'irq' && !nested && r.chance(0.35) ? 'preempted' : 'in-handler';
+    const sw: SweepSpec = { workload: spec.workload, exception, walk, ...(nested ? { nested } : {}), ...(r.chance(0.75) ? { functions: [...mine] } : {}) };
     let steps = sweepSteps(bs, sw);
     if (!steps.length) steps = sweepSteps(bs, { ...sw, functions: undefined });
     if (!steps.length) continue;
-    out.push({ exception, walk, step: r.pick(steps) });
+    out.push({ exception, walk, ...(nested ? { nested } : {}), step: r.pick(steps) });
   }
   return out;
 }

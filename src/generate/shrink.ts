@@ -61,14 +61,15 @@ function reproduce(arch: Arch, program: GenProgram, f: Failure, unwinder: Unwind
     const spec = specOf(program, {});
     const bs = kit.boundaries(spec.workload, spec.instrument);
     const mine = program.functions.map((x) => x.name);
-    const steps = sweepSteps(bs, { workload: spec.workload, exception: f.moment.exception!, walk: f.moment.walk!, functions: mine });
-    const all = sweepSteps(bs, { workload: spec.workload, exception: f.moment.exception!, walk: f.moment.walk! });
+    const nested = f.moment.nested ? { nested: f.moment.nested } : {};
+    const steps = sweepSteps(bs, { workload: spec.workload, exception: f.moment.exception!, walk: f.moment.walk!, ...nested, functions: mine });
+    const all = sweepSteps(bs, { workload: spec.workload, exception: f.moment.exception!, walk: f.moment.walk!, ...nested });
     const order = [...(prefer?.step !== undefined ? [prefer.step] : []), ...steps, ...all];
     const seen = new Set<number>();
     for (const step of order) {
       if (seen.has(step)) continue;
       seen.add(step);
-      const mo = { exception: f.moment.exception!, walk: f.moment.walk!, step };
+      const mo = { exception: f.moment.exception!, walk: f.moment.walk!, ...nested, step };
       if (fails(mo)) return mo;
     }
   } catch {
