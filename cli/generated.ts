@@ -40,7 +40,9 @@ export interface GeneratedRun {
   results: ScenarioResult[];
   walks: number;
   failed: number;
+  /** Judging time, and the time spent building this arch's cases (0 once built for an earlier profile). */
   ms: number;
+  buildMs: number;
   note?: string;
   /** The first failing case of each rule, shrunk, as a JSON spec with its seed. */
   shrunk: string[];
@@ -48,14 +50,17 @@ export interface GeneratedRun {
 
 /** The generated scenarios of one profile (in-process unwinders only; an external one is skipped with a note). */
 export function generatedResults(profile: Profile, external: boolean, seed: number, count: number, only?: { requirement?: string[]; topic?: string[] }): GeneratedRun {
-  if (external) return { results: [], walks: 0, failed: 0, ms: 0, shrunk: [], note: 'generated scenes are judged for in-process profiles only (not through --unwinder yet)' };
+  if (external) return { results: [], walks: 0, failed: 0, ms: 0, buildMs: 0, shrunk: [], note: 'generated scenes are judged for in-process profiles only (not through --unwinder yet)' };
+  const tb = performance.now();
+  const cases = casesFor(profile.arch, seed, count);
+  const buildMs = performance.now() - tb;
   const t0 = performance.now();
   const unwinder = referenceUnwinder(profile);
   const results: ScenarioResult[] = [];
   let walks = 0;
   const shrunk: string[] = [];
   const toShrink = new Set(GENERATED_RULES.map((r) => r.rule));
-  for (const b of casesFor(profile.arch, seed, count)) {
+  for (const b of cases) {
     if ('error' in b) {
       for (const [requirement, level] of [['trace-complete-or-nonzero', 'must'], ['reliable-trace-in-true-order', 'should']] as const) {
         results.push({ profile: profile.name, id: b.id, name: `generated program ${b.id} on ${profile.arch}`, uri: `generated/${profile.arch}/seed-${seed}`, topic: 'core-contract', requirement, level, status: 'errored', message: `the generated program could not be run: ${b.error}`, walks: [], durationMs: 0 });
@@ -75,5 +80,5 @@ export function generatedResults(profile: Profile, external: boolean, seed: numb
   }
   // --requirement / --topic: only the rows they select.
   const kept = results.filter((r) => (!only?.requirement?.length || only.requirement.includes(r.requirement)) && (!only?.topic?.length || only.topic.includes(r.topic)));
-  return { results: kept, walks, failed: kept.filter((r) => r.status !== 'passed').length, ms: performance.now() - t0, shrunk };
+  return { results: kept, walks, failed: kept.filter((r) => r.status !== 'passed').length, ms: performance.now() - t0, buildMs, shrunk };
 }
