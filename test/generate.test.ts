@@ -97,7 +97,7 @@ test(`every reference profile is conformant on ${PER_SEED} generated programs pe
 });
 
 test('faulty mutants are caught by generated scenes, and shrinking keeps the failure', () => {
-  for (const [id, arch] of [['arm64-truncate', 'arm64'], ['x86_64-orc-skips-first-frame', 'x86_64']] as const) {
+  for (const [id, arch] of [['arm64-truncate', 'arm64'], ['x86_64-orc-skips-first-frame', 'x86_64'], ['arm64-zero-fp-ends-walk', 'arm64'], ['arm64-meta-unknown-state-breaks', 'arm64'], ['x86_64-overclaim', 'x86_64']] as const) {
     const u = referenceUnwinder(mutantProfile(mutantById(id)));
     let caught = 0;
     let first: { c: ReturnType<typeof generatedCase>; f: NonNullable<ReturnType<typeof failureOf>> } | undefined;
@@ -126,16 +126,20 @@ test('faulty mutants are caught by generated scenes, and shrinking keeps the fai
 test('an IRQ moment is a real boundary of the generated code, walked from the handler or preempted', () => {
   const c = generatedCase('arm64', SEEDS[0]!, 3);
   assert.equal(c.moments[0]!.step, undefined, 'the first moment is the task blocked in schedule()');
-  assert.ok(c.moments.slice(1).every((m) => m.step !== undefined));
+  const exc = (ms: typeof c.moments) => ms.filter((m) => !m.corrupt).slice(1);
+  assert.ok(exc(c.moments).length > 0 && exc(c.moments).every((m) => m.step !== undefined));
   assert.ok(c.scenes.some((s) => /IRQ|NMI/.test(s.scene.moment)));
   // The kits' sweeps visit the same boundaries (the generator samples them).
   const spec = specOf(c.program, {});
   const steps = new Set(arm64Kit.boundaries(spec.workload, spec.instrument).map((b) => b.step));
-  assert.ok(c.moments.slice(1).every((m) => steps.has(m.step!)));
+  assert.ok(exc(c.moments).every((m) => steps.has(m.step!)));
   const x = generatedCase('x86_64', SEEDS[0]!, 3);
   const xs = specOf(x.program, {});
   const xsteps = new Set(x86Kit.boundaries(xs.workload, xs.instrument).map((b) => b.step));
-  assert.ok(x.moments.slice(1).every((m) => xsteps.has(m.step!)));
+  assert.ok(exc(x.moments).every((m) => xsteps.has(m.step!)));
+  // Corruptions are of the blocked task, at a depth the frame chain has.
+  const corrupt = [...c.moments, ...x.moments].filter((m) => m.corrupt);
+  assert.ok(corrupt.every((m) => m.step === undefined && (m.corruptDepth ?? 1) >= 1));
 });
 
 test('a recursive function is on the blocked task\'s stack once per level, on both arches', () => {
@@ -171,7 +175,7 @@ test('conformance --generate N --seed S: options, and the rows a profile gets (i
     g.results.map((r) => `${r.id} ${r.requirement} ${r.level} ${r.status}`),
     [0, 1, 2].flatMap((n) => [`generated-9-${n} trace-complete-or-nonzero must passed`, `generated-9-${n} reliable-trace-in-true-order should passed`]),
   );
-  assert.equal(g.walks, 27);
+  assert.ok(g.walks >= 27 && g.walks <= 33, `${g.walks} walks`);
   assert.deepEqual(g.shrunk, []);
   const only = generatedResults(builtinProfile('x86_64-orc'), false, 9, 3, { requirement: ['trace-complete-or-nonzero'] });
   assert.equal(only.results.length, 3);

@@ -11,7 +11,7 @@ import { sweepSteps, type Boundary } from '../kernel/boundary';
 import { applyRule, type Rule } from '../conformance/expect';
 import { judge, type Judgement, type Outcome } from '../oracle/oracle';
 import { toWalkReport, type ScenarioResult, type WalkKind, type WalkReport } from '../report/results';
-import type { ExceptionKind, Moment, Scene, SceneSpec, SweepSpec } from '../scene/types';
+import type { Corruption, ExceptionKind, Moment, Scene, SceneSpec, SweepSpec } from '../scene/types';
 import { loadSnapshot, type LoadedSnapshot } from '../snapshot/io';
 import type { Arch } from '../snapshot/types';
 import { walkInProcess } from '../unwinders/registry';
@@ -27,7 +27,21 @@ export interface GenMoment {
   nested?: 'nmi';
   /** blocked, or an exception before this step of the workload run. */
   step?: number;
+  /** A corruption of the blocked task's stack, at a frame record `corruptDepth` deep. */
+  corrupt?: Corruption;
+  corruptDepth?: number;
 }
+
+/** Frame-record corruptions a blocked generated task gets (src/kernel/corrupt.ts). */
+export const GENERATED_CORRUPTIONS: readonly Corruption[] = [
+  'frame-pointer-zeroed',
+  'frame-chain-cycle',
+  'frame-pointer-misaligned',
+  'frame-pointer-unmapped',
+  'frame-pointer-other-task',
+  'frame-pointer-downward',
+  'return-address-garbage',
+];
 
 export interface GenScene {
   scene: Scene;
@@ -42,8 +56,9 @@ export interface GeneratedCase {
   scenes: GenScene[];
 }
 
-/** Moments per program besides the blocked one. */
+/** Moments per program besides the blocked one: exceptions at random boundaries, then corruptions of the blocked task. */
 export const DEFAULT_MOMENTS = 8;
+export const DEFAULT_CORRUPTIONS = 2;
 
 const kits = { arm64: { buildScene: arm64Kit.buildScene, boundaries: arm64Kit.boundaries }, x86_64: { buildScene: x86Kit.buildScene, boundaries: x86Kit.boundaries } };
 
@@ -52,11 +67,12 @@ export function specOf(program: GenProgram, mo: GenMoment): SceneSpec {
   const ins = program.instrument;
   const instrument = { ...(ins.fgraph.length ? { fgraph: ins.fgraph } : {}), ...(ins.kretprobe.length ? { kretprobe: ins.kretprobe } : {}) };
   const moment: Moment = mo.step === undefined ? { kind: 'blocked' } : { kind: 'exception-at-step', exception: mo.exception!, step: mo.step, walk: mo.walk!, ...(mo.nested ? { nested: mo.nested } : {}) };
-  return { workload, ...(Object.keys(instrument).length ? { instrument } : {}), moment };
+  const corrupt = mo.corrupt ? { corrupt: mo.corrupt, ...(mo.corruptDepth && mo.corruptDepth > 1 ? { corruptDepth: mo.corruptDepth } : {}) } : {};
+  return { workload, ...(Object.keys(instrument).length ? { instrument } : {}), moment, ...corrupt };
 }
 
 /** Random moments of `program` on `arch`: instruction boundaries chosen by the PRNG, mostly in generated code. */
-export function chooseMoments(arch: Arch, program: GenProgram, r: Prng, count = DEFAULT_MOMENTS): GenMoment[] {
+export function chooseMoments(arch: Arch, program: GenProgram, r: Prng, count = DEFAULT_MOMENTS, corruptions = DEFAULT_CORRUPTIONS): GenMoment[] {
   const spec = specOf(program, {});
   const bs: Boundary[] = kits[arch].boundaries(spec.workload, spec.instrument);
   const mine = new Set(program.functions.map((f) => f.name));
@@ -72,24 +88,39 @@ export function chooseMoments(arch: Arch, program: GenProgram, r: Prng, count = 
     if (!steps.length) continue;
     out.push({ exception, walk, ...(nested ? { nested } : {}), step: r.pick(steps) });
   }
+  // Corruptions of the blocked task at random depths (the spine is at most program.functions.length deep).
+  for (let k = 0; k < corruptions; k++) {
+    const corrupt = r.pick(GENERATED_CORRUPTIONS);
+    out.push({ corrupt, corruptDepth: corrupt === 'frame-pointer-downward' ? 1 : r.int(1, program.functions.length + 2) });
+  }
   return out;
 }
 
 const kindOf = (mo: GenMoment): WalkKind => (mo.step === undefined ? 'blocked' : mo.walk === 'preempted' ? 'preempted' : 'in-handler');
 
 export function buildCase(arch: Arch, program: GenProgram, moments: GenMoment[]): GeneratedCase {
-  const scenes = moments.map((mo) => {
-    const scene = kits[arch].buildScene(specOf(program, mo));
-    return { scene, snap: loadSnapshot(scene.snapshot, scene.snapshot.id), kind: kindOf(mo) };
-  });
-  return { arch, program, moments, scenes };
+  const kept: GenMoment[] = [];
+  const scenes: GenScene[] = [];
+  for (const mo of moments) {
+    let scene: Scene;
+    try {
+      scene = kits[arch].buildScene(specOf(program, mo));
+    } catch (e) {
+      // A corruption deeper than the frame chain is no moment of this program: dropped.
+      if (mo.corrupt && /frame chain ends/.test((e as Error).message)) continue;
+      throw e;
+    }
+    kept.push(mo);
+    scenes.push({ scene, snap: loadSnapshot(scene.snapshot, scene.snapshot.id), kind: kindOf(mo) });
+  }
+  return { arch, program, moments: kept, scenes };
 }
 
 /** Case `n` of the run seeded with `seed` on `arch`: the same program (for both arches) and moments everywhere. */
-export function generatedCase(arch: Arch, seed: number, n: number, opts: { gen?: Partial<GenOptions>; moments?: number } = {}): GeneratedCase {
+export function generatedCase(arch: Arch, seed: number, n: number, opts: { gen?: Partial<GenOptions>; moments?: number; corruptions?: number } = {}): GeneratedCase {
   const program = generateProgram(seed, n, opts.gen);
   const r = new Prng(subSeed(subSeed(seed, n), arch === 'arm64' ? 1 : 2));
-  return buildCase(arch, program, chooseMoments(arch, program, r, opts.moments));
+  return buildCase(arch, program, chooseMoments(arch, program, r, opts.moments, opts.corruptions));
 }
 
 export interface CaseJudgement {

@@ -57,6 +57,19 @@ function reproduce(arch: Arch, program: GenProgram, f: Failure, unwinder: Unwind
     return !applyRule(f.rule, j).pass && j.outcome === f.outcome;
   };
   try {
+    if (f.moment.corrupt) {
+      // The same corruption, at the depth it had if that still fails, else at any depth the chain has.
+      const depths = [f.moment.corruptDepth ?? 1, ...Array.from({ length: program.functions.length + 2 }, (_, i) => i + 1)];
+      for (const d of new Set(depths)) {
+        const mo = { corrupt: f.moment.corrupt, corruptDepth: d };
+        try {
+          if (fails(mo)) return mo;
+        } catch {
+          // deeper than the chain
+        }
+      }
+      return undefined;
+    }
     if (f.moment.step === undefined) return fails({}) ? {} : undefined;
     const spec = specOf(program, {});
     const bs = kit.boundaries(spec.workload, spec.instrument);
