@@ -345,7 +345,7 @@ async function runAll(o: CliOptions, out: string, dest: OutDir, list: Target[], 
     if (o.generate) {
       const g = generatedResults(t.profile, !!t.unwinder, o.seed ?? 1, o.generate, o);
       r.results.push(...g.results);
-      for (const sp of g.shrunk) process.stderr.write(`${label} ${t.profile.name}: a generated failure, shrunk (rebuild it with buildCase in src/generate/run.ts):\n${sp}\n`);
+      for (const sp of g.shrunk) process.stderr.write(`${label} ${t.profile.name}: a generated failure, shrunk (save it and judge it with scripts/generate-replay.ts):\n${sp}\n`);
       if (!o.quiet) process.stderr.write(`${label} ${t.profile.name}: ${g.note ?? `generated seed ${o.seed ?? 1}: ${o.generate} programs, ${g.buildMs > 1 ? `scenes built in ${(g.buildMs / 1000).toFixed(1)} s, ` : ''}${g.walks} walks judged in ${(g.ms / 1000).toFixed(1)} s, ${g.failed} failed scenario results`}\n`);
     }
     const c = buildConformance({
