@@ -23,6 +23,7 @@ import { loadCatalogueView, type CatalogueView } from '../src/report/catalogue-v
 import { catalogueScenarios, featureTags, tagValue } from './features';
 import { checkFilters, parseOptions, tagExpression, UsageError, type CliOptions } from './options';
 import { summaryTable } from './table';
+import { generatedResults } from './generated';
 import { checkFileSlots, checkReplaceable, mark, ours, OutDir, reservedName } from './out-dir';
 
 export const ROOT = resolve(__dirname, '..');
@@ -341,6 +342,12 @@ async function runAll(o: CliOptions, out: string, dest: OutDir, list: Target[], 
     support = r.support;
     for (const p of r.paths) featureDirs.add(resolve(ROOT, p.split('*')[0]!.replace(/\/[^/]*\.feature$/, '')));
     if (!r.results.length && !r.success) cucumberBroke = true;
+    if (o.generate) {
+      const g = generatedResults(t.profile, !!t.unwinder, o.seed ?? 1, o.generate, o);
+      r.results.push(...g.results);
+      for (const sp of g.shrunk) process.stderr.write(`${label} ${t.profile.name}: a generated failure, shrunk (save it and judge it with scripts/generate-replay.ts):\n${sp}\n`);
+      if (!o.quiet) process.stderr.write(`${label} ${t.profile.name}: ${g.note ?? `generated seed ${o.seed ?? 1}: ${o.generate} programs, ${g.buildMs > 1 ? `scenes built in ${(g.buildMs / 1000).toFixed(1)} s, ` : ''}${g.walks} walks judged in ${(g.ms / 1000).toFixed(1)} s, ${g.failed} failed scenario results`}\n`);
+    }
     const c = buildConformance({
       profile: t.profile,
       requirements: cat.requirements,

@@ -1,6 +1,7 @@
 /** Command-line options of `npm run conformance` (commander), and the Cucumber tag expression they select. */
 import parseTagExpression from '@cucumber/tag-expressions';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { generateCount, generateSeed } from './generate-options';
 
 export interface CliOptions {
   profile?: string[];
@@ -21,6 +22,9 @@ export interface CliOptions {
   expectations?: string;
   /** Write this run's failures as an expectations file. */
   writeExpectations?: string;
+  /** Generated programs per arch (src/generate), judged after the features; with `seed`. */
+  generate?: number;
+  seed?: number;
   /** Hidden, for tests: a Cucumber configuration file other than ./cucumber.js. */
   cucumberConfig?: string;
 }
@@ -54,6 +58,8 @@ export function buildProgram(): Command {
     .addOption(new Option('--kernel-arch <arch>', 'with --kernel-tree: which arch to build when the checkout has both').choices(['arm64', 'x86_64']))
     .option('--validate-protocol', 'check every plugin protocol message against its schema while running (with --unwinder)', false)
     .addOption(new Option('--walk-timeout <ms>', 'time allowed for one walk of an external unwinder before it is judged runaway').argParser(positiveMs))
+    .addOption(new Option('--generate <n>', 'also judge N generated programs per arch (random call chains with tail calls, recursion, frameless leaves, fgraph/kretprobes; blocked, IRQ/NMI and corrupted-stack moments), filed as generated-<seed>-<n> under trace-complete-or-nonzero and reliable-trace-in-true-order (docs/generate.md)').argParser(generateCount))
+    .addOption(new Option('--seed <s>', 'seed of --generate: the same seed gives the same programs on any machine').argParser(generateSeed).default(1))
     .option('--no-html', 'skip the HTML reports and the Allure report (JSON, Markdown, JUnit and messages are still written)')
     .option('--quiet', 'no progress bar and no Cucumber output; only the summary table', false)
     .option('--expectations <file>', 'known failures (schemas/expectations.schema.json): report new, fixed and unchanged failures; exit 1 only on new ones')

@@ -43,7 +43,12 @@ export type Workload =
    * arm64 only: syscall -> sys_lrgpr -> lrgpr_fn -> lrgpr_leaf, a leaf that moves its return address to X9
    * and uses X30 as a general purpose register (returning with RET X9); then lrgpr_fn -> schedule
    */
-  | 'lr-in-gpr';
+  | 'lr-in-gpr'
+  /**
+   * A generated program (src/generate): `generated:<id>` names a program registered with
+   * src/generate/registry.ts, whose code each kit emits for its arch (never in a kit's `workloads` list).
+   */
+  | `generated:${string}`;
 
 export interface Instrumentation {
   /** Functions traced by the function-graph tracer (ftrace entry trampoline + return_to_handler). */

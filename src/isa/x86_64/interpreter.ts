@@ -195,7 +195,8 @@ export class Cpu {
       case OP.CALL:
         this.push(next);
         // An intra-function call (ANNOTATE_INTRA_FUNCTION_CALL) is a push and a jump: no new frame.
-        if (!this.sameFn(i.addr, i.target)) this.shadow.call(i.addr, next);
+        // A call to the function's own entry is recursion: a new frame.
+        if (!this.sameFn(i.addr, i.target) || this.syms.lookup(i.target)?.start === i.target) this.shadow.call(i.addr, next);
         next = i.target;
         break;
       case OP.CALL_R: {

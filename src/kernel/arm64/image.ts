@@ -6,6 +6,8 @@
 import { ARM64_ABI as A } from '../../isa/arm64/abi';
 import { assemble, type AsmUnit, type Program } from '../../isa/arm64/assembler';
 import type { Instrumentation, Workload } from '../../scene/types';
+import { arm64Code } from '../../generate/emit';
+import { isGenerated, programOf } from '../../generate/registry';
 
 /**
  * Memory map. Bases are internal numbers (src/machine/addr.ts): 0x8000_8001_0000 is the kernel
@@ -379,6 +381,7 @@ export const BPF_PROG = 'bpf_prog_6deef7357e7b4530';
 const leaf = (name: string, n = 2): string => lines(`SYM_FUNC_START(${name})`, `  BODY ${n}`, '  RET', `SYM_FUNC_END(${name})`);
 
 export function workloadCode(w: Workload): WorkloadCode {
+  if (isGenerated(w)) return arm64Code(programOf(w));
   switch (w) {
     case 'syscall-sleep':
       return { syscall: 'sys_sleep', kernel: lines(cfunc('sys_sleep', ['BODY 1', 'BL <do_nanosleep>', 'BODY 1']), cfunc('do_nanosleep', ['BODY 1', 'BL <schedule>'])) };

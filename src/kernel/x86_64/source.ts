@@ -6,6 +6,8 @@
  * a real instruction.
  */
 import type { Workload } from '../../scene/types';
+import { x86_64Source } from '../../generate/emit';
+import { isGenerated, programOf } from '../../generate/registry';
 import { X86_64_ABI } from '../../isa/x86_64/abi';
 
 /** PUSH_AND_CLEAR_REGS after the iret frame and orig_ax: builds struct pt_regs. */
@@ -385,6 +387,7 @@ ${cfn('do_nanosleep', '\tBODY 2\n\tcall schedule\n\tBODY 1')}`;
 export const BPF_PROG = 'bpf_prog_6deef7357e7b4530';
 
 export function workloadSource(w: Workload): WorkloadSource {
+  if (isGenerated(w)) return x86_64Source(programOf(w));
   switch (w) {
     case 'syscall-sleep':
       return { kernel: SLEEP, sys: 'sys_sleep', blocks: true };

@@ -1,0 +1,84 @@
+/**
+ * `npm run conformance -- --generate N --seed S`: N generated programs per arch (src/generate), each run to
+ * random moments, walked by every selected profile of that arch and judged with the core rule
+ * (trace-complete-or-nonzero) and exact-or-unreliable (reliable-trace-in-true-order). Their ScenarioResults
+ * (ids `generated-<seed>-<n>`) join the profile's feature results before its conformance record is built.
+ * Cases are built once per arch and shared by every profile of it.
+ */
+import { caseResults, generatedCase, judgeCase, scenarioId, type GeneratedCase } from '../src/generate/run';
+import { generateProgram } from '../src/generate/program';
+import type { ScenarioResult } from '../src/report/results';
+import type { Arch } from '../src/snapshot/types';
+import { failureOf, shrink, shrunkSpec } from '../src/generate/shrink';
+import { GENERATED_RULES } from '../src/generate/run';
+import { referenceUnwinder } from '../src/unwinders/registry';
+import type { Profile } from '../src/unwinders/types';
+
+type Built = { c: GeneratedCase; ms: number } | { error: string; id: string };
+const cache = new Map<string, Built[]>();
+
+function casesFor(arch: Arch, seed: number, count: number): Built[] {
+  const key = `${arch}/${seed}/${count}`;
+  let cs = cache.get(key);
+  if (!cs) {
+    cs = [];
+    for (let n = 0; n < count; n++) {
+      const t0 = performance.now();
+      try {
+        cs.push({ c: generatedCase(arch, seed, n), ms: performance.now() - t0 });
+      } catch (e) {
+        // A program the machine cannot run is the generator's bug: reported as an errored scenario, with its seed.
+        cs.push({ error: (e as Error).message, id: scenarioId(generateProgram(seed, n)) });
+      }
+    }
+    cache.set(key, cs);
+  }
+  return cs;
+}
+
+export interface GeneratedRun {
+  results: ScenarioResult[];
+  walks: number;
+  failed: number;
+  /** Judging time, and the time spent building this arch's cases (0 once built for an earlier profile). */
+  ms: number;
+  buildMs: number;
+  note?: string;
+  /** The first failing case of each rule, shrunk, as a JSON spec with its seed. */
+  shrunk: string[];
+}
+
+/** The generated scenarios of one profile (in-process unwinders only; an external one is skipped with a note). */
+export function generatedResults(profile: Profile, external: boolean, seed: number, count: number, only?: { requirement?: string[]; topic?: string[] }): GeneratedRun {
+  if (external) return { results: [], walks: 0, failed: 0, ms: 0, buildMs: 0, shrunk: [], note: 'generated scenes are judged for in-process profiles only (not through --unwinder yet)' };
+  const tb = performance.now();
+  const cases = casesFor(profile.arch, seed, count);
+  const buildMs = performance.now() - tb;
+  const t0 = performance.now();
+  const unwinder = referenceUnwinder(profile);
+  const results: ScenarioResult[] = [];
+  let walks = 0;
+  const shrunk: string[] = [];
+  const toShrink = new Set(GENERATED_RULES.map((r) => r.rule));
+  for (const b of cases) {
+    if ('error' in b) {
+      for (const [requirement, level] of [['trace-complete-or-nonzero', 'must'], ['reliable-trace-in-true-order', 'should']] as const) {
+        results.push({ profile: profile.name, id: b.id, name: `generated program ${b.id} on ${profile.arch}`, uri: `generated/${profile.arch}/seed-${seed}`, topic: 'core-contract', requirement, level, status: 'errored', message: `the generated program could not be run: ${b.error}`, walks: [], durationMs: 0 });
+      }
+      continue;
+    }
+    const t = performance.now();
+    const cj = judgeCase(b.c, unwinder);
+    walks += cj.judgements.length;
+    results.push(...caseResults(profile.name, b.c, cj, performance.now() - t + b.ms));
+    for (const rule of [...toShrink]) {
+      if (cj.firstFailure[rule] < 0) continue;
+      toShrink.delete(rule);
+      const f = failureOf(b.c, unwinder, rule);
+      if (f) shrunk.push(shrunkSpec(shrink(b.c, unwinder, f)));
+    }
+  }
+  // --requirement / --topic: only the rows they select.
+  const kept = results.filter((r) => (!only?.requirement?.length || only.requirement.includes(r.requirement)) && (!only?.topic?.length || only.topic.includes(r.topic)));
+  return { results: kept, walks, failed: kept.filter((r) => r.status !== 'passed').length, ms: performance.now() - t0, buildMs, shrunk };
+}

@@ -1,0 +1,27 @@
+/**
+ * Generated programs by workload name: `generated:<id>`. The kits' workload builders (workloadCode on
+ * arm64, workloadSource on x86_64) look generated workloads up here; images are cached by workload name,
+ * so an id always names one program (registering a different one under a used id throws).
+ */
+import type { Workload } from '../scene/types';
+import type { GenProgram } from './program';
+
+const programs = new Map<string, { prog: GenProgram; json: string }>();
+
+export const isGenerated = (w: string): w is `generated:${string}` => w.startsWith('generated:');
+
+/** Register `p` and return its workload name. */
+export function registerProgram(p: GenProgram): Workload {
+  const w = `generated:${p.id}` as const;
+  const json = JSON.stringify(p);
+  const had = programs.get(w);
+  if (had && had.json !== json) throw new Error(`generated program ${p.id} is already registered with different code`);
+  if (!had) programs.set(w, { prog: p, json });
+  return w;
+}
+
+export function programOf(w: Workload): GenProgram {
+  const e = programs.get(w);
+  if (!e) throw new Error(`no generated program registered as ${w}`);
+  return e.prog;
+}

@@ -1,0 +1,191 @@
+/**
+ * Generated scenes (issue 13): programs from src/generate/program.ts run on each arch's kit to random
+ * moments (the task blocked at the leaf's schedule(), IRQs and NMIs at random instruction boundaries,
+ * walked from the handler or with the task preempted), each walk judged by the oracle against the
+ * interpreter's ground truth under the core rule (complete-or-unreliable, section 2) and the cover
+ * letter's exact-or-unreliable. Scenes are built once per arch and shared by every profile of it.
+ */
+import * as arm64Kit from '../kernel/arm64/kit';
+import * as x86Kit from '../kernel/x86_64/kit';
+import { sweepSteps, type Boundary } from '../kernel/boundary';
+import { applyRule, type Rule } from '../conformance/expect';
+import { judge, type Judgement, type Outcome } from '../oracle/oracle';
+import { toWalkReport, type ScenarioResult, type WalkKind, type WalkReport } from '../report/results';
+import type { Corruption, ExceptionKind, Moment, Scene, SceneSpec, SweepSpec } from '../scene/types';
+import { loadSnapshot, type LoadedSnapshot } from '../snapshot/io';
+import type { Arch } from '../snapshot/types';
+import { walkInProcess } from '../unwinders/registry';
+import type { Unwinder } from '../unwinders/types';
+import { Prng, subSeed } from './prng';
+import { generateProgram, programSize, type GenOptions, type GenProgram } from './program';
+import { registerProgram } from './registry';
+
+export interface GenMoment {
+  exception?: ExceptionKind;
+  walk?: 'in-handler' | 'preempted';
+  /** An NMI nested in the IRQ's handler, walked from the NMI handler. */
+  nested?: 'nmi';
+  /** blocked, or an exception before this step of the workload run. */
+  step?: number;
+  /** A corruption of the blocked task's stack, at a frame record `corruptDepth` deep. */
+  corrupt?: Corruption;
+  corruptDepth?: number;
+}
+
+/** Frame-record corruptions a blocked generated task gets (src/kernel/corrupt.ts). */
+export const GENERATED_CORRUPTIONS: readonly Corruption[] = [
+  'frame-pointer-zeroed',
+  'frame-chain-cycle',
+  'frame-pointer-misaligned',
+  'frame-pointer-unmapped',
+  'frame-pointer-other-task',
+  'frame-pointer-downward',
+  'return-address-garbage',
+];
+
+export interface GenScene {
+  scene: Scene;
+  snap: LoadedSnapshot;
+  kind: WalkKind;
+}
+
+export interface GeneratedCase {
+  arch: Arch;
+  program: GenProgram;
+  moments: GenMoment[];
+  scenes: GenScene[];
+}
+
+/** Moments per program besides the blocked one: exceptions at random boundaries, then corruptions of the blocked task. */
+export const DEFAULT_MOMENTS = 8;
+export const DEFAULT_CORRUPTIONS = 2;
+
+const kits = { arm64: { buildScene: arm64Kit.buildScene, boundaries: arm64Kit.boundaries }, x86_64: { buildScene: x86Kit.buildScene, boundaries: x86Kit.boundaries } };
+
+export function specOf(program: GenProgram, mo: GenMoment): SceneSpec {
+  const workload = registerProgram(program);
+  const ins = program.instrument;
+  const instrument = { ...(ins.fgraph.length ? { fgraph: ins.fgraph } : {}), ...(ins.kretprobe.length ? { kretprobe: ins.kretprobe } : {}) };
+  const moment: Moment = mo.step === undefined ? { kind: 'blocked' } : { kind: 'exception-at-step', exception: mo.exception!, step: mo.step, walk: mo.walk!, ...(mo.nested ? { nested: mo.nested } : {}) };
+  const corrupt = mo.corrupt ? { corrupt: mo.corrupt, ...(mo.corruptDepth && mo.corruptDepth > 1 ? { corruptDepth: mo.corruptDepth } : {}) } : {};
+  return { workload, ...(Object.keys(instrument).length ? { instrument } : {}), moment, ...corrupt };
+}
+
+/** Random moments of `program` on `arch`: instruction boundaries chosen by the PRNG, mostly in generated code. */
+export function chooseMoments(arch: Arch, program: GenProgram, r: Prng, count = DEFAULT_MOMENTS, corruptions = DEFAULT_CORRUPTIONS): GenMoment[] {
+  const spec = specOf(program, {});
+  const bs: Boundary[] = kits[arch].boundaries(spec.workload, spec.instrument);
+  const mine = new Set(program.functions.map((f) => f.name));
+  const out: GenMoment[] = [{}];
+  for (let k = 0; k < count; k++) {
+    const roll = r.next();
+    const exception: ExceptionKind = roll < 0.2 ? 'nmi' : 'irq';
+    const nested = roll >= 0.2 && roll < 0.3 ? ('nmi' as const) : undefined;
+    const walk = exception === 'irq' && !nested && r.chance(0.35) ? 'preempted' : 'in-handler';
+    const sw: SweepSpec = { workload: spec.workload, exception, walk, ...(nested ? { nested } : {}), ...(r.chance(0.75) ? { functions: [...mine] } : {}) };
+    let steps = sweepSteps(bs, sw);
+    if (!steps.length) steps = sweepSteps(bs, { ...sw, functions: undefined });
+    if (!steps.length) continue;
+    out.push({ exception, walk, ...(nested ? { nested } : {}), step: r.pick(steps) });
+  }
+  // Corruptions of the blocked task at random depths (the spine is at most program.functions.length deep).
+  for (let k = 0; k < corruptions; k++) {
+    const corrupt = r.pick(GENERATED_CORRUPTIONS);
+    out.push({ corrupt, corruptDepth: corrupt === 'frame-pointer-downward' ? 1 : r.int(1, program.functions.length + 2) });
+  }
+  return out;
+}
+
+const kindOf = (mo: GenMoment): WalkKind => (mo.step === undefined ? 'blocked' : mo.walk === 'preempted' ? 'preempted' : 'in-handler');
+
+export function buildCase(arch: Arch, program: GenProgram, moments: GenMoment[]): GeneratedCase {
+  const kept: GenMoment[] = [];
+  const scenes: GenScene[] = [];
+  for (const mo of moments) {
+    let scene: Scene;
+    try {
+      scene = kits[arch].buildScene(specOf(program, mo));
+    } catch (e) {
+      // A corruption deeper than the frame chain is no moment of this program: dropped.
+      if (mo.corrupt && /frame chain ends/.test((e as Error).message)) continue;
+      throw e;
+    }
+    kept.push(mo);
+    scenes.push({ scene, snap: loadSnapshot(scene.snapshot, scene.snapshot.id), kind: kindOf(mo) });
+  }
+  return { arch, program, moments: kept, scenes };
+}
+
+/** Case `n` of the run seeded with `seed` on `arch`: the same program (for both arches) and moments everywhere. */
+export function generatedCase(arch: Arch, seed: number, n: number, opts: { gen?: Partial<GenOptions>; moments?: number; corruptions?: number } = {}): GeneratedCase {
+  const program = generateProgram(seed, n, opts.gen);
+  const r = new Prng(subSeed(subSeed(seed, n), arch === 'arm64' ? 1 : 2));
+  return buildCase(arch, program, chooseMoments(arch, program, r, opts.moments, opts.corruptions));
+}
+
+export interface CaseJudgement {
+  /** Per scene, in order. */
+  judgements: Judgement[];
+  /** Per rule, the index of the first failing scene (or -1). */
+  firstFailure: Record<Rule, number>;
+}
+
+export const GENERATED_RULES: readonly { rule: Rule; requirement: string; level: 'must' | 'should' }[] = [
+  { rule: 'complete-or-unreliable', requirement: 'trace-complete-or-nonzero', level: 'must' },
+  { rule: 'exact-or-unreliable', requirement: 'reliable-trace-in-true-order', level: 'should' },
+];
+
+export function judgeCase(c: GeneratedCase, unwinder: Unwinder): CaseJudgement {
+  const judgements = c.scenes.map((s) => judge(s.snap, s.scene.truth, walkInProcess(unwinder, s.snap)));
+  const firstFailure = {} as Record<Rule, number>;
+  for (const { rule } of GENERATED_RULES) firstFailure[rule] = judgements.findIndex((j) => !applyRule(rule, j).pass);
+  return { judgements, firstFailure };
+}
+
+export const scenarioId = (p: GenProgram): string => `generated-${p.id}`;
+
+export function describeProgram(p: GenProgram): string {
+  const tails = p.functions.filter((f) => f.tail).length;
+  const frameless = p.functions.filter((f) => !f.frame).length;
+  const ins = [...p.instrument.fgraph.map((f) => `fgraph ${f}`), ...p.instrument.kretprobe.map((f) => `kretprobe ${f}`)];
+  return `${p.functions.length} functions (${tails} tail calls, ${frameless} frameless), size ${programSize(p)}${ins.length ? `, ${ins.join(', ')}` : ''}`;
+}
+
+/** The ScenarioResults of one case for one profile: one per rule, filed under that rule's requirement. */
+export function caseResults(profile: string, c: GeneratedCase, cj: CaseJudgement, durationMs: number): ScenarioResult[] {
+  const outcomes: Partial<Record<Outcome, number>> = {};
+  const byKind: Partial<Record<WalkKind, { walks: number; sound: number }>> = {};
+  cj.judgements.forEach((j, i) => {
+    outcomes[j.outcome] = (outcomes[j.outcome] ?? 0) + 1;
+    const k = (byKind[c.scenes[i]!.kind] ??= { walks: 0, sound: 0 });
+    k.walks++;
+    if (j.outcome === 'sound-reliable') k.sound++;
+  });
+  return GENERATED_RULES.map(({ rule, requirement, level }, ri) => {
+    const walks: WalkReport[] = [];
+    const messages: string[] = [];
+    cj.judgements.forEach((j, i) => {
+      const v = applyRule(rule, j);
+      if (v.pass || walks.length >= 5) return;
+      const s = c.scenes[i]!.scene;
+      walks.push(toWalkReport(s.snapshot.id, s.moment, j));
+      messages.push(`${s.moment}: ${v.message}`);
+    });
+    const failed = cj.firstFailure[rule] >= 0;
+    return {
+      profile,
+      id: `${scenarioId(c.program)}`,
+      name: `generated program ${c.program.id} on ${c.arch} (seed ${c.program.seed}): ${describeProgram(c.program)}; ${c.scenes.length} walks`,
+      uri: `generated/${c.arch}/seed-${c.program.seed}`,
+      topic: 'core-contract',
+      requirement,
+      level,
+      status: failed ? 'failed' : 'passed',
+      ...(failed ? { message: messages[0] } : {}),
+      walks,
+      // Usefulness counts each walk once: on the core rule's record only.
+      ...(ri === 0 ? { byKind, sweep: { walks: cj.judgements.length, reliable: outcomes['sound-reliable'] ?? 0, outcomes } } : {}),
+      durationMs: ri === 0 ? durationMs : 0,
+    };
+  });
+}
