@@ -64,9 +64,10 @@ export interface GenOptions {
   pKretprobe: number;
   /**
    * Allow a kretprobe on a function reached by tail calls from an fgraph-traced one (both rewrite the one
-   * return slot, kretprobe outermost). Off by default: every reference unwinder that recovers return
-   * addresses as the kernel does (ftrace_graph_ret_addr, then kretprobe_find_ret_addr, once each) then
-   * reports return_to_handler in place of the real caller; found by this generator (see docs/generate.md).
+   * return slot, kretprobe outermost). An unwinder that recovers as the kernel does (ftrace_graph_ret_addr,
+   * then kretprobe_find_ret_addr, once each) reports return_to_handler in place of the real caller: found
+   * by this generator (docs/generate.md); the reference unwinders recover the fgraph address behind the
+   * kretprobe too. On by default.
    */
   fgraphUnderKretprobe: boolean;
 }
@@ -81,7 +82,7 @@ export const DEFAULT_OPTIONS: GenOptions = {
   pHelperCall: 0.35,
   pFgraph: 0.12,
   pKretprobe: 0.08,
-  fgraphUnderKretprobe: false,
+  fgraphUnderKretprobe: true,
 };
 
 const body = (r: Prng, max: number): Step[] => {

@@ -194,7 +194,11 @@ function recoverKretprobe(s: State): KunwindError | undefined {
 }
 
 function recover(s: State): KunwindError | undefined {
-  return recoverFgraph(s) ?? recoverKretprobe(s);
+  const before = s.pc;
+  const e = recoverFgraph(s) ?? recoverKretprobe(s);
+  if (e) return e;
+  // After the kretprobe, an address fgraph had rewritten (see kunwindRecoverReturnAddress).
+  return s.pc !== before ? recoverFgraph(s) : undefined;
 }
 
 // ---------------------------------------------------------------- frame records

@@ -179,6 +179,11 @@ export function kunwindRecoverReturnAddress(state: KunwindState): KunwindError |
   if (k !== state.pc) {
     state.pc = k;
     state.flags.kretprobe = true;
+    // A kretprobed function tail-called from a graph-traced one: the instance saved the slot as
+    // fgraph had rewritten it, so recover that too (the kernel stops here and loses the caller).
+    const again = ftraceGraphRetAddr(snap, state.graphIdx, state.pc, state.fp);
+    if (again === undefined) return err(`kunwind_recover_return_address: return_to_handler behind __kretprobe_trampoline at fp ${h(state.fp)} has no ret_stack entry`);
+    state.pc = again;
   }
   return undefined;
 }

@@ -131,7 +131,12 @@ export function recoverRetAddr(snap: LoadedSnapshot, st: RecoverState, ret: numb
   if (g === undefined) throw new UnwindError(`return_to_handler at ${hex(retp)} has no matching ret_stack entry`);
   const k = kretprobeFindRetAddr(snap, st.krCur, g, retp);
   if (k === undefined) throw new UnwindError(`kretprobe trampoline at ${hex(retp)} has no matching instance`);
-  return k;
+  if (k === g) return k;
+  // A kretprobed function tail-called from a graph-traced one: the instance saved the slot as fgraph
+  // had rewritten it, so recover that too (the kernel's unwind_recover_ret_addr() stops here).
+  const again = ftraceGraphRetAddr(snap, st.graphIdx, k, retp);
+  if (again === undefined) throw new UnwindError(`return_to_handler behind the kretprobe trampoline at ${hex(retp)} has no matching ret_stack entry`);
+  return again;
 }
 
 /** The frames an unwinder yields, one per step, as unwind_next_frame() moves the state. */
