@@ -47,6 +47,18 @@ Feature: Rewriting of return addresses
       When a reliable stacktrace is requested for the task
       Then the trace is complete or reported unreliable
 
+    @id:kretprobe-behind-fgraph-tail-call @arch:x86_64
+    Example: a graph-traced function tail-calls a kretprobed one, and both rewrote the one return slot
+      The kretprobe saved return_to_handler as the original return address: recovering it gives the
+      graph tracer's address, which must be recovered in turn, or the walk reported unreliable.
+      (x86_64 only: kernels with frame pointers, as arm64's are, build C with -fno-optimize-sibling-calls,
+      so a traced function never tail-calls there.)
+      Given a task blocked in schedule() below a tail call from tail_a to tail_b
+      And function-graph tracing of tail_a
+      And a kretprobe on tail_b
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+
     @id:irq-sweep-fgraph-tail-call @sweep
     Example: an IRQ at every instruction boundary of a graph-traced tail call
       Given a task blocked in schedule() below a tail call from tail_a to tail_b
