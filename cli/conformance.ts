@@ -16,6 +16,7 @@ import { readResults, writeCrossReports, writeProfileReports } from '../src/repo
 import { builtinProfile, builtinProfiles, loadProfile } from '../src/unwinders/profiles';
 import type { Profile } from '../src/unwinders/types';
 import { referenceUnwinder } from '../src/unwinders/registry';
+import { setSceneSharing } from '../src/scene';
 import { SchemaError } from '../src/schema/validate';
 import { closeAllWalkers } from '../src/conformance/session';
 import { generateAllure, keepRequirementFeatures, writeAllureExtras } from './allure';
@@ -322,6 +323,10 @@ export async function main(argv: readonly string[]): Promise<number> {
 async function runAll(o: CliOptions, out: string, dest: OutDir, list: Target[], cat: CatalogueView, expected: ReturnType<typeof loadExpectations> | undefined): Promise<number> {
   const stage = dest.staging;
   if (o.html) mark(join(stage, 'allure-results'));
+  // Arches with several profiles share one build of each scene; a lone profile keeps sweeps lazy.
+  const perArch = new Map<string, number>();
+  for (const t of list) perArch.set(t.profile.arch, (perArch.get(t.profile.arch) ?? 0) + 1);
+  setSceneSharing([...perArch].filter(([, n]) => n > 1).map(([a]) => a as Profile['arch']));
 
   const filter = tagExpression(o) || undefined;
   const conformances: Conformance[] = [];

@@ -1,12 +1,20 @@
 /**
  * The arch kits, by arch, loaded on first use. Scenes are deterministic functions of their spec, so
- * the kit handed out remembers what it built: every profile of an arch shares one build of each
- * scene and sweep. Only the arch in use is kept (profiles of one arch run one after another).
+ * when several profiles of an arch run (setSceneSharing), the kit handed out remembers what it built:
+ * they share one build of each scene and sweep. Only the arch in use is kept (profiles of one arch run
+ * one after another). A single profile gets the plain kit: sweeps stay lazy and memory stays flat.
  */
 import type { Arch } from '../snapshot/types';
 import type { ArchKit, Scene } from './types';
 
 const kits = new Map<Arch, ArchKit>();
+let sharing: ReadonlySet<Arch> = new Set();
+
+/** The arches whose scenes are built once and shared (those with more than one profile in the run). */
+export function setSceneSharing(arches: Iterable<Arch>): void {
+  sharing = new Set(arches);
+  kits.clear();
+}
 
 function caching(kit: ArchKit): ArchKit {
   const scenes = new Map<string, Scene>();
@@ -33,7 +41,7 @@ export function kitFor(arch: Arch): ArchKit {
   if (!k) {
     kits.clear();
     const kit = arch === 'arm64' ? (require('../kernel/arm64/kit') as { kit: ArchKit }).kit : (require('../kernel/x86_64/kit') as { kit: ArchKit }).kit;
-    kits.set(arch, (k = caching(kit)));
+    kits.set(arch, (k = sharing.has(arch) ? caching(kit) : kit));
   }
   return k;
 }
