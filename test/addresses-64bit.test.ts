@@ -10,13 +10,11 @@ import { after, test } from 'node:test';
 import { join } from 'path';
 import { fromU64, hex, isCanonical, toU64, unhex } from '../src/machine/addr';
 import { Memory } from '../src/machine/memory';
-import { SymbolTable } from '../src/machine/symbols';
 import { judge } from '../src/oracle/oracle';
 import { startExternalWalker, type ExternalWalker } from '../src/protocol/external-walker';
-import { ARM64_ABI } from '../src/isa/arm64/abi';
 import { kitFor } from '../src/scene/index';
-import { loadSnapshot, makeSnapshot } from '../src/snapshot/io';
-import type { Snapshot } from '../src/snapshot/types';
+import { loadSnapshot } from '../src/snapshot/io';
+import { tinySnapshot } from './fixtures/tiny-snapshot';
 
 const WORDS = ['0x0', '0x400100', '0x4141414141', '0xffff800080010000', '0xffffffff81000000', '0xffffffffffffffff', '0x0000ffff80010000', '0x1000000000000', '0xdeadbeefdeadbeef', '0x8000000000000000'];
 
@@ -69,32 +67,7 @@ test('snapshots carry canonical kernel virtual addresses: arm64 0xffff8000_8xxxx
   }
 });
 
-/** A hand-made arm64 snapshot and a plugin that answers from a script of canned answers. */
-function tinySnapshot(): Snapshot {
-  const mem = new Memory();
-  mem.map({ name: 'kernel-text', kind: 'kernel-text', base: 0x800080001000, size: 0x1000 });
-  mem.map({ name: 'task-stack-1', kind: 'task-stack', base: 0x800080100000, size: 0x4000, owner: '1' });
-  const syms = new SymbolTable([
-    { name: 'schedule', start: 0x800080001000, end: 0x800080001100, kind: 'func', region: 'kernel-text' },
-    { name: 'do_nanosleep', start: 0x800080001100, end: 0x800080001200, kind: 'func', region: 'kernel-text' },
-  ]);
-  return makeSnapshot({
-    id: 'test/64bit',
-    arch: 'arm64',
-    task: { pid: 1, comm: 'tiny', kind: 'kthread', state: 'blocked' },
-    regs: { pc: 0x800080001010, sp: 0x800080103e00, x29: 0x800080103e00 },
-    mem,
-    syms,
-    stacks: [{ region: 'task-stack-1', type: 'task' }],
-    ptRegs: 0x800080104000 - ARM64_ABI.PT_REGS_SIZE,
-    finalFrame: 0x800080104000 - ARM64_ABI.PT_REGS_SIZE + ARM64_ABI.S_STACKFRAME,
-    abi: { ...ARM64_ABI },
-    unwind: {},
-    fgraph: null,
-    kretprobes: [],
-  });
-}
-
+/** A plugin that answers from a script of canned answers. */
 const PLUGIN = `'use strict';
 const answers = JSON.parse(process.env.ANSWERS);
 const send = (m) => process.stdout.write(JSON.stringify(m) + '\\n');
@@ -127,7 +100,7 @@ test('protocol: a failed walk whose partial trace ends in a corrupt 64-bit value
   ];
   const w = await startExternalWalker(`ANSWERS='${JSON.stringify(answers)}' node ${join(dir, 'plugin.js')}`, { timeoutMs: 5000, validate: true });
   walkers.push(w);
-  const snap = tinySnapshot();
+  const snap = tinySnapshot('test/64bit');
   const loaded = loadSnapshot(snap);
   const truth = { frames: [{ fn: 'schedule', addr: 0x800080001010, why: 'pc' as const }, { fn: 'do_nanosleep', addr: 0x800080001110, why: 'call' as const }] };
 

@@ -4,39 +4,15 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { after, describe, it } from 'node:test';
 import { join } from 'path';
-import { Memory } from '../src/machine/memory';
-import { SymbolTable } from '../src/machine/symbols';
 import { judge } from '../src/oracle/oracle';
-import { loadSnapshot, makeSnapshot } from '../src/snapshot/io';
+import { loadSnapshot } from '../src/snapshot/io';
+import { tinySnapshot } from './fixtures/tiny-snapshot';
 import type { Snapshot } from '../src/snapshot/types';
 import { ProtocolError, startExternalWalker, type ExternalWalker } from '../src/protocol/external-walker';
-import { ARM64_ABI } from '../src/isa/arm64/abi';
 
 const ROOT = join(__dirname, '..');
 const plugin = (f: string) => `node ${join(ROOT, 'examples', 'misbehaving', f)}`;
 
-/** A tiny hand-made arm64 snapshot: enough for the protocol (the plugins do not unwind). */
-function tinySnapshot(): Snapshot {
-  const mem = new Memory();
-  mem.map({ name: 'kernel-text', kind: 'kernel-text', base: 0x800080001000, size: 0x1000 });
-  mem.map({ name: 'task-stack-1', kind: 'task-stack', base: 0x800080100000, size: 0x4000, owner: '1' });
-  const syms = new SymbolTable([{ name: 'schedule', start: 0x800080001000, end: 0x800080001100, kind: 'func', region: 'kernel-text' }]);
-  return makeSnapshot({
-    id: 'test/tiny',
-    arch: 'arm64',
-    task: { pid: 1, comm: 'tiny', kind: 'kthread', state: 'blocked' },
-    regs: { pc: 0x800080001010, sp: 0x800080103e00, x29: 0x800080103e00 },
-    mem,
-    syms,
-    stacks: [{ region: 'task-stack-1', type: 'task' }],
-    ptRegs: 0x800080104000 - ARM64_ABI.PT_REGS_SIZE,
-    finalFrame: 0x800080104000 - ARM64_ABI.PT_REGS_SIZE + ARM64_ABI.S_STACKFRAME,
-    abi: { ...ARM64_ABI },
-    unwind: {},
-    fgraph: null,
-    kretprobes: [],
-  });
-}
 
 const snap = tinySnapshot();
 const loaded = loadSnapshot(snap);

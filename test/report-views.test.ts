@@ -24,6 +24,14 @@ import { hex } from '../src/machine/addr';
 import { loadSnapshot } from '../src/snapshot/io';
 import { builtinProfile } from '../src/unwinders/profiles';
 import { DROPPED_TRACE, DUPLICATED_TRACE, TRUE_TRACE, result, walk } from './fixtures/report/walks';
+import type { ScenarioResult } from '../src/report/results';
+import type { Profile } from '../src/unwinders/types';
+
+/** The conformance record of `results` for `profile`, against the real catalogue. */
+function judged(profile: Profile, results: ScenarioResult[]) {
+  const { requirements, applies } = loadCatalogueView();
+  return buildConformance({ profile, requirements, ...(applies ? { applies } : {}), results });
+}
 
 test('an rc != 0 walk does not label the true frames "omitted, as the spec allows"', () => {
   const w = walk(-22, []);
@@ -93,17 +101,11 @@ test('spec links resolve to headings of the spec (upstream numbering), for every
 
 test('JUnit and colours carry the level: a MUST failure, a SHOULD failure and a MUST breached from a MAY scenario differ', () => {
   const profile = builtinProfile('arm64-fp');
-  const { requirements, applies } = loadCatalogueView();
-  const c = buildConformance({
-    profile,
-    requirements,
-    ...(applies ? { applies } : {}),
-    results: [
+  const c = judged(profile, [
       result({ requirement: 'trace-complete-or-nonzero', id: 'must-one', status: 'failed', level: 'must', message: 'rule broken', walks: [walk(0, DUPLICATED_TRACE)] }),
       result({ requirement: 'reliable-trace-in-true-order', id: 'should-one', status: 'failed', level: 'should', message: 'out of order', walks: [walk(0, DUPLICATED_TRACE)] }),
       result({ requirement: 'return-to-handler-middle-optional', id: 'may-breach', status: 'failed', level: 'may', message: 'x', walks: [walk(0, DROPPED_TRACE)] }),
-    ],
-  });
+  ]);
   const x = junit(c);
   assert.match(x, /<testcase classname="arm64-fp\.MUST" name="\[MUST\] trace-complete-or-nonzero: [^"]*" time="0"><properties>.*<\/properties><failure /);
   assert.match(x, /name="\[MUST\] must-one: [^"]*"/);
@@ -142,18 +144,12 @@ test('Allure: messages lose stack frames; history is carried over from a single-
 test('Allure results follow the record: Failed for a failed rule, Broken for an errored scenario, Skipped for not run; attachments for failures', () => {
   const out = mkdtempSync(join(tmpdir(), 'allure-prepare-'));
   const profile = { ...builtinProfile('arm64-fp'), name: 'p1' };
-  const { requirements, applies } = loadCatalogueView();
-  const c = buildConformance({
-    profile,
-    requirements,
-    ...(applies ? { applies } : {}),
-    results: [
+  const c = judged(profile, [
       result({ requirement: 'trace-complete-or-nonzero', id: 'rule-broken', status: 'failed', level: 'must', message: 'expected rc != 0, got unsafe', walks: [walk(0, DROPPED_TRACE)] }),
       result({ requirement: 'walk-terminates', id: 'plugin-crashed', status: 'errored', level: 'must', message: 'Error: the unwinder exited (code 1)\n    at ExternalWalker.walk (/x/external-walker.ts:10:3)', walks: [] }),
       result({ requirement: 'walk-memory-safe', id: 'nothing-observed', status: 'not-run', level: 'must', message: 'nothing was observed', walks: [] }),
       result({ requirement: 'plt-and-veneers-handled', id: 'may-pass-unsafe', status: 'passed', level: 'should', walks: [walk(0, DROPPED_TRACE)] }),
-    ],
-  });
+  ]);
   mkdirSync(join(out, 'p1'), { recursive: true });
   writeFileSync(join(out, 'p1', 'conformance.json'), JSON.stringify(c));
   const dir = join(out, 'allure-results');

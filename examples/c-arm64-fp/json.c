@@ -1,7 +1,9 @@
 /* A tiny JSON DOM parser, just enough for snapshots. Strings are unescaped in place. */
-#include "json.h"
+#define _POSIX_C_SOURCE 200809L	/* getline() */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "json.h"
 
 struct parser {
 	char *p;
@@ -196,4 +198,45 @@ const char *json_str(const struct json *obj, const char *key)
 {
 	struct json *v = json_get(obj, key);
 	return v && v->type == JSON_STRING ? v->str : NULL;
+}
+
+int json_serve(const char *who, int version, void (*start)(void *ctx), void (*walk)(long seq, struct json *snapshot, void *ctx), void *ctx)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	int rc = 0;
+
+	while (getline(&line, &cap, stdin) > 0) {
+		const char *err = NULL, *cmd;
+		struct json *req = json_parse(line, &err);
+		struct json *seq;
+
+		if (!req) {
+			fprintf(stderr, "%s: unparseable request: %s\n", who, err);
+			continue;
+		}
+		cmd = json_str(req, "cmd");
+		seq = json_get(req, "seq");
+		if (cmd && !strcmp(cmd, "start")) {
+			struct json *v = json_get(req, "version");
+			if (!v || v->type != JSON_NUMBER || (int)v->num != version) {
+				fprintf(stderr, "%s: runner speaks another protocol version\n", who);
+				json_free(req);
+				rc = 2;
+				break;
+			}
+			start(ctx);
+		} else if (cmd && !strcmp(cmd, "walk") && seq && seq->type == JSON_NUMBER) {
+			walk((long)seq->num, json_get(req, "snapshot"), ctx);
+		} else if (cmd && !strcmp(cmd, "stop")) {
+			json_free(req);
+			break;
+		} else {
+			fprintf(stderr, "%s: unknown request\n", who);
+		}
+		fflush(stdout);
+		json_free(req);
+	}
+	free(line);
+	return rc;
 }

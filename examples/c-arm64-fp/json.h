@@ -23,4 +23,11 @@ struct json *json_get(const struct json *obj, const char *key);
 /* String member, or NULL. */
 const char *json_str(const struct json *obj, const char *key);
 
+/*
+ * The plugin protocol's request loop on stdin: `start` (checked against `version`) calls start(),
+ * `walk` calls walk(seq, snapshot), `stop` ends it. Returns 0, or 2 for another protocol version.
+ * `who` prefixes messages on stderr.
+ */
+int json_serve(const char *who, int version, void (*start)(void *ctx), void (*walk)(long seq, struct json *snapshot, void *ctx), void *ctx);
+
 #endif

@@ -86,41 +86,19 @@ static void answer_walk(long seq, struct json *snapshot_json)
 	snapshot_free(&snap);
 }
 
+static void on_start(void *ctx)
+{
+	(void)ctx;
+	answer_start();
+}
+
+static void on_walk(long seq, struct json *snapshot, void *ctx)
+{
+	(void)ctx;
+	answer_walk(seq, snapshot);
+}
+
 int main(void)
 {
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-
-	while ((n = getline(&line, &cap, stdin)) > 0) {
-		const char *err = NULL, *cmd;
-		struct json *req = json_parse(line, &err);
-		struct json *seq;
-
-		if (!req) {
-			fprintf(stderr, "c-arm64-fp: unparseable request: %s\n", err);
-			continue;
-		}
-		cmd = json_str(req, "cmd");
-		seq = json_get(req, "seq");
-		if (cmd && !strcmp(cmd, "start")) {
-			struct json *v = json_get(req, "version");
-			if (!v || v->type != JSON_NUMBER || (int)v->num != PROTOCOL_VERSION) {
-				fprintf(stderr, "c-arm64-fp: runner speaks another protocol version\n");
-				return 2;
-			}
-			answer_start();
-		} else if (cmd && !strcmp(cmd, "walk") && seq && seq->type == JSON_NUMBER) {
-			answer_walk((long)seq->num, json_get(req, "snapshot"));
-		} else if (cmd && !strcmp(cmd, "stop")) {
-			json_free(req);
-			break;
-		} else {
-			fprintf(stderr, "c-arm64-fp: unknown request\n");
-		}
-		fflush(stdout);
-		json_free(req);
-	}
-	free(line);
-	return 0;
+	return json_serve("c-arm64-fp", PROTOCOL_VERSION, on_start, on_walk, NULL);
 }

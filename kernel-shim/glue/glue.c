@@ -706,12 +706,26 @@ static char *read_file(const char *path)
 	return buf;
 }
 
+/* The start answer the tree's build wrote, sent as it is. */
+static char *start_answer;
+
+static void on_start(void *ctx)
+{
+	(void)ctx;
+	printf("%s\n", start_answer);
+}
+
+static void on_walk(long seq, struct json *snapshot, void *ctx)
+{
+	answer_walk(seq, snapshot, ctx);
+}
+
 int main(int argc, char **argv)
 {
-	char *line = NULL, *start, *arch_start;
-	size_t cap = 0;
+	char *start, *arch_start;
 	ssize_t n;
-	char arch[16] = "";
+	int rc;
+	static char arch[16] = "";
 	struct sigaction sa;
 
 	if (argc < 2 || !(start = read_file(argv[1]))) {
@@ -728,37 +742,9 @@ int main(int argc, char **argv)
 	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
 	sigaction(SIGSEGV, &sa, NULL);
 	sigaction(SIGBUS, &sa, NULL);
+	start_answer = start;
 
-	while ((n = getline(&line, &cap, stdin)) > 0) {
-		const char *err = NULL, *cmd;
-		struct json *req = json_parse(line, &err);
-		struct json *seq;
-
-		if (!req) {
-			fprintf(stderr, "kernel-tree: unparseable request: %s\n", err);
-			continue;
-		}
-		cmd = json_str(req, "cmd");
-		seq = json_get(req, "seq");
-		if (cmd && !strcmp(cmd, "start")) {
-			struct json *v = json_get(req, "version");
-			if (!v || v->type != JSON_NUMBER || (int)v->num != PROTOCOL_VERSION) {
-				fprintf(stderr, "kernel-tree: runner speaks another protocol version\n");
-				return 2;
-			}
-			printf("%s\n", start);
-		} else if (cmd && !strcmp(cmd, "walk") && seq && seq->type == JSON_NUMBER) {
-			answer_walk((long)seq->num, json_get(req, "snapshot"), arch);
-		} else if (cmd && !strcmp(cmd, "stop")) {
-			json_free(req);
-			break;
-		} else {
-			fprintf(stderr, "kernel-tree: unknown request\n");
-		}
-		fflush(stdout);
-		json_free(req);
-	}
-	free(line);
+	rc = json_serve("kernel-tree", PROTOCOL_VERSION, on_start, on_walk, arch);
 	free(start);
-	return 0;
+	return rc;
 }

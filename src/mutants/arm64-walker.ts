@@ -238,25 +238,6 @@ function nextFrameRecord(s: State): Step {
   return { kind: 'frame' };
 }
 
-function readRegs(s: State, regs: number): SavedRegs | KunwindError {
-  const { abi } = s;
-  const from = s.st.cur?.type;
-  const info = s.st.find(regs, abi.PT_REGS_SIZE);
-  if (!info) return err(`kunwind_next_regs_pc: pt_regs at ${h(regs)} are not wholly on an accessible stack`);
-  s.st.consume(info, regs, abi.PT_REGS_SIZE);
-  const m = s.mem;
-  return {
-    regs,
-    pc: m.read64(regs + abi.S_PC),
-    lr: m.read64(regs + abi.S_LR),
-    fp: m.read64(regs + abi.S_FP),
-    sp: m.read64(regs + abi.S_SP),
-    pstate: m.read64(regs + abi.S_PSTATE),
-    stack: info.type,
-    from,
-  };
-}
-void kunwindReadRegs;
 
 // ---------------------------------------------------------------- identification (meta)
 
@@ -344,7 +325,7 @@ function boundary(s: State, regsAddr: number, trace: number[]): Verdict {
     return err(`exception boundary (pt_regs at ${h(regsAddr)}); the LR may have been live`);
   }
   if (k.kind === 'meta' && k.rejectAllBoundaries) return err(`conservative: exception boundary at pt_regs ${h(regsAddr)} rejected`);
-  const r = readRegs(s, regsAddr);
+  const r = kunwindReadRegs({ abi: s.abi, mem: s.mem, stacks: s.st }, regsAddr);
   if (isError(r)) return r;
   const nmi = !k.nmiAsIrq && isNmiBoundary(s.snap, r, trace[trace.length - 1]);
   if (k.kind === 'meta' && nmi && (k.nmiPolicy ?? 'reject') !== 'unwind') return err(`exception boundary at pt_regs ${h(regsAddr)} is an NMI (policy: reject)`);

@@ -250,7 +250,14 @@ export interface SavedRegs {
 }
 
 /** kunwind_next_regs_pc(): find and consume the pt_regs of an exception boundary and read them. */
-export function kunwindReadRegs(state: KunwindState, regs: number): SavedRegs | KunwindError {
+/** What kunwind_next_regs_pc() needs of the stack bookkeeping (UnwindStacks, or a patched copy of it). */
+export interface StackCursor {
+  readonly cur: StackInfo | null;
+  find(addr: number, size: number): StackInfo | undefined;
+  consume(info: StackInfo, addr: number, size: number): void;
+}
+
+export function kunwindReadRegs(state: Pick<KunwindState, 'abi' | 'mem'> & { stacks: StackCursor }, regs: number): SavedRegs | KunwindError {
   const { abi } = state;
   const from = state.stacks.cur?.type;
   const info = state.stacks.find(regs, abi.PT_REGS_SIZE);
