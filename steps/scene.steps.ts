@@ -94,6 +94,9 @@ Given("a saved frame pointer into another task's stack", function (this: W) {
 Given('a saved frame pointer that points down the stack', function (this: W) {
   this.corrupt('frame-pointer-downward');
 });
+Given('a saved frame pointer to a frame record that straddles the top of the stack', function (this: W) {
+  this.corrupt('frame-pointer-straddles-stack-top');
+});
 Given('a saved return address that is not kernel text', function (this: W) {
   this.corrupt('return-address-garbage');
 });

@@ -100,6 +100,7 @@ export type Corruption =
   | 'frame-pointer-unmapped' // a saved frame link points into unmapped memory
   | 'frame-pointer-other-task' // a saved frame link points into another task's stack
   | 'frame-pointer-downward' // a saved frame link points below the current record (stack grows the wrong way)
+  | 'frame-pointer-straddles-stack-top' // a saved frame link points 8 bytes below the top of its stack: the record would straddle the top
   | 'return-address-garbage' // a saved return address is not kernel text
   // The innermost kernel-mode exception frame (pt_regs) on the task's stacks (exception moments only):
   | 'exception-pc-garbage' // its saved pc / ip is not kernel text
