@@ -171,6 +171,9 @@ Given('a task blocked in schedule\\(\\) below a function that keeps a copy of it
 Given('a saved frame pointer that points at that stale copy of the final frame record', function (this: W) {
   this.corrupt('frame-pointer-to-stale-final');
 });
+Given('the return address below that copy points into the system call entry code, where user-mode pt_regs follow', function (this: W) {
+  this.corrupt('return-address-to-stale-user-regs');
+});
 Given('the corruption is in frame record {int} counted from the innermost', function (this: W, depth: number) {
   this.session.corruptDepth(depth);
 });

@@ -404,7 +404,6 @@ export const CATALOGUE: readonly MutantEntry[] = [
       kind: 'faulty',
       description: 'user-mode pt_regs end the walk successfully wherever they are met, not only at task_pt_regs(task)',
       requirement: 'termination-verified',
-      knownGap: 'no scene has user-mode pt_regs (stale or forged) met before task_pt_regs(task)',
     },
     { userRegsAnywhere: true },
   ),

@@ -118,7 +118,11 @@ export type Corruption =
   | 'kretprobe-instance-wrong-ret' // the newest kretprobe instance's saved return address is not kernel text
   // A saved frame link points at a stale copy of the task's user-mode pt_regs (its FINAL frame record) left
   // mid-stack, in the local struct pt_regs of regscopy_fn (workload regs-copy-sleep): the end met too early.
-  | 'frame-pointer-to-stale-final';
+  | 'frame-pointer-to-stale-final'
+  // x86_64: the return address of regscopy_fn's call to schedule() is overwritten with the entry code's return
+  // point after do_syscall_64, whose ORC entry says user-mode pt_regs follow: they are read from the stale
+  // copy in regscopy_fn's frame, right above the slot.
+  | 'return-address-to-stale-user-regs';
 
 export interface SceneSpec {
   workload: Workload;
