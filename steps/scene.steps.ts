@@ -67,6 +67,9 @@ Given('function-graph tracing of {word}', function (this: W, fn: string) {
 Given('a kretprobe on {word}', function (this: W, fn: string) {
   this.session.trace('kretprobe', fn);
 });
+Given('two kretprobes on {word}', function (this: W, fn: string) {
+  this.session.trace('kretprobe', fn, 2);
+});
 Given('an optimised kprobe at instruction {int} of {word}', function (this: W, index: number, fn: string) {
   this.session.optprobe(fn, index);
 });

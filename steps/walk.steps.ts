@@ -8,6 +8,9 @@ When('a reliable stacktrace is requested for the task', function (this: W) {
 When('a reliable stacktrace is requested from the interrupt handler', function (this: W) {
   return this.session.requestFromHandler();
 });
+When('a reliable stacktrace of the current task is requested from a kretprobe return handler', function (this: W) {
+  return this.session.requestFromKretprobeHandler();
+});
 When('the kernel image is analysed at build time', function (this: W) {
   this.session.analyse();
 });

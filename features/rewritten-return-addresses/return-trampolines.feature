@@ -21,6 +21,20 @@ Feature: Rewriting of return addresses
       When a reliable stacktrace is requested for the task
       Then the trace is complete or reported unreliable
 
+    @id:kretprobe-handler-walks-current-two-probes @arch:arm64
+    Example: a return handler walks its own task while the returning frame's two instances are still listed
+      __kretprobe_trampoline_handler() gives each instance of the returning frame the real return
+      address before running its handler, and unlinks them only afterwards: the instance list then holds
+      two instances for work_c, and the one for work_b comes after them. Matching an instance to a frame
+      by its position in the list, not by its frame pointer, takes work_c's second instance for work_b.
+      (arm64 only: x86_64's rethook neither rewrites the saved addresses nor leaves the trampoline's
+      address in a frame record while the handlers run.)
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And two kretprobes on work_c
+      And a kretprobe on work_b
+      When a reliable stacktrace of the current task is requested from a kretprobe return handler
+      Then the trace is complete or reported unreliable
+
     @id:nested-fgraph-graph-stack-index
     Example: several traced functions: each return_to_handler is matched to its own ret_stack entry
       Given a task blocked in schedule() below a system call

@@ -296,8 +296,8 @@ export class ConformanceSession {
     this.beforeInsn = { kind, fn, insn };
   }
 
-  trace(kind: 'fgraph' | 'kretprobe' | 'ftraceRegs', fn: string): void {
-    (this.instrument[kind] ??= []).push(fn);
+  trace(kind: 'fgraph' | 'kretprobe' | 'ftraceRegs', fn: string, times = 1): void {
+    for (let i = 0; i < times; i++) (this.instrument[kind] ??= []).push(fn);
   }
 
   optprobe(fn: string, index: number): void {
@@ -367,6 +367,20 @@ export class ConformanceSession {
     return this.request('in-handler');
   }
 
+  /** Walk current from the first kretprobe return handler that runs (no exception in between). */
+  async requestFromKretprobeHandler(): Promise<'skipped' | undefined> {
+    if (this.exception || this.sweepOver || this.beforeInsn) throw new Error('a walk from a kretprobe return handler takes no exception');
+    await this.walkScene(kitFor(this.profile.arch).buildScene({ ...this.spec('in-handler'), moment: { kind: 'kretprobe-handler' } }));
+    return this.skippedWalk();
+  }
+
+  private skippedWalk(): 'skipped' | undefined {
+    const skipped = this.walks.find((w) => w.skipped !== undefined);
+    if (!skipped) return undefined;
+    this.forced = { status: 'skipped', message: `the implementation skipped the walk: ${skipped.skipped}` };
+    return 'skipped';
+  }
+
   private async request(walk: 'in-handler' | 'preempted'): Promise<'skipped' | undefined> {
     const kit = kitFor(this.profile.arch);
     if (this.sweepOver) {
@@ -407,10 +421,7 @@ export class ConformanceSession {
       if (walk === 'in-handler' && !this.exception) throw new Error('a walk from the handler needs an exception (Given an IRQ is taken ...)');
       await this.walkScene(kit.buildScene(this.spec(walk)));
     }
-    const skipped = this.walks.find((w) => w.skipped !== undefined);
-    if (!skipped) return undefined;
-    this.forced = { status: 'skipped', message: `the implementation skipped the walk: ${skipped.skipped}` };
-    return 'skipped';
+    return this.skippedWalk();
   }
 
   /** One walk from an NMI taken before each instruction of the exception's handling (a sweep). */
@@ -575,7 +586,7 @@ export class ConformanceSession {
     const c = this.profile.claims;
     if (!c.identifiesReliableExceptionUnwind) return false;
     const m = scene.spec.moment;
-    if (m.kind === 'blocked') return true;
+    if (m.kind === 'blocked' || m.kind === 'kretprobe-handler') return true;
     if (m.exception === 'irq' && !c.unwindsAcrossIrq) return false;
     return !(m.exception === 'nmi' || m.nested === 'nmi') || c.unwindsAcrossNmi;
   }
@@ -626,7 +637,7 @@ export class ConformanceSession {
    */
   private unwindable(scene: Scene): boolean {
     const m = scene.spec.moment;
-    const nmi = m.kind !== 'blocked' && (m.exception === 'nmi' || m.nested === 'nmi');
+    const nmi = 'exception' in m && (m.exception === 'nmi' || m.nested === 'nmi');
     if (nmi && !this.profile.claims.unwindsAcrossNmi) return false;
     const frames = scene.truth.frames;
     if (frames.some((f) => f.omissible && f.why !== 'pc')) return false;
@@ -703,7 +714,7 @@ export class ConformanceSession {
     const out: NonNullable<ScenarioResult['byKind']> = {};
     for (const w of this.walks) {
       const m = w.scene.spec.moment;
-      const t = (out[m.kind === 'blocked' ? 'blocked' : m.walk] ??= { walks: 0, sound: 0 });
+      const t = (out[m.kind === 'blocked' ? 'blocked' : m.kind === 'kretprobe-handler' ? 'running' : m.walk] ??= { walks: 0, sound: 0 });
       t.walks++;
       if (w.judgement.outcome === 'sound-reliable') t.sound++;
     }

@@ -12,7 +12,7 @@ import type { GroundTruth } from '../truth/shadow';
  */
 export function walkContext(spec: SceneSpec, running: boolean, truth: GroundTruth, syms: SymbolTable): SnapshotContext {
   const mo = spec.moment;
-  const exc = running && mo.kind !== 'blocked' ? (mo.nested === 'nmi' ? 'nmi' : mo.exception) : undefined;
+  const exc = running && 'exception' in mo ? (mo.nested === 'nmi' ? 'nmi' : mo.exception) : undefined;
   return {
     cpu: 0,
     inNmi: exc === 'nmi',

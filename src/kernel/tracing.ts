@@ -42,11 +42,36 @@ export class TaskTracing {
     return r;
   }
 
+  /** Instances of the frame whose return handlers are running (kretprobeHandlers() to unlinkKretprobes()). */
+  private returning = 0;
+
+  /**
+   * __kretprobe_trampoline_handler(), up to its handlers: the real return address is that of the first
+   * instance not holding the trampoline itself; every instance up to it belongs to the returning frame,
+   * and each is given that address (ri->ret_addr) before its handler runs. They stay on the list.
+   */
+  kretprobeHandlers(trampoline: number): void {
+    const n = this.kretprobes.findIndex((r) => r.ret !== trampoline);
+    if (n < 0) throw new Error('kretprobe trampoline with no instance holding a return address');
+    const ret = this.kretprobes[n]!.ret;
+    for (let i = 0; i <= n; i++) this.kretprobes[i]!.ret = ret;
+    this.returning = n + 1;
+  }
+
+  /** Then: unlink the returning frame's instances; gives the real return address. */
+  unlinkKretprobes(): number {
+    if (!this.returning) throw new Error('kretprobe instances unlinked before their handlers ran');
+    const gone = this.kretprobes.splice(0, this.returning);
+    this.returning = 0;
+    return gone[0]!.ret;
+  }
+
   clone(): TaskTracing {
     const t = new TaskTracing();
     t.fgraph = this.fgraph.map((r) => ({ ...r }));
     t.fgraphEnabled = this.fgraphEnabled;
     t.kretprobes = this.kretprobes.map((r) => ({ ...r }));
+    t.returning = this.returning;
     return t;
   }
 

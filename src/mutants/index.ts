@@ -120,7 +120,6 @@ export const CATALOGUE: readonly MutantEntry[] = [
       kind: 'faulty',
       description: 'recovers __kretprobe_trampoline with the wrong key: the next kretprobe instance in list order, whatever frame it belongs to (ri->fp is not compared), so an instance list out of step with the stack gives the wrong return address',
       requirement: 'rewritten-return-unreliable-unless-recovered',
-      knownGap: 'no scene has a kretprobe instance list out of step with the stack (an in-flight instance while the handler runs, nested kretprobes from a handler, a missing instance): taking the next instance in list order gives the right answer on every scene',
     },
     { kretprobe: 'keyless' },
   ),

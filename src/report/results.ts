@@ -40,7 +40,8 @@ export interface WalkReport {
 }
 
 /** What kind of walk: a blocked task, a task preempted by an exception and then blocked, or current from a handler. */
-export type WalkKind = 'blocked' | 'preempted' | 'in-handler';
+/** How a walk was requested: a blocked task, a task preempted by an exception, from an exception handler, or of current with no exception in between (e.g. from a kretprobe return handler). */
+export type WalkKind = 'blocked' | 'preempted' | 'in-handler' | 'running';
 
 export interface SweepSummary {
   walks: number;

@@ -21,7 +21,7 @@ export class MomentPastException extends Error {}
  */
 export function* nmiAtEachStepOfException(spec: SceneSpec, build: (s: SceneSpec) => Scene, limit = 10_000): Iterable<Scene> {
   const mo = spec.moment;
-  if (mo.kind === 'blocked') throw new Error('an NMI inside the handling of an exception needs an exception moment');
+  if (mo.kind === 'blocked' || mo.kind === 'kretprobe-handler') throw new Error('an NMI inside the handling of an exception needs an exception moment');
   for (let k = 0; k < limit; k++) {
     let scene: Scene;
     try {

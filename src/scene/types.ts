@@ -89,6 +89,12 @@ export type Moment =
    * buildScene throw MomentPastException.
    */
   | { kind: 'exception'; exception: ExceptionKind; at: InstructionPoint; walk: 'in-handler' | 'preempted'; nested?: 'nmi'; nestedAfter?: number }
+  /**
+   * Run until the first kretprobe return handler runs (the probed function has returned into the
+   * kretprobe trampoline), which walks current: arch_stack_walk_reliable() on the running task, from
+   * the handler, with no exception in between. The task's instances of that frame are still listed.
+   */
+  | { kind: 'kretprobe-handler' }
   /** Stop at an instruction boundary by step count from the start of the workload (sweeps use this). */
   | { kind: 'exception-at-step'; exception: ExceptionKind; step: number; walk: 'in-handler' | 'preempted'; nested?: 'nmi'; nestedAfter?: number };
 

@@ -303,7 +303,10 @@ function coreText(): string {
     '  RET',
     'SYM_CODE_END(__kretprobe_trampoline)',
     'SYM_KIND(__kretprobe_trampoline, return-trampoline)',
-    cfunc('trampoline_probe_handler', ['PREEMPT_DISABLE', 'KRETPROBE_RETURN X0', 'PREEMPT_ENABLE']),
+    // __kretprobe_trampoline_handler(): find the real return address, run the return handlers of this
+    // frame's instances (each told that address first), then unlink them and return it.
+    cfunc('trampoline_probe_handler', ['PREEMPT_DISABLE', 'KRETPROBE_HANDLERS', 'BL <kretprobe_return_handler>', 'KRETPROBE_RETURN X0', 'PREEMPT_ENABLE']),
+    cfunc('kretprobe_return_handler', ['BODY 1', 'WALK_POINT kretprobe', 'BODY 1']),
   );
 }
 
@@ -576,12 +579,15 @@ export const NOINSTR: ReadonlySet<string> = new Set([
   'ftrace_graph_func',
   'ftrace_return_to_handler',
   'trampoline_probe_handler',
+  'kretprobe_return_handler',
 ]);
 
 /** Insert instrumentation call sites at the entry of the named functions (text rewrite, like patching). */
 function instrument(units: AsmUnit[], ins: Instrumentation | undefined): void {
   const ftrace = new Set([...(ins?.fgraph ?? []), ...(ins?.ftraceRegs ?? [])]);
   const kret = new Set(ins?.kretprobe ?? []);
+  // Several kretprobes on one function share its breakpoint; each pre-handler pushes an instance.
+  const probes = (fn: string) => (ins?.kretprobe ?? []).filter((f) => f === fn).map(() => '  KPROBE_HIT');
   const want = new Set([...ftrace, ...kret]);
   const done = new Set<string>();
   for (const u of units) {
@@ -592,7 +598,7 @@ function instrument(units: AsmUnit[], ins: Instrumentation | undefined): void {
         const fn = m?.[1];
         if (!fn || !want.has(fn)) return [l];
         done.add(fn);
-        return [l, ...(ftrace.has(fn) ? ['  MOV X9, X30', '  BL <ftrace_caller>'] : []), ...(kret.has(fn) ? ['  KPROBE_HIT'] : [])];
+        return [l, ...(ftrace.has(fn) ? ['  MOV X9, X30', '  BL <ftrace_caller>'] : []), ...(kret.has(fn) ? probes(fn) : [])];
       })
       .join('\n');
   }

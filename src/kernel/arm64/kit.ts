@@ -83,6 +83,12 @@ function reach(spec: SceneSpec, img: Image): Reached {
     if (stop !== 'blocked') throw new Error(`workload ${spec.workload} never blocks on arm64 (it ${stop === 'user' ? 'returns to user space' : `stops: ${stop}`})`);
     return { m, state: 'blocked', moment: `blocked in schedule() (saved pc ${m.syms.describe(m.savedContext().pc!)})`, slug: 'blocked' };
   }
+  if (mo.kind === 'kretprobe-handler') {
+    m.cfg = { walkAt: 'kretprobe' };
+    const stop = run(m);
+    if (stop !== 'walk') throw new Error(`no kretprobe return handler runs in ${spec.workload} (${stop}): put a kretprobe on a function that returns`);
+    return { m, state: 'running', moment: 'a kretprobe return handler walks current', slug: 'kretprobe-handler' };
+  }
   if (mo.exception === 'nmi' && mo.walk === 'preempted' && !mo.nested) throw new Error('an NMI cannot preempt the task (walk: preempted needs an IRQ)');
   if (mo.exception === 'page-fault' && mo.nested) throw new Error('a page fault is walked from its handler or blocked in it (no nested NMI)');
   if (mo.exception === 'brk' && (mo.walk === 'preempted' || mo.nested)) throw new Error('a kprobe BRK is walked from its handler (no preemption on its return, no nested NMI)');

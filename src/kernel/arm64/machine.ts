@@ -13,7 +13,7 @@ import { CPU_CONTEXT, FREGS, MAP, OTHER_CPU_CONTEXT, OTHER_PT_REGS, TASK_PT_REGS
 
 export interface RunConfig {
   /** Stop at WALK_POINT of this kind. */
-  walkAt?: 'irq' | 'nmi' | 'brk' | 'page-fault';
+  walkAt?: 'irq' | 'nmi' | 'brk' | 'page-fault' | 'kretprobe';
   /** Take an NMI just before the IRQ handler's walk point. */
   nestedNmi?: boolean;
   /** NEED_RESCHED answers yes: an IRQ return preempts the task. */
@@ -200,8 +200,11 @@ export class Arm64Machine implements Arm64Hooks {
         x[30] = this.addr('__kretprobe_trampoline');
         return undefined;
       }
+      case 'KRETPROBE_HANDLERS':
+        this.tracing.kretprobeHandlers(this.addr('__kretprobe_trampoline'));
+        return undefined;
       case 'KRETPROBE_RETURN':
-        x[0] = this.tracing.popKretprobe().ret;
+        x[0] = this.tracing.unlinkKretprobes();
         return undefined;
       default:
         throw new Error(`unknown pseudo-op ${i.sys}`);

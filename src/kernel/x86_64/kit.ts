@@ -283,6 +283,7 @@ function reach(m: Machine, moment: Moment): string {
     if (why !== 'blocked') throw new Error(`x86_64 ${m.img.workload}: the task never blocks (${why})`);
     return 'blocked in schedule()';
   }
+  if (moment.kind === 'kretprobe-handler') throw new Error('x86_64: a walk of current from a rethook return handler is not modelled (arm64 only)');
   let until: (c: Cpu) => boolean;
   if (moment.kind === 'exception') {
     const a = pointAddr(m.img, moment.at.fn, moment.at.index);
@@ -349,7 +350,7 @@ const UNMAPPED = 0xffffdead0000;
 const NMI_FRAME_COPIES = 8 + 8 + 40 + 40;
 
 function momentTag(mo: Moment): string {
-  if (mo.kind === 'blocked') return 'blocked';
+  if (mo.kind === 'blocked' || mo.kind === 'kretprobe-handler') return mo.kind;
   const at = mo.kind === 'exception' ? `${mo.at.fn}[${mo.at.index}]${mo.at.occurrence && mo.at.occurrence > 1 ? `#${mo.at.occurrence}` : ''}` : `step${mo.step}`;
   return `${mo.exception}${mo.nested ? `+nmi${mo.nestedAfter !== undefined ? `@${mo.nestedAfter}` : ''}` : ''}/${mo.walk}/${at}`;
 }
@@ -395,7 +396,7 @@ export function buildScene(spec: SceneSpec): Scene {
     const targets = { otherRecord: OTHER_RECORD, unmapped: UNMAPPED };
     if (isTracingCorruption(spec.corrupt)) redirectTruth(truth, corruptTracing(m.tracing, spec.corrupt, returnTrampolines(img.syms)));
     else if (isExceptionFrameCorruption(spec.corrupt)) {
-      if (spec.moment.kind !== 'blocked' && spec.moment.exception === 'nmi') throw new Error(`${spec.corrupt}: an x86_64 NMI returns through its "iret" copy, so corrupting its pt_regs does not redirect the return`);
+      if ('exception' in spec.moment && spec.moment.exception === 'nmi') throw new Error(`${spec.corrupt}: an x86_64 NMI returns through its "iret" copy, so corrupting its pt_regs does not redirect the return`);
       const at = checkExceptionFrame(mem, m.excRegs, PT_REGS_LAYOUT, truth, spec.corrupt);
       if (mem.read64(at + ABI.PT_CS) !== ABI.KERNEL_CS) throw new Error(`${spec.corrupt}: the exception frame is not kernel-mode`);
       redirectTruth(truth, corruptExceptionFrame(mem, at, PT_REGS_LAYOUT, spec.corrupt, targets));
