@@ -152,3 +152,31 @@ test('reading mapped kernel text is safe; another task\'s stack and unmapped mem
   assert.equal(walk(other.name, other.base).outcome, 'faulted');
   assert.equal(walk(null, 0x10).outcome, 'faulted');
 });
+
+test('the identification claim covers only the exceptions a profile unwinds: an NMI walk without the NMI claim must be rejected', async () => {
+  const meta64 = builtinProfile('arm64-meta');
+  assert.equal(meta64.claims.unwindsAcrossNmi, false, 'arm64-meta rejects NMIs by policy');
+  const nmiWalk = async (walker?: Walker) => {
+    const s = new ConformanceSession({ profile: meta64 }, meta(['@req:reject-exceptions-when-unidentifiable', '@id:nmi']), walker);
+    s.useWorkload('work-chain');
+    s.exceptionIn('nmi', 'body', 'work_b');
+    await s.requestFromHandler();
+    return s;
+  };
+  // The reference rejects the NMI: it meets the rule.
+  const ok = await nmiWalk();
+  ok.expectRejectedUnlessIdentified();
+  assert.equal(ok.result('PASSED', undefined).status, 'passed');
+  // arm64-meta-nmi's exact trace across that NMI, answered for a profile that said it cannot tell, breaks it.
+  const nmiMeta = builtinProfile('arm64-meta-nmi');
+  const nmiRef = new InProcessWalker(nmiMeta);
+  const liar = await nmiWalk({ profile: meta64, walk: (snap, loaded) => nmiRef.walk(snap, loaded), close: async () => {} });
+  assert.throws(() => liar.expectRejectedUnlessIdentified(), (e: unknown) => e instanceof ConformanceFailure && /expected the walk reported unreliable \(rc != 0\), got sound-reliable/.test(e.message));
+  // With the NMI claim the same exact trace meets the rule.
+  const claims = new ConformanceSession({ profile: nmiMeta }, meta(['@req:reject-exceptions-when-unidentifiable', '@id:nmi-claimed']));
+  claims.useWorkload('work-chain');
+  claims.exceptionIn('nmi', 'body', 'work_b');
+  await claims.requestFromHandler();
+  claims.expectRejectedUnlessIdentified();
+  assert.equal(claims.result('PASSED', undefined).status, 'passed');
+});
