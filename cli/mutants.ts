@@ -103,6 +103,25 @@ export function outcomeTable(rows: readonly MutantOutcome[]): string {
   return [line(head), w.map((n) => '-'.repeat(n)).join('  '), ...body.map(line)].join('\n');
 }
 
+/** The catalogue table of docs/mutants.md, with what this run caught. */
+export function markdownTable(rows: readonly MutantOutcome[]): string {
+  const cell = (s: string) => s.replace(/\|/g, '\\|');
+  const lines = ['| id | arch | base | kind | what it does | named requirement | kernel fix modelled | caught |', '|---|---|---|---|---|---|---|---|'];
+  for (const r of rows) {
+    const m = CATALOGUE.find((x) => x.id === r.id)!;
+    const fix = m.commit ? `\`${m.commit.split(' ')[0]}\` ${m.commit.slice(m.commit.indexOf(' ') + 1)}` : '';
+    const others = r.caughtBy.filter((c) => !c.endsWith(` ${r.requirement}`) && !c.includes(` ${r.requirement} `));
+    const caught =
+      r.kind === 'faulty'
+        ? `${r.caughtOnNamed ? 'yes' : '**no** on the named requirement'}${others.length ? `; also ${others.slice(0, 3).join(', ')}${others.length > 3 ? ', ...' : ''}` : ''}`
+        : r.mustFailures.length
+          ? `**MUST failures**: ${r.mustFailures.join(', ')}`
+          : `no MUST failure (${r.verdict})`;
+    lines.push(`| \`${r.id}\` | ${r.arch} | ${r.base} | ${r.kind} | ${cell(m.description)} | ${r.requirement ? `\`${r.requirement}\`` : '-'} | ${cell(fix)} | ${cell(caught)} |`);
+  }
+  return lines.join('\n') + '\n\n' + scoreLine(rows).text + '\n';
+}
+
 export function scoreLine(rows: readonly MutantOutcome[]): { text: string; perfect: boolean } {
   const faulty = rows.filter((r) => r.kind === 'faulty');
   const correct = rows.filter((r) => r.kind === 'correct');
@@ -120,6 +139,7 @@ interface MutantsOptions {
   jobs: number;
   out: string;
   json?: string;
+  markdown?: string;
   shard?: string;
   quiet: boolean;
 }
@@ -136,6 +156,7 @@ function program(): Command {
     .option('--jobs <n>', 'worker processes (each runs a share of the mutants in process)', jobs, 1)
     .option('--out <dir>', 'report folder (one sub-folder per mutant profile)', '/tmp/mutants-reports')
     .option('--json <file>', 'also write the outcomes as JSON')
+    .option('--markdown <file>', 'also write the catalogue table with this run\'s catches (as in docs/mutants.md)')
     .option('--quiet', 'no progress display', false)
     .addOption(new Option('--shard <i/n>', 'worker: run every n-th mutant from i (internal)').hideHelp())
     .showHelpAfterError();
@@ -230,6 +251,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   process.stdout.write('\n' + score.text + '\n');
   process.stdout.write(`${ordered.length} mutants in ${((Date.now() - t0) / 1000).toFixed(0)} s; reports in ${o.out}/mutant-<id>/\n`);
   if (o.json) writeFileSync(resolve(o.json), JSON.stringify({ score: score.text, outcomes: ordered }, null, 1));
+  if (o.markdown) writeFileSync(resolve(o.markdown), markdownTable(ordered));
   return score.perfect ? 0 : 1;
 }
 
