@@ -161,7 +161,7 @@ function truthRecord(w: Walked, r: WalkReport, s: ConformanceSession) {
     moment: w.scene.moment,
     truth: {
       frames: w.scene.truth.frames.map((f) => ({ ...f, addr: hex(f.addr) })),
-      ...(w.scene.truth.redirected ? { redirected: w.scene.truth.redirected.map((x) => ({ index: x.index, addr: hex(x.addr) })) } : {}),
+      ...(w.scene.truth.redirected ? { redirected: w.scene.truth.redirected.map((x) => ({ index: x.index, addr: hex(x.addr), ...(x.abandons ? { abandons: true } : {}) })) } : {}),
     },
     judgement: { outcome: r.outcome, explanation: r.explanation, rc: r.rc, trace: r.trace, missing: r.missing, extra: r.extra, inverted: r.inverted, faults: r.faults },
     ...(w.failed ? { rule: w.failed } : {}),

@@ -27,6 +27,8 @@ export const GARBAGE_RA = 0x4141414141;
 export interface Redirect {
   was: number;
   now: number;
+  /** The code at `now` leaves the kernel: the frames outer to the redirected one are never returned to. */
+  abandons?: boolean;
 }
 
 /**
@@ -37,7 +39,7 @@ export interface Redirect {
 export function redirectTruth(truth: GroundTruth, r: Redirect | undefined): void {
   if (!r) return;
   const index = truth.frames.findIndex((f, i) => i > 0 && f.addr === r.was);
-  if (index > 0) truth.redirected = [...(truth.redirected ?? []), { index, addr: r.now }];
+  if (index > 0) truth.redirected = [...(truth.redirected ?? []), { index, addr: r.now, ...(r.abandons ? { abandons: true } : {}) }];
 }
 
 export function corruptFrameRecord(mem: Memory, fp0: number, c: Corruption, t: CorruptionTargets): Redirect | undefined {

@@ -401,7 +401,7 @@ export const CATALOGUE: readonly MutantEntry[] = [
       arch: 'x86_64',
       base: 'x86_64-orc',
       kind: 'faulty',
-      description: 'user-mode pt_regs end the walk successfully wherever they are met, not only at task_pt_regs(task)',
+      description: 'user-mode pt_regs end the walk successfully wherever they are met, not only at task_pt_regs(task) (as arch/x86/kernel/stacktrace.c does today: the SHOULD to verify where a walk ends)',
       requirement: 'termination-verified',
     },
     { userRegsAnywhere: true },

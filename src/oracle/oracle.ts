@@ -77,15 +77,17 @@ export function unsafeAccesses(snap: LoadedSnapshot, accesses: readonly Access[]
 /**
  * The chain the task would really return through after a corruption redirected some returns: each
  * redirected frame resumes at the corrupted address instead (a required frame); every other frame,
- * inner or outer, is intact and stays required as it was.
+ * inner or outer, is intact and stays required as it was, unless the redirect abandons them (the
+ * task leaves the kernel from the new address and never returns to them).
  */
 function redirectedChain(truth: GroundTruth, fnAt: (addr: number) => string): TruthFrame[] | undefined {
   if (!truth.redirected?.length) return undefined;
-  const frames = truth.frames.map((f) => ({ ...f }));
+  let frames = truth.frames.map((f) => ({ ...f }));
   for (const r of truth.redirected) {
     const f = frames[r.index];
     if (!f) continue;
     frames[r.index] = { fn: fnAt(r.addr), addr: r.addr, why: f.why };
+    if (r.abandons) frames = frames.slice(0, r.index + 1);
   }
   return frames;
 }

@@ -26,7 +26,7 @@ export interface TruthFile {
   requirement?: string;
   level?: string;
   moment: string;
-  truth: { frames: { fn: string; addr: string; why: 'pc' | 'call' | 'exception'; omissible?: string }[]; redirected?: { index: number; addr: string }[] };
+  truth: { frames: { fn: string; addr: string; why: 'pc' | 'call' | 'exception'; omissible?: string }[]; redirected?: { index: number; addr: string; abandons?: boolean }[] };
   judgement: { outcome: string; explanation: string; rc: number | null };
   rule?: string;
 }
@@ -41,7 +41,7 @@ export function loadTruth(snapshotFile: string): TruthFile | undefined {
 
 const groundTruth = (t: TruthFile): GroundTruth => ({
   frames: t.truth.frames.map((f) => ({ ...f, addr: unhex(f.addr) })),
-  ...(t.truth.redirected ? { redirected: t.truth.redirected.map((r) => ({ index: r.index, addr: unhex(r.addr) })) } : {}),
+  ...(t.truth.redirected ? { redirected: t.truth.redirected.map((r) => ({ index: r.index, addr: unhex(r.addr), ...(r.abandons ? { abandons: true } : {}) })) } : {}),
 });
 
 export async function replay(command: string, file: string, opts: { timeoutMs?: number; json?: boolean }): Promise<number> {

@@ -63,7 +63,7 @@ const OTHER_RECORD = OTHER_TOP - ABI.PT_REGS_SIZE - 0x80;
  * return-address-to-stale-user-regs: regscopy_fn's local struct pt_regs starts at its stack pointer, so
  * the slot right below it holds the return address of its call to schedule(). Leave a copy of the
  * task's user-mode pt_regs there and make that return go to syscall_return_to_user: on return the
- * entry code would pop the copy and go back to user mode.
+ * entry code would pop the copy and go back to user mode, never returning to regscopy_fn's callers.
  */
 function returnIntoEntryAboveStaleRegs(mem: Memory, img: Image, rbp: number): Redirect {
   const sym = img.syms.byName('regscopy_fn');
@@ -75,7 +75,7 @@ function returnIntoEntryAboveStaleRegs(mem: Memory, img: Image, rbp: number): Re
   for (let o = 0; o < ABI.PT_REGS_SIZE; o += 8) mem.write64(at + o, mem.read64(PT_REGS + o));
   const now = addr(img, 'syscall_return_to_user');
   mem.write64(slot, now);
-  return { was, now };
+  return { was, now, abandons: true };
 }
 
 function addr(img: Image, name: string): number {
