@@ -185,4 +185,9 @@ export interface ArchKit {
   analyse(workload: Workload): Finding[];
   /** The text of each instruction of `fn`, by index, in the image built for `workload` and `instrument`. */
   instructions(workload: Workload, instrument: Instrumentation | undefined, fn: string): string[];
+  /**
+   * The exception kinds this arch has (loongarch64 has no NMI); a scenario needing another is not
+   * applicable to it. Absent: every kind.
+   */
+  exceptions?: readonly ExceptionKind[];
 }
