@@ -88,9 +88,12 @@ export function analyseLoongarch64(prog: Program, ftraceCaller?: number): Loonga
         if (h.addr !== a) continue;
         st = h.type === 'undefined' ? undefinedState() : h.type === 'regs' ? regsState() : h.type === 'func' ? entryState() : { ...undefinedState(), type: 'end_of_stack' };
       }
-      const r = row(a, st);
-      if (!last || !same(last, r)) orc.push((last = r));
       const i = prog.insnAt(a);
+      // A call's own row is what a return address (ra - 4) looks up: the state after the call returns,
+      // when a call that links in ra has overwritten it. Where ra was only in its register, that state
+      // is undefined (an exception exactly at the call is rejected with it: sound).
+      const r = row(a, i && st.type === 'call' && linksRa(i, ftraceCaller) && st.ra.at === 'reg' ? { ...st, ra: { at: 'lost' } } : st);
+      if (!last || !same(last, r)) orc.push((last = r));
       if (!i) continue;
       if (st.type !== 'call') {
         // Inside pt_regs or undefined state: only a write of sp matters (it leaves what the hint described).
@@ -102,6 +105,10 @@ export function analyseLoongarch64(prog: Program, ftraceCaller?: number): Loonga
   }
   orc.sort((x, y) => (x.ip < y.ip ? -1 : x.ip > y.ip ? 1 : 0));
   return { orc, findings };
+}
+
+function linksRa(i: { op: Op; rd: number; target: number }, ftraceCaller: number | undefined): boolean {
+  return (i.op === Op.BL && i.target !== ftraceCaller) || (i.op === Op.JIRL && i.rd === REG_RA);
 }
 
 function writesReg(i: { op: Op; rd: number }, reg: number): boolean {

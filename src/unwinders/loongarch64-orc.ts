@@ -187,15 +187,18 @@ export function walkLoongarchOrc({ snap, mem }: WalkInput, seams: LoongSeams = {
     if (orc.fpReg === 'prev_sp') st.fp = stacks.read(st.sp + orc.fpOffset, `saved fp for ${at}`);
 
     if (type === 'call') {
+      // ra from pt_regs describes only the frame they interrupted: gone after this step, used or not.
+      const ra = st.ra;
+      st.ra = 0;
       let ret: number;
-      if (seams.trustRa && st.ra) {
-        ret = st.ra;
+      if (seams.trustRa && ra) {
+        ret = ra;
+        st.ra = ra;
       } else if (orc.raReg === 'prev_sp') {
         ret = stacks.read(st.sp + orc.raOffset, `return address for ${at}`);
       } else {
-        if (!st.ra || st.ra === st.pc) throw new UnwindError(`return address of ${at} is in ra, which is not known here`);
-        ret = st.ra;
-        st.ra = 0;
+        if (!ra || ra === st.pc) throw new UnwindError(`return address of ${at} is in ra, which is not known here`);
+        ret = ra;
       }
       const r = recover(snap, rec, ret, st.sp);
       if (r === undefined) throw new UnwindError(`return trampoline ${snap.syms.describe(ret)} for the frame at ${hex(st.sp)} cannot be recovered`);

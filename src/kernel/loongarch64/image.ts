@@ -231,6 +231,7 @@ function coreText(): string {
     '  UNWIND_HINT_UNDEFINED',
     '  b ret_from_kernel_thread',
     'SYM_CODE_END(ret_from_kernel_thread)',
+    'SYM_ENTRY_POINT(ret_from_kernel_thread)',
     cfunc('schedule_tail', ['BODY 1']),
     cfunc('kthread', ['BODY 1', 'la.pcrel $t1, worker_thread', 'jirl $ra, $t1, 0']),
     'SYM_FUNC_START(worker_thread)',
