@@ -181,6 +181,6 @@ function step(
   if (st.raCopy !== undefined && writesReg(i, st.raCopy)) delete st.raCopy;
   if (i.op === Op.OR && i.rj === REG_RA && i.rk === 0 && st.ra.at === 'reg') st.raCopy = i.rd;
   else if (i.op === Op.OR && i.rd === REG_RA && st.ra.at === 'copy' && i.rj === st.ra.reg) st.ra = { at: 'reg' };
-  else if (i.op === Op.OR && i.rd === REG_RA && i.rj !== REG_RA) st.ra = { at: 'lost' };
+  else if (writesReg(i, REG_RA) && st.ra.at === 'reg' && !(i.op === Op.LD && i.rj === REG_SP)) st.ra = st.raCopy !== undefined ? { at: 'copy', reg: st.raCopy } : { at: 'lost' };
   return st;
 }

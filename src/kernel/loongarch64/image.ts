@@ -465,9 +465,36 @@ export function workloadCode(w: Workload): WorkloadCode {
         syscall: 'sys_regscopy',
         kernel: lines(cfunc('sys_regscopy', ['BODY 1', 'bl regscopy_fn', 'BODY 1']), cfunc('regscopy_fn', ['BODY 1', 'bl schedule', 'BODY 1'], REGS_COPY_FRAME)),
       };
+    case 'lr-in-gpr':
+      return lrInGpr();
     default:
       throw new Error(`loongarch64 builds no workload ${w}`);
   }
+}
+
+/**
+ * Spec 3.3: "during the function body the return address may be held in an arbitrary general purpose
+ * register". lrgpr_leaf keeps no frame, moves its return address to t2 and uses ra as a scratch register
+ * holding a text address (inside lrgpr_table), so ra is stale while its body runs.
+ */
+function lrInGpr(): WorkloadCode {
+  return {
+    syscall: 'sys_lrgpr',
+    kernel: lines(
+      cfunc('sys_lrgpr', ['BODY 1', 'bl lrgpr_fn', 'BODY 1']),
+      cfunc('lrgpr_fn', ['BODY 1', 'bl lrgpr_leaf', 'BODY 1', 'bl schedule', 'BODY 1']),
+      'SYM_FUNC_START(lrgpr_leaf)',
+      '  move $t2, $ra',
+      '  la.pcrel $ra, lrgpr_table',
+      '  addi.d $ra, $ra, 8',
+      '  ld.d $t1, $ra, 0',
+      '  addi.d $t1, $t1, 1',
+      '  move $a2, $t1',
+      '  jr $t2',
+      'SYM_FUNC_END(lrgpr_leaf)',
+      cfunc('lrgpr_table', ['BODY 2']),
+    ),
+  };
 }
 
 /** Functions the real kernel never lets ftrace or kprobes patch (noinstr / notrace / NOKPROBE). */

@@ -18,7 +18,7 @@ import type { GroundTruth } from '../../truth/shadow';
 import { sweepSteps, type Boundary } from '../boundary';
 import { checkExceptionFrame, corruptExceptionFrame, corruptTracing, isExceptionFrameCorruption, isTracingCorruption, linkToStaleRegs, redirectTruth, returnTrampolines, type ExceptionFrameLayout } from '../corrupt';
 import { corruptRecord, framePointerOf, recordAtDepth } from './frames';
-import { buildImage, MAP, REGS_COPY_OFFSET, TASK_PT_REGS, type Image } from './image';
+import { buildImage, FTRACE_CALLSITE, MAP, REGS_COPY_OFFSET, TASK_PT_REGS, type Image } from './image';
 import { Loongarch64Machine, symbolsOf, vectorHandlerAddress } from './machine';
 
 export const LOONGARCH64_WORKLOADS: readonly Workload[] = [
@@ -34,6 +34,7 @@ export const LOONGARCH64_WORKLOADS: readonly Workload[] = [
   'unreachable-code',
   'hint-undefined',
   'regs-copy-sleep',
+  'lr-in-gpr',
 ];
 
 const STEP_LIMIT = 100_000;
@@ -251,4 +252,7 @@ export const kit: ArchKit = {
   analyse,
   instructions,
   exceptions: ['irq', 'brk', 'page-fault'],
+  examples: {
+    'ftrace call site': { text: FTRACE_CALLSITE.join('\n') },
+  },
 };
