@@ -101,7 +101,7 @@ export interface LoongSeams {
   missingEntry?: () => LoongarchOrcEntry;
   /** An UNDEFINED entry is walked through as if it were the entry of a function (the reference rejects it). */
   undefinedAsEntry?: boolean;
-  /** The ra known from pt_regs is used for the next frame whatever the ORC entry says, and kept. */
+  /** The ra known from pt_regs is used for the next frame whatever the ORC entry says (saved on the stack or not). */
   trustRa?: boolean;
   /** Return recovery: the reference's recoverReturn, or a replacement. */
   recover?: (snap: LoadedSnapshot, rec: LoongRecover, ret: number, cfa: number) => number | undefined;
@@ -193,7 +193,6 @@ export function walkLoongarchOrc({ snap, mem }: WalkInput, seams: LoongSeams = {
       let ret: number;
       if (seams.trustRa && ra) {
         ret = ra;
-        st.ra = ra;
       } else if (orc.raReg === 'prev_sp') {
         ret = stacks.read(st.sp + orc.raOffset, `return address for ${at}`);
       } else {
