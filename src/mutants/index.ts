@@ -344,7 +344,7 @@ export const CATALOGUE: readonly MutantEntry[] = [
       description: 'walks a blocked task with fp 0 instead of thread.reg22 (the value __switch_to saved): the first fp-based ORC entry (__schedule\'s CFA is its fp) cannot be unwound, so every blocked task is needlessly unreliable and livepatch transitions stall',
       // Needless unreliability breaks no MUST: it is the SHOULD that a walk reaches its expected end.
       requirement: 'termination-verified',
-      commit: '677d4a52d4dc ("LoongArch: Fix unreliable stack for live patching")',
+      commit: '677d4a52d4dc',
     },
     { noBlockedFp: true },
   ),
