@@ -17,7 +17,6 @@ const h = hex;
 const REGS: Record<string, { sp: string; fp: string }> = {
   arm64: { sp: 'sp', fp: 'x29' },
   x86_64: { sp: 'rsp', fp: 'rbp' },
-  loongarch64: { sp: 'sp', fp: 'fp' },
 };
 
 export interface StackDumpOptions {
