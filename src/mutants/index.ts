@@ -636,6 +636,17 @@ export const CATALOGUE: readonly MutantEntry[] = [
     },
     { rejectUnknownSymbol: true },
   ),
+  loong(
+    {
+      id: 'loongarch64-orc-conservative',
+      arch: 'loongarch64',
+      base: 'loongarch64-orc',
+      kind: 'correct',
+      description: 'ORC unwinder that rejects every kernel-mode exception frame (IRQ, kprobe, page fault, ftrace_caller\'s pt_regs), and says so in its claims',
+      claims: { unwindsAcrossIrq: false, identifiesReliableExceptionUnwind: false },
+    },
+    { rejectKernelRegs: true },
+  ),
   orc(
     {
       id: 'x86_64-orc-no-fgraph-recovery',

@@ -103,6 +103,8 @@ export interface LoongSeams {
   undefinedAsEntry?: boolean;
   /** The ra known from pt_regs is used for the next frame whatever the ORC entry says (saved on the stack or not). */
   trustRa?: boolean;
+  /** Kernel-mode pt_regs make the walk unreliable (no exception boundary is crossed). */
+  rejectKernelRegs?: boolean;
   /** Return recovery: the reference's recoverReturn, or a replacement. */
   recover?: (snap: LoadedSnapshot, rec: LoongRecover, ret: number, cfa: number) => number | undefined;
 }
@@ -221,6 +223,7 @@ export function walkLoongarchOrc({ snap, mem }: WalkInput, seams: LoongSeams = {
       if (p === snap.ptRegs) return 'done';
       throw new UnwindError(`user-mode pt_regs at ${hex(p)} are not task_pt_regs (${hex(snap.ptRegs)})`);
     }
+    if (seams.rejectKernelRegs) throw new UnwindError(`kernel-mode pt_regs at ${hex(p)}: exception boundaries are not crossed`);
     const era = mem.read64(p + A('PT_ERA'));
     st.sp = rsp;
     st.ra = rra;
