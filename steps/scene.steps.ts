@@ -73,6 +73,9 @@ Given('two kretprobes on {word}', function (this: W, fn: string) {
 Given('an optimised kprobe at instruction {int} of {word}', function (this: W, index: number, fn: string) {
   this.session.optprobe(fn, index);
 });
+Given("{word} is patched with this arch's ftrace call site:", function (this: W, fn: string, doc: string) {
+  return this.archExample('ftrace call site', doc) ?? this.session.trace('ftraceRegs', fn);
+});
 Given("{word} is patched for DYNAMIC_FTRACE_WITH_REGS with the spec's sequence:", function (this: W, fn: string, doc: string) {
   this.session.useSpecExample('MOV X9, X30', doc);
   this.session.trace('ftraceRegs', fn);

@@ -11,6 +11,7 @@ import { ConformanceSession } from '../src/conformance/session';
 import { GARBAGE_RA } from '../src/kernel/corrupt';
 import { ARM64_ABI } from '../src/isa/arm64/abi';
 import { X86_64_ABI } from '../src/isa/x86_64/abi';
+import { LOONGARCH64_ABI } from '../src/isa/loongarch64/abi';
 import { kitFor } from '../src/scene/index';
 import type { Corruption, SceneSpec } from '../src/scene/types';
 import type { Arch } from '../src/snapshot/types';
@@ -18,7 +19,7 @@ import { loadSnapshot, type LoadedSnapshot } from '../src/snapshot/io';
 import { builtinProfile } from '../src/unwinders/profiles';
 
 /** The body of work_b (its "BODY" instruction) on each arch. */
-const BODY: Record<Arch, number> = { arm64: 2, x86_64: 3 };
+const BODY: Record<Arch, number> = { arm64: 2, x86_64: 3, loongarch64: 4 };
 
 /** Where each arch keeps the saved registers: every slot holding a copy of pc, sp, fp. */
 const SLOTS: Record<Arch, { pc: number[]; sp: number[]; fp: number[]; kernelMode: (s: LoadedSnapshot, regs: number) => boolean }> = {
@@ -33,6 +34,12 @@ const SLOTS: Record<Arch, { pc: number[]; sp: number[]; fp: number[]; kernelMode
     sp: [X86_64_ABI.PT_RSP],
     fp: [X86_64_ABI.PT_RBP],
     kernelMode: (s, r) => s.mem.read64(r + X86_64_ABI.PT_CS) === X86_64_ABI.KERNEL_CS,
+  },
+  loongarch64: {
+    pc: [LOONGARCH64_ABI.PT_ERA],
+    sp: [LOONGARCH64_ABI.PT_R3],
+    fp: [LOONGARCH64_ABI.PT_R22],
+    kernelMode: (s, r) => (s.mem.read64(r + LOONGARCH64_ABI.PT_PRMD) & LOONGARCH64_ABI.PLV_MASK) === 0,
   },
 };
 
@@ -60,7 +67,7 @@ const build = (s: SceneSpec, arch: Arch) => {
   return { scene, snap: loadSnapshot(scene.snapshot, scene.snapshot.id) };
 };
 
-for (const arch of ['arm64', 'x86_64'] as const) {
+for (const arch of ['arm64', 'x86_64', 'loongarch64'] as const) {
   for (const walk of ['in-handler', 'preempted'] as const) {
     test(`${arch} ${walk}: exception-frame corruptions edit only the IRQ's kernel-mode pt_regs; truth and registers unchanged`, () => {
       const clean = build(spec(arch, walk), arch);
@@ -109,7 +116,8 @@ for (const arch of ['arm64', 'x86_64'] as const) {
   test(`${arch}: exception-frame corruption needs an exception moment whose frame the kit built`, () => {
     assert.throws(() => kitFor(arch).buildScene({ workload: 'syscall-sleep', moment: { kind: 'blocked' }, corrupt: 'exception-pc-garbage' }), /exception/);
     const nested: SceneSpec = { workload: 'work-chain', moment: { kind: 'exception', exception: 'irq', at: { fn: 'work_b', index: BODY[arch] }, walk: 'in-handler', nested: 'nmi' }, corrupt: 'exception-fp-misaligned' };
-    assert.throws(() => kitFor(arch).buildScene(nested), /exception-fp-misaligned/);
+    // loongarch64 has no NMI to nest.
+    assert.throws(() => kitFor(arch).buildScene(nested), arch === 'loongarch64' ? /no NMI/ : /exception-fp-misaligned/);
   });
 }
 

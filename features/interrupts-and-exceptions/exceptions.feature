@@ -80,7 +80,7 @@ Feature: Unwinding across interrupts and exceptions
       Then every walk is complete or reported unreliable
       And the reliable share is recorded
 
-    @id:irq-sweep-return-address-in-gpr @sweep @arch:arm64
+    @id:irq-sweep-return-address-in-gpr @sweep @arch:arm64 @arch:loongarch64
     Example: an IRQ at every instruction boundary of a leaf whose return address is held in a general purpose register
       Given a task running a leaf function that keeps its return address in a general purpose register
       And an IRQ is taken at every instruction boundary of lrgpr_leaf
@@ -88,11 +88,21 @@ Feature: Unwinding across interrupts and exceptions
       Then every walk is complete or reported unreliable
       And the reliable share is recorded
 
-    @id:irq-sweep-return-address-in-gpr-preempted @sweep @arch:arm64
+    @id:irq-sweep-return-address-in-gpr-preempted @sweep @arch:arm64 @arch:loongarch64
     Example: an IRQ at every instruction boundary of that leaf preempts the task, which then blocks
       Given a task running a leaf function that keeps its return address in a general purpose register
       And an IRQ is taken at every instruction boundary of lrgpr_leaf
       When a reliable stacktrace is requested for the task
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+    @id:irq-sweep-loongarch-leaf-ra-in-register @sweep @arch:loongarch64
+    Example: an IRQ at every instruction boundary of a leaf whose ORC entries say ra is still in its register
+      On loongarch64 a leaf keeps its return address in ra; the ORC entry says so, and the unwinder takes ra
+      from the pt_regs it came through, for that one frame only and never when it equals the pc.
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken at every instruction boundary of work_c
+      When a reliable stacktrace is requested from the interrupt handler
       Then every walk is complete or reported unreliable
       And the reliable share is recorded
 
@@ -198,7 +208,7 @@ Feature: Unwinding across interrupts and exceptions
       When a reliable stacktrace is requested from the interrupt handler
       Then every walk is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
 
-    @id:irq-return-address-in-gpr-rejected @sweep @arch:arm64
+    @id:irq-return-address-in-gpr-rejected @sweep @arch:arm64 @arch:loongarch64
     Example: an IRQ while the return address is in a general purpose register and the LR is stale
       Given a task running a leaf function that keeps its return address in a general purpose register
       And an IRQ is taken at every instruction boundary of lrgpr_leaf
@@ -271,6 +281,13 @@ Feature: Unwinding across interrupts and exceptions
       And the walks the model knows to be unwindable are reliable, as often as the catalogue asks
       And the reliable share is recorded
 
+    @id:irq-stack-next-sp-loongarch-unwound @sweep @arch:loongarch64
+    Example: from the IRQ stack, next_sp at its top leads back to the interrupted task's pt_regs
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken at every instruction boundary of work_a
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the walks the model knows to be unwindable are reliable, as often as the catalogue asks
+
     @id:kprobe-brk-sweep-unwound @sweep
     Example: walks from a kprobe handler across the breakpoint are unwound where the model knows them unwindable
       Given a task in a system call running work_a, which calls work_b, which calls work_c
@@ -287,6 +304,14 @@ Feature: Unwinding across interrupts and exceptions
 
   @req:unwind-through-exceptions-if-able @should
   Rule: If you can reliably unwind through exceptions, you should (as x86_64 does)
+
+    @id:irq-through-loongarch-vector-copy-unwound @arch:loongarch64
+    Example: an IRQ's handlers return into the vector copy of handle_vint, which the walk maps back and crosses
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken in the body of work_b
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the walk is judged against a ground truth that holds handle_vint
+      And every function the task may return to appears in the trace
 
     @id:preempted-task-unwound
     Example: a task preempted by an IRQ in a function body, then blocked

@@ -1,7 +1,9 @@
 @topic:obscured-return-addresses
 Feature: Obscuring of return addresses
   Some trampolines do not rewrite the return address but transiently clobber it or other unwind state:
-  the x86_64 optprobe JMP, and arm64 DYNAMIC_FTRACE_WITH_REGS call sites. Unwinders must either
+  the x86_64 optprobe JMP, arm64 DYNAMIC_FTRACE_WITH_REGS call sites, and the loongarch64 ftrace call
+  site (move $t0, $ra / bl ftrace_caller before the prologue: in the trampoline the return address into
+  the traced function is in ra, the traced function's own return address in t0). Unwinders must either
   unwind such cases reliably or report them unreliable.
 
   @req:obscured-return-unwound-or-rejected @must
@@ -73,3 +75,59 @@ Feature: Obscuring of return addresses
       And an IRQ is taken at every instruction boundary of work_b
       When a reliable stacktrace is requested from the interrupt handler
       Then every walk is complete or reported unreliable
+
+    @id:ftrace-callsite-loongarch-trampoline-sweep @sweep @arch:loongarch64
+    Example: an IRQ at every instruction of the loongarch64 ftrace trampoline, entered with t0 holding the traced function's return address
+      Given work_b is patched with this arch's ftrace call site:
+        """
+        move $t0, $ra
+        bl ftrace_caller
+        """
+      And the spec says:
+        """
+        Some trampolines do not rewrite the return address in order to intercept
+        returns, but do transiently clobber the return address or other unwind state.
+        """
+      And a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken at every instruction boundary of the ftrace trampoline
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+    @id:ftrace-callsite-loongarch-between-move-and-bl @arch:loongarch64
+    Example: an IRQ between the move and the bl of the loongarch64 ftrace call site
+      Given work_b is patched with this arch's ftrace call site:
+        """
+        move $t0, $ra
+        bl ftrace_caller
+        """
+      And a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken before "bl ftrace_caller" in work_b
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the trace is complete or reported unreliable
+
+    @id:ftrace-callsite-loongarch-patched-function-sweep @sweep @arch:loongarch64
+    Example: an IRQ at every instruction of the function patched with the loongarch64 ftrace call site
+      Given work_b is patched with this arch's ftrace call site:
+        """
+        move $t0, $ra
+        bl ftrace_caller
+        """
+      And a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken at every instruction boundary of work_b
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+
+    @id:ftrace-callsite-loongarch-graph-traced-sweep @sweep @arch:loongarch64
+    Example: an IRQ at every instruction of a graph-traced function entered through the loongarch64 call site
+      Given work_b is patched with this arch's ftrace call site:
+        """
+        move $t0, $ra
+        bl ftrace_caller
+        """
+      And a task in a system call running work_a, which calls work_b, which calls work_c
+      And function-graph tracing of work_b
+      And an IRQ is taken at every instruction boundary of the task's kernel path
+      When a reliable stacktrace is requested for the task
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded

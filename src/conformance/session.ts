@@ -103,9 +103,9 @@ const CODE_KINDS: Record<string, SymbolKind> = {
  * popped and the return is next; body = the first body instruction, with the frame in place.
  */
 const POINTS: Record<string, Record<Arch, string>> = {
-  prologue: { arm64: 'MOV X29, SP', x86_64: 'movq %rsp, %rbp' },
-  body: { arm64: 'BODY', x86_64: 'BODY' },
-  epilogue: { arm64: 'RET', x86_64: 'ret' },
+  prologue: { arm64: 'MOV X29, SP', x86_64: 'movq %rsp, %rbp', loongarch64: 'addi.d $fp, $sp, 16' },
+  body: { arm64: 'BODY', x86_64: 'BODY', loongarch64: 'BODY' },
+  epilogue: { arm64: 'RET', x86_64: 'ret', loongarch64: 'jr $ra' },
 };
 
 
@@ -116,11 +116,15 @@ const CLAIM_PHRASES: Record<string, keyof Profile['claims']> = {
   'unwinds inside return_to_handler': 'unwindsInsideReturnToHandler',
 };
 
-type MetaEntry = NonNullable<Scene['snapshot']['unwind']['orc']>[number] | NonNullable<Scene['snapshot']['unwind']['arm64']>[number];
+type Tables = Scene['snapshot']['unwind'];
+type MetaEntry = NonNullable<Tables['orc']>[number] | NonNullable<Tables['arm64']>[number] | NonNullable<Tables['loongarchOrc']>[number];
+
+/** The snapshot's build-time unwind table, whichever arch's it is. */
+const metadataTable = (t: Tables): MetaEntry[] => t.orc ?? t.arm64 ?? t.loongarchOrc ?? [];
 
 /** The build-time metadata entry covering `at` (the one with the greatest ip at or below it). */
 function metadataAt(scene: Scene, at: number): MetaEntry | undefined {
-  const table: MetaEntry[] = scene.snapshot.unwind.orc ?? scene.snapshot.unwind.arm64 ?? [];
+  const table = metadataTable(scene.snapshot.unwind);
   let entry: MetaEntry | undefined;
   for (const e of table) if (unhex(e.ip) <= at && (!entry || unhex(e.ip) >= unhex(entry.ip))) entry = e;
   return entry;
@@ -242,6 +246,18 @@ export class ConformanceSession {
   /** The spec's code example `name`, quoted verbatim in the feature. */
   useSpecExample(name: string, docstring: string): void {
     const ex = specExample(name, docstring);
+    if (ex.workload) this.useWorkload(ex.workload);
+  }
+
+  /**
+   * The profile's arch form of a spec code example (`function:`, `caller:`, `ftrace call site`), quoted
+   * in the feature: checked against the text the arch's kit builds, then its workload is used.
+   */
+  useArchExample(name: string, docstring: string): void {
+    const ex = kitFor(this.profile.arch).examples?.[name];
+    if (!ex) throw new NotApplicable(`the ${this.profile.arch} kit has no form of the spec's "${name}" example`);
+    const norm = (t: string) => t.replace(/\s+/g, ' ').trim();
+    if (norm(docstring) !== norm(ex.text)) throw new Error(`the docstring is not the ${this.profile.arch} kit's "${name}" example:\n${ex.text}`);
     if (ex.workload) this.useWorkload(ex.workload);
   }
 
@@ -383,6 +399,12 @@ export class ConformanceSession {
 
   private async request(walk: 'in-handler' | 'preempted'): Promise<'skipped' | undefined> {
     const kit = kitFor(this.profile.arch);
+    const kinds = [this.sweepOver?.kind, this.exception?.kind, this.beforeInsn?.kind, this.nested || this.nestedEvery ? 'nmi' : undefined];
+    const lacking = kit.exceptions && kinds.find((k) => k !== undefined && !kit.exceptions!.includes(k as ExceptionKind));
+    if (lacking) {
+      this.markNotApplicable(`${this.profile.arch} has no ${lacking === 'nmi' ? 'NMI' : lacking} exception`);
+      return 'skipped';
+    }
     if (this.sweepOver) {
       if (!this.workload) throw new Error('no workload: a Given step must describe what the task runs');
       if (this.corruption) throw new Error('a sweep does not apply corruption: describe one moment (an IRQ is taken in/before ...)');
@@ -696,7 +718,7 @@ export class ConformanceSession {
     for (const w of this.needWalks()) {
       const sym = w.loaded.syms.byName(fn);
       if (!sym) throw new Error(`no symbol ${fn} in the snapshot`);
-      const table = (this.profile.arch === 'x86_64' ? w.scene.snapshot.unwind.orc : w.scene.snapshot.unwind.arm64) ?? [];
+      const table = metadataTable(w.scene.snapshot.unwind);
       const ips = table.map((e) => unhex(e.ip)).sort((a, b) => a - b);
       // An entry covers [ip, next ip): the function's start must be covered by an entry at or below it.
       const cover = ips.filter((ip) => ip <= sym.start);

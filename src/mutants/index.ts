@@ -12,6 +12,8 @@ import type { Profile, Unwinder } from '../unwinders/types';
 import { walkArm64, type Arm64Knobs } from './arm64-walker';
 import type { BaseProfile, MutantEntry } from './types';
 import { walkOrcMutant, type OrcKnobs } from './x86_64-walker';
+import { recoverReturn, walkLoongarchOrc, type LoongSeams } from '../unwinders/loongarch64-orc';
+import { kretprobeTrampoline } from '../unwinders/common';
 import { EINVAL, baseUnwinder, everythingIsTextView, noNonStandardView, onResult, onView, retStackUncheckedView, trampolinesUnknownView } from './wrappers';
 
 export type { MutantEntry } from './types';
@@ -35,7 +37,15 @@ function orc(def: Def, knobs: OrcKnobs): MutantEntry {
   return { ...def, create: (profile) => ({ name: named(profile, def.base), walk: (input) => walkOrcMutant(input, knobs) }) };
 }
 
-const KIND: Record<BaseProfile, string> = { 'arm64-fp': 'frame-pointer', 'arm64-meta': 'metadata', 'x86_64-fp': 'frame-pointer', 'x86_64-orc': 'orc' };
+const KIND: Record<BaseProfile, string> = { 'arm64-fp': 'frame-pointer', 'arm64-meta': 'metadata', 'x86_64-fp': 'frame-pointer', 'x86_64-orc': 'orc', 'loongarch64-orc': 'orc' };
+
+/** A loongarch64 ORC reference walk with some of its seams changed (src/unwinders/loongarch64-orc.ts). */
+function loong(def: Def, seams: LoongSeams): MutantEntry {
+  return { ...def, create: (profile) => ({ name: named(profile, def.base), walk: (input) => walkLoongarchOrc(input, seams) }) };
+}
+
+/** unwind_orc.c's orc_fp_entry: CFA = fp, the caller's fp and ra saved just below it. */
+const ORC_FP_ENTRY = { ip: '0x0', spReg: 'fp', spOffset: 16, fpReg: 'prev_sp', fpOffset: -16, raReg: 'prev_sp', raOffset: -8, type: 'call' } as const;
 
 function wrap(def: Def, make: (base: Unwinder) => Unwinder['walk']): MutantEntry {
   return { ...def, create: (profile) => ({ name: named(profile, def.base), walk: make(baseUnwinder(profile, KIND[def.base])) }) };
@@ -324,6 +334,81 @@ export const CATALOGUE: readonly MutantEntry[] = [
     'loop',
   ),
 
+  // ============================================================== loongarch64, faulty
+  loong(
+    {
+      id: 'loongarch64-orc-blocked-fp-unsaved',
+      arch: 'loongarch64',
+      base: 'loongarch64-orc',
+      kind: 'faulty',
+      description: 'walks a blocked task with fp 0 instead of thread.reg22 (the value __switch_to saved): the first fp-based ORC entry (__schedule\'s CFA is its fp) cannot be unwound, so every blocked task is needlessly unreliable and livepatch transitions stall',
+      // Needless unreliability breaks no MUST: it is the SHOULD that a walk reaches its expected end.
+      requirement: 'termination-verified',
+      commit: '677d4a52d4dc',
+    },
+    { noBlockedFp: true },
+  ),
+  loong(
+    {
+      id: 'loongarch64-orc-undefined-walked',
+      arch: 'loongarch64',
+      base: 'loongarch64-orc',
+      kind: 'faulty',
+      description: 'an UNDEFINED ORC entry is unwound as if it were a function\'s entry (CFA = sp, ra in its register) instead of ending the walk as an error',
+      requirement: 'unwind-hint-undefined-is-unreliable',
+    },
+    { undefinedAsEntry: true },
+  ),
+  loong(
+    {
+      id: 'loongarch64-orc-fp-guess',
+      arch: 'loongarch64',
+      base: 'loongarch64-orc',
+      kind: 'faulty',
+      description: 'a pc with no ORC entry (BPF, EFI, code the analyser skipped) is unwound with orc_fp_entry, a frame-pointer guess, without marking the walk unreliable (state->error not set)',
+      requirement: 'generated-code-handled',
+    },
+    { missingEntry: () => ORC_FP_ENTRY },
+  ),
+  loong(
+    {
+      id: 'loongarch64-orc-trusts-ra',
+      arch: 'loongarch64',
+      base: 'loongarch64-orc',
+      kind: 'faulty',
+      description: 'once pt_regs gave an ra, uses it as the next return address whatever the ORC entry says (saved on the stack, or ra already consumed) and never drops it: the state->ra check of unwind_next_frame() left out',
+      requirement: 'exception-walks-sound',
+    },
+    { trustRa: true },
+  ),
+  loong(
+    {
+      id: 'loongarch64-orc-fgraph-key-cfa',
+      arch: 'loongarch64',
+      base: 'loongarch64-orc',
+      kind: 'faulty',
+      description: 'looks return_to_handler up in the ret_stack by the frame\'s CFA instead of CFA - GRAPH_FAKE_OFFSET (the parent-ra slot of the pt_regs ftrace_caller built, which prepare_ftrace_return() keys by): no entry ever matches, so every graph-traced walk is rejected although the profile claims recovery',
+      requirement: 'fgraph-original-return-reported',
+    },
+    { recover: (snap, rec, ret, cfa) => recoverReturn(snap, rec, ret, cfa + (snap.abi['GRAPH_FAKE_OFFSET'] ?? 0)) },
+  ),
+  loong(
+    {
+      id: 'loongarch64-orc-rethook-frame-zero',
+      arch: 'loongarch64',
+      base: 'loongarch64-orc',
+      kind: 'faulty',
+      description: 'keys rethook nodes as upstream arch_rethook_prepare() records them, frame 0: no node matches a frame, so every walk through arch_rethook_trampoline is rejected although the profile claims recovery',
+      requirement: 'kretprobe-original-return-reported',
+    },
+    {
+      recover: (snap, rec, ret, cfa) => {
+        const tramp = kretprobeTrampoline(snap);
+        return tramp !== undefined && ret === tramp ? recoverReturn(snap, rec, ret, 0) : recoverReturn(snap, rec, ret, cfa);
+      },
+    },
+  ),
+
   // ============================================================== x86_64, faulty
   orc(
     {
@@ -550,6 +635,17 @@ export const CATALOGUE: readonly MutantEntry[] = [
       description: 'stricter: stops (rc != 0) at a pc in no known symbol instead of reporting it',
     },
     { rejectUnknownSymbol: true },
+  ),
+  loong(
+    {
+      id: 'loongarch64-orc-conservative',
+      arch: 'loongarch64',
+      base: 'loongarch64-orc',
+      kind: 'correct',
+      description: 'ORC unwinder that rejects every kernel-mode exception frame (IRQ, kprobe, page fault, ftrace_caller\'s pt_regs), and says so in its claims',
+      claims: { unwindsAcrossIrq: false, identifiesReliableExceptionUnwind: false },
+    },
+    { rejectKernelRegs: true },
   ),
   orc(
     {

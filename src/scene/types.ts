@@ -185,4 +185,15 @@ export interface ArchKit {
   analyse(workload: Workload): Finding[];
   /** The text of each instruction of `fn`, by index, in the image built for `workload` and `instrument`. */
   instructions(workload: Workload, instrument: Instrumentation | undefined, fn: string): string[];
+  /**
+   * This arch's own forms of the spec's code examples (`function:`, `caller:`, the ftrace call site), by
+   * name, as its kernel image builds them, with the workload that runs each: features quote them, and the
+   * quote is checked against this text. Absent: the arch's examples are the spec's own (src/conformance/spec-text.ts).
+   */
+  examples?: Readonly<Record<string, { text: string; workload?: Workload }>>;
+  /**
+   * The exception kinds this arch has (loongarch64 has no NMI); a scenario needing another is not
+   * applicable to it. Absent: every kind.
+   */
+  exceptions?: readonly ExceptionKind[];
 }

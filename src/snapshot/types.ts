@@ -10,7 +10,7 @@
 import type { RegionKind } from '../machine/memory';
 import type { SymbolKind } from '../machine/symbols';
 
-export type Arch = 'arm64' | 'x86_64';
+export type Arch = 'arm64' | 'x86_64' | 'loongarch64';
 export type Hex = string;
 
 export const SNAPSHOT_VERSION = 1;
@@ -74,6 +74,22 @@ export interface Arm64MetaEntry {
   /** Offset of the CFA from SP when fp is 'caller' (for leaf code with SP adjustments). */
   cfaSpOffset?: number;
   type?: 'undefined' | 'end_of_stack' | 'call' | 'regs';
+}
+
+/**
+ * loongarch64 ORC entry (arch/loongarch/include/asm/orc_types.h), covering [ip, next entry's ip): the CFA
+ * is sp + spOffset or fp itself; the caller's fp and the return address are saved at CFA + offset, or
+ * (undefined) still in their registers.
+ */
+export interface LoongarchOrcEntry {
+  ip: Hex;
+  spReg: 'sp' | 'fp' | 'undefined';
+  spOffset: number;
+  fpReg: 'prev_sp' | 'undefined';
+  fpOffset: number;
+  raReg: 'prev_sp' | 'undefined';
+  raOffset: number;
+  type: 'undefined' | 'end_of_stack' | 'call' | 'regs';
 }
 
 /** One entry of the task's function-graph return stack (task->ret_stack). */
@@ -145,6 +161,7 @@ export interface Snapshot {
   unwind: {
     orc?: OrcEntry[];
     arm64?: Arm64MetaEntry[];
+    loongarchOrc?: LoongarchOrcEntry[];
   };
   /**
    * task->ret_stack, oldest first (the last entry is the innermost traced call). null: the task has

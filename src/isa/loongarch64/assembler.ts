@@ -1,0 +1,429 @@
+/**
+ * A small loongarch64 assembler for the simulated kernel: LA64 text (the subset the kernel's entry code,
+ * context switch, ftrace and compiled C need) -> decoded instructions, 4 bytes each, with labels,
+ * symbols (SYM_FUNC/SYM_CODE and top-level labels), symbol kinds, UNWIND_HINT_* and annotations.
+ *
+ * Registers: $r0..$r31 and their ABI names ($zero, $ra, $tp, $sp, $a0-$a7, $t0-$t8, $u0, $fp/$s9, $s0-$s8),
+ * with or without the `$`. `li.d` loads any 64-bit value or symbol address, `la.pcrel` / `la.abs` a
+ * symbol address, `bl` / `b` reach any symbol (single instructions here).
+ */
+import type { KSymbol, SymbolKind } from '../../machine/symbols';
+import { splitOperands } from '../operands';
+import { AsmError as SharedAsmError, Annotations, checkEnd, defineLabel, notClosed, parseDirective, resolveRef, splitLabel } from '../directives';
+
+export const AsmError = SharedAsmError;
+export type AsmError = SharedAsmError;
+
+export enum Op {
+  NOP,
+  ADDI, // rd = rj + imm (addi.d)
+  ANDI,
+  ADD,
+  SUB,
+  AND,
+  OR, // rd = rj | rk (move is or rd, rj, zero)
+  LI, // rd = imm (li.d, la.*)
+  LD,
+  ST,
+  BL, // ra = pc + 4; pc = target
+  B, // pc = target
+  JIRL, // rd = pc + 4; pc = rj + imm
+  BEQ,
+  BNE,
+  CSRRD,
+  CSRWR, // swap: csr <- rd, rd <- old csr
+  CSRXCHG, // csr <- (csr & ~rj) | (rd & rj); rd <- old csr
+  ERTN,
+  JUNK, // one instruction of a BODY pseudo-op: clobbers temporaries
+  PSEUDO, // effect of kernel C code / CPU action, handled by the machine's hooks
+}
+
+export const REG_ZERO = 0;
+export const REG_RA = 1;
+export const REG_TP = 2;
+export const REG_SP = 3;
+export const REG_A0 = 4;
+export const REG_T0 = 12;
+export const REG_FP = 22;
+
+const ABI_NAMES: Record<string, number> = {
+  zero: 0, ra: 1, tp: 2, sp: 3,
+  a0: 4, a1: 5, a2: 6, a3: 7, a4: 8, a5: 9, a6: 10, a7: 11,
+  t0: 12, t1: 13, t2: 14, t3: 15, t4: 16, t5: 17, t6: 18, t7: 19, t8: 20,
+  u0: 21, fp: 22, s9: 22,
+  s0: 23, s1: 24, s2: 25, s3: 26, s4: 27, s5: 28, s6: 29, s7: 30, s8: 31,
+};
+/** The ABI name of each register, by number ($r22 is written fp). */
+export const REG_NAMES: readonly string[] = Object.entries(ABI_NAMES)
+  .filter(([n]) => n !== 's9')
+  .sort((a, b) => a[1] - b[1])
+  .map(([n]) => n);
+
+export interface Insn {
+  op: Op;
+  addr: number;
+  rd: number;
+  rj: number;
+  rk: number;
+  imm: number;
+  /** Branch/jump/address target once resolved. */
+  target: number;
+  /** Branch target lies outside the symbol holding this instruction. */
+  crossFn: boolean;
+  /** Unresolved symbol reference (resolved in pass 2). */
+  ref?: string;
+  /** CSR name, or the PSEUDO op name. */
+  sys?: string;
+  args?: string[];
+  text: string;
+}
+
+export type HintType = 'regs' | 'end_of_stack' | 'undefined' | 'func';
+export interface Hint {
+  addr: number;
+  type: HintType;
+}
+
+export interface AsmUnit {
+  region: string;
+  base: number;
+  text: string;
+  module?: string;
+  defaultKind?: SymbolKind;
+  /** Local labels of this unit are renamed with this suffix (a second copy of the same code). */
+  labelSuffix?: string;
+}
+
+export interface TextBlock {
+  region: string;
+  base: number;
+  end: number;
+  insns: (Insn | undefined)[];
+}
+
+export interface Program {
+  blocks: TextBlock[];
+  symbols: KSymbol[];
+  labels: Map<string, number>;
+  hints: Hint[];
+  declared: Map<string, 'func' | 'code'>;
+  insnAt(addr: number): Insn | undefined;
+}
+
+const HINT_TYPES: ReadonlySet<string> = new Set<HintType>(['regs', 'end_of_stack', 'undefined', 'func']);
+
+const PSEUDOS = new Set([
+  'CPU_SWITCH',
+  'WALK_POINT',
+  'NEED_RESCHED',
+  'ON_IRQ_STACK',
+  'EXC_HANDLER',
+  'FGRAPH_PREPARE',
+  'FGRAPH_RETURN',
+  'KPROBE_HIT',
+  'KRETPROBE_RETURN',
+  'PREEMPT_DISABLE',
+  'PREEMPT_ENABLE',
+]);
+
+export const CSRS: ReadonlySet<string> = new Set(['crmd', 'prmd', 'euen', 'ecfg', 'estat', 'era', 'badv', 'eentry', 'ks0', 'ks1', 'ks2', 'ks3']);
+
+export function parseReg(s: string): number | undefined {
+  const t = s.trim().toLowerCase().replace(/^\$/, '');
+  if (t in ABI_NAMES) return ABI_NAMES[t];
+  const m = /^r(\d+)$/.exec(t);
+  if (m && Number(m[1]) <= 31) return Number(m[1]);
+  return undefined;
+}
+
+function parseImm(s: string): number | undefined {
+  let t = s.trim();
+  if (t.startsWith('(') && t.endsWith(')')) t = t.slice(1, -1);
+  if (!/^[-+]?\s*(0x[0-9a-f]+|\d+)(\s*[-+]\s*(0x[0-9a-f]+|\d+))*$/i.test(t)) return undefined;
+  let total = 0;
+  const re = /([-+]?)\s*(0x[0-9a-f]+|\d+)/gi;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(t))) total += (m[1] === '-' ? -1 : 1) * Number(m[2]);
+  return total;
+}
+
+function parseSymRef(s: string): string | undefined {
+  const t = s.trim();
+  const m = /^<\s*([A-Za-z_.$][\w.$]*)\s*>$/.exec(t) ?? /^([A-Za-z_.][\w.$]*)$/.exec(t);
+  return m ? m[1] : undefined;
+}
+
+function blank(op: Op, addr: number, text: string): Insn {
+  return { op, addr, rd: REG_ZERO, rj: REG_ZERO, rk: REG_ZERO, imm: 0, target: 0, crossFn: false, text };
+}
+
+function reg(s: string | undefined, err: (m: string) => never): number {
+  const r = s === undefined ? undefined : parseReg(s);
+  if (r === undefined) err(`bad register ${s ?? '(missing)'}`);
+  return r;
+}
+
+function imm(s: string | undefined, err: (m: string) => never): number {
+  return parseImm(s ?? '') ?? err(`bad immediate ${s}`);
+}
+
+function csr(s: string | undefined, err: (m: string) => never): string {
+  const t = (s ?? '').trim().toLowerCase().replace(/^loongarch_csr_/, '');
+  if (!CSRS.has(t)) err(`unknown CSR ${s}`);
+  return t;
+}
+
+function target(i: Insn, s: string | undefined, err: (m: string) => never): void {
+  i.ref = parseSymRef(s ?? '') ?? err(`bad target ${s}`);
+}
+
+function parseInsn(mn: string, operands: string, addr: number, text: string, err: (m: string) => never): Insn[] {
+  const ops = splitOperands(operands);
+  const M = mn.toLowerCase();
+  const one = (op: Op): Insn => blank(op, addr, text);
+  switch (M) {
+    case 'nop':
+      return [one(Op.NOP)];
+    case 'ertn':
+      return [one(Op.ERTN)];
+    case 'body': {
+      const n = parseImm(ops[0] ?? '1') ?? err('BODY needs a count');
+      const out: Insn[] = [];
+      for (let k = 0; k < n; k++) {
+        const j = blank(Op.JUNK, addr + 4 * k, k === 0 ? text : `${text} (${k + 1}/${n})`);
+        j.imm = k;
+        out.push(j);
+      }
+      return out;
+    }
+    case 'move': {
+      const i = one(Op.OR);
+      i.rd = reg(ops[0], err);
+      i.rj = reg(ops[1], err);
+      return [i];
+    }
+    case 'addi.d':
+    case 'andi': {
+      const i = one(M === 'andi' ? Op.ANDI : Op.ADDI);
+      i.rd = reg(ops[0], err);
+      i.rj = reg(ops[1], err);
+      i.imm = imm(ops[2], err);
+      return [i];
+    }
+    case 'add.d':
+    case 'sub.d':
+    case 'and':
+    case 'or': {
+      const i = one(M === 'add.d' ? Op.ADD : M === 'sub.d' ? Op.SUB : M === 'and' ? Op.AND : Op.OR);
+      i.rd = reg(ops[0], err);
+      i.rj = reg(ops[1], err);
+      i.rk = reg(ops[2], err);
+      return [i];
+    }
+    case 'li.d':
+    case 'la.pcrel':
+    case 'la.abs': {
+      const i = one(Op.LI);
+      i.rd = reg(ops[0], err);
+      const v = M === 'li.d' ? parseImm(ops[1] ?? '') : undefined;
+      if (v !== undefined) i.imm = v;
+      else target(i, ops[1], err);
+      return [i];
+    }
+    case 'ld.d':
+    case 'st.d': {
+      const i = one(M === 'ld.d' ? Op.LD : Op.ST);
+      i.rd = reg(ops[0], err);
+      i.rj = reg(ops[1], err);
+      i.imm = ops[2] === undefined ? 0 : imm(ops[2], err);
+      return [i];
+    }
+    case 'bl':
+    case 'b': {
+      const i = one(M === 'bl' ? Op.BL : Op.B);
+      target(i, ops[0], err);
+      return [i];
+    }
+    case 'jirl': {
+      const i = one(Op.JIRL);
+      i.rd = reg(ops[0], err);
+      i.rj = reg(ops[1], err);
+      i.imm = ops[2] === undefined ? 0 : imm(ops[2], err);
+      return [i];
+    }
+    case 'jr': {
+      const i = one(Op.JIRL);
+      i.rj = reg(ops[0], err);
+      return [i];
+    }
+    case 'beq':
+    case 'bne':
+    case 'beqz':
+    case 'bnez': {
+      const i = one(M.startsWith('beq') ? Op.BEQ : Op.BNE);
+      i.rj = reg(ops[0], err);
+      const two = M === 'beq' || M === 'bne';
+      i.rd = two ? reg(ops[1], err) : REG_ZERO;
+      target(i, two ? ops[2] : ops[1], err);
+      return [i];
+    }
+    case 'csrrd': {
+      const i = one(Op.CSRRD);
+      i.rd = reg(ops[0], err);
+      i.sys = csr(ops[1], err);
+      return [i];
+    }
+    case 'csrwr': {
+      const i = one(Op.CSRWR);
+      i.rd = reg(ops[0], err);
+      i.sys = csr(ops[1], err);
+      return [i];
+    }
+    case 'csrxchg': {
+      const i = one(Op.CSRXCHG);
+      i.rd = reg(ops[0], err);
+      i.rj = reg(ops[1], err);
+      i.sys = csr(ops[2], err);
+      return [i];
+    }
+    default:
+      if (PSEUDOS.has(mn.toUpperCase())) {
+        const i = one(Op.PSEUDO);
+        i.sys = mn.toUpperCase();
+        i.args = ops;
+        for (const a of ops) {
+          const r = parseReg(a);
+          if (r !== undefined) {
+            i.rd = r;
+            break;
+          }
+        }
+        return [i];
+      }
+      return err(`unknown mnemonic ${mn}`);
+  }
+}
+
+interface OpenSym {
+  name: string;
+  start: number;
+  kind: SymbolKind;
+  declared: 'func' | 'code' | 'label';
+}
+
+/** Assemble units (each placed at its own base) into one program; symbols resolve across units. */
+export function assemble(units: AsmUnit[]): Program {
+  const labels = new Map<string, number>();
+  const symbols: KSymbol[] = [];
+  const hints: Hint[] = [];
+  const declared = new Map<string, 'func' | 'code'>();
+  const notes = new Annotations();
+  const blocks: TextBlock[] = [];
+  const all: { i: Insn; suffix: string }[] = [];
+
+  for (const unit of units) {
+    let pc = unit.base;
+    let open: OpenSym | undefined;
+    const insns: Insn[] = [];
+    const suffix = unit.labelSuffix ?? '';
+    // A copy of code (labelSuffix) defines no symbols and no hints: only its renamed local labels.
+    const copy = suffix !== '';
+    const close = (end: number) => {
+      if (open) {
+        if (!copy) symbols.push({ name: open.name, start: open.start, end, kind: open.kind, region: unit.region, ...(unit.module ? { module: unit.module } : {}) });
+        open = undefined;
+      }
+    };
+    unit.text.split('\n').forEach((raw, ln) => {
+      const err = (m: string): never => {
+        throw new AsmError(`${unit.region}:${ln + 1}: ${m}: ${raw.trim()}`);
+      };
+      let line = raw.replace(/\/\*.*?\*\//g, '').replace(/(\/\/|#).*$/, '').trim();
+      if (!line) return;
+      const d = parseDirective(line, err);
+      if (d) {
+        if (d.d === 'unknown' || d.d === 'inner-label' || (d.d === 'non-standard' && d.fp)) err(`unknown directive ${d.macro}`);
+        if (copy) {
+          if (d.d === 'start') open = { name: d.name, start: pc, kind: d.form, declared: d.form };
+          if (d.d === 'end') open = undefined;
+          return;
+        }
+        if (notes.take(d, `${unit.region}:${ln + 1}`)) return;
+        switch (d.d) {
+          case 'start':
+            if (open && open.declared !== 'label') err(`${open.name} is not closed`);
+            close(pc);
+            defineLabel(labels, d.name, pc, err, 'symbol');
+            open = { name: d.name, start: pc, kind: d.form, declared: d.form };
+            declared.set(d.name, d.form);
+            return;
+          case 'end':
+            checkEnd(open?.name, d, err);
+            close(pc);
+            return;
+          case 'hint':
+            if (!HINT_TYPES.has(d.type) || d.args) err(`${d.macro}${d.args ? ' with arguments' : ''} is not supported on loongarch64`);
+            hints.push({ addr: pc, type: d.type as HintType });
+            return;
+        }
+      }
+      const lab = splitLabel(line);
+      if (lab) {
+        if (copy) {
+          if (lab.name.startsWith('.L')) defineLabel(labels, lab.name + suffix, pc, err);
+        } else {
+          defineLabel(labels, lab.name, pc, err);
+          if ((!open || open.declared === 'label') && !lab.name.startsWith('.L')) {
+            close(pc);
+            open = { name: lab.name, start: pc, kind: unit.defaultKind ?? 'func', declared: 'label' };
+          }
+        }
+        line = lab.rest;
+        if (!line) return;
+      }
+      const m = /^([A-Za-z_.][\w.]*)\s*(.*)$/.exec(line) ?? err('cannot parse');
+      for (const insn of parseInsn(m[1]!, m[2]!, pc, line, err)) {
+        insns.push(insn);
+        all.push({ i: insn, suffix });
+        pc += 4;
+      }
+    });
+    if (!copy && open && (open as OpenSym).declared !== 'label') throw notClosed(unit.region, (open as OpenSym).name);
+    close(pc);
+    const arr: (Insn | undefined)[] = new Array((pc - unit.base) / 4);
+    for (const i of insns) arr[(i.addr - unit.base) / 4] = i;
+    blocks.push({ region: unit.region, base: unit.base, end: pc, insns: arr });
+  }
+
+  notes.apply(symbols);
+  const symOf = (addr: number) => symbols.find((s) => addr >= s.start && addr < s.end);
+  for (const { i, suffix } of all) {
+    if (i.ref === undefined) continue;
+    const name = suffix && i.ref.startsWith('.L') ? i.ref + suffix : i.ref;
+    const t = resolveRef(labels, name, i.text, symOf(i.addr)?.name);
+    if (i.op === Op.LI) i.imm = t;
+    i.target = t;
+    if (i.op === Op.BL || i.op === Op.B || i.op === Op.BEQ || i.op === Op.BNE) i.crossFn = symOf(i.addr) !== symOf(t);
+  }
+  hints.sort((a, b) => a.addr - b.addr);
+  let last: TextBlock | undefined;
+  return {
+    blocks,
+    symbols,
+    labels,
+    hints,
+    declared,
+    insnAt(addr: number): Insn | undefined {
+      const l = last;
+      if ((addr & 3) !== 0) return undefined;
+      if (l && addr >= l.base && addr < l.end) return l.insns[(addr - l.base) >>> 2];
+      for (const b of blocks) {
+        if (addr >= b.base && addr < b.end) {
+          last = b;
+          return b.insns[(addr - b.base) >>> 2];
+        }
+      }
+      return undefined;
+    },
+  };
+}
