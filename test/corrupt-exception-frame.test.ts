@@ -11,6 +11,7 @@ import { ConformanceSession } from '../src/conformance/session';
 import { GARBAGE_RA } from '../src/kernel/corrupt';
 import { ARM64_ABI } from '../src/isa/arm64/abi';
 import { X86_64_ABI } from '../src/isa/x86_64/abi';
+import { RISCV64_ABI } from '../src/isa/riscv64/abi';
 import { kitFor } from '../src/scene/index';
 import type { Corruption, SceneSpec } from '../src/scene/types';
 import type { Arch } from '../src/snapshot/types';
@@ -18,7 +19,7 @@ import { loadSnapshot, type LoadedSnapshot } from '../src/snapshot/io';
 import { builtinProfile } from '../src/unwinders/profiles';
 
 /** The body of work_b (its "BODY" instruction) on each arch. */
-const BODY: Record<Arch, number> = { arm64: 2, x86_64: 3 };
+const BODY: Record<Arch, number> = { arm64: 2, x86_64: 3, riscv64: 4 };
 
 /** Where each arch keeps the saved registers: every slot holding a copy of pc, sp, fp. */
 const SLOTS: Record<Arch, { pc: number[]; sp: number[]; fp: number[]; kernelMode: (s: LoadedSnapshot, regs: number) => boolean }> = {
@@ -33,6 +34,12 @@ const SLOTS: Record<Arch, { pc: number[]; sp: number[]; fp: number[]; kernelMode
     sp: [X86_64_ABI.PT_RSP],
     fp: [X86_64_ABI.PT_RBP],
     kernelMode: (s, r) => s.mem.read64(r + X86_64_ABI.PT_CS) === X86_64_ABI.KERNEL_CS,
+  },
+  riscv64: {
+    pc: [RISCV64_ABI.PT_EPC],
+    sp: [RISCV64_ABI.PT_SP],
+    fp: [RISCV64_ABI.PT_S0],
+    kernelMode: (s, r) => (s.mem.read64(r + RISCV64_ABI.PT_STATUS) & RISCV64_ABI.SR_SPP) !== 0,
   },
 };
 

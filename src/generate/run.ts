@@ -60,7 +60,9 @@ export interface GeneratedCase {
 export const DEFAULT_MOMENTS = 8;
 export const DEFAULT_CORRUPTIONS = 2;
 
-const kits = { arm64: { buildScene: arm64Kit.buildScene, boundaries: arm64Kit.boundaries }, x86_64: { buildScene: x86Kit.buildScene, boundaries: x86Kit.boundaries } };
+/** Generated programs are emitted for arm64 and x86_64 only (src/generate/emit.ts); other arches have no entry. */
+const kits = { arm64: { buildScene: arm64Kit.buildScene, boundaries: arm64Kit.boundaries }, x86_64: { buildScene: x86Kit.buildScene, boundaries: x86Kit.boundaries } } as Record<Arch, { buildScene: typeof arm64Kit.buildScene; boundaries: typeof arm64Kit.boundaries }>;
+export const GENERATED_ARCHES: readonly Arch[] = ['arm64', 'x86_64'];
 
 export function specOf(program: GenProgram, mo: GenMoment): SceneSpec {
   const workload = registerProgram(program);

@@ -18,7 +18,7 @@ import { programSize, type GenFunction, type GenProgram } from './program';
 import { registerProgram } from './registry';
 import { specOf, type GeneratedCase, type GenMoment } from './run';
 
-const kits = { arm64: arm64Kit, x86_64: x86Kit };
+const kits = { arm64: arm64Kit, x86_64: x86Kit } as unknown as Record<Arch, typeof arm64Kit>;
 
 export interface Failure {
   rule: Rule;

@@ -6,7 +6,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { kitFor } from '../scene';
-import type { Arch } from '../snapshot/types';
+import type { Arch as AnyArch } from '../snapshot/types';
+
+/** The arches whose kernel unwinder source --kernel-tree can build (a shim exists for them). */
+type Arch = Extract<AnyArch, 'arm64' | 'x86_64'>;
 import type { Profile } from '../unwinders/types';
 import { explainGccErrors, type MissingDefinition } from './errors';
 

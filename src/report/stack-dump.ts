@@ -17,6 +17,7 @@ const h = hex;
 const REGS: Record<string, { sp: string; fp: string }> = {
   arm64: { sp: 'sp', fp: 'x29' },
   x86_64: { sp: 'rsp', fp: 'rbp' },
+  riscv64: { sp: 'sp', fp: 's0' },
 };
 
 export interface StackDumpOptions {

@@ -40,7 +40,7 @@ export function kitFor(arch: Arch): ArchKit {
   let k = kits.get(arch);
   if (!k) {
     kits.clear();
-    const kit = arch === 'arm64' ? (require('../kernel/arm64/kit') as { kit: ArchKit }).kit : (require('../kernel/x86_64/kit') as { kit: ArchKit }).kit;
+    const kit = (require(`../kernel/${arch}/kit`) as { kit: ArchKit }).kit;
     kits.set(arch, (k = sharing.has(arch) ? caching(kit) : kit));
   }
   return k;
