@@ -39,6 +39,9 @@ Given('a task running SYM_CODE under UNWIND_HINT_UNDEFINED', function (this: W) 
 Given("a task running the spec's {string} example:", function (this: W, name: string, doc: string) {
   return this.specExample(name, doc);
 });
+Given("a task running this arch's form of the spec's {string} example:", function (this: W, name: string, doc: string) {
+  return this.archExample(name, doc);
+});
 Given('the spec says:', function (this: W, doc: string) {
   this.session.quoteSpec(doc);
 });
@@ -69,6 +72,9 @@ Given('a kretprobe on {word}', function (this: W, fn: string) {
 });
 Given('an optimised kprobe at instruction {int} of {word}', function (this: W, index: number, fn: string) {
   this.session.optprobe(fn, index);
+});
+Given("{word} is patched with this arch's ftrace call site:", function (this: W, fn: string, doc: string) {
+  return this.archExample('ftrace call site', doc) ?? this.session.trace('ftraceRegs', fn);
 });
 Given("{word} is patched for DYNAMIC_FTRACE_WITH_REGS with the spec's sequence:", function (this: W, fn: string, doc: string) {
   this.session.useSpecExample('MOV X9, X30', doc);

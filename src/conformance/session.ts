@@ -245,6 +245,18 @@ export class ConformanceSession {
     if (ex.workload) this.useWorkload(ex.workload);
   }
 
+  /**
+   * The profile's arch form of a spec code example (`function:`, `caller:`, `ftrace call site`), quoted
+   * in the feature: checked against the text the arch's kit builds, then its workload is used.
+   */
+  useArchExample(name: string, docstring: string): void {
+    const ex = kitFor(this.profile.arch).examples?.[name];
+    if (!ex) throw new NotApplicable(`the ${this.profile.arch} kit has no form of the spec's "${name}" example`);
+    const norm = (t: string) => t.replace(/\s+/g, ' ').trim();
+    if (norm(docstring) !== norm(ex.text)) throw new Error(`the docstring is not the ${this.profile.arch} kit's "${name}" example:\n${ex.text}`);
+    if (ex.workload) this.useWorkload(ex.workload);
+  }
+
   /** A docstring quoting the spec (a stage of return_to_handler, say): checked verbatim. */
   quoteSpec(docstring: string): void {
     if (!isSpecQuote(docstring)) throw new Error(`the docstring is not a verbatim quote of the spec:\n${docstring}`);

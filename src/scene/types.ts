@@ -57,7 +57,10 @@ export interface Instrumentation {
   kretprobe?: string[];
   /** x86_64: functions with an optimised kprobe (JMP into an optprobe trampoline) at the given instruction index. */
   optprobe?: { fn: string; index: number }[];
-  /** arm64: functions patched with DYNAMIC_FTRACE_WITH_REGS call sites (MOV X9, X30; BL <trampoline>). */
+  /**
+   * arm64: functions patched with DYNAMIC_FTRACE_WITH_REGS call sites (MOV X9, X30; BL <trampoline>);
+   * riscv64: with the ftrace call site before the prologue (auipc t0 / jalr t0, ra left alone).
+   */
   ftraceRegs?: string[];
 }
 
@@ -174,4 +177,10 @@ export interface ArchKit {
   analyse(workload: Workload): Finding[];
   /** The text of each instruction of `fn`, by index, in the image built for `workload` and `instrument`. */
   instructions(workload: Workload, instrument: Instrumentation | undefined, fn: string): string[];
+  /**
+   * This arch's own forms of the spec's code examples (`function:`, `caller:`, the ftrace call site), by
+   * name, as its kernel image builds them, with the workload that runs each: features quote them, and the
+   * quote is checked against this text. Absent: the arch's examples are the spec's own (src/conformance/spec-text.ts).
+   */
+  examples?: Readonly<Record<string, { text: string; workload?: Workload }>>;
 }

@@ -39,6 +39,9 @@ export class ConformanceWorld extends World<WorldParameters> {
   specExample(name: string, docstring: string) {
     return this.scene(() => this.session.useSpecExample(name, docstring));
   }
+  archExample(name: string, docstring: string) {
+    return this.scene(() => this.session.useArchExample(name, docstring));
+  }
   sweep(kind: ExceptionKind, fn?: string) {
     this.session.everyBoundary(kind, fn ? [fn] : undefined);
   }

@@ -14,7 +14,7 @@ import type { GroundTruth } from '../../truth/shadow';
 import { sweepSteps, type Boundary } from '../boundary';
 import { checkExceptionFrame, corruptExceptionFrame, corruptTracing, isExceptionFrameCorruption, isTracingCorruption, linkToStaleRegs, redirectTruth, returnTrampolines, type ExceptionFrameLayout } from '../corrupt';
 import { corruptRecord, framePointerOf, recordAtDepth } from './frames';
-import { buildImage, MAP, REGS_COPY_OFFSET, TASK_PT_REGS, type Image } from './image';
+import { buildImage, FTRACE_CALLSITE, MAP, REGS_COPY_OFFSET, RISCV_CALLER, RISCV_FUNCTION, TASK_PT_REGS, type Image } from './image';
 import { Riscv64Machine, symbolsOf } from './machine';
 
 export const RISCV64_WORKLOADS: readonly Workload[] = [
@@ -257,4 +257,9 @@ export const kit: ArchKit = {
   sweep,
   analyse,
   instructions,
+  examples: {
+    'function:': { text: RISCV_FUNCTION, workload: 'spec-function' },
+    'caller:': { text: RISCV_CALLER, workload: 'spec-caller' },
+    'ftrace call site': { text: FTRACE_CALLSITE.join('\n') },
+  },
 };
