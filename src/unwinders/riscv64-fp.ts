@@ -27,6 +27,8 @@ export interface Riscv64Knobs {
   noFinalCheck?: boolean;
   /** No stack bounds: records are read wherever the frame pointer points. */
   noStackBounds?: boolean;
+  /** A FINAL meta record ends the walk wherever it is met, not only at task_pt_regs(task)->stackframe. */
+  finalAnywhere?: boolean;
 }
 
 /** Layout constants, taken from snapshot.abi. */
@@ -128,7 +130,7 @@ function nextFrameRecord(s: State): Step {
     if (!minfo) return { kind: 'error', error: err(`kunwind_next_frame_record_meta: meta record at ${h(rec)} is not on an accessible stack`) };
     const type = s.mem.read64(rec + abi.S_STACKFRAME_TYPE - abi.S_STACKFRAME);
     if (type === abi.FRAME_META_TYPE_FINAL) {
-      if (rec === s.snap.finalFrame || s.k.noFinalCheck) return { kind: 'final' };
+      if (rec === s.snap.finalFrame || s.k.noFinalCheck || s.k.finalAnywhere) return { kind: 'final' };
       return { kind: 'error', error: err(`kunwind_next_frame_record_meta: FINAL record at ${h(rec)} is not task_pt_regs(task)->stackframe (${h(s.snap.finalFrame)})`) };
     }
     if (type === abi.FRAME_META_TYPE_PT_REGS) return { kind: 'regs', regs: rec - abi.S_STACKFRAME };
