@@ -67,7 +67,7 @@ const build = (s: SceneSpec, arch: Arch) => {
   return { scene, snap: loadSnapshot(scene.snapshot, scene.snapshot.id) };
 };
 
-for (const arch of ['arm64', 'x86_64'] as const) {
+for (const arch of ['arm64', 'x86_64', 'riscv64'] as const) {
   for (const walk of ['in-handler', 'preempted'] as const) {
     test(`${arch} ${walk}: exception-frame corruptions edit only the IRQ's kernel-mode pt_regs; truth and registers unchanged`, () => {
       const clean = build(spec(arch, walk), arch);
