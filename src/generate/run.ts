@@ -7,6 +7,7 @@
  */
 import * as arm64Kit from '../kernel/arm64/kit';
 import * as x86Kit from '../kernel/x86_64/kit';
+import * as riscv64Kit from '../kernel/riscv64/kit';
 import { sweepSteps, type Boundary } from '../kernel/boundary';
 import { applyRule, type Rule } from '../conformance/expect';
 import { judge, type Judgement, type Outcome } from '../oracle/oracle';
@@ -61,8 +62,15 @@ export const DEFAULT_MOMENTS = 8;
 export const DEFAULT_CORRUPTIONS = 2;
 
 /** Generated programs are emitted for arm64 and x86_64 only (src/generate/emit.ts); other arches have no entry. */
-const kits = { arm64: { buildScene: arm64Kit.buildScene, boundaries: arm64Kit.boundaries }, x86_64: { buildScene: x86Kit.buildScene, boundaries: x86Kit.boundaries } } as Record<Arch, { buildScene: typeof arm64Kit.buildScene; boundaries: typeof arm64Kit.boundaries }>;
-export const GENERATED_ARCHES: readonly Arch[] = ['arm64', 'x86_64'];
+const kits: Record<Arch, { buildScene: typeof arm64Kit.buildScene; boundaries: typeof arm64Kit.boundaries }> = {
+  arm64: { buildScene: arm64Kit.buildScene, boundaries: arm64Kit.boundaries },
+  x86_64: { buildScene: x86Kit.buildScene, boundaries: x86Kit.boundaries },
+  riscv64: { buildScene: riscv64Kit.buildScene, boundaries: riscv64Kit.boundaries },
+};
+/** The arches generated programs are emitted for (src/generate/emit.ts). */
+export const GENERATED_ARCHES: readonly Arch[] = ['arm64', 'x86_64', 'riscv64'];
+/** Each arch's stream of moments (arm64 and x86_64 keep the streams they always had). */
+const ARCH_SEED: Record<Arch, number> = { arm64: 1, x86_64: 2, riscv64: 3 };
 
 export function specOf(program: GenProgram, mo: GenMoment): SceneSpec {
   const workload = registerProgram(program);
@@ -121,7 +129,7 @@ export function buildCase(arch: Arch, program: GenProgram, moments: GenMoment[])
 /** Case `n` of the run seeded with `seed` on `arch`: the same program (for both arches) and moments everywhere. */
 export function generatedCase(arch: Arch, seed: number, n: number, opts: { gen?: Partial<GenOptions>; moments?: number; corruptions?: number } = {}): GeneratedCase {
   const program = generateProgram(seed, n, opts.gen);
-  const r = new Prng(subSeed(subSeed(seed, n), arch === 'arm64' ? 1 : 2));
+  const r = new Prng(subSeed(subSeed(seed, n), ARCH_SEED[arch]));
   return buildCase(arch, program, chooseMoments(arch, program, r, opts.moments, opts.corruptions));
 }
 

@@ -9,6 +9,7 @@ import { applyRule } from '../conformance/expect';
 import { judge, type Outcome } from '../oracle/oracle';
 import * as arm64Kit from '../kernel/arm64/kit';
 import * as x86Kit from '../kernel/x86_64/kit';
+import * as riscv64Kit from '../kernel/riscv64/kit';
 import { sweepSteps } from '../kernel/boundary';
 import type { Arch } from '../snapshot/types';
 import { loadSnapshot } from '../snapshot/io';
@@ -18,7 +19,7 @@ import { programSize, type GenFunction, type GenProgram } from './program';
 import { registerProgram } from './registry';
 import { specOf, type GeneratedCase, type GenMoment } from './run';
 
-const kits = { arm64: arm64Kit, x86_64: x86Kit } as unknown as Record<Arch, typeof arm64Kit>;
+const kits: Record<Arch, Pick<typeof arm64Kit, 'buildScene' | 'boundaries'>> = { arm64: arm64Kit, x86_64: x86Kit, riscv64: riscv64Kit };
 
 export interface Failure {
   rule: Rule;
