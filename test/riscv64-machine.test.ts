@@ -78,6 +78,18 @@ test('a blocked task: frame records 16 bytes below s0, thread.ra / s0 saved by _
   assert.equal(snap.mem.read64(TASK_PT_REGS + A.PT_STATUS) & A.SR_SPP, 0, 'the trap came from U-mode');
 });
 
+test('work_c is a gcc leaf frame: s0 saved where a record keeps ra, ra left in its register', () => {
+  const s = kit.buildScene({ workload: 'work-chain', moment: { kind: 'exception', exception: 'irq', at: { fn: 'work_c', index: 3 }, walk: 'in-handler' } });
+  const snap = loadSnapshot(s.snapshot);
+  let regs = -1;
+  for (let a = MAP.task.base; a < MAP.task.base + MAP.task.size && regs < 0; a += 8) if (snap.mem.read64(a + A.S_STACKFRAME_TYPE) === A.FRAME_META_TYPE_PT_REGS && snap.mem.read64(a + A.S_STACKFRAME) === 0) regs = a;
+  const s0 = snap.mem.read64(regs + A.PT_S0);
+  assert.equal(snap.syms.lookup(snap.mem.read64(regs + A.PT_RA))?.name, 'work_b', 'ra is live');
+  // The word where a full record keeps ra holds work_b's frame pointer instead.
+  assert.equal(snap.mem.find(snap.mem.read64(s0 - 8))?.kind, 'task-stack');
+  assert.deepEqual(fns(s.truth).slice(5, 8), ['work_c', 'work_b', 'work_a']);
+});
+
 test('a kernel thread starts at ret_from_fork with s0 at its FINAL record', () => {
   const s = kit.buildScene({ workload: 'kthread-sleep', moment: { kind: 'blocked' } });
   assert.deepEqual(fns(s.truth), ['__switch_to', '__schedule', 'schedule', 'worker_thread', 'kthread', 'ret_from_fork']);

@@ -112,6 +112,15 @@ Feature: Link register unreliability
       When a reliable stacktrace is requested from the interrupt handler
       Then every walk is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
 
+    @id:riscv-leaf-frame-sweep-rejected @sweep @arch:riscv64
+    Example: an IRQ at every instruction boundary of a riscv64 leaf that saves only s0, its return address left in ra
+      gcc's riscv leaf frame keeps ra in the register and stores the caller's s0 where a full frame record
+      keeps ra, so the word below the frame pointer is a stack address, not a return address.
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken at every instruction boundary of work_c
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
+
   @req:lr-duplicates-and-inversions-unreliable @should
   Rule: Traces that would duplicate or invert entries because of the link register are treated as unreliable
 

@@ -314,6 +314,14 @@ export const BPF_PROG = 'bpf_prog_6deef7357e7b4530';
 /** A leaf: no frame record, ra stays in its register. */
 const leaf = (name: string, n = 2): string => lines(`SYM_FUNC_START(${name})`, `  BODY ${n}`, '  ret', `SYM_FUNC_END(${name})`);
 
+/**
+ * A leaf as gcc compiles one with frame pointers on riscv: s0 is saved and set, ra stays in its register,
+ * so the caller's s0 sits at s0 - 8, where a full record keeps ra (the case walk_stackframe()'s
+ * fp_is_valid(frame->ra, sp) check handles at an exception boundary).
+ */
+const leafFrame = (name: string, n = 2): string =>
+  lines(`SYM_FUNC_START(${name})`, '  addi sp, sp, -16', '  sd s0, 8(sp)', '  addi s0, sp, 16', `  BODY ${n}`, '  ld s0, 8(sp)', '  addi sp, sp, 16', '  ret', `SYM_FUNC_END(${name})`);
+
 /** Where regscopy_fn keeps its local struct pt_regs: below its frame record (s0 - this). */
 export const REGS_COPY_OFFSET = A.FRAME_RECORD_SIZE + A.PT_REGS_SIZE;
 
@@ -331,7 +339,7 @@ export function workloadCode(w: Workload): WorkloadCode {
     case 'work-chain':
       return {
         syscall: 'sys_work',
-        kernel: lines(cfunc('sys_work', ['BODY 1', 'call work_a', 'BODY 1']), cfunc('work_a', ['BODY 1', 'call work_b', 'BODY 1']), cfunc('work_b', ['BODY 1', 'call work_c', 'BODY 1']), leaf('work_c', 3)),
+        kernel: lines(cfunc('sys_work', ['BODY 1', 'call work_a', 'BODY 1']), cfunc('work_a', ['BODY 1', 'call work_b', 'BODY 1']), cfunc('work_b', ['BODY 1', 'call work_c', 'BODY 1']), leafFrame('work_c', 3)),
       };
     case 'module-sleep':
       return {
