@@ -209,3 +209,23 @@ test('generated programs (tail calls, recursion, frameless helpers, fgraph, kret
   }
   assert.ok(walks > 100 && reliable > 10, `${reliable} of ${walks}`);
 });
+
+test('today\'s walk_stackframe() leaf guess across an exception skips the caller of a function interrupted in its prologue', () => {
+  const w = new World();
+  const fps = w.syscallChain();
+  // work_b interrupted after saving ra / s0 but before setting s0: s0 is still work_a's frame pointer.
+  const regs = fps[5]! - 32 - A.PT_REGS_SIZE;
+  w.meta(regs, A.FRAME_META_TYPE_PT_REGS);
+  w.mem.write64(regs + A.PT_EPC, table.get('work_b').start + 0xc);
+  w.mem.write64(regs + A.PT_RA, ret('work_a'));
+  w.mem.write64(regs + A.PT_S0, fps[2]!);
+  w.mem.write64(regs + A.PT_STATUS, A.SR_SPP);
+  const irqFp = w.frame(IRQ + A.IRQ_STACK_SIZE, World.metaFp(regs), ret('handle_exception'));
+  w.regs = { pc: table.get('irq_handler').start + 8, s0: irqFp, sp: irqFp - 16, ra: ret('do_irq') };
+  w.state = 'running';
+  w.stacks = [{ region: 'stack-1', type: 'task' }, { region: 'irq-0', type: 'irq' }];
+  assert.notEqual(walk(w).rc, 0);
+  const g = walk(w, { leafGuessAtBoundary: true });
+  assert.equal(g.rc, 0);
+  assert.ok(!g.trace.includes(ret('work_a')), 'work_a, where work_b returns, is missing');
+});

@@ -509,6 +509,17 @@ export const CATALOGUE: readonly MutantEntry[] = [
   ),
   riscv64(
     {
+      id: 'riscv64-leaf-guess-at-boundary',
+      arch: 'riscv64',
+      base: 'riscv64-fp',
+      kind: 'faulty',
+      description: 'crosses exception boundaries as today\'s walk_stackframe() does: regs->epc, then a leaf frame guessed from a plausible frame pointer below regs->s0 (go on with regs->ra) or else the record there; in a prologue s0 is still the caller\'s, and the caller is skipped',
+      requirement: 'reject-exceptions-when-unidentifiable',
+    },
+    { leafGuessAtBoundary: true },
+  ),
+  riscv64(
+    {
       id: 'riscv64-no-final-check',
       arch: 'riscv64',
       base: 'riscv64-fp',

@@ -29,6 +29,12 @@ export interface Riscv64Knobs {
   noStackBounds?: boolean;
   /** A FINAL meta record ends the walk wherever it is met, not only at task_pt_regs(task)->stackframe. */
   finalAnywhere?: boolean;
+  /**
+   * Today's walk_stackframe() at an exception boundary: report regs->epc, then guess the frame from the
+   * word below regs->s0 — a plausible frame pointer there means a leaf that saved only s0 (go on with
+   * regs->ra and that word), anything else a full record (go on from it).
+   */
+  leafGuessAtBoundary?: boolean;
 }
 
 /** Layout constants, taken from snapshot.abi. */
@@ -151,6 +157,32 @@ function atPc(s: State): Err | undefined {
   return undefined;
 }
 
+/** Today's walk_stackframe() across an exception: epc, then a leaf guess (fp_is_valid(frame->ra, sp)) or the record. */
+function leafGuess(s: State, regs: number, trace: number[]): Err | undefined {
+  const info = findStack(s, regs, s.abi.PT_REGS_SIZE);
+  if (!info) return err(`walk_stackframe: pt_regs at ${h(regs)} are not on an accessible stack`);
+  consume(s, info, regs, s.abi.PT_REGS_SIZE);
+  s.pc = s.mem.read64(regs + s.abi.PT_EPC);
+  const e = atPc(s);
+  if (e) return e;
+  trace.push(s.pc);
+  const fp = s.mem.read64(regs + s.abi.PT_S0);
+  const rec = fp - s.abi.FRAME_RECORD_OFFSET;
+  const rinfo = findStack(s, rec, s.abi.FRAME_RECORD_SIZE);
+  if (!rinfo) return err(`walk_stackframe: fp ${h(fp)} is not on an accessible stack`);
+  const word = s.mem.read64(rec + 8);
+  const looksLikeFp = word % 8 === 0 && word >= fp && !!findStack(s, word - s.abi.FRAME_RECORD_OFFSET, s.abi.FRAME_RECORD_SIZE);
+  consume(s, rinfo, rec, s.abi.FRAME_RECORD_SIZE);
+  if (looksLikeFp) {
+    s.pc = s.mem.read64(regs + s.abi.PT_RA);
+    s.fp = word;
+  } else {
+    s.fp = s.mem.read64(rec);
+    s.pc = word;
+  }
+  return undefined;
+}
+
 /** The faulty boundary policy: epc, then ra, then on from the saved s0. */
 function trustRa(s: State, regs: number, trace: number[]): Err | undefined {
   const info = findStack(s, regs, s.abi.PT_REGS_SIZE);
@@ -194,6 +226,13 @@ export function walkRiscv64(input: WalkInput, k: Riscv64Knobs = {}): WalkResult 
       case 'error':
         return fail(step.error);
       case 'regs':
+        if (k.leafGuessAtBoundary) {
+          e = leafGuess(s, step.regs, trace);
+          if (e) return fail(e);
+          e = recoverReturnAddress(s);
+          if (e) return fail(e);
+          continue;
+        }
         if (!k.trustRaAtBoundary) return fail(err(`arch_reliable_kunwind_consume_entry: exception boundary (pt_regs at ${h(step.regs)}, fp ${h(s.fp)}); ra may have been live`));
         e = trustRa(s, step.regs, trace);
         if (e) return fail(e);
