@@ -124,6 +124,9 @@ test('an NMI (SBI SSE) runs on the SSE stack; nested in an IRQ, both boundaries 
   assert.deepEqual(fns(n.truth).slice(0, 4), ['perf_nmi_handler', 'do_sse', 'handle_sse', 'work_b']);
   assert.equal(loadSnapshot(n.snapshot).mem.find(loadSnapshot(n.snapshot).regs['sp']!)?.kind, 'nmi-stack');
   assert.equal(n.snapshot.context?.inNmi, true);
+  // Its pt_regs are where the kit says: an exception-frame corruption there redirects the NMI's return.
+  const bad = kit.buildScene({ workload: 'work-chain', moment: { kind: 'exception', exception: 'nmi', at, walk: 'in-handler' }, corrupt: 'exception-pc-garbage' });
+  assert.equal(bad.truth.redirected?.length, 1);
   const nested = kit.buildScene({ workload: 'work-chain', moment: { kind: 'exception', exception: 'irq', at, walk: 'in-handler', nested: 'nmi' } });
   assert.equal(nested.truth.frames.filter((f) => f.why === 'exception').length, 2);
 });

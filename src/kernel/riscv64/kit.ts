@@ -118,8 +118,9 @@ function reach(spec: SceneSpec, img: Image): Reached {
   if (mo.exception === 'irq' && m.cpu.irqMasked) throw new Error(`IRQs are masked at ${m.describe(where)}`);
   if (mo.walk === 'preempted' && !mo.nested && m.preemptCount > 0) throw new Error(`preemption is disabled at ${m.describe(where)}: an IRQ there cannot preempt the task`);
   const desc = `${EXC[mo.exception]} before ${m.describe(where)}`;
-  // handle_exception builds pt_regs below the interrupted sp (a kernel trap keeps its stack).
-  const excRegs = mo.exception === 'nmi' ? undefined : m.cpu.sp - A.PT_REGS_SIZE;
+  // handle_exception builds pt_regs below the interrupted sp (a kernel trap keeps its stack); handle_sse
+  // at the top of the SSE stack.
+  const excRegs = mo.exception === 'nmi' ? MAP.sse.base + MAP.sse.size - A.PT_REGS_SIZE : m.cpu.sp - A.PT_REGS_SIZE;
   m.takeException(mo.exception);
   if (mo.nested === 'nmi' && mo.nestedAfter !== undefined) return nmiDuringException(m, mo.exception, mo.nestedAfter, desc, `${m.syms.describe(where)}${at}`);
   if (mo.nested === 'nmi') {
@@ -132,12 +133,12 @@ function reach(spec: SceneSpec, img: Image): Reached {
     m.cfg = { walkAt: mo.exception };
     const stop = run(m);
     if (stop !== 'walk') throw new Error(`handler walk point not reached (${stop})`);
-    return { m, state: 'running', moment: `${desc}, walk from the handler`, slug: `${mo.exception}/${m.syms.describe(where)}${at}`, ...(excRegs !== undefined ? { excRegs } : {}) };
+    return { m, state: 'running', moment: `${desc}, walk from the handler`, slug: `${mo.exception}/${m.syms.describe(where)}${at}`, excRegs };
   }
   m.cfg = { preempt: true };
   const stop = run(m);
   if (stop !== 'blocked') throw new Error(`preempted task did not block (${stop})`);
-  return { m, state: 'blocked', moment: `${desc}, ${mo.exception === 'page-fault' ? 'the task sleeps in the fault handler' : 'task preempted on IRQ return and blocked'}`, slug: `${mo.exception}-preempt/${m.syms.describe(where)}${at}`, ...(excRegs !== undefined ? { excRegs } : {}) };
+  return { m, state: 'blocked', moment: `${desc}, ${mo.exception === 'page-fault' ? 'the task sleeps in the fault handler' : 'task preempted on IRQ return and blocked'}`, slug: `${mo.exception}-preempt/${m.syms.describe(where)}${at}`, excRegs };
 }
 
 function nmiDuringException(m: Riscv64Machine, exc: string, k: number, desc: string, where: string): Reached {
