@@ -100,6 +100,9 @@ Given("a saved frame pointer into another task's stack", function (this: W) {
 Given('a saved frame pointer that points down the stack', function (this: W) {
   this.corrupt('frame-pointer-downward');
 });
+Given('a saved frame pointer to a frame record that straddles the top of the stack', function (this: W) {
+  this.corrupt('frame-pointer-straddles-stack-top');
+});
 Given('a saved return address that is not kernel text', function (this: W) {
   this.corrupt('return-address-garbage');
 });
@@ -173,6 +176,9 @@ Given('a task blocked in schedule\\(\\) below a function that keeps a copy of it
 });
 Given('a saved frame pointer that points at that stale copy of the final frame record', function (this: W) {
   this.corrupt('frame-pointer-to-stale-final');
+});
+Given('the return address below that copy points into the system call entry code, where user-mode pt_regs follow', function (this: W) {
+  this.corrupt('return-address-to-stale-user-regs');
 });
 Given('the corruption is in frame record {int} counted from the innermost', function (this: W, depth: number) {
   this.session.corruptDepth(depth);

@@ -302,6 +302,23 @@ Feature: Robustness to corrupt unwind state
       Then the walk does not access memory in an unsafe way
       And the trace is complete or reported unreliable
 
+    @id:straddling-frame-record-not-read-past-stack-top
+    Example: a frame record that starts inside the stack but ends past its top is not read
+      Given a task blocked in schedule() below a system call
+      And a saved frame pointer to a frame record that straddles the top of the stack
+      When a reliable stacktrace is requested for the task
+      Then the walk does not access memory in an unsafe way
+      And the trace is complete or reported unreliable
+
+    @id:straddling-frame-record-deeper-not-read-past-stack-top
+    Example: the same, two records up the chain
+      Given a task blocked in schedule() below a system call
+      And a saved frame pointer to a frame record that straddles the top of the stack
+      And the corruption is in frame record 2 counted from the innermost
+      When a reliable stacktrace is requested for the task
+      Then the walk does not access memory in an unsafe way
+      And the trace is complete or reported unreliable
+
     @id:unmapped-exception-sp-not-dereferenced
     Example: a stack pointer into unmapped memory saved in an exception frame is not followed
       Given a task in a system call running work_a, which calls work_b, which calls work_c

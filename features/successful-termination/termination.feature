@@ -34,6 +34,13 @@ Feature: Identifying successful termination
       When a reliable stacktrace is requested for the task
       Then the trace is reported unreliable
 
+    @id:stale-user-regs-through-entry-return-not-termination @arch:x86_64
+    Example: user-mode pt_regs met through a return address into the entry code, mid-stack, are not the end of the walk
+      Given a task blocked in schedule() below a function that keeps a copy of its user-mode pt_regs
+      And the return address below that copy points into the system call entry code, where user-mode pt_regs follow
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+
   @req:termination-in-entry-function @may
   Rule: The walk ends within a kernel entry function
 
@@ -124,6 +131,13 @@ Feature: Identifying successful termination
     Example: a link to a stale user-mode pt_regs left mid-stack does not end the walk with success
       Given a task blocked in schedule() below a function that keeps a copy of its user-mode pt_regs
       And a saved frame pointer that points at that stale copy of the final frame record
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+
+    @id:stale-user-regs-through-entry-return-not-reliable @arch:x86_64
+    Example: a walk that meets user-mode pt_regs mid-stack through a corrupted return address does not end there with success
+      Given a task blocked in schedule() below a function that keeps a copy of its user-mode pt_regs
+      And the return address below that copy points into the system call entry code, where user-mode pt_regs follow
       When a reliable stacktrace is requested for the task
       Then the trace is complete or reported unreliable
 

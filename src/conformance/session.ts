@@ -504,8 +504,9 @@ export class ConformanceSession {
    * Apply `rule` to every walk of the scenario (one walk, or each walk of a sweep). Memory safety is
    * judged only on walks whose accesses were observed; with none, the check is not run.
    */
-  expect(rule: Rule): void {
+  expect(ruleOf: Rule | ((w: Walked) => Rule)): void {
     const bad: string[] = [];
+    const rule = typeof ruleOf === 'string' ? ruleOf : undefined;
     let walks = this.needWalks();
     if (rule === 'memory-safe') {
       walks = walks.filter((w) => w.judgement.accessesObserved);
@@ -516,7 +517,7 @@ export class ConformanceSession {
     }
     this.observed = true;
     for (const w of walks) {
-      const v = applyRule(rule, w.judgement);
+      const v = applyRule(rule ?? (ruleOf as (w: Walked) => Rule)(w), w.judgement);
       if (!v.pass) {
         w.failed = v.message!;
         bad.push(`${w.scene.moment}: ${v.message}`);
@@ -573,7 +574,22 @@ export class ConformanceSession {
    * missing entry at the boundary is a misidentification).
    */
   expectRejectedUnlessIdentified(): void {
-    this.expect(this.profile.claims.identifiesReliableExceptionUnwind ? 'exact-or-unreliable' : 'reported-unreliable');
+    this.expect((w) => (this.identifies(w.scene) ? 'exact-or-unreliable' : 'reported-unreliable'));
+  }
+
+  /**
+   * Whether the profile claims to identify reliable unwinds across every exception of this walk. The
+   * identification claim covers the exception kinds the profile says it unwinds: an IRQ needs
+   * "unwinds across IRQs", an NMI (taken alone or nested) "unwinds across NMIs". For the others it has
+   * declared it cannot or will not tell, so the spec's "must reject" applies to them.
+   */
+  private identifies(scene: Scene): boolean {
+    const c = this.profile.claims;
+    if (!c.identifiesReliableExceptionUnwind) return false;
+    const m = scene.spec.moment;
+    if (m.kind === 'blocked') return true;
+    if (m.exception === 'irq' && !c.unwindsAcrossIrq) return false;
+    return !(m.exception === 'nmi' || m.nested === 'nmi') || c.unwindsAcrossNmi;
   }
 
   /** Reliable if the profile makes the claim, else reported unreliable: the profile's promise is checked. */

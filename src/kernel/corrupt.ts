@@ -72,6 +72,13 @@ export function corruptFrameRecord(mem: Memory, fp0: number, c: Corruption, t: C
       mem.write64(fp0, down);
       return;
     }
+    case 'frame-pointer-straddles-stack-top': {
+      // Aligned to 8 and inside the stack, but the 16-byte record it names ends past the stack's top.
+      const r = mem.find(fp0, 16);
+      if (!r) throw new Error(`frame-pointer-straddles-stack-top: the record at ${hex(fp0)} is not mapped`);
+      mem.write64(fp0, r.base + r.size - 8);
+      return;
+    }
     case 'return-address-garbage': {
       const was = mem.read64(fp0 + 8);
       mem.write64(fp0 + 8, GARBAGE_RA);

@@ -103,6 +103,7 @@ export type Corruption =
   | 'frame-pointer-unmapped' // a saved frame link points into unmapped memory
   | 'frame-pointer-other-task' // a saved frame link points into another task's stack
   | 'frame-pointer-downward' // a saved frame link points below the current record (stack grows the wrong way)
+  | 'frame-pointer-straddles-stack-top' // a saved frame link points 8 bytes below the top of its stack: the record would straddle the top
   | 'return-address-garbage' // a saved return address is not kernel text
   // The innermost kernel-mode exception frame (pt_regs) on the task's stacks (exception moments only):
   | 'exception-pc-garbage' // its saved pc / ip is not kernel text
@@ -120,7 +121,11 @@ export type Corruption =
   | 'kretprobe-instance-wrong-ret' // the newest kretprobe instance's saved return address is not kernel text
   // A saved frame link points at a stale copy of the task's user-mode pt_regs (its FINAL frame record) left
   // mid-stack, in the local struct pt_regs of regscopy_fn (workload regs-copy-sleep): the end met too early.
-  | 'frame-pointer-to-stale-final';
+  | 'frame-pointer-to-stale-final'
+  // x86_64: the return address of regscopy_fn's call to schedule() is overwritten with the entry code's return
+  // point after do_syscall_64, whose ORC entry says user-mode pt_regs follow: they are read from the stale
+  // copy in regscopy_fn's frame, right above the slot.
+  | 'return-address-to-stale-user-regs';
 
 export interface SceneSpec {
   workload: Workload;

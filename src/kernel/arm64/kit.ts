@@ -202,6 +202,8 @@ export function buildScene(spec: SceneSpec): Scene {
       const fp = framePointerOf(m.mem, regs.x29!, (ra) => ra >= sym.start && ra < sym.end);
       const at = fp + REGS_COPY_OFFSET;
       linkToStaleRegs(m.mem, recordAtDepth(m.mem, regs.x29!, spec.corruptDepth), { from: TASK_PT_REGS, at, size: ARM64_ABI.PT_REGS_SIZE, link: at + ARM64_ABI.S_STACKFRAME });
+    } else if (spec.corrupt === 'return-address-to-stale-user-regs') {
+      throw new Error(`${spec.corrupt}: x86_64 only (arm64 finds pt_regs through frame records, not through an entry point's return address)`);
     } else redirectTruth(truth, corruptFrameRecord(m.mem, recordAtDepth(m.mem, regs.x29!, spec.corruptDepth, spec.corrupt), spec.corrupt, targets));
   }
   const snapshot = makeSnapshot({

@@ -13,7 +13,7 @@ import type { ArchKit, Finding, Moment, Scene, SceneSpec, SweepSpec, Workload } 
 import { makeSnapshot } from '../../snapshot/io';
 import { ShadowStack } from '../../truth/shadow';
 import { sweepSteps, type Boundary } from '../boundary';
-import { checkExceptionFrame, corruptExceptionFrame, corruptFrameRecord, corruptTracing, returnTrampolines, framePointerOf, isExceptionFrameCorruption, isTracingCorruption, linkToStaleRegs, recordAtDepth, redirectTruth, type ExceptionFrameLayout } from '../corrupt';
+import { checkExceptionFrame, corruptExceptionFrame, corruptFrameRecord, corruptTracing, returnTrampolines, framePointerOf, isExceptionFrameCorruption, isTracingCorruption, linkToStaleRegs, recordAtDepth, redirectTruth, type ExceptionFrameLayout, type Redirect } from '../corrupt';
 import { TaskTracing } from '../tracing';
 import { REGS_COPY_OFFSET } from './source';
 import { baseImage, CEA, image, IRQ_TOP, LAYOUT, NMI_TOP, PERCPU, PT_REGS, REGIONS, RUNNING_STACKS, TASK, TASK_TOP, type Image } from './image';
@@ -58,6 +58,25 @@ const PT_REGS_LAYOUT: ExceptionFrameLayout = { pc: ABI.PT_RIP, sp: ABI.PT_RSP, f
 const OTHER_TOP = LAYOUT.OTHER_STACK + ABI.THREAD_SIZE;
 /** The other task's innermost frame record (target of frame-pointer-other-task corruption). */
 const OTHER_RECORD = OTHER_TOP - ABI.PT_REGS_SIZE - 0x80;
+
+/**
+ * return-address-to-stale-user-regs: regscopy_fn's local struct pt_regs starts at its stack pointer, so
+ * the slot right below it holds the return address of its call to schedule(). Leave a copy of the
+ * task's user-mode pt_regs there and make that return go to syscall_return_to_user: on return the
+ * entry code would pop the copy and go back to user mode.
+ */
+function returnIntoEntryAboveStaleRegs(mem: Memory, img: Image, rbp: number): Redirect {
+  const sym = img.syms.byName('regscopy_fn');
+  if (!sym) throw new Error('return-address-to-stale-user-regs: the workload has no regscopy_fn holding a struct pt_regs');
+  const at = framePointerOf(mem, rbp, (ra) => ra >= sym.start && ra < sym.end) - REGS_COPY_OFFSET;
+  const slot = at - 8;
+  const was = mem.read64(slot);
+  if (was < sym.start || was >= sym.end) throw new Error(`return-address-to-stale-user-regs: the slot below the pt_regs copy (${hex(slot)}) does not return into regscopy_fn`);
+  for (let o = 0; o < ABI.PT_REGS_SIZE; o += 8) mem.write64(at + o, mem.read64(PT_REGS + o));
+  const now = addr(img, 'syscall_return_to_user');
+  mem.write64(slot, now);
+  return { was, now };
+}
 
 function addr(img: Image, name: string): number {
   const v = img.prog.labels.get(name) ?? img.symInfo.get(name)?.start;
@@ -385,6 +404,8 @@ export function buildScene(spec: SceneSpec): Scene {
       if (!sym) throw new Error(`${spec.corrupt}: workload ${spec.workload} has no regscopy_fn holding a struct pt_regs`);
       const at = framePointerOf(mem, regs['rbp']!, (ra) => ra >= sym.start && ra < sym.end) - REGS_COPY_OFFSET;
       linkToStaleRegs(mem, recordAtDepth(mem, regs['rbp']!, spec.corruptDepth), { from: PT_REGS, at, size: ABI.PT_REGS_SIZE, link: at + ABI.FP_REGS_ENCODE_BIT });
+    } else if (spec.corrupt === 'return-address-to-stale-user-regs') {
+      redirectTruth(truth, returnIntoEntryAboveStaleRegs(mem, img, regs['rbp']!));
     } else redirectTruth(truth, corruptFrameRecord(m.mem, recordAtDepth(m.mem, regs['rbp']!, spec.corruptDepth, spec.corrupt), spec.corrupt, targets));
   }
   const user = !img.src.kthread;
