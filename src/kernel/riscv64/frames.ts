@@ -8,6 +8,7 @@ import type { Memory } from '../../machine/memory';
 import type { Corruption } from '../../scene/types';
 import { GARBAGE_RA, type CorruptionTargets, type Redirect } from '../corrupt';
 import { RISCV64_ABI as A } from '../../isa/riscv64/abi';
+import { hex } from '../../machine/addr';
 
 const OFF = A.FRAME_RECORD_OFFSET;
 
@@ -66,11 +67,19 @@ export function corruptRecord(mem: Memory, rec: number, c: Corruption, t: Corrup
       mem.write64(rec, down + OFF);
       return;
     }
+    case 'frame-pointer-straddles-stack-top': {
+      // Aligned to 8, and its record starts inside the stack but ends past the top: fp = top + 8.
+      const r = mem.find(rec, 16);
+      if (!r) throw new Error(`frame-pointer-straddles-stack-top: the record at ${hex(rec)} is not mapped`);
+      mem.write64(rec, r.base + r.size + 8);
+      return;
+    }
     case 'return-address-garbage': {
       const was = mem.read64(rec + 8);
       mem.write64(rec + 8, GARBAGE_RA);
       return { was, now: GARBAGE_RA };
     }
+    default:
+      throw new Error(`${c} is not a corruption of a riscv64 frame record`);
   }
-  return undefined;
 }

@@ -201,6 +201,8 @@ export function buildScene(spec: SceneSpec): Scene {
       const fp = framePointerOf(m.mem, regs.s0!, (ra) => ra >= sym.start && ra < sym.end);
       const at = fp - REGS_COPY_OFFSET;
       linkToStaleRegs(m.mem, recordAtDepth(m.mem, regs.s0!, spec.corruptDepth), { from: TASK_PT_REGS, at, size: A.PT_REGS_SIZE, link: at + A.S_STACKFRAME + A.FRAME_RECORD_OFFSET });
+    } else if (spec.corrupt === 'return-address-to-stale-user-regs') {
+      throw new Error(`${spec.corrupt}: x86_64 only (riscv64 finds pt_regs through frame records, not through an entry point's return address)`);
     } else redirectTruth(truth, corruptRecord(m.mem, recordAtDepth(m.mem, regs.s0!, spec.corruptDepth, spec.corrupt), spec.corrupt, targets));
   }
   const snapshot = makeSnapshot({
