@@ -80,7 +80,30 @@ Feature: Unwinding across interrupts and exceptions
       Then every walk is complete or reported unreliable
       And the reliable share is recorded
 
-    @id:irq-sweep-return-address-in-gpr @sweep @arch:arm64 @arch:loongarch64
+    @id:nmi-sweep-riscv-trap-vector @sweep @arch:riscv64
+    Example: an NMI (an SBI software event) at every instruction boundary of the trap vector taking a system call
+      Given a task blocked in schedule() below a system call
+      And an NMI is taken at every instruction boundary of handle_exception
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+    @id:nmi-sweep-riscv-ecall-handler @sweep @arch:riscv64
+    Example: an NMI at every instruction boundary of the C entry code of a system call
+      Given a task blocked in schedule() below a system call
+      And an NMI is taken at every instruction boundary of do_trap_ecall_u
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+    @id:nmi-sweep-riscv-ret-from-exception @sweep @arch:riscv64
+    Example: an NMI at every instruction boundary of the return to user space, while pt_regs are restored
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an NMI is taken at every instruction boundary of ret_from_exception
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+
+    @id:irq-sweep-return-address-in-gpr @sweep @arch:arm64 @arch:riscv64 @arch:loongarch64
     Example: an IRQ at every instruction boundary of a leaf whose return address is held in a general purpose register
       Given a task running a leaf function that keeps its return address in a general purpose register
       And an IRQ is taken at every instruction boundary of lrgpr_leaf
@@ -88,7 +111,7 @@ Feature: Unwinding across interrupts and exceptions
       Then every walk is complete or reported unreliable
       And the reliable share is recorded
 
-    @id:irq-sweep-return-address-in-gpr-preempted @sweep @arch:arm64 @arch:loongarch64
+    @id:irq-sweep-return-address-in-gpr-preempted @sweep @arch:arm64 @arch:riscv64 @arch:loongarch64
     Example: an IRQ at every instruction boundary of that leaf preempts the task, which then blocks
       Given a task running a leaf function that keeps its return address in a general purpose register
       And an IRQ is taken at every instruction boundary of lrgpr_leaf
@@ -208,7 +231,7 @@ Feature: Unwinding across interrupts and exceptions
       When a reliable stacktrace is requested from the interrupt handler
       Then every walk is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
 
-    @id:irq-return-address-in-gpr-rejected @sweep @arch:arm64 @arch:loongarch64
+    @id:irq-return-address-in-gpr-rejected @sweep @arch:arm64 @arch:riscv64 @arch:loongarch64
     Example: an IRQ while the return address is in a general purpose register and the LR is stale
       Given a task running a leaf function that keeps its return address in a general purpose register
       And an IRQ is taken at every instruction boundary of lrgpr_leaf

@@ -53,6 +53,74 @@ Feature: Link register unreliability
       When a reliable stacktrace is requested from the interrupt handler
       Then every walk is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
 
+
+    @id:riscv-function-example-irq-after-prologue-rejected @arch:riscv64
+    Example: an IRQ after the prologue of the riscv64 form of the spec's function, with ra and the frame record both live
+      Given a task running this arch's form of the spec's "function:" example:
+        """
+        function:
+          addi sp, sp, -16
+          sd ra, 8(sp)
+          sd s0, 0(sp)
+          addi s0, sp, 16
+          call other_function
+          ld ra, 8(sp)
+          ld s0, 0(sp)
+          addi sp, sp, 16
+          ret
+        """
+      And an IRQ is taken before "call other_function" in function
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the trace is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
+
+    @id:riscv-function-example-sweep-rejected @sweep @arch:riscv64
+    Example: an IRQ at every instruction boundary of the riscv64 form of the spec's function
+      Given a task running this arch's form of the spec's "function:" example:
+        """
+        function:
+          addi sp, sp, -16
+          sd ra, 8(sp)
+          sd s0, 0(sp)
+          addi s0, sp, 16
+          call other_function
+          ld ra, 8(sp)
+          ld s0, 0(sp)
+          addi sp, sp, 16
+          ret
+        """
+      And an IRQ is taken at every instruction boundary of function
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
+
+    @id:riscv-caller-example-sweep-rejected @sweep @arch:riscv64
+    Example: an IRQ at every instruction boundary of the riscv64 form of the spec's caller
+      Given a task running this arch's form of the spec's "caller:" example:
+        """
+        caller:
+          addi sp, sp, -16
+          sd ra, 8(sp)
+          sd s0, 0(sp)
+          addi s0, sp, 16
+          la ra, callee
+          jalr ra, 0(ra)
+          ld ra, 8(sp)
+          ld s0, 0(sp)
+          addi sp, sp, 16
+          ret
+        """
+      And an IRQ is taken at every instruction boundary of caller
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
+
+    @id:riscv-leaf-frame-sweep-rejected @sweep @arch:riscv64
+    Example: an IRQ at every instruction boundary of a riscv64 leaf that saves only s0, its return address left in ra
+      gcc's riscv leaf frame keeps ra in the register and stores the caller's s0 where a full frame record
+      keeps ra, so the word below the frame pointer is a stack address, not a return address.
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken at every instruction boundary of work_c
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
+
   @req:lr-duplicates-and-inversions-unreliable @should
   Rule: Traces that would duplicate or invert entries because of the link register are treated as unreliable
 
@@ -155,6 +223,121 @@ Feature: Link register unreliability
                 BLR LR
                 LDP X29, X30, [SP], #16
                 RET
+        """
+      And an IRQ is taken at every instruction boundary of the task's kernel path
+      When a reliable stacktrace is requested from the interrupt handler
+      Then no walk has a duplicated, inverted or spurious entry unless reported unreliable
+      And the reliable share is recorded
+
+
+    @id:riscv-function-duplicate-after-prologue @arch:riscv64
+    Example: after the riscv64 prologue, ra and the frame record both describe the return address
+      Given the spec says:
+        """
+        The first two instructions create a new stackframe and update the
+        frame pointer, and at this point the link register and the frame pointer both
+        describe this function's return address. A trace at this point may describe
+        this function twice
+        """
+      And a task running this arch's form of the spec's "function:" example:
+        """
+        function:
+          addi sp, sp, -16
+          sd ra, 8(sp)
+          sd s0, 0(sp)
+          addi s0, sp, 16
+          call other_function
+          ld ra, 8(sp)
+          ld s0, 0(sp)
+          addi sp, sp, 16
+          ret
+        """
+      And an IRQ is taken before "call other_function" in function
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the trace has no duplicated, inverted or spurious entry, or is reported unreliable
+
+    @id:riscv-function-duplicate-after-call-returns @arch:riscv64
+    Example: after other_function returns, ra still points into function
+      Given a task running this arch's form of the spec's "function:" example:
+        """
+        function:
+          addi sp, sp, -16
+          sd ra, 8(sp)
+          sd s0, 0(sp)
+          addi s0, sp, 16
+          call other_function
+          ld ra, 8(sp)
+          ld s0, 0(sp)
+          addi sp, sp, 16
+          ret
+        """
+      And an IRQ is taken before "ld ra, 8(sp)" in function
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the trace has no duplicated, inverted or spurious entry, or is reported unreliable
+
+    @id:riscv-caller-inverted-after-la @arch:riscv64
+    Example: after la ra, callee would appear to be the parent of caller
+      Given the spec says:
+        """
+        The ADR places the address of 'callee' into the LR, before the BLR branches to
+        this address. If a trace is made immediately after the ADR, 'callee' will
+        appear to be the parent of 'caller', rather than the child.
+        """
+      And a task running this arch's form of the spec's "caller:" example:
+        """
+        caller:
+          addi sp, sp, -16
+          sd ra, 8(sp)
+          sd s0, 0(sp)
+          addi s0, sp, 16
+          la ra, callee
+          jalr ra, 0(ra)
+          ld ra, 8(sp)
+          ld s0, 0(sp)
+          addi sp, sp, 16
+          ret
+        """
+      And an IRQ is taken before "jalr ra, 0(ra)" in caller
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the trace has no duplicated, inverted or spurious entry, or is reported unreliable
+
+    @id:riscv-function-fgraph-entry-consumed-once @arch:riscv64
+    Example: a traced riscv64 function after its prologue must not consume two fgraph entries
+      Given a task running this arch's form of the spec's "function:" example:
+        """
+        function:
+          addi sp, sp, -16
+          sd ra, 8(sp)
+          sd s0, 0(sp)
+          addi s0, sp, 16
+          call other_function
+          ld ra, 8(sp)
+          ld s0, 0(sp)
+          addi sp, sp, 16
+          ret
+        """
+      And function-graph tracing of sys_specfn
+      And function-graph tracing of function
+      And an IRQ is taken at every instruction boundary of function
+      When a reliable stacktrace is requested from the interrupt handler
+      Then no walk has a duplicated, inverted or spurious entry unless reported unreliable
+      And the reliable share is recorded
+
+    @id:riscv-spec-examples-sweep-no-duplicates @sweep @arch:riscv64
+    Example: an IRQ at every instruction boundary of the riscv64 caller and callee
+      Given a task running this arch's form of the spec's "caller:" example:
+        """
+        caller:
+          addi sp, sp, -16
+          sd ra, 8(sp)
+          sd s0, 0(sp)
+          addi s0, sp, 16
+          la ra, callee
+          jalr ra, 0(ra)
+          ld ra, 8(sp)
+          ld s0, 0(sp)
+          addi sp, sp, 16
+          ret
         """
       And an IRQ is taken at every instruction boundary of the task's kernel path
       When a reliable stacktrace is requested from the interrupt handler

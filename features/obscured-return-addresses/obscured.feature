@@ -1,10 +1,12 @@
 @topic:obscured-return-addresses
 Feature: Obscuring of return addresses
   Some trampolines do not rewrite the return address but transiently clobber it or other unwind state:
-  the x86_64 optprobe JMP, arm64 DYNAMIC_FTRACE_WITH_REGS call sites, and the loongarch64 ftrace call
-  site (move $t0, $ra / bl ftrace_caller before the prologue: in the trampoline the return address into
-  the traced function is in ra, the traced function's own return address in t0). Unwinders must either
-  unwind such cases reliably or report them unreliable.
+  the x86_64 optprobe JMP, arm64 DYNAMIC_FTRACE_WITH_REGS call sites, the riscv64 ftrace call site
+  (auipc t0 / jalr t0 before the prologue: at the start of the trampoline the return address into the
+  traced function is in t0, and ra still holds the traced function's own return address) and the
+  loongarch64 one (move $t0, $ra / bl ftrace_caller before the prologue: in the trampoline the return
+  address into the traced function is in ra, the traced function's own return address in t0). Unwinders
+  must either unwind such cases reliably or report them unreliable.
 
   @req:obscured-return-unwound-or-rejected @must
   Rule: Transiently obscured return addresses are unwound reliably or reported unreliable
@@ -124,6 +126,62 @@ Feature: Obscuring of return addresses
         """
         move $t0, $ra
         bl ftrace_caller
+        """
+      And a task in a system call running work_a, which calls work_b, which calls work_c
+      And function-graph tracing of work_b
+      And an IRQ is taken at every instruction boundary of the task's kernel path
+      When a reliable stacktrace is requested for the task
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+    @id:ftrace-callsite-riscv-trampoline-sweep @sweep @arch:riscv64
+    Example: an IRQ at every instruction of the riscv64 ftrace trampoline, starting with t0 holding the return address
+      Given work_b is patched with this arch's ftrace call site:
+        """
+        auipc t0, ftrace_caller
+        jalr t0, ftrace_caller(t0)
+        """
+      And the spec says:
+        """
+        Some trampolines do not rewrite the return address in order to intercept
+        returns, but do transiently clobber the return address or other unwind state.
+        """
+      And a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken at every instruction boundary of the ftrace trampoline
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+    @id:ftrace-callsite-riscv-between-auipc-and-jalr @arch:riscv64
+    Example: an IRQ between the auipc and the jalr of the riscv64 ftrace call site
+      Given work_b is patched with this arch's ftrace call site:
+        """
+        auipc t0, ftrace_caller
+        jalr t0, ftrace_caller(t0)
+        """
+      And a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken before "jalr t0, ftrace_caller(t0)" in work_b
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the trace is complete or reported unreliable
+
+    @id:ftrace-callsite-riscv-patched-function-sweep @sweep @arch:riscv64
+    Example: an IRQ at every instruction of the function patched with the riscv64 ftrace call site
+      Given work_b is patched with this arch's ftrace call site:
+        """
+        auipc t0, ftrace_caller
+        jalr t0, ftrace_caller(t0)
+        """
+      And a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken at every instruction boundary of work_b
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+
+    @id:ftrace-callsite-riscv-graph-traced-sweep @sweep @arch:riscv64
+    Example: an IRQ at every instruction of a graph-traced function entered through the riscv64 call site
+      Given work_b is patched with this arch's ftrace call site:
+        """
+        auipc t0, ftrace_caller
+        jalr t0, ftrace_caller(t0)
         """
       And a task in a system call running work_a, which calls work_b, which calls work_c
       And function-graph tracing of work_b

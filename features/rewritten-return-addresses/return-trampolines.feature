@@ -409,6 +409,64 @@ Feature: Rewriting of return addresses
         | instruction |
         | movq %rdi, (%rsp) |
 
+    @arch:riscv64
+    Scenario Outline: an IRQ before "<instruction>" in the riscv64 return_to_handler
+      riscv's return_to_handler (mcount.S) saves the return values and s0 in an ftrace_regs frame, calls
+      ftrace_return_to_handler(fregs), and jumps to the original return address it hands back in a0
+      (moved to a2): the same stages as the spec's x86_64 trampoline, with no slot on the stack ever
+      holding the original.
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And function-graph tracing of work_c
+      And an IRQ is taken before "<instruction>" in return_to_handler
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the walk is judged against a ground truth that holds work_b
+      And the trace is complete or reported unreliable
+
+      @id:rth-riscv-stage-addi
+      Examples: returned to the trampoline: the original return address only in cur_ret_stack
+        | instruction |
+        | addi sp, sp, -112 |
+
+      @id:rth-riscv-stage-save-a0
+      Examples: saving the return values
+        | instruction |
+        | sd a0, 32(sp) |
+
+      @id:rth-riscv-stage-save-s0
+      Examples: saving the frame pointer ftrace_return_to_handler checks
+        | instruction |
+        | sd s0, 16(sp) |
+
+      @id:rth-riscv-stage-pass-fregs
+      Examples: passing the ftrace_regs to ftrace_return_to_handler
+        | instruction |
+        | mv a0, sp |
+
+      @id:rth-riscv-stage-call
+      Examples: the original is still in cur_ret_stack
+        | instruction |
+        | call ftrace_return_to_handler |
+
+      @id:rth-riscv-stage-original-in-a0
+      Examples: removed from cur_ret_stack, the original is in a0
+        | instruction |
+        | mv a2, a0 |
+
+      @id:rth-riscv-stage-restore-a0
+      Examples: the original is in a2
+        | instruction |
+        | ld a0, 32(sp) |
+
+      @id:rth-riscv-stage-pop
+      Examples: the original is in a2
+        | instruction |
+        | addi sp, sp, 112 |
+
+      @id:rth-riscv-stage-jr
+      Examples: about to jump to the original return address
+        | instruction |
+        | jr a2 |
+
   @req:other-return-trampolines-optional @may
   Rule: Unwinding from other trampolines that modify the return address is not required
 

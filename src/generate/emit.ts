@@ -1,5 +1,5 @@
 /**
- * Generated programs as each arch's assembly: arm64 (compiled C with a frame record: STP X29, X30 /
+ * Generated programs as each arch's assembly (riscv64 too, below): arm64 (compiled C with a frame record: STP X29, X30 /
  * MOV X29, SP ... LDP / RET, as cfunc() in src/kernel/arm64/image.ts) and x86_64 (fentry site, push %rbp /
  * mov %rsp, %rbp ... pop %rbp / ret, as cfn() in src/kernel/x86_64/source.ts). Tail calls tear the frame
  * down and jump (B / jmp); frameless functions keep the return address in the LR (arm64) or on the stack
@@ -7,12 +7,14 @@
  */
 import { MAP, type WorkloadCode } from '../kernel/arm64/image';
 import { LAYOUT } from '../kernel/x86_64/image';
+import { MAP as RISCV64_MAP, prologue as riscv64Prologue, epilogue as riscv64Epilogue, type WorkloadCode as Riscv64Code } from '../kernel/riscv64/image';
 import type { WorkloadSource } from '../kernel/x86_64/source';
 import type { GenFunction, GenProgram, Step } from './program';
 
 /** Depth counters of recursive functions: 8-byte slots in kernel data, zero at boot (functions: image.ts imports this module). */
 export const arm64RecursionCounters = (): number => MAP.data.base + 0x800;
 export const x86_64RecursionCounters = (): number => LAYOUT.TASKS + 0x800;
+export const riscv64RecursionCounters = (): number => RISCV64_MAP.data.base + 0x800;
 
 function arm64Step(f: GenFunction, s: Step): string {
   if (s.op === 'body') return `  BODY ${s.n}`;
@@ -52,6 +54,40 @@ function x86Step(f: GenFunction, s: Step): string {
     `\tcall ${s.next}`,
     `${after}:`,
   ].join('\n');
+}
+
+function riscv64Step(f: GenFunction, s: Step): string {
+  if (s.op === 'body') return `  BODY ${s.n}`;
+  if (s.op === 'call') return `  call ${s.fn}`;
+  const base = `.L${f.name}_base`;
+  const after = `.L${f.name}_after`;
+  return [
+    `  li t1, ${riscv64RecursionCounters() + 8 * s.slot}`,
+    '  ld t2, 0(t1)',
+    '  addi t2, t2, 1',
+    '  sd t2, 0(t1)',
+    `  li t1, ${s.times + 1}`,
+    `  beq t2, t1, ${base}`,
+    `  call ${f.name}`,
+    `  j ${after}`,
+    `${base}:`,
+    `  call ${s.next}`,
+    `${after}:`,
+  ].join('\n');
+}
+
+/** riscv64: compiled C with a frame record below s0 (prologue / epilogue as cfunc() in src/kernel/riscv64/image.ts). */
+function riscv64Fn(f: GenFunction): string {
+  const out = [`SYM_FUNC_START(${f.name})`];
+  if (f.frame) out.push(...riscv64Prologue().map((l) => '  ' + l));
+  out.push(...f.steps.map((s) => riscv64Step(f, s)));
+  if (f.frame) out.push(...riscv64Epilogue().slice(0, 3).map((l) => '  ' + l));
+  out.push(f.tail ? `  tail ${f.tail}` : '  ret', `SYM_FUNC_END(${f.name})`);
+  return out.join('\n');
+}
+
+export function riscv64Code(p: GenProgram): Riscv64Code {
+  return { syscall: p.entry, kernel: p.functions.map(riscv64Fn).join('\n') };
 }
 
 function arm64Fn(f: GenFunction): string {

@@ -7,6 +7,7 @@
  */
 import * as arm64Kit from '../kernel/arm64/kit';
 import * as x86Kit from '../kernel/x86_64/kit';
+import * as riscv64Kit from '../kernel/riscv64/kit';
 import { sweepSteps, type Boundary } from '../kernel/boundary';
 import { applyRule, type Rule } from '../conformance/expect';
 import { judge, type Judgement, type Outcome } from '../oracle/oracle';
@@ -61,8 +62,21 @@ export const DEFAULT_MOMENTS = 8;
 export const DEFAULT_CORRUPTIONS = 2;
 
 /** Generated programs are emitted for arm64 and x86_64 only (src/generate/emit.ts); other arches have no entry. */
-const kits = { arm64: { buildScene: arm64Kit.buildScene, boundaries: arm64Kit.boundaries }, x86_64: { buildScene: x86Kit.buildScene, boundaries: x86Kit.boundaries } } as Record<Arch, { buildScene: typeof arm64Kit.buildScene; boundaries: typeof arm64Kit.boundaries }>;
-export const GENERATED_ARCHES: readonly Arch[] = ['arm64', 'x86_64'];
+const kits: Partial<Record<Arch, { buildScene: typeof arm64Kit.buildScene; boundaries: typeof arm64Kit.boundaries }>> = {
+  arm64: { buildScene: arm64Kit.buildScene, boundaries: arm64Kit.boundaries },
+  x86_64: { buildScene: x86Kit.buildScene, boundaries: x86Kit.boundaries },
+  riscv64: { buildScene: riscv64Kit.buildScene, boundaries: riscv64Kit.boundaries },
+};
+/** The kit of an arch generated programs are emitted for. */
+export function kitOf(arch: Arch): { buildScene: typeof arm64Kit.buildScene; boundaries: typeof arm64Kit.boundaries } {
+  const k = kits[arch];
+  if (!k) throw new Error(`no generated programs for ${arch} (only ${GENERATED_ARCHES.join(', ')})`);
+  return k;
+}
+/** The arches generated programs are emitted for (src/generate/emit.ts). */
+export const GENERATED_ARCHES: readonly Arch[] = ['arm64', 'x86_64', 'riscv64'];
+/** Each arch's stream of moments (arm64 and x86_64 keep the streams they always had). */
+const ARCH_SEED: Record<Arch, number> = { arm64: 1, x86_64: 2, riscv64: 3, loongarch64: 4 };
 
 export function specOf(program: GenProgram, mo: GenMoment): SceneSpec {
   const workload = registerProgram(program);
@@ -76,7 +90,7 @@ export function specOf(program: GenProgram, mo: GenMoment): SceneSpec {
 /** Random moments of `program` on `arch`: instruction boundaries chosen by the PRNG, mostly in generated code. */
 export function chooseMoments(arch: Arch, program: GenProgram, r: Prng, count = DEFAULT_MOMENTS, corruptions = DEFAULT_CORRUPTIONS): GenMoment[] {
   const spec = specOf(program, {});
-  const bs: Boundary[] = kits[arch].boundaries(spec.workload, spec.instrument);
+  const bs: Boundary[] = kitOf(arch).boundaries(spec.workload, spec.instrument);
   const mine = new Set(program.functions.map((f) => f.name));
   const out: GenMoment[] = [{}];
   for (let k = 0; k < count; k++) {
@@ -106,7 +120,7 @@ export function buildCase(arch: Arch, program: GenProgram, moments: GenMoment[])
   for (const mo of moments) {
     let scene: Scene;
     try {
-      scene = kits[arch].buildScene(specOf(program, mo));
+      scene = kitOf(arch).buildScene(specOf(program, mo));
     } catch (e) {
       // A corruption deeper than the frame chain is no moment of this program: dropped.
       if (mo.corrupt && /frame chain ends/.test((e as Error).message)) continue;
@@ -121,7 +135,7 @@ export function buildCase(arch: Arch, program: GenProgram, moments: GenMoment[])
 /** Case `n` of the run seeded with `seed` on `arch`: the same program (for both arches) and moments everywhere. */
 export function generatedCase(arch: Arch, seed: number, n: number, opts: { gen?: Partial<GenOptions>; moments?: number; corruptions?: number } = {}): GeneratedCase {
   const program = generateProgram(seed, n, opts.gen);
-  const r = new Prng(subSeed(subSeed(seed, n), arch === 'arm64' ? 1 : 2));
+  const r = new Prng(subSeed(subSeed(seed, n), ARCH_SEED[arch]));
   return buildCase(arch, program, chooseMoments(arch, program, r, opts.moments, opts.corruptions));
 }
 

@@ -7,8 +7,6 @@
 import type { Rule } from '../conformance/expect';
 import { applyRule } from '../conformance/expect';
 import { judge, type Outcome } from '../oracle/oracle';
-import * as arm64Kit from '../kernel/arm64/kit';
-import * as x86Kit from '../kernel/x86_64/kit';
 import { sweepSteps } from '../kernel/boundary';
 import type { Arch } from '../snapshot/types';
 import { loadSnapshot } from '../snapshot/io';
@@ -16,9 +14,8 @@ import { walkInProcess } from '../unwinders/registry';
 import type { Unwinder } from '../unwinders/types';
 import { programSize, type GenFunction, type GenProgram } from './program';
 import { registerProgram } from './registry';
-import { specOf, type GeneratedCase, type GenMoment } from './run';
+import { kitOf, specOf, type GeneratedCase, type GenMoment } from './run';
 
-const kits = { arm64: arm64Kit, x86_64: x86Kit } as unknown as Record<Arch, typeof arm64Kit>;
 
 export interface Failure {
   rule: Rule;
@@ -49,7 +46,7 @@ export function failureOf(c: GeneratedCase, unwinder: Unwinder, rule: Rule): Fai
 
 /** A moment of `program` failing the same way as `f`, or undefined (a program the machine rejects does not fail). */
 function reproduce(arch: Arch, program: GenProgram, f: Failure, unwinder: Unwinder, prefer?: GenMoment): GenMoment | undefined {
-  const kit = kits[arch];
+  const kit = kitOf(arch);
   const fails = (mo: GenMoment): boolean => {
     const scene = kit.buildScene(specOf(program, mo));
     const snap = loadSnapshot(scene.snapshot, scene.snapshot.id);

@@ -14,6 +14,7 @@ import type { BaseProfile, MutantEntry } from './types';
 import { walkOrcMutant, type OrcKnobs } from './x86_64-walker';
 import { recoverReturn, walkLoongarchOrc, type LoongSeams } from '../unwinders/loongarch64-orc';
 import { kretprobeTrampoline } from '../unwinders/common';
+import { walkRiscv64, type Riscv64Knobs } from '../unwinders/riscv64-fp';
 import { EINVAL, baseUnwinder, everythingIsTextView, noNonStandardView, onResult, onView, retStackUncheckedView, trampolinesUnknownView } from './wrappers';
 
 export type { MutantEntry } from './types';
@@ -33,11 +34,15 @@ function arm64(def: Def, knobs: Omit<Arm64Knobs, 'kind'>): MutantEntry {
   };
 }
 
+function riscv64(def: Def, knobs: Riscv64Knobs): MutantEntry {
+  return { ...def, create: (profile) => ({ name: named(profile, def.base), walk: (input) => walkRiscv64(input, knobs) }) };
+}
+
 function orc(def: Def, knobs: OrcKnobs): MutantEntry {
   return { ...def, create: (profile) => ({ name: named(profile, def.base), walk: (input) => walkOrcMutant(input, knobs) }) };
 }
 
-const KIND: Record<BaseProfile, string> = { 'arm64-fp': 'frame-pointer', 'arm64-meta': 'metadata', 'x86_64-fp': 'frame-pointer', 'x86_64-orc': 'orc', 'loongarch64-orc': 'orc' };
+const KIND: Record<BaseProfile, string> = { 'arm64-fp': 'frame-pointer', 'arm64-meta': 'metadata', 'x86_64-fp': 'frame-pointer', 'x86_64-orc': 'orc', 'riscv64-fp': 'frame-pointer', 'loongarch64-orc': 'orc' };
 
 /** A loongarch64 ORC reference walk with some of its seams changed (src/unwinders/loongarch64-orc.ts). */
 function loong(def: Def, seams: LoongSeams): MutantEntry {
@@ -559,6 +564,75 @@ export const CATALOGUE: readonly MutantEntry[] = [
     'wild-read',
   ),
 
+  // ============================================================== riscv64, faulty
+  riscv64(
+    {
+      id: 'riscv64-fgraph-idx-reset',
+      arch: 'riscv64',
+      base: 'riscv64-fp',
+      kind: 'faulty',
+      description: 'the ret_stack cursor restarts at every frame and return_to_handler is replaced by the innermost entry whatever the frame: with two graph-traced functions live, the outer one\'s caller is lost',
+      requirement: 'fgraph-original-return-reported',
+      commit: '393da6cbb2ff ("riscv: stacktrace: fix usage of ftrace_graph_ret_addr()"): walk_stackframe() declared its graph index inside the loop, so every lookup started over',
+    },
+    { fgraphIdxReset: true },
+  ),
+  riscv64(
+    {
+      id: 'riscv64-trusts-ra-at-boundary',
+      arch: 'riscv64',
+      base: 'riscv64-fp',
+      kind: 'faulty',
+      description: 'at an exception boundary reports regs->epc, then regs->ra, then walks on from regs->s0, without knowing whether ra was live (as walk_stackframe() does for a function that has not saved ra)',
+      requirement: 'lr-reject-unless-identifiable',
+    },
+    { trustRaAtBoundary: true },
+  ),
+  riscv64(
+    {
+      id: 'riscv64-leaf-guess-at-boundary',
+      arch: 'riscv64',
+      base: 'riscv64-fp',
+      kind: 'faulty',
+      description: 'crosses exception boundaries as today\'s walk_stackframe() does: regs->epc, then a leaf frame guessed from a plausible frame pointer below regs->s0 (go on with regs->ra) or else the record there; in a prologue s0 is still the caller\'s, and the caller is skipped',
+      requirement: 'reject-exceptions-when-unidentifiable',
+    },
+    { leafGuessAtBoundary: true },
+  ),
+  riscv64(
+    {
+      id: 'riscv64-no-final-check',
+      arch: 'riscv64',
+      base: 'riscv64-fp',
+      kind: 'faulty',
+      description: 'ignores the FINAL record: like today\'s walk_stackframe(), the walk succeeds wherever the frame chain ends (a zero, misaligned or off-stack frame pointer)',
+      requirement: 'early-termination-not-reliable',
+    },
+    { noFinalCheck: true },
+  ),
+  riscv64(
+    {
+      id: 'riscv64-final-record-anywhere',
+      arch: 'riscv64',
+      base: 'riscv64-fp',
+      kind: 'faulty',
+      description: 'accepts a FINAL frame_record_meta wherever it is met, not only at task_pt_regs(task)->stackframe',
+      requirement: 'termination-verified',
+    },
+    { finalAnywhere: true },
+  ),
+  riscv64(
+    {
+      id: 'riscv64-no-stack-bounds',
+      arch: 'riscv64',
+      base: 'riscv64-fp',
+      kind: 'faulty',
+      description: 'no stack bounds: reads the frame record wherever the frame pointer points (unmapped memory, another task\'s stack)',
+      requirement: 'walk-memory-safe',
+    },
+    { noStackBounds: true },
+  ),
+
   // ============================================================== correct, but different
   arm64(
     {
@@ -646,6 +720,20 @@ export const CATALOGUE: readonly MutantEntry[] = [
       claims: { unwindsAcrossIrq: false, identifiesReliableExceptionUnwind: false },
     },
     { rejectKernelRegs: true },
+  ),
+  wrap(
+    {
+      id: 'riscv64-fp-no-module-frames',
+      arch: 'riscv64',
+      base: 'riscv64-fp',
+      kind: 'correct',
+      description: 'stricter: rejects any walk with a frame in module text or BPF JIT code',
+    },
+    (base) => (input) => {
+      const r = base.walk(input);
+      const bad = r.rc === 0 ? r.trace.find((a) => inModuleText(input.snap.mem, a)) : undefined;
+      return bad === undefined ? r : { rc: EINVAL, trace: r.trace, reason: `stricter: 0x${bad.toString(16)} is module or BPF code` };
+    },
   ),
   orc(
     {

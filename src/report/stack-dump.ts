@@ -17,6 +17,7 @@ const h = hex;
 const REGS: Record<string, { sp: string; fp: string }> = {
   arm64: { sp: 'sp', fp: 'x29' },
   x86_64: { sp: 'rsp', fp: 'rbp' },
+  riscv64: { sp: 'sp', fp: 's0' },
 };
 
 export interface StackDumpOptions {
@@ -123,7 +124,8 @@ export interface ExceptionFrame {
 /**
  * The pt_regs of the exceptions taken in the kernel, found on the accessible stacks with the
  * snapshot's `abi` offsets. arm64 (v6.13+): a zeroed frame record {0, 0} whose frame_record_meta type
- * is PT_REGS, in a pt_regs whose pstate says EL1h. x86_64: an iret frame whose cs is KERNEL_CS, whose
+ * is PT_REGS, in a pt_regs whose pstate says EL1h. riscv64 (the reliable-stacktrace series): the same
+ * meta record after orig_a0, in a pt_regs whose status has SPP set. x86_64: an iret frame whose cs is KERNEL_CS, whose
  * ip is kernel text and whose sp lies on an accessible stack.
  */
 export function exceptionFrames(snap: LoadedSnapshot): ExceptionFrame[] {
@@ -176,6 +178,34 @@ export function exceptionFrames(snap: LoadedSnapshot): ExceptionFrame[] {
           fields: notes.map(([a]) => a).sort((a, b) => a - b),
           notes,
         });
+      }
+    }
+    if (snap.arch === 'riscv64' && A.S_STACKFRAME !== undefined && A.S_STACKFRAME_TYPE !== undefined && A.PT_EPC !== undefined) {
+      // The series' pt_regs: a zeroed {fp, ra} record typed PT_REGS, in a pt_regs whose status says S-mode.
+      for (let rec = r.base + A.S_STACKFRAME; rec + 24 <= r.base + r.size; rec += 8) {
+        const regs = rec - A.S_STACKFRAME;
+        if (!inRegion(regs, A.PT_REGS_SIZE ?? 320)) continue;
+        if (read(rec) !== 0 || read(rec + 8) !== 0) continue;
+        if (read(regs + A.S_STACKFRAME_TYPE) !== (A.FRAME_META_TYPE_PT_REGS ?? 2)) continue;
+        const status = read(regs + A.PT_STATUS!) ?? 0;
+        if ((status & (A.SR_SPP ?? 0x100)) === 0) continue;
+        const epc = read(regs + A.PT_EPC) ?? 0;
+        const ra = read(regs + A.PT_RA!) ?? 0;
+        const t0 = read(regs + A.PT_T0!) ?? 0;
+        const s0 = read(regs + A.PT_S0!) ?? 0;
+        const sp = read(regs + A.PT_SP!) ?? 0;
+        const tag = `pt_regs@${hex(regs)}`;
+        const notes: [number, string][] = [
+          [regs + A.PT_EPC, `⟦${tag}.epc: interrupted pc${sym(epc)}⟧`],
+          [regs + A.PT_RA!, `⟦${tag}.ra: interrupted ra${sym(ra)}⟧`],
+          [regs + A.PT_SP!, `⟦${tag}.sp: interrupted sp⟧`],
+          [regs + A.PT_T0!, `⟦${tag}.t0: interrupted t0${sym(t0)}⟧`],
+          [regs + A.PT_S0!, `⟦${tag}.s0: interrupted s0 (fp)⟧`],
+          [regs + A.PT_STATUS!, `⟦${tag}.status: SPP set (trap from S-mode)⟧`],
+        ];
+        const summary = `exception frame (pt_regs at ${hex(regs)} on the ${st.type} stack): epc ${hex(epc)}${sym(epc)}, ra ${hex(ra)}${sym(ra)}, t0 ${hex(t0)}${sym(t0)}, s0 ${hex(s0)}, sp ${hex(sp)}`;
+        notes.push([rec, `⟦${tag}.stackframe: {0, 0} record, type PT_REGS: the boundary of an ${summary}⟧`]);
+        out.push({ regs, region: st.region, summary, fields: notes.map(([a]) => a).sort((a, b) => a - b), notes });
       }
     }
     if (snap.arch === 'x86_64' && A.PT_CS !== undefined && A.PT_RIP !== undefined) {

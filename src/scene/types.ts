@@ -57,7 +57,10 @@ export interface Instrumentation {
   kretprobe?: string[];
   /** x86_64: functions with an optimised kprobe (JMP into an optprobe trampoline) at the given instruction index. */
   optprobe?: { fn: string; index: number }[];
-  /** arm64: functions patched with DYNAMIC_FTRACE_WITH_REGS call sites (MOV X9, X30; BL <trampoline>). */
+  /**
+   * arm64: functions patched with DYNAMIC_FTRACE_WITH_REGS call sites (MOV X9, X30; BL <trampoline>);
+   * riscv64: with the ftrace call site before the prologue (auipc t0 / jalr t0, ra left alone).
+   */
   ftraceRegs?: string[];
 }
 

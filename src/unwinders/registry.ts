@@ -14,6 +14,8 @@ const factories: Record<string, () => Factory> = {
   'frame-pointer:x86_64': () => require('./x86_64-fp').create,
   'always-unreliable:arm64': () => require('./always-unreliable').create,
   'always-unreliable:x86_64': () => require('./always-unreliable').create,
+  'frame-pointer:riscv64': () => require('./riscv64-fp').create,
+  'always-unreliable:riscv64': () => require('./always-unreliable').create,
   'orc:loongarch64': () => require('./loongarch64-orc').create,
   'always-unreliable:loongarch64': () => require('./always-unreliable').create,
 };

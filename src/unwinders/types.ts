@@ -73,5 +73,6 @@ export interface ArchFacts {
 export const ARCH_FACTS: Record<Arch, ArchFacts> = {
   arm64: { hasLinkRegister: true, separateIrqStacks: true },
   x86_64: { hasLinkRegister: false, separateIrqStacks: true },
+  riscv64: { hasLinkRegister: true, separateIrqStacks: true },
   loongarch64: { hasLinkRegister: true, separateIrqStacks: true },
 };
