@@ -29,6 +29,15 @@ export const TEXT_KINDS: ReadonlySet<RegionKind> = new Set<RegionKind>([
   'trampoline-text',
   'foreign-text',
 ]);
+const zeroes = new Map<number, Uint8Array>();
+
+/** Zeroed bytes shared by every memory that never writes them (text regions: code lives in the Program). */
+export function sharedZeroes(size: number): Uint8Array {
+  let b = zeroes.get(size);
+  if (!b) zeroes.set(size, (b = new Uint8Array(size)));
+  return b;
+}
+
 export const STACK_KINDS: ReadonlySet<RegionKind> = new Set<RegionKind>(['task-stack', 'irq-stack', 'nmi-stack', 'overflow-stack', 'sdei-stack', 'exception-stack', 'entry-stack']);
 
 export interface RegionInfo {

@@ -1,6 +1,6 @@
 /** Snapshot (de)serialisation: the JSON form travels to plugins; the loaded form feeds in-process unwinders. */
 import { hex, unhex } from '../machine/addr';
-import { Memory, type RegionInfo } from '../machine/memory';
+import { Memory, sharedZeroes, type RegionInfo } from '../machine/memory';
 import { SymbolTable, type KSymbol } from '../machine/symbols';
 import { SchemaError, assertValid } from '../schema/validate';
 import type { Arch, Snapshot, SnapshotContext, SnapshotStack } from './types';
@@ -45,28 +45,73 @@ export interface SnapshotParts {
 
 const TEXT = new Set(['kernel-text', 'module-text', 'bpf-jit', 'trampoline-text', 'foreign-text']);
 
-/** Build the JSON snapshot (memory is copied, so the machine may run on). */
+/** Loaded forms of the snapshots makeSnapshot built: loading one again needs no decoding and no validation. */
+const BUILT = new WeakMap<object, LoadedSnapshot>();
+
+/** Make `o[key]` computed on first read (then a plain property), keeping its place in the key order. */
+function lazy<T extends object, K extends keyof T>(o: T, key: K, make: () => T[K]): void {
+  const settle = (value: T[K]) => Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
+  Object.defineProperty(o, key, {
+    enumerable: true,
+    configurable: true,
+    get: () => (settle(make()), o[key]),
+    set: settle,
+  });
+}
+
+/**
+ * Build the snapshot (memory is copied, so the machine may run on). Its loaded form is built at once
+ * from the machine's own memory and symbols; the JSON's regions, symbols and registers are encoded
+ * only when read (plugins, saved snapshots, JSON.stringify). test/snapshot-direct.test.ts checks that
+ * both forms agree with loading the encoded JSON.
+ */
 export function makeSnapshot(p: SnapshotParts): Snapshot {
-  return {
+  const mem = new Memory();
+  // One copy of every data region; text reads as zeroes, as when loaded from JSON (which has no text bytes).
+  const copy = new Uint8Array(p.mem.regions.reduce((n, r) => n + (TEXT.has(r.kind) ? 0 : r.size), 0));
+  let at = 0;
+  for (const r of p.mem.regions) {
+    const info: RegionInfo = { name: r.name, kind: r.kind, base: r.base, size: r.size, ...(r.owner !== undefined ? { owner: r.owner } : {}) };
+    if (TEXT.has(r.kind)) mem.map(info, sharedZeroes(r.size));
+    else {
+      copy.set(r.bytes, at);
+      mem.map(info, copy.subarray(at, (at += r.size)));
+    }
+  }
+  const regs = Object.fromEntries(Object.entries(p.regs).map(([k, v]) => [k, unhex(hex(v))]));
+  const snap: Snapshot = {
     version: SNAPSHOT_VERSION,
     id: p.id,
     arch: p.arch,
     task: { ...p.task },
     ...(p.context ? { context: { ...p.context } } : {}),
     ...(p.percpu ? { percpu: Object.fromEntries(Object.entries(p.percpu).map(([k, v]) => [k, hex(v)])) } : {}),
-    regs: Object.fromEntries(Object.entries(p.regs).map(([k, v]) => [k, hex(v)])),
-    regions: p.mem.regions.map((r) => ({
+    regs: {},
+    regions: [],
+    stacks: p.stacks.map((s) => ({ ...s })),
+    ptRegs: hex(p.ptRegs),
+    finalFrame: hex(p.finalFrame),
+    symbols: [],
+    abi: { ...p.abi },
+    // Unwind tables are built once per image and never changed: shared, not copied.
+    unwind: p.unwind,
+    fgraph: p.fgraph ? { stack: p.fgraph.stack.map((e) => ({ ...e })) } : null,
+    kretprobes: p.kretprobes.map((e) => ({ ...e })),
+  };
+  lazy(snap, 'regs', () => Object.fromEntries(Object.entries(p.regs).map(([k, v]) => [k, hex(v)])));
+  lazy(snap, 'regions', () =>
+    mem.regions.map((r) => ({
       name: r.name,
       kind: r.kind,
       base: hex(r.base),
       size: r.size,
       ...(r.owner !== undefined ? { owner: r.owner } : {}),
-      ...(TEXT.has(r.kind) ? {} : { data: Buffer.from(r.bytes).toString('base64') }),
+      ...(TEXT.has(r.kind) ? {} : { data: Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength).toString('base64') }),
     })),
-    stacks: p.stacks.map((s) => ({ ...s })),
-    ptRegs: hex(p.ptRegs),
-    finalFrame: hex(p.finalFrame),
-    symbols: p.syms.all.map((s) => ({
+  );
+  const symbols = p.syms.all;
+  lazy(snap, 'symbols', () =>
+    symbols.map((s) => ({
       name: s.name,
       start: hex(s.start),
       end: hex(s.end),
@@ -76,15 +121,28 @@ export function makeSnapshot(p: SnapshotParts): Snapshot {
       ...(s.nonStandard ? { nonStandard: true } : {}),
       ...(s.entry ? { entry: true } : {}),
     })),
-    abi: { ...p.abi },
-    unwind: JSON.parse(JSON.stringify(p.unwind)),
-    fgraph: p.fgraph ? { stack: p.fgraph.stack.map((e) => ({ ...e })) } : null,
-    kretprobes: p.kretprobes.map((e) => ({ ...e })),
-  };
+  );
+  BUILT.set(snap, {
+    json: snap,
+    arch: p.arch,
+    mem,
+    syms: p.syms,
+    regs,
+    stacks: snap.stacks,
+    ptRegs: unhex(snap.ptRegs),
+    finalFrame: unhex(snap.finalFrame),
+    abi: snap.abi,
+  });
+  return snap;
 }
 
-/** Validate (against schemas/snapshot.schema.json) and load a JSON snapshot. */
+/**
+ * Validate (against schemas/snapshot.schema.json) and load a JSON snapshot. A snapshot makeSnapshot
+ * built (never one parsed from text) gives its loaded form back as it is.
+ */
 export function loadSnapshot(data: unknown, source = 'snapshot'): LoadedSnapshot {
+  const built = typeof data === 'object' && data !== null ? BUILT.get(data) : undefined;
+  if (built) return built;
   const json = assertValid<Snapshot>('snapshot', data, source);
   // What the schema cannot say: regions that fit together, and names that refer to them.
   const problems: { path: string; message: string }[] = [];

@@ -8,7 +8,7 @@ import { exceptionAtEachStep, MomentPastException } from '../../scene/sweep';
 import { X86_64_ABI as ABI } from '../../isa/x86_64/abi';
 import { RAX, RBX, RDI, RSI, type Insn } from '../../isa/x86_64/assembler';
 import { Cpu, EFLAGS_IF, type Hook } from '../../isa/x86_64/interpreter';
-import { Memory } from '../../machine/memory';
+import { Memory, TEXT_KINDS, sharedZeroes } from '../../machine/memory';
 import type { ArchKit, Finding, Moment, Scene, SceneSpec, SweepSpec, Workload } from '../../scene/types';
 import { makeSnapshot } from '../../snapshot/io';
 import { ShadowStack } from '../../truth/shadow';
@@ -74,7 +74,8 @@ function afterCall(img: Image, fn: string, call: string): number {
 
 export function boot(img: Image): Machine {
   const mem = new Memory();
-  for (const r of REGIONS) mem.map(r);
+  // Text is never written (code lives in the Program), so all machines share zeroed text bytes.
+  for (const r of REGIONS) mem.map(r, TEXT_KINDS.has(r.kind) ? sharedZeroes(r.size) : undefined);
   const shadow = new ShadowStack(img.syms);
   const tracing = new TaskTracing();
   tracing.fgraphEnabled = (img.instrument.fgraph?.length ?? 0) > 0;
