@@ -78,7 +78,8 @@ export function makeSnapshot(p: SnapshotParts): Snapshot {
       mem.map(info, copy.subarray(at, (at += r.size)));
     }
   }
-  const regs = Object.fromEntries(Object.entries(p.regs).map(([k, v]) => [k, unhex(hex(v))]));
+  const given = Object.entries(p.regs);
+  const regs = Object.fromEntries(given.map(([k, v]) => [k, unhex(hex(v))]));
   const snap: Snapshot = {
     version: SNAPSHOT_VERSION,
     id: p.id,
@@ -98,7 +99,7 @@ export function makeSnapshot(p: SnapshotParts): Snapshot {
     fgraph: p.fgraph ? { stack: p.fgraph.stack.map((e) => ({ ...e })) } : null,
     kretprobes: p.kretprobes.map((e) => ({ ...e })),
   };
-  lazy(snap, 'regs', () => Object.fromEntries(Object.entries(p.regs).map(([k, v]) => [k, hex(v)])));
+  lazy(snap, 'regs', () => Object.fromEntries(given.map(([k, v]) => [k, hex(v)])));
   lazy(snap, 'regions', () =>
     mem.regions.map((r) => ({
       name: r.name,
