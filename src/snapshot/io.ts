@@ -3,7 +3,7 @@ import { hex, unhex } from '../machine/addr';
 import { Memory, sharedZeroes, type RegionInfo } from '../machine/memory';
 import { SymbolTable, type KSymbol } from '../machine/symbols';
 import { SchemaError, assertValid } from '../schema/validate';
-import type { Arch, Snapshot, SnapshotContext, SnapshotStack } from './types';
+import type { Arch, Snapshot, SnapshotContext, SnapshotRegion, SnapshotStack } from './types';
 import { SNAPSHOT_VERSION } from './types';
 
 // JSON carries full 64-bit words (kernel addresses canonical, sign-extended from bit 47); loading
@@ -137,6 +137,82 @@ export function makeSnapshot(p: SnapshotParts): Snapshot {
   return snap;
 }
 
+/** The sparse-memory protocol extension: runs of non-zero bytes are sent, zero gaps this long or longer are not. */
+const CHUNK_GAP = 64;
+
+/** A region's bytes as its non-zero runs (8-byte aligned), for the sparse-memory protocol extension. */
+export function chunksOf(bytes: Uint8Array): { offset: number; data: string }[] {
+  const out: { offset: number; data: string }[] = [];
+  const n = bytes.length;
+  const v = new DataView(bytes.buffer, bytes.byteOffset, n);
+  // Scanned a word (8 bytes) at a time; a last partial word counts as non-zero.
+  const zero = (i: number) => i + 8 <= n && (v.getUint32(i, true) | v.getUint32(i + 4, true)) === 0;
+  let i = 0;
+  while (i < n) {
+    while (i < n && zero(i)) i += 8;
+    if (i >= n) break;
+    const start = i;
+    let end = i;
+    for (let zeros = 0; i < n; i += 8) {
+      if (!zero(i)) {
+        end = Math.min(n, i + 8);
+        zeros = 0;
+      } else if ((zeros += 8) >= CHUNK_GAP) break;
+    }
+    out.push({ offset: start, data: Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('base64') });
+  }
+  return out;
+}
+
+/** A region's bytes from its chunks (zero elsewhere); chunks out of bounds or overlapping are problems. */
+function unchunk(chunks: { offset: number; data: string }[], size: number, path: string, problems: { path: string; message: string }[]): Uint8Array {
+  const bytes = new Uint8Array(size);
+  let next = 0;
+  chunks.forEach((c, k) => {
+    const b = Buffer.from(c.data, 'base64');
+    if (c.offset < next) problems.push({ path: `${path}.chunks[${k}]`, message: `chunk at offset ${c.offset} overlaps or precedes the one before it` });
+    else if (c.offset + b.length > size) problems.push({ path: `${path}.chunks[${k}]`, message: `chunk of ${b.length} bytes at offset ${c.offset} runs past the region's ${size} bytes` });
+    else bytes.set(b, c.offset);
+    next = Math.max(next, c.offset + b.length);
+  });
+  return bytes;
+}
+
+const sparse = new WeakMap<Snapshot, Snapshot>();
+
+/**
+ * The snapshot as a walk request of the sparse-memory extension sends it: each region with data gets
+ * chunks instead (from the loaded bytes; built once per snapshot). Nothing else is encoded again.
+ */
+export function sparseSnapshot(json: Snapshot, loaded: LoadedSnapshot): Snapshot {
+  let s = sparse.get(json);
+  if (s) return s;
+  const built = BUILT.get(json) === loaded;
+  const out: Record<string, unknown> = {};
+  // Keys in the snapshot's order; a built snapshot's regions are never encoded as base64 here.
+  for (const k of Object.keys(json) as (keyof Snapshot)[]) {
+    if (k !== 'regions') {
+      out[k] = json[k];
+      continue;
+    }
+    const regions = built ? loaded.mem.regions : json.regions;
+    out.regions = regions.map((r) => {
+      const hasData = built ? !TEXT.has(r.kind) : (r as SnapshotRegion).data !== undefined || (r as SnapshotRegion).chunks !== undefined;
+      const base = built ? hex(r.base as number) : (r.base as string);
+      return {
+        name: r.name,
+        kind: r.kind,
+        base,
+        size: r.size,
+        ...(r.owner !== undefined ? { owner: r.owner } : {}),
+        ...(hasData ? { chunks: chunksOf(loaded.mem.region(r.name).bytes) } : {}),
+      };
+    });
+  }
+  sparse.set(json, (s = out as unknown as Snapshot));
+  return s;
+}
+
 /**
  * Validate (against schemas/snapshot.schema.json) and load a JSON snapshot. A snapshot makeSnapshot
  * built (never one parsed from text) gives its loaded form back as it is.
@@ -159,7 +235,7 @@ export function loadSnapshot(data: unknown, source = 'snapshot'): LoadedSnapshot
     const r = json.regions[i]!;
     const info: RegionInfo = { name: r.name, kind: r.kind, base: unhex(r.base), size: r.size, ...(r.owner !== undefined ? { owner: r.owner } : {}) };
     try {
-      mem.map(info, r.data !== undefined ? new Uint8Array(Buffer.from(r.data, 'base64')) : undefined);
+      mem.map(info, r.data !== undefined ? new Uint8Array(Buffer.from(r.data, 'base64')) : r.chunks ? unchunk(r.chunks, r.size, `$.regions[${i}]`, problems) : undefined);
     } catch (e) {
       problems.push({ path: `$.regions[${i}]`, message: (e as Error).message });
     }
