@@ -38,6 +38,16 @@ export function sharedZeroes(size: number): Uint8Array {
   return b;
 }
 
+/**
+ * Map a machine's regions: text shares zeroed bytes (code lives in the Program and is never written),
+ * the other regions get one fresh zeroed buffer between them (one allocation per machine).
+ */
+export function mapMachineRegions(mem: Memory, infos: readonly RegionInfo[]): void {
+  const buf = new Uint8Array(infos.reduce((n, r) => n + (TEXT_KINDS.has(r.kind) ? 0 : r.size), 0));
+  let at = 0;
+  for (const r of infos) mem.map(r, TEXT_KINDS.has(r.kind) ? sharedZeroes(r.size) : buf.subarray(at, (at += r.size)));
+}
+
 export const STACK_KINDS: ReadonlySet<RegionKind> = new Set<RegionKind>(['task-stack', 'irq-stack', 'nmi-stack', 'overflow-stack', 'sdei-stack', 'exception-stack', 'entry-stack']);
 
 export interface RegionInfo {

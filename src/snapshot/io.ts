@@ -33,6 +33,8 @@ export interface SnapshotParts {
   percpu?: Record<string, number>;
   regs: Record<string, number>;
   mem: Memory;
+  /** The caller hands `mem` over (its machine never runs on): its bytes are taken as they are, not copied. */
+  owned?: boolean;
   syms: SymbolTable;
   stacks: SnapshotStack[];
   ptRegs: number;
@@ -67,12 +69,13 @@ function lazy<T extends object, K extends keyof T>(o: T, key: K, make: () => T[K
  */
 export function makeSnapshot(p: SnapshotParts): Snapshot {
   const mem = new Memory();
-  // One copy of every data region; text reads as zeroes, as when loaded from JSON (which has no text bytes).
-  const copy = new Uint8Array(p.mem.regions.reduce((n, r) => n + (TEXT.has(r.kind) ? 0 : r.size), 0));
+  // One copy of every data region (none when handed over); text reads as zeroes, as when loaded from JSON (which has no text bytes).
+  const copy = p.owned ? undefined : new Uint8Array(p.mem.regions.reduce((n, r) => n + (TEXT.has(r.kind) ? 0 : r.size), 0));
   let at = 0;
   for (const r of p.mem.regions) {
     const info: RegionInfo = { name: r.name, kind: r.kind, base: r.base, size: r.size, ...(r.owner !== undefined ? { owner: r.owner } : {}) };
     if (TEXT.has(r.kind)) mem.map(info, sharedZeroes(r.size));
+    else if (!copy) mem.map(info, r.bytes);
     else {
       copy.set(r.bytes, at);
       mem.map(info, copy.subarray(at, (at += r.size)));

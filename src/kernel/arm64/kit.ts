@@ -204,7 +204,9 @@ export function buildScene(spec: SceneSpec): Scene {
       linkToStaleRegs(m.mem, recordAtDepth(m.mem, regs.x29!, spec.corruptDepth), { from: TASK_PT_REGS, at, size: ARM64_ABI.PT_REGS_SIZE, link: at + ARM64_ABI.S_STACKFRAME });
     } else redirectTruth(truth, corruptFrameRecord(m.mem, recordAtDepth(m.mem, regs.x29!, spec.corruptDepth, spec.corrupt), spec.corrupt, targets));
   }
+  // The machine was built for this scene alone: its memory is handed over, not copied.
   const snapshot = makeSnapshot({
+    owned: true,
     id: slugOf(spec, r.slug),
     arch: 'arm64',
     task: { pid: 100, comm: img.code.kthread ? 'kworker/0:1' : 'conformance', kind: img.code.kthread ? 'kthread' : 'user', state: r.state },
