@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'child_process';
 import { mkdtempSync, readFileSync } from 'fs';
-import { tmpdir } from 'os';
+import { loadavg, tmpdir } from 'os';
 import { join, resolve } from 'path';
 import { bench as pluginThroughput } from './plugin-throughput';
 
@@ -48,7 +48,8 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}): Run {
 const ratio = (before: number, now: number) => Math.round((before / now) * 10) / 10;
 
 export async function bench(): Promise<{ name: string; [k: string]: unknown }[]> {
-  const out: { name: string; [k: string]: unknown }[] = [];
+  // The machine may be shared: the load says how far wall times stand above CPU times.
+  const out: { name: string; [k: string]: unknown }[] = [{ name: 'machine load (1-minute average) at start', load: loadavg()[0] }];
   const conf = (...a: string[]) => run(['cli/conformance.ts', '--no-html', '--quiet', '--out', '$OUT', ...a]);
 
   // Warm the compile cache first, so every figure is a steady-state run.

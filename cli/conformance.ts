@@ -363,7 +363,11 @@ export async function judgeGroup(items: readonly Numbered[], total: number, stag
     const featureDirs = r.paths.map((p) => resolve(ROOT, p.split('*')[0]!.replace(/\/[^/]*\.feature$/, '')));
     const cucumberBroke = !r.results.length && !r.success;
     if (o.generate) {
-      const g = generatedResults(t.profile, !!t.unwinder, o.seed ?? 1, o.generate, o);
+      // A lone in-process profile of its arch gets its programs built and judged across the cores.
+      const alone = !t.unwinder && (o.jobs ?? 1) > 1 && items.filter((x) => x.t.profile.arch === t.profile.arch).length === 1;
+      const g = alone
+        ? await (require('./generated-parallel') as typeof import('./generated-parallel')).generatedResultsParallel(t.profile, o.seed ?? 1, o.generate, o.jobs!, o)
+        : generatedResults(t.profile, !!t.unwinder, o.seed ?? 1, o.generate, o);
       r.results.push(...g.results);
       for (const sp of g.shrunk) process.stderr.write(`${label} ${t.profile.name}: a generated failure, shrunk (save it and judge it with scripts/generate-replay.ts):\n${sp}\n`);
       if (!o.quiet) process.stderr.write(`${label} ${t.profile.name}: ${g.note ?? `generated seed ${o.seed ?? 1}: ${o.generate} programs, ${g.buildMs > 1 ? `scenes built in ${(g.buildMs / 1000).toFixed(1)} s, ` : ''}${g.walks} walks judged in ${(g.ms / 1000).toFixed(1)} s, ${g.failed} failed scenario results`}\n`);
