@@ -146,11 +146,13 @@ export function exceptionFrames(snap: LoadedSnapshot): ExceptionFrame[] {
     const inRegion = (a: number, n: number) => a >= r.base && a + n <= r.base + r.size;
     if (snap.arch === 'arm64' && A.S_STACKFRAME !== undefined && A.S_STACKFRAME_TYPE !== undefined && A.S_PC !== undefined) {
       for (let rec = r.base + A.S_STACKFRAME; rec + 16 <= r.base + r.size; rec += 8) {
-        // Most words are no {0, 0} record: tested on the raw bytes first.
-        const o = rec - r.base;
-        if (r.view.getUint32(o, true) | r.view.getUint32(o + 4, true) | r.view.getUint32(o + 8, true) | r.view.getUint32(o + 12, true)) continue;
         const regs = rec - A.S_STACKFRAME;
         if (!inRegion(regs, A.PT_REGS_SIZE ?? 336)) continue;
+        // Most places hold no PT_REGS-typed {0, 0} record: the type word, then the record, tested on the raw bytes first.
+        const t = regs + A.S_STACKFRAME_TYPE - r.base;
+        if (t >= 0 && t + 8 <= r.size && (r.view.getUint32(t, true) !== (A.FRAME_META_TYPE_PT_REGS ?? 2) || r.view.getUint32(t + 4, true) !== 0)) continue;
+        const o = rec - r.base;
+        if (r.view.getUint32(o, true) | r.view.getUint32(o + 4, true) | r.view.getUint32(o + 8, true) | r.view.getUint32(o + 12, true)) continue;
         if (read(rec) !== 0 || read(rec + 8) !== 0) continue;
         if (read(regs + A.S_STACKFRAME_TYPE) !== (A.FRAME_META_TYPE_PT_REGS ?? 2)) continue;
         const pstate = read(regs + A.S_PSTATE!) ?? 0;
