@@ -15,6 +15,7 @@ import {
   PROTOCOL_VERSION,
   EXTENSIONS,
   validateMessage,
+  type Extension,
   type StartResponse,
   type WalkRequest,
   type WalkResponse,
@@ -37,6 +38,8 @@ export interface ExternalWalkerOptions {
   maxConsecutiveRestarts?: number;
   /** First back-off before a restart, doubled on each restart in a row, capped at LIMITS.restartBackoffMaxMs (default LIMITS.restartBackoffMs). */
   restartBackoffMs?: number;
+  /** Protocol extensions offered in start (default: every one the runner knows, EXTENSIONS). */
+  extensions?: readonly Extension[];
 }
 
 /**
@@ -297,7 +300,7 @@ export class ExternalWalker implements Walker {
   private proc: PluginProcess | undefined;
   private seq = 0;
   /** The implementation accepted the sparse-memory extension: regions go as their non-zero chunks. */
-  private sparse = false;
+  sparse = false;
   private readonly timeoutMs: number;
   private readonly startTimeoutMs: number;
   private readonly validate: boolean;
@@ -327,7 +330,7 @@ export class ExternalWalker implements Walker {
       p.kill();
       throw new ProtocolError(withStderr(`unwinder "${this.command}": ${why}`, p));
     };
-    const req = { cmd: 'start' as const, version: PROTOCOL_VERSION, extensions: [...EXTENSIONS] };
+    const req = { cmd: 'start' as const, version: PROTOCOL_VERSION, extensions: [...(this.opts.extensions ?? EXTENSIONS)] as string[] };
     if (this.validate) validateMessage('start', req, 'start request');
     p.resetCount();
     p.send(req);
