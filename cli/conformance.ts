@@ -291,7 +291,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (o.unwinder !== undefined && !o.unwinder.trim()) throw new UsageError('--unwinder needs a command line; it was empty');
   if (o.kernelArch && !o.kernelTree) throw new UsageError('--kernel-arch needs --kernel-tree');
   const known = { requirements: cat.requirements.map((r) => r.id), topics: [...new Set(cat.requirements.map((r) => r.topic))] };
-  checkFilters(o, known, featureTags(join(ROOT, 'features'), ROOT));
+  checkFilters(o, known, () => featureTags(join(ROOT, 'features'), ROOT));
   const expected = o.expectations ? loadExpectations(resolve(o.expectations)) : undefined;
   // A second run into the same --out fails here, fast (exit 2).
   const dest = new OutDir(out);

@@ -92,7 +92,7 @@ export class UsageError extends Error {}
  * Check the filters against what exists before anything runs: every requirement and topic named is
  * known, the tag expression parses, and together they select at least one scenario.
  */
-export function checkFilters(o: Pick<CliOptions, 'requirement' | 'topic' | 'tags'>, known: { requirements: string[]; topics: string[] }, scenarioTags: string[][]): void {
+export function checkFilters(o: Pick<CliOptions, 'requirement' | 'topic' | 'tags'>, known: { requirements: string[]; topics: string[] }, scenarioTags: string[][] | (() => string[][])): void {
   const unknown = (what: string, asked: string[] | undefined, have: string[]) => {
     const bad = (asked ?? []).filter((a) => !have.includes(a));
     if (bad.length) throw new UsageError(`unknown ${what} ${bad.join(', ')}; known ${what}s:\n  ${[...have].sort().join('\n  ')}`);
@@ -107,8 +107,10 @@ export function checkFilters(o: Pick<CliOptions, 'requirement' | 'topic' | 'tags
   } catch (e) {
     throw new UsageError(`--tags: ${(e as Error).message.replace(/^Tag expression "(.*)" could not be parsed because of syntax error: /, 'cannot parse "$1": ')}`);
   }
-  if (!scenarioTags.some((t) => node.evaluate(t))) {
-    const used = [...new Set(scenarioTags.flat())].filter((t) => !/^@(id|req|topic):/.test(t)).sort();
+  // The features are parsed only when a filter needs checking.
+  const tags = typeof scenarioTags === 'function' ? scenarioTags() : scenarioTags;
+  if (!tags.some((t) => node.evaluate(t))) {
+    const used = [...new Set(tags.flat())].filter((t) => !/^@(id|req|topic):/.test(t)).sort();
     throw new UsageError(`the filter ${expr} selects no scenario (other tags in use: ${used.join(' ')})`);
   }
 }
