@@ -2,7 +2,7 @@
  * `npm run conformance`: run the features once per profile through Cucumber's JavaScript API,
  * then turn the collected ScenarioResults into verdicts and reports (src/report decides; Cucumber collects).
  */
-import { loadConfiguration, runCucumber, type IRunConfiguration, type ISupportCodeLibrary } from '@cucumber/cucumber/api';
+import type { IRunConfiguration, ISupportCodeLibrary } from '@cucumber/cucumber/api';
 import type { Envelope } from '@cucumber/messages';
 import { SingleBar, Presets } from 'cli-progress';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'fs';
@@ -18,13 +18,11 @@ import type { Profile } from '../src/unwinders/types';
 import { referenceUnwinder } from '../src/unwinders/registry';
 import { setSceneSharing } from '../src/scene';
 import { SchemaError } from '../src/schema/validate';
-import { closeAllWalkers } from '../src/conformance/session';
 import { generateAllure, keepRequirementFeatures, writeAllureExtras } from './allure';
 import { loadCatalogueView, type CatalogueView } from '../src/report/catalogue-view';
 import { catalogueScenarios, featureTags, tagValue } from './features';
 import { checkFilters, parseOptions, tagExpression, UsageError, type CliOptions } from './options';
 import { summaryTable } from './table';
-import { generatedResults } from './generated';
 import { checkFileSlots, checkReplaceable, mark, ours, OutDir, reservedName } from './out-dir';
 
 export const ROOT = resolve(__dirname, '..');
@@ -208,6 +206,8 @@ export async function runProfile(
     ...(o.walkTimeout ? { walkTimeoutMs: o.walkTimeout } : {}),
     allure: o.html,
   };
+  // Loaded here: a run whose profiles are all judged in worker threads never needs Cucumber in the main thread.
+  const { loadConfiguration, runCucumber } = require('@cucumber/cucumber/api') as typeof import('@cucumber/cucumber/api');
   const tags = tagExpression(o);
   const { runConfiguration } = await loadConfiguration({ ...(o.cucumberConfig ? { file: o.cucumberConfig } : {}), provided: { worldParameters: worldParameters as unknown as Record<string, Json> as never, ...(tags ? { tags } : {}) } }, { cwd: ROOT });
   const files: Record<string, string> = {
@@ -291,7 +291,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (o.unwinder !== undefined && !o.unwinder.trim()) throw new UsageError('--unwinder needs a command line; it was empty');
   if (o.kernelArch && !o.kernelTree) throw new UsageError('--kernel-arch needs --kernel-tree');
   const known = { requirements: cat.requirements.map((r) => r.id), topics: [...new Set(cat.requirements.map((r) => r.topic))] };
-  checkFilters(o, known, featureTags(join(ROOT, 'features'), ROOT));
+  checkFilters(o, known, () => featureTags(join(ROOT, 'features'), ROOT));
   const expected = o.expectations ? loadExpectations(resolve(o.expectations)) : undefined;
   // A second run into the same --out fails here, fast (exit 2).
   const dest = new OutDir(out);
@@ -320,21 +320,36 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-async function runAll(o: CliOptions, out: string, dest: OutDir, list: Target[], cat: CatalogueView, expected: ReturnType<typeof loadExpectations> | undefined): Promise<number> {
-  const stage = dest.staging;
-  if (o.html) mark(join(stage, 'allure-results'));
-  // Arches with several profiles share one build of each scene; a lone profile keeps sweeps lazy.
+/** What judging one target gives the cross-profile reports. */
+export interface Judged {
+  conformance: Conformance;
+  featureDirs: string[];
+  cucumberBroke: boolean;
+}
+
+/** A target and its place in the run (labels count over the whole run). */
+export interface Numbered {
+  t: Target;
+  i: number;
+}
+
+/** Arches with several profiles in `list` share one build of each scene; a lone profile keeps sweeps lazy. */
+function shareScenes(list: readonly Target[]): void {
   const perArch = new Map<string, number>();
   for (const t of list) perArch.set(t.profile.arch, (perArch.get(t.profile.arch) ?? 0) + 1);
   setSceneSharing([...perArch].filter(([, n]) => n > 1).map(([a]) => a as Profile['arch']));
+}
 
+/** Run the features (and --generate) for `items` one after another in this thread, writing each profile's reports under `stage`. */
+export async function judgeGroup(items: readonly Numbered[], total: number, stage: string, o: CliOptions, cat: CatalogueView): Promise<Judged[]> {
+  shareScenes(items.map((x) => x.t));
+  const { generatedResults } = require('./generated') as typeof import('./generated');
+  const { closeAllWalkers } = require('../src/conformance/session') as typeof import('../src/conformance/session');
   const filter = tagExpression(o) || undefined;
-  const conformances: Conformance[] = [];
+  const out: Judged[] = [];
   let support: ISupportCodeLibrary | undefined;
-  let cucumberBroke = false;
-  const featureDirs = new Set<string>();
-  for (const [i, t] of list.entries()) {
-    const label = `[${i + 1}/${list.length}]`;
+  for (const { t, i } of items) {
+    const label = `[${i + 1}/${total}]`;
     const bar: Progress | undefined = o.quiet
       ? undefined
       : process.stderr.isTTY
@@ -345,10 +360,14 @@ async function runAll(o: CliOptions, out: string, dest: OutDir, list: Target[], 
     const r = await runProfile(t, dir, stage, o, cat, support, bar);
     bar?.stop();
     support = r.support;
-    for (const p of r.paths) featureDirs.add(resolve(ROOT, p.split('*')[0]!.replace(/\/[^/]*\.feature$/, '')));
-    if (!r.results.length && !r.success) cucumberBroke = true;
+    const featureDirs = r.paths.map((p) => resolve(ROOT, p.split('*')[0]!.replace(/\/[^/]*\.feature$/, '')));
+    const cucumberBroke = !r.results.length && !r.success;
     if (o.generate) {
-      const g = generatedResults(t.profile, !!t.unwinder, o.seed ?? 1, o.generate, o);
+      // A lone in-process profile of its arch gets its programs built and judged across the cores.
+      const alone = !t.unwinder && (o.jobs ?? 1) > 1 && items.filter((x) => x.t.profile.arch === t.profile.arch).length === 1;
+      const g = alone
+        ? await (require('./generated-parallel') as typeof import('./generated-parallel')).generatedResultsParallel(t.profile, o.seed ?? 1, o.generate, o.jobs!, o)
+        : generatedResults(t.profile, !!t.unwinder, o.seed ?? 1, o.generate, o);
       r.results.push(...g.results);
       for (const sp of g.shrunk) process.stderr.write(`${label} ${t.profile.name}: a generated failure, shrunk (save it and judge it with scripts/generate-replay.ts):\n${sp}\n`);
       if (!o.quiet) process.stderr.write(`${label} ${t.profile.name}: ${g.note ?? `generated seed ${o.seed ?? 1}: ${o.generate} programs, ${g.buildMs > 1 ? `scenes built in ${(g.buildMs / 1000).toFixed(1)} s, ` : ''}${g.walks} walks judged in ${(g.ms / 1000).toFixed(1)} s, ${g.failed} failed scenario results`}\n`);
@@ -362,10 +381,72 @@ async function runAll(o: CliOptions, out: string, dest: OutDir, list: Target[], 
       ...(t.unwinder ? { external: { command: t.unwinder } } : {}),
     });
     writeProfileReports(dir, c, { html: o.html });
-    conformances.push(c);
+    out.push({ conformance: c, featureDirs, cucumberBroke });
   }
-
   await closeAllWalkers();
+  return out;
+}
+
+/**
+ * Split the targets into at most `jobs` groups of about equal work. Profiles of one arch stay together
+ * where they can (they share scene builds); an arch is split only when there are fewer arches than jobs.
+ */
+export function groupTargets(list: readonly Target[], jobs: number): Numbered[][] {
+  const byArch = new Map<string, Numbered[]>();
+  list.forEach((t, i) => byArch.set(t.profile.arch, [...(byArch.get(t.profile.arch) ?? []), { t, i }]));
+  let units = [...byArch.values()];
+  // Building an arch's scenes costs about as much as judging two of its profiles.
+  const cost = (u: Numbered[]) => 2 + u.length;
+  while (units.length < jobs) {
+    units.sort((a, b) => b.length - a.length);
+    const big = units[0]!;
+    if (big.length < 2) break;
+    const half = Math.ceil(big.length / 2);
+    units = [big.slice(0, half), big.slice(half), ...units.slice(1)];
+  }
+  const groups: Numbered[][] = Array.from({ length: Math.min(jobs, units.length) }, () => []);
+  const load = groups.map(() => 0);
+  for (const u of units.sort((a, b) => cost(b) - cost(a))) {
+    const k = load.indexOf(Math.min(...load));
+    groups[k]!.push(...u);
+    load[k]! += cost(u);
+  }
+  return groups.filter((g) => g.length).map((g) => g.sort((a, b) => a.i - b.i));
+}
+
+/** Judge one group in a worker thread (cli/conformance-worker.ts). */
+function judgeInWorker(items: Numbered[], total: number, stage: string, o: CliOptions, cat: CatalogueView): Promise<Judged[]> {
+  const { Worker } = require('worker_threads') as typeof import('worker_threads');
+  const code = `require(${JSON.stringify(join(ROOT, 'scripts', 'ts-register.js'))}); require(${JSON.stringify(join(ROOT, 'cli', 'conformance-worker.ts'))});`;
+  const w = new Worker(code, { eval: true, workerData: { items, total, stage, o, requirements: cat.requirements, catalogued: !!cat.applies } });
+  return new Promise((resolveJudged, reject) => {
+    let answer: { judged?: Judged[]; error?: string; usage?: boolean } | undefined;
+    w.on('message', (m: typeof answer) => (answer = m));
+    w.on('error', reject);
+    w.on('exit', (code) => {
+      if (answer?.judged) resolveJudged(answer.judged);
+      else if (answer?.error) reject(answer.usage ? new UsageError(answer.error) : new Error(answer.error));
+      else reject(new Error(`conformance worker exited (${code}) without an answer`));
+    });
+  });
+}
+
+async function runAll(o: CliOptions, out: string, dest: OutDir, list: Target[], cat: CatalogueView, expected: ReturnType<typeof loadExpectations> | undefined): Promise<number> {
+  const stage = dest.staging;
+  if (o.html) mark(join(stage, 'allure-results'));
+  const filter = tagExpression(o) || undefined;
+  // Groups of profiles judged in parallel, one worker thread each (--jobs); one group runs here.
+  const groups = groupTargets(list, o.jobs ?? 1);
+  const judged = (
+    groups.length > 1
+      ? (await Promise.all(groups.map((g) => judgeInWorker(g, list.length, stage, o, cat)))).flatMap((js, k) => js.map((j, n) => ({ j, i: groups[k]![n]!.i })))
+      : (await judgeGroup(groups[0] ?? [], list.length, stage, o, cat)).map((j, n) => ({ j, i: groups[0]![n]!.i }))
+  )
+    .sort((a, b) => a.i - b.i)
+    .map((x) => x.j);
+  const conformances = judged.map((j) => j.conformance);
+  const cucumberBroke = judged.some((j) => j.cucumberBroke);
+  const featureDirs = new Set(judged.flatMap((j) => j.featureDirs));
 
   if (!featureDirs.size) featureDirs.add(join(ROOT, 'features'));
   const written = [...featureDirs].flatMap((d) => catalogueScenarios(d, ROOT));

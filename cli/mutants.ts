@@ -24,6 +24,8 @@ import { CATALOGUE, mutantProfile, type MutantEntry } from '../src/mutants';
 import { closeAllWalkers } from '../src/conformance/session';
 import { ROOT, runProfile } from './conformance';
 import type { CliOptions } from './options';
+import { setSceneSharing } from '../src/scene';
+import type { Arch } from '../src/snapshot/types';
 
 /** What one mutant's run came to. */
 export interface MutantOutcome {
@@ -166,6 +168,10 @@ function program(): Command {
 export async function runMutants(list: readonly MutantEntry[], out: string, done: (r: MutantOutcome) => void): Promise<MutantOutcome[]> {
   const cat = loadCatalogueView();
   const o: CliOptions = { out, html: false, quiet: true, validateProtocol: false };
+  // Mutants of one arch share one build of each scene.
+  const perArch = new Map<string, number>();
+  for (const m of list) perArch.set(mutantProfile(m).arch, (perArch.get(mutantProfile(m).arch) ?? 0) + 1);
+  setSceneSharing([...perArch].filter(([, n]) => n > 1).map(([a]) => a as Arch));
   let support: ISupportCodeLibrary | undefined;
   const rows: MutantOutcome[] = [];
   for (const m of list) {

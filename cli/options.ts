@@ -2,6 +2,7 @@
 import parseTagExpression from '@cucumber/tag-expressions';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { generateCount, generateSeed } from './generate-options';
+import { availableParallelism } from 'os';
 
 export interface CliOptions {
   profile?: string[];
@@ -25,6 +26,8 @@ export interface CliOptions {
   /** Generated programs per arch (src/generate), judged after the features; with `seed`. */
   generate?: number;
   seed?: number;
+  /** Worker threads judging profiles in parallel (1: all in the main thread). */
+  jobs?: number;
   /** Hidden, for tests: a Cucumber configuration file other than ./cucumber.js. */
   cucumberConfig?: string;
 }
@@ -36,6 +39,12 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 export const positiveMs = (v: string): number => {
   const n = /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
   if (!Number.isInteger(n) || n <= 0 || n > MAX_TIMER_MS) throw new InvalidArgumentError(`expected a whole number of milliseconds from 1 to ${MAX_TIMER_MS}`);
+  return n;
+};
+
+const jobCount = (v: string): number => {
+  const n = /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new InvalidArgumentError('expected a whole number from 1 to 64');
   return n;
 };
 
@@ -60,6 +69,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--walk-timeout <ms>', 'time allowed for one walk of an external unwinder before it is judged runaway').argParser(positiveMs))
     .addOption(new Option('--generate <n>', 'also judge N generated programs per arch (random call chains with tail calls, recursion, frameless leaves, fgraph/kretprobes; blocked, IRQ/NMI and corrupted-stack moments), filed as generated-<seed>-<n> under trace-complete-or-nonzero and reliable-trace-in-true-order (docs/generate.md)').argParser(generateCount))
     .addOption(new Option('--seed <s>', 'seed of --generate: the same seed gives the same programs on any machine').argParser(generateSeed).default(1))
+    .addOption(new Option('--jobs <n>', 'judge profiles in parallel in this many worker threads (profiles of one arch stay together, sharing scene builds); 1 runs all in one thread').argParser(jobCount).default(Math.min(availableParallelism(), 8)))
     .option('--no-html', 'skip the HTML reports and the Allure report (JSON, Markdown, JUnit and messages are still written)')
     .option('--quiet', 'no progress bar and no Cucumber output; only the summary table', false)
     .option('--expectations <file>', 'known failures (schemas/expectations.schema.json): report new, fixed and unchanged failures; exit 1 only on new ones')
@@ -82,7 +92,7 @@ export class UsageError extends Error {}
  * Check the filters against what exists before anything runs: every requirement and topic named is
  * known, the tag expression parses, and together they select at least one scenario.
  */
-export function checkFilters(o: Pick<CliOptions, 'requirement' | 'topic' | 'tags'>, known: { requirements: string[]; topics: string[] }, scenarioTags: string[][]): void {
+export function checkFilters(o: Pick<CliOptions, 'requirement' | 'topic' | 'tags'>, known: { requirements: string[]; topics: string[] }, scenarioTags: string[][] | (() => string[][])): void {
   const unknown = (what: string, asked: string[] | undefined, have: string[]) => {
     const bad = (asked ?? []).filter((a) => !have.includes(a));
     if (bad.length) throw new UsageError(`unknown ${what} ${bad.join(', ')}; known ${what}s:\n  ${[...have].sort().join('\n  ')}`);
@@ -97,8 +107,10 @@ export function checkFilters(o: Pick<CliOptions, 'requirement' | 'topic' | 'tags
   } catch (e) {
     throw new UsageError(`--tags: ${(e as Error).message.replace(/^Tag expression "(.*)" could not be parsed because of syntax error: /, 'cannot parse "$1": ')}`);
   }
-  if (!scenarioTags.some((t) => node.evaluate(t))) {
-    const used = [...new Set(scenarioTags.flat())].filter((t) => !/^@(id|req|topic):/.test(t)).sort();
+  // The features are parsed only when a filter needs checking.
+  const tags = typeof scenarioTags === 'function' ? scenarioTags() : scenarioTags;
+  if (!tags.some((t) => node.evaluate(t))) {
+    const used = [...new Set(tags.flat())].filter((t) => !/^@(id|req|topic):/.test(t)).sort();
     throw new UsageError(`the filter ${expr} selects no scenario (other tags in use: ${used.join(' ')})`);
   }
 }

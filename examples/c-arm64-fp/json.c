@@ -200,6 +200,34 @@ const char *json_str(const struct json *obj, const char *key)
 	return v && v->type == JSON_STRING ? v->str : NULL;
 }
 
+static char offered[256];	/* the start request's extensions, each followed by a NUL, then an empty one */
+
+int json_offered(const char *extension)
+{
+	const char *p;
+
+	for (p = offered; *p; p += strlen(p) + 1)
+		if (!strcmp(p, extension))
+			return 1;
+	return 0;
+}
+
+static void remember_offers(const struct json *req)
+{
+	const struct json *arr = json_get(req, "extensions"), *e;
+	size_t n = 0;
+
+	memset(offered, 0, sizeof(offered));
+	if (!arr || arr->type != JSON_ARRAY)
+		return;
+	for (e = arr->child; e; e = e->next) {
+		if (e->type != JSON_STRING || n + e->len + 2 > sizeof(offered))
+			continue;
+		memcpy(offered + n, e->str, e->len);
+		n += e->len + 1;
+	}
+}
+
 int json_serve(const char *who, int version, void (*start)(void *ctx), void (*walk)(long seq, struct json *snapshot, void *ctx), void *ctx)
 {
 	char *line = NULL;
@@ -225,6 +253,7 @@ int json_serve(const char *who, int version, void (*start)(void *ctx), void (*wa
 				rc = 2;
 				break;
 			}
+			remember_offers(req);
 			start(ctx);
 		} else if (cmd && !strcmp(cmd, "walk") && seq && seq->type == JSON_NUMBER) {
 			walk((long)seq->num, json_get(req, "snapshot"), ctx);

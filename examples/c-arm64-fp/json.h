@@ -28,6 +28,9 @@ const char *json_str(const struct json *obj, const char *key);
  * `walk` calls walk(seq, snapshot), `stop` ends it. Returns 0, or 2 for another protocol version.
  * `who` prefixes messages on stderr.
  */
+/* Whether the runner's start request offered this protocol extension (valid once start was received). */
+int json_offered(const char *extension);
+
 int json_serve(const char *who, int version, void (*start)(void *ctx), void (*walk)(long seq, struct json *snapshot, void *ctx), void *ctx);
 
 #endif

@@ -38,8 +38,10 @@ static void answer_start(void)
 	       "\"claims\":{\"unwindsAcrossIrq\":false,\"unwindsAcrossNmi\":false,"
 	       "\"identifiesReliableExceptionUnwind\":false,\"recoversFgraphReturns\":true,"
 	       "\"recoversKretprobeReturns\":true,\"unwindsInsideReturnToHandler\":false,"
-	       "\"usesCompileTimeAnalysis\":true,\"usesUnwindMetadata\":false,\"checksTermination\":true}}\n",
-	       PROTOCOL_VERSION);
+	       "\"usesCompileTimeAnalysis\":true,\"usesUnwindMetadata\":false,\"checksTermination\":true}%s}\n",
+	       PROTOCOL_VERSION,
+	       /* snapshot_load() reads regions sent as chunks: accept the extension when offered. */
+	       json_offered("sparse-memory") ? ",\"extensions\":[\"sparse-memory\"]" : "");
 }
 
 static void answer_error(long seq, const char *what, const char *detail)

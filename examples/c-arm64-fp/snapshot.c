@@ -28,32 +28,64 @@ static int b64val(char c)
 	return -1;
 }
 
-/* Decode base64 `in` into a fresh buffer of exactly `size` bytes. */
-static uint8_t *b64decode(const char *in, size_t len, uint64_t size)
+/* Decode base64 `in` into `out` (room for `room` bytes); returns the bytes written, or -1. */
+static long long b64decode_into(const char *in, size_t len, uint8_t *out, uint64_t room)
 {
-	uint8_t *out = calloc(1, size ? size : 1);
 	uint64_t n = 0;
 	unsigned acc = 0;
 	int bits = 0;
 	size_t i;
 
-	if (!out)
-		return NULL;
 	for (i = 0; i < len; i++) {
 		int v = b64val(in[i]);
 		if (in[i] == '=')
 			break;
-		if (v < 0) { free(out); return NULL; }
+		if (v < 0)
+			return -1;
 		acc = (acc << 6) | (unsigned)v;
 		bits += 6;
 		if (bits >= 8) {
 			bits -= 8;
-			if (n >= size) { free(out); return NULL; }
+			if (n >= room)
+				return -1;
 			out[n++] = (uint8_t)(acc >> bits);
 		}
 	}
-	if (n != size) { free(out); return NULL; }
+	return (long long)n;
+}
+
+/* Decode base64 `in` into a fresh buffer of exactly `size` bytes. */
+static uint8_t *b64decode(const char *in, size_t len, uint64_t size)
+{
+	uint8_t *out = calloc(1, size ? size : 1);
+
+	if (out && b64decode_into(in, len, out, size) != (long long)size) {
+		free(out);
+		return NULL;
+	}
 	return out;
+}
+
+/* The sparse-memory extension: a zeroed buffer of `size` bytes with each chunk {offset, data} in place. */
+static uint8_t *unchunk(const struct json *chunks, uint64_t size)
+{
+	uint8_t *out = calloc(1, size ? size : 1);
+	const struct json *c;
+
+	if (!out || chunks->type != JSON_ARRAY)
+		goto bad;
+	for (c = chunks->child; c; c = c->next) {
+		const struct json *off = json_get(c, "offset"), *data = json_get(c, "data");
+
+		if (!off || off->type != JSON_NUMBER || off->num < 0 || (uint64_t)off->num >= size || !data || data->type != JSON_STRING)
+			goto bad;
+		if (b64decode_into(data->str, data->len, out + (uint64_t)off->num, size - (uint64_t)off->num) < 0)
+			goto bad;
+	}
+	return out;
+bad:
+	free(out);
+	return NULL;
 }
 
 static struct region *region_by_name(const struct snapshot *s, const char *name)
@@ -147,7 +179,7 @@ const char *snapshot_load(struct snapshot *s, struct json *root)
 		return "out of memory";
 	for (e = arr->child, i = 0; e; e = e->next, i++) {
 		struct region *r = &s->regions[i];
-		const struct json *size = json_get(e, "size"), *data = json_get(e, "data");
+		const struct json *size = json_get(e, "size"), *data = json_get(e, "data"), *chunks = json_get(e, "chunks");
 
 		r->name = json_str(e, "name");
 		r->kind = json_str(e, "kind");
@@ -158,6 +190,10 @@ const char *snapshot_load(struct snapshot *s, struct json *root)
 			r->data = b64decode(data->str, data->len, r->size);
 			if (!r->data)
 				return "snapshot: region data is not base64 of `size` bytes";
+		} else if (chunks) {
+			r->data = unchunk(chunks, r->size);
+			if (!r->data)
+				return "snapshot: region chunks are not base64 within `size` bytes";
 		}
 		s->nr_regions++;
 	}

@@ -9,7 +9,7 @@ import { IdGenerator, type GherkinDocument, type Pickle } from '@cucumber/messag
 import { CucumberExpression, ParameterType, ParameterTypeRegistry } from '@cucumber/cucumber-expressions';
 import { readdirSync, readFileSync, statSync } from 'fs';
 import { join, relative } from 'path';
-import * as ts from 'typescript';
+import type * as TS from 'typescript';
 import { loadCatalogue } from './catalogue';
 import type { Requirement } from './types';
 import { TOPICS } from './types';
@@ -76,15 +76,19 @@ export function walkFiles(dir: string, ext: string): string[] {
 
 // ------------------------------------------------------------------ step definitions
 
+/** The TypeScript compiler, loaded only when step files are read (it takes a while to load). */
+const typescript = (): typeof TS => require('typescript') as typeof TS;
+
 /** Step definitions and custom parameter types, read from the step files' syntax (no Cucumber runtime). */
 export function readStepDefinitions(stepsDir: string, root: string, problems: LintProblem[]): { defs: StepDefinition[]; registry: ParameterTypeRegistry } {
   const registry = new ParameterTypeRegistry();
   const defs: StepDefinition[] = [];
+  const ts = typescript();
   for (const file of walkFiles(stepsDir, '.ts')) {
     const rel = relative(root, file);
     const src = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, true);
-    const lineOf = (n: ts.Node) => src.getLineAndCharacterOfPosition(n.getStart(src)).line + 1;
-    const visit = (node: ts.Node): void => {
+    const lineOf = (n: TS.Node) => src.getLineAndCharacterOfPosition(n.getStart(src)).line + 1;
+    const visit = (node: TS.Node): void => {
       if (ts.isCallExpression(node) && ts.isIdentifier(node.expression)) {
         const callee = node.expression.text;
         if (callee === 'defineParameterType') readParameterType(node, rel, lineOf(node), registry, problems);
@@ -98,7 +102,7 @@ export function readStepDefinitions(stepsDir: string, root: string, problems: Li
             const body = fn.body;
             const statements = ts.isBlock(body) ? body.statements.length : 1;
             let callsWorld = false;
-            const findThis = (n: ts.Node): void => {
+            const findThis = (n: TS.Node): void => {
               if (n.kind === ts.SyntaxKind.ThisKeyword) callsWorld = true;
               else ts.forEachChild(n, findThis);
             };
@@ -123,7 +127,8 @@ export function readStepDefinitions(stepsDir: string, root: string, problems: Li
   return { defs, registry };
 }
 
-function readParameterType(node: ts.CallExpression, file: string, line: number, registry: ParameterTypeRegistry, problems: LintProblem[]): void {
+function readParameterType(node: TS.CallExpression, file: string, line: number, registry: ParameterTypeRegistry, problems: LintProblem[]): void {
+  const ts = typescript();
   const arg = node.arguments[0];
   let name: string | undefined;
   let regexp: RegExp | undefined;

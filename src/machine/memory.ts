@@ -29,6 +29,25 @@ export const TEXT_KINDS: ReadonlySet<RegionKind> = new Set<RegionKind>([
   'trampoline-text',
   'foreign-text',
 ]);
+const zeroes = new Map<number, Uint8Array>();
+
+/** Zeroed bytes shared by every memory that never writes them (text regions: code lives in the Program). */
+export function sharedZeroes(size: number): Uint8Array {
+  let b = zeroes.get(size);
+  if (!b) zeroes.set(size, (b = new Uint8Array(size)));
+  return b;
+}
+
+/**
+ * Map a machine's regions: text shares zeroed bytes (code lives in the Program and is never written),
+ * the other regions get one fresh zeroed buffer between them (one allocation per machine).
+ */
+export function mapMachineRegions(mem: Memory, infos: readonly RegionInfo[]): void {
+  const buf = new Uint8Array(infos.reduce((n, r) => n + (TEXT_KINDS.has(r.kind) ? 0 : r.size), 0));
+  let at = 0;
+  for (const r of infos) mem.map(r, TEXT_KINDS.has(r.kind) ? sharedZeroes(r.size) : buf.subarray(at, (at += r.size)));
+}
+
 export const STACK_KINDS: ReadonlySet<RegionKind> = new Set<RegionKind>(['task-stack', 'irq-stack', 'nmi-stack', 'overflow-stack', 'sdei-stack', 'exception-stack', 'entry-stack']);
 
 export interface RegionInfo {
@@ -86,16 +105,17 @@ export class Memory {
       if (rs[mid]!.base <= info.base) lo = mid + 1;
       else hi = mid;
     }
-    const prev = rs[lo - 1];
-    const next = rs[lo];
-    for (const r of [prev, next]) {
-      if (r && info.base < r.base + r.size && r.base < info.base + info.size) {
-        throw new Error(`region ${info.name} overlaps ${r.name}`);
-      }
-    }
+    const overlaps = (r: Region | undefined) => r !== undefined && info.base < r.base + r.size && r.base < info.base + info.size;
+    if (overlaps(rs[lo - 1])) throw new Error(`region ${info.name} overlaps ${rs[lo - 1]!.name}`);
+    if (overlaps(rs[lo])) throw new Error(`region ${info.name} overlaps ${rs[lo]!.name}`);
     const data = bytes ?? new Uint8Array(info.size);
     if (data.length !== info.size) throw new Error(`region ${info.name}: ${data.length} bytes for size ${info.size}`);
-    const region: Region = { ...info, bytes: data, view: new DataView(data.buffer, data.byteOffset, data.byteLength) };
+    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    // Built field by field (not spread from info): two fixed shapes keep region reads fast.
+    const region: Region =
+      info.owner !== undefined
+        ? { name: info.name, kind: info.kind, base: info.base, size: info.size, owner: info.owner, bytes: data, view }
+        : { name: info.name, kind: info.kind, base: info.base, size: info.size, bytes: data, view };
     if (lo === rs.length) rs.push(region);
     else rs.splice(lo, 0, region);
     if (!this.byName.has(info.name)) this.byName.set(info.name, region);

@@ -7,13 +7,15 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'child_process';
 import type { WalkRecord } from '../oracle/oracle';
 import { SchemaError, assertValid } from '../schema/validate';
-import { unhex, type LoadedSnapshot } from '../snapshot/io';
+import { sparseSnapshot, unhex, type LoadedSnapshot } from '../snapshot/io';
 import type { Snapshot } from '../snapshot/types';
 import type { Profile } from '../unwinders/types';
 import type { Walker } from '../unwinders/walker';
 import {
   PROTOCOL_VERSION,
+  EXTENSIONS,
   validateMessage,
+  type Extension,
   type StartResponse,
   type WalkRequest,
   type WalkResponse,
@@ -36,6 +38,8 @@ export interface ExternalWalkerOptions {
   maxConsecutiveRestarts?: number;
   /** First back-off before a restart, doubled on each restart in a row, capped at LIMITS.restartBackoffMaxMs (default LIMITS.restartBackoffMs). */
   restartBackoffMs?: number;
+  /** Protocol extensions offered in start (default: every one the runner knows, EXTENSIONS). */
+  extensions?: readonly Extension[];
 }
 
 /**
@@ -295,6 +299,8 @@ export class ExternalWalker implements Walker {
   gaveUp: string | undefined;
   private proc: PluginProcess | undefined;
   private seq = 0;
+  /** The implementation accepted the sparse-memory extension: regions go as their non-zero chunks. */
+  sparse = false;
   private readonly timeoutMs: number;
   private readonly startTimeoutMs: number;
   private readonly validate: boolean;
@@ -324,7 +330,7 @@ export class ExternalWalker implements Walker {
       p.kill();
       throw new ProtocolError(withStderr(`unwinder "${this.command}": ${why}`, p));
     };
-    const req = { cmd: 'start' as const, version: PROTOCOL_VERSION };
+    const req = { cmd: 'start' as const, version: PROTOCOL_VERSION, extensions: [...(this.opts.extensions ?? EXTENSIONS)] as string[] };
     if (this.validate) validateMessage('start', req, 'start request');
     p.resetCount();
     p.send(req);
@@ -349,6 +355,9 @@ export class ExternalWalker implements Walker {
     } catch (e) {
       return fail((e as Error).message);
     }
+    const extra = (resp.extensions ?? []).filter((x) => !req.extensions.includes(x));
+    if (extra.length) return fail(`start answer accepts protocol extensions the runner did not offer: ${extra.join(', ')}`);
+    this.sparse = resp.extensions?.includes('sparse-memory') ?? false;
     const profile = profileFromStart(resp, this.command);
     if (this.profile) {
       const changed = profileChanges(this.profile, profile);
@@ -410,7 +419,7 @@ export class ExternalWalker implements Walker {
     }
     const p = this.proc!;
     const seq = ++this.seq;
-    const req: WalkRequest = { cmd: 'walk', seq, snapshot };
+    const req: WalkRequest = { cmd: 'walk', seq, snapshot: this.sparse ? sparseSnapshot(snapshot, loaded) : snapshot };
     if (this.validate) {
       try {
         validateMessage('walk', req, `walk request seq ${seq} (${snapshot.id})`);

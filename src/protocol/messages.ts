@@ -16,9 +16,14 @@ import type { ProfileClaims } from '../unwinders/types';
 
 export const PROTOCOL_VERSION = 1;
 
+/** Optional protocol extensions (docs/maintainers.md, "Protocol extensions"): offered by the runner, accepted by the implementation. */
+export const EXTENSIONS = ['sparse-memory'] as const;
+export type Extension = (typeof EXTENSIONS)[number];
+
 export interface StartRequest {
   cmd: 'start';
   version: number;
+  extensions?: string[];
 }
 
 export interface StartResponse {
@@ -26,6 +31,7 @@ export interface StartResponse {
   implementation: { name: string; arch: Arch; unwinder: string; description?: string; version?: string; homepage?: string };
   claims: ProfileClaims;
   options?: Record<string, string | number | boolean>;
+  extensions?: Extension[];
 }
 
 export interface WalkRequest {

@@ -13,6 +13,8 @@ export function referenceHarness(profileName: string) {
   const profile = builtinProfile(profileName);
   const walker = new InProcessWalker(profile);
   return {
+    // loadSnapshot reads chunks as well as data.
+    extensions: ['sparse-memory'] as const,
     start: () => ({
       implementation: { name: profile.name, arch: profile.arch, unwinder: profile.unwinder, description: profile.description },
       claims: profile.claims,

@@ -4,13 +4,15 @@
  */
 import { createInterface } from 'readline';
 import type { Snapshot } from '../snapshot/types';
-import { PROTOCOL_VERSION, type StartResponse, type WalkResponse } from './messages';
+import { PROTOCOL_VERSION, type Extension, type StartResponse, type WalkResponse } from './messages';
 
 /** A walk answer without its seq (serve() adds it): one of the three walk-response forms. */
 export type WalkAnswer = WalkResponse extends infer R ? (R extends unknown ? Omit<R, 'seq'> : never) : never;
 
 export interface Harness {
-  start(): Omit<StartResponse, 'version'>;
+  start(): Omit<StartResponse, 'version' | 'extensions'>;
+  /** Protocol extensions this harness handles; serve() accepts those the runner offers. */
+  extensions?: readonly Extension[];
   walk(snapshot: Snapshot, seq: number): WalkAnswer;
 }
 
@@ -20,13 +22,15 @@ export function serve(h: Harness, input: NodeJS.ReadableStream = process.stdin, 
   return new Promise((resolve) => {
     rl.on('line', (line) => {
       if (!line.trim()) return;
-      const req = JSON.parse(line) as { cmd: string; version?: number; seq?: number; snapshot?: Snapshot };
+      const req = JSON.parse(line) as { cmd: string; version?: number; extensions?: unknown; seq?: number; snapshot?: Snapshot };
       if (req.cmd === 'start') {
         if (req.version !== PROTOCOL_VERSION) {
           process.stderr.write(`protocol version ${req.version} is not supported (this harness speaks ${PROTOCOL_VERSION})\n`);
           process.exit(2);
         }
-        send({ version: PROTOCOL_VERSION, ...h.start() });
+        const offered = Array.isArray(req.extensions) ? req.extensions : [];
+        const accepted = (h.extensions ?? []).filter((x) => offered.includes(x));
+        send({ version: PROTOCOL_VERSION, ...h.start(), ...(accepted.length ? { extensions: accepted } : {}) });
       } else if (req.cmd === 'walk') {
         let a: WalkAnswer;
         try {

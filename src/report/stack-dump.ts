@@ -150,6 +150,11 @@ export function exceptionFrames(snap: LoadedSnapshot): ExceptionFrame[] {
       for (let rec = r.base + A.S_STACKFRAME; rec + 16 <= r.base + r.size; rec += 8) {
         const regs = rec - A.S_STACKFRAME;
         if (!inRegion(regs, A.PT_REGS_SIZE ?? 336)) continue;
+        // Most places hold no PT_REGS-typed {0, 0} record: the type word, then the record, tested on the raw bytes first.
+        const t = regs + A.S_STACKFRAME_TYPE - r.base;
+        if (t >= 0 && t + 8 <= r.size && (r.view.getUint32(t, true) !== (A.FRAME_META_TYPE_PT_REGS ?? 2) || r.view.getUint32(t + 4, true) !== 0)) continue;
+        const o = rec - r.base;
+        if (r.view.getUint32(o, true) | r.view.getUint32(o + 4, true) | r.view.getUint32(o + 8, true) | r.view.getUint32(o + 12, true)) continue;
         if (read(rec) !== 0 || read(rec + 8) !== 0) continue;
         if (read(regs + A.S_STACKFRAME_TYPE) !== (A.FRAME_META_TYPE_PT_REGS ?? 2)) continue;
         const pstate = read(regs + A.S_PSTATE!) ?? 0;
@@ -209,8 +214,12 @@ export function exceptionFrames(snap: LoadedSnapshot): ExceptionFrame[] {
       }
     }
     if (snap.arch === 'x86_64' && A.PT_CS !== undefined && A.PT_RIP !== undefined) {
+      const kcs = A.KERNEL_CS ?? 0x10;
       for (let regs = r.base; regs + (A.PT_REGS_SIZE ?? 168) <= r.base + r.size; regs += 8) {
-        if (read(regs + A.PT_CS) !== (A.KERNEL_CS ?? 0x10)) continue;
+        // Most words are no KERNEL_CS: tested on the raw bytes first.
+        const o = regs + A.PT_CS - r.base;
+        if (o >= 0 && o + 8 <= r.size && (r.view.getUint32(o, true) !== kcs || r.view.getUint32(o + 4, true) !== 0)) continue;
+        if (read(regs + A.PT_CS) !== kcs) continue;
         const ip = read(regs + A.PT_RIP) ?? 0;
         const sp = read(regs + A.PT_RSP!) ?? 0;
         if (!snap.syms.lookup(ip) || !snap.stacks.some((s2) => snap.mem.find(sp, 8)?.name === s2.region)) continue;

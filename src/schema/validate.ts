@@ -1,14 +1,85 @@
 /** JSON Schema validation with ajv. Errors name the file and the JSON path of every problem. */
 import Ajv2020, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020';
+import { _ } from 'ajv/dist/compile/codegen';
+import standaloneCode from 'ajv/dist/standalone';
 import addFormats from 'ajv-formats';
-import { readFileSync } from 'fs';
+import { createHash } from 'crypto';
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'fs';
+import Module from 'module';
 import { join } from 'path';
 
 export const SCHEMA_DIR = join(__dirname, '..', '..', 'schemas');
 
-const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
+// Formats referenced by name from standalone code (the date-time check of ajv-formats).
+const FORMATS = _`require("ajv-formats/dist/formats").fullFormats`;
+const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true, code: { source: true, formats: FORMATS } });
 addFormats(ajv);
 const compiled = new Map<string, ValidateFunction>();
+
+/**
+ * Compiled validators are cached as ajv standalone code in node_modules/.cache/ajv (keyed by every
+ * schema file, ajv's version and this file), so a process that only validates never compiles a schema.
+ */
+const CACHE = join(__dirname, '..', '..', 'node_modules', '.cache', 'ajv');
+let cacheKey: string | undefined;
+function keyOf(name: string): string {
+  if (cacheKey === undefined) {
+    const h = createHash('sha256').update(readFileSync(__filename)).update(require('ajv/package.json').version as string);
+    const walk = (dir: string): void => {
+      for (const f of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+        if (f.isDirectory()) walk(join(dir, f.name));
+        else if (f.name.endsWith('.json')) h.update(f.name).update(readFileSync(join(dir, f.name)));
+      }
+    };
+    walk(SCHEMA_DIR);
+    cacheKey = h.digest('hex').slice(0, 32);
+  }
+  return `${name.replace(/\//g, '__')}-${cacheKey}.js`;
+}
+
+let added = false;
+/** Every schema known to ajv before one is compiled: $refs between them resolve whatever was cached. */
+function addAllSchemas(): void {
+  if (added) return;
+  added = true;
+  const walk = (dir: string): void => {
+    for (const f of readdirSync(dir, { withFileTypes: true })) {
+      if (f.isDirectory()) walk(join(dir, f.name));
+      else if (f.name.endsWith('.schema.json')) {
+        const schema = JSON.parse(readFileSync(join(dir, f.name), 'utf8')) as { $id?: string };
+        if (schema.$id && !ajv.getSchema(schema.$id)) ajv.addSchema(schema);
+      }
+    }
+  };
+  walk(SCHEMA_DIR);
+}
+
+function fromCache(name: string): ValidateFunction | undefined {
+  const file = join(CACHE, keyOf(name));
+  let code: string;
+  try {
+    code = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const m = new Module(file, module);
+  m.filename = file;
+  m.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(__dirname);
+  (m as unknown as { _compile(code: string, file: string): void })._compile(code, file);
+  return m.exports as ValidateFunction;
+}
+
+function toCache(name: string, v: ValidateFunction): void {
+  try {
+    mkdirSync(CACHE, { recursive: true });
+    const file = join(CACHE, keyOf(name));
+    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+    writeFileSync(tmp, standaloneCode(ajv, v));
+    renameSync(tmp, file);
+  } catch {
+    // A read-only tree compiles every time.
+  }
+}
 
 export class SchemaError extends Error {
   constructor(
@@ -23,8 +94,13 @@ export class SchemaError extends Error {
 export function validator(name: string): ValidateFunction {
   let v = compiled.get(name);
   if (!v) {
-    const schema = JSON.parse(readFileSync(join(SCHEMA_DIR, `${name}.schema.json`), 'utf8'));
-    v = ajv.getSchema(schema.$id) ?? ajv.compile(schema);
+    v = fromCache(name);
+    if (!v) {
+      addAllSchemas();
+      const schema = JSON.parse(readFileSync(join(SCHEMA_DIR, `${name}.schema.json`), 'utf8'));
+      v = ajv.getSchema(schema.$id) ?? ajv.compile(schema);
+      toCache(name, v);
+    }
     compiled.set(name, v);
   }
   return v;

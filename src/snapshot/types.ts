@@ -23,6 +23,8 @@ export interface SnapshotRegion {
   owner?: string;
   /** base64 of the region's bytes. Omitted for text regions (code is described by symbols). */
   data?: string;
+  /** Instead of data, in walk requests of the sparse-memory protocol extension: the non-zero runs. */
+  chunks?: { offset: number; data: string }[];
 }
 
 export interface SnapshotSymbol {

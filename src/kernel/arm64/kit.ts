@@ -212,7 +212,9 @@ export function buildScene(spec: SceneSpec): Scene {
       throw new Error(`${spec.corrupt}: x86_64 only (arm64 finds pt_regs through frame records, not through an entry point's return address)`);
     } else redirectTruth(truth, corruptFrameRecord(m.mem, recordAtDepth(m.mem, regs.x29!, spec.corruptDepth, spec.corrupt), spec.corrupt, targets));
   }
+  // The machine was built for this scene alone: its memory is handed over, not copied.
   const snapshot = makeSnapshot({
+    owned: true,
     id: slugOf(spec, r.slug),
     arch: 'arm64',
     task: { pid: 100, comm: img.code.kthread ? 'kworker/0:1' : 'conformance', kind: img.code.kthread ? 'kthread' : 'user', state: r.state },

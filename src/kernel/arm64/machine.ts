@@ -5,7 +5,7 @@
 import { ARM64_ABI as A } from '../../isa/arm64/abi';
 import type { Insn } from '../../isa/arm64/assembler';
 import { Arm64Cpu, PSR_EL1H, type Arm64Hooks, type StopReason } from '../../isa/arm64/interpreter';
-import { Memory, TEXT_KINDS, type RegionKind } from '../../machine/memory';
+import { Memory, mapMachineRegions, type RegionKind } from '../../machine/memory';
 import { SymbolTable } from '../../machine/symbols';
 import { ShadowStack } from '../../truth/shadow';
 import { TaskTracing } from '../tracing';
@@ -20,12 +20,6 @@ export interface RunConfig {
   preempt?: boolean;
 }
 
-const textBytes = new Map<string, Uint8Array>();
-function sharedText(name: string, size: number): Uint8Array {
-  let b = textBytes.get(name);
-  if (!b) textBytes.set(name, (b = new Uint8Array(size)));
-  return b;
-}
 
 const symCache = new WeakMap<Image, SymbolTable>();
 export function symbolsOf(img: Image): SymbolTable {
@@ -55,11 +49,10 @@ export class Arm64Machine implements Arm64Hooks {
 
   constructor(readonly img: Image) {
     this.syms = symbolsOf(img);
-    for (const r of Object.values(MAP)) {
-      // Text is never written (code lives in the Program), so all machines share zeroed text bytes.
-      const bytes = TEXT_KINDS.has(r.kind as RegionKind) ? sharedText(r.name, r.size) : undefined;
-      this.mem.map({ name: r.name, kind: r.kind as RegionKind, base: r.base, size: r.size, ...('owner' in r ? { owner: r.owner } : {}) }, bytes);
-    }
+    mapMachineRegions(
+      this.mem,
+      Object.values(MAP).map((r) => ({ name: r.name, kind: r.kind as RegionKind, base: r.base, size: r.size, ...('owner' in r ? { owner: r.owner } : {}) })),
+    );
     this.shadow = new ShadowStack(this.syms);
     this.cpu = new Arm64Cpu(img.prog, this.mem, this.shadow, this);
     this.tracing.fgraphEnabled = img.fgraph.size > 0;

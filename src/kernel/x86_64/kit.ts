@@ -8,7 +8,7 @@ import { exceptionAtEachStep, MomentPastException } from '../../scene/sweep';
 import { X86_64_ABI as ABI } from '../../isa/x86_64/abi';
 import { RAX, RBX, RDI, RSI, type Insn } from '../../isa/x86_64/assembler';
 import { Cpu, EFLAGS_IF, type Hook } from '../../isa/x86_64/interpreter';
-import { Memory } from '../../machine/memory';
+import { Memory, mapMachineRegions } from '../../machine/memory';
 import type { ArchKit, Finding, Moment, Scene, SceneSpec, SweepSpec, Workload } from '../../scene/types';
 import { makeSnapshot } from '../../snapshot/io';
 import { ShadowStack } from '../../truth/shadow';
@@ -93,7 +93,7 @@ function afterCall(img: Image, fn: string, call: string): number {
 
 export function boot(img: Image): Machine {
   const mem = new Memory();
-  for (const r of REGIONS) mem.map(r);
+  mapMachineRegions(mem, REGIONS);
   const shadow = new ShadowStack(img.syms);
   const tracing = new TaskTracing();
   tracing.fgraphEnabled = (img.instrument.fgraph?.length ?? 0) > 0;
@@ -410,7 +410,9 @@ export function buildScene(spec: SceneSpec): Scene {
     } else redirectTruth(truth, corruptFrameRecord(m.mem, recordAtDepth(m.mem, regs['rbp']!, spec.corruptDepth, spec.corrupt), spec.corrupt, targets));
   }
   const user = !img.src.kthread;
+  // The machine was built for this scene alone: its memory is handed over, not copied.
   const snapshot = makeSnapshot({
+    owned: true,
     id: `x86_64/${spec.workload}/${momentTag(spec.moment)}${instrTag(spec)}${spec.corrupt ? `/${spec.corrupt}` : ''}${spec.corruptDepth && spec.corruptDepth > 1 ? `@depth${spec.corruptDepth}` : ''}`,
     arch: 'x86_64',
     task: { pid: user ? 1234 : 42, comm: user ? 'sleeper' : 'kworker/0:1', kind: user ? 'user' : 'kthread', state: blocked ? 'blocked' : 'running', ...(blocked ? { threadSp: hex(regs['rsp']!) } : {}) },
