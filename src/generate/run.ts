@@ -11,13 +11,15 @@ import { sweepSteps, type Boundary } from '../kernel/boundary';
 import { applyRule, type Rule } from '../conformance/expect';
 import { judge, type Judgement, type Outcome } from '../oracle/oracle';
 import { toWalkReport, type ScenarioResult, type WalkKind, type WalkReport } from '../report/results';
+import { EXCEPTION_FRAME_CORRUPTIONS, TRACING_CORRUPTIONS } from '../kernel/corrupt';
 import type { Corruption, ExceptionKind, Moment, Scene, SceneSpec, SweepSpec } from '../scene/types';
 import { loadSnapshot, type LoadedSnapshot } from '../snapshot/io';
 import type { Arch } from '../snapshot/types';
 import { walkInProcess } from '../unwinders/registry';
 import type { Unwinder } from '../unwinders/types';
 import { Prng, subSeed } from './prng';
-import { generateProgram, programSize, type GenOptions, type GenProgram } from './program';
+import { generateProgram, programSize, REGS_COPY_FN, type GenOptions, type GenProgram } from './program';
+import { MomentPastException } from '../scene/sweep';
 import { registerProgram } from './registry';
 
 export interface GenMoment {
@@ -25,14 +27,19 @@ export interface GenMoment {
   walk?: 'in-handler' | 'preempted';
   /** An NMI nested in the IRQ's handler, walked from the NMI handler. */
   nested?: 'nmi';
+  /** The nested NMI arrives before the k-th instruction of the IRQ's handling (entry, handler, exit), not at the handler's walk point. */
+  nestedAfter?: number;
   /** blocked, or an exception before this step of the workload run. */
   step?: number;
-  /** A corruption of the blocked task's stack, at a frame record `corruptDepth` deep. */
+  /**
+   * A corruption (src/kernel/corrupt.ts) applied at the moment: of a frame record `corruptDepth` deep on
+   * the walked chain, of the innermost exception frame, or of the task's tracing state.
+   */
   corrupt?: Corruption;
   corruptDepth?: number;
 }
 
-/** Frame-record corruptions a blocked generated task gets (src/kernel/corrupt.ts). */
+/** Frame-record corruptions (src/kernel/corrupt.ts), at a random depth of the walked chain. */
 export const GENERATED_CORRUPTIONS: readonly Corruption[] = [
   'frame-pointer-zeroed',
   'frame-chain-cycle',
@@ -42,6 +49,9 @@ export const GENERATED_CORRUPTIONS: readonly Corruption[] = [
   'frame-pointer-downward',
   'return-address-garbage',
 ];
+
+/** Every corruption kind the generator applies: frame records, the stale pt_regs link, exception frames, tracing state. */
+export const ALL_GENERATED_CORRUPTIONS: readonly Corruption[] = [...GENERATED_CORRUPTIONS, 'frame-pointer-to-stale-final', ...EXCEPTION_FRAME_CORRUPTIONS, ...TRACING_CORRUPTIONS];
 
 export interface GenScene {
   scene: Scene;
@@ -54,6 +64,8 @@ export interface GeneratedCase {
   program: GenProgram;
   moments: GenMoment[];
   scenes: GenScene[];
+  /** Moments chosen but not built (a corruption the moment does not have, an NMI after the IRQ returned). */
+  dropped: number;
 }
 
 /** Moments per program besides the blocked one: exceptions at random boundaries, then corruptions of the blocked task. */
@@ -66,7 +78,8 @@ export function specOf(program: GenProgram, mo: GenMoment): SceneSpec {
   const workload = registerProgram(program);
   const ins = program.instrument;
   const instrument = { ...(ins.fgraph.length ? { fgraph: ins.fgraph } : {}), ...(ins.kretprobe.length ? { kretprobe: ins.kretprobe } : {}) };
-  const moment: Moment = mo.step === undefined ? { kind: 'blocked' } : { kind: 'exception-at-step', exception: mo.exception!, step: mo.step, walk: mo.walk!, ...(mo.nested ? { nested: mo.nested } : {}) };
+  const moment: Moment =
+    mo.step === undefined ? { kind: 'blocked' } : { kind: 'exception-at-step', exception: mo.exception!, step: mo.step, walk: mo.walk!, ...(mo.nested ? { nested: mo.nested } : {}), ...(mo.nestedAfter ? { nestedAfter: mo.nestedAfter } : {}) };
   const corrupt = mo.corrupt ? { corrupt: mo.corrupt, ...(mo.corruptDepth && mo.corruptDepth > 1 ? { corruptDepth: mo.corruptDepth } : {}) } : {};
   return { workload, ...(Object.keys(instrument).length ? { instrument } : {}), moment, ...corrupt };
 }
@@ -86,12 +99,25 @@ export function chooseMoments(arch: Arch, program: GenProgram, r: Prng, count = 
     let steps = sweepSteps(bs, sw);
     if (!steps.length) steps = sweepSteps(bs, { ...sw, functions: undefined });
     if (!steps.length) continue;
-    out.push({ exception, walk, ...(nested ? { nested } : {}), step: r.pick(steps) });
+    const step = r.pick(steps);
+    // Half the nested NMIs arrive at a random instruction of the IRQ's entry, handler or exit.
+    const nestedAfter = nested && r.chance(0.5) ? r.int(1, 80) : undefined;
+    out.push({ exception, walk, ...(nested ? { nested } : {}), ...(nestedAfter ? { nestedAfter } : {}), step });
   }
-  // Corruptions of the blocked task at random depths (the spine is at most program.functions.length deep).
+  const exceptions = out.filter((m) => m.step !== undefined);
+  // Corruptions at random depths: of the blocked task, or of a task stopped at one of the exception
+  // moments above; every kind of src/kernel/corrupt.ts (a kind the moment does not have, such as a
+  // tracing corruption with no return trampoline on the stack, is dropped when the case is built).
+  const depthOf = (c: Corruption): number | undefined => (GENERATED_CORRUPTIONS.includes(c) || c === 'frame-pointer-to-stale-final' ? (c === 'frame-pointer-downward' ? 1 : r.int(1, program.functions.length + 2)) : undefined);
   for (let k = 0; k < corruptions; k++) {
-    const corrupt = r.pick(GENERATED_CORRUPTIONS);
-    out.push({ corrupt, corruptDepth: corrupt === 'frame-pointer-downward' ? 1 : r.int(1, program.functions.length + 2) });
+    const roll = r.next();
+    const traced = program.instrument.fgraph.length + program.instrument.kretprobe.length > 0;
+    const pool: readonly Corruption[] =
+      roll < 0.55 ? GENERATED_CORRUPTIONS : roll < 0.7 && traced ? TRACING_CORRUPTIONS : roll < 0.85 && exceptions.length ? EXCEPTION_FRAME_CORRUPTIONS : roll < 0.9 && program.functions.some((f) => f.name === REGS_COPY_FN) ? ['frame-pointer-to-stale-final'] : GENERATED_CORRUPTIONS;
+    const corrupt = r.pick(pool);
+    const d = depthOf(corrupt);
+    const at = EXCEPTION_FRAME_CORRUPTIONS.includes(corrupt) || (exceptions.length && r.chance(0.3)) ? r.pick(exceptions.length ? exceptions : [{}]) : {};
+    out.push({ ...at, corrupt, ...(d !== undefined && d > 1 ? { corruptDepth: d } : {}) });
   }
   return out;
 }
@@ -101,19 +127,25 @@ const kindOf = (mo: GenMoment): WalkKind => (mo.step === undefined ? 'blocked' :
 export function buildCase(arch: Arch, program: GenProgram, moments: GenMoment[]): GeneratedCase {
   const kept: GenMoment[] = [];
   const scenes: GenScene[] = [];
+  let dropped = 0;
   for (const mo of moments) {
     let scene: Scene;
     try {
       scene = kits[arch].buildScene(specOf(program, mo));
     } catch (e) {
-      // A corruption deeper than the frame chain is no moment of this program: dropped.
-      if (mo.corrupt && /frame chain ends/.test((e as Error).message)) continue;
+      // A corruption this moment does not have (deeper than the frame chain, no return trampoline on the
+      // stack, no kernel-mode exception frame of the task), or a nested NMI after the IRQ has returned, is
+      // no moment of this program: dropped.
+      if (mo.corrupt || (mo.nestedAfter && e instanceof MomentPastException)) {
+        dropped++;
+        continue;
+      }
       throw e;
     }
     kept.push(mo);
     scenes.push({ scene, snap: loadSnapshot(scene.snapshot, scene.snapshot.id), kind: kindOf(mo) });
   }
-  return { arch, program, moments: kept, scenes };
+  return { arch, program, moments: kept, scenes, dropped };
 }
 
 /** Case `n` of the run seeded with `seed` on `arch`: the same program (for both arches) and moments everywhere. */
@@ -147,8 +179,16 @@ export const scenarioId = (p: GenProgram): string => `generated-${p.id}`;
 export function describeProgram(p: GenProgram): string {
   const tails = p.functions.filter((f) => f.tail).length;
   const frameless = p.functions.filter((f) => !f.frame).length;
+  const placed = p.functions.filter((f) => f.placement).map((f) => `${f.name} in ${f.placement}`);
+  const extras = [
+    p.kthread ? 'kernel thread' : '',
+    ...placed,
+    p.functions.some((f) => f.noreturn) ? 'noreturn call' : '',
+    p.functions.some((f) => f.pre) ? 'shrink-wrapped' : '',
+    p.functions.some((f) => f.lrReg) ? 'LR kept in X9 (arm64)' : '',
+  ].filter(Boolean);
   const ins = [...p.instrument.fgraph.map((f) => `fgraph ${f}`), ...p.instrument.kretprobe.map((f) => `kretprobe ${f}`)];
-  return `${p.functions.length} functions (${tails} tail calls, ${frameless} frameless), size ${programSize(p)}${ins.length ? `, ${ins.join(', ')}` : ''}`;
+  return `${p.functions.length} functions (${tails} tail calls, ${frameless} frameless), size ${programSize(p)}${ins.length ? `, ${ins.join(', ')}` : ''}${extras.length ? `; ${extras.join(', ')}` : ''}`;
 }
 
 /** The ScenarioResults of one case for one profile: one per rule, filed under that rule's requirement. */
