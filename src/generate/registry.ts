@@ -20,6 +20,11 @@ export function registerProgram(p: GenProgram): Workload {
   return w;
 }
 
+/** Forget every registered program (with the kits' images of them: src/generate/run.ts forgetGenerated). */
+export function forgetPrograms(): void {
+  programs.clear();
+}
+
 export function programOf(w: Workload): GenProgram {
   const e = programs.get(w);
   if (!e) throw new Error(`no generated program registered as ${w}`);

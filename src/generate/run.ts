@@ -20,7 +20,8 @@ import type { Unwinder } from '../unwinders/types';
 import { Prng, subSeed } from './prng';
 import { generateProgram, programSize, REGS_COPY_FN, type GenOptions, type GenProgram } from './program';
 import { MomentPastException } from '../scene/sweep';
-import { registerProgram } from './registry';
+import { forgetPrograms, isGenerated, registerProgram } from './registry';
+import * as x86Image from '../kernel/x86_64/image';
 
 export interface GenMoment {
   exception?: ExceptionKind;
@@ -120,6 +121,16 @@ export function chooseMoments(arch: Arch, program: GenProgram, r: Prng, count = 
     out.push({ ...at, corrupt, ...(d !== undefined && d > 1 ? { corruptDepth: d } : {}) });
   }
   return out;
+}
+
+/**
+ * Forget the generated programs and the kits' cached images of them: a long run (a campaign, the
+ * million-walk soak) calls it between batches so memory stays flat. Cases already built stay valid.
+ */
+export function forgetGenerated(): void {
+  arm64Kit.forgetImages(isGenerated);
+  x86Image.forgetImages(isGenerated);
+  forgetPrograms();
 }
 
 const kindOf = (mo: GenMoment): WalkKind => (mo.step === undefined ? 'blocked' : mo.walk === 'preempted' ? 'preempted' : 'in-handler');
