@@ -348,10 +348,16 @@ async function runAll(o: CliOptions, out: string, dest: OutDir, list: Target[], 
     for (const p of r.paths) featureDirs.add(resolve(ROOT, p.split('*')[0]!.replace(/\/[^/]*\.feature$/, '')));
     if (!r.results.length && !r.success) cucumberBroke = true;
     if (o.generate) {
-      const g = generatedResults(t.profile, !!t.unwinder, o.seed ?? 1, o.generate, o);
+      const arches = new Set(list.map((x) => x.profile.arch)).size;
+      const g = generatedResults(t.profile, !!t.unwinder, o.seed ?? 1, o.generate, o, { ...(o.timeBudget ? { budgetMs: o.timeBudget / arches } : {}), saveDir: dir });
       r.results.push(...g.results);
-      for (const sp of g.shrunk) process.stderr.write(`${label} ${t.profile.name}: a generated failure, shrunk (save it and judge it with scripts/generate-replay.ts):\n${sp}\n`);
-      if (!o.quiet) process.stderr.write(`${label} ${t.profile.name}: ${g.note ?? `generated seed ${o.seed ?? 1}: ${o.generate} programs, ${g.buildMs > 1 ? `scenes built in ${(g.buildMs / 1000).toFixed(1)} s, ` : ''}${g.walks} walks judged in ${(g.ms / 1000).toFixed(1)} s, ${g.failed} failed scenario results`}\n`);
+      for (const [k, sp] of g.shrunk.entries()) {
+        const saved = g.saved[k];
+        process.stderr.write(`${label} ${t.profile.name}: a generated failure, shrunk${saved ? ` (snapshot ${saved.snapshot}, replay it with npm run replay; spec ${saved.spec} for scripts/generate-replay.ts)` : ''}:\n${sp}\n`);
+        process.stderr.write(`${label} ${t.profile.name}: as a Gherkin example (paste it under the Rule named in its first line${saved ? `, or run ${saved.feature}` : ''}):\n${g.gherkin[k]}\n`);
+      }
+      const judged = `${g.programs}${g.programs < o.generate ? ` of ${o.generate}` : ''} programs${g.budgetSpent ? ` (time budget spent)` : ''}`;
+      if (!o.quiet || o.timeBudget) process.stderr.write(`${label} ${t.profile.name}: ${g.note ?? `generated seed ${o.seed ?? 1}: ${judged}, ${g.buildMs > 1 ? `scenes built in ${(g.buildMs / 1000).toFixed(1)} s, ` : ''}${g.walks} walks judged in ${(g.ms / 1000).toFixed(1)} s, ${g.failed} failed scenario results`}\n`);
     }
     const c = buildConformance({
       profile: t.profile,

@@ -39,6 +39,9 @@ Given('a task running SYM_CODE under UNWIND_HINT_UNDEFINED', function (this: W) 
 Given("a task running the spec's {string} example:", function (this: W, name: string, doc: string) {
   return this.specExample(name, doc);
 });
+Given('the generated kernel program:', function (this: W, doc: string) {
+  return this.generated(doc);
+});
 Given('the spec says:', function (this: W, doc: string) {
   this.session.quoteSpec(doc);
 });

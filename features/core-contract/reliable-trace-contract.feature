@@ -36,6 +36,34 @@ Feature: The reliable stacktrace contract
       Then every walk is complete or reported unreliable
       And the reliable share is recorded
 
+    @id:generated-1-28-fgraph-under-kretprobe-tail-call
+    Example: an fgraph-traced function tail-calls a kretprobed one: both rewrite the one return slot
+      Found by seed 1, program 28, shrunk from size 117 to 10: recovering the kretprobe's saved address
+      gives return_to_handler, and a frame-pointer unwinder that stops recovering there reports it in
+      place of gen_sys (unsafe).
+      Given the generated kernel program:
+        """json
+        {
+          "seed": 1,
+          "moment": {},
+          "program": {
+            "id": "1-28~regression",
+            "seed": 1,
+            "entry": "gen_sys",
+            "instrument": {"fgraph":["gen_f6"],"kretprobe":["gen_f8"]},
+            "analysable": true,
+            "expectFindings": [],
+            "functions": [
+              {"name":"gen_sys","frame":true,"steps":[{"op":"call","fn":"gen_f6"}]},
+              {"name":"gen_f6","frame":true,"steps":[],"tail":"gen_f8"},
+              {"name":"gen_f8","frame":true,"steps":[{"op":"call","fn":"schedule"}]}
+            ]
+          }
+        }
+        """
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+
   @req:reliable-trace-in-true-order @should
   Rule: A reliable trace lists the true call chain in order, without duplicated, inverted or spurious entries
 
