@@ -98,7 +98,7 @@ export function generatedResults(profile: Profile, external: boolean, seed: numb
     const t = performance.now();
     const cj = judgeCase(b.c, unwinder);
     walks += cj.judgements.length;
-    results.push(...caseResults(profile.name, b.c, cj, performance.now() - t + b.ms));
+    results.push(...caseResults(profile, b.c, cj, performance.now() - t + b.ms));
     for (const rule of [...toShrink]) {
       if (cj.firstFailure[rule] < 0) continue;
       toShrink.delete(rule);

@@ -16,7 +16,8 @@ import type { Corruption, ExceptionKind, Moment, Scene, SceneSpec, SweepSpec } f
 import { loadSnapshot, type LoadedSnapshot } from '../snapshot/io';
 import type { Arch } from '../snapshot/types';
 import { walkInProcess } from '../unwinders/registry';
-import type { Unwinder } from '../unwinders/types';
+import { applicability, byId } from '../catalogue/catalogue';
+import type { Profile, Unwinder } from '../unwinders/types';
 import { Prng, subSeed } from './prng';
 import { generateProgram, programSize, REGS_COPY_FN, type GenOptions, type GenProgram } from './program';
 import { MomentPastException } from '../scene/sweep';
@@ -178,6 +179,27 @@ export const GENERATED_RULES: readonly { rule: Rule; requirement: string; level:
   { rule: 'exact-or-unreliable', requirement: 'reliable-trace-in-true-order', level: 'should' },
 ];
 
+/**
+ * Requirements a generated walk also decides, by what its scene holds: the same section-2 rule
+ * (complete-or-unreliable), filed under the requirement that governs the situation the walk is in, as the
+ * feature scenarios of those requirements judge it. A case gets a row for each that some walk of it is
+ * in, when the requirement applies to the profile.
+ */
+export const SCOPED_RULES: readonly { requirement: string; level: 'must'; rule: Rule; what: string; applies: (c: GeneratedCase, i: number) => boolean }[] = [
+  { requirement: 'robust-to-corrupt-unwind-state', level: 'must', rule: 'complete-or-unreliable', what: 'corrupted stacks', applies: (c, i) => !!c.moments[i]!.corrupt },
+  { requirement: 'exception-walks-sound', level: 'must', rule: 'complete-or-unreliable', what: 'walks across IRQs and NMIs', applies: (c, i) => c.moments[i]!.step !== undefined },
+  {
+    requirement: 'rewritten-return-unreliable-unless-recovered',
+    level: 'must',
+    rule: 'complete-or-unreliable',
+    what: 'walks with a graph-traced or kretprobed function live',
+    applies: (c, i) => {
+      const traced = new Set([...c.program.instrument.fgraph, ...c.program.instrument.kretprobe]);
+      return c.scenes[i]!.scene.truth.frames.some((f) => traced.has(f.fn));
+    },
+  },
+];
+
 export function judgeCase(c: GeneratedCase, unwinder: Unwinder): CaseJudgement {
   const judgements = c.scenes.map((s) => judge(s.snap, s.scene.truth, walkInProcess(unwinder, s.snap)));
   const firstFailure = {} as Record<Rule, number>;
@@ -202,8 +224,13 @@ export function describeProgram(p: GenProgram): string {
   return `${p.functions.length} functions (${tails} tail calls, ${frameless} frameless), size ${programSize(p)}${ins.length ? `, ${ins.join(', ')}` : ''}${extras.length ? `; ${extras.join(', ')}` : ''}`;
 }
 
-/** The ScenarioResults of one case for one profile: one per rule, filed under that rule's requirement. */
-export function caseResults(profile: string, c: GeneratedCase, cj: CaseJudgement, durationMs: number): ScenarioResult[] {
+/**
+ * The ScenarioResults of one case for one profile: one per rule, filed under that rule's requirement; with
+ * the Profile (not only its name), also one per SCOPED_RULES requirement that applies to it and that some
+ * walk of the case is in.
+ */
+export function caseResults(prof: string | Profile, c: GeneratedCase, cj: CaseJudgement, durationMs: number): ScenarioResult[] {
+  const profile = typeof prof === 'string' ? prof : prof.name;
   const outcomes: Partial<Record<Outcome, number>> = {};
   const byKind: Partial<Record<WalkKind, { walks: number; sound: number }>> = {};
   cj.judgements.forEach((j, i) => {
@@ -212,7 +239,7 @@ export function caseResults(profile: string, c: GeneratedCase, cj: CaseJudgement
     k.walks++;
     if (j.outcome === 'sound-reliable') k.sound++;
   });
-  return GENERATED_RULES.map(({ rule, requirement, level }, ri) => {
+  const rows: ScenarioResult[] = GENERATED_RULES.map(({ rule, requirement, level }, ri): ScenarioResult => {
     const walks: WalkReport[] = [];
     const messages: string[] = [];
     cj.judgements.forEach((j, i) => {
@@ -239,4 +266,34 @@ export function caseResults(profile: string, c: GeneratedCase, cj: CaseJudgement
       durationMs: ri === 0 ? durationMs : 0,
     };
   });
+  if (typeof prof === 'string') return rows;
+  for (const sr of SCOPED_RULES) {
+    const req = byId(sr.requirement);
+    if (!req || !applicability(req, prof).applies) continue;
+    const idx = c.scenes.map((_, i) => i).filter((i) => sr.applies(c, i));
+    if (!idx.length) continue;
+    const walks: WalkReport[] = [];
+    const messages: string[] = [];
+    for (const i of idx) {
+      const v = applyRule(sr.rule, cj.judgements[i]!);
+      if (v.pass || walks.length >= 5) continue;
+      const s = c.scenes[i]!.scene;
+      walks.push(toWalkReport(s.snapshot.id, s.moment, cj.judgements[i]!));
+      messages.push(`${s.moment}: ${v.message}`);
+    }
+    rows.push({
+      profile,
+      id: scenarioId(c.program),
+      name: `generated program ${c.program.id} on ${c.arch} (seed ${c.program.seed}): ${idx.length} ${sr.what}`,
+      uri: `generated/${c.arch}/seed-${c.program.seed}`,
+      topic: req.topic,
+      requirement: sr.requirement,
+      level: sr.level,
+      status: walks.length ? 'failed' : 'passed',
+      ...(walks.length ? { message: messages[0] } : {}),
+      walks,
+      durationMs: 0,
+    });
+  }
+  return rows;
 }
