@@ -235,7 +235,7 @@ export function generateProgram(seed: number, n: number, opts: Partial<GenOption
     }
   }
   // A spine function with a local struct pt_regs (a stale copy may be left there: frame-pointer-to-stale-final).
-  if (spineFns.length > 1 && r2.chance(0.25)) {
+  if (spineFns.length > 1 && r2.chance(0.3)) {
     const i = r2.int(1, spineFns.length - 1);
     const f = spineFns[i]!;
     if (!f.placement && !f.steps.some((s) => s.op === 'recurse')) {

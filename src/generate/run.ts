@@ -110,15 +110,19 @@ export function chooseMoments(arch: Arch, program: GenProgram, r: Prng, count = 
   // Corruptions at random depths: of the blocked task, or of a task stopped at one of the exception
   // moments above; every kind of src/kernel/corrupt.ts (a kind the moment does not have, such as a
   // tracing corruption with no return trampoline on the stack, is dropped when the case is built).
-  const depthOf = (c: Corruption): number | undefined => (GENERATED_CORRUPTIONS.includes(c) || c === 'frame-pointer-to-stale-final' ? (c === 'frame-pointer-downward' ? 1 : r.int(1, program.functions.length + 2)) : undefined);
+  const depthOf = (c: Corruption): number | undefined =>
+    c === 'frame-pointer-downward' ? 1 : c === 'frame-pointer-to-stale-final' ? r.int(1, 2) : GENERATED_CORRUPTIONS.includes(c) ? r.int(1, program.functions.length + 2) : undefined;
   for (let k = 0; k < corruptions; k++) {
     const roll = r.next();
     const traced = program.instrument.fgraph.length + program.instrument.kretprobe.length > 0;
     const pool: readonly Corruption[] =
-      roll < 0.55 ? GENERATED_CORRUPTIONS : roll < 0.7 && traced ? TRACING_CORRUPTIONS : roll < 0.85 && exceptions.length ? EXCEPTION_FRAME_CORRUPTIONS : roll < 0.9 && program.functions.some((f) => f.name === REGS_COPY_FN) ? ['frame-pointer-to-stale-final'] : GENERATED_CORRUPTIONS;
+      roll < 0.4 ? GENERATED_CORRUPTIONS : roll < 0.7 && traced ? TRACING_CORRUPTIONS : roll < 0.85 && exceptions.length ? EXCEPTION_FRAME_CORRUPTIONS : roll < 0.95 && program.functions.some((f) => f.name === REGS_COPY_FN) ? ['frame-pointer-to-stale-final'] : GENERATED_CORRUPTIONS;
     const corrupt = r.pick(pool);
     const d = depthOf(corrupt);
-    const at = EXCEPTION_FRAME_CORRUPTIONS.includes(corrupt) || (exceptions.length && r.chance(0.3)) ? r.pick(exceptions.length ? exceptions : [{}]) : {};
+    // Exception-frame corruptions need an exception moment; the others go under one a third of the time
+    // (tracing ones mostly on the blocked task, where the traced functions are live).
+    const under = EXCEPTION_FRAME_CORRUPTIONS.includes(corrupt) || (exceptions.length > 0 && r.chance(TRACING_CORRUPTIONS.includes(corrupt) ? 0.15 : 0.3));
+    const at = under && exceptions.length ? r.pick(exceptions) : {};
     out.push({ ...at, corrupt, ...(d !== undefined && d > 1 ? { corruptDepth: d } : {}) });
   }
   return out;
