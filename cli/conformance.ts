@@ -6,7 +6,7 @@ import { loadConfiguration, runCucumber, type IRunConfiguration, type ISupportCo
 import type { Envelope } from '@cucumber/messages';
 import { SingleBar, Presets } from 'cli-progress';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'fs';
-import { join, resolve } from 'path';
+import { join, relative, resolve } from 'path';
 import { Writable } from 'stream';
 import { buildConformance, acceptable, type Conformance } from '../src/report/verdict';
 import type { Level, ScenarioResult, ScenarioStatus } from '../src/report/results';
@@ -351,8 +351,11 @@ async function runAll(o: CliOptions, out: string, dest: OutDir, list: Target[], 
       const arches = new Set(list.map((x) => x.profile.arch)).size;
       const g = generatedResults(t.profile, !!t.unwinder, o.seed ?? 1, o.generate, o, { ...(o.timeBudget ? { budgetMs: o.timeBudget / arches } : {}), saveDir: dir });
       r.results.push(...g.results);
+      // Saved in the staging folder, which becomes --out when the run ends: print the final paths.
+      const final = (f: string) => join(out, relative(stage, f));
       for (const [k, sp] of g.shrunk.entries()) {
-        const saved = g.saved[k];
+        const s = g.saved[k];
+        const saved = s ? { ...s, snapshot: final(s.snapshot), spec: final(s.spec), feature: final(s.feature) } : undefined;
         process.stderr.write(`${label} ${t.profile.name}: a generated failure, shrunk${saved ? ` (snapshot ${saved.snapshot}, replay it with npm run replay; spec ${saved.spec} for scripts/generate-replay.ts)` : ''}:\n${sp}\n`);
         process.stderr.write(`${label} ${t.profile.name}: as a Gherkin example (paste it under the Rule named in its first line${saved ? `, or run ${saved.feature}` : ''}):\n${g.gherkin[k]}\n`);
       }
