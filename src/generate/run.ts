@@ -94,12 +94,16 @@ export function chooseMoments(arch: Arch, program: GenProgram, r: Prng, count = 
   const out: GenMoment[] = [{}];
   for (let k = 0; k < count; k++) {
     const roll = r.next();
-    const exception: ExceptionKind = roll < 0.2 ? 'nmi' : 'irq';
-    const nested = roll >= 0.2 && roll < 0.3 ? ('nmi' as const) : undefined;
-    const walk = exception === 'irq' && !nested && r.chance(0.35) ? 'preempted' : 'in-handler';
-    const sw: SweepSpec = { workload: spec.workload, exception, walk, ...(nested ? { nested } : {}), ...(r.chance(0.75) ? { functions: [...mine] } : {}) };
+    // IRQs (some preempting the task, some with an NMI nested in them), NMIs, and synchronous exceptions in
+    // generated code: a kprobe's breakpoint (walked from its handler) and a kernel page fault (whose handler
+    // may sleep: walked from the handler or with the task blocked under it).
+    const exception: ExceptionKind = roll < 0.18 ? 'nmi' : roll < 0.36 ? 'irq' : roll < 0.43 ? 'brk' : roll < 0.5 ? 'page-fault' : 'irq';
+    const nested = roll >= 0.18 && roll < 0.28 ? ('nmi' as const) : undefined;
+    const sync = exception === 'brk' || exception === 'page-fault';
+    const walk = (exception === 'irq' && !nested) || exception === 'page-fault' ? (r.chance(0.35) ? 'preempted' : 'in-handler') : 'in-handler';
+    const sw: SweepSpec = { workload: spec.workload, exception, walk, ...(nested ? { nested } : {}), ...(sync || r.chance(0.75) ? { functions: [...mine] } : {}) };
     let steps = sweepSteps(bs, sw);
-    if (!steps.length) steps = sweepSteps(bs, { ...sw, functions: undefined });
+    if (!steps.length && !sync) steps = sweepSteps(bs, { ...sw, functions: undefined });
     if (!steps.length) continue;
     const step = r.pick(steps);
     // Half the nested NMIs arrive at a random instruction of the IRQ's entry, handler or exit.
