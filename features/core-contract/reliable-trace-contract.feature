@@ -36,27 +36,27 @@ Feature: The reliable stacktrace contract
       Then every walk is complete or reported unreliable
       And the reliable share is recorded
 
-    @id:generated-1-28-fgraph-under-kretprobe-tail-call
-    Example: an fgraph-traced function tail-calls a kretprobed one: both rewrite the one return slot
-      Found by seed 1, program 28, shrunk from size 117 to 10: recovering the kretprobe's saved address
-      gives return_to_handler, and a frame-pointer unwinder that stops recovering there reports it in
-      place of gen_sys (unsafe).
+    @id:generated-noreturn-call-at-function-end
+    Example: the leaf's last instruction calls a function that never returns
+      A generated kernel program (docs/generate.md), pasted as a shrunk failure prints it: gen_f1 ends with
+      a call to gen_noreturn and no epilogue, so the return address saved for gen_f1 is the first byte past
+      its end. A reliable trace reports that address for gen_f1, or the walk is reported unreliable.
       Given the generated kernel program:
         """json
         {
           "seed": 1,
           "moment": {},
           "program": {
-            "id": "1-28~regression",
+            "id": "noreturn-end",
             "seed": 1,
             "entry": "gen_sys",
-            "instrument": {"fgraph":["gen_f6"],"kretprobe":["gen_f8"]},
+            "instrument": {"fgraph":[],"kretprobe":[]},
             "analysable": true,
             "expectFindings": [],
             "functions": [
-              {"name":"gen_sys","frame":true,"steps":[{"op":"call","fn":"gen_f6"}]},
-              {"name":"gen_f6","frame":true,"steps":[],"tail":"gen_f8"},
-              {"name":"gen_f8","frame":true,"steps":[{"op":"call","fn":"schedule"}]}
+              {"name":"gen_sys","frame":true,"steps":[{"op":"body","n":1},{"op":"call","fn":"gen_f1"},{"op":"body","n":1}]},
+              {"name":"gen_f1","frame":true,"steps":[{"op":"body","n":2},{"op":"noreturn","fn":"gen_noreturn"}]},
+              {"name":"gen_noreturn","frame":true,"noreturn":true,"steps":[{"op":"body","n":1},{"op":"call","fn":"schedule"}]}
             ]
           }
         }
