@@ -6,7 +6,7 @@ import type { IRunConfiguration, ISupportCodeLibrary } from '@cucumber/cucumber/
 import type { Envelope } from '@cucumber/messages';
 import { SingleBar, Presets } from 'cli-progress';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'fs';
-import { join, resolve } from 'path';
+import { join, relative, resolve } from 'path';
 import { Writable } from 'stream';
 import { buildConformance, acceptable, type Conformance } from '../src/report/verdict';
 import type { Level, ScenarioResult, ScenarioStatus } from '../src/report/results';
@@ -363,14 +363,18 @@ export async function judgeGroup(items: readonly Numbered[], total: number, stag
     const featureDirs = r.paths.map((p) => resolve(ROOT, p.split('*')[0]!.replace(/\/[^/]*\.feature$/, '')));
     const cucumberBroke = !r.results.length && !r.success;
     if (o.generate) {
-      // A lone in-process profile of its arch gets its programs built and judged across the cores.
-      const alone = !t.unwinder && (o.jobs ?? 1) > 1 && items.filter((x) => x.t.profile.arch === t.profile.arch).length === 1;
-      const g = alone
-        ? await (require('./generated-parallel') as typeof import('./generated-parallel')).generatedResultsParallel(t.profile, o.seed ?? 1, o.generate, o.jobs!, o)
-        : generatedResults(t.profile, !!t.unwinder, o.seed ?? 1, o.generate, o);
+      const g = generatedResults(t.profile, !!t.unwinder, o.seed ?? 1, o.generate, o, { ...(o.timeBudget ? { budgetMs: o.timeBudget / (o.runArches ?? 1) } : {}), saveDir: dir });
       r.results.push(...g.results);
-      for (const sp of g.shrunk) process.stderr.write(`${label} ${t.profile.name}: a generated failure, shrunk (save it and judge it with scripts/generate-replay.ts):\n${sp}\n`);
-      if (!o.quiet) process.stderr.write(`${label} ${t.profile.name}: ${g.note ?? `generated seed ${o.seed ?? 1}: ${o.generate} programs, ${g.buildMs > 1 ? `scenes built in ${(g.buildMs / 1000).toFixed(1)} s, ` : ''}${g.walks} walks judged in ${(g.ms / 1000).toFixed(1)} s, ${g.failed} failed scenario results`}\n`);
+      // Saved in the staging folder, which becomes --out when the run ends: print the final paths.
+      const final = (f: string) => join(resolve(o.out), relative(stage, f));
+      for (const [k, sp] of g.shrunk.entries()) {
+        const s = g.saved[k];
+        const saved = s ? { ...s, snapshot: final(s.snapshot), spec: final(s.spec), feature: final(s.feature) } : undefined;
+        process.stderr.write(`${label} ${t.profile.name}: a generated failure, shrunk${saved ? ` (snapshot ${saved.snapshot}, replay it with npm run replay; spec ${saved.spec} for scripts/generate-replay.ts)` : ''}:\n${sp}\n`);
+        process.stderr.write(`${label} ${t.profile.name}: as a Gherkin example (paste it under the Rule named in its first line${saved ? `, or run ${saved.feature}` : ''}):\n${g.gherkin[k]}\n`);
+      }
+      const judged = `${g.programs}${g.programs < o.generate ? ` of ${o.generate}` : ''} programs${g.budgetSpent ? ` (time budget spent)` : ''}`;
+      if (!o.quiet || o.timeBudget) process.stderr.write(`${label} ${t.profile.name}: ${g.note ?? `generated seed ${o.seed ?? 1}: ${judged}, ${g.buildMs > 1 ? `scenes built in ${(g.buildMs / 1000).toFixed(1)} s, ` : ''}${g.walks} walks judged in ${(g.ms / 1000).toFixed(1)} s, ${g.failed} failed scenario results`}\n`);
     }
     const c = buildConformance({
       profile: t.profile,
@@ -435,6 +439,8 @@ async function runAll(o: CliOptions, out: string, dest: OutDir, list: Target[], 
   const stage = dest.staging;
   if (o.html) mark(join(stage, 'allure-results'));
   const filter = tagExpression(o) || undefined;
+  // --time-budget is split between the arches of the run.
+  o = { ...o, runArches: new Set(list.map((t) => t.profile.arch)).size };
   // Groups of profiles judged in parallel, one worker thread each (--jobs); one group runs here.
   const groups = groupTargets(list, o.jobs ?? 1);
   const judged = (

@@ -12,17 +12,29 @@ import type { Arch } from '../src/snapshot/types';
 import { failureOf, shrink, shrunkSpec } from '../src/generate/shrink';
 import { GENERATED_RULES } from '../src/generate/run';
 import { referenceUnwinder } from '../src/unwinders/registry';
+import { Budget } from '../src/generate/budget';
+import { gherkinExample, saveShrunk, type SavedShrunk } from '../src/generate/artifacts';
 import type { Profile } from '../src/unwinders/types';
 
 type Built = { c: GeneratedCase; ms: number } | { error: string; id: string };
-const cache = new Map<string, Built[]>();
+const cache = new Map<string, { cases: Built[]; budgetSpent: boolean }>();
 
-function casesFor(arch: Arch, seed: number, count: number): Built[] {
-  const key = `${arch}/${seed}/${count}`;
-  let cs = cache.get(key);
-  if (!cs) {
-    cs = [];
+/**
+ * Cases 0, 1, ... of `seed` on `arch`: `count` of them, or fewer when `budgetMs` is spent first (a budgeted
+ * run judges a prefix of the seed's programs: the same scenes on any machine, as many as time allows).
+ */
+function casesFor(arch: Arch, seed: number, count: number, budgetMs?: number): { cases: Built[]; budgetSpent: boolean } {
+  const key = `${arch}/${seed}/${count}/${budgetMs ?? ''}`;
+  let e = cache.get(key);
+  if (!e) {
+    const cs: Built[] = [];
+    const budget = new Budget(budgetMs);
+    let budgetSpent = false;
     for (let n = 0; n < count; n++) {
+      if (budget.spent()) {
+        budgetSpent = true;
+        break;
+      }
       const t0 = performance.now();
       try {
         cs.push({ c: generatedCase(arch, seed, n), ms: performance.now() - t0 });
@@ -31,9 +43,10 @@ function casesFor(arch: Arch, seed: number, count: number): Built[] {
         cs.push({ error: (e as Error).message, id: scenarioId(generateProgram(seed, n)) });
       }
     }
-    cache.set(key, cs);
+    e = { cases: cs, budgetSpent };
+    cache.set(key, e);
   }
-  return cs;
+  return e;
 }
 
 export interface GeneratedRun {
@@ -46,20 +59,35 @@ export interface GeneratedRun {
   note?: string;
   /** The first failing case of each rule, shrunk, as a JSON spec with its seed. */
   shrunk: string[];
+  /** The same, as printed Gherkin examples, and the files saved (with `save`). */
+  gherkin: string[];
+  saved: SavedShrunk[];
+  /** Programs judged (fewer than asked when the time budget was spent). */
+  programs: number;
+  budgetSpent: boolean;
+}
+
+export interface GeneratedExtra {
+  /** --time-budget for this arch's programs (building them; every profile of the arch judges the same ones). */
+  budgetMs?: number;
+  /** The profile's report folder: shrunk failures are saved under generated/ there. */
+  saveDir?: string;
 }
 
 /** The generated scenarios of one profile (in-process unwinders only; an external one is skipped with a note). */
-export function generatedResults(profile: Profile, external: boolean, seed: number, count: number, only?: { requirement?: string[]; topic?: string[] }): GeneratedRun {
-  if (external) return { results: [], walks: 0, failed: 0, ms: 0, buildMs: 0, shrunk: [], note: 'generated scenes are judged for in-process profiles only (not through --unwinder yet)' };
-  if (!GENERATED_ARCHES.includes(profile.arch)) return { results: [], walks: 0, failed: 0, ms: 0, buildMs: 0, shrunk: [], note: `generated programs are not emitted for ${profile.arch} yet` };
+export function generatedResults(profile: Profile, external: boolean, seed: number, count: number, only?: { requirement?: string[]; topic?: string[] }, extra: GeneratedExtra = {}): GeneratedRun {
+  if (external) return { results: [], walks: 0, failed: 0, ms: 0, buildMs: 0, shrunk: [], gherkin: [], saved: [], programs: 0, budgetSpent: false, note: 'generated scenes are judged for in-process profiles only (not through --unwinder yet)' };
+  if (!GENERATED_ARCHES.includes(profile.arch)) return { results: [], walks: 0, failed: 0, ms: 0, buildMs: 0, shrunk: [], gherkin: [], saved: [], programs: 0, budgetSpent: false, note: `generated programs are not emitted for ${profile.arch} yet` };
   const tb = performance.now();
-  const cases = casesFor(profile.arch, seed, count);
+  const { cases, budgetSpent } = casesFor(profile.arch, seed, count, extra.budgetMs);
   const buildMs = performance.now() - tb;
   const t0 = performance.now();
   const unwinder = referenceUnwinder(profile);
   const results: ScenarioResult[] = [];
   let walks = 0;
   const shrunk: string[] = [];
+  const gherkin: string[] = [];
+  const saved: SavedShrunk[] = [];
   const toShrink = new Set(GENERATED_RULES.map((r) => r.rule));
   for (const b of cases) {
     if ('error' in b) {
@@ -71,15 +99,19 @@ export function generatedResults(profile: Profile, external: boolean, seed: numb
     const t = performance.now();
     const cj = judgeCase(b.c, unwinder);
     walks += cj.judgements.length;
-    results.push(...caseResults(profile.name, b.c, cj, performance.now() - t + b.ms));
+    results.push(...caseResults(profile, b.c, cj, performance.now() - t + b.ms));
     for (const rule of [...toShrink]) {
       if (cj.firstFailure[rule] < 0) continue;
       toShrink.delete(rule);
       const f = failureOf(b.c, unwinder, rule);
-      if (f) shrunk.push(shrunkSpec(shrink(b.c, unwinder, f)));
+      if (!f) continue;
+      const s = shrink(b.c, unwinder, f);
+      shrunk.push(shrunkSpec(s));
+      gherkin.push(gherkinExample(s, profile.name));
+      if (extra.saveDir) saved.push(saveShrunk(extra.saveDir, s, profile.name, unwinder));
     }
   }
   // --requirement / --topic: only the rows they select.
   const kept = results.filter((r) => (!only?.requirement?.length || only.requirement.includes(r.requirement)) && (!only?.topic?.length || only.topic.includes(r.topic)));
-  return { results: kept, walks, failed: kept.filter((r) => r.status !== 'passed').length, ms: performance.now() - t0, buildMs, shrunk };
+  return { results: kept, walks, failed: kept.filter((r) => r.status !== 'passed').length, ms: performance.now() - t0, buildMs, shrunk, gherkin, saved, programs: cases.length, budgetSpent };
 }

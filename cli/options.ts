@@ -1,7 +1,7 @@
 /** Command-line options of `npm run conformance` (commander), and the Cucumber tag expression they select. */
 import parseTagExpression from '@cucumber/tag-expressions';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { generateCount, generateSeed } from './generate-options';
+import { generateCount, generateSeed, timeBudget } from './generate-options';
 import { availableParallelism } from 'os';
 
 export interface CliOptions {
@@ -28,6 +28,10 @@ export interface CliOptions {
   seed?: number;
   /** Worker threads judging profiles in parallel (1: all in the main thread). */
   jobs?: number;
+  /** --time-budget in ms: generated programs stop being built when it is spent (split evenly between the arches run). */
+  timeBudget?: number;
+  /** Set by the run: how many arches its profiles have (--time-budget is split between them). */
+  runArches?: number;
   /** Hidden, for tests: a Cucumber configuration file other than ./cucumber.js. */
   cucumberConfig?: string;
 }
@@ -68,6 +72,7 @@ export function buildProgram(): Command {
     .option('--validate-protocol', 'check every plugin protocol message against its schema while running (with --unwinder)', false)
     .addOption(new Option('--walk-timeout <ms>', 'time allowed for one walk of an external unwinder before it is judged runaway').argParser(positiveMs))
     .addOption(new Option('--generate <n>', 'also judge N generated programs per arch (random call chains with tail calls, recursion, frameless leaves, fgraph/kretprobes; blocked, IRQ/NMI and corrupted-stack moments), filed as generated-<seed>-<n> under trace-complete-or-nonzero and reliable-trace-in-true-order (docs/generate.md)').argParser(generateCount))
+    .addOption(new Option('--time-budget <duration>', 'with --generate: stop building generated programs when this much time is spent (60s, 10m, 1h; split between the arches run); the programs judged are the first ones of the seed, the same on any machine; alone, it implies --generate 100000').argParser(timeBudget))
     .addOption(new Option('--seed <s>', 'seed of --generate: the same seed gives the same programs on any machine').argParser(generateSeed).default(1))
     .addOption(new Option('--jobs <n>', 'judge profiles in parallel in this many worker threads (profiles of one arch stay together, sharing scene builds); 1 runs all in one thread').argParser(jobCount).default(Math.min(availableParallelism(), 8)))
     .option('--no-html', 'skip the HTML reports and the Allure report (JSON, Markdown, JUnit and messages are still written)')
@@ -82,7 +87,10 @@ export function buildProgram(): Command {
 export function parseOptions(argv: readonly string[]): CliOptions {
   const p = buildProgram().exitOverride((e) => process.exit(e.exitCode === 0 ? 0 : 2));
   p.parse([...argv], { from: 'user' });
-  return p.opts<CliOptions>();
+  const o = p.opts<CliOptions>();
+  // A time budget alone: as many generated programs as it allows.
+  if (o.timeBudget !== undefined && o.generate === undefined) o.generate = 100_000;
+  return o;
 }
 
 /** A command line that cannot run: `npm run conformance` exits 2 with this message. */

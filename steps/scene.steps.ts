@@ -42,6 +42,9 @@ Given("a task running the spec's {string} example:", function (this: W, name: st
 Given("a task running this arch's form of the spec's {string} example:", function (this: W, name: string, doc: string) {
   return this.archExample(name, doc);
 });
+Given('the generated kernel program:', function (this: W, doc: string) {
+  return this.generated(doc);
+});
 Given('the spec says:', function (this: W, doc: string) {
   this.session.quoteSpec(doc);
 });

@@ -36,6 +36,34 @@ Feature: The reliable stacktrace contract
       Then every walk is complete or reported unreliable
       And the reliable share is recorded
 
+    @id:generated-noreturn-call-at-function-end
+    Example: the leaf's last instruction calls a function that never returns
+      A generated kernel program (docs/generate.md), pasted as a shrunk failure prints it: gen_f1 ends with
+      a call to gen_noreturn and no epilogue, so the return address saved for gen_f1 is the first byte past
+      its end. A reliable trace reports that address for gen_f1, or the walk is reported unreliable.
+      Given the generated kernel program:
+        """json
+        {
+          "seed": 1,
+          "moment": {},
+          "program": {
+            "id": "noreturn-end",
+            "seed": 1,
+            "entry": "gen_sys",
+            "instrument": {"fgraph":[],"kretprobe":[]},
+            "analysable": true,
+            "expectFindings": [],
+            "functions": [
+              {"name":"gen_sys","frame":true,"steps":[{"op":"body","n":1},{"op":"call","fn":"gen_f1"},{"op":"body","n":1}]},
+              {"name":"gen_f1","frame":true,"steps":[{"op":"body","n":2},{"op":"noreturn","fn":"gen_noreturn"}]},
+              {"name":"gen_noreturn","frame":true,"noreturn":true,"steps":[{"op":"body","n":1},{"op":"call","fn":"schedule"}]}
+            ]
+          }
+        }
+        """
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+
   @req:reliable-trace-in-true-order @should
   Rule: A reliable trace lists the true call chain in order, without duplicated, inverted or spurious entries
 

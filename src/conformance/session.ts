@@ -4,6 +4,8 @@
  * the run's Walker, judges each walk with the oracle and applies the requirement's rule.
  * Plain TypeScript: no Cucumber here (steps/support/world.ts is the only glue).
  */
+import { parseSceneDoc } from '../generate/artifacts';
+import { specOf } from '../generate/run';
 import { hex, unhex } from '../machine/addr';
 import { appendFileSync, mkdirSync, writeFileSync } from 'fs';
 import { dirname, join } from 'path';
@@ -188,6 +190,8 @@ export class ConformanceSession {
   private beforeInsn: { kind: ExceptionKind; fn: string; insn: string } | undefined;
   private corruption: Corruption | undefined;
   private corruptionDepth: number | undefined;
+  /** A generated program's scene (Given the generated kernel program:): built as it is, with the walk the When step asks for. */
+  private generated: SceneSpec | undefined;
   private findings: Finding[] | undefined;
   readonly walks: Walked[] = [];
   sweep: SweepSummary | undefined;
@@ -241,6 +245,18 @@ export class ConformanceSession {
       throw new NotApplicable(`the ${this.profile.arch} kit does not build workload ${w}`);
     }
     this.workload = w;
+  }
+
+  /**
+   * A generated kernel program and its moment (src/generate), as a shrunk failure prints them: the
+   * program becomes the workload `generated:<id>`, its instrumentation and the moment's exception,
+   * step and corruption are the scene's. A moment at an instruction step names its arch.
+   */
+  useGenerated(docstring: string): void {
+    const d = parseSceneDoc(docstring);
+    if (d.arch && d.arch !== this.profile.arch) throw new NotApplicable(`the generated scene is an ${d.arch} one (its moment is an instruction step of the ${d.arch} image)`);
+    this.generated = specOf(d.program, d.moment);
+    this.workload = this.generated.workload;
   }
 
   /** The spec's code example `name`, quoted verbatim in the feature. */
@@ -437,6 +453,9 @@ export class ConformanceSession {
       this.exception = { kind: exc, at: { fn, index } };
       if (this.nestedEvery) await this.walkNmiDuringException(walk);
       else await this.walkScene(kit.buildScene(this.spec(walk)));
+    } else if (this.generated) {
+      const g = this.generated;
+      await this.walkScene(kit.buildScene(g.moment.kind === 'blocked' || g.moment.kind === 'kretprobe-handler' ? g : { ...g, moment: { ...g.moment, walk } }));
     } else if (this.nestedEvery) {
       await this.walkNmiDuringException(walk);
     } else {

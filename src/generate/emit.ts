@@ -3,115 +3,213 @@
  * MOV X29, SP ... LDP / RET, as cfunc() in src/kernel/arm64/image.ts) and x86_64 (fentry site, push %rbp /
  * mov %rsp, %rbp ... pop %rbp / ret, as cfn() in src/kernel/x86_64/source.ts). Tail calls tear the frame
  * down and jump (B / jmp); frameless functions keep the return address in the LR (arm64) or on the stack
- * top (x86_64).
+ * top (x86_64), or, on arm64, in X9 (`lrReg`). Shrink-wrapped functions run instructions before the
+ * prologue and after the epilogue. A noreturn call is the function's last instruction (no epilogue).
+ *
+ * Placement, as the kits' module-sleep / bpf-sleep / efi-call workloads lay it out: module functions are
+ * reached from the kernel by an indirect call (arm64: out of BL range) and call kernel functions through a
+ * PLT / veneer of the module (`__plt_<target>`); BPF programs keep a frame record (and, on arm64, save
+ * X19/X20 like the JIT) and call kernel functions by address; EFI runtime code keeps no frame record: it
+ * saves the LR (arm64) in its own stack frame, and x29 / rbp passes through untouched.
  */
 import { MAP, type WorkloadCode } from '../kernel/arm64/image';
 import { LAYOUT } from '../kernel/x86_64/image';
 import { MAP as RISCV64_MAP, prologue as riscv64Prologue, epilogue as riscv64Epilogue, type WorkloadCode as Riscv64Code } from '../kernel/riscv64/image';
 import type { WorkloadSource } from '../kernel/x86_64/source';
-import type { GenFunction, GenProgram, Step } from './program';
+import { ARM64_ABI } from '../isa/arm64/abi';
+import { X86_64_ABI } from '../isa/x86_64/abi';
+import { REGS_COPY_FN, type GenFunction, type GenProgram, type Placement, type Step } from './program';
 
 /** Depth counters of recursive functions: 8-byte slots in kernel data, zero at boot (functions: image.ts imports this module). */
 export const arm64RecursionCounters = (): number => MAP.data.base + 0x800;
 export const x86_64RecursionCounters = (): number => LAYOUT.TASKS + 0x800;
 export const riscv64RecursionCounters = (): number => RISCV64_MAP.data.base + 0x800;
 
-function arm64Step(f: GenFunction, s: Step): string {
-  if (s.op === 'body') return `  BODY ${s.n}`;
-  if (s.op === 'call') return `  BL <${s.fn}>`;
+type Where = (fn: string) => Placement;
+
+const placementOf = (p: GenProgram): Where => {
+  const m = new Map(p.functions.map((f) => [f.name, f.placement ?? 'kernel']));
+  return (fn) => m.get(fn) ?? 'kernel';
+};
+
+const pltName = (target: string): string => `__plt_${target}`;
+
+/** Kernel functions module code calls (each gets a PLT entry in the module). */
+function pltTargets(p: GenProgram, where: Where): string[] {
+  const out = new Set<string>();
+  for (const f of p.functions) {
+    if (where(f.name) !== 'module') continue;
+    for (const s of f.steps) if ((s.op === 'call' || s.op === 'noreturn') && where(s.fn) === 'kernel') out.add(s.fn);
+  }
+  return [...out];
+}
+
+// ---- arm64 ----
+
+/** A call from `from`'s code to `to`, by BL where it reaches, else by address or through the module's PLT. */
+function arm64Call(from: Placement, to: string, where: Where): string[] {
+  const dest = where(to);
+  if (from === 'module' && dest === 'kernel') return [`BL <${pltName(to)}>`];
+  if (from === dest && from !== 'efi') return [`BL <${to}>`];
+  if (from === 'kernel' && dest === 'kernel') return [`BL <${to}>`];
+  if (from === 'efi') return [`ADR X10, <${to}>`, 'BLR X10'];
+  if (from === 'bpf') return [`ADR X10, <${to}>`, 'BLR X10'];
+  // kernel -> module / BPF / EFI, module -> BPF / EFI: an indirect call
+  return [dest === 'efi' ? `ADR X8, <${to}>` : `ADR X9, <${to}>`, dest === 'efi' ? 'BLR X8' : 'BLR X9'];
+}
+
+function arm64Step(f: GenFunction, s: Step, where: Where): string[] {
+  const from = f.placement ?? 'kernel';
+  if (s.op === 'body') return [`BODY ${s.n}`];
+  if (s.op === 'call' || s.op === 'noreturn') return arm64Call(from, s.fn, where);
   const base = `.L${f.name}_base`;
   const after = `.L${f.name}_after`;
   return [
-    `  MOV X10, #${arm64RecursionCounters() + 8 * s.slot}`,
-    '  LDR X11, [X10]',
-    '  ADD X11, X11, #1',
-    '  STR X11, [X10]',
-    `  SUB X12, X11, #${s.times + 1}`,
-    `  CBZ X12, <${base}>`,
-    `  BL <${f.name}>`,
-    `  B <${after}>`,
+    `MOV X10, #${arm64RecursionCounters() + 8 * s.slot}`,
+    'LDR X11, [X10]',
+    'ADD X11, X11, #1',
+    'STR X11, [X10]',
+    `SUB X12, X11, #${s.times + 1}`,
+    `CBZ X12, <${base}>`,
+    `BL <${f.name}>`,
+    `B <${after}>`,
     `${base}:`,
-    `  BL <${s.next}>`,
+    `BL <${s.next}>`,
     `${after}:`,
-  ].join('\n');
+  ];
 }
 
-function x86Step(f: GenFunction, s: Step): string {
-  if (s.op === 'body') return `\tBODY ${s.n}`;
-  if (s.op === 'call') return `\tcall ${s.fn}`;
-  const base = `.L${f.name}_base`;
-  const after = `.L${f.name}_after`;
-  return [
-    `\tmovq $${x86_64RecursionCounters() + 8 * s.slot}, %r10`,
-    '\tmovq (%r10), %r11',
-    '\taddq $1, %r11',
-    '\tmovq %r11, (%r10)',
-    `\tcmpq $${s.times + 1}, %r11`,
-    `\tjz ${base}`,
-    `\tcall ${f.name}`,
-    `\tjmp ${after}`,
-    `${base}:`,
-    `\tcall ${s.next}`,
-    `${after}:`,
-  ].join('\n');
-}
+const indent = (xs: string[]): string[] => xs.map((x) => (x.endsWith(':') ? x : `  ${x}`));
 
-function riscv64Step(f: GenFunction, s: Step): string {
-  if (s.op === 'body') return `  BODY ${s.n}`;
-  if (s.op === 'call') return `  call ${s.fn}`;
-  const base = `.L${f.name}_base`;
-  const after = `.L${f.name}_after`;
-  return [
-    `  li t1, ${riscv64RecursionCounters() + 8 * s.slot}`,
-    '  ld t2, 0(t1)',
-    '  addi t2, t2, 1',
-    '  sd t2, 0(t1)',
-    `  li t1, ${s.times + 1}`,
-    `  beq t2, t1, ${base}`,
-    `  call ${f.name}`,
-    `  j ${after}`,
-    `${base}:`,
-    `  call ${s.next}`,
-    `${after}:`,
-  ].join('\n');
-}
-
-/** riscv64: compiled C with a frame record below s0 (prologue / epilogue as cfunc() in src/kernel/riscv64/image.ts). */
-function riscv64Fn(f: GenFunction): string {
+function arm64Fn(f: GenFunction, where: Where, entry: string): string {
+  const steps = f.steps.flatMap((s) => arm64Step(f, s, where));
+  const placement = f.placement ?? 'kernel';
+  if (placement === 'bpf') {
+    // As the BPF JIT lays a program out (bpf-sleep): frame record, then X19/X20 saved.
+    return [`${f.name}:`, ...indent(['STP X29, X30, [SP, #-16]!', 'MOV X29, SP', 'STP X19, X20, [SP, #-16]!', ...steps, 'LDP X19, X20, [SP], #16', 'LDP X29, X30, [SP], #16', 'RET'])].join('\n');
+  }
+  if (placement === 'efi') {
+    // Firmware code: no frame record; it keeps the LR in its own frame (x29 passes through).
+    return [`${f.name}:`, ...indent(['SUB SP, SP, #32', 'STP X19, X30, [SP]', ...steps, 'LDP X19, X30, [SP]', 'ADD SP, SP, #32', 'RET'])].join('\n');
+  }
   const out = [`SYM_FUNC_START(${f.name})`];
-  if (f.frame) out.push(...riscv64Prologue().map((l) => '  ' + l));
-  out.push(...f.steps.map((s) => riscv64Step(f, s)));
-  if (f.frame) out.push(...riscv64Epilogue().slice(0, 3).map((l) => '  ' + l));
-  out.push(f.tail ? `  tail ${f.tail}` : '  ret', `SYM_FUNC_END(${f.name})`);
-  return out.join('\n');
-}
-
-export function riscv64Code(p: GenProgram): Riscv64Code {
-  return { syscall: p.entry, kernel: p.functions.map(riscv64Fn).join('\n') };
-}
-
-function arm64Fn(f: GenFunction): string {
-  const out = [`SYM_FUNC_START(${f.name})`];
-  if (f.frame) out.push('  STP X29, X30, [SP, #-16]!', '  MOV X29, SP');
-  out.push(...f.steps.map((s) => arm64Step(f, s)));
-  if (f.frame) out.push('  LDP X29, X30, [SP], #16');
-  out.push(f.tail ? `  B <${f.tail}>` : '  RET', `SYM_FUNC_END(${f.name})`);
-  return out.join('\n');
-}
-
-function x86Fn(f: GenFunction): string {
-  const out = [`SYM_FUNC_START(${f.name})`, '\tcall __fentry__'];
-  if (f.frame) out.push('\tpushq %rbp', '\tmovq %rsp, %rbp');
-  out.push(...f.steps.map((s) => x86Step(f, s)));
-  if (f.frame) out.push('\tpopq %rbp');
-  out.push(f.tail ? `\tjmp ${f.tail}` : '\tret', `SYM_FUNC_END(${f.name})`);
+  if (f.lrReg) {
+    // Spec 3.3: the return address moves to X9, and X30 holds a text address (inside the entry function).
+    const n = Math.max(1, f.steps.reduce((t, s) => t + (s.op === 'body' ? s.n : 0), 0));
+    out.push(...indent(['MOV X9, X30', `ADR X30, <${entry}>`, 'ADD X30, X30, #4', ...Array.from({ length: n }, () => 'ADD X10, X10, #1'), 'RET X9']), `SYM_FUNC_END(${f.name})`);
+    return out.join('\n');
+  }
+  const frame = f.name === REGS_COPY_FN ? ARM64_ABI.FRAME_RECORD_SIZE + ARM64_ABI.PT_REGS_SIZE : 16;
+  if (f.pre) out.push(`  BODY ${f.pre}`);
+  if (f.frame) out.push(`  STP X29, X30, [SP, #-${frame}]!`, '  MOV X29, SP');
+  out.push(...indent(steps));
+  const noreturn = f.steps[f.steps.length - 1]?.op === 'noreturn';
+  if (f.noreturn) out.push(`.L${f.name}_forever:`, `  B <.L${f.name}_forever>`);
+  else if (!noreturn) {
+    if (f.frame) out.push(`  LDP X29, X30, [SP], #${frame}`);
+    if (f.post) out.push(`  BODY ${f.post}`);
+    out.push(f.tail ? `  B <${f.tail}>` : '  RET');
+  }
+  out.push(`SYM_FUNC_END(${f.name})`);
   return out.join('\n');
 }
 
 export function arm64Code(p: GenProgram): WorkloadCode {
-  return { syscall: p.entry, kernel: p.functions.map(arm64Fn).join('\n') };
+  const where = placementOf(p);
+  const fns = (pl: Placement) => p.functions.filter((f) => (f.placement ?? 'kernel') === pl).map((f) => arm64Fn(f, where, p.entry));
+  const module = fns('module');
+  for (const t of pltTargets(p, where)) {
+    module.push(`SYM_CODE_START(${pltName(t)})`, `  ADR X16, <${t}>`, '  BR X16', `SYM_CODE_END(${pltName(t)})`, `SYM_KIND(${pltName(t)}, plt)`);
+  }
+  const bpf = fns('bpf');
+  const efi = fns('efi');
+  return {
+    ...(p.kthread ? { kthread: true, kthreadFn: p.entry } : { syscall: p.entry }),
+    kernel: fns('kernel').join('\n'),
+    ...(module.length ? { module: module.join('\n') } : {}),
+    ...(bpf.length ? { bpf: bpf.join('\n') } : {}),
+    ...(efi.length ? { efi: efi.join('\n') } : {}),
+  };
+}
+
+// ---- x86_64 ----
+
+function x86Call(from: Placement, to: string, where: Where): string[] {
+  const dest = where(to);
+  if (from === 'module' && dest === 'kernel') return [`call ${pltName(to)}`];
+  // Indirect calls into BPF and EFI code (as the kernel reaches them: bpf_func(), efi_call()).
+  if (dest === 'bpf' || dest === 'efi') return [`movq $${to}, %rax`, 'CALL_NOSPEC rax'];
+  return [`call ${to}`];
+}
+
+function x86Step(f: GenFunction, s: Step, where: Where): string[] {
+  const from = f.placement ?? 'kernel';
+  if (s.op === 'body') return [`BODY ${s.n}`];
+  if (s.op === 'call' || s.op === 'noreturn') return x86Call(from, s.fn, where);
+  const base = `.L${f.name}_base`;
+  const after = `.L${f.name}_after`;
+  return [
+    `movq $${x86_64RecursionCounters() + 8 * s.slot}, %r10`,
+    'movq (%r10), %r11',
+    'addq $1, %r11',
+    'movq %r11, (%r10)',
+    `cmpq $${s.times + 1}, %r11`,
+    `jz ${base}`,
+    `call ${f.name}`,
+    `jmp ${after}`,
+    `${base}:`,
+    `call ${s.next}`,
+    `${after}:`,
+  ];
+}
+
+const tab = (xs: string[]): string[] => xs.map((x) => (x.endsWith(':') ? x : `\t${x}`));
+
+function x86Fn(f: GenFunction, where: Where): string {
+  const steps = f.steps.flatMap((s) => x86Step(f, s, where));
+  const placement = f.placement ?? 'kernel';
+  if (placement === 'bpf') {
+    // As the BPF JIT lays a program out (bpf-sleep): no fentry site, a frame, a stack area.
+    return [`SYM_FUNC_START(${f.name})`, ...tab(['xorl %eax, %eax', 'pushq %rbp', 'movq %rsp, %rbp', 'subq $8, %rsp', ...steps, 'leave', 'ret']), `SYM_FUNC_END(${f.name})`].join('\n');
+  }
+  if (placement === 'efi') {
+    // Firmware code: no frame pointer, no fentry site.
+    return [`SYM_FUNC_START(${f.name})`, ...tab(['subq $40, %rsp', ...steps, 'addq $40, %rsp', 'ret']), `SYM_FUNC_END(${f.name})`].join('\n');
+  }
+  const out = [`SYM_FUNC_START(${f.name})`, '\tcall __fentry__'];
+  if (f.pre) out.push(`\tBODY ${f.pre}`);
+  if (f.frame) out.push('\tpushq %rbp', '\tmovq %rsp, %rbp');
+  const locals = f.name === REGS_COPY_FN ? X86_64_ABI.PT_REGS_SIZE : 0;
+  if (locals) out.push(`\tsubq $${locals}, %rsp`);
+  out.push(...tab(steps));
+  const noreturn = f.steps[f.steps.length - 1]?.op === 'noreturn';
+  if (f.noreturn) out.push(`.L${f.name}_forever:`, `\tjmp .L${f.name}_forever`);
+  else if (!noreturn) {
+    if (locals) out.push(`\taddq $${locals}, %rsp`);
+    if (f.frame) out.push('\tpopq %rbp');
+    if (f.post) out.push(`\tBODY ${f.post}`);
+    out.push(f.tail ? `\tjmp ${f.tail}` : '\tret');
+  }
+  out.push(`SYM_FUNC_END(${f.name})`);
+  return out.join('\n');
 }
 
 export function x86_64Source(p: GenProgram): WorkloadSource {
-  return { kernel: p.functions.map(x86Fn).join('\n') + '\n', sys: p.entry, blocks: true };
+  const where = placementOf(p);
+  const fns = (pl: Placement) => p.functions.filter((f) => (f.placement ?? 'kernel') === pl).map((f) => x86Fn(f, where));
+  const kernel = fns('kernel');
+  // A kernel thread: kthread() calls the thread function by pointer (as kthread-sleep's).
+  if (p.kthread) kernel.unshift(`SYM_FUNC_START(kthread)\n\tcall __fentry__\n\tpushq %rbp\n\tmovq %rsp, %rbp\n\tpushq %rbx\n\tsubq $8, %rsp\n\tBODY 2\n\tmovq $${p.entry}, %rax\n\tCALL_NOSPEC rax\n\taddq $8, %rsp\n\tpopq %rbx\n\tpopq %rbp\n\tret\nSYM_FUNC_END(kthread)`);
+  const module = fns('module');
+  for (const t of pltTargets(p, where)) module.push(`.kind ${pltName(t)} plt\nSYM_FUNC_START(${pltName(t)})\n\tmovq $${t}, %r11\n\tjmp *%r11\nSYM_FUNC_END(${pltName(t)})`);
+  const bpf = fns('bpf');
+  const efi = fns('efi');
+  return {
+    kernel: kernel.join('\n') + '\n',
+    ...(module.length ? { module: module.join('\n') + '\n' } : {}),
+    ...(bpf.length ? { bpf: bpf.join('\n') + '\n' } : {}),
+    ...(efi.length ? { efi: efi.join('\n') + '\n' } : {}),
+    ...(p.kthread ? { kthread: true } : { sys: p.entry }),
+    blocks: true,
+  };
 }

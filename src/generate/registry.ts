@@ -10,14 +10,23 @@ const programs = new Map<string, { prog: GenProgram; json: string }>();
 
 export const isGenerated = (w: string): w is `generated:${string}` => w.startsWith('generated:');
 
+/** JSON with sorted keys: a program read back from a docstring or a spec file is the same program. */
+const canonical = (v: unknown): string =>
+  JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1))) : x));
+
 /** Register `p` and return its workload name. */
 export function registerProgram(p: GenProgram): Workload {
   const w = `generated:${p.id}` as const;
-  const json = JSON.stringify(p);
+  const json = canonical(p);
   const had = programs.get(w);
   if (had && had.json !== json) throw new Error(`generated program ${p.id} is already registered with different code`);
   if (!had) programs.set(w, { prog: p, json });
   return w;
+}
+
+/** Forget every registered program (with the kits' images of them: src/generate/run.ts forgetGenerated). */
+export function forgetPrograms(): void {
+  programs.clear();
 }
 
 export function programOf(w: Workload): GenProgram {

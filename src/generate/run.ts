@@ -7,33 +7,41 @@
  */
 import * as arm64Kit from '../kernel/arm64/kit';
 import * as x86Kit from '../kernel/x86_64/kit';
-import * as riscv64Kit from '../kernel/riscv64/kit';
 import { sweepSteps, type Boundary } from '../kernel/boundary';
 import { applyRule, type Rule } from '../conformance/expect';
 import { judge, type Judgement, type Outcome } from '../oracle/oracle';
 import { toWalkReport, type ScenarioResult, type WalkKind, type WalkReport } from '../report/results';
+import { EXCEPTION_FRAME_CORRUPTIONS, TRACING_CORRUPTIONS } from '../kernel/corrupt';
 import type { Corruption, ExceptionKind, Moment, Scene, SceneSpec, SweepSpec } from '../scene/types';
 import { loadSnapshot, type LoadedSnapshot } from '../snapshot/io';
 import type { Arch } from '../snapshot/types';
 import { walkInProcess } from '../unwinders/registry';
-import type { Unwinder } from '../unwinders/types';
+import { applicability, byId } from '../catalogue/catalogue';
+import type { Profile, Unwinder } from '../unwinders/types';
 import { Prng, subSeed } from './prng';
-import { generateProgram, programSize, type GenOptions, type GenProgram } from './program';
-import { registerProgram } from './registry';
+import { generateProgram, programSize, REGS_COPY_FN, type GenOptions, type GenProgram } from './program';
+import { MomentPastException } from '../scene/sweep';
+import { forgetPrograms, isGenerated, registerProgram } from './registry';
+import * as x86Image from '../kernel/x86_64/image';
 
 export interface GenMoment {
   exception?: ExceptionKind;
   walk?: 'in-handler' | 'preempted';
   /** An NMI nested in the IRQ's handler, walked from the NMI handler. */
   nested?: 'nmi';
+  /** The nested NMI arrives before the k-th instruction of the IRQ's handling (entry, handler, exit), not at the handler's walk point. */
+  nestedAfter?: number;
   /** blocked, or an exception before this step of the workload run. */
   step?: number;
-  /** A corruption of the blocked task's stack, at a frame record `corruptDepth` deep. */
+  /**
+   * A corruption (src/kernel/corrupt.ts) applied at the moment: of a frame record `corruptDepth` deep on
+   * the walked chain, of the innermost exception frame, or of the task's tracing state.
+   */
   corrupt?: Corruption;
   corruptDepth?: number;
 }
 
-/** Frame-record corruptions a blocked generated task gets (src/kernel/corrupt.ts). */
+/** Frame-record corruptions (src/kernel/corrupt.ts), at a random depth of the walked chain. */
 export const GENERATED_CORRUPTIONS: readonly Corruption[] = [
   'frame-pointer-zeroed',
   'frame-chain-cycle',
@@ -43,6 +51,9 @@ export const GENERATED_CORRUPTIONS: readonly Corruption[] = [
   'frame-pointer-downward',
   'return-address-garbage',
 ];
+
+/** Every corruption kind the generator applies: frame records, the stale pt_regs link, exception frames, tracing state. */
+export const ALL_GENERATED_CORRUPTIONS: readonly Corruption[] = [...GENERATED_CORRUPTIONS, 'frame-pointer-to-stale-final', ...EXCEPTION_FRAME_CORRUPTIONS, ...TRACING_CORRUPTIONS];
 
 export interface GenScene {
   scene: Scene;
@@ -55,6 +66,8 @@ export interface GeneratedCase {
   program: GenProgram;
   moments: GenMoment[];
   scenes: GenScene[];
+  /** Moments chosen but not built (a corruption the moment does not have, an NMI after the IRQ returned). */
+  dropped: number;
 }
 
 /** Moments per program besides the blocked one: exceptions at random boundaries, then corruptions of the blocked task. */
@@ -65,7 +78,6 @@ export const DEFAULT_CORRUPTIONS = 2;
 const kits: Partial<Record<Arch, { buildScene: typeof arm64Kit.buildScene; boundaries: typeof arm64Kit.boundaries }>> = {
   arm64: { buildScene: arm64Kit.buildScene, boundaries: arm64Kit.boundaries },
   x86_64: { buildScene: x86Kit.buildScene, boundaries: x86Kit.boundaries },
-  riscv64: { buildScene: riscv64Kit.buildScene, boundaries: riscv64Kit.boundaries },
 };
 /** The kit of an arch generated programs are emitted for. */
 export function kitOf(arch: Arch): { buildScene: typeof arm64Kit.buildScene; boundaries: typeof arm64Kit.boundaries } {
@@ -74,7 +86,7 @@ export function kitOf(arch: Arch): { buildScene: typeof arm64Kit.buildScene; bou
   return k;
 }
 /** The arches generated programs are emitted for (src/generate/emit.ts). */
-export const GENERATED_ARCHES: readonly Arch[] = ['arm64', 'x86_64', 'riscv64'];
+export const GENERATED_ARCHES: readonly Arch[] = ['arm64', 'x86_64'];
 /** Each arch's stream of moments (arm64 and x86_64 keep the streams they always had). */
 const ARCH_SEED: Record<Arch, number> = { arm64: 1, x86_64: 2, riscv64: 3, loongarch64: 4 };
 
@@ -82,7 +94,8 @@ export function specOf(program: GenProgram, mo: GenMoment): SceneSpec {
   const workload = registerProgram(program);
   const ins = program.instrument;
   const instrument = { ...(ins.fgraph.length ? { fgraph: ins.fgraph } : {}), ...(ins.kretprobe.length ? { kretprobe: ins.kretprobe } : {}) };
-  const moment: Moment = mo.step === undefined ? { kind: 'blocked' } : { kind: 'exception-at-step', exception: mo.exception!, step: mo.step, walk: mo.walk!, ...(mo.nested ? { nested: mo.nested } : {}) };
+  const moment: Moment =
+    mo.step === undefined ? { kind: 'blocked' } : { kind: 'exception-at-step', exception: mo.exception!, step: mo.step, walk: mo.walk!, ...(mo.nested ? { nested: mo.nested } : {}), ...(mo.nestedAfter ? { nestedAfter: mo.nestedAfter } : {}) };
   const corrupt = mo.corrupt ? { corrupt: mo.corrupt, ...(mo.corruptDepth && mo.corruptDepth > 1 ? { corruptDepth: mo.corruptDepth } : {}) } : {};
   return { workload, ...(Object.keys(instrument).length ? { instrument } : {}), moment, ...corrupt };
 }
@@ -95,21 +108,52 @@ export function chooseMoments(arch: Arch, program: GenProgram, r: Prng, count = 
   const out: GenMoment[] = [{}];
   for (let k = 0; k < count; k++) {
     const roll = r.next();
-    const exception: ExceptionKind = roll < 0.2 ? 'nmi' : 'irq';
-    const nested = roll >= 0.2 && roll < 0.3 ? ('nmi' as const) : undefined;
-    const walk = exception === 'irq' && !nested && r.chance(0.35) ? 'preempted' : 'in-handler';
-    const sw: SweepSpec = { workload: spec.workload, exception, walk, ...(nested ? { nested } : {}), ...(r.chance(0.75) ? { functions: [...mine] } : {}) };
+    // IRQs (some preempting the task, some with an NMI nested in them), NMIs, and synchronous exceptions in
+    // generated code: a kprobe's breakpoint (walked from its handler) and a kernel page fault (whose handler
+    // may sleep: walked from the handler or with the task blocked under it).
+    const exception: ExceptionKind = roll < 0.18 ? 'nmi' : roll < 0.36 ? 'irq' : roll < 0.43 ? 'brk' : roll < 0.5 ? 'page-fault' : 'irq';
+    const nested = roll >= 0.18 && roll < 0.28 ? ('nmi' as const) : undefined;
+    const sync = exception === 'brk' || exception === 'page-fault';
+    const walk = (exception === 'irq' && !nested) || exception === 'page-fault' ? (r.chance(0.35) ? 'preempted' : 'in-handler') : 'in-handler';
+    const sw: SweepSpec = { workload: spec.workload, exception, walk, ...(nested ? { nested } : {}), ...(sync || r.chance(0.75) ? { functions: [...mine] } : {}) };
     let steps = sweepSteps(bs, sw);
-    if (!steps.length) steps = sweepSteps(bs, { ...sw, functions: undefined });
+    if (!steps.length && !sync) steps = sweepSteps(bs, { ...sw, functions: undefined });
     if (!steps.length) continue;
-    out.push({ exception, walk, ...(nested ? { nested } : {}), step: r.pick(steps) });
+    const step = r.pick(steps);
+    // Half the nested NMIs arrive at a random instruction of the IRQ's entry, handler or exit.
+    const nestedAfter = nested && r.chance(0.5) ? r.int(1, 80) : undefined;
+    out.push({ exception, walk, ...(nested ? { nested } : {}), ...(nestedAfter ? { nestedAfter } : {}), step });
   }
-  // Corruptions of the blocked task at random depths (the spine is at most program.functions.length deep).
+  const exceptions = out.filter((m) => m.step !== undefined);
+  // Corruptions at random depths: of the blocked task, or of a task stopped at one of the exception
+  // moments above; every kind of src/kernel/corrupt.ts (a kind the moment does not have, such as a
+  // tracing corruption with no return trampoline on the stack, is dropped when the case is built).
+  const depthOf = (c: Corruption): number | undefined =>
+    c === 'frame-pointer-downward' ? 1 : c === 'frame-pointer-to-stale-final' ? r.int(1, 2) : GENERATED_CORRUPTIONS.includes(c) ? r.int(1, program.functions.length + 2) : undefined;
   for (let k = 0; k < corruptions; k++) {
-    const corrupt = r.pick(GENERATED_CORRUPTIONS);
-    out.push({ corrupt, corruptDepth: corrupt === 'frame-pointer-downward' ? 1 : r.int(1, program.functions.length + 2) });
+    const roll = r.next();
+    const traced = program.instrument.fgraph.length + program.instrument.kretprobe.length > 0;
+    const pool: readonly Corruption[] =
+      roll < 0.4 ? GENERATED_CORRUPTIONS : roll < 0.7 && traced ? TRACING_CORRUPTIONS : roll < 0.85 && exceptions.length ? EXCEPTION_FRAME_CORRUPTIONS : roll < 0.95 && program.functions.some((f) => f.name === REGS_COPY_FN) ? ['frame-pointer-to-stale-final'] : GENERATED_CORRUPTIONS;
+    const corrupt = r.pick(pool);
+    const d = depthOf(corrupt);
+    // Exception-frame corruptions need an exception moment; the others go under one a third of the time
+    // (tracing ones mostly on the blocked task, where the traced functions are live).
+    const under = EXCEPTION_FRAME_CORRUPTIONS.includes(corrupt) || (exceptions.length > 0 && r.chance(TRACING_CORRUPTIONS.includes(corrupt) ? 0.15 : 0.3));
+    const at = under && exceptions.length ? r.pick(exceptions) : {};
+    out.push({ ...at, corrupt, ...(d !== undefined && d > 1 ? { corruptDepth: d } : {}) });
   }
   return out;
+}
+
+/**
+ * Forget the generated programs and the kits' cached images of them: a long run (a campaign, the
+ * million-walk soak) calls it between batches so memory stays flat. Cases already built stay valid.
+ */
+export function forgetGenerated(): void {
+  arm64Kit.forgetImages(isGenerated);
+  x86Image.forgetImages(isGenerated);
+  forgetPrograms();
 }
 
 const kindOf = (mo: GenMoment): WalkKind => (mo.step === undefined ? 'blocked' : mo.walk === 'preempted' ? 'preempted' : 'in-handler');
@@ -117,19 +161,25 @@ const kindOf = (mo: GenMoment): WalkKind => (mo.step === undefined ? 'blocked' :
 export function buildCase(arch: Arch, program: GenProgram, moments: GenMoment[]): GeneratedCase {
   const kept: GenMoment[] = [];
   const scenes: GenScene[] = [];
+  let dropped = 0;
   for (const mo of moments) {
     let scene: Scene;
     try {
       scene = kitOf(arch).buildScene(specOf(program, mo));
     } catch (e) {
-      // A corruption deeper than the frame chain is no moment of this program: dropped.
-      if (mo.corrupt && /frame chain ends/.test((e as Error).message)) continue;
+      // A corruption this moment does not have (deeper than the frame chain, no return trampoline on the
+      // stack, no kernel-mode exception frame of the task), or a nested NMI after the IRQ has returned, is
+      // no moment of this program: dropped.
+      if (mo.corrupt || (mo.nestedAfter && e instanceof MomentPastException)) {
+        dropped++;
+        continue;
+      }
       throw e;
     }
     kept.push(mo);
     scenes.push({ scene, snap: loadSnapshot(scene.snapshot, scene.snapshot.id), kind: kindOf(mo) });
   }
-  return { arch, program, moments: kept, scenes };
+  return { arch, program, moments: kept, scenes, dropped };
 }
 
 /** Case `n` of the run seeded with `seed` on `arch`: the same program (for both arches) and moments everywhere. */
@@ -151,6 +201,27 @@ export const GENERATED_RULES: readonly { rule: Rule; requirement: string; level:
   { rule: 'exact-or-unreliable', requirement: 'reliable-trace-in-true-order', level: 'should' },
 ];
 
+/**
+ * Requirements a generated walk also decides, by what its scene holds: the same section-2 rule
+ * (complete-or-unreliable), filed under the requirement that governs the situation the walk is in, as the
+ * feature scenarios of those requirements judge it. A case gets a row for each that some walk of it is
+ * in, when the requirement applies to the profile.
+ */
+export const SCOPED_RULES: readonly { requirement: string; level: 'must'; rule: Rule; what: string; applies: (c: GeneratedCase, i: number) => boolean }[] = [
+  { requirement: 'robust-to-corrupt-unwind-state', level: 'must', rule: 'complete-or-unreliable', what: 'corrupted stacks', applies: (c, i) => !!c.moments[i]!.corrupt },
+  { requirement: 'exception-walks-sound', level: 'must', rule: 'complete-or-unreliable', what: 'walks across IRQs and NMIs', applies: (c, i) => c.moments[i]!.step !== undefined },
+  {
+    requirement: 'rewritten-return-unreliable-unless-recovered',
+    level: 'must',
+    rule: 'complete-or-unreliable',
+    what: 'walks with a graph-traced or kretprobed function live',
+    applies: (c, i) => {
+      const traced = new Set([...c.program.instrument.fgraph, ...c.program.instrument.kretprobe]);
+      return c.scenes[i]!.scene.truth.frames.some((f) => traced.has(f.fn));
+    },
+  },
+];
+
 export function judgeCase(c: GeneratedCase, unwinder: Unwinder): CaseJudgement {
   const judgements = c.scenes.map((s) => judge(s.snap, s.scene.truth, walkInProcess(unwinder, s.snap)));
   const firstFailure = {} as Record<Rule, number>;
@@ -163,12 +234,25 @@ export const scenarioId = (p: GenProgram): string => `generated-${p.id}`;
 export function describeProgram(p: GenProgram): string {
   const tails = p.functions.filter((f) => f.tail).length;
   const frameless = p.functions.filter((f) => !f.frame).length;
+  const placed = p.functions.filter((f) => f.placement).map((f) => `${f.name} in ${f.placement}`);
+  const extras = [
+    p.kthread ? 'kernel thread' : '',
+    ...placed,
+    p.functions.some((f) => f.noreturn) ? 'noreturn call' : '',
+    p.functions.some((f) => f.pre) ? 'shrink-wrapped' : '',
+    p.functions.some((f) => f.lrReg) ? 'LR kept in X9 (arm64)' : '',
+  ].filter(Boolean);
   const ins = [...p.instrument.fgraph.map((f) => `fgraph ${f}`), ...p.instrument.kretprobe.map((f) => `kretprobe ${f}`)];
-  return `${p.functions.length} functions (${tails} tail calls, ${frameless} frameless), size ${programSize(p)}${ins.length ? `, ${ins.join(', ')}` : ''}`;
+  return `${p.functions.length} functions (${tails} tail calls, ${frameless} frameless), size ${programSize(p)}${ins.length ? `, ${ins.join(', ')}` : ''}${extras.length ? `; ${extras.join(', ')}` : ''}`;
 }
 
-/** The ScenarioResults of one case for one profile: one per rule, filed under that rule's requirement. */
-export function caseResults(profile: string, c: GeneratedCase, cj: CaseJudgement, durationMs: number): ScenarioResult[] {
+/**
+ * The ScenarioResults of one case for one profile: one per rule, filed under that rule's requirement; with
+ * the Profile (not only its name), also one per SCOPED_RULES requirement that applies to it and that some
+ * walk of the case is in.
+ */
+export function caseResults(prof: string | Profile, c: GeneratedCase, cj: CaseJudgement, durationMs: number): ScenarioResult[] {
+  const profile = typeof prof === 'string' ? prof : prof.name;
   const outcomes: Partial<Record<Outcome, number>> = {};
   const byKind: Partial<Record<WalkKind, { walks: number; sound: number }>> = {};
   cj.judgements.forEach((j, i) => {
@@ -177,7 +261,7 @@ export function caseResults(profile: string, c: GeneratedCase, cj: CaseJudgement
     k.walks++;
     if (j.outcome === 'sound-reliable') k.sound++;
   });
-  return GENERATED_RULES.map(({ rule, requirement, level }, ri) => {
+  const rows: ScenarioResult[] = GENERATED_RULES.map(({ rule, requirement, level }, ri): ScenarioResult => {
     const walks: WalkReport[] = [];
     const messages: string[] = [];
     cj.judgements.forEach((j, i) => {
@@ -204,4 +288,34 @@ export function caseResults(profile: string, c: GeneratedCase, cj: CaseJudgement
       durationMs: ri === 0 ? durationMs : 0,
     };
   });
+  if (typeof prof === 'string') return rows;
+  for (const sr of SCOPED_RULES) {
+    const req = byId(sr.requirement);
+    if (!req || !applicability(req, prof).applies) continue;
+    const idx = c.scenes.map((_, i) => i).filter((i) => sr.applies(c, i));
+    if (!idx.length) continue;
+    const walks: WalkReport[] = [];
+    const messages: string[] = [];
+    for (const i of idx) {
+      const v = applyRule(sr.rule, cj.judgements[i]!);
+      if (v.pass || walks.length >= 5) continue;
+      const s = c.scenes[i]!.scene;
+      walks.push(toWalkReport(s.snapshot.id, s.moment, cj.judgements[i]!));
+      messages.push(`${s.moment}: ${v.message}`);
+    }
+    rows.push({
+      profile,
+      id: scenarioId(c.program),
+      name: `generated program ${c.program.id} on ${c.arch} (seed ${c.program.seed}): ${idx.length} ${sr.what}`,
+      uri: `generated/${c.arch}/seed-${c.program.seed}`,
+      topic: req.topic,
+      requirement: sr.requirement,
+      level: sr.level,
+      status: walks.length ? 'failed' : 'passed',
+      ...(walks.length ? { message: messages[0] } : {}),
+      walks,
+      durationMs: 0,
+    });
+  }
+  return rows;
 }

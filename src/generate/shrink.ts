@@ -12,7 +12,8 @@ import type { Arch } from '../snapshot/types';
 import { loadSnapshot } from '../snapshot/io';
 import { walkInProcess } from '../unwinders/registry';
 import type { Unwinder } from '../unwinders/types';
-import { programSize, type GenFunction, type GenProgram } from './program';
+import { expectedFindings, isSpineName, NORETURN_FN, programSize, type GenFunction, type GenProgram } from './program';
+import { isExceptionFrameCorruption } from '../kernel/corrupt';
 import { registerProgram } from './registry';
 import { kitOf, specOf, type GeneratedCase, type GenMoment } from './run';
 
@@ -48,44 +49,79 @@ export function failureOf(c: GeneratedCase, unwinder: Unwinder, rule: Rule): Fai
 function reproduce(arch: Arch, program: GenProgram, f: Failure, unwinder: Unwinder, prefer?: GenMoment): GenMoment | undefined {
   const kit = kitOf(arch);
   const fails = (mo: GenMoment): boolean => {
-    const scene = kit.buildScene(specOf(program, mo));
-    const snap = loadSnapshot(scene.snapshot, scene.snapshot.id);
-    const j = judge(snap, scene.truth, walkInProcess(unwinder, snap));
-    return !applyRule(f.rule, j).pass && j.outcome === f.outcome;
-  };
-  try {
-    if (f.moment.corrupt) {
-      // The same corruption, at the depth it had if that still fails, else at any depth the chain has.
-      const depths = [f.moment.corruptDepth ?? 1, ...Array.from({ length: program.functions.length + 2 }, (_, i) => i + 1)];
-      for (const d of new Set(depths)) {
-        const mo = { corrupt: f.moment.corrupt, corruptDepth: d };
-        try {
-          if (fails(mo)) return mo;
-        } catch {
-          // deeper than the chain
-        }
-      }
-      return undefined;
+    try {
+      const scene = kit.buildScene(specOf(program, mo));
+      const snap = loadSnapshot(scene.snapshot, scene.snapshot.id);
+      const j = judge(snap, scene.truth, walkInProcess(unwinder, snap));
+      return !applyRule(f.rule, j).pass && j.outcome === f.outcome;
+    } catch {
+      // A moment this program does not have (a corruption deeper than its chain, an NMI after the IRQ returned).
+      return false;
     }
-    if (f.moment.step === undefined) return fails({}) ? {} : undefined;
+  };
+  const fm = f.moment;
+  const corrupt = fm.corrupt ? { corrupt: fm.corrupt } : {};
+  // Depths a frame-record corruption may take: the one it had first, then any the chain may have.
+  const depths = fm.corrupt ? [...new Set([prefer?.corruptDepth ?? fm.corruptDepth ?? 1, fm.corruptDepth ?? 1, ...Array.from({ length: program.functions.length + 2 }, (_, i) => i + 1)])] : [undefined];
+  const withDepth = (mo: GenMoment, d: number | undefined): GenMoment => (d !== undefined && d > 1 ? { ...mo, corruptDepth: d } : mo);
+  let budget = 80;
+  const attempt = (mo: GenMoment): GenMoment | undefined => (budget-- > 0 && fails(mo) ? mo : undefined);
+  if (fm.step === undefined) {
+    for (const d of depths) {
+      const mo = attempt(withDepth({ ...corrupt }, d));
+      if (mo) return mo;
+    }
+    return undefined;
+  }
+  let steps: number[];
+  try {
     const spec = specOf(program, {});
     const bs = kit.boundaries(spec.workload, spec.instrument);
     const mine = program.functions.map((x) => x.name);
-    const nested = f.moment.nested ? { nested: f.moment.nested } : {};
-    const steps = sweepSteps(bs, { workload: spec.workload, exception: f.moment.exception!, walk: f.moment.walk!, ...nested, functions: mine });
-    const all = sweepSteps(bs, { workload: spec.workload, exception: f.moment.exception!, walk: f.moment.walk!, ...nested });
-    const order = [...(prefer?.step !== undefined ? [prefer.step] : []), ...steps, ...all];
-    const seen = new Set<number>();
-    for (const step of order) {
-      if (seen.has(step)) continue;
-      seen.add(step);
-      const mo = { exception: f.moment.exception!, walk: f.moment.walk!, ...nested, step };
-      if (fails(mo)) return mo;
-    }
+    const nested = fm.nested ? { nested: fm.nested } : {};
+    steps = [
+      ...(prefer?.step !== undefined ? [prefer.step] : []),
+      ...sweepSteps(bs, { workload: spec.workload, exception: fm.exception!, walk: fm.walk!, ...nested, functions: mine }),
+      ...sweepSteps(bs, { workload: spec.workload, exception: fm.exception!, walk: fm.walk!, ...nested }),
+    ];
   } catch {
     return undefined;
   }
+  const base = (step: number): GenMoment => ({ exception: fm.exception!, walk: fm.walk!, ...(fm.nested ? { nested: fm.nested } : {}), ...(fm.nestedAfter ? { nestedAfter: prefer?.nestedAfter ?? fm.nestedAfter } : {}), step, ...corrupt });
+  const uniq = [...new Set(steps)];
+  // Every step at the preferred depth, then every depth at the preferred step.
+  for (const step of uniq) {
+    const mo = attempt(withDepth(base(step), depths[0]));
+    if (mo) return mo;
+  }
+  if (uniq.length) {
+    for (const d of depths.slice(1)) {
+      const mo = attempt(withDepth(base(uniq[0]!), d));
+      if (mo) return mo;
+    }
+  }
   return undefined;
+}
+
+/** Simpler moments than `mo` (no corruption, no nested-NMI offset, the task blocked), most simplifying first. */
+function* simplerMoments(mo: GenMoment): Iterable<GenMoment> {
+  if (mo.corrupt) {
+    const { corrupt: _c, corruptDepth: _d, ...rest } = mo;
+    yield rest;
+  }
+  if (mo.corruptDepth && mo.corruptDepth > 1) {
+    const { corruptDepth: _d, ...rest } = mo;
+    yield rest;
+  }
+  if (mo.nestedAfter) {
+    const { nestedAfter: _n, ...rest } = mo;
+    yield rest;
+  }
+  if (mo.nested) {
+    const { nested: _n, nestedAfter: _a, ...rest } = mo;
+    yield rest;
+  }
+  if (mo.step !== undefined) yield mo.corrupt && !isExceptionFrameCorruption(mo.corrupt) ? { corrupt: mo.corrupt, ...(mo.corruptDepth ? { corruptDepth: mo.corruptDepth } : {}) } : {};
 }
 
 /** FNV-1a of a string, as 8 hex digits: shrunk variants are named by their content. */
@@ -114,9 +150,17 @@ function* candidates(p: GenProgram): Iterable<GenProgram> {
     const fs = functions.filter((f) => live.has(f.name)).map((x) => (x.steps.length || x.tail ? x : { ...x, steps: [{ op: 'body' as const, n: 1 }] }));
     const keep = (xs: string[]) => xs.filter((x) => live.has(x));
     const ins = { fgraph: keep(instrument.fgraph), kretprobe: keep(instrument.kretprobe) };
-    return { ...p, id: `${p.id.split('~')[0]}~${fnv(JSON.stringify([fs, ins]))}`, functions: fs, instrument: ins };
+    const expectFindings = expectedFindings(fs);
+    const kthread = p.kthread ? { kthread: true } : {};
+    const { kthread: _k, ...rest } = p;
+    return { ...rest, ...kthread, id: `${p.id.split('~')[0]}~${fnv(JSON.stringify([fs, ins, p.kthread ?? false]))}`, functions: fs, instrument: ins, analysable: expectFindings.length === 0, expectFindings };
   };
   const fns = p.functions;
+  // A kernel thread becomes a syscall of a user task.
+  if (p.kthread) {
+    const { kthread: _k, ...user } = p;
+    yield { ...user, id: `${p.id.split('~')[0]}~${fnv(JSON.stringify([fns, p.instrument, false]))}` };
+  }
   // Instrumentation, one at a time.
   for (const k of ['fgraph', 'kretprobe'] as const) {
     for (const x of p.instrument[k]) yield mk(fns, { ...p.instrument, [k]: p.instrument[k].filter((y) => y !== x) });
@@ -127,14 +171,15 @@ function* candidates(p: GenProgram): Iterable<GenProgram> {
     return rest;
   };
   for (const f of fns) {
-    if (f.name === p.entry || !f.name.startsWith('gen_f')) continue;
+    if (f.name === p.entry || !isSpineName(f.name)) continue;
     let target = f.tail;
     for (const s of f.steps) {
       if (s.op === 'recurse') target ??= s.next;
-      else if (s.op === 'call' && (s.fn === 'schedule' || s.fn.startsWith('gen_f'))) target ??= s.fn;
+      else if (s.op === 'call' && (s.fn === 'schedule' || isSpineName(s.fn))) target ??= s.fn;
+      else if (s.op === 'noreturn') target ??= s.fn;
     }
     if (!target) continue;
-    const to = target;
+    const to = target === NORETURN_FN ? 'schedule' : target;
     yield mk(
       fns.map((g) => {
         const steps = g.steps.map((s) => (s.op === 'call' && s.fn === f.name ? { ...s, fn: to } : s.op === 'recurse' && s.next === f.name ? { ...s, next: to } : s));
@@ -142,6 +187,14 @@ function* candidates(p: GenProgram): Iterable<GenProgram> {
         return to === 'schedule' ? untail({ ...g, steps: [...steps, { op: 'call', fn: 'schedule' }] }) : { ...g, steps, tail: to };
       }),
     );
+  }
+  const edit = (f: GenFunction, g: (x: GenFunction) => GenFunction): GenProgram => mk(fns.map((x) => (x === f ? g(x) : x)));
+  // Placement in module / BPF / EFI code, a noreturn end, shrink-wrapping, the LR kept in X9: back to plain.
+  for (const f of fns) {
+    if (f.placement) yield edit(f, ({ placement: _p, ...x }) => x);
+    if (f.steps.some((s) => s.op === 'noreturn')) yield edit(f, (x) => ({ ...x, steps: x.steps.map((s) => (s.op === 'noreturn' ? { op: 'call' as const, fn: 'schedule' } : s)) }));
+    if (f.pre || f.post) yield edit(f, ({ pre: _a, post: _b, ...x }) => x);
+    if (f.lrReg) yield edit(f, ({ lrReg: _l, ...x }) => x);
   }
   // Recursion: fewer times, then none (a plain call of the next function).
   for (const f of fns) {
@@ -196,7 +249,20 @@ export function shrink(c: GeneratedCase, unwinder: Unwinder, f: Failure, maxTrie
       }
     }
   }
-  return { arch: c.arch, program, moment, failure: f, from, to: programSize(program), tries };
+  // Then the moment: no corruption, no nested NMI, the task blocked, where the failure stays the same.
+  for (let progress = true; progress && tries < maxTries + 40; ) {
+    progress = false;
+    for (const mo of simplerMoments(moment)) {
+      tries++;
+      const got = reproduce(c.arch, program, { ...f, moment: mo }, unwinder, mo);
+      if (got) {
+        moment = got;
+        progress = true;
+        break;
+      }
+    }
+  }
+  return { arch: c.arch, program, moment, failure: { ...f, moment }, from, to: programSize(program), tries };
 }
 
 /** The shrunk case as a JSON spec (program, moment, seed), to paste into a test or rebuild with buildCase. */

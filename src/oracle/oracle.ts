@@ -93,6 +93,14 @@ function redirectedChain(truth: GroundTruth, fnAt: (addr: number) => string): Tr
 }
 
 /**
+ * A trace entry stands for a truth frame when it names the same function, or reports exactly the address
+ * the frame resumes at: after a call to a noreturn function that is the caller's last instruction, the
+ * return address is the first byte past the caller (it looks up as the next symbol, or none), and an
+ * unwinder that reports it has reported the frame (the kernel's own symbolizers look up address - 1).
+ */
+const sameFrame = (f: TruthFrame, e: TraceEntry): boolean => f.fn === e.fn || (f.why === 'call' && f.addr === e.addr);
+
+/**
  * Whether the trace is the truth with only omissible frames left out. A subsequence test by dynamic
  * programming, not a greedy scan: with recursion an omissible frame may share its name with a
  * required one, and matching the first occurrence could wrongly leave the required one unmatched.
@@ -104,7 +112,7 @@ function embeds(truth: TruthFrame[], trace: TraceEntry[]): boolean {
   for (let i = trace.length - 1; i >= 0; i--) {
     const next: boolean[] = new Array<boolean>(truth.length + 1).fill(false);
     for (let t = truth.length - 1; t >= 0; t--) {
-      next[t] = (truth[t]!.fn === trace[i]!.fn && ok[t + 1]!) || (!!truth[t]!.omissible && next[t + 1]!);
+      next[t] = (sameFrame(truth[t]!, trace[i]!) && ok[t + 1]!) || (!!truth[t]!.omissible && next[t + 1]!);
     }
     ok = next;
   }

@@ -36,6 +36,9 @@ export class ConformanceWorld extends World<WorldParameters> {
   workload(w: Workload) {
     return this.scene(() => this.session.useWorkload(w));
   }
+  generated(docstring: string) {
+    return this.scene(() => this.session.useGenerated(docstring));
+  }
   specExample(name: string, docstring: string) {
     return this.scene(() => this.session.useSpecExample(name, docstring));
   }

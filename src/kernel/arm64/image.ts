@@ -104,7 +104,7 @@ function kernelExit(el0: boolean): string[] {
 }
 
 /** Code common to every image: entry, syscall dispatch, scheduler, IRQ/NMI, ftrace, kprobes. */
-function coreText(): string {
+function coreText(kthreadFn = 'worker_thread'): string {
   return lines(
     '// ---- EL0 synchronous exception (SVC) entry: pt_regs with the FINAL frame record ----',
     'SYM_CODE_START(el0t_64_sync)',
@@ -152,7 +152,7 @@ function coreText(): string {
     'SYM_CODE_END(ret_from_fork)',
     'SYM_ENTRY_POINT(ret_from_fork)',
     cfunc('schedule_tail', ['BODY 1']),
-    cfunc('kthread', ['BODY 1', 'ADR X9, <worker_thread>', 'BLR X9']),
+    cfunc('kthread', ['BODY 1', `ADR X9, <${kthreadFn}>`, 'BLR X9']),
     'SYM_FUNC_START(worker_thread)',
     '  STP X29, X30, [SP, #-16]!',
     '  MOV X29, SP',
@@ -373,6 +373,8 @@ export interface WorkloadCode {
   /** The syscall handler the task calls (undefined for kernel threads). */
   syscall?: string;
   kthread?: boolean;
+  /** The thread function kthread() calls (default worker_thread; generated kernel threads name theirs). */
+  kthreadFn?: string;
   kernel: string;
   module?: string;
   bpf?: string;
@@ -617,7 +619,7 @@ export interface Image {
 
 export function buildImage(w: Workload, ins?: Instrumentation): Image {
   const code = workloadCode(w);
-  const units: AsmUnit[] = [{ region: MAP.ktext.name, base: MAP.ktext.base, text: lines(coreText(), syncExceptionText(), code.kernel) }];
+  const units: AsmUnit[] = [{ region: MAP.ktext.name, base: MAP.ktext.base, text: lines(coreText(code.kthreadFn), syncExceptionText(), code.kernel) }];
   if (code.module) units.push({ region: MAP.modtext.name, base: MAP.modtext.base, text: code.module, module: 'demo_mod' });
   if (code.bpf) units.push({ region: MAP.bpf.name, base: MAP.bpf.base, text: code.bpf, defaultKind: 'bpf' });
   if (code.efi) units.push({ region: MAP.efi.name, base: MAP.efi.base, text: code.efi, defaultKind: 'foreign' });

@@ -39,6 +39,11 @@ export const CONTEXT_SWITCH_OMISSIBLE = 'context switch: a blocked task resumes 
 
 const images = new Map<string, { img: Image; analysis: Arm64Analysis }>();
 
+/** Forget the cached images of workloads `drop` selects (generated programs, which a long campaign never reuses). */
+export function forgetImages(drop: (w: Workload) => boolean): void {
+  for (const [k, e] of images) if (drop(e.img.workload)) images.delete(k);
+}
+
 /** The kernel image (and its analysis) for a workload and instrumentation, cached. */
 export function imageFor(w: Workload, ins?: Instrumentation): { img: Image; analysis: Arm64Analysis } {
   const key = JSON.stringify([w, ins?.fgraph ?? [], ins?.ftraceRegs ?? [], ins?.kretprobe ?? []]);

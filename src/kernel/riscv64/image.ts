@@ -11,8 +11,7 @@
 import { RISCV64_ABI as A } from '../../isa/riscv64/abi';
 import { assemble, type AsmUnit, type Program } from '../../isa/riscv64/assembler';
 import type { Instrumentation, Workload } from '../../scene/types';
-import { riscv64Code } from '../../generate/emit';
-import { isGenerated, programOf } from '../../generate/registry';
+import { isGenerated } from '../../generate/registry';
 
 /**
  * Memory map (internal numbers, src/machine/addr.ts). Sv48-style canonical addresses: the kernel image
@@ -330,7 +329,7 @@ export const RISCV_FUNCTION = lines('function:', '  addi sp, sp, -16', '  sd ra,
 export const RISCV_CALLER = lines('caller:', '  addi sp, sp, -16', '  sd ra, 8(sp)', '  sd s0, 0(sp)', '  addi s0, sp, 16', '  la ra, callee', '  jalr ra, 0(ra)', '  ld ra, 8(sp)', '  ld s0, 0(sp)', '  addi sp, sp, 16', '  ret');
 
 export function workloadCode(w: Workload): WorkloadCode {
-  if (isGenerated(w)) return riscv64Code(programOf(w));
+  if (isGenerated(w)) throw new Error(`riscv64: generated programs are emitted for arm64 and x86_64 only (${w})`);
   switch (w) {
     case 'syscall-sleep':
       return { syscall: 'sys_sleep', kernel: lines(cfunc('sys_sleep', ['BODY 1', 'call do_nanosleep', 'BODY 1']), cfunc('do_nanosleep', ['BODY 1', 'call schedule'])) };

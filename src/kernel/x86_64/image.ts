@@ -241,6 +241,12 @@ function patchOptprobes(w: Workload, sites: NonNullable<Instrumentation['optprob
   return optprobes;
 }
 
+/** Forget the cached images of workloads `drop` selects (generated programs, which a long campaign never reuses). */
+export function forgetImages(drop: (w: Workload) => boolean): void {
+  for (const w of [...baseCache.keys()]) if (drop(w)) baseCache.delete(w);
+  for (const [k, img] of imageCache) if (drop(img.workload)) imageCache.delete(k);
+}
+
 /** Apply instrumentation (cached per workload + instrumentation). */
 export function image(w: Workload, instrument: Instrumentation = {}): Image {
   const k = `${w}|${JSON.stringify(instrument)}`;
