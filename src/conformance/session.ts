@@ -5,7 +5,7 @@
  * Plain TypeScript: no Cucumber here (steps/support/world.ts is the only glue).
  */
 import { parseSceneDoc } from '../generate/artifacts';
-import { specOf } from '../generate/run';
+import { GENERATED_ARCHES, specOf } from '../generate/run';
 import { hex, unhex } from '../machine/addr';
 import { appendFileSync, mkdirSync, writeFileSync } from 'fs';
 import { dirname, join } from 'path';
@@ -255,6 +255,7 @@ export class ConformanceSession {
   useGenerated(docstring: string): void {
     const d = parseSceneDoc(docstring);
     if (d.arch && d.arch !== this.profile.arch) throw new NotApplicable(`the generated scene is an ${d.arch} one (its moment is an instruction step of the ${d.arch} image)`);
+    if (!GENERATED_ARCHES.includes(this.profile.arch)) throw new NotApplicable(`generated programs are emitted for ${GENERATED_ARCHES.join(' and ')} only`);
     this.generated = specOf(d.program, d.moment);
     this.workload = this.generated.workload;
   }
