@@ -194,20 +194,9 @@ test('a pc in STACK_FRAME_NON_STANDARD code or outside kernel text makes the wal
   assert.match(walk(w).reason!, /not kernel text/);
 });
 
-test('generated programs (tail calls, recursion, frameless helpers, fgraph, kretprobes, corruption): riscv64-fp never breaks the core rules, and the analyser accepts the code', () => {
-  const { generatedCase, judgeCase } = require('../src/generate/run') as typeof import('../src/generate/run');
-  const { analyse } = require('../src/kernel/riscv64/kit') as typeof import('../src/kernel/riscv64/kit');
-  let walks = 0;
-  let reliable = 0;
-  for (let n = 0; n < 12; n++) {
-    const c = generatedCase('riscv64', 5, n);
-    assert.deepEqual(analyse(c.scenes[0]!.scene.spec.workload).filter((f) => f.kind === 'fp-protocol'), [], c.program.id);
-    const j = judgeCase(c, reference);
-    for (const [rule, at] of Object.entries(j.firstFailure)) assert.equal(at, -1, `${c.program.id}: ${rule} fails at ${at}: ${j.judgements[at]?.explanation}`);
-    walks += j.judgements.length;
-    reliable += j.judgements.filter((x) => x.outcome === 'sound-reliable').length;
-  }
-  assert.ok(walks > 100 && reliable > 10, `${reliable} of ${walks}`);
+test('generated programs are not emitted for riscv64 yet: asking for one says so', () => {
+  const { generatedCase } = require('../src/generate/run') as typeof import('../src/generate/run');
+  assert.throws(() => generatedCase('riscv64', 5, 0), /no generated programs for riscv64 \(only arm64, x86_64\)/);
 });
 
 test('today\'s walk_stackframe() leaf guess across an exception skips the caller of a function interrupted in its prologue', () => {

@@ -16,3 +16,15 @@ export function splitOperands(s: string): string[] {
   if (cur.trim()) out.push(cur.trim());
   return out;
 }
+
+/**
+ * `BODY n` on a fixed-width ISA: n 4-byte instructions standing for compiled C, each made by `junk`
+ * (numbered by `imm`), the first carrying the source text and the others "(k/n)".
+ */
+export function bodyInsns<I extends { imm: number }>(n: number, addr: number, text: string, junk: (addr: number, text: string) => I): I[] {
+  return Array.from({ length: n }, (_, k) => {
+    const j = junk(addr + 4 * k, k === 0 ? text : `${text} (${k + 1}/${n})`);
+    j.imm = k;
+    return j;
+  });
+}

@@ -80,3 +80,15 @@ export class TaskTracing {
     return { fgraph: this.fgraphEnabled ? { stack: this.fgraph.map(j) } : null, kretprobes: this.kretprobes.map(j) };
   }
 }
+
+/**
+ * Names the arch-neutral features use for code that rethook arches (x86_64, riscv64, loongarch64) name
+ * after upstream: the kretprobe trampoline is arch_rethook_trampoline, its C handler
+ * arch_rethook_trampoline_callback. arm64 keeps __kretprobe_trampoline and needs none.
+ */
+const RETHOOK_NAMES: Record<string, string> = {
+  __kretprobe_trampoline: 'arch_rethook_trampoline',
+  trampoline_probe_handler: 'arch_rethook_trampoline_callback',
+  trampoline_handler: 'arch_rethook_trampoline_callback',
+};
+export const rethookName = (fn: string): string => RETHOOK_NAMES[fn] ?? fn;

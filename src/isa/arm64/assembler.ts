@@ -7,7 +7,7 @@
  * 32 is XZR. Immediates may be written with or without '#'. `<name>` is a symbol reference.
  */
 import type { KSymbol, SymbolKind } from '../../machine/symbols';
-import { splitOperands } from '../operands';
+import { splitOperands, bodyInsns } from '../operands';
 import { AsmError as SharedAsmError, Annotations, checkEnd, defineLabel, notClosed, parseDirective, resolveRef, splitLabel } from '../directives';
 
 // A data property, not a re-export: a getter on this module's exports slows the interpreters' Op/OP loads.
@@ -201,16 +201,8 @@ function parseInsn(mn: string, operands: string, addr: number, text: string, err
       return [one(Op.NOP)];
     case 'ERET':
       return [one(Op.ERET)];
-    case 'BODY': {
-      const n = parseImm(ops[0] ?? '1') ?? err('BODY needs a count');
-      const out: Insn[] = [];
-      for (let k = 0; k < n; k++) {
-        const j = blank(Op.JUNK, addr + 4 * k, k === 0 ? text : `${text} (${k + 1}/${n})`);
-        j.imm = k;
-        out.push(j);
-      }
-      return out;
-    }
+    case 'BODY':
+      return bodyInsns(parseImm(ops[0] ?? '1') ?? err('BODY needs a count'), addr, text, (a, t) => blank(Op.JUNK, a, t));
     case 'MOV': {
       const i = one(Op.MOV_R);
       i.rd = reg(ops[0], err);

@@ -8,7 +8,7 @@
  * symbol address, `bl` / `b` reach any symbol (single instructions here).
  */
 import type { KSymbol, SymbolKind } from '../../machine/symbols';
-import { splitOperands } from '../operands';
+import { splitOperands, bodyInsns } from '../operands';
 import { AsmError as SharedAsmError, Annotations, checkEnd, defineLabel, notClosed, parseDirective, resolveRef, splitLabel } from '../directives';
 
 export const AsmError = SharedAsmError;
@@ -186,16 +186,8 @@ function parseInsn(mn: string, operands: string, addr: number, text: string, err
       return [one(Op.NOP)];
     case 'ertn':
       return [one(Op.ERTN)];
-    case 'body': {
-      const n = parseImm(ops[0] ?? '1') ?? err('BODY needs a count');
-      const out: Insn[] = [];
-      for (let k = 0; k < n; k++) {
-        const j = blank(Op.JUNK, addr + 4 * k, k === 0 ? text : `${text} (${k + 1}/${n})`);
-        j.imm = k;
-        out.push(j);
-      }
-      return out;
-    }
+    case 'body':
+      return bodyInsns(parseImm(ops[0] ?? '1') ?? err('BODY needs a count'), addr, text, (a, t) => blank(Op.JUNK, a, t));
     case 'move': {
       const i = one(Op.OR);
       i.rd = reg(ops[0], err);

@@ -8,7 +8,7 @@
  * here: `li` loads any 64-bit value, `la` any symbol address, `call`/`tail` reach any symbol.
  */
 import type { KSymbol, SymbolKind } from '../../machine/symbols';
-import { splitOperands } from '../operands';
+import { splitOperands, bodyInsns } from '../operands';
 import { AsmError as SharedAsmError, Annotations, checkEnd, defineLabel, notClosed, parseDirective, resolveRef, splitLabel } from '../directives';
 
 export const AsmError = SharedAsmError;
@@ -204,16 +204,8 @@ function parseInsn(mn: string, operands: string, addr: number, text: string, err
       return [one(Op.NOP)];
     case 'sret':
       return [one(Op.SRET)];
-    case 'body': {
-      const n = parseImm(ops[0] ?? '1') ?? err('BODY needs a count');
-      const out: Insn[] = [];
-      for (let k = 0; k < n; k++) {
-        const j = blank(Op.JUNK, addr + 4 * k, k === 0 ? text : `${text} (${k + 1}/${n})`);
-        j.imm = k;
-        out.push(j);
-      }
-      return out;
-    }
+    case 'body':
+      return bodyInsns(parseImm(ops[0] ?? '1') ?? err('BODY needs a count'), addr, text, (a, t) => blank(Op.JUNK, a, t));
     case 'mv': {
       const i = one(Op.ADDI);
       i.rd = reg(ops[0], err);

@@ -6,6 +6,7 @@
  * VECSIZE, where trap_init() copied the handler) resumes in that handler's code, and is listed as the
  * handler at the same offset, the way the kernel's own symbolization (bt_address()) names it.
  */
+import { rethookName } from '../tracing';
 import { walkContext } from '../context';
 import { exceptionAtEachStep } from '../../scene/sweep';
 import { analyseLoongarch64, type Loongarch64Analysis } from '../../analyser/loongarch64';
@@ -40,16 +41,8 @@ export const LOONGARCH64_WORKLOADS: readonly Workload[] = [
 const STEP_LIMIT = 100_000;
 export const CONTEXT_SWITCH_OMISSIBLE = 'context switch: a blocked task resumes in __switch_to, which a trace may leave out';
 
-/**
- * Names the arch-neutral features use for code this kernel names after upstream: the kretprobe
- * trampoline is rethook's arch_rethook_trampoline, its C handler arch_rethook_trampoline_callback.
- */
-const ALIASES: Record<string, string> = {
-  __kretprobe_trampoline: 'arch_rethook_trampoline',
-  trampoline_probe_handler: 'arch_rethook_trampoline_callback',
-  trampoline_handler: 'arch_rethook_trampoline_callback',
-};
-export const canonicalFn = (fn: string): string => ALIASES[fn] ?? fn;
+/** Feature names of the kretprobe trampoline and its handler, as this (rethook) kernel names them. */
+export const canonicalFn = rethookName;
 
 const images = new Map<string, { img: Image; analysis: Loongarch64Analysis }>();
 

@@ -2,6 +2,7 @@
  * The riscv64 ArchKit: builds scenes by running workloads on the simulated machine to a moment,
  * applying instrumentation and corruption, and packaging snapshot + ground truth + findings.
  */
+import { rethookName } from '../tracing';
 import { walkContext } from '../context';
 import { exceptionAtEachStep, MomentPastException } from '../../scene/sweep';
 import { analyseRiscv64, type Riscv64Analysis } from '../../analyser/riscv64';
@@ -38,16 +39,8 @@ export const RISCV64_WORKLOADS: readonly Workload[] = [
 const STEP_LIMIT = 100_000;
 export const CONTEXT_SWITCH_OMISSIBLE = 'context switch: a blocked task resumes in __switch_to, which a trace may leave out';
 
-/**
- * Names the arch-neutral features use for code this kernel names after upstream: the kretprobe
- * trampoline is rethook's arch_rethook_trampoline, its C handler arch_rethook_trampoline_callback.
- */
-const ALIASES: Record<string, string> = {
-  __kretprobe_trampoline: 'arch_rethook_trampoline',
-  trampoline_probe_handler: 'arch_rethook_trampoline_callback',
-  trampoline_handler: 'arch_rethook_trampoline_callback',
-};
-export const canonicalFn = (fn: string): string => ALIASES[fn] ?? fn;
+/** Feature names of the kretprobe trampoline and its handler, as this (rethook) kernel names them. */
+export const canonicalFn = rethookName;
 
 const images = new Map<string, { img: Image; analysis: Riscv64Analysis }>();
 

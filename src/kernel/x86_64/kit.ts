@@ -14,7 +14,7 @@ import { makeSnapshot } from '../../snapshot/io';
 import { ShadowStack } from '../../truth/shadow';
 import { sweepSteps, type Boundary } from '../boundary';
 import { checkExceptionFrame, corruptExceptionFrame, corruptFrameRecord, corruptTracing, returnTrampolines, framePointerOf, isExceptionFrameCorruption, isTracingCorruption, linkToStaleRegs, recordAtDepth, redirectTruth, type ExceptionFrameLayout, type Redirect } from '../corrupt';
-import { TaskTracing } from '../tracing';
+import { TaskTracing, rethookName } from '../tracing';
 import { REGS_COPY_OFFSET } from './source';
 import { baseImage, CEA, image, IRQ_TOP, LAYOUT, NMI_TOP, PERCPU, PT_REGS, REGIONS, RUNNING_STACKS, TASK, TASK_TOP, type Image } from './image';
 import { hex } from '../../machine/addr';
@@ -245,16 +245,8 @@ export function boot(img: Image): Machine {
 
 const STEP_LIMIT = 100_000;
 
-/**
- * Names the arch-neutral features use for code this kernel names after upstream: the kretprobe
- * trampoline is rethook's arch_rethook_trampoline (v5.19+), its C handler
- * arch_rethook_trampoline_callback.
- */
-const ALIASES: Record<string, string> = {
-  __kretprobe_trampoline: 'arch_rethook_trampoline',
-  trampoline_handler: 'arch_rethook_trampoline_callback',
-};
-export const canonicalFn = (fn: string): string => ALIASES[fn] ?? fn;
+/** Feature names of the kretprobe trampoline and its handler, as this (rethook) kernel names them. */
+export const canonicalFn = rethookName;
 
 function fnInstructions(img: Image, name: string) {
   const fn = canonicalFn(name);
