@@ -363,7 +363,13 @@ export async function judgeGroup(items: readonly Numbered[], total: number, stag
     const featureDirs = r.paths.map((p) => resolve(ROOT, p.split('*')[0]!.replace(/\/[^/]*\.feature$/, '')));
     const cucumberBroke = !r.results.length && !r.success;
     if (o.generate) {
-      const g = generatedResults(t.profile, !!t.unwinder, o.seed ?? 1, o.generate, o, { ...(o.timeBudget ? { budgetMs: o.timeBudget / (o.runArches ?? 1) } : {}), saveDir: dir });
+      const extra = { ...(o.timeBudget ? { budgetMs: o.timeBudget / (o.runArches ?? 1) } : {}), saveDir: dir };
+      // A lone in-process profile of its arch gets its programs built and judged across the cores (a
+      // time budget keeps them in seed order here: the programs judged must not depend on the machine).
+      const alone = !t.unwinder && !o.timeBudget && (o.jobs ?? 1) > 1 && (require('../src/generate/run') as typeof import('../src/generate/run')).GENERATED_ARCHES.includes(t.profile.arch) && items.filter((x) => x.t.profile.arch === t.profile.arch).length === 1;
+      const g = alone
+        ? await (require('./generated-parallel') as typeof import('./generated-parallel')).generatedResultsParallel(t.profile, o.seed ?? 1, o.generate, o.jobs!, o, extra)
+        : generatedResults(t.profile, !!t.unwinder, o.seed ?? 1, o.generate, o, extra);
       r.results.push(...g.results);
       // Saved in the staging folder, which becomes --out when the run ends: print the final paths.
       const final = (f: string) => join(resolve(o.out), relative(stage, f));

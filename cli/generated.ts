@@ -14,7 +14,8 @@ import { GENERATED_RULES } from '../src/generate/run';
 import { referenceUnwinder } from '../src/unwinders/registry';
 import { Budget } from '../src/generate/budget';
 import { gherkinExample, saveShrunk, type SavedShrunk } from '../src/generate/artifacts';
-import type { Profile } from '../src/unwinders/types';
+import type { Profile, Unwinder } from '../src/unwinders/types';
+import type { Rule } from '../src/conformance/expect';
 
 type Built = { c: GeneratedCase; ms: number } | { error: string; id: string };
 const cache = new Map<string, { cases: Built[]; budgetSpent: boolean }>();
@@ -74,6 +75,26 @@ export interface GeneratedExtra {
   saveDir?: string;
 }
 
+/** A program the machine cannot run is the generator's bug: an errored row per core rule, with its seed. */
+export function erroredRows(profile: Profile, seed: number, id: string, error: string): ScenarioResult[] {
+  return (
+    [
+      ['trace-complete-or-nonzero', 'must'],
+      ['reliable-trace-in-true-order', 'should'],
+    ] as const
+  ).map(([requirement, level]) => ({ profile: profile.name, id, name: `generated program ${id} on ${profile.arch}`, uri: `generated/${profile.arch}/seed-${seed}`, topic: 'core-contract', requirement, level, status: 'errored' as const, message: `the generated program could not be run: ${error}`, walks: [], durationMs: 0 }));
+}
+
+/** Shrink the failure of `rule` in case `c`, and keep it as a JSON spec, a Gherkin example and (with `saveDir`) saved files. */
+export function shrinkFailure(c: GeneratedCase, rule: Rule, profile: Profile, unwinder: Unwinder, saveDir: string | undefined, out: Pick<GeneratedRun, 'shrunk' | 'gherkin' | 'saved'>): void {
+  const f = failureOf(c, unwinder, rule);
+  if (!f) return;
+  const s = shrink(c, unwinder, f);
+  out.shrunk.push(shrunkSpec(s));
+  out.gherkin.push(gherkinExample(s, profile.name));
+  if (saveDir) out.saved.push(saveShrunk(saveDir, s, profile.name, unwinder));
+}
+
 /** The generated scenarios of one profile (in-process unwinders only; an external one is skipped with a note). */
 export function generatedResults(profile: Profile, external: boolean, seed: number, count: number, only?: { requirement?: string[]; topic?: string[] }, extra: GeneratedExtra = {}): GeneratedRun {
   if (external) return { results: [], walks: 0, failed: 0, ms: 0, buildMs: 0, shrunk: [], gherkin: [], saved: [], programs: 0, budgetSpent: false, note: 'generated scenes are judged for in-process profiles only (not through --unwinder yet)' };
@@ -91,9 +112,7 @@ export function generatedResults(profile: Profile, external: boolean, seed: numb
   const toShrink = new Set(GENERATED_RULES.map((r) => r.rule));
   for (const b of cases) {
     if ('error' in b) {
-      for (const [requirement, level] of [['trace-complete-or-nonzero', 'must'], ['reliable-trace-in-true-order', 'should']] as const) {
-        results.push({ profile: profile.name, id: b.id, name: `generated program ${b.id} on ${profile.arch}`, uri: `generated/${profile.arch}/seed-${seed}`, topic: 'core-contract', requirement, level, status: 'errored', message: `the generated program could not be run: ${b.error}`, walks: [], durationMs: 0 });
-      }
+      results.push(...erroredRows(profile, seed, b.id, b.error));
       continue;
     }
     const t = performance.now();
@@ -103,12 +122,7 @@ export function generatedResults(profile: Profile, external: boolean, seed: numb
     for (const rule of [...toShrink]) {
       if (cj.firstFailure[rule] < 0) continue;
       toShrink.delete(rule);
-      const f = failureOf(b.c, unwinder, rule);
-      if (!f) continue;
-      const s = shrink(b.c, unwinder, f);
-      shrunk.push(shrunkSpec(s));
-      gherkin.push(gherkinExample(s, profile.name));
-      if (extra.saveDir) saved.push(saveShrunk(extra.saveDir, s, profile.name, unwinder));
+      shrinkFailure(b.c, rule, profile, unwinder, extra.saveDir, { shrunk, gherkin, saved });
     }
   }
   // --requirement / --topic: only the rows they select.
