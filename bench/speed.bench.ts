@@ -63,7 +63,7 @@ export async function bench(): Promise<{ name: string; [k: string]: unknown }[]>
   const one = conf('--profile', 'x86_64-orc');
   out.push({ name: 'one reference profile (x86_64-orc)', wallS: one.wallS, cpuS: one.cpuS, baselineS: BASELINE.oneProfileS, faster: `${ratio(BASELINE.oneProfileS, one.wallS)}x`, cpuBaselineS: BASELINE_CPU.oneProfileS, cpuFaster: `${ratio(BASELINE_CPU.oneProfileS, one.cpuS)}x` });
 
-  const n = Number(process.env.BENCH_GENERATE ?? 300);
+  const n = Number(process.env.BENCH_GENERATE ?? 2000);
   const g = run(['cli/conformance.ts', '--no-html', '--out', '$OUT', '--profile', 'x86_64-orc', '--generate', String(n), '--seed', '1']);
   const m = /scenes built in ([\d.]+) s, (\d+) walks judged in ([\d.]+) s/.exec(g.stderr);
   if (m) {

@@ -1,6 +1,6 @@
 /** One worker thread of cli/generated-parallel.ts: builds and judges its share of the generated programs. */
 import { parentPort, workerData } from 'worker_threads';
-import { caseResults, generatedCase, judgeCase, scenarioId, GENERATED_RULES } from '../src/generate/run';
+import { caseResults, forgetGenerated, generatedCase, judgeCase, scenarioId, GENERATED_RULES } from '../src/generate/run';
 import { generateProgram } from '../src/generate/program';
 import { referenceUnwinder } from '../src/unwinders/registry';
 import type { Profile } from '../src/unwinders/types';
@@ -10,7 +10,9 @@ import type { ShareCase } from './generated-parallel';
 const { profile, seed, ns } = workerData as { profile: Profile; seed: number; ns: number[] };
 const unwinder = referenceUnwinder(profile);
 const out: ShareCase[] = [];
-for (const n of ns) {
+for (const [k, n] of ns.entries()) {
+  // Each program's images serve only its own case: dropping them keeps the heap (and GC) small.
+  if (k % 50 === 49) forgetGenerated();
   const t0 = performance.now();
   let c: ReturnType<typeof generatedCase>;
   try {

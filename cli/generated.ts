@@ -5,7 +5,7 @@
  * (ids `generated-<seed>-<n>`) join the profile's feature results before its conformance record is built.
  * Cases are built once per arch and shared by every profile of it.
  */
-import { caseResults, GENERATED_ARCHES, generatedCase, judgeCase, scenarioId, type GeneratedCase } from '../src/generate/run';
+import { caseResults, forgetGenerated, GENERATED_ARCHES, generatedCase, judgeCase, scenarioId, type GeneratedCase } from '../src/generate/run';
 import { generateProgram } from '../src/generate/program';
 import type { ScenarioResult } from '../src/report/results';
 import type { Arch } from '../src/snapshot/types';
@@ -32,6 +32,8 @@ function casesFor(arch: Arch, seed: number, count: number, budgetMs?: number): {
     const budget = new Budget(budgetMs);
     let budgetSpent = false;
     for (let n = 0; n < count; n++) {
+      // Each program's images serve only its own case: dropping them keeps the heap (and GC) small.
+      if (n % 50 === 49) forgetGenerated();
       if (budget.spent()) {
         budgetSpent = true;
         break;

@@ -17,8 +17,10 @@ const canonical = (v: unknown): string =>
 /** Register `p` and return its workload name. */
 export function registerProgram(p: GenProgram): Workload {
   const w = `generated:${p.id}` as const;
-  const json = canonical(p);
   const had = programs.get(w);
+  // The same object again (every moment of a case): nothing to compare. Programs are never edited in place.
+  if (had?.prog === p) return w;
+  const json = canonical(p);
   if (had && had.json !== json) throw new Error(`generated program ${p.id} is already registered with different code`);
   if (!had) programs.set(w, { prog: p, json });
   return w;
