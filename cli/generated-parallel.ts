@@ -9,7 +9,9 @@ import { join, resolve } from 'path';
 import type { ScenarioResult } from '../src/report/results';
 import type { Profile } from '../src/unwinders/types';
 import type { Rule } from '../src/conformance/expect';
-import type { GeneratedExtra, GeneratedRun } from './generated';
+import { selectedRows, shrinkFailure, type GeneratedExtra, type GeneratedRun } from './generated';
+import { generatedCase, GENERATED_RULES } from '../src/generate/run';
+import { referenceUnwinder } from '../src/unwinders/registry';
 
 const ROOT = resolve(__dirname, '..');
 
@@ -44,7 +46,7 @@ export async function generatedResultsParallel(profile: Profile, seed: number, c
   const out: GeneratedRun = { results: [], walks: cases.reduce((t, c) => t + c.walks, 0), failed: 0, ms: 0, buildMs: 0, shrunk: [], gherkin: [], saved: [], programs: count, budgetSpent: false };
   // Shrinking runs here, on the first failing program of each rule (rare: only a failing unwinder has any).
   if (cases.some((c) => c.failedRules.length)) shrinkFirsts(profile, seed, cases, extra.saveDir, out);
-  out.results = results.filter((r) => (!only?.requirement?.length || only.requirement.includes(r.requirement)) && (!only?.topic?.length || only.topic.includes(r.topic)));
+  out.results = selectedRows(results, only);
   out.failed = out.results.filter((r) => r.status !== 'passed').length;
   // The wall time, split between building and judging as the workers' own times were.
   const build = cases.reduce((t, c) => t + c.buildMs, 0);
@@ -55,9 +57,6 @@ export async function generatedResultsParallel(profile: Profile, seed: number, c
 
 /** The first failing program of each rule, in program order, shrunk as cli/generated.ts does. */
 function shrinkFirsts(profile: Profile, seed: number, cases: ShareCase[], saveDir: string | undefined, out: GeneratedRun): void {
-  const { generatedCase, GENERATED_RULES } = require('../src/generate/run') as typeof import('../src/generate/run');
-  const { referenceUnwinder } = require('../src/unwinders/registry') as typeof import('../src/unwinders/registry');
-  const { shrinkFailure } = require('./generated') as typeof import('./generated');
   const unwinder = referenceUnwinder(profile);
   const toShrink = new Set(GENERATED_RULES.map((r) => r.rule));
   for (const c of cases) {

@@ -1,6 +1,6 @@
 /** One worker thread of cli/generated-parallel.ts: builds and judges its share of the generated programs. */
 import { parentPort, workerData } from 'worker_threads';
-import { caseResults, forgetGenerated, generatedCase, judgeCase, scenarioId, GENERATED_RULES } from '../src/generate/run';
+import { caseResults, forgetGeneratedImagesBefore, generatedCase, judgeCase, scenarioId, GENERATED_RULES } from '../src/generate/run';
 import { generateProgram } from '../src/generate/program';
 import { referenceUnwinder } from '../src/unwinders/registry';
 import type { Profile } from '../src/unwinders/types';
@@ -11,8 +11,7 @@ const { profile, seed, ns } = workerData as { profile: Profile; seed: number; ns
 const unwinder = referenceUnwinder(profile);
 const out: ShareCase[] = [];
 for (const [k, n] of ns.entries()) {
-  // Each program's images serve only its own case: dropping them keeps the heap (and GC) small.
-  if (k % 50 === 49) forgetGenerated();
+  forgetGeneratedImagesBefore(k);
   const t0 = performance.now();
   let c: ReturnType<typeof generatedCase>;
   try {

@@ -5,7 +5,7 @@
  * (ids `generated-<seed>-<n>`) join the profile's feature results before its conformance record is built.
  * Cases are built once per arch and shared by every profile of it.
  */
-import { caseResults, forgetGenerated, GENERATED_ARCHES, generatedCase, judgeCase, scenarioId, type GeneratedCase } from '../src/generate/run';
+import { caseResults, forgetGeneratedImagesBefore, GENERATED_ARCHES, generatedCase, judgeCase, scenarioId, type GeneratedCase } from '../src/generate/run';
 import { generateProgram } from '../src/generate/program';
 import type { ScenarioResult } from '../src/report/results';
 import type { Arch } from '../src/snapshot/types';
@@ -32,8 +32,7 @@ function casesFor(arch: Arch, seed: number, count: number, budgetMs?: number): {
     const budget = new Budget(budgetMs);
     let budgetSpent = false;
     for (let n = 0; n < count; n++) {
-      // Each program's images serve only its own case: dropping them keeps the heap (and GC) small.
-      if (n % 50 === 49) forgetGenerated();
+      forgetGeneratedImagesBefore(n);
       if (budget.spent()) {
         budgetSpent = true;
         break;
@@ -75,6 +74,11 @@ export interface GeneratedExtra {
   budgetMs?: number;
   /** The profile's report folder: shrunk failures are saved under generated/ there. */
   saveDir?: string;
+}
+
+/** --requirement / --topic: only the rows they select. */
+export function selectedRows(results: ScenarioResult[], only?: { requirement?: string[]; topic?: string[] }): ScenarioResult[] {
+  return results.filter((r) => (!only?.requirement?.length || only.requirement.includes(r.requirement)) && (!only?.topic?.length || only.topic.includes(r.topic)));
 }
 
 /** A program the machine cannot run is the generator's bug: an errored row per core rule, with its seed. */
@@ -127,7 +131,6 @@ export function generatedResults(profile: Profile, external: boolean, seed: numb
       shrinkFailure(b.c, rule, profile, unwinder, extra.saveDir, { shrunk, gherkin, saved });
     }
   }
-  // --requirement / --topic: only the rows they select.
-  const kept = results.filter((r) => (!only?.requirement?.length || only.requirement.includes(r.requirement)) && (!only?.topic?.length || only.topic.includes(r.topic)));
+  const kept = selectedRows(results, only);
   return { results: kept, walks, failed: kept.filter((r) => r.status !== 'passed').length, ms: performance.now() - t0, buildMs, shrunk, gherkin, saved, programs: cases.length, budgetSpent };
 }

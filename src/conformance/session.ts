@@ -547,9 +547,9 @@ export class ConformanceSession {
    */
   expect(ruleOf: Rule | ((w: Walked) => Rule)): void {
     const bad: string[] = [];
-    const rule = typeof ruleOf === 'string' ? ruleOf : undefined;
+    const ruleFor = typeof ruleOf === 'string' ? () => ruleOf : ruleOf;
     let walks = this.needWalks();
-    if (rule === 'memory-safe') {
+    if (ruleOf === 'memory-safe') {
       walks = walks.filter((w) => w.judgement.accessesObserved);
       if (!walks.length) {
         this.unobserved = 'memory safety was not observed: the unwinder reported none of the memory accesses its walk made (the protocol\'s "accesses")';
@@ -558,7 +558,7 @@ export class ConformanceSession {
     }
     this.observed = true;
     for (const w of walks) {
-      const v = applyRule(rule ?? (ruleOf as (w: Walked) => Rule)(w), w.judgement);
+      const v = applyRule(ruleFor(w), w.judgement);
       if (!v.pass) {
         w.failed = v.message!;
         bad.push(`${w.scene.moment}: ${v.message}`);
@@ -625,10 +625,14 @@ export class ConformanceSession {
    * declared it cannot or will not tell, so the spec's "must reject" applies to them.
    */
   private identifies(scene: Scene): boolean {
+    return this.profile.claims.identifiesReliableExceptionUnwind && this.claimsItsExceptions(scene);
+  }
+
+  /** The profile claims to unwind every IRQ / NMI this walk crosses (walks across neither need no claim). */
+  private claimsItsExceptions(scene: Scene): boolean {
     const c = this.profile.claims;
-    if (!c.identifiesReliableExceptionUnwind) return false;
     const m = scene.spec.moment;
-    if (m.kind === 'blocked' || m.kind === 'kretprobe-handler') return true;
+    if (!('exception' in m)) return true;
     if (m.exception === 'irq' && !c.unwindsAcrossIrq) return false;
     return !(m.exception === 'nmi' || m.nested === 'nmi') || c.unwindsAcrossNmi;
   }
@@ -675,12 +679,10 @@ export class ConformanceSession {
    * Whether the model knows the walk to be unwindable: every exception boundary in the true chain is
    * in an ordinary function (not entry code, a trampoline, generated or foreign code, not
    * STACK_FRAME_NON_STANDARD) whose build-time metadata describes the frame at that instruction, the
-   * chain holds no return trampoline, and an NMI is involved only if the profile claims to unwind NMIs.
+   * chain holds no return trampoline, and it crosses only exceptions the profile claims to unwind.
    */
   private unwindable(scene: Scene): boolean {
-    const m = scene.spec.moment;
-    const nmi = 'exception' in m && (m.exception === 'nmi' || m.nested === 'nmi');
-    if (nmi && !this.profile.claims.unwindsAcrossNmi) return false;
+    if (!this.claimsItsExceptions(scene)) return false;
     const frames = scene.truth.frames;
     if (frames.some((f) => f.omissible && f.why !== 'pc')) return false;
     const boundaries = frames.filter((f) => f.why === 'exception');

@@ -1,5 +1,5 @@
 /**
- * Generated programs as each arch's assembly (riscv64 too, below): arm64 (compiled C with a frame record: STP X29, X30 /
+ * Generated programs as each arch's assembly: arm64 (compiled C with a frame record: STP X29, X30 /
  * MOV X29, SP ... LDP / RET, as cfunc() in src/kernel/arm64/image.ts) and x86_64 (fentry site, push %rbp /
  * mov %rsp, %rbp ... pop %rbp / ret, as cfn() in src/kernel/x86_64/source.ts). Tail calls tear the frame
  * down and jump (B / jmp); frameless functions keep the return address in the LR (arm64) or on the stack
@@ -14,7 +14,6 @@
  */
 import { MAP, type WorkloadCode } from '../kernel/arm64/image';
 import { LAYOUT } from '../kernel/x86_64/image';
-import { MAP as RISCV64_MAP, prologue as riscv64Prologue, epilogue as riscv64Epilogue, type WorkloadCode as Riscv64Code } from '../kernel/riscv64/image';
 import type { WorkloadSource } from '../kernel/x86_64/source';
 import { ARM64_ABI } from '../isa/arm64/abi';
 import { X86_64_ABI } from '../isa/x86_64/abi';
@@ -23,7 +22,6 @@ import { REGS_COPY_FN, type GenFunction, type GenProgram, type Placement, type S
 /** Depth counters of recursive functions: 8-byte slots in kernel data, zero at boot (functions: image.ts imports this module). */
 export const arm64RecursionCounters = (): number => MAP.data.base + 0x800;
 export const x86_64RecursionCounters = (): number => LAYOUT.TASKS + 0x800;
-export const riscv64RecursionCounters = (): number => RISCV64_MAP.data.base + 0x800;
 
 type Where = (fn: string) => Placement;
 

@@ -156,6 +156,14 @@ export function forgetGenerated(): void {
   forgetPrograms();
 }
 
+/**
+ * Called before building the k-th of a run of programs: a program's images serve only its own case, so
+ * every 50 programs they are dropped, which keeps the heap (and garbage collection) small.
+ */
+export function forgetGeneratedImagesBefore(k: number): void {
+  if (k % 50 === 49) forgetGenerated();
+}
+
 const kindOf = (mo: GenMoment): WalkKind => (mo.step === undefined ? 'blocked' : mo.walk === 'preempted' ? 'preempted' : 'in-handler');
 
 export function buildCase(arch: Arch, program: GenProgram, moments: GenMoment[]): GeneratedCase {

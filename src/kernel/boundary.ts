@@ -24,3 +24,10 @@ export function sweepSteps(bs: readonly Boundary[], spec: SweepSpec): number[] {
     .filter((b) => !(spec.walk === 'preempted' && !spec.nested && b.preemptDisabled))
     .map((b) => b.step);
 }
+
+/** The source text of each instruction of a function on a fixed-width (4-byte) ISA, in order (ArchKit.instructions). */
+export function insnTexts(prog: { insnAt(addr: number): { text: string } | undefined }, sym: { start: number; end: number }): string[] {
+  const out: string[] = [];
+  for (let a = sym.start; a < sym.end; a += 4) out.push(prog.insnAt(a)?.text ?? '');
+  return out;
+}

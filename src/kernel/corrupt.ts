@@ -260,6 +260,11 @@ export function framePointerOf(mem: Memory, fp0: number, inFn: (ra: number) => b
   throw new Error('no frame record on the chain returns into the function that holds the stale pt_regs');
 }
 
+/** Copy `size` bytes, a 64-bit word at a time (a stale copy of saved registers). */
+export function copyWords(mem: Memory, from: number, to: number, size: number): void {
+  for (let o = 0; o < size; o += 8) mem.write64(to + o, mem.read64(from + o));
+}
+
 /**
  * frame-pointer-to-stale-final: leave a copy of the task's user-mode pt_regs (with its FINAL frame
  * record) at `s.at`, and point the link of the frame record at `record` at it. The record must lie
@@ -267,6 +272,6 @@ export function framePointerOf(mem: Memory, fp0: number, inFn: (ra: number) => b
  */
 export function linkToStaleRegs(mem: Memory, record: number, s: StaleRegs): void {
   if (record + 16 > s.at) throw new Error(`frame-pointer-to-stale-final: the record at ${hex(record)} is not below the stale pt_regs at ${hex(s.at)}`);
-  for (let o = 0; o < s.size; o += 8) mem.write64(s.at + o, mem.read64(s.from + o));
+  copyWords(mem, s.from, s.at, s.size);
   mem.write64(record, s.link);
 }

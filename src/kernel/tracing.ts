@@ -35,11 +35,13 @@ export class TaskTracing {
     this.kretprobes.unshift(r);
   }
 
-  /** __kretprobe_trampoline_handler(): take the newest instance. */
-  popKretprobe(): RetRecord {
-    const r = this.kretprobes.shift();
-    if (!r) throw new Error('kretprobe trampoline with no instance');
-    return r;
+  /**
+   * The return trampoline's handler when no return handler walks the stack (rethook_trampoline_handler()):
+   * unlink the returning frame's instances and give the real return address.
+   */
+  popKretprobes(trampoline: number): number {
+    this.kretprobeHandlers(trampoline);
+    return this.unlinkKretprobes();
   }
 
   /** Instances of the frame whose return handlers are running (kretprobeHandlers() to unlinkKretprobes()). */

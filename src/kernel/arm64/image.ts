@@ -3,6 +3,7 @@
  * assembler. Structure follows arch/arm64/kernel/entry.S, entry-common.c, entry-ftrace.S,
  * probes/kprobes_trampoline.S and process.c/cpu_switch_to, reduced to what unwinding depends on.
  */
+import { instrumentEntries } from '../instrument';
 import { ARM64_ABI as A } from '../../isa/arm64/abi';
 import { assemble, type AsmUnit, type Program } from '../../isa/arm64/assembler';
 import type { Instrumentation, Workload } from '../../scene/types';
@@ -584,31 +585,6 @@ export const NOINSTR: ReadonlySet<string> = new Set([
   'kretprobe_return_handler',
 ]);
 
-/** Insert instrumentation call sites at the entry of the named functions (text rewrite, like patching). */
-function instrument(units: AsmUnit[], ins: Instrumentation | undefined): void {
-  const ftrace = new Set([...(ins?.fgraph ?? []), ...(ins?.ftraceRegs ?? [])]);
-  const kret = new Set(ins?.kretprobe ?? []);
-  // Several kretprobes on one function share its breakpoint; each pre-handler pushes an instance.
-  const probes = (fn: string) => (ins?.kretprobe ?? []).filter((f) => f === fn).map(() => '  KPROBE_HIT');
-  const want = new Set([...ftrace, ...kret]);
-  const done = new Set<string>();
-  for (const u of units) {
-    u.text = u.text
-      .split('\n')
-      .flatMap((l) => {
-        const m = /^SYM_FUNC_START\((\w+)\)\s*$/.exec(l.trim()) ?? /^([A-Za-z_]\w*):\s*$/.exec(l.trim());
-        const fn = m?.[1];
-        if (!fn || !want.has(fn)) return [l];
-        done.add(fn);
-        return [l, ...(ftrace.has(fn) ? ['  MOV X9, X30', '  BL <ftrace_caller>'] : []), ...(kret.has(fn) ? probes(fn) : [])];
-      })
-      .join('\n');
-  }
-  for (const f of want) {
-    if (NOINSTR.has(f)) throw new Error(`cannot instrument ${f}: it is notrace/noinstr (entry, context switch or tracing code)`);
-    if (!done.has(f)) throw new Error(`cannot instrument ${f}: no such function in this image`);
-  }
-}
 
 export interface Image {
   workload: Workload;
@@ -623,7 +599,7 @@ export function buildImage(w: Workload, ins?: Instrumentation): Image {
   if (code.module) units.push({ region: MAP.modtext.name, base: MAP.modtext.base, text: code.module, module: 'demo_mod' });
   if (code.bpf) units.push({ region: MAP.bpf.name, base: MAP.bpf.base, text: code.bpf, defaultKind: 'bpf' });
   if (code.efi) units.push({ region: MAP.efi.name, base: MAP.efi.base, text: code.efi, defaultKind: 'foreign' });
-  instrument(units, ins);
+  instrumentEntries(units, ins, { ftraceCallsite: ['MOV X9, X30', 'BL <ftrace_caller>'], noinstr: NOINSTR });
   const prog = assemble(units);
   for (const b of prog.blocks) {
     const r = Object.values(MAP).find((m) => m.name === b.region)!;

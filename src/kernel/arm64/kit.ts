@@ -12,7 +12,7 @@ import { makeSnapshot } from '../../snapshot/io';
 import type { SnapshotStack } from '../../snapshot/types';
 import type { GroundTruth } from '../../truth/shadow';
 import { buildImage, MAP, REGS_COPY_OFFSET, TASK_PT_REGS, type Image } from './image';
-import { sweepSteps, type Boundary } from '../boundary';
+import { sweepSteps, type Boundary, insnTexts } from '../boundary';
 import { checkExceptionFrame, corruptExceptionFrame, corruptFrameRecord, corruptTracing, returnTrampolines, framePointerOf, isExceptionFrameCorruption, isTracingCorruption, linkToStaleRegs, recordAtDepth, redirectTruth, type ExceptionFrameLayout } from '../corrupt';
 import { Arm64Machine, symbolsOf } from './machine';
 
@@ -261,10 +261,7 @@ export function analyse(w: Workload): Finding[] {
 
 export function instructions(w: Workload, ins: Instrumentation | undefined, fn: string): string[] {
   const { img } = imageFor(w, ins);
-  const sym = symbolsOf(img).get(fn);
-  const out: string[] = [];
-  for (let a = sym.start; a < sym.end; a += 4) out.push(img.prog.insnAt(a)?.text ?? '');
-  return out;
+  return insnTexts(img.prog, symbolsOf(img).get(fn));
 }
 
 export const kit: ArchKit = {

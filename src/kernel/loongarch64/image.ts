@@ -15,6 +15,7 @@
  * __switch_to saves since 677d4a52d4dc). do_syscall() also moves sp by a run-time amount
  * (add_random_kstack_offset()), so only fp finds its frame.
  */
+import { instrumentEntries } from '../instrument';
 import { LOONGARCH64_ABI as A } from '../../isa/loongarch64/abi';
 import { assemble, type AsmUnit, type Program } from '../../isa/loongarch64/assembler';
 import type { Instrumentation, Workload } from '../../scene/types';
@@ -515,29 +516,6 @@ export const NOINSTR: ReadonlySet<string> = new Set([
 /** The ftrace call site: the two nops of -fpatchable-function-entry=2, patched (ftrace_make_call()). */
 export const FTRACE_CALLSITE = ['move $t0, $ra', 'bl ftrace_caller'];
 
-/** Insert instrumentation at the entry of the named functions (text rewrite, like patching). */
-function instrument(units: AsmUnit[], ins: Instrumentation | undefined): void {
-  const ftrace = new Set([...(ins?.fgraph ?? []), ...(ins?.ftraceRegs ?? [])]);
-  const kret = new Set(ins?.kretprobe ?? []);
-  const want = new Set([...ftrace, ...kret]);
-  const done = new Set<string>();
-  for (const u of units) {
-    u.text = u.text
-      .split('\n')
-      .flatMap((l) => {
-        const m = /^SYM_FUNC_START\((\w+)\)\s*$/.exec(l.trim()) ?? /^([A-Za-z_]\w*):\s*$/.exec(l.trim());
-        const fn = m?.[1];
-        if (!fn || !want.has(fn)) return [l];
-        done.add(fn);
-        return [l, ...(ftrace.has(fn) ? FTRACE_CALLSITE.map((s) => '  ' + s) : []), ...(kret.has(fn) ? ['  KPROBE_HIT'] : [])];
-      })
-      .join('\n');
-  }
-  for (const f of want) {
-    if (NOINSTR.has(f)) throw new Error(`cannot instrument ${f}: it is notrace/noinstr (entry, context switch or tracing code)`);
-    if (!done.has(f)) throw new Error(`cannot instrument ${f}: no such function in this image`);
-  }
-}
 
 export interface Image {
   workload: Workload;
@@ -552,7 +530,7 @@ export function buildImage(w: Workload, ins?: Instrumentation): Image {
   if (code.module) units.push({ region: MAP.modtext.name, base: MAP.modtext.base, text: code.module, module: 'demo_mod' });
   if (code.bpf) units.push({ region: MAP.bpf.name, base: MAP.bpf.base, text: code.bpf, defaultKind: 'bpf' });
   if (code.efi) units.push({ region: MAP.efi.name, base: MAP.efi.base, text: code.efi, defaultKind: 'foreign' });
-  instrument(units, ins);
+  instrumentEntries(units, ins, { ftraceCallsite: FTRACE_CALLSITE, noinstr: NOINSTR });
   for (const v of VECTORS) units.push({ region: MAP.vectors.name, base: vectorAddr(v.ecode), text: handlerText(v.handler), labelSuffix: `$v${v.ecode}` });
   const prog = assemble(units);
   for (const b of prog.blocks) {

@@ -179,7 +179,7 @@ export class Loongarch64Machine implements Loongarch64Hooks {
         return undefined;
       }
       case 'KRETPROBE_RETURN':
-        r[4] = this.tracing.popKretprobe().ret;
+        r[4] = this.tracing.popKretprobes(this.addr('arch_rethook_trampoline'));
         return undefined;
       default:
         throw new Error(`unknown pseudo-op ${i.sys}`);

@@ -8,6 +8,7 @@
  * pointing s0 just above it, so the handlers' frame records chain onto the boundary.
  * CONFIG_FRAME_POINTER: a C function's frame record {s0, ra} is the 16 bytes below its s0.
  */
+import { instrumentEntries } from '../instrument';
 import { RISCV64_ABI as A } from '../../isa/riscv64/abi';
 import { assemble, type AsmUnit, type Program } from '../../isa/riscv64/assembler';
 import type { Instrumentation, Workload } from '../../scene/types';
@@ -493,29 +494,6 @@ export const NOINSTR: ReadonlySet<string> = new Set([
 /** The ftrace call site the kernel patches in at a traced function's entry, before its prologue. */
 export const FTRACE_CALLSITE = ['auipc t0, ftrace_caller', 'jalr t0, ftrace_caller(t0)'];
 
-/** Insert instrumentation call sites at the entry of the named functions (text rewrite, like patching). */
-function instrument(units: AsmUnit[], ins: Instrumentation | undefined): void {
-  const ftrace = new Set([...(ins?.fgraph ?? []), ...(ins?.ftraceRegs ?? [])]);
-  const kret = new Set(ins?.kretprobe ?? []);
-  const want = new Set([...ftrace, ...kret]);
-  const done = new Set<string>();
-  for (const u of units) {
-    u.text = u.text
-      .split('\n')
-      .flatMap((l) => {
-        const m = /^SYM_FUNC_START\((\w+)\)\s*$/.exec(l.trim()) ?? /^([A-Za-z_]\w*):\s*$/.exec(l.trim());
-        const fn = m?.[1];
-        if (!fn || !want.has(fn)) return [l];
-        done.add(fn);
-        return [l, ...(ftrace.has(fn) ? FTRACE_CALLSITE.map((s) => '  ' + s) : []), ...(kret.has(fn) ? ['  KPROBE_HIT'] : [])];
-      })
-      .join('\n');
-  }
-  for (const f of want) {
-    if (NOINSTR.has(f)) throw new Error(`cannot instrument ${f}: it is notrace/noinstr (entry, context switch or tracing code)`);
-    if (!done.has(f)) throw new Error(`cannot instrument ${f}: no such function in this image`);
-  }
-}
 
 export interface Image {
   workload: Workload;
@@ -530,7 +508,7 @@ export function buildImage(w: Workload, ins?: Instrumentation): Image {
   if (code.module) units.push({ region: MAP.modtext.name, base: MAP.modtext.base, text: code.module, module: 'demo_mod' });
   if (code.bpf) units.push({ region: MAP.bpf.name, base: MAP.bpf.base, text: code.bpf, defaultKind: 'bpf' });
   if (code.efi) units.push({ region: MAP.efi.name, base: MAP.efi.base, text: code.efi, defaultKind: 'foreign' });
-  instrument(units, ins);
+  instrumentEntries(units, ins, { ftraceCallsite: FTRACE_CALLSITE, noinstr: NOINSTR });
   const prog = assemble(units);
   for (const b of prog.blocks) {
     const r = Object.values(MAP).find((m) => m.name === b.region)!;

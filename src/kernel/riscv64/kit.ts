@@ -12,7 +12,7 @@ import type { ArchKit, Finding, Instrumentation, Scene, SceneSpec, SweepSpec, Wo
 import { makeSnapshot } from '../../snapshot/io';
 import type { SnapshotStack } from '../../snapshot/types';
 import type { GroundTruth } from '../../truth/shadow';
-import { sweepSteps, type Boundary } from '../boundary';
+import { sweepSteps, type Boundary, insnTexts } from '../boundary';
 import { checkExceptionFrame, corruptExceptionFrame, corruptTracing, isExceptionFrameCorruption, isTracingCorruption, linkToStaleRegs, redirectTruth, returnTrampolines, type ExceptionFrameLayout } from '../corrupt';
 import { corruptRecord, framePointerOf, recordAtDepth } from './frames';
 import { buildImage, FTRACE_CALLSITE, MAP, REGS_COPY_OFFSET, RISCV_CALLER, RISCV_FUNCTION, TASK_PT_REGS, type Image } from './image';
@@ -241,10 +241,7 @@ export function analyse(w: Workload): Finding[] {
 
 export function instructions(w: Workload, ins: Instrumentation | undefined, fn: string): string[] {
   const { img } = imageFor(w, ins);
-  const sym = symbolsOf(img).get(canonicalFn(fn));
-  const out: string[] = [];
-  for (let a = sym.start; a < sym.end; a += 4) out.push(img.prog.insnAt(a)?.text ?? '');
-  return out;
+  return insnTexts(img.prog, symbolsOf(img).get(canonicalFn(fn)));
 }
 
 export const kit: ArchKit = {

@@ -203,7 +203,7 @@ export class Riscv64Machine implements Riscv64Hooks {
         return undefined;
       }
       case 'KRETPROBE_RETURN':
-        x[10] = this.tracing.popKretprobe().ret;
+        x[10] = this.tracing.popKretprobes(this.addr('arch_rethook_trampoline'));
         return undefined;
       case 'SSE_COMPLETE': {
         // sbi_sse_complete(): back to what the event interrupted.

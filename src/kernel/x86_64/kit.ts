@@ -13,7 +13,7 @@ import type { ArchKit, Finding, Moment, Scene, SceneSpec, SweepSpec, Workload } 
 import { makeSnapshot } from '../../snapshot/io';
 import { ShadowStack } from '../../truth/shadow';
 import { sweepSteps, type Boundary } from '../boundary';
-import { checkExceptionFrame, corruptExceptionFrame, corruptFrameRecord, corruptTracing, returnTrampolines, framePointerOf, isExceptionFrameCorruption, isTracingCorruption, linkToStaleRegs, recordAtDepth, redirectTruth, type ExceptionFrameLayout, type Redirect } from '../corrupt';
+import { checkExceptionFrame, corruptExceptionFrame, corruptFrameRecord, corruptTracing, returnTrampolines, framePointerOf, isExceptionFrameCorruption, isTracingCorruption, copyWords, linkToStaleRegs, recordAtDepth, redirectTruth, type ExceptionFrameLayout, type Redirect } from '../corrupt';
 import { TaskTracing, rethookName } from '../tracing';
 import { REGS_COPY_OFFSET } from './source';
 import { baseImage, CEA, image, IRQ_TOP, LAYOUT, NMI_TOP, PERCPU, PT_REGS, REGIONS, RUNNING_STACKS, TASK, TASK_TOP, type Image } from './image';
@@ -59,6 +59,13 @@ const OTHER_TOP = LAYOUT.OTHER_STACK + ABI.THREAD_SIZE;
 /** The other task's innermost frame record (target of frame-pointer-other-task corruption). */
 const OTHER_RECORD = OTHER_TOP - ABI.PT_REGS_SIZE - 0x80;
 
+/** Where regscopy_fn (workload regs-copy-sleep) keeps its local struct pt_regs, on the chain from `rbp`. */
+function regsCopyOf(mem: Memory, img: Image, rbp: number, what: string): { sym: { start: number; end: number }; at: number } {
+  const sym = img.syms.byName('regscopy_fn');
+  if (!sym) throw new Error(`${what}: workload ${img.workload} has no regscopy_fn holding a struct pt_regs`);
+  return { sym, at: framePointerOf(mem, rbp, (ra) => ra >= sym.start && ra < sym.end) - REGS_COPY_OFFSET };
+}
+
 /**
  * return-address-to-stale-user-regs: regscopy_fn's local struct pt_regs starts at its stack pointer, so
  * the slot right below it holds the return address of its call to schedule(). Leave a copy of the
@@ -66,13 +73,11 @@ const OTHER_RECORD = OTHER_TOP - ABI.PT_REGS_SIZE - 0x80;
  * entry code would pop the copy and go back to user mode, never returning to regscopy_fn's callers.
  */
 function returnIntoEntryAboveStaleRegs(mem: Memory, img: Image, rbp: number): Redirect {
-  const sym = img.syms.byName('regscopy_fn');
-  if (!sym) throw new Error('return-address-to-stale-user-regs: the workload has no regscopy_fn holding a struct pt_regs');
-  const at = framePointerOf(mem, rbp, (ra) => ra >= sym.start && ra < sym.end) - REGS_COPY_OFFSET;
+  const { sym, at } = regsCopyOf(mem, img, rbp, 'return-address-to-stale-user-regs');
   const slot = at - 8;
   const was = mem.read64(slot);
   if (was < sym.start || was >= sym.end) throw new Error(`return-address-to-stale-user-regs: the slot below the pt_regs copy (${hex(slot)}) does not return into regscopy_fn`);
-  for (let o = 0; o < ABI.PT_REGS_SIZE; o += 8) mem.write64(at + o, mem.read64(PT_REGS + o));
+  copyWords(mem, PT_REGS, at, ABI.PT_REGS_SIZE);
   const now = addr(img, 'syscall_return_to_user');
   mem.write64(slot, now);
   return { was, now, abandons: true };
@@ -393,9 +398,7 @@ export function buildScene(spec: SceneSpec): Scene {
       if (mem.read64(at + ABI.PT_CS) !== ABI.KERNEL_CS) throw new Error(`${spec.corrupt}: the exception frame is not kernel-mode`);
       redirectTruth(truth, corruptExceptionFrame(mem, at, PT_REGS_LAYOUT, spec.corrupt, targets));
     } else if (spec.corrupt === 'frame-pointer-to-stale-final') {
-      const sym = img.syms.byName('regscopy_fn');
-      if (!sym) throw new Error(`${spec.corrupt}: workload ${spec.workload} has no regscopy_fn holding a struct pt_regs`);
-      const at = framePointerOf(mem, regs['rbp']!, (ra) => ra >= sym.start && ra < sym.end) - REGS_COPY_OFFSET;
+      const { at } = regsCopyOf(mem, img, regs['rbp']!, spec.corrupt);
       linkToStaleRegs(mem, recordAtDepth(mem, regs['rbp']!, spec.corruptDepth), { from: PT_REGS, at, size: ABI.PT_REGS_SIZE, link: at + ABI.FP_REGS_ENCODE_BIT });
     } else if (spec.corrupt === 'return-address-to-stale-user-regs') {
       redirectTruth(truth, returnIntoEntryAboveStaleRegs(mem, img, regs['rbp']!));
