@@ -38,7 +38,10 @@ export interface ConformanceWorldParameters {
   profile: Profile;
   unwinder?: string;
   resultsFile: string;
-  reportDir: string;
+  /** Where failing walks' snapshots are written; absent in lean runs. */
+  reportDir?: string;
+  /** Lean run (mutant scoring): no snapshots or stack dumps of failing walks. */
+  lean?: boolean;
   validateProtocol?: boolean;
   walkTimeoutMs?: number;
   /** Whether the Allure formatter is on (steps/support/allure.ts adds labels only then). */
@@ -201,7 +204,7 @@ export async function runProfile(
     profile: target.profile,
     ...(target.unwinder ? { unwinder: target.unwinder } : {}),
     resultsFile,
-    reportDir: dir,
+    ...(o.lean ? { lean: true } : { reportDir: dir }),
     ...(o.validateProtocol ? { validateProtocol: true } : {}),
     ...(o.walkTimeout ? { walkTimeoutMs: o.walkTimeout } : {}),
     allure: o.html,
@@ -210,11 +213,13 @@ export async function runProfile(
   const { loadConfiguration, runCucumber } = require('@cucumber/cucumber/api') as typeof import('@cucumber/cucumber/api');
   const tags = tagExpression(o);
   const { runConfiguration } = await loadConfiguration({ ...(o.cucumberConfig ? { file: o.cucumberConfig } : {}), provided: { worldParameters: worldParameters as unknown as Record<string, Json> as never, ...(tags ? { tags } : {}) } }, { cwd: ROOT });
-  const files: Record<string, string> = {
-    [join(dir, 'cucumber-messages.ndjson')]: 'message',
-    [join(dir, 'junit.xml')]: 'junit',
-    [join(dir, 'cucumber-summary.txt')]: 'summary',
-  };
+  const files: Record<string, string> = o.lean
+    ? {}
+    : {
+        [join(dir, 'cucumber-messages.ndjson')]: 'message',
+        [join(dir, 'junit.xml')]: 'junit',
+        [join(dir, 'cucumber-summary.txt')]: 'summary',
+      };
   if (o.html) files[join(dir, 'allure-reporter.log')] = 'allure-cucumberjs/reporter';
   // Cucumber require()s requireModules from its own folder: make relative ones absolute (from the project root).
   const support = runConfiguration.support;

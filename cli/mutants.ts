@@ -23,6 +23,7 @@ import { loadCatalogueView } from '../src/report/catalogue-view';
 import { CATALOGUE, mutantProfile, type MutantEntry } from '../src/mutants';
 import { closeAllWalkers } from '../src/conformance/session';
 import { ROOT, runProfile } from './conformance';
+import { BREACH_MUST } from '../src/report/views';
 import type { CliOptions } from './options';
 import { setSceneSharing } from '../src/scene';
 import type { Arch } from '../src/snapshot/types';
@@ -144,6 +145,8 @@ interface MutantsOptions {
   markdown?: string;
   shard?: string;
   quiet: boolean;
+  fullReports: boolean;
+  namedOnly: boolean;
 }
 
 function program(): Command {
@@ -160,14 +163,16 @@ function program(): Command {
     .option('--json <file>', 'also write the outcomes as JSON')
     .option('--markdown <file>', 'also write the catalogue table with this run\'s catches (as in docs/mutants.md)')
     .option('--quiet', 'no progress display', false)
+    .option('--full-reports', 'keep snapshots, stack dumps and Cucumber message files of failing walks in each mutant\'s report (default: verdicts only)', false)
+    .option('--named-only', 'run each faulty mutant on the scenarios of its named requirement only, unless that is a section-2 MUST which any scenario\'s walks can break (enough to score it; "caught by" then lists less)', false)
     .addOption(new Option('--shard <i/n>', 'worker: run every n-th mutant from i (internal)').hideHelp())
     .showHelpAfterError();
 }
 
 /** Run mutants in this process, one after the other, calling `done` after each. */
-export async function runMutants(list: readonly MutantEntry[], out: string, done: (r: MutantOutcome) => void): Promise<MutantOutcome[]> {
+export async function runMutants(list: readonly MutantEntry[], out: string, done: (r: MutantOutcome) => void, how: Pick<MutantsOptions, 'fullReports' | 'namedOnly'> = { fullReports: false, namedOnly: false }): Promise<MutantOutcome[]> {
   const cat = loadCatalogueView();
-  const o: CliOptions = { out, html: false, quiet: true, validateProtocol: false };
+  const base: CliOptions = { out, html: false, quiet: true, validateProtocol: false, lean: !how.fullReports };
   // Mutants of one arch share one build of each scene.
   const perArch = new Map<string, number>();
   for (const m of list) perArch.set(mutantProfile(m).arch, (perArch.get(mutantProfile(m).arch) ?? 0) + 1);
@@ -178,6 +183,9 @@ export async function runMutants(list: readonly MutantEntry[], out: string, done
     const t0 = Date.now();
     const profile = mutantProfile(m);
     const dir = join(out, profile.name);
+    // A section-2 MUST is also broken by walks of other requirements' scenarios: those mutants run everything.
+    const narrow = how.namedOnly && m.requirement && !Object.values(BREACH_MUST).includes(m.requirement);
+    const o: CliOptions = narrow ? { ...base, requirement: [m.requirement!] } : base;
     const r = await runProfile({ profile }, dir, out, o, cat, support, undefined);
     support = r.support;
     const c = buildConformance({ profile, requirements: cat.requirements, results: r.results, ...(cat.applies ? { applies: cat.applies } : {}) });
@@ -197,7 +205,7 @@ async function runSharded(list: readonly MutantEntry[], o: MutantsOptions, done:
   await Promise.all(
     Array.from({ length: o.jobs }, (_, i) =>
       new Promise<void>((res, rej) => {
-        const child = spawn(process.execPath, ['-r', join(ROOT, 'scripts', 'ts-register.js'), join(ROOT, 'cli', 'mutants.ts'), '--shard', `${i}/${o.jobs}`, '--out', o.out, '--quiet', '--only', ...only], {
+        const child = spawn(process.execPath, ['-r', join(ROOT, 'scripts', 'ts-register.js'), join(ROOT, 'cli', 'mutants.ts'), '--shard', `${i}/${o.jobs}`, '--out', o.out, '--quiet', ...(o.fullReports ? ['--full-reports'] : []), ...(o.namedOnly ? ['--named-only'] : []), '--only', ...only], {
           cwd: ROOT,
           stdio: ['ignore', 'pipe', 'inherit'],
         });
@@ -227,7 +235,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     // Worker: one JSON line per mutant on stdout, read by the parent.
     const [i, n] = o.shard.split('/').map(Number) as [number, number];
     list = list.filter((_, k) => k % n === i);
-    await runMutants(list, o.out, (r) => process.stdout.write(JSON.stringify(r) + '\n'));
+    await runMutants(list, o.out, (r) => process.stdout.write(JSON.stringify(r) + '\n'), o);
     return 0;
   }
 
@@ -241,7 +249,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (bar) bar.update(n, { last: `${r.id}: ${r.ok ? 'ok' : 'NOT OK'}` });
     else if (!o.quiet) process.stderr.write(`[${n}/${list.length}] ${r.id}: ${r.verdict}${r.ok ? '' : ' (NOT OK)'} ${r.seconds.toFixed(1)} s\n`);
   };
-  const rows = o.jobs > 1 ? await runSharded(list, o, done) : await runMutants(list, o.out, done);
+  const rows = o.jobs > 1 ? await runSharded(list, o, done) : await runMutants(list, o.out, done, o);
   bar?.stop();
   const byId = new Map(rows.map((r) => [r.id, r]));
   const ordered = list.map((m) => byId.get(m.id)!).filter(Boolean);

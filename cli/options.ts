@@ -19,6 +19,8 @@ export interface CliOptions {
   walkTimeout?: number;
   html: boolean;
   quiet: boolean;
+  /** Mutant scoring: verdicts only, no snapshots, stack dumps or Cucumber message files. */
+  lean?: boolean;
   /** Known failures: the run fails only on new ones. */
   expectations?: string;
   /** Write this run's failures as an expectations file. */

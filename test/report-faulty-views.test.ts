@@ -4,13 +4,14 @@
  * summary, traceability, conformance.json / .md / .html, junit.xml, KTAP and the Allure results —
  * including the MUST trace-complete-or-nonzero, breached by unsafe walks of scenarios filed under a
  * SHOULD (irq-sweep-fgraph-in-order) and a MAY. Then `npm run replay` on one of its report
- * snapshots shows the true chain and the judgement.
+ * snapshots shows the true chain and the judgement, and a browser shows the reader the first MUST failure.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { before, describe, test } from 'node:test';
 import type { Conformance } from '../src/report/verdict';
 import type { Traceability } from '../src/report/traceability';
@@ -20,6 +21,10 @@ const CMD = `node ${join(ROOT, 'examples', 'faulty-trusts-lr', 'unwinder.js')}`;
 const NAME = 'faulty-trusts-lr';
 const MUST = 'trace-complete-or-nonzero';
 const BREACH = 'irq-sweep-fgraph-in-order'; // filed under SHOULD reliable-trace-in-true-order
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const NO_BROWSER = existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing: install it with "apt-get install -y chromium" to run the browser test`;
+if (NO_BROWSER) process.stderr.write(`report-faulty-views: browser test skipped: ${NO_BROWSER}\n`);
+const DOCS = process.env.UPDATE_DOCS_SCREENSHOTS === '1';
 
 describe('examples/faulty-trusts-lr: every view agrees that its MUSTs failed', { timeout: 300_000 }, () => {
   const out = mkdtempSync(join(tmpdir(), 'faulty-views-'));
@@ -138,6 +143,81 @@ describe('examples/faulty-trusts-lr: every view agrees that its MUSTs failed', {
     assert.equal(byId(c.scenarios.find((s) => s.status === 'not-applicable')!.id).status, 'skipped');
     assert.ok(existsSync(join(dir, 'executor.json')));
     assert.ok(existsSync(join(out, 'allure-report', 'index.html')));
+  });
+
+  // Browser test (headless Debian Chromium through playwright-core; never `playwright install`) on the
+  // same run: the conformance page, opened from file://, leads a reader from the table of contents to
+  // the first MUST failure (the link is followed and its target is in view), and Allure shows that
+  // failure as Failed with its picture, stack dump and snapshot attached. Skipped, not failed, when
+  // Chromium is absent (apt-get install -y chromium, or set CHROMIUM_PATH). UPDATE_DOCS_SCREENSHOTS=1
+  // copies the screenshots into docs/images/ (shown in docs/reading-reports.md).
+  test('in a browser: the conformance page leads from its table of contents to the first MUST failure; Allure shows it Failed with attachments', { skip: NO_BROWSER, timeout: 120_000 }, async () => {
+    const { chromium } = await import('playwright-core');
+    const shots = join(out, 'screenshots');
+    mkdirSync(shots, { recursive: true });
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1200, height: 860 } });
+      const failedRequests: string[] = [];
+      page.on('requestfailed', (q) => failedRequests.push(q.url()));
+
+      await page.goto(pathToFileURL(join(out, 'faulty-trusts-lr', 'conformance.html')).href);
+      assert.equal(await page.textContent('#verdict'), 'NOT conformant');
+      // Usefulness beside the red verdict is not green.
+      const uColour = await page.locator('#usefulness').evaluate((e) => (globalThis as unknown as { getComputedStyle(x: unknown): { color: string } }).getComputedStyle(e).color);
+      assert.notEqual(uColour, 'rgb(26, 127, 55)');
+      const toc = page.locator('ol.toc > li');
+      assert.ok((await toc.count()) >= 1);
+      assert.match(await toc.first().innerText(), /^MUST /, 'the first failure listed is a MUST');
+      await page.screenshot({ path: join(shots, 'conformance-toc.png') });
+
+      const link = toc.filter({ hasText: /^MUST / }).first().locator('a').first();
+      const href = (await link.getAttribute('href'))!;
+      assert.match(href, /^#sc-/);
+      await link.click();
+      await page.waitForFunction((h) => (globalThis as unknown as { location: { hash: string } }).location.hash === h, href);
+      const target = page.locator(href);
+      assert.match(await target.innerText(), /^MUST /);
+      const box = (await target.boundingBox())!;
+      assert.ok(box.y >= -1 && box.y < 860, `the failure heading is in view (y = ${box.y})`);
+      assert.ok(await target.isVisible());
+      // Its picture marks the live function the trace left out.
+      const missing = page.locator(`${href} ~ div.walk td.m-missing`).first();
+      assert.ok(await missing.count());
+      await page.screenshot({ path: join(shots, 'conformance-first-must.png') });
+
+      // Allure: Suites → the profile → the breaching scenario: Failed, its attachments listed; open the picture.
+      await page.setViewportSize({ width: 1500, height: 1250 });
+      await page.goto(pathToFileURL(join(out, 'allure-report', 'index.html')).href + '#suites');
+      await page.getByText('Collapse').first().click();
+      await page.getByText('faulty-trusts-lr').first().click();
+      await page.locator('.node__leaf', { hasText: 'consume each ret_stack entry once' }).first().click();
+      const pane = page.locator('.test-result');
+      await pane.getByText('Failed').first().waitFor({ timeout: 30_000 });
+      const text = await pane.innerText();
+      assert.match(text, /\bFailed\b/);
+      assert.doesNotMatch(text, /\bBroken\b/);
+      assert.match(text, /its walks break the MUST trace-complete-or-nonzero/);
+      assert.match(text, /Severity: critical/);
+      for (const k of [': picture', ': picture (HTML)', ': stack dump', ': snapshot ', ': ground truth ']) assert.ok(text.includes(k), `attachment${k}`);
+      assert.doesNotMatch(text, /\.ts:\d+:\d+/, 'no TypeScript stack frames');
+      await pane.getByText(/walk 1 .*: picture \(HTML\)$/).first().click();
+      await page.frameLocator('.test-result iframe').first().getByText('MISSING').first().waitFor({ timeout: 30_000 });
+      const paneBox = (await pane.boundingBox())!;
+      await page.screenshot({ path: join(shots, 'allure-failed-test.png'), clip: { x: paneBox.x, y: 0, width: Math.min(paneBox.width, 1500 - paneBox.x), height: 1250 } });
+
+      for (const f of ['conformance-toc.png', 'conformance-first-must.png', 'allure-failed-test.png']) {
+        assert.ok(statSync(join(shots, f)).size > 10_000, `${f} is a real picture`);
+        if (DOCS) {
+          mkdirSync(join(ROOT, 'docs', 'images'), { recursive: true });
+          copyFileSync(join(shots, f), join(ROOT, 'docs', 'images', f));
+        }
+      }
+      assert.deepEqual(failedRequests, [], 'everything loads from file:// without a server');
+    } finally {
+      await browser.close();
+    }
+      process.stderr.write(`report-faulty-views: screenshots in ${shots}\n`);
   });
 
   test('replay of a report snapshot shows the true chain and the judgement', () => {

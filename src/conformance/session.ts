@@ -32,6 +32,8 @@ export interface WorldParameters {
   unwinder?: string;
   resultsFile?: string;
   reportDir?: string;
+  /** No stack dumps of failing walks (mutant scoring reads verdicts only). */
+  lean?: boolean;
   validateProtocol?: boolean;
   walkTimeoutMs?: number;
 }
@@ -791,7 +793,7 @@ export class ConformanceSession {
     for (const w of keep) {
       const r = toWalkReport(w.scene.snapshot.id, w.scene.moment, w.judgement);
       if (failing(w)) {
-        r.stackDump = stackDump(w.loaded);
+        if (!this.params.lean) r.stackDump = stackDump(w.loaded);
         if (this.params.reportDir && (status === 'failed' || status === 'errored')) {
           const rel = join('snapshots', `${this.exampleId}-${++n}.json`);
           const file = join(this.params.reportDir, rel);

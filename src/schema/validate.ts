@@ -1,19 +1,27 @@
 /** JSON Schema validation with ajv. Errors name the file and the JSON path of every problem. */
-import Ajv2020, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020';
-import { _ } from 'ajv/dist/compile/codegen';
-import standaloneCode from 'ajv/dist/standalone';
-import addFormats from 'ajv-formats';
+import type Ajv2020 from 'ajv/dist/2020';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020';
 import { createHash } from 'crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'fs';
 import Module from 'module';
-import { join } from 'path';
+import { dirname, join } from 'path';
 
 export const SCHEMA_DIR = join(__dirname, '..', '..', 'schemas');
 
-// Formats referenced by name from standalone code (the date-time check of ajv-formats).
-const FORMATS = _`require("ajv-formats/dist/formats").fullFormats`;
-const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true, code: { source: true, formats: FORMATS } });
-addFormats(ajv);
+let ajvInstance: Ajv2020 | undefined;
+/** ajv itself, loaded only when a schema must be compiled (a process served by the cache never loads it). */
+function ajv(): Ajv2020 {
+  if (!ajvInstance) {
+    const A = (require('ajv/dist/2020') as typeof import('ajv/dist/2020')).default;
+    const { _ } = require('ajv/dist/compile/codegen') as typeof import('ajv/dist/compile/codegen');
+    const addFormats = (require('ajv-formats') as typeof import('ajv-formats')).default;
+    // Formats referenced by name from standalone code (the date-time check of ajv-formats).
+    const formats = _`require("ajv-formats/dist/formats").fullFormats`;
+    ajvInstance = new A({ allErrors: true, strict: true, allowUnionTypes: true, code: { source: true, formats } });
+    addFormats(ajvInstance);
+  }
+  return ajvInstance;
+}
 const compiled = new Map<string, ValidateFunction>();
 
 /**
@@ -47,7 +55,7 @@ function addAllSchemas(): void {
       if (f.isDirectory()) walk(join(dir, f.name));
       else if (f.name.endsWith('.schema.json')) {
         const schema = JSON.parse(readFileSync(join(dir, f.name), 'utf8')) as { $id?: string };
-        if (schema.$id && !ajv.getSchema(schema.$id)) ajv.addSchema(schema);
+        if (schema.$id && !ajv().getSchema(schema.$id)) ajv().addSchema(schema);
       }
     }
   };
@@ -74,7 +82,7 @@ function toCache(name: string, v: ValidateFunction): void {
     mkdirSync(CACHE, { recursive: true });
     const file = join(CACHE, keyOf(name));
     const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-    writeFileSync(tmp, standaloneCode(ajv, v));
+    writeFileSync(tmp, (require('ajv/dist/standalone') as typeof import('ajv/dist/standalone')).default(ajv(), v));
     renameSync(tmp, file);
   } catch {
     // A read-only tree compiles every time.
@@ -98,7 +106,7 @@ export function validator(name: string): ValidateFunction {
     if (!v) {
       addAllSchemas();
       const schema = JSON.parse(readFileSync(join(SCHEMA_DIR, `${name}.schema.json`), 'utf8'));
-      v = ajv.getSchema(schema.$id) ?? ajv.compile(schema);
+      v = ajv().getSchema(schema.$id) ?? ajv().compile(schema);
       toCache(name, v);
     }
     compiled.set(name, v);
@@ -129,6 +137,26 @@ export function assertValid<T>(name: string, data: unknown, source: string): T {
 }
 
 /** Read a JSON (or YAML, by extension) file and validate it. */
+/** YAML text parsed, with the result cached as JSON by the text's hash (the catalogue is read by every command). */
+function parseYaml(text: string): unknown {
+  const file = join(CACHE, '..', 'yaml', `${createHash('sha256').update(text).digest('hex').slice(0, 32)}.json`);
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    // not cached yet
+  }
+  const data: unknown = require('yaml').parse(text);
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+    writeFileSync(tmp, JSON.stringify(data));
+    renameSync(tmp, file);
+  } catch {
+    // A read-only tree parses every time.
+  }
+  return data;
+}
+
 export function loadValidated<T>(name: string, file: string): T {
   let text: string;
   try {
@@ -141,7 +169,7 @@ export function loadValidated<T>(name: string, file: string): T {
   }
   let data: unknown;
   try {
-    data = /\.ya?ml$/.test(file) ? require('yaml').parse(text) : JSON.parse(text);
+    data = /\.ya?ml$/.test(file) ? parseYaml(text) : JSON.parse(text);
   } catch (e) {
     throw new SchemaError(file, [{ path: '$', message: `not parseable: ${(e as Error).message}` }]);
   }
