@@ -49,6 +49,27 @@ describe('examples/faulty-trusts-lr: every view agrees that its MUSTs failed', {
     assert.doesNotMatch(row, /\buseful\b/);
   });
 
+  test('its faults, requirement by requirement: unsafe at the obscured-LR trampoline start (MUST), imprecise elsewhere (SHOULD)', () => {
+    const f = c;
+    assert.equal(f.verdict, 'not-conformant');
+    const outcome = new Map(f.requirements.map((x) => [x.id, x.outcome]));
+    // At the start of ftrace_caller the LR points into the traced function and X9 holds its return
+    // address (3.5): trusting the LR leaves the traced function's caller out.
+    assert.equal(outcome.get('obscured-return-unwound-or-rejected'), 'failed');
+    const obscured = f.scenarios.filter((s) => s.status === 'failed').flatMap((s) => s.walks).filter((w) => w.outcome === 'unsafe');
+    assert.ok(obscured.some((w) => /omits live function/.test(w.explanation)));
+    // It claims to identify LR use at exception boundaries: its duplicates and inversions there break the
+    // MUST of 3.6 (the claim selects "exact or rejected"), and the cover letter's "should" too.
+    assert.equal(outcome.get('lr-reject-unless-identifiable'), 'failed');
+    assert.equal(outcome.get('lr-duplicates-and-inversions-unreliable'), 'failed');
+    assert.equal(outcome.get('reliable-trace-in-true-order'), 'failed');
+    // Its faults are its own: the requirements that do not cross an exception boundary hold.
+    for (const id of ['walk-terminates', 'walk-memory-safe', 'termination-verified']) assert.equal(outcome.get(id), 'passed', id);
+    const imprecise = f.scenarios.flatMap((s) => s.walks).filter((w) => w.outcome === 'imprecise');
+    assert.ok(imprecise.some((w) => /duplicated/.test(w.explanation)));
+  });
+
+
   test('conformance.json: the breached MUST is failed, with the SHOULD scenario that breached it', () => {
     assert.equal(c.verdict, 'not-conformant');
     const r = c.requirements.find((x) => x.id === MUST)!;
