@@ -103,11 +103,19 @@ describe('--kernel-tree inputs', () => {
   });
 });
 
+/** The unmodified fixture tree built once per arch and shared by the tests that only run it (the CLI tests build their own). */
+const fixtureBuilds = new Map<'arm64' | 'x86_64', KernelTreeBuild>();
+function fixtureBuild(arch: 'arm64' | 'x86_64'): KernelTreeBuild {
+  let b = fixtureBuilds.get(arch);
+  if (!b) fixtureBuilds.set(arch, (b = buildKernelTree(FIXTURE, mkdtempSync(join(tmpdir(), `kt-build-${arch}-`)), arch)));
+  return b;
+}
+
 describe('--kernel-tree build and walks (arm64 fixture tree)', { skip: noGcc ? 'no gcc on this machine' : false }, () => {
   let b: KernelTreeBuild;
   let w: ExternalWalker;
   before(async () => {
-    b = buildKernelTree(FIXTURE, mkdtempSync(join(tmpdir(), 'kt-build-')), 'arm64');
+    b = fixtureBuild('arm64');
     w = await startExternalWalker(b.command, { validate: true });
   });
   after(async () => w && (await w.close()));
@@ -193,7 +201,7 @@ describe('--kernel-tree build and walks (arm64 fixture tree)', { skip: noGcc ? '
 
 describe('--kernel-tree build and walks (x86_64 fixture tree)', { skip: noGcc ? 'no gcc on this machine' : false }, () => {
   it('takes only asm/orc_types.h from the tree and walks blocked tasks, IRQs and NMIs like x86_64-orc', async () => {
-    const b = buildKernelTree(FIXTURE, mkdtempSync(join(tmpdir(), 'kt-build-x86-')), 'x86_64');
+    const b = fixtureBuild('x86_64');
     assert.deepEqual(b.treeHeaders, ['arch/x86/include/asm/orc_types.h']);
     const x86 = kitFor('x86_64');
     const scenes: Scene[] = [];
@@ -268,7 +276,7 @@ describe('--kernel-tree with canonical 64-bit kernel addresses', { skip: noGcc ?
         }
       }
       snaps.push(kit.buildScene({ workload: 'work-chain', moment: { kind: 'exception', exception: 'irq', at: { fn: 'work_b', index: 1 }, walk: 'in-handler' } }).snapshot);
-      const b = buildKernelTree(FIXTURE, mkdtempSync(join(tmpdir(), `kt-canon-${arch}-`)), arch);
+      const b = fixtureBuild(arch);
       const plain = await rawWalks(b.command, snaps);
       const wide = await rawWalks(b.command, snaps.map(canonical));
       const c = (h: string) => '0x' + canon(BigInt(h)).toString(16);
