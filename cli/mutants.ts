@@ -23,7 +23,6 @@ import { loadCatalogueView } from '../src/report/catalogue-view';
 import { CATALOGUE, mutantProfile, type MutantEntry } from '../src/mutants';
 import { closeAllWalkers } from '../src/conformance/session';
 import { ROOT, runProfile } from './conformance';
-import { BREACH_MUST } from '../src/report/views';
 import type { CliOptions } from './options';
 import { setSceneSharing } from '../src/scene';
 import type { Arch } from '../src/snapshot/types';
@@ -164,7 +163,7 @@ function program(): Command {
     .option('--markdown <file>', 'also write the catalogue table with this run\'s catches (as in docs/mutants.md)')
     .option('--quiet', 'no progress display', false)
     .option('--full-reports', 'keep snapshots, stack dumps and Cucumber message files of failing walks in each mutant\'s report (default: verdicts only)', false)
-    .option('--named-only', 'run each faulty mutant on the scenarios of its named requirement only, unless that is a section-2 MUST which any scenario\'s walks can break (enough to score it; "caught by" then lists less)', false)
+    .option('--named-only', 'run each faulty mutant on the scenarios of its named requirement first, and on everything only when that does not catch it (the same score; "caught by" then lists less)', false)
     .addOption(new Option('--shard <i/n>', 'worker: run every n-th mutant from i (internal)').hideHelp())
     .showHelpAfterError();
 }
@@ -183,14 +182,17 @@ export async function runMutants(list: readonly MutantEntry[], out: string, done
     const t0 = Date.now();
     const profile = mutantProfile(m);
     const dir = join(out, profile.name);
-    // A section-2 MUST is also broken by walks of other requirements' scenarios: those mutants run everything.
-    const narrow = how.namedOnly && m.requirement && !Object.values(BREACH_MUST).includes(m.requirement);
-    const o: CliOptions = narrow ? { ...base, requirement: [m.requirement!] } : base;
-    const r = await runProfile({ profile }, dir, out, o, cat, support, undefined);
-    support = r.support;
-    const c = buildConformance({ profile, requirements: cat.requirements, results: r.results, ...(cat.applies ? { applies: cat.applies } : {}) });
-    writeFileSync(join(dir, 'conformance.json'), JSON.stringify(c, null, 1));
-    const row = judgeMutant(m, c, (Date.now() - t0) / 1000);
+    const judge = async (o: CliOptions): Promise<MutantOutcome> => {
+      const r = await runProfile({ profile }, dir, out, o, cat, support, undefined);
+      support = r.support;
+      const c = buildConformance({ profile, requirements: cat.requirements, results: r.results, ...(cat.applies ? { applies: cat.applies } : {}) });
+      writeFileSync(join(dir, 'conformance.json'), JSON.stringify(c, null, 1));
+      return judgeMutant(m, c, (Date.now() - t0) / 1000);
+    };
+    // Named only: a requirement failed on its own scenarios is failed whatever else runs; one that is not
+    // (a section-2 MUST can also be broken by other scenarios' walks) is judged again on everything.
+    let row = how.namedOnly && m.requirement ? await judge({ ...base, requirement: [m.requirement] }) : undefined;
+    if (!row?.caughtOnNamed) row = await judge(base);
     rows.push(row);
     done(row);
   }
