@@ -216,9 +216,30 @@ function toEntry(ip: number, s: State | undefined): Arm64MetaEntry {
   return { ip: hex(ip), ra: s.ra, fp: s.fp, ...(s.fp === 'caller' && Number.isFinite(s.depth) ? { cfaSpOffset: s.depth } : {}), type: 'call' };
 }
 
+/**
+ * The first symbol (in start order) containing an address: a binary search when no two symbols
+ * overlap (the usual case), the linear search otherwise.
+ */
+function symbolLookup<S extends { start: number; end: number }>(sorted: readonly S[]): (addr: number) => S | undefined {
+  const linear = (addr: number) => sorted.find((s) => addr >= s.start && addr < s.end);
+  for (let k = 1; k < sorted.length; k++) if (sorted[k]!.start < sorted[k - 1]!.end) return linear;
+  return (addr) => {
+    let lo = 0;
+    let hi = sorted.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const s = sorted[mid]!;
+      if (addr < s.start) hi = mid - 1;
+      else if (addr >= s.end) lo = mid + 1;
+      else return s;
+    }
+    return undefined;
+  };
+}
+
 export function analyseArm64(prog: Program): Arm64Analysis {
   const sorted = [...prog.symbols].sort((a, b) => a.start - b.start);
-  const sym = (addr: number) => sorted.find((s) => addr >= s.start && addr < s.end);
+  const sym = symbolLookup(sorted);
   const findings: Finding[] = [];
   const ctx: Ctx = { prog, sym, findings };
   const states = new Map<number, State>();

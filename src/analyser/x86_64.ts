@@ -8,7 +8,7 @@
 import { OP, RBP, RSP, type Hint, type Insn, type Program, type SymInfo } from '../isa/x86_64/assembler';
 import type { Finding } from '../scene/types';
 import type { OrcEntry } from '../snapshot/types';
-import { hex, unhex } from '../snapshot/io';
+import { hex } from '../snapshot/io';
 
 type StType = 'call' | 'regs' | 'regs_partial' | 'undefined' | 'end_of_stack';
 
@@ -264,16 +264,16 @@ export function analyse(p: Program, opts: AnalyseOptions): AnalysisResult {
   }
 
   // ORC: one entry per state change, UNDEFINED at every symbol end and for unanalysed code.
-  const raw: OrcEntry[] = [];
+  const raw: [number, OrcEntry][] = [];
   for (const s of syms) {
-    for (const i of p.bySym.get(s.name) ?? []) raw.push(orcFor(i.addr, s.nonStandard ? undefined : states.get(i.addr)));
-    raw.push(orcFor(s.end, undefined));
+    for (const i of p.bySym.get(s.name) ?? []) raw.push([i.addr, orcFor(i.addr, s.nonStandard ? undefined : states.get(i.addr))]);
+    raw.push([s.end, orcFor(s.end, undefined)]);
   }
-  raw.sort((a, b) => unhex(a.ip) - unhex(b.ip));
+  raw.sort((a, b) => a[0] - b[0]);
   const orc: OrcEntry[] = [];
   const same = (a: OrcEntry, b: OrcEntry): boolean =>
     a.spReg === b.spReg && a.spOffset === b.spOffset && a.bpReg === b.bpReg && a.bpOffset === b.bpOffset && a.type === b.type && !!a.signal === !!b.signal;
-  for (const e of raw) {
+  for (const [, e] of raw) {
     const last = orc[orc.length - 1];
     if (last && last.ip === e.ip) {
       orc[orc.length - 1] = e.type === 'undefined' ? last : e;

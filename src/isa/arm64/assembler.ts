@@ -318,6 +318,9 @@ interface OpenSym {
   module?: string;
 }
 
+/** Instruction texts already decoded, without their address (BODY, whose filler depends on it, is not kept). */
+const DECODED = new Map<string, Insn>();
+
 /** Assemble units (each placed at its own base) into one program; symbols resolve across units. */
 export function assemble(units: AsmUnit[], externs: Record<string, number> = {}): Program {
   const labels = new Map<string, number>(Object.entries(externs));
@@ -381,8 +384,16 @@ export function assemble(units: AsmUnit[], externs: Record<string, number> = {})
         line = lab.rest;
         if (!line) return;
       }
-      const m = /^([A-Za-z_.][\w.]*)\s*(.*)$/.exec(line) ?? err('cannot parse');
-      for (const insn of parseInsn(m[1]!, m[2]!, pc, line, err)) {
+      // The same text always decodes to the same instruction (address aside): decode it once.
+      const known = DECODED.get(line);
+      let out: Insn[];
+      if (known) out = [{ ...known, addr: pc }];
+      else {
+        const m = /^([A-Za-z_.][\w.]*)\s*(.*)$/.exec(line) ?? err('cannot parse');
+        out = parseInsn(m[1]!, m[2]!, pc, line, err);
+        if (out.length === 1 && out[0]!.op !== Op.JUNK) DECODED.set(line, { ...out[0]! });
+      }
+      for (const insn of out) {
         insns.push(insn);
         all.push(insn);
         pc += 4;

@@ -180,6 +180,9 @@ interface Pending {
   insn: Insn;
 }
 
+/** Instruction texts already decoded (address, line and symbol aside), per constants table. */
+const decodedByConsts = new WeakMap<Record<string, number>, Map<string, Insn>>();
+
 /** Assemble several units (one per region) and link symbol references across them. */
 export function assemble(units: AsmUnit[], consts: Record<string, number> = {}, externals: Record<string, number> = {}): Program {
   const insns: Insn[] = [];
@@ -188,6 +191,8 @@ export function assemble(units: AsmUnit[], consts: Record<string, number> = {}, 
   const labels = new Map<string, number>();
   const pending: Pending[] = [];
   const notes = new Annotations();
+  let decoded = decodedByConsts.get(consts);
+  if (!decoded) decodedByConsts.set(consts, (decoded = new Map()));
 
   for (const unit of units) {
     let pc = unit.base;
@@ -282,6 +287,14 @@ export function assemble(units: AsmUnit[], consts: Record<string, number> = {}, 
         i.r2 = RSP;
         i.disp = 1;
         emit(i);
+        return;
+      }
+      // The same text always decodes the same way (given the same constants): decode it once.
+      const known = decoded.get(s);
+      if (known) {
+        const i: Insn = { ...known, addr: pc, line, fn };
+        emit(i);
+        if (i.sym) pending.push({ unit, insn: i });
         return;
       }
       const sp = s.search(/\s/);
@@ -392,6 +405,7 @@ export function assemble(units: AsmUnit[], consts: Record<string, number> = {}, 
         default:
           err(`unknown mnemonic ${mnem}`);
       }
+      decoded.set(s, { ...i });
       emit(i);
       if (i.sym) pending.push({ unit, insn: i });
     });
