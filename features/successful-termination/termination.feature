@@ -120,7 +120,7 @@ Feature: Identifying successful termination
       Then every walk is complete or reported unreliable
       And the reliable share is recorded
 
-    @id:early-stop-in-efi-not-reliable @sweep
+    @id:early-stop-in-efi-not-reliable @sweep @arch:arm64 @arch:x86_64 @arch:riscv64 @arch:loongarch64
     Example: walks interrupted inside an EFI runtime service do not stop early with success
       Given a task running an EFI runtime service
       And an IRQ is taken at every instruction boundary of the EFI runtime service

@@ -16,7 +16,7 @@
  * `S390xKnobs` switch on the historical bugs the mutant catalogue models (src/mutants); the
  * reference profile uses none.
  */
-import { hex } from '../machine/addr';
+import { hex, toU32Pair } from '../machine/addr';
 import type { LoadedSnapshot } from '../snapshot/io';
 import type { StackType } from '../snapshot/types';
 import { MAX_FRAMES, ftraceGraphRetAddr, kernelTextAddress, kretprobeFindRetAddr, kretprobeTrampoline, symbolAddr } from './common';
@@ -126,7 +126,7 @@ function recoverRetAddr(s: State, ip: number): number {
   return kretprobeFindRetAddr(s.snap, s.krCur, ip, s.sp) ?? 0;
 }
 
-const userRegs = (s: State, regs: number): boolean => (Math.floor(s.mem.read64(regs + s.abi.PT_PSW) / 2 ** 32) & s.abi.PSW_HI_PSTATE) !== 0;
+const userRegs = (s: State, regs: number): boolean => (toU32Pair(s.mem.read64(regs + s.abi.PT_PSW))[1] & s.abi.PSW_HI_PSTATE) !== 0;
 
 /** is_final_pt_regs(): task_pt_regs(task), or user-mode pt_regs at the bottom of the IRQ stack. */
 function isFinalPtRegs(s: State, regs: number): boolean {

@@ -12,6 +12,8 @@
  * cr1, last_break. A task's final pt_regs are at the very top of its stack, the 160-byte frame
  * below them (STACK_INIT_OFFSET) with a zero back chain.
  */
+import { fromU32Pair, toU32Pair } from '../../machine/addr';
+
 export const S390X_ABI = {
   /** struct stack_frame (packed) */
   STACK_FRAME_OVERHEAD: 160,
@@ -44,9 +46,9 @@ export const S390X_ABI = {
   INSN_SIZE: 4,
 } as const;
 
-/** The high word of a 64-bit PSW mask value. */
-export const pswHi = (mask: number): number => Math.floor(mask / 2 ** 32) >>> 0;
-export const pswMask = (hi: number): number => hi * 2 ** 32;
+/** The high word of a 64-bit PSW mask, held as the machine holds any word (src/machine/addr.ts). */
+export const pswHi = (mask: number): number => toU32Pair(mask)[1];
+export const pswMask = (hi: number): number => fromU32Pair(0, hi);
 /** A PSW mask in user mode (problem state), and the kernel's with I/O and external interrupts enabled. */
 export const PSW_USER = pswMask(S390X_ABI.PSW_HI_PSTATE | S390X_ABI.PSW_HI_IO | S390X_ABI.PSW_HI_EXT);
 export const PSW_KERNEL = pswMask(S390X_ABI.PSW_HI_IO | S390X_ABI.PSW_HI_EXT);

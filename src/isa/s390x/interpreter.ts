@@ -7,7 +7,8 @@
  */
 import type { Memory } from '../../machine/memory';
 import { ShadowError, type ShadowStack } from '../../truth/shadow';
-import { S390X_ABI as A, pswHi, userMode } from './abi';
+import { toU32Pair } from '../../machine/addr';
+import { S390X_ABI as A, pswHi, pswMask, userMode } from './abi';
 import { Op, REG_R14, REG_SP, type Insn, type Program } from './assembler';
 
 export type StopReason = 'blocked' | 'user' | 'walk' | 'break' | 'limit' | 'undef' | 'fault';
@@ -55,7 +56,7 @@ export class S390xCpu {
   setIrqs(on: boolean): void {
     const hi = pswHi(this.mask);
     const bits = A.PSW_HI_IO | A.PSW_HI_EXT;
-    this.mask = (on ? (hi | bits) >>> 0 : (hi & ~bits) >>> 0) * 2 ** 32;
+    this.mask = pswMask(on ? (hi | bits) >>> 0 : (hi & ~bits) >>> 0);
   }
 
   /**
@@ -106,7 +107,7 @@ export class S390xCpu {
         case Op.LTGR: {
           const v = r[i.r2]!;
           r[i.r1] = v;
-          this.cc = v === 0 ? 0 : v >= 2 ** 63 ? 1 : 2;
+          this.cc = v === 0 ? 0 : toU32Pair(v)[1] >= 2 ** 31 ? 1 : 2;
           break;
         }
         case Op.LGHI:
@@ -122,7 +123,7 @@ export class S390xCpu {
           r[i.r1] = i.target;
           break;
         case Op.TMHH: {
-          const sel = (Math.floor(r[i.r1]! / 2 ** 48) & 0xffff & i.imm) >>> 0;
+          const sel = ((toU32Pair(r[i.r1]!)[1] >>> 16) & i.imm) >>> 0;
           this.cc = sel === 0 ? 0 : sel === i.imm ? 3 : 1;
           break;
         }

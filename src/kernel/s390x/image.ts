@@ -395,6 +395,25 @@ export function workloadCode(w: Workload): WorkloadCode {
         syscall: 'sys_unreach',
         kernel: lines(cfunc('sys_unreach', ['BODY 1', 'brasl %r14,schedule']), '// SYM_CODE that nothing jumps to', 'SYM_CODE_START(orphan_stub)', '  BODY 2', '  br %r14', 'SYM_CODE_END(orphan_stub)'),
       };
+    case 'hint-undefined':
+      return {
+        syscall: 'sys_hintundef',
+        kernel: lines(
+          cfunc('sys_hintundef', ['brasl %r14,hint_undef_code']),
+          'SYM_CODE_START(hint_undef_code)',
+          '  UNWIND_HINT_FUNC',
+          ind(prologue()),
+          '  BODY 1',
+          '  UNWIND_HINT_UNDEFINED',
+          '  BODY 1',
+          '  brasl %r14,schedule',
+          '  BODY 1',
+          `  lmg %r6,%r15,${F + A.SF_GPRS}(%r15)`,
+          '  UNWIND_HINT_FUNC',
+          '  br %r14',
+          'SYM_CODE_END(hint_undef_code)',
+        ),
+      };
     case 'regs-copy-sleep':
       return {
         syscall: 'sys_regscopy',

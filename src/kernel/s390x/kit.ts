@@ -30,6 +30,7 @@ export const S390X_WORKLOADS: readonly Workload[] = [
   'spec-caller',
   'tail-call',
   'unreachable-code',
+  'hint-undefined',
   'regs-copy-sleep',
   'lr-in-gpr',
 ];
