@@ -15,6 +15,7 @@ import { walkOrcMutant, type OrcKnobs } from './x86_64-walker';
 import { recoverReturn, walkLoongarchOrc, type LoongSeams } from '../unwinders/loongarch64-orc';
 import { kretprobeTrampoline } from '../unwinders/common';
 import { walkRiscv64, type Riscv64Knobs } from '../unwinders/riscv64-fp';
+import { walkS390x, type S390xKnobs } from '../unwinders/s390x-bc';
 import { EINVAL, baseUnwinder, everythingIsTextView, noNonStandardView, onResult, onView, retStackUncheckedView, trampolinesUnknownView } from './wrappers';
 
 export type { MutantEntry } from './types';
@@ -36,6 +37,10 @@ function arm64(def: Def, knobs: Omit<Arm64Knobs, 'kind'>): MutantEntry {
 
 function riscv64(def: Def, knobs: Riscv64Knobs): MutantEntry {
   return { ...def, create: (profile) => ({ name: named(profile, def.base), walk: (input) => walkRiscv64(input, knobs) }) };
+}
+
+function s390x(def: Def, knobs: S390xKnobs): MutantEntry {
+  return { ...def, create: (profile) => ({ name: named(profile, def.base), walk: (input) => walkS390x(input, knobs) }) };
 }
 
 function orc(def: Def, knobs: OrcKnobs): MutantEntry {
@@ -633,6 +638,56 @@ export const CATALOGUE: readonly MutantEntry[] = [
     { noStackBounds: true },
   ),
 
+  // ============================================================== s390x, faulty
+  s390x(
+    {
+      id: 's390x-bc-fgraph-null-key',
+      arch: 's390x',
+      base: 's390x-bc',
+      kind: 'faulty',
+      description: 'looks return_to_handler up in the ret_stack with a NULL key instead of the frame\'s sp: no entry matches, ftrace_graph_ret_addr() hands return_to_handler back, and it is reported in place of the traced function\'s caller',
+      requirement: 'fgraph-original-return-reported',
+      commit: 'ded466e18066 ("s390/unwind: fix fgraph return address recovery"): unwind_recover_ret_addr() passed NULL, not (void *)state->sp, to ftrace_graph_ret_addr()',
+    },
+    { fgraphNullKey: true },
+  ),
+  s390x(
+    {
+      id: 's390x-bc-kretprobe-unrecovered',
+      arch: 's390x',
+      base: 's390x-bc',
+      kind: 'faulty',
+      description: 'does not recover rethook returns: arch_rethook_trampoline is reported in place of the kretprobed function\'s caller',
+      requirement: 'kretprobe-original-return-reported',
+      commit: 'd81675b60d09 ("s390/unwind: recover kretprobe modified return address in stacktrace"): before it the trampoline address stayed in the trace',
+    },
+    { noRethookRecovery: true },
+  ),
+  s390x(
+    {
+      id: 's390x-bc-regs-r14-duplicates',
+      arch: 's390x',
+      base: 's390x-bc',
+      kind: 'faulty',
+      description: 'walks across pt_regs: reports regs->psw.addr, then the interrupted frame\'s r14 slot whenever it is kernel text, even when it equals psw.addr (the same frame twice) or is a stale return address into the interrupted function',
+      requirement: 'lr-duplicates-and-inversions-unreliable',
+      commit: '708b13763920 (s390/unwind): the r14 reported after pt_regs duplicated the entry psw.addr had just given',
+    },
+    { acrossRegs: 'duplicates' },
+  ),
+  s390x(
+    {
+      id: 's390x-bc-regs-crossed',
+      arch: 's390x',
+      base: 's390x-bc',
+      kind: 'faulty',
+      description: 'walks across pt_regs and off the task stack as today\'s non-reliable unwind_next_frame() does: psw.addr, then the interrupted frame\'s r14 slot unless bogus, and success at user-mode pt_regs at the bottom of the IRQ stack; in a frameless leaf the slot is stale, skipped, and the leaf\'s caller is lost',
+      requirement: 'reject-exceptions-when-unidentifiable',
+      commit: 'bf018ee64489 ("s390/unwind: stop gracefully at user mode pt_regs in irq stack"): a stop that is right for a best-effort walk, taken as the end of a reliable one',
+    },
+    { acrossRegs: 'skip-bogus' },
+  ),
+
   // ============================================================== correct, but different
   arm64(
     {
@@ -720,6 +775,17 @@ export const CATALOGUE: readonly MutantEntry[] = [
       claims: { unwindsAcrossIrq: false, identifiesReliableExceptionUnwind: false },
     },
     { rejectKernelRegs: true },
+  ),
+  s390x(
+    {
+      id: 's390x-bc-no-trampoline-recovery',
+      arch: 's390x',
+      base: 's390x-bc',
+      kind: 'correct',
+      description: 'does not recover rewritten return addresses: return_to_handler or arch_rethook_trampoline in a return slot makes the walk unreliable, and its claims say so',
+      claims: { recoversFgraphReturns: false, recoversKretprobeReturns: false },
+    },
+    { rejectTrampolines: true },
   ),
   wrap(
     {
