@@ -260,6 +260,29 @@ Feature: Unwinding across interrupts and exceptions
       When a reliable stacktrace is requested from the interrupt handler
       Then every walk is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
 
+    @id:s390x-async-stack-walk-rejected @sweep @arch:s390x
+    Example: walks from the IRQ handler begin on the async stack, which a reliable walk refuses
+      do_ext_irq runs the handler on this CPU's async stack (call_on_stack): the first frame is not on
+      the task stack, whatever instruction the IRQ interrupted.
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken at every instruction boundary of work_b
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
+
+    @id:s390x-zero-back-chain-kernel-pt-regs-rejected @arch:s390x
+    Example: a preempted task's back chain ends at the IRQ's frame, whose zero back chain leads to kernel-mode pt_regs
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken in the body of work_b
+      When a reliable stacktrace is requested for the task
+      Then the trace is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
+
+    @id:s390x-mcck-stack-walk-rejected @arch:s390x
+    Example: a walk from the machine-check handler begins on the mcck stack
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an NMI is taken in the body of work_b
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the trace is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
+
   @req:irq-and-nmi-judged-separately @may
   Rule: Unwinding across IRQs may be reliable while unwinding across NMIs is not
 
