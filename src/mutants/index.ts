@@ -687,6 +687,17 @@ export const CATALOGUE: readonly MutantEntry[] = [
     },
     { acrossRegs: 'skip-bogus' },
   ),
+  s390x(
+    {
+      id: 's390x-bc-return-to-handler-kept',
+      arch: 's390x',
+      base: 's390x-bc',
+      kind: 'faulty',
+      description: 'upstream as it is today: arch_stack_walk_reliable() refuses an unrecovered arch_rethook_trampoline but not an unrecovered return_to_handler, which it reports as a frame when the ret_stack is missing, empty or mis-keyed (the reference profile refuses both)',
+      requirement: 'corruption-detected-nonzero',
+    },
+    { keepReturnToHandler: true },
+  ),
 
   // ============================================================== correct, but different
   arm64(
