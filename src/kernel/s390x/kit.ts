@@ -4,6 +4,7 @@
  */
 import { rethookName } from '../tracing';
 import { walkContext } from '../context';
+import { sceneSlug } from '../slug';
 import { exceptionAtEachStep, MomentPastException } from '../../scene/sweep';
 import { analyseS390x, type S390xAnalysis } from '../../analyser/s390x';
 import { S390X_ABI as A, userMode } from '../../isa/s390x/abi';
@@ -150,16 +151,7 @@ function nmiDuringException(m: S390xMachine, exc: string, k: number, desc: strin
   return { m, state: 'running', moment: `${desc}, machine check before ${nmiAt} (instruction ${k} of its handling), walk from the machine check handler`, slug: `${exc}+nmi@${k}/${where}` };
 }
 
-function slugOf(spec: SceneSpec, base: string): string {
-  const ins = spec.instrument;
-  const parts = [`s390x/${spec.workload}/${base}`];
-  if (ins?.fgraph?.length) parts.push(`fgraph=${ins.fgraph.join('+')}`);
-  if (ins?.ftraceRegs?.length) parts.push(`ftrace=${ins.ftraceRegs.join('+')}`);
-  if (ins?.kretprobe?.length) parts.push(`kretprobe=${ins.kretprobe.join('+')}`);
-  if (spec.corrupt) parts.push(`corrupt=${spec.corrupt}`);
-  if (spec.corruptDepth && spec.corruptDepth > 1) parts.push(`depth=${spec.corruptDepth}`);
-  return parts.join('/');
-}
+const slugOf = (spec: SceneSpec, base: string): string => sceneSlug('s390x', spec, base);
 
 export function buildScene(spec: SceneSpec): Scene {
   const { img, analysis } = imageFor(spec.workload, spec.instrument);
@@ -191,8 +183,8 @@ export function buildScene(spec: SceneSpec): Scene {
     } else if (spec.corrupt === 'frame-pointer-to-stale-final') {
       // A copy of the task's top frame (zero back chain) and its pt_regs in regscopy_fn's locals, and a back chain pointing at it.
       const sym = m.syms.get('regscopy_fn');
-      const caller = frameReturningInto(m.mem, regs.r15!, (ra) => ra >= sym.start && ra < sym.end);
-      const own = caller;
+      // regscopy_fn's own frame: the one whose r14 slot (filled by its callee) returns into it; its locals lie above the save area.
+      const own = frameReturningInto(m.mem, regs.r15!, (ra) => ra >= sym.start && ra < sym.end);
       const at = own + A.STACK_FRAME_OVERHEAD;
       const top = initSp(MAP.task);
       const sp = frameAtDepth(m.mem, regs.r15!, spec.corruptDepth);
