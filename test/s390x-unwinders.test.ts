@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { judge, type Outcome } from '../src/oracle/oracle';
+import { S390X_ABI as A } from '../src/isa/s390x/abi';
 import { kitFor } from '../src/scene/index';
 import type { SceneSpec } from '../src/scene/types';
 import { loadSnapshot } from '../src/snapshot/io';
@@ -100,6 +101,25 @@ describe('s390x-bc: return trampolines, keyed by the frame\'s sp', () => {
     const s = blocked('syscall-sleep', { instrument: { fgraph: ['do_nanosleep'] }, corrupt: 'fgraph-ret-stack-wrong-key' });
     assert.equal(walk(s).outcome, 'correctly-unreliable');
     assert.ok(walk(s, { keepReturnToHandler: true }).fns.includes('return_to_handler'));
+  });
+});
+
+describe('s390x-bc: other stacks of the CPU', () => {
+  test('from a kprobe handler the walk starts on the task stack; a back chain into the nodat or restart stack is refused there', () => {
+    const spec: SceneSpec = { workload: 'work-chain', moment: { kind: 'exception', exception: 'brk', at: { fn: 'work_b', index: 4 }, walk: 'in-handler' } };
+    const scene = kit.buildScene(spec);
+    for (const region of ['nodat-stack-cpu0', 'restart-stack-cpu0']) {
+      const snap = loadSnapshot(scene.snapshot, scene.snapshot.id);
+      const sp = snap.regs['r15']!;
+      assert.equal(snap.mem.find(sp, 8)?.kind, 'task-stack');
+      const r = snap.mem.region(region);
+      const fake = r.base + r.size - 2 * A.STACK_FRAME_OVERHEAD;
+      snap.mem.write64(fake + A.SF_R14, snap.syms.byName('work_a')!.start + 8);
+      snap.mem.write64(sp + A.SF_BACKCHAIN, fake);
+      const rec = walkInProcess({ name: 's390x-bc', walk: (input) => walkS390x(input) }, snap);
+      assert.notEqual(rec.result?.rc, 0);
+      assert.match(rec.result?.reason ?? '', new RegExp(region));
+    }
   });
 });
 
