@@ -69,11 +69,13 @@ describe('s390x-bc: exceptions are never crossed', () => {
     assert.deepEqual(r.fns, ['__schedule', 'preempt_schedule_irq', 'do_ext_irq', 'ext_int_handler']);
   });
 
-  test('crossing pt_regs the way the non-reliable walk does loses a frameless leaf\'s caller', () => {
-    // In work_c (a leaf), the r14 slot of work_b's frame was never written: skipped as bogus, work_b is lost.
-    const r = walk(irq('work_c', 1), { acrossRegs: 'skip-bogus' });
-    assert.equal(r.outcome, 'unsafe');
-    assert.ok(!r.fns.includes('work_b') && r.truth.includes('work_b'));
+  test('crossing pt_regs: the r14 slot after them is stale or bogus, and unchecked it reports a frame twice', () => {
+    // After work_a returned, sys_work's r14 slot still holds the return into sys_work: psw.addr's frame again.
+    const at = kit.instructions('work-chain', undefined, 'sys_work').findIndex((t) => t === 'brasl %r14,work_a') + 2;
+    const r = walk({ workload: 'work-chain', moment: { kind: 'exception', exception: 'irq', at: { fn: 'sys_work', index: at }, walk: 'in-handler' } }, { acrossRegs: 'no-duplicate-check' });
+    assert.equal(r.fns.filter((f) => f === 'sys_work').length, 2);
+    assert.notEqual(r.outcome, 'sound-reliable');
+    assert.equal(walk(irq('work_c', 1), { acrossRegs: 'unfiltered' }).outcome, 'correctly-unreliable', 'a zero r14 slot is not kernel text');
   });
 });
 

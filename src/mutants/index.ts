@@ -669,11 +669,11 @@ export const CATALOGUE: readonly MutantEntry[] = [
       arch: 's390x',
       base: 's390x-bc',
       kind: 'faulty',
-      description: 'walks across pt_regs: reports regs->psw.addr, then the interrupted frame\'s r14 slot whenever it is kernel text, even when it equals psw.addr (the same frame twice) or is a stale return address into the interrupted function',
+      description: 'walks across pt_regs: regs->psw.addr, then the interrupted frame\'s r14 slot whenever it is kernel text, without checking whether (recovered) it gives the entry psw.addr just gave: the same frame twice',
       requirement: 'lr-duplicates-and-inversions-unreliable',
-      commit: '708b13763920 (s390/unwind): the r14 reported after pt_regs duplicated the entry psw.addr had just given',
+      commit: '708b13763920 ("s390/unwind: avoid duplicated unwinding entries for kretprobes"): the r14 after pt_regs is compared with psw.addr once recovered, and skipped when equal',
     },
-    { acrossRegs: 'duplicates' },
+    { acrossRegs: 'no-duplicate-check' },
   ),
   s390x(
     {
@@ -681,11 +681,11 @@ export const CATALOGUE: readonly MutantEntry[] = [
       arch: 's390x',
       base: 's390x-bc',
       kind: 'faulty',
-      description: 'walks across pt_regs and off the task stack as today\'s non-reliable unwind_next_frame() does: psw.addr, then the interrupted frame\'s r14 slot unless bogus, and success at user-mode pt_regs at the bottom of the IRQ stack; in a frameless leaf the slot is stale, skipped, and the leaf\'s caller is lost',
+      description: 'walks across pt_regs and off the task stack: psw.addr, then the interrupted frame\'s r14 slot unconditionally (random stack contents or a stale return address when the function had allocated its frame), and success at user-mode pt_regs at the bottom of the IRQ stack',
       requirement: 'reject-exceptions-when-unidentifiable',
-      commit: 'bf018ee64489 ("s390/unwind: stop gracefully at user mode pt_regs in irq stack"): a stop that is right for a best-effort walk, taken as the end of a reliable one',
+      commit: 'bf018ee64489 ("s390/unwind: filter out unreliable bogus %r14"): before it the unwinder returned %r14 from the first frame pointed to by pt_regs\' r15 unconditionally',
     },
-    { acrossRegs: 'skip-bogus' },
+    { acrossRegs: 'unfiltered' },
   ),
   s390x(
     {

@@ -29,13 +29,15 @@ export interface S390xKnobs {
   /** Like the code before d81675b60d09: rethook returns are not recovered, arch_rethook_trampoline is reported in its caller's place. */
   noRethookRecovery?: boolean;
   /**
-   * Walks across pt_regs and off the task stack as unwind_next_frame() does for the non-reliable walk:
-   * regs->psw.addr, then the r14 slot of the frame at regs->gprs[15]. 'skip-bogus' (today's code, with
-   * bf018ee64489's end at user-mode pt_regs on the IRQ stack): the slot is skipped when it is not text
-   * or equals psw.addr; in a frameless leaf it is stale and the leaf's caller is lost. 'duplicates':
-   * skipped only when not text, so a slot equal to psw.addr reports the same frame twice.
+   * Walks across pt_regs and off the task stack as the non-reliable walk does: regs->psw.addr, then the
+   * r14 slot of the frame at regs->gprs[15], which the interrupted function's callees wrote (a leaf's
+   * caller is not there). 'unfiltered': the slot is reported whatever it holds, as before bf018ee64489
+   * filtered out a bogus %r14, and user-mode pt_regs anywhere (the IRQ-stack clause of
+   * is_final_pt_regs()) end the walk well. 'no-duplicate-check': a slot that is kernel text is reported
+   * even when it gives the entry psw.addr just gave, the check 708b13763920 added (for kretprobes, after
+   * recovery): the same frame twice.
    */
-  acrossRegs?: 'skip-bogus' | 'duplicates';
+  acrossRegs?: 'unfiltered' | 'no-duplicate-check';
   /** Conservative: a return trampoline in a return slot fails the walk (no recovery attempted). */
   rejectTrampolines?: boolean;
   /** Upstream as it is: an unrecovered return_to_handler (corrupt ret_stack) is reported as a frame. */
@@ -149,7 +151,7 @@ function nextFrame(s: State): Next {
     // The frame the pt_regs interrupted: its r14 slot, unreliable; skipped when bogus or a duplicate of psw.addr.
     sp = s.sp;
     ip = s.mem.read64(sp + a.SF_R14);
-    const skip = !kernelTextAddress(s.snap, ip) || (s.k.acrossRegs !== 'duplicates' && s.ip === recoverRetAddr(s, ip));
+    const skip = s.k.acrossRegs === 'unfiltered' ? false : !kernelTextAddress(s.snap, ip) || (s.k.acrossRegs !== 'no-duplicate-check' && s.ip === recoverRetAddr(s, ip));
     s.regs = 0;
     if (skip) return nextFrame(s);
   } else {
@@ -162,7 +164,7 @@ function nextFrame(s: State): Next {
       // No back chain: pt_regs follow the frame.
       const r = s.sp + a.STACK_FRAME_OVERHEAD;
       if (!onStack(s.info, r, a.PT_REGS_SIZE)) return fail(s, `unwind_next_frame: zero back chain at ${h(s.sp)}, and no room for pt_regs above it on its stack`);
-      if (isFinalPtRegs(s, r) || (s.k.acrossRegs === 'skip-bogus' && userRegs(s, r))) return stop(s);
+      if (isFinalPtRegs(s, r) || (s.k.acrossRegs === 'unfiltered' && userRegs(s, r))) return stop(s);
       regs = r;
       ip = s.mem.read64(r + a.PT_PSW_ADDR);
       sp = s.mem.read64(r + a.PT_R15);
