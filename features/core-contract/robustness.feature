@@ -147,6 +147,34 @@ Feature: Robustness to corrupt unwind state
       When a reliable stacktrace is requested for the task
       Then the trace is complete or reported unreliable
 
+    @id:s390x-back-chain-down-robust @arch:s390x
+    Example: a back chain pointing down the stack, at a plausible copy of the caller's frame
+      Given a task blocked in schedule() below a system call
+      And a saved frame pointer that points down the stack
+      When a reliable stacktrace is requested for the task
+      Then the trace is reported unreliable
+      And the walk does not access memory in an unsafe way
+      And the walk ends in bounded steps
+
+    @id:s390x-back-chain-other-stack-robust @arch:s390x
+    Example: a back chain into another task's stack, at a real frame of that task
+      Given a task blocked in schedule() below a system call
+      And a saved frame pointer into another task's stack
+      When a reliable stacktrace is requested for the task
+      Then the trace is reported unreliable
+      And the walk does not access memory in an unsafe way
+      And the walk ends in bounded steps
+
+    @id:s390x-preempted-back-chain-down-robust @arch:s390x
+    Example: a preempted task (its IRQ's frames left on the async stack) whose innermost back chain points down the stack
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken in the body of work_b
+      And a saved frame pointer that points down the stack
+      When a reliable stacktrace is requested for the task
+      Then the trace is reported unreliable
+      And the walk does not access memory in an unsafe way
+      And the walk ends in bounded steps
+
   @req:corruption-detected-nonzero @should
   Rule: Corrupt unwind state is detected and reported with a non-zero return code
 

@@ -103,7 +103,7 @@ Feature: Unwinding across interrupts and exceptions
       When a reliable stacktrace is requested from the interrupt handler
       Then every walk is complete or reported unreliable
 
-    @id:irq-sweep-return-address-in-gpr @sweep @arch:arm64 @arch:riscv64 @arch:loongarch64
+    @id:irq-sweep-return-address-in-gpr @sweep @arch:arm64 @arch:riscv64 @arch:loongarch64 @arch:s390x
     Example: an IRQ at every instruction boundary of a leaf whose return address is held in a general purpose register
       Given a task running a leaf function that keeps its return address in a general purpose register
       And an IRQ is taken at every instruction boundary of lrgpr_leaf
@@ -111,7 +111,7 @@ Feature: Unwinding across interrupts and exceptions
       Then every walk is complete or reported unreliable
       And the reliable share is recorded
 
-    @id:irq-sweep-return-address-in-gpr-preempted @sweep @arch:arm64 @arch:riscv64 @arch:loongarch64
+    @id:irq-sweep-return-address-in-gpr-preempted @sweep @arch:arm64 @arch:riscv64 @arch:loongarch64 @arch:s390x
     Example: an IRQ at every instruction boundary of that leaf preempts the task, which then blocks
       Given a task running a leaf function that keeps its return address in a general purpose register
       And an IRQ is taken at every instruction boundary of lrgpr_leaf
@@ -231,7 +231,7 @@ Feature: Unwinding across interrupts and exceptions
       When a reliable stacktrace is requested from the interrupt handler
       Then every walk is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
 
-    @id:irq-return-address-in-gpr-rejected @sweep @arch:arm64 @arch:riscv64 @arch:loongarch64
+    @id:irq-return-address-in-gpr-rejected @sweep @arch:arm64 @arch:riscv64 @arch:loongarch64 @arch:s390x
     Example: an IRQ while the return address is in a general purpose register and the LR is stale
       Given a task running a leaf function that keeps its return address in a general purpose register
       And an IRQ is taken at every instruction boundary of lrgpr_leaf
@@ -259,6 +259,29 @@ Feature: Unwinding across interrupts and exceptions
       And an NMI is taken at every instruction boundary of that IRQ's entry, handler and exit
       When a reliable stacktrace is requested from the interrupt handler
       Then every walk is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
+
+    @id:s390x-async-stack-walk-rejected @sweep @arch:s390x
+    Example: walks from the IRQ handler begin on the async stack, which a reliable walk refuses
+      do_ext_irq runs the handler on this CPU's async stack (call_on_stack): the first frame is not on
+      the task stack, whatever instruction the IRQ interrupted.
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken at every instruction boundary of work_b
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
+
+    @id:s390x-zero-back-chain-kernel-pt-regs-rejected @arch:s390x
+    Example: a preempted task's back chain ends at the IRQ's frame, whose zero back chain leads to kernel-mode pt_regs
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken in the body of work_b
+      When a reliable stacktrace is requested for the task
+      Then the trace is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
+
+    @id:s390x-mcck-stack-walk-rejected @arch:s390x
+    Example: a walk from the machine-check handler begins on the mcck stack
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an NMI is taken in the body of work_b
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the trace is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
 
   @req:irq-and-nmi-judged-separately @may
   Rule: Unwinding across IRQs may be reliable while unwinding across NMIs is not

@@ -121,6 +121,52 @@ Feature: Link register unreliability
       When a reliable stacktrace is requested from the interrupt handler
       Then every walk is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
 
+    @id:s390x-function-example-sweep-rejected @sweep @arch:s390x
+    Example: an IRQ at every instruction boundary of the s390x form of the spec's function
+      brasl leaves the return address in %r14; the prologue saves it in the caller's frame (stmg) before
+      the new frame and its back chain exist, so what holds it depends on where the IRQ hits.
+      Given a task running this arch's form of the spec's "function:" example:
+        """
+        function:
+          stmg %r6,%r15,72(%r15)
+          lgr %r1,%r15
+          aghi %r15,-160
+          stg %r1,152(%r15)
+          brasl %r14,other_function
+          lmg %r6,%r15,232(%r15)
+          br %r14
+        """
+      And an IRQ is taken at every instruction boundary of function
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
+
+    @id:s390x-caller-example-sweep-rejected @sweep @arch:s390x
+    Example: an IRQ at every instruction boundary of the s390x form of the spec's caller
+      Given a task running this arch's form of the spec's "caller:" example:
+        """
+        caller:
+          stmg %r6,%r15,72(%r15)
+          lgr %r1,%r15
+          aghi %r15,-160
+          stg %r1,152(%r15)
+          larl %r14,callee
+          basr %r14,%r14
+          lmg %r6,%r15,232(%r15)
+          br %r14
+        """
+      And an IRQ is taken at every instruction boundary of caller
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
+
+    @id:s390x-leaf-r14-after-pt-regs-rejected @sweep @arch:s390x
+    Example: an IRQ at every instruction boundary of a frameless s390x leaf: after pt_regs, the r14 slot is stale
+      work_c keeps its return address in %r14 and saves nothing, so the r14 slot of the frame that pt_regs'
+      r15 points at (work_b's) holds no return address of work_c's: a walk that skips it as bogus loses work_b.
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken at every instruction boundary of work_c
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
+
   @req:lr-duplicates-and-inversions-unreliable @should
   Rule: Traces that would duplicate or invert entries because of the link register are treated as unreliable
 
@@ -340,6 +386,49 @@ Feature: Link register unreliability
           ret
         """
       And an IRQ is taken at every instruction boundary of the task's kernel path
+      When a reliable stacktrace is requested from the interrupt handler
+      Then no walk has a duplicated, inverted or spurious entry unless reported unreliable
+      And the reliable share is recorded
+
+    @id:s390x-function-r14-duplicate-after-call-returns @arch:s390x
+    Example: after other_function returns, %r14 still points into function
+      Given a task running this arch's form of the spec's "function:" example:
+        """
+        function:
+          stmg %r6,%r15,72(%r15)
+          lgr %r1,%r15
+          aghi %r15,-160
+          stg %r1,152(%r15)
+          brasl %r14,other_function
+          lmg %r6,%r15,232(%r15)
+          br %r14
+        """
+      And an IRQ is taken before "lmg %r6,%r15,232(%r15)" in function
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the trace has no duplicated, inverted or spurious entry, or is reported unreliable
+
+    @id:s390x-caller-inverted-after-larl @arch:s390x
+    Example: after larl %r14,callee, callee would appear to be the parent of caller
+      Given a task running this arch's form of the spec's "caller:" example:
+        """
+        caller:
+          stmg %r6,%r15,72(%r15)
+          lgr %r1,%r15
+          aghi %r15,-160
+          stg %r1,152(%r15)
+          larl %r14,callee
+          basr %r14,%r14
+          lmg %r6,%r15,232(%r15)
+          br %r14
+        """
+      And an IRQ is taken before "basr %r14,%r14" in caller
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the trace has no duplicated, inverted or spurious entry, or is reported unreliable
+
+    @id:s390x-r14-slot-duplicates-psw-sweep @sweep @arch:s390x
+    Example: an IRQ at every instruction boundary of sys_work: after work_a returns, the r14 slot work_a filled equals the interrupted address
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken at every instruction boundary of sys_work
       When a reliable stacktrace is requested from the interrupt handler
       Then no walk has a duplicated, inverted or spurious entry unless reported unreliable
       And the reliable share is recorded

@@ -189,3 +189,44 @@ Feature: Obscuring of return addresses
       When a reliable stacktrace is requested for the task
       Then every walk is complete or reported unreliable
       And the reliable share is recorded
+
+    @id:ftrace-callsite-s390x-trampoline-sweep @sweep @arch:s390x
+    Example: an IRQ at every instruction of the s390x ftrace trampoline, entered with %r0 holding the return address into the traced function
+      Given work_b is patched with this arch's ftrace call site:
+        """
+        brasl %r0,ftrace_caller
+        """
+      And the spec says:
+        """
+        Some trampolines do not rewrite the return address in order to intercept
+        returns, but do transiently clobber the return address or other unwind state.
+        """
+      And a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken at every instruction boundary of the ftrace trampoline
+      When a reliable stacktrace is requested from the interrupt handler
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+    @id:ftrace-callsite-s390x-at-brasl @arch:s390x
+    Example: an IRQ at the s390x ftrace call site, before the traced function's prologue
+      Given work_b is patched with this arch's ftrace call site:
+        """
+        brasl %r0,ftrace_caller
+        """
+      And a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken before "brasl %r0,ftrace_caller" in work_b
+      When a reliable stacktrace is requested from the interrupt handler
+      Then the trace is complete or reported unreliable
+
+    @id:ftrace-callsite-s390x-graph-traced-sweep @sweep @arch:s390x
+    Example: an IRQ at every instruction of a graph-traced function entered through the s390x call site, the task preempted
+      Given work_b is patched with this arch's ftrace call site:
+        """
+        brasl %r0,ftrace_caller
+        """
+      And a task in a system call running work_a, which calls work_b, which calls work_c
+      And function-graph tracing of work_b
+      And an IRQ is taken at every instruction boundary of the task's kernel path
+      When a reliable stacktrace is requested for the task
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded

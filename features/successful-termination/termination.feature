@@ -34,6 +34,23 @@ Feature: Identifying successful termination
       When a reliable stacktrace is requested for the task
       Then the trace is reported unreliable
 
+    @id:s390x-zero-back-chain-final-pt-regs @arch:s390x
+    Example: the back chain ends in a zero above task_pt_regs(task), the task's final pt_regs
+      system_call saves the user registers at the top of the task's stack and zeroes the back chain of
+      the frame below them: is_final_pt_regs() is the only zero back chain a reliable walk may end at.
+      Given a task blocked in schedule() below a system call
+      When a reliable stacktrace is requested for the task
+      Then every function the task may return to appears in the trace
+      And a reliable trace ends in the kernel entry code
+
+    @id:s390x-stale-final-pt-regs-deeper-not-termination @arch:s390x
+    Example: a back chain two frames up points at a stale copy of the top frame and its pt_regs
+      Given a task blocked in schedule() below a function that keeps a copy of its user-mode pt_regs
+      And a saved frame pointer that points at that stale copy of the final frame record
+      And the corruption is in frame record 2 counted from the innermost
+      When a reliable stacktrace is requested for the task
+      Then the trace is reported unreliable
+
     @id:stale-user-regs-through-entry-return-not-termination @arch:x86_64
     Example: user-mode pt_regs met through a return address into the entry code, mid-stack, are not the end of the walk
       Given a task blocked in schedule() below a function that keeps a copy of its user-mode pt_regs
@@ -120,7 +137,7 @@ Feature: Identifying successful termination
       Then every walk is complete or reported unreliable
       And the reliable share is recorded
 
-    @id:early-stop-in-efi-not-reliable @sweep
+    @id:early-stop-in-efi-not-reliable @sweep @arch:arm64 @arch:x86_64 @arch:riscv64 @arch:loongarch64
     Example: walks interrupted inside an EFI runtime service do not stop early with success
       Given a task running an EFI runtime service
       And an IRQ is taken at every instruction boundary of the EFI runtime service

@@ -15,7 +15,7 @@ Feature: Identifying unwindable code
       Then every walk is complete or reported unreliable
       And the reliable share is recorded
 
-    @id:efi-runtime-service-rejected @sweep
+    @id:efi-runtime-service-rejected @sweep @arch:arm64 @arch:x86_64 @arch:riscv64 @arch:loongarch64
     Example: unwinding from foreign code is rejected
       Given a task running an EFI runtime service
       And an IRQ is taken at every instruction boundary of the EFI runtime service
@@ -113,7 +113,7 @@ Feature: Identifying unwindable code
   @req:foreign-code-handled @should
   Rule: Foreign code (EFI runtime services) is rejected
 
-    @id:irq-in-efi-runtime-service-rejected @sweep
+    @id:irq-in-efi-runtime-service-rejected @sweep @arch:arm64 @arch:x86_64 @arch:riscv64 @arch:loongarch64
     Example: every walk interrupted in an EFI runtime service is rejected
       Given a task running an EFI runtime service
       And an IRQ is taken at every instruction boundary of efi_get_time

@@ -15,6 +15,7 @@ import { walkOrcMutant, type OrcKnobs } from './x86_64-walker';
 import { recoverReturn, walkLoongarchOrc, type LoongSeams } from '../unwinders/loongarch64-orc';
 import { kretprobeTrampoline } from '../unwinders/common';
 import { walkRiscv64, type Riscv64Knobs } from '../unwinders/riscv64-fp';
+import { walkS390x, type S390xKnobs } from '../unwinders/s390x-bc';
 import { EINVAL, baseUnwinder, everythingIsTextView, noNonStandardView, onResult, onView, retStackUncheckedView, trampolinesUnknownView } from './wrappers';
 
 export type { MutantEntry } from './types';
@@ -38,11 +39,15 @@ function riscv64(def: Def, knobs: Riscv64Knobs): MutantEntry {
   return { ...def, create: (profile) => ({ name: named(profile, def.base), walk: (input) => walkRiscv64(input, knobs) }) };
 }
 
+function s390x(def: Def, knobs: S390xKnobs): MutantEntry {
+  return { ...def, create: (profile) => ({ name: named(profile, def.base), walk: (input) => walkS390x(input, knobs) }) };
+}
+
 function orc(def: Def, knobs: OrcKnobs): MutantEntry {
   return { ...def, create: (profile) => ({ name: named(profile, def.base), walk: (input) => walkOrcMutant(input, knobs) }) };
 }
 
-const KIND: Record<BaseProfile, string> = { 'arm64-fp': 'frame-pointer', 'arm64-meta': 'metadata', 'x86_64-fp': 'frame-pointer', 'x86_64-orc': 'orc', 'riscv64-fp': 'frame-pointer', 'loongarch64-orc': 'orc' };
+const KIND: Record<BaseProfile, string> = { 'arm64-fp': 'frame-pointer', 'arm64-meta': 'metadata', 'x86_64-fp': 'frame-pointer', 'x86_64-orc': 'orc', 'riscv64-fp': 'frame-pointer', 'loongarch64-orc': 'orc', 's390x-bc': 'back-chain' };
 
 /** A loongarch64 ORC reference walk with some of its seams changed (src/unwinders/loongarch64-orc.ts). */
 function loong(def: Def, seams: LoongSeams): MutantEntry {
@@ -633,6 +638,67 @@ export const CATALOGUE: readonly MutantEntry[] = [
     { noStackBounds: true },
   ),
 
+  // ============================================================== s390x, faulty
+  s390x(
+    {
+      id: 's390x-bc-fgraph-null-key',
+      arch: 's390x',
+      base: 's390x-bc',
+      kind: 'faulty',
+      description: 'looks return_to_handler up in the ret_stack with a NULL key instead of the frame\'s sp: no entry matches, ftrace_graph_ret_addr() hands return_to_handler back, and it is reported in place of the traced function\'s caller',
+      requirement: 'fgraph-original-return-reported',
+      commit: 'ded466e18066 ("s390/unwind: fix fgraph return address recovery"): unwind_recover_ret_addr() passed NULL, not (void *)state->sp, to ftrace_graph_ret_addr()',
+    },
+    { fgraphNullKey: true },
+  ),
+  s390x(
+    {
+      id: 's390x-bc-kretprobe-unrecovered',
+      arch: 's390x',
+      base: 's390x-bc',
+      kind: 'faulty',
+      description: 'does not recover rethook returns: arch_rethook_trampoline is reported in place of the kretprobed function\'s caller',
+      requirement: 'kretprobe-original-return-reported',
+      commit: 'd81675b60d09 ("s390/unwind: recover kretprobe modified return address in stacktrace"): before it the trampoline address stayed in the trace',
+    },
+    { noRethookRecovery: true },
+  ),
+  s390x(
+    {
+      id: 's390x-bc-regs-r14-duplicates',
+      arch: 's390x',
+      base: 's390x-bc',
+      kind: 'faulty',
+      description: 'walks across pt_regs: regs->psw.addr, then the interrupted frame\'s r14 slot whenever it is kernel text, without checking whether (recovered) it gives the entry psw.addr just gave: the same frame twice',
+      requirement: 'lr-duplicates-and-inversions-unreliable',
+      commit: '708b13763920 ("s390/unwind: avoid duplicated unwinding entries for kretprobes"): the r14 after pt_regs is compared with psw.addr once recovered, and skipped when equal',
+    },
+    { acrossRegs: 'no-duplicate-check' },
+  ),
+  s390x(
+    {
+      id: 's390x-bc-regs-crossed',
+      arch: 's390x',
+      base: 's390x-bc',
+      kind: 'faulty',
+      description: 'walks across pt_regs and off the task stack: psw.addr, then the interrupted frame\'s r14 slot unconditionally (random stack contents or a stale return address when the function had allocated its frame), and success at user-mode pt_regs at the bottom of the IRQ stack',
+      requirement: 'reject-exceptions-when-unidentifiable',
+      commit: 'bf018ee64489 ("s390/unwind: filter out unreliable bogus %r14"): before it the unwinder returned %r14 from the first frame pointed to by pt_regs\' r15 unconditionally',
+    },
+    { acrossRegs: 'unfiltered' },
+  ),
+  s390x(
+    {
+      id: 's390x-bc-return-to-handler-kept',
+      arch: 's390x',
+      base: 's390x-bc',
+      kind: 'faulty',
+      description: 'upstream as it is today: arch_stack_walk_reliable() refuses an unrecovered arch_rethook_trampoline but not an unrecovered return_to_handler, which it reports as a frame when the ret_stack is missing, empty or mis-keyed (the reference profile refuses both)',
+      requirement: 'corruption-detected-nonzero',
+    },
+    { keepReturnToHandler: true },
+  ),
+
   // ============================================================== correct, but different
   arm64(
     {
@@ -720,6 +786,17 @@ export const CATALOGUE: readonly MutantEntry[] = [
       claims: { unwindsAcrossIrq: false, identifiesReliableExceptionUnwind: false },
     },
     { rejectKernelRegs: true },
+  ),
+  s390x(
+    {
+      id: 's390x-bc-no-trampoline-recovery',
+      arch: 's390x',
+      base: 's390x-bc',
+      kind: 'correct',
+      description: 'does not recover rewritten return addresses: return_to_handler or arch_rethook_trampoline in a return slot makes the walk unreliable, and its claims say so',
+      claims: { recoversFgraphReturns: false, recoversKretprobeReturns: false },
+    },
+    { rejectTrampolines: true },
   ),
   wrap(
     {

@@ -18,6 +18,8 @@ const factories: Record<string, () => Factory> = {
   'always-unreliable:riscv64': () => require('./always-unreliable').create,
   'orc:loongarch64': () => require('./loongarch64-orc').create,
   'always-unreliable:loongarch64': () => require('./always-unreliable').create,
+  'back-chain:s390x': () => require('./s390x-bc').create,
+  'always-unreliable:s390x': () => require('./always-unreliable').create,
 };
 
 /**

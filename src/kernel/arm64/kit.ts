@@ -3,6 +3,7 @@
  * applying instrumentation and corruption, and packaging snapshot + ground truth + findings.
  */
 import { walkContext } from '../context';
+import { sceneSlug } from '../slug';
 import { exceptionAtEachStep, MomentPastException } from '../../scene/sweep';
 import { analyseArm64, type Arm64Analysis } from '../../analyser/arm64';
 import { ARM64_ABI } from '../../isa/arm64/abi';
@@ -165,16 +166,7 @@ function nmiDuringException(m: Arm64Machine, exc: string, k: number, desc: strin
   return { m, state: 'running', moment: `${desc}, NMI before ${nmiAt} (instruction ${k} of its handling), walk from the NMI handler`, slug: `${exc}+nmi@${k}/${where}` };
 }
 
-function slugOf(spec: SceneSpec, base: string): string {
-  const ins = spec.instrument;
-  const parts = [`arm64/${spec.workload}/${base}`];
-  if (ins?.fgraph?.length) parts.push(`fgraph=${ins.fgraph.join('+')}`);
-  if (ins?.ftraceRegs?.length) parts.push(`ftrace=${ins.ftraceRegs.join('+')}`);
-  if (ins?.kretprobe?.length) parts.push(`kretprobe=${ins.kretprobe.join('+')}`);
-  if (spec.corrupt) parts.push(`corrupt=${spec.corrupt}`);
-  if (spec.corruptDepth && spec.corruptDepth > 1) parts.push(`depth=${spec.corruptDepth}`);
-  return parts.join('/');
-}
+const slugOf = (spec: SceneSpec, base: string): string => sceneSlug('arm64', spec, base);
 
 export function buildScene(spec: SceneSpec): Scene {
   const { img, analysis } = imageFor(spec.workload, spec.instrument);

@@ -8,6 +8,7 @@
  */
 import { rethookName } from '../tracing';
 import { walkContext } from '../context';
+import { sceneSlug } from '../slug';
 import { exceptionAtEachStep } from '../../scene/sweep';
 import { analyseLoongarch64, type Loongarch64Analysis } from '../../analyser/loongarch64';
 import { LOONGARCH64_ABI as A } from '../../isa/loongarch64/abi';
@@ -128,16 +129,7 @@ function reach(spec: SceneSpec, img: Image): Reached {
   return { m, state: 'blocked', moment: `${desc}, ${mo.exception === 'page-fault' ? 'the task sleeps in the fault handler' : 'task preempted on IRQ return and blocked'}`, slug: `${mo.exception}-preempt/${slugAt}`, excRegs };
 }
 
-function slugOf(spec: SceneSpec, base: string): string {
-  const ins = spec.instrument;
-  const parts = [`loongarch64/${spec.workload}/${base}`];
-  if (ins?.fgraph?.length) parts.push(`fgraph=${ins.fgraph.join('+')}`);
-  if (ins?.ftraceRegs?.length) parts.push(`ftrace=${ins.ftraceRegs.join('+')}`);
-  if (ins?.kretprobe?.length) parts.push(`kretprobe=${ins.kretprobe.join('+')}`);
-  if (spec.corrupt) parts.push(`corrupt=${spec.corrupt}`);
-  if (spec.corruptDepth && spec.corruptDepth > 1) parts.push(`depth=${spec.corruptDepth}`);
-  return parts.join('/');
-}
+const slugOf = (spec: SceneSpec, base: string): string => sceneSlug('loongarch64', spec, base);
 
 /** Frames resuming in a vector copy are the handler's code at the same offset (see the file comment). */
 function nameVectorCode(m: Loongarch64Machine, truth: GroundTruth): GroundTruth {

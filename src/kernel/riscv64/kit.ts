@@ -4,6 +4,7 @@
  */
 import { rethookName } from '../tracing';
 import { walkContext } from '../context';
+import { sceneSlug } from '../slug';
 import { exceptionAtEachStep, MomentPastException } from '../../scene/sweep';
 import { analyseRiscv64, type Riscv64Analysis } from '../../analyser/riscv64';
 import { RISCV64_ABI as A } from '../../isa/riscv64/abi';
@@ -152,16 +153,7 @@ function nmiDuringException(m: Riscv64Machine, exc: string, k: number, desc: str
   return { m, state: 'running', moment: `${desc}, NMI before ${nmiAt} (instruction ${k} of its handling), walk from the NMI handler`, slug: `${exc}+nmi@${k}/${where}` };
 }
 
-function slugOf(spec: SceneSpec, base: string): string {
-  const ins = spec.instrument;
-  const parts = [`riscv64/${spec.workload}/${base}`];
-  if (ins?.fgraph?.length) parts.push(`fgraph=${ins.fgraph.join('+')}`);
-  if (ins?.ftraceRegs?.length) parts.push(`ftrace=${ins.ftraceRegs.join('+')}`);
-  if (ins?.kretprobe?.length) parts.push(`kretprobe=${ins.kretprobe.join('+')}`);
-  if (spec.corrupt) parts.push(`corrupt=${spec.corrupt}`);
-  if (spec.corruptDepth && spec.corruptDepth > 1) parts.push(`depth=${spec.corruptDepth}`);
-  return parts.join('/');
-}
+const slugOf = (spec: SceneSpec, base: string): string => sceneSlug('riscv64', spec, base);
 
 export function buildScene(spec: SceneSpec): Scene {
   const { img, analysis } = imageFor(spec.workload, spec.instrument);
