@@ -349,7 +349,7 @@ function shareScenes(list: readonly Target[]): void {
 export async function judgeGroup(items: readonly Numbered[], total: number, stage: string, o: CliOptions, cat: CatalogueView): Promise<Judged[]> {
   shareScenes(items.map((x) => x.t));
   const { generatedResults } = require('./generated') as typeof import('./generated');
-  const { closeAllWalkers } = require('../src/conformance/session') as typeof import('../src/conformance/session');
+  const { closeAllWalkers, externalWalker } = require('../src/conformance/session') as typeof import('../src/conformance/session');
   const filter = tagExpression(o) || undefined;
   const out: Judged[] = [];
   let support: ISupportCodeLibrary | undefined;
@@ -374,7 +374,7 @@ export async function judgeGroup(items: readonly Numbered[], total: number, stag
       const alone = !t.unwinder && !o.timeBudget && (o.jobs ?? 1) > 1 && (require('../src/generate/run') as typeof import('../src/generate/run')).GENERATED_ARCHES.includes(t.profile.arch) && items.filter((x) => x.t.profile.arch === t.profile.arch).length === 1;
       const g = alone
         ? await (require('./generated-parallel') as typeof import('./generated-parallel')).generatedResultsParallel(t.profile, o.seed ?? 1, o.generate, o.jobs!, o, extra)
-        : generatedResults(t.profile, !!t.unwinder, o.seed ?? 1, o.generate, o, extra);
+        : await generatedResults(t.profile, t.unwinder ? await externalWalker({ profile: t.profile, unwinder: t.unwinder, ...(o.validateProtocol ? { validateProtocol: true } : {}), ...(o.walkTimeout ? { walkTimeoutMs: o.walkTimeout } : {}) }) : undefined, o.seed ?? 1, o.generate, o, extra);
       r.results.push(...g.results);
       // Saved in the staging folder, which becomes --out when the run ends: print the final paths.
       const final = (f: string) => join(resolve(o.out), relative(stage, f));

@@ -45,7 +45,7 @@ export async function generatedResultsParallel(profile: Profile, seed: number, c
   const results = cases.flatMap((c) => c.results);
   const out: GeneratedRun = { results: [], walks: cases.reduce((t, c) => t + c.walks, 0), failed: 0, ms: 0, buildMs: 0, shrunk: [], gherkin: [], saved: [], programs: count, budgetSpent: false };
   // Shrinking runs here, on the first failing program of each rule (rare: only a failing unwinder has any).
-  if (cases.some((c) => c.failedRules.length)) shrinkFirsts(profile, seed, cases, extra.saveDir, out);
+  if (cases.some((c) => c.failedRules.length)) await shrinkFirsts(profile, seed, cases, extra.saveDir, out);
   out.results = selectedRows(results, only);
   out.failed = out.results.filter((r) => r.status !== 'passed').length;
   // The wall time, split between building and judging as the workers' own times were.
@@ -56,14 +56,14 @@ export async function generatedResultsParallel(profile: Profile, seed: number, c
 }
 
 /** The first failing program of each rule, in program order, shrunk as cli/generated.ts does. */
-function shrinkFirsts(profile: Profile, seed: number, cases: ShareCase[], saveDir: string | undefined, out: GeneratedRun): void {
+async function shrinkFirsts(profile: Profile, seed: number, cases: ShareCase[], saveDir: string | undefined, out: GeneratedRun): Promise<void> {
   const unwinder = referenceUnwinder(profile);
   const toShrink = new Set(GENERATED_RULES.map((r) => r.rule));
   for (const c of cases) {
     for (const rule of [...toShrink]) {
       if (!c.failedRules.includes(rule)) continue;
       toShrink.delete(rule);
-      shrinkFailure(generatedCase(profile.arch, seed, c.n), rule, profile, unwinder, saveDir, out);
+      await shrinkFailure(generatedCase(profile.arch, seed, c.n), rule, profile, unwinder, saveDir, out);
     }
   }
 }

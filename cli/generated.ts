@@ -5,7 +5,7 @@
  * (ids `generated-<seed>-<n>`) join the profile's feature results before its conformance record is built.
  * Cases are built once per arch and shared by every profile of it.
  */
-import { caseResults, forgetGeneratedImagesBefore, GENERATED_ARCHES, generatedCase, judgeCase, scenarioId, type GeneratedCase } from '../src/generate/run';
+import { caseResults, forgetGeneratedImagesBefore, GENERATED_ARCHES, generatedCase, judgeCaseWith, scenarioId, type GeneratedCase, type GeneratedWalker } from '../src/generate/run';
 import { generateProgram } from '../src/generate/program';
 import type { ScenarioResult } from '../src/report/results';
 import type { Arch } from '../src/snapshot/types';
@@ -14,7 +14,8 @@ import { GENERATED_RULES } from '../src/generate/run';
 import { referenceUnwinder } from '../src/unwinders/registry';
 import { Budget } from '../src/generate/budget';
 import { gherkinExample, saveShrunk, type SavedShrunk } from '../src/generate/artifacts';
-import type { Profile, Unwinder } from '../src/unwinders/types';
+import type { Profile } from '../src/unwinders/types';
+import type { Walker } from '../src/unwinders/walker';
 import type { Rule } from '../src/conformance/expect';
 
 type Built = { c: GeneratedCase; ms: number } | { error: string; id: string };
@@ -92,24 +93,26 @@ export function erroredRows(profile: Profile, seed: number, id: string, error: s
 }
 
 /** Shrink the failure of `rule` in case `c`, and keep it as a JSON spec, a Gherkin example and (with `saveDir`) saved files. */
-export function shrinkFailure(c: GeneratedCase, rule: Rule, profile: Profile, unwinder: Unwinder, saveDir: string | undefined, out: Pick<GeneratedRun, 'shrunk' | 'gherkin' | 'saved'>): void {
-  const f = failureOf(c, unwinder, rule);
+export async function shrinkFailure(c: GeneratedCase, rule: Rule, profile: Profile, unwinder: GeneratedWalker, saveDir: string | undefined, out: Pick<GeneratedRun, 'shrunk' | 'gherkin' | 'saved'>): Promise<void> {
+  const f = await failureOf(c, unwinder, rule);
   if (!f) return;
-  const s = shrink(c, unwinder, f);
+  const s = await shrink(c, unwinder, f);
   out.shrunk.push(shrunkSpec(s));
   out.gherkin.push(gherkinExample(s, profile.name));
-  if (saveDir) out.saved.push(saveShrunk(saveDir, s, profile.name, unwinder));
+  if (saveDir) out.saved.push(await saveShrunk(saveDir, s, profile.name, unwinder));
 }
 
-/** The generated scenarios of one profile (in-process unwinders only; an external one is skipped with a note). */
-export function generatedResults(profile: Profile, external: boolean, seed: number, count: number, only?: { requirement?: string[]; topic?: string[] }, extra: GeneratedExtra = {}): GeneratedRun {
-  if (external) return { results: [], walks: 0, failed: 0, ms: 0, buildMs: 0, shrunk: [], gherkin: [], saved: [], programs: 0, budgetSpent: false, note: 'generated scenes are judged for in-process profiles only (not through --unwinder yet)' };
+/**
+ * The generated scenarios of one profile: walked in process, or by `external` (an unwinder judged through
+ * the plugin protocol, which also walks every candidate while a failure is shrunk).
+ */
+export async function generatedResults(profile: Profile, external: Walker | undefined, seed: number, count: number, only?: { requirement?: string[]; topic?: string[] }, extra: GeneratedExtra = {}): Promise<GeneratedRun> {
   if (!GENERATED_ARCHES.includes(profile.arch)) return { results: [], walks: 0, failed: 0, ms: 0, buildMs: 0, shrunk: [], gherkin: [], saved: [], programs: 0, budgetSpent: false, note: `generated programs are not emitted for ${profile.arch} yet` };
   const tb = performance.now();
   const { cases, budgetSpent } = casesFor(profile.arch, seed, count, extra.budgetMs);
   const buildMs = performance.now() - tb;
   const t0 = performance.now();
-  const unwinder = referenceUnwinder(profile);
+  const unwinder: GeneratedWalker = external ?? referenceUnwinder(profile);
   const results: ScenarioResult[] = [];
   let walks = 0;
   const shrunk: string[] = [];
@@ -122,13 +125,13 @@ export function generatedResults(profile: Profile, external: boolean, seed: numb
       continue;
     }
     const t = performance.now();
-    const cj = judgeCase(b.c, unwinder);
+    const cj = await judgeCaseWith(b.c, unwinder);
     walks += cj.judgements.length;
     results.push(...caseResults(profile, b.c, cj, performance.now() - t + b.ms));
     for (const rule of [...toShrink]) {
       if (cj.firstFailure[rule] < 0) continue;
       toShrink.delete(rule);
-      shrinkFailure(b.c, rule, profile, unwinder, extra.saveDir, { shrunk, gherkin, saved });
+      await shrinkFailure(b.c, rule, profile, unwinder, extra.saveDir, { shrunk, gherkin, saved });
     }
   }
   const kept = selectedRows(results, only);

@@ -69,7 +69,8 @@ export async function closeAllWalkers(): Promise<void> {
   for (const w of ws) await (await w.catch(() => undefined))?.close();
 }
 
-async function externalWalker(params: WorldParameters): Promise<Walker> {
+/** The run's walker for an external command (started on first use, shared by every scenario and generated scene). */
+export async function externalWalker(params: WorldParameters): Promise<Walker> {
   const cmd = params.unwinder!;
   let w = externalWalkers.get(cmd);
   if (!w) {

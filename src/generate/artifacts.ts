@@ -12,10 +12,8 @@ import { judge, type Judgement } from '../oracle/oracle';
 import type { Scene } from '../scene/types';
 import { loadSnapshot } from '../snapshot/io';
 import type { Arch } from '../snapshot/types';
-import { walkInProcess } from '../unwinders/registry';
-import type { Unwinder } from '../unwinders/types';
 import type { GenProgram } from './program';
-import { GENERATED_RULES, kitOf, specOf, type GenMoment } from './run';
+import { GENERATED_RULES, kitOf, specOf, walkScene, type GeneratedWalker, type GenMoment } from './run';
 import type { Shrunk } from './shrink';
 
 
@@ -120,10 +118,10 @@ export interface SavedShrunk {
 }
 
 /** Save a shrunk failure under `dir` (the profile's report folder): generated/<name>.{json,truth.json,spec.json,feature}. */
-export function saveShrunk(dir: string, s: Shrunk, profile: string, unwinder: Unwinder): SavedShrunk {
+export async function saveShrunk(dir: string, s: Shrunk, profile: string, unwinder: GeneratedWalker): Promise<SavedShrunk> {
   const scene = shrunkScene(s);
   const snap = loadSnapshot(scene.snapshot, scene.snapshot.id);
-  const j = judge(snap, scene.truth, walkInProcess(unwinder, snap));
+  const j = judge(snap, scene.truth, await walkScene(unwinder, scene, snap));
   const base = join(dir, 'generated');
   mkdirSync(base, { recursive: true });
   const name = `seed-${s.program.seed}-${s.program.id.replace(/[^\w-]+/g, '-')}-${s.failure.rule}`;

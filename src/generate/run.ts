@@ -9,13 +9,14 @@ import * as arm64Kit from '../kernel/arm64/kit';
 import * as x86Kit from '../kernel/x86_64/kit';
 import { sweepSteps, type Boundary } from '../kernel/boundary';
 import { applyRule, type Rule } from '../conformance/expect';
-import { judge, type Judgement, type Outcome } from '../oracle/oracle';
+import { judge, type Judgement, type Outcome, type WalkRecord } from '../oracle/oracle';
 import { toWalkReport, type ScenarioResult, type WalkKind, type WalkReport } from '../report/results';
 import { EXCEPTION_FRAME_CORRUPTIONS, TRACING_CORRUPTIONS } from '../kernel/corrupt';
 import type { Corruption, ExceptionKind, Moment, Scene, SceneSpec, SweepSpec } from '../scene/types';
 import { loadSnapshot, type LoadedSnapshot } from '../snapshot/io';
 import type { Arch } from '../snapshot/types';
 import { walkInProcess } from '../unwinders/registry';
+import type { Walker } from '../unwinders/walker';
 import { applicability, byId } from '../catalogue/catalogue';
 import type { Profile, Unwinder } from '../unwinders/types';
 import { Prng, subSeed } from './prng';
@@ -230,11 +231,30 @@ export const SCOPED_RULES: readonly { requirement: string; level: 'must'; rule: 
   },
 ];
 
-export function judgeCase(c: GeneratedCase, unwinder: Unwinder): CaseJudgement {
-  const judgements = c.scenes.map((s) => judge(s.snap, s.scene.truth, walkInProcess(unwinder, s.snap)));
+/** An in-process unwinder (walked here) or a walker (an external one through the plugin protocol). */
+export type GeneratedWalker = Unwinder | Walker;
+
+/** Walk one generated scene with `w`. */
+export function walkScene(w: GeneratedWalker, scene: Scene, snap: LoadedSnapshot): WalkRecord | Promise<WalkRecord> {
+  return 'close' in w ? w.walk(scene.snapshot, snap) : walkInProcess(w, snap);
+}
+
+function caseJudgement(judgements: Judgement[]): CaseJudgement {
   const firstFailure = {} as Record<Rule, number>;
   for (const { rule } of GENERATED_RULES) firstFailure[rule] = judgements.findIndex((j) => !applyRule(rule, j).pass);
   return { judgements, firstFailure };
+}
+
+export function judgeCase(c: GeneratedCase, unwinder: Unwinder): CaseJudgement {
+  return caseJudgement(c.scenes.map((s) => judge(s.snap, s.scene.truth, walkInProcess(unwinder, s.snap))));
+}
+
+/** judgeCase for any walker: an external one answers each walk in turn. */
+export async function judgeCaseWith(c: GeneratedCase, w: GeneratedWalker): Promise<CaseJudgement> {
+  if (!('close' in w)) return judgeCase(c, w);
+  const judgements: Judgement[] = [];
+  for (const s of c.scenes) judgements.push(judge(s.snap, s.scene.truth, await w.walk(s.scene.snapshot, s.snap)));
+  return caseJudgement(judgements);
 }
 
 export const scenarioId = (p: GenProgram): string => `generated-${p.id}`;

@@ -10,12 +10,10 @@ import { judge, type Outcome } from '../oracle/oracle';
 import { sweepSteps } from '../kernel/boundary';
 import type { Arch } from '../snapshot/types';
 import { loadSnapshot } from '../snapshot/io';
-import { walkInProcess } from '../unwinders/registry';
-import type { Unwinder } from '../unwinders/types';
 import { expectedFindings, isSpineName, NORETURN_FN, programSize, type GenFunction, type GenProgram } from './program';
 import { isExceptionFrameCorruption } from '../kernel/corrupt';
 import { registerProgram } from './registry';
-import { kitOf, specOf, type GeneratedCase, type GenMoment } from './run';
+import { kitOf, specOf, walkScene, type GeneratedCase, type GeneratedWalker, type GenMoment } from './run';
 
 
 export interface Failure {
@@ -37,22 +35,22 @@ export interface Shrunk {
 }
 
 /** The first failure of `rule` in a judged case, or undefined. */
-export function failureOf(c: GeneratedCase, unwinder: Unwinder, rule: Rule): Failure | undefined {
+export async function failureOf(c: GeneratedCase, unwinder: GeneratedWalker, rule: Rule): Promise<Failure | undefined> {
   for (const [i, s] of c.scenes.entries()) {
-    const j = judge(s.snap, s.scene.truth, walkInProcess(unwinder, s.snap));
+    const j = judge(s.snap, s.scene.truth, await walkScene(unwinder, s.scene, s.snap));
     if (!applyRule(rule, j).pass) return { rule, outcome: j.outcome, moment: c.moments[i]! };
   }
   return undefined;
 }
 
 /** A moment of `program` failing the same way as `f`, or undefined (a program the machine rejects does not fail). */
-function reproduce(arch: Arch, program: GenProgram, f: Failure, unwinder: Unwinder, prefer?: GenMoment): GenMoment | undefined {
+async function reproduce(arch: Arch, program: GenProgram, f: Failure, unwinder: GeneratedWalker, prefer?: GenMoment): Promise<GenMoment | undefined> {
   const kit = kitOf(arch);
-  const fails = (mo: GenMoment): boolean => {
+  const fails = async (mo: GenMoment): Promise<boolean> => {
     try {
       const scene = kit.buildScene(specOf(program, mo));
       const snap = loadSnapshot(scene.snapshot, scene.snapshot.id);
-      const j = judge(snap, scene.truth, walkInProcess(unwinder, snap));
+      const j = judge(snap, scene.truth, await walkScene(unwinder, scene, snap));
       return !applyRule(f.rule, j).pass && j.outcome === f.outcome;
     } catch {
       // A moment this program does not have (a corruption deeper than its chain, an NMI after the IRQ returned).
@@ -65,10 +63,10 @@ function reproduce(arch: Arch, program: GenProgram, f: Failure, unwinder: Unwind
   const depths = fm.corrupt ? [...new Set([prefer?.corruptDepth ?? fm.corruptDepth ?? 1, fm.corruptDepth ?? 1, ...Array.from({ length: program.functions.length + 2 }, (_, i) => i + 1)])] : [undefined];
   const withDepth = (mo: GenMoment, d: number | undefined): GenMoment => (d !== undefined && d > 1 ? { ...mo, corruptDepth: d } : mo);
   let budget = 80;
-  const attempt = (mo: GenMoment): GenMoment | undefined => (budget-- > 0 && fails(mo) ? mo : undefined);
+  const attempt = async (mo: GenMoment): Promise<GenMoment | undefined> => (budget-- > 0 && (await fails(mo)) ? mo : undefined);
   if (fm.step === undefined) {
     for (const d of depths) {
-      const mo = attempt(withDepth({ ...corrupt }, d));
+      const mo = await attempt(withDepth({ ...corrupt }, d));
       if (mo) return mo;
     }
     return undefined;
@@ -91,12 +89,12 @@ function reproduce(arch: Arch, program: GenProgram, f: Failure, unwinder: Unwind
   const uniq = [...new Set(steps)];
   // Every step at the preferred depth, then every depth at the preferred step.
   for (const step of uniq) {
-    const mo = attempt(withDepth(base(step), depths[0]));
+    const mo = await attempt(withDepth(base(step), depths[0]));
     if (mo) return mo;
   }
   if (uniq.length) {
     for (const d of depths.slice(1)) {
-      const mo = attempt(withDepth(base(uniq[0]!), d));
+      const mo = await attempt(withDepth(base(uniq[0]!), d));
       if (mo) return mo;
     }
   }
@@ -226,7 +224,7 @@ function* candidates(p: GenProgram): Iterable<GenProgram> {
 }
 
 /** Reduce `c`'s program while it still fails as `f` does; bounded by `maxTries` candidate runs. */
-export function shrink(c: GeneratedCase, unwinder: Unwinder, f: Failure, maxTries = 400): Shrunk {
+export async function shrink(c: GeneratedCase, unwinder: GeneratedWalker, f: Failure, maxTries = 400): Promise<Shrunk> {
   let program = c.program;
   let moment = f.moment;
   let tries = 0;
@@ -240,7 +238,7 @@ export function shrink(c: GeneratedCase, unwinder: Unwinder, f: Failure, maxTrie
       if (cand.functions.some((x) => !x.frame && x.steps.some((s) => s.op === 'call'))) continue;
       const fixed = cand;
       registerProgram(fixed);
-      const mo = reproduce(c.arch, fixed, f, unwinder, moment);
+      const mo = await reproduce(c.arch, fixed, f, unwinder, moment);
       if (mo) {
         program = fixed;
         moment = mo;
@@ -254,7 +252,7 @@ export function shrink(c: GeneratedCase, unwinder: Unwinder, f: Failure, maxTrie
     progress = false;
     for (const mo of simplerMoments(moment)) {
       tries++;
-      const got = reproduce(c.arch, program, { ...f, moment: mo }, unwinder, mo);
+      const got = await reproduce(c.arch, program, { ...f, moment: mo }, unwinder, mo);
       if (got) {
         moment = got;
         progress = true;
