@@ -284,3 +284,24 @@ test('every corruption kind of src/kernel/corrupt.ts, module / BPF / EFI frames 
   assert.deepEqual([...ALL_GENERATED_CORRUPTIONS].filter((k) => !kinds.has(k)), [], `after ${cases} cases`);
   assert.deepEqual([...extra].sort(), ['bpf frame mid-chain', 'corruption under an exception', 'efi frame mid-chain', 'module frame mid-chain', 'nmi at a step of the IRQ']);
 });
+
+test('an external plugin is judged on generated scenes through the protocol, and its failure is shrunk through it', async () => {
+  const { generatedResults } = await import('../cli/generated');
+  const { startExternalWalker } = await import('../src/protocol/external-walker');
+  const { buildCase, judgeCaseWith } = await import('../src/generate/run');
+  const { resolve } = await import('node:path');
+  const w = await startExternalWalker(`node ${resolve(__dirname, '..', 'examples', 'faulty-trusts-lr', 'unwinder.js')}`, { validate: true });
+  try {
+    const g = await generatedResults(w.profile, w, 3, 12);
+    assert.ok(g.walks > 60, `${g.walks} walks`);
+    assert.ok(g.results.some((r) => r.status === 'failed' && r.profile === 'faulty-trusts-lr'), 'the faulty plugin fails some generated scene');
+    assert.ok(g.shrunk.length >= 1, 'its first failure is shrunk');
+    // The shrunk program, rebuilt from its spec, still fails the same way when the plugin walks it.
+    const spec = JSON.parse(g.shrunk[0]!) as { arch: 'arm64'; program: Parameters<typeof buildCase>[1]; moment: Parameters<typeof buildCase>[2][0]; fails: { rule: Parameters<typeof applyRule>[0]; outcome: string } };
+    const j = (await judgeCaseWith(buildCase(spec.arch, spec.program, [spec.moment]), w)).judgements[0]!;
+    assert.equal(applyRule(spec.fails.rule, j).pass, false);
+    assert.equal(j.outcome, spec.fails.outcome);
+  } finally {
+    await w.close();
+  }
+});
