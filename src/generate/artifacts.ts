@@ -13,7 +13,7 @@ import type { Scene } from '../scene/types';
 import { loadSnapshot } from '../snapshot/io';
 import type { Arch } from '../snapshot/types';
 import type { GenProgram } from './program';
-import { GENERATED_RULES, kitOf, specOf, walkScene, type GeneratedWalker, type GenMoment } from './run';
+import { failureRequirement, kitOf, specOf, walkScene, type GeneratedWalker, type GenMoment } from './run';
 import type { Shrunk } from './shrink';
 
 
@@ -75,7 +75,7 @@ const RULE_STEP: Record<string, string> = {
  * count (steps differ between the arches' images).
  */
 export function gherkinExample(s: Shrunk, profile: string): string {
-  const rule = GENERATED_RULES.find((r) => r.rule === s.failure.rule)!;
+  const rule = failureRequirement(s.failure.rule, s.failure.outcome);
   const archTag = momentIsArchSpecific(s.moment) ? ` @arch:${s.arch}` : '';
   const id = `generated-${s.program.id.replace(/[^\w-]+/g, '-')}`;
   const when = s.moment.step === undefined || s.moment.walk === 'preempted' ? 'When a reliable stacktrace is requested for the task' : 'When a reliable stacktrace is requested from the interrupt handler';
@@ -95,7 +95,7 @@ export function gherkinExample(s: Shrunk, profile: string): string {
 
 /** The example inside a feature of its own (Feature, Rule with the requirement's tags): a document Gherkin parses and Cucumber runs. */
 export function gherkinFeature(s: Shrunk, profile: string): string {
-  const rule = GENERATED_RULES.find((r) => r.rule === s.failure.rule)!;
+  const rule = failureRequirement(s.failure.rule, s.failure.outcome);
   return [
     '@topic:core-contract',
     `Feature: A shrunk generated failure (seed ${s.program.seed})`,
@@ -139,7 +139,7 @@ export async function saveShrunk(dir: string, s: Shrunk, profile: string, unwind
         snapshot: scene.snapshot.id,
         profile,
         scenario: `generated-${s.program.id}`,
-        requirement: GENERATED_RULES.find((r) => r.rule === s.failure.rule)!.requirement,
+        requirement: failureRequirement(s.failure.rule, s.failure.outcome).requirement,
         seed: s.program.seed,
         moment: scene.moment,
         truth: { frames: scene.truth.frames.map((f) => ({ ...f, addr: hex(f.addr) })), ...(scene.truth.redirected ? { redirected: scene.truth.redirected.map((x) => ({ index: x.index, addr: hex(x.addr) })) } : {}) },

@@ -217,22 +217,30 @@ export function generateProgram(seed: number, n: number, opts: Partial<GenOption
     return f;
   });
 
-  // Spine functions placed in module text, BPF JIT code or EFI runtime code: plain callers of the next
-  // function (no tail call into or out of them, no recursion, no helper calls).
+  // Spine functions placed in module text or BPF JIT code: plain callers of the next function (no tail call
+  // into or out of them, no recursion, no helper calls); in EFI runtime code: a leaf called on the way.
   for (let i = 1; i < spineFns.length; i++) {
     const roll = r2.next();
     const placement: Placement | undefined = roll < o.pModule ? 'module' : roll < o.pModule + o.pBpf ? 'bpf' : roll < o.pModule + o.pBpf + o.pEfi ? 'efi' : undefined;
     if (!placement) continue;
     const f = spineFns[i]!;
     const next = i === spineFns.length - 1 ? 'schedule' : spineFns[i + 1]!.name;
+    const prev = spineFns[i - 1]!;
+    // Firmware never calls into the kernel: an EFI runtime service is a leaf its caller calls, and the chain goes
+    // on from that caller (only an exception can find it on the stack, as in the kernel).
+    const link = prev.steps.findIndex((s) => s.op === 'call' && s.fn === f.name);
+    if (placement === 'efi' && prev.tail !== f.name && link < 0) continue;
     f.placement = placement;
     delete f.tail;
-    f.steps = [...body(r2, o.maxBody), { op: 'call', fn: next }, ...body(r2, o.maxBody)];
-    const prev = spineFns[i - 1]!;
     if (prev.tail === f.name) {
       delete prev.tail;
       prev.steps.push({ op: 'call', fn: f.name });
     }
+    if (placement === 'efi') {
+      f.steps = [{ op: 'body', n: r2.int(1, Math.max(1, o.maxBody)) }];
+      const at = prev.steps.findIndex((s) => s.op === 'call' && s.fn === f.name);
+      prev.steps.splice(at + 1, 0, { op: 'call', fn: next });
+    } else f.steps = [...body(r2, o.maxBody), { op: 'call', fn: next }, ...body(r2, o.maxBody)];
   }
   // A spine function with a local struct pt_regs (a stale copy may be left there: frame-pointer-to-stale-final).
   if (spineFns.length > 1 && r2.chance(0.3)) {

@@ -205,10 +205,20 @@ export interface CaseJudgement {
   firstFailure: Record<Rule, number>;
 }
 
-export const GENERATED_RULES: readonly { rule: Rule; requirement: string; level: 'must' | 'should' }[] = [
+export const GENERATED_RULES: readonly { rule: Rule; requirement: string; level: 'must' | 'should'; except?: readonly Outcome[] }[] = [
   { rule: 'complete-or-unreliable', requirement: 'trace-complete-or-nonzero', level: 'must' },
-  { rule: 'exact-or-unreliable', requirement: 'reliable-trace-in-true-order', level: 'should' },
+  // A trace that faithfully follows a corrupted return address is the real chain: it misses "detect such
+  // cases" (corruption-detected-nonzero, a scoped row), not the true order.
+  { rule: 'exact-or-unreliable', requirement: 'reliable-trace-in-true-order', level: 'should', except: ['undetected-corruption'] },
 ];
+
+const CORRUPTION_SHOULD = { requirement: 'corruption-detected-nonzero', level: 'should' } as const;
+
+/** The requirement a generated walk failing `rule` with `outcome` is filed under. */
+export function failureRequirement(rule: Rule, outcome: Outcome): { requirement: string; level: 'must' | 'should' } {
+  const g = GENERATED_RULES.find((r) => r.rule === rule)!;
+  return g.except?.includes(outcome) ? CORRUPTION_SHOULD : g;
+}
 
 /**
  * Requirements a generated walk also decides, by what its scene holds: the same section-2 rule
@@ -216,8 +226,9 @@ export const GENERATED_RULES: readonly { rule: Rule; requirement: string; level:
  * feature scenarios of those requirements judge it. A case gets a row for each that some walk of it is
  * in, when the requirement applies to the profile.
  */
-export const SCOPED_RULES: readonly { requirement: string; level: 'must'; rule: Rule; what: string; applies: (c: GeneratedCase, i: number) => boolean }[] = [
+export const SCOPED_RULES: readonly { requirement: string; level: 'must' | 'should'; rule: Rule; what: string; applies: (c: GeneratedCase, i: number) => boolean; only?: readonly Outcome[] }[] = [
   { requirement: 'robust-to-corrupt-unwind-state', level: 'must', rule: 'complete-or-unreliable', what: 'corrupted stacks', applies: (c, i) => !!c.moments[i]!.corrupt },
+  { ...CORRUPTION_SHOULD, rule: 'exact-or-unreliable', what: 'corrupted stacks (a faithful trace of the corruption is not detection)', applies: (c, i) => !!c.moments[i]!.corrupt, only: ['undetected-corruption'] },
   { requirement: 'exception-walks-sound', level: 'must', rule: 'complete-or-unreliable', what: 'walks across IRQs and NMIs', applies: (c, i) => c.moments[i]!.step !== undefined },
   {
     requirement: 'rewritten-return-unreliable-unless-recovered',
@@ -289,17 +300,20 @@ export function caseResults(prof: string | Profile, c: GeneratedCase, cj: CaseJu
     k.walks++;
     if (j.outcome === 'sound-reliable') k.sound++;
   });
-  const rows: ScenarioResult[] = GENERATED_RULES.map(({ rule, requirement, level }, ri): ScenarioResult => {
+  const rows: ScenarioResult[] = GENERATED_RULES.map(({ rule, requirement, level, except }, ri): ScenarioResult => {
     const walks: WalkReport[] = [];
     const messages: string[] = [];
+    let failed = false;
     cj.judgements.forEach((j, i) => {
+      if (except?.includes(j.outcome)) return;
       const v = applyRule(rule, j);
-      if (v.pass || walks.length >= 5) return;
+      if (v.pass) return;
+      failed = true;
+      if (walks.length >= 5) return;
       const s = c.scenes[i]!.scene;
       walks.push(toWalkReport(s.snapshot.id, s.moment, j));
       messages.push(`${s.moment}: ${v.message}`);
     });
-    const failed = cj.firstFailure[rule] >= 0;
     return {
       profile,
       id: `${scenarioId(c.program)}`,
@@ -325,6 +339,7 @@ export function caseResults(prof: string | Profile, c: GeneratedCase, cj: CaseJu
     const walks: WalkReport[] = [];
     const messages: string[] = [];
     for (const i of idx) {
+      if (sr.only && !sr.only.includes(cj.judgements[i]!.outcome)) continue;
       const v = applyRule(sr.rule, cj.judgements[i]!);
       if (v.pass || walks.length >= 5) continue;
       const s = c.scenes[i]!.scene;

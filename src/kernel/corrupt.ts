@@ -36,10 +36,49 @@ export interface Redirect {
  * `was` now resumes at `now`. When no frame resumes there (the slot held a return trampoline's address),
  * the truth is left as the shadow record has it.
  */
-export function redirectTruth(truth: GroundTruth, r: Redirect | undefined): void {
+export function redirectTruth(truth: GroundTruth, r: Redirect | undefined, nth = 0): void {
   if (!r) return;
-  const index = truth.frames.findIndex((f, i) => i > 0 && f.addr === r.was);
+  let seen = 0;
+  const index = truth.frames.findIndex((f, i) => i > 0 && f.addr === r.was && seen++ === nth);
   if (index > 0) truth.redirected = [...(truth.redirected ?? []), { index, addr: r.now, ...(r.abandons ? { abandons: true } : {}) }];
+}
+
+/**
+ * redirectTruth for a corruption of the saved record at `depth` of a chain: with recursion several frames
+ * resume at the same address, and the one redirected is the one whose record it is, after as many frames
+ * resuming there as the records inside it (depths 1 .. depth-1) save. `savedReturn(k)`: the return
+ * address record k saves (the word a return-address corruption of it would overwrite).
+ */
+export function redirectTruthAtDepth(truth: GroundTruth, r: Redirect | undefined, depth: number | undefined, savedReturn: (k: number) => number, tracing?: { t: TaskTracing; trampolines: { fgraph: number; kretprobe: number } }): void {
+  if (!r) return;
+  const saved = [...Array.from({ length: (depth ?? 1) - 1 }, (_, k) => savedReturn(k + 1)), r.was];
+  // A slot holding a return trampoline's address stands for the return it will make: its tracing entry's.
+  const real = tracing ? saved.map(returnResolver(tracing.t, tracing.trampolines)) : saved;
+  const was = real[real.length - 1]!;
+  redirectTruth(truth, { ...r, was }, real.slice(0, -1).filter((a) => a === was).length);
+}
+
+/**
+ * Where return addresses met innermost first really send the task, as its returns will: a return
+ * trampoline's address takes the next entry of its tracing state (ret_stack innermost last, kretprobe
+ * instances innermost first), and an entry that holds a trampoline's address (a traced function that
+ * tail-called another traced one) passes the return on to the next entry.
+ */
+function returnResolver(t: TaskTracing, trampolines: { fgraph: number; kretprobe: number }): (a: number) => number {
+  let f = 0;
+  let k = 0;
+  const resolve = (a: number): number => {
+    if (a === trampolines.fgraph) {
+      const e = t.fgraph[t.fgraph.length - 1 - f++];
+      return e ? resolve(e.ret) : a;
+    }
+    if (a === trampolines.kretprobe) {
+      const e = t.kretprobes[k++];
+      return e ? resolve(e.ret) : a;
+    }
+    return a;
+  };
+  return resolve;
 }
 
 export function corruptFrameRecord(mem: Memory, fp0: number, c: Corruption, t: CorruptionTargets): Redirect | undefined {
@@ -194,7 +233,10 @@ export function corruptTracing(t: TaskTracing, c: Corruption, trampoline: { fgra
   // The innermost entry: ret_stack is oldest first, the instance list newest first.
   const entry = fgraph ? t.fgraph[t.fgraph.length - 1] : t.kretprobes[0];
   if (!entry || (fgraph && !t.fgraphEnabled)) throw new Error(`${c}: the task has no ${fgraph ? 'ret_stack entry' : 'kretprobe instance'}, so no return trampoline is on its stack`);
-  const lost: Redirect = { was: entry.ret, now: fgraph ? trampoline.fgraph : trampoline.kretprobe };
+  // The frame the innermost trampoline return was to reach (past entries of traced tail calls).
+  const was = returnResolver(t, trampoline)(fgraph ? trampoline.fgraph : trampoline.kretprobe);
+  // The trampoline finds no entry for this return (the kernel panics or BUGs there): the frames outer to it are dead.
+  const lost: Redirect = { was, now: fgraph ? trampoline.fgraph : trampoline.kretprobe, abandons: true };
   switch (c) {
     case 'fgraph-ret-stack-missing':
       t.fgraphEnabled = false;
@@ -211,11 +253,9 @@ export function corruptTracing(t: TaskTracing, c: Corruption, trampoline: { fgra
       entry.retp += WRONG_KEY_DELTA;
       return lost;
     case 'fgraph-ret-stack-wrong-ret':
-    case 'kretprobe-instance-wrong-ret': {
-      const was = entry.ret;
+    case 'kretprobe-instance-wrong-ret':
       entry.ret = GARBAGE_RA;
       return { was, now: GARBAGE_RA };
-    }
     default:
       throw new Error(`${c} is not a corruption of the tracing state`);
   }

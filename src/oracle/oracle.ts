@@ -195,13 +195,17 @@ export function judge(snap: LoadedSnapshot, truth: GroundTruth, walk: WalkRecord
   const cmp = compare(truth.frames, trace);
   if (cmp.exact) return { ...base, rc, outcome: 'sound-reliable', explanation: 'reliable trace holds every live function in order' };
   const real = redirectedChain(truth, (a) => fnName(snap, a));
-  if (real && compare(real, trace).exact) {
+  // Past a return that leaves the kernel (abandons) nothing is live: entries after the real chain are dead frames.
+  const abandoned = !!truth.redirected?.some((r) => r.abandons);
+  const live = !real ? -1 : compare(real, trace).exact ? trace.length : abandoned ? trace.findIndex((_, k) => compare(real, trace.slice(0, k + 1)).exact) + 1 : 0;
+  if (real && live > 0) {
     const moved = truth.redirected!.map((r) => `${truth.frames[r.index]?.fn ?? '?'} now returns to 0x${r.addr.toString(16)}`).join(', ');
+    const dead = live < trace.length ? `, then ${trace.length - live} frame(s) the task can no longer return to` : '';
     return {
       ...base,
       rc,
       outcome: 'undetected-corruption',
-      explanation: `reliable trace follows a corrupted return address as if it were valid (${moved}); no intact live frame is missing`,
+      explanation: `reliable trace follows a corrupted return address as if it were valid (${moved})${dead}; no intact live frame is missing`,
     };
   }
   const j = { ...base, rc, missing: cmp.missing, extra: cmp.extra, inverted: cmp.inverted };

@@ -14,7 +14,7 @@ import type { SnapshotStack } from '../../snapshot/types';
 import type { GroundTruth } from '../../truth/shadow';
 import { buildImage, MAP, REGS_COPY_OFFSET, TASK_PT_REGS, type Image } from './image';
 import { sweepSteps, type Boundary, insnTexts } from '../boundary';
-import { checkExceptionFrame, corruptExceptionFrame, corruptFrameRecord, corruptTracing, returnTrampolines, framePointerOf, isExceptionFrameCorruption, isTracingCorruption, linkToStaleRegs, recordAtDepth, redirectTruth, type ExceptionFrameLayout } from '../corrupt';
+import { checkExceptionFrame, corruptExceptionFrame, corruptFrameRecord, corruptTracing, returnTrampolines, framePointerOf, isExceptionFrameCorruption, isTracingCorruption, linkToStaleRegs, recordAtDepth, redirectTruth, redirectTruthAtDepth, type ExceptionFrameLayout } from '../corrupt';
 import { Arm64Machine, symbolsOf } from './machine';
 
 export const ARM64_WORKLOADS: readonly Workload[] = [
@@ -207,7 +207,7 @@ export function buildScene(spec: SceneSpec): Scene {
       linkToStaleRegs(m.mem, recordAtDepth(m.mem, regs.x29!, spec.corruptDepth), { from: TASK_PT_REGS, at, size: ARM64_ABI.PT_REGS_SIZE, link: at + ARM64_ABI.S_STACKFRAME });
     } else if (spec.corrupt === 'return-address-to-stale-user-regs') {
       throw new Error(`${spec.corrupt}: x86_64 only (arm64 finds pt_regs through frame records, not through an entry point's return address)`);
-    } else redirectTruth(truth, corruptFrameRecord(m.mem, recordAtDepth(m.mem, regs.x29!, spec.corruptDepth, spec.corrupt), spec.corrupt, targets));
+    } else redirectTruthAtDepth(truth, corruptFrameRecord(m.mem, recordAtDepth(m.mem, regs.x29!, spec.corruptDepth, spec.corrupt), spec.corrupt, targets), spec.corruptDepth, (k) => m.mem.read64(recordAtDepth(m.mem, regs.x29!, k) + 8), { t: m.tracing, trampolines: returnTrampolines(m.syms) });
   }
   // The machine was built for this scene alone: its memory is handed over, not copied.
   const snapshot = makeSnapshot({

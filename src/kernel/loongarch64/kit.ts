@@ -18,7 +18,7 @@ import { makeSnapshot } from '../../snapshot/io';
 import type { SnapshotStack } from '../../snapshot/types';
 import type { GroundTruth } from '../../truth/shadow';
 import { sweepSteps, type Boundary, insnTexts } from '../boundary';
-import { checkExceptionFrame, corruptExceptionFrame, corruptTracing, isExceptionFrameCorruption, isTracingCorruption, linkToStaleRegs, redirectTruth, returnTrampolines, type ExceptionFrameLayout } from '../corrupt';
+import { checkExceptionFrame, corruptExceptionFrame, corruptTracing, isExceptionFrameCorruption, isTracingCorruption, linkToStaleRegs, redirectTruth, redirectTruthAtDepth, returnTrampolines, type ExceptionFrameLayout } from '../corrupt';
 import { corruptRecord, framePointerOf, recordAtDepth } from './frames';
 import { buildImage, FTRACE_CALLSITE, MAP, REGS_COPY_OFFSET, TASK_PT_REGS, type Image } from './image';
 import { Loongarch64Machine, symbolsOf, vectorHandlerAddress } from './machine';
@@ -177,7 +177,7 @@ export function buildScene(spec: SceneSpec): Scene {
       linkToStaleRegs(m.mem, recordAtDepth(m.mem, regs.fp!, spec.corruptDepth), { from: TASK_PT_REGS, at, size: A.PT_REGS_SIZE, link: at + A.PT_REGS_SIZE });
     } else if (spec.corrupt === 'return-address-to-stale-user-regs') {
       throw new Error('return-address-to-stale-user-regs is an x86_64 corruption');
-    } else redirectTruth(truth, corruptRecord(m.mem, recordAtDepth(m.mem, regs.fp!, spec.corruptDepth, spec.corrupt), spec.corrupt, targets));
+    } else redirectTruthAtDepth(truth, corruptRecord(m.mem, recordAtDepth(m.mem, regs.fp!, spec.corruptDepth, spec.corrupt), spec.corrupt, targets), spec.corruptDepth, (k) => m.mem.read64(recordAtDepth(m.mem, regs.fp!, k) + 8), { t: m.tracing, trampolines: returnTrampolines(m.syms) });
   }
   const snapshot = makeSnapshot({
     id: slugOf(spec, r.slug),

@@ -14,7 +14,7 @@ import { makeSnapshot } from '../../snapshot/io';
 import type { SnapshotStack } from '../../snapshot/types';
 import type { GroundTruth } from '../../truth/shadow';
 import { sweepSteps, type Boundary, insnTexts } from '../boundary';
-import { checkExceptionFrame, corruptExceptionFrame, corruptTracing, isExceptionFrameCorruption, isTracingCorruption, linkToStaleRegs, redirectTruth, returnTrampolines, type ExceptionFrameLayout } from '../corrupt';
+import { checkExceptionFrame, corruptExceptionFrame, corruptTracing, isExceptionFrameCorruption, isTracingCorruption, linkToStaleRegs, redirectTruth, redirectTruthAtDepth, returnTrampolines, type ExceptionFrameLayout } from '../corrupt';
 import { corruptRecord, framePointerOf, recordAtDepth } from './frames';
 import { buildImage, FTRACE_CALLSITE, MAP, REGS_COPY_OFFSET, RISCV_CALLER, RISCV_FUNCTION, TASK_PT_REGS, type Image } from './image';
 import { Riscv64Machine, symbolsOf } from './machine';
@@ -189,7 +189,7 @@ export function buildScene(spec: SceneSpec): Scene {
       linkToStaleRegs(m.mem, recordAtDepth(m.mem, regs.s0!, spec.corruptDepth), { from: TASK_PT_REGS, at, size: A.PT_REGS_SIZE, link: at + A.S_STACKFRAME + A.FRAME_RECORD_OFFSET });
     } else if (spec.corrupt === 'return-address-to-stale-user-regs') {
       throw new Error(`${spec.corrupt}: x86_64 only (riscv64 finds pt_regs through frame records, not through an entry point's return address)`);
-    } else redirectTruth(truth, corruptRecord(m.mem, recordAtDepth(m.mem, regs.s0!, spec.corruptDepth, spec.corrupt), spec.corrupt, targets));
+    } else redirectTruthAtDepth(truth, corruptRecord(m.mem, recordAtDepth(m.mem, regs.s0!, spec.corruptDepth, spec.corrupt), spec.corrupt, targets), spec.corruptDepth, (k) => m.mem.read64(recordAtDepth(m.mem, regs.s0!, k) + 8), { t: m.tracing, trampolines: returnTrampolines(m.syms) });
   }
   const snapshot = makeSnapshot({
     id: slugOf(spec, r.slug),

@@ -35,6 +35,11 @@ export function frameReturningInto(mem: Memory, sp0: number, inFn: (ra: number) 
   throw new Error('no frame on the back chain returns into the function that holds the stale pt_regs');
 }
 
+/** The return address the walk reads through the frame at `sp`: %r14 as saved in its caller's frame. */
+export function savedR14(mem: Memory, sp: number): number {
+  return mem.read64(mem.read64(sp + BC) + A.SF_R14);
+}
+
 /** Corrupt the back chain of the frame at `sp` (and, for return-address-garbage, the return address read through it). */
 export function corruptFrame(mem: Memory, sp: number, c: Corruption, t: CorruptionTargets): Redirect | undefined {
   const link = mem.read64(sp + BC);

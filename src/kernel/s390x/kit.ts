@@ -14,8 +14,8 @@ import { makeSnapshot } from '../../snapshot/io';
 import type { SnapshotStack } from '../../snapshot/types';
 import type { GroundTruth } from '../../truth/shadow';
 import { sweepSteps, type Boundary, insnTexts } from '../boundary';
-import { checkExceptionFrame, corruptExceptionFrame, corruptTracing, isExceptionFrameCorruption, isTracingCorruption, linkToStaleRegs, redirectTruth, returnTrampolines, type ExceptionFrameLayout } from '../corrupt';
-import { corruptFrame, frameAtDepth, frameReturningInto } from './frames';
+import { checkExceptionFrame, corruptExceptionFrame, corruptTracing, isExceptionFrameCorruption, isTracingCorruption, linkToStaleRegs, redirectTruth, redirectTruthAtDepth, returnTrampolines, type ExceptionFrameLayout } from '../corrupt';
+import { corruptFrame, frameAtDepth, frameReturningInto, savedR14 } from './frames';
 import { buildImage, FTRACE_CALLSITE, MAP, S390_CALLER, S390_FUNCTION, TASK_PT_REGS, initSp, type Image } from './image';
 import { S390xMachine, symbolsOf } from './machine';
 
@@ -191,7 +191,7 @@ export function buildScene(spec: SceneSpec): Scene {
       linkToStaleRegs(m.mem, sp + A.SF_BACKCHAIN, { from: top, at, size: A.STACK_FRAME_OVERHEAD + A.PT_REGS_SIZE, link: at });
     } else if (spec.corrupt === 'return-address-to-stale-user-regs') {
       throw new Error(`${spec.corrupt}: x86_64 only (s390x finds pt_regs through a zero back chain, not through an entry point's return address)`);
-    } else redirectTruth(truth, corruptFrame(m.mem, frameAtDepth(m.mem, regs.r15!, spec.corruptDepth, spec.corrupt), spec.corrupt, targets));
+    } else redirectTruthAtDepth(truth, corruptFrame(m.mem, frameAtDepth(m.mem, regs.r15!, spec.corruptDepth, spec.corrupt), spec.corrupt, targets), spec.corruptDepth, (k) => savedR14(m.mem, frameAtDepth(m.mem, regs.r15!, k)), { t: m.tracing, trampolines: returnTrampolines(m.syms) });
   }
   const snapshot = makeSnapshot({
     id: slugOf(spec, r.slug),

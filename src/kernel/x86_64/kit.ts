@@ -13,7 +13,7 @@ import type { ArchKit, Finding, Moment, Scene, SceneSpec, SweepSpec, Workload } 
 import { makeSnapshot } from '../../snapshot/io';
 import { ShadowStack } from '../../truth/shadow';
 import { sweepSteps, type Boundary } from '../boundary';
-import { checkExceptionFrame, corruptExceptionFrame, corruptFrameRecord, corruptTracing, returnTrampolines, framePointerOf, isExceptionFrameCorruption, isTracingCorruption, copyWords, linkToStaleRegs, recordAtDepth, redirectTruth, type ExceptionFrameLayout, type Redirect } from '../corrupt';
+import { checkExceptionFrame, corruptExceptionFrame, corruptFrameRecord, corruptTracing, returnTrampolines, framePointerOf, isExceptionFrameCorruption, isTracingCorruption, copyWords, linkToStaleRegs, recordAtDepth, redirectTruth, redirectTruthAtDepth, type ExceptionFrameLayout, type Redirect } from '../corrupt';
 import { TaskTracing, rethookName } from '../tracing';
 import { REGS_COPY_OFFSET } from './source';
 import { baseImage, CEA, image, IRQ_TOP, LAYOUT, NMI_TOP, PERCPU, PT_REGS, REGIONS, RUNNING_STACKS, TASK, TASK_TOP, type Image } from './image';
@@ -402,7 +402,7 @@ export function buildScene(spec: SceneSpec): Scene {
       linkToStaleRegs(mem, recordAtDepth(mem, regs['rbp']!, spec.corruptDepth), { from: PT_REGS, at, size: ABI.PT_REGS_SIZE, link: at + ABI.FP_REGS_ENCODE_BIT });
     } else if (spec.corrupt === 'return-address-to-stale-user-regs') {
       redirectTruth(truth, returnIntoEntryAboveStaleRegs(mem, img, regs['rbp']!));
-    } else redirectTruth(truth, corruptFrameRecord(m.mem, recordAtDepth(m.mem, regs['rbp']!, spec.corruptDepth, spec.corrupt), spec.corrupt, targets));
+    } else redirectTruthAtDepth(truth, corruptFrameRecord(m.mem, recordAtDepth(m.mem, regs['rbp']!, spec.corruptDepth, spec.corrupt), spec.corrupt, targets), spec.corruptDepth, (k) => m.mem.read64(recordAtDepth(m.mem, regs['rbp']!, k) + 8), { t: m.tracing, trampolines: returnTrampolines(img.syms) });
   }
   const user = !img.src.kthread;
   // The machine was built for this scene alone: its memory is handed over, not copied.
