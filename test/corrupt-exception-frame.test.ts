@@ -13,6 +13,7 @@ import { ARM64_ABI } from '../src/isa/arm64/abi';
 import { X86_64_ABI } from '../src/isa/x86_64/abi';
 import { LOONGARCH64_ABI } from '../src/isa/loongarch64/abi';
 import { RISCV64_ABI } from '../src/isa/riscv64/abi';
+import { POWERPC64_ABI } from '../src/isa/powerpc64/abi';
 import { kitFor } from '../src/scene/index';
 import type { Corruption, SceneSpec } from '../src/scene/types';
 import type { Arch } from '../src/snapshot/types';
@@ -20,7 +21,7 @@ import { loadSnapshot, type LoadedSnapshot } from '../src/snapshot/io';
 import { builtinProfile } from '../src/unwinders/profiles';
 
 /** The body of work_b (its "BODY" instruction) on each arch. */
-const BODY: Record<Arch, number> = { arm64: 2, x86_64: 3, riscv64: 4, loongarch64: 4 };
+const BODY: Record<Arch, number> = { arm64: 2, x86_64: 3, riscv64: 4, loongarch64: 4, powerpc64: 3 };
 
 /** Where each arch keeps the saved registers: every slot holding a copy of pc, sp, fp. */
 const SLOTS: Record<Arch, { pc: number[]; sp: number[]; fp: number[]; kernelMode: (s: LoadedSnapshot, regs: number) => boolean }> = {
@@ -48,6 +49,13 @@ const SLOTS: Record<Arch, { pc: number[]; sp: number[]; fp: number[]; kernelMode
     fp: [RISCV64_ABI.PT_S0],
     kernelMode: (s, r) => (s.mem.read64(r + RISCV64_ABI.PT_STATUS) & RISCV64_ABI.SR_SPP) !== 0,
   },
+  powerpc64: {
+    pc: [POWERPC64_ABI.NIP],
+    sp: [POWERPC64_ABI.GPR1],
+    // The interrupt frame's back chain, below pt_regs: the frame link a back-chain walk follows.
+    fp: [-POWERPC64_ABI.STACK_INT_FRAME_REGS],
+    kernelMode: (s, r) => (s.mem.read64(r + POWERPC64_ABI.MSR) & POWERPC64_ABI.MSR_PR) === 0,
+  },
 };
 
 function spec(arch: Arch, walk: 'in-handler' | 'preempted', corrupt?: Corruption): SceneSpec {
@@ -74,7 +82,7 @@ const build = (s: SceneSpec, arch: Arch) => {
   return { scene, snap: loadSnapshot(scene.snapshot, scene.snapshot.id) };
 };
 
-for (const arch of ['arm64', 'x86_64', 'riscv64', 'loongarch64'] as const) {
+for (const arch of ['arm64', 'x86_64', 'riscv64', 'loongarch64', 'powerpc64'] as const) {
   for (const walk of ['in-handler', 'preempted'] as const) {
     test(`${arch} ${walk}: exception-frame corruptions edit only the IRQ's kernel-mode pt_regs; truth and registers unchanged`, () => {
       const clean = build(spec(arch, walk), arch);

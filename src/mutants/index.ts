@@ -42,7 +42,7 @@ function orc(def: Def, knobs: OrcKnobs): MutantEntry {
   return { ...def, create: (profile) => ({ name: named(profile, def.base), walk: (input) => walkOrcMutant(input, knobs) }) };
 }
 
-const KIND: Record<BaseProfile, string> = { 'arm64-fp': 'frame-pointer', 'arm64-meta': 'metadata', 'x86_64-fp': 'frame-pointer', 'x86_64-orc': 'orc', 'riscv64-fp': 'frame-pointer', 'loongarch64-orc': 'orc' };
+const KIND: Record<BaseProfile, string> = { 'arm64-fp': 'frame-pointer', 'arm64-meta': 'metadata', 'x86_64-fp': 'frame-pointer', 'x86_64-orc': 'orc', 'riscv64-fp': 'frame-pointer', 'loongarch64-orc': 'orc', 'powerpc64-bc': 'back-chain' };
 
 /** A loongarch64 ORC reference walk with some of its seams changed (src/unwinders/loongarch64-orc.ts). */
 function loong(def: Def, seams: LoongSeams): MutantEntry {

@@ -18,6 +18,7 @@ const REGS: Record<string, { sp: string; fp: string }> = {
   arm64: { sp: 'sp', fp: 'x29' },
   x86_64: { sp: 'rsp', fp: 'rbp' },
   riscv64: { sp: 'sp', fp: 's0' },
+  powerpc64: { sp: 'r1', fp: 'r1' },
 };
 
 export interface StackDumpOptions {

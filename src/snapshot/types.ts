@@ -10,7 +10,7 @@
 import type { RegionKind } from '../machine/memory';
 import type { SymbolKind } from '../machine/symbols';
 
-export type Arch = 'arm64' | 'x86_64' | 'riscv64' | 'loongarch64';
+export type Arch = 'arm64' | 'x86_64' | 'riscv64' | 'loongarch64' | 'powerpc64';
 export type Hex = string;
 
 export const SNAPSHOT_VERSION = 1;

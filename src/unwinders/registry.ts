@@ -18,6 +18,7 @@ const factories: Record<string, () => Factory> = {
   'always-unreliable:riscv64': () => require('./always-unreliable').create,
   'orc:loongarch64': () => require('./loongarch64-orc').create,
   'always-unreliable:loongarch64': () => require('./always-unreliable').create,
+  'back-chain:powerpc64': () => require('./powerpc64-bc').create,
 };
 
 /**

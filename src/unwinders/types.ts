@@ -75,4 +75,5 @@ export const ARCH_FACTS: Record<Arch, ArchFacts> = {
   x86_64: { hasLinkRegister: false, separateIrqStacks: true },
   riscv64: { hasLinkRegister: true, separateIrqStacks: true },
   loongarch64: { hasLinkRegister: true, separateIrqStacks: true },
+  powerpc64: { hasLinkRegister: true, separateIrqStacks: true },
 };

@@ -1,0 +1,256 @@
+/**
+ * The powerpc64 ArchKit: builds scenes by running workloads on the simulated machine to a moment,
+ * applying instrumentation and corruption, and packaging snapshot + ground truth. No build-time
+ * analyser: powerpc has no objtool stack validation (findings are always empty).
+ */
+import { rethookName } from '../tracing';
+import { walkContext } from '../context';
+import { exceptionAtEachStep, MomentPastException } from '../../scene/sweep';
+import { POWERPC64_ABI as A } from '../../isa/powerpc64/abi';
+import type { StopReason } from '../../isa/powerpc64/interpreter';
+import type { ArchKit, Finding, Instrumentation, Scene, SceneSpec, SweepSpec, Workload } from '../../scene/types';
+import { makeSnapshot } from '../../snapshot/io';
+import type { SnapshotStack } from '../../snapshot/types';
+import type { GroundTruth } from '../../truth/shadow';
+import { sweepSteps, type Boundary, insnTexts } from '../boundary';
+import { checkExceptionFrame, corruptExceptionFrame, corruptTracing, isExceptionFrameCorruption, isTracingCorruption, redirectTruth, returnTrampolines, type ExceptionFrameLayout } from '../corrupt';
+import { corruptBackChain } from './frames';
+import { buildImage, FTRACE_CALLSITE, MAP, PPC_CALLER, PPC_FUNCTION, USER_STACK_END, type Image } from './image';
+import { Powerpc64Machine, symbolsOf } from './machine';
+
+export const POWERPC64_WORKLOADS: readonly Workload[] = [
+  'syscall-sleep',
+  'kthread-sleep',
+  'work-chain',
+  'module-sleep',
+  'bpf-sleep',
+  'nonstandard-sleep',
+  'spec-function',
+  'spec-caller',
+  'tail-call',
+  'unreachable-code',
+  'hint-undefined',
+  'regs-copy-sleep',
+  'lr-in-gpr',
+];
+
+const STEP_LIMIT = 100_000;
+export const CONTEXT_SWITCH_OMISSIBLE = 'context switch: a blocked task resumes in _switch, which a trace may leave out';
+/** Entry code whose frame is the walk's stack_end: its return address is in no frame below stack_end. */
+const ENTRY_AT_STACK_END = new Set(['system_call_common', 'start_kernel_thread']);
+export const STACK_END_OMISSIBLE = 'kernel entry code running on the initial frame at stack_end: the walk ends there (3.1, a fixed location in the entry function), and the entry code is never returned into by a return a livepatch could redirect';
+
+/** Feature names of the kretprobe trampoline and its handler, as this (rethook) kernel names them. */
+export const canonicalFn = rethookName;
+
+const images = new Map<string, { img: Image }>();
+
+export function imageFor(w: Workload, ins?: Instrumentation): { img: Image } {
+  const key = JSON.stringify([w, ins?.fgraph ?? [], ins?.ftraceRegs ?? [], ins?.kretprobe ?? []]);
+  let e = images.get(key);
+  if (!e) {
+    if (ins?.optprobe?.length) throw new Error('powerpc64 has no optprobes');
+    e = { img: buildImage(w, ins) };
+    images.set(key, e);
+  }
+  return e;
+}
+
+function run(m: Powerpc64Machine, breakAt = -1, breakStep = -1): StopReason {
+  const stop = m.cpu.run(STEP_LIMIT, breakAt, breakStep);
+  if (stop === 'limit' || stop === 'undef' || stop === 'fault') throw new Error(`powerpc64 machine stopped (${stop}) at ${m.describe(m.cpu.pc)} running ${m.img.workload}`);
+  return stop;
+}
+
+const EXC = { irq: 'external interrupt', nmi: 'NMI (system reset)', brk: 'kprobe trap', 'page-fault': 'kernel page fault' } as const;
+
+interface Reached {
+  m: Powerpc64Machine;
+  state: 'running' | 'blocked';
+  moment: string;
+  slug: string;
+  excRegs?: number;
+}
+
+/** pt_regs: nip, gpr[1]; the frame link is the interrupt frame's back chain, below pt_regs. */
+const PT_REGS_LAYOUT: ExceptionFrameLayout = { pc: A.NIP, sp: A.GPR1, fp: -A.STACK_INT_FRAME_REGS };
+
+function reach(spec: SceneSpec, img: Image): Reached {
+  const m = new Powerpc64Machine(img);
+  const mo = spec.moment;
+  if (mo.kind === 'blocked') {
+    const stop = run(m);
+    if (stop !== 'blocked') throw new Error(`workload ${spec.workload} never blocks on powerpc64 (it ${stop === 'user' ? 'returns to user space' : `stops: ${stop}`})`);
+    return { m, state: 'blocked', moment: `blocked in schedule() (thread.ksp ${m.syms.describe(m.returnInto(m.savedContext().r1!))})`, slug: 'blocked' };
+  }
+  if (mo.kind === 'kretprobe-handler') throw new Error('powerpc64: a walk of current from a rethook return handler is not modelled');
+  if (mo.exception === 'nmi' && mo.walk === 'preempted' && !mo.nested) throw new Error('an NMI cannot preempt the task (walk: preempted needs an IRQ)');
+  if (mo.exception === 'page-fault' && mo.nested) throw new Error('a page fault is walked from its handler or blocked in it (no nested NMI)');
+  if (mo.exception === 'brk' && (mo.walk === 'preempted' || mo.nested)) throw new Error('a kprobe trap is walked from its handler (no preemption on its return, no nested NMI)');
+  let where: number;
+  let at = '';
+  if (mo.kind === 'exception') {
+    const sym = m.syms.get(canonicalFn(mo.at.fn));
+    const addr = sym.start + 4 * mo.at.index;
+    if (addr >= sym.end || !img.prog.insnAt(addr)) throw new Error(`${mo.at.fn} has no instruction ${mo.at.index}`);
+    const want = mo.at.occurrence ?? 1;
+    for (let seen = 0; ; ) {
+      const stop = run(m, addr);
+      if (stop !== 'break') throw new Error(`${m.syms.describe(addr)} (occurrence ${seen + 1}) is not executed before the task ${stop === 'user' ? 'returns to user' : stop}`);
+      if (++seen === want) break;
+      const past = m.cpu.run(1);
+      if (past !== 'limit') throw new Error(`stepping past ${m.syms.describe(addr)} stopped the machine (${past})`);
+    }
+    where = addr;
+    if (want > 1) at = `#${want}`;
+  } else {
+    const stop = run(m, -1, mo.step);
+    if (stop !== 'break') throw new Error(`step ${mo.step} is past the end of ${spec.workload} (${stop})`);
+    where = m.cpu.pc;
+    at = `@step${mo.step}`;
+  }
+  if (mo.exception === 'irq' && m.cpu.irqMasked) throw new Error(`IRQs are masked at ${m.describe(where)}`);
+  if (mo.walk === 'preempted' && !mo.nested && m.preemptCount > 0) throw new Error(`preemption is disabled at ${m.describe(where)}: an IRQ there cannot preempt the task`);
+  const desc = `${EXC[mo.exception]} before ${m.describe(where)}`;
+  // interrupt_common builds its frame below the interrupted r1 and its red zone; system_reset_common at
+  // the top of the emergency stack.
+  const excRegs = (mo.exception === 'nmi' ? MAP.nmi.base + MAP.nmi.size : m.cpu.sp) - A.STACK_INT_FRAME_SIZE + A.STACK_INT_FRAME_REGS;
+  m.takeException(mo.exception);
+  if (mo.nested === 'nmi' && mo.nestedAfter !== undefined) return nmiDuringException(m, mo.exception, mo.nestedAfter, desc, `${m.syms.describe(where)}${at}`);
+  if (mo.nested === 'nmi') {
+    m.cfg = { walkAt: 'nmi', nestedNmi: mo.exception === 'irq' };
+    const stop = run(m);
+    if (stop !== 'walk') throw new Error(`nested NMI walk point not reached (${stop})`);
+    return { m, state: 'running', moment: `${desc}, NMI nested in the handler, walk from the NMI handler`, slug: `${mo.exception}+nmi/${m.syms.describe(where)}${at}` };
+  }
+  if (mo.walk === 'in-handler') {
+    m.cfg = { walkAt: mo.exception };
+    const stop = run(m);
+    if (stop !== 'walk') throw new Error(`handler walk point not reached (${stop})`);
+    return { m, state: 'running', moment: `${desc}, walk from the handler`, slug: `${mo.exception}/${m.syms.describe(where)}${at}`, excRegs };
+  }
+  m.cfg = { preempt: true };
+  const stop = run(m);
+  if (stop !== 'blocked') throw new Error(`preempted task did not block (${stop})`);
+  return { m, state: 'blocked', moment: `${desc}, ${mo.exception === 'page-fault' ? 'the task sleeps in the fault handler' : 'task preempted on IRQ return and blocked'}`, slug: `${mo.exception}-preempt/${m.syms.describe(where)}${at}`, excRegs };
+}
+
+function nmiDuringException(m: Powerpc64Machine, exc: string, k: number, desc: string, where: string): Reached {
+  const depth = m.shadow.entries.length;
+  const entry = m.shadow.entries[depth - 1];
+  m.cfg = {};
+  if (k > 0) {
+    const stop = m.cpu.run(k);
+    if (stop !== 'limit' && m.shadow.entries[depth - 1] === entry) throw new Error(`handling the ${exc} stopped (${stop}) before its instruction ${k}`);
+  }
+  if (m.shadow.entries[depth - 1] !== entry) throw new MomentPastException(`the ${exc} has returned before instruction ${k} of its handling`);
+  const nmiAt = m.describe(m.cpu.pc);
+  m.takeException('nmi');
+  m.cfg = { walkAt: 'nmi' };
+  const stop = run(m);
+  if (stop !== 'walk') throw new Error(`NMI walk point not reached (${stop})`);
+  return { m, state: 'running', moment: `${desc}, NMI before ${nmiAt} (instruction ${k} of its handling), walk from the NMI handler`, slug: `${exc}+nmi@${k}/${where}` };
+}
+
+function slugOf(spec: SceneSpec, base: string): string {
+  const ins = spec.instrument;
+  const parts = [`powerpc64/${spec.workload}/${base}`];
+  if (ins?.fgraph?.length) parts.push(`fgraph=${ins.fgraph.join('+')}`);
+  if (ins?.ftraceRegs?.length) parts.push(`ftrace=${ins.ftraceRegs.join('+')}`);
+  if (ins?.kretprobe?.length) parts.push(`kretprobe=${ins.kretprobe.join('+')}`);
+  if (spec.corrupt) parts.push(`corrupt=${spec.corrupt}`);
+  if (spec.corruptDepth && spec.corruptDepth > 1) parts.push(`depth=${spec.corruptDepth}`);
+  return parts.join('/');
+}
+
+export function buildScene(spec: SceneSpec): Scene {
+  const { img } = imageFor(spec.workload, spec.instrument);
+  const r = reach(spec, img);
+  const m = r.m;
+  let regs: Record<string, number>;
+  let truth: GroundTruth;
+  const stacks: SnapshotStack[] = [{ region: MAP.task.name, type: 'task' }];
+  if (r.state === 'blocked') {
+    regs = m.savedContext();
+    // The task resumes in _switch (context-switch code, omissible), which returns into __schedule.
+    const top = m.shadow.entries[m.shadow.entries.length - 1];
+    if (!top || top.resume !== m.returnInto(regs.r1!) || m.syms.lookup(m.cpu.pc)?.name !== '_switch') throw new Error('blocked task: not switched out in _switch');
+    truth = m.shadow.truth(m.cpu.pc, CONTEXT_SWITCH_OMISSIBLE);
+  } else {
+    regs = m.regsRecord();
+    truth = m.shadow.truth(m.cpu.pc);
+    // current: this CPU's hardirq, softirq and emergency stacks too.
+    stacks.push({ region: MAP.irq.name, type: 'irq' }, { region: MAP.softirq.name, type: 'irq' }, { region: MAP.nmi.name, type: 'nmi' });
+  }
+  const outer = truth.frames[truth.frames.length - 1];
+  if (outer && truth.frames.length > 1 && ENTRY_AT_STACK_END.has(outer.fn)) outer.omissible = STACK_END_OMISSIBLE;
+  if (spec.corrupt) {
+    const targets = { otherRecord: m.otherRecord, unmapped: 0xc00fff000000 };
+    if (isTracingCorruption(spec.corrupt)) redirectTruth(truth, corruptTracing(m.tracing, spec.corrupt, returnTrampolines(m.syms)));
+    else if (isExceptionFrameCorruption(spec.corrupt)) {
+      const at = checkExceptionFrame(m.mem, r.excRegs, PT_REGS_LAYOUT, truth, spec.corrupt);
+      if ((m.mem.read64(at + A.MSR) & A.MSR_PR) !== 0) throw new Error(`${spec.corrupt}: the exception frame is not from kernel mode`);
+      redirectTruth(truth, corruptExceptionFrame(m.mem, at, PT_REGS_LAYOUT, spec.corrupt, targets));
+    } else if (spec.corrupt === 'frame-pointer-to-stale-final' || spec.corrupt === 'return-address-to-stale-user-regs') {
+      throw new Error(`${spec.corrupt}: not on powerpc64 (the walk ends at stack_end by address, never at a final record or pt_regs it finds)`);
+    } else redirectTruth(truth, corruptBackChain(m.mem, regs.r1!, spec.corruptDepth, spec.corrupt, targets));
+  }
+  const snapshot = makeSnapshot({
+    id: slugOf(spec, r.slug),
+    arch: 'powerpc64',
+    task: { pid: 100, comm: img.code.kthread ? 'kworker/0:1' : 'conformance', kind: img.code.kthread ? 'kthread' : 'user', state: r.state },
+    context: walkContext(spec, r.state === 'running', truth, m.syms),
+    regs,
+    mem: m.mem,
+    syms: m.syms,
+    stacks,
+    ptRegs: USER_STACK_END + A.STACK_INT_FRAME_REGS,
+    finalFrame: m.stackEnd,
+    abi: { ...A },
+    unwind: {},
+    ...m.tracing.toSnapshot(),
+  });
+  return { spec, arch: 'powerpc64', snapshot, truth, findings: [], moment: r.moment };
+}
+
+export function boundaries(w: Workload, ins?: Instrumentation): Boundary[] {
+  const { img } = imageFor(w, ins);
+  const m = new Powerpc64Machine(img);
+  const out: Boundary[] = [];
+  for (let k = 0; k < STEP_LIMIT; k++) {
+    out.push({ step: m.cpu.steps, pc: m.cpu.pc, fn: m.syms.lookup(m.cpu.pc)?.name ?? '?', irqMasked: m.cpu.irqMasked, preemptDisabled: m.preemptCount > 0 });
+    const stop = m.cpu.run(1);
+    if (stop === 'blocked' || stop === 'user') return out;
+    if (stop !== 'limit') throw new Error(`sweep of ${w} stopped (${stop}) at ${m.describe(m.cpu.pc)}`);
+  }
+  throw new Error(`sweep of ${w}: no end within ${STEP_LIMIT} steps`);
+}
+
+export function sweep(spec: SweepSpec): Iterable<Scene> {
+  const s = spec.functions ? { ...spec, functions: spec.functions.map(canonicalFn) } : spec;
+  return exceptionAtEachStep(spec, sweepSteps(boundaries(spec.workload, spec.instrument), s), buildScene);
+}
+
+export function analyse(w: Workload): Finding[] {
+  imageFor(w);
+  return [];
+}
+
+export function instructions(w: Workload, ins: Instrumentation | undefined, fn: string): string[] {
+  const { img } = imageFor(w, ins);
+  return insnTexts(img.prog, symbolsOf(img).get(canonicalFn(fn)));
+}
+
+export const kit: ArchKit = {
+  arch: 'powerpc64',
+  workloads: POWERPC64_WORKLOADS,
+  buildScene,
+  sweep,
+  analyse,
+  instructions,
+  examples: {
+    'function:': { text: PPC_FUNCTION, workload: 'spec-function' },
+    'caller:': { text: PPC_CALLER, workload: 'spec-caller' },
+    'ftrace call site': { text: FTRACE_CALLSITE.join('\n') },
+  },
+};
