@@ -29,6 +29,7 @@ export const MAP = {
   softirq: { name: 'softirq-stack-cpu0', kind: 'irq-stack', base: 0xc001000b0000, size: A.IRQ_STACK_SIZE, owner: '0' },
   nmi: { name: 'nmi-emergency-stack-cpu0', kind: 'nmi-stack', base: 0xc001000d0000, size: A.IRQ_STACK_SIZE, owner: '0' },
   data: { name: 'kernel-data', kind: 'data', base: 0xc00000400000, size: 0x1000 },
+  efi: { name: 'firmware-runtime', kind: 'foreign-text', base: 0x00001f000000, size: 0x1000 },
 } as const;
 
 /** The PACA (r13 in the kernel): PACAKSAVE (kernel sp for entry from user space), the EX scratch area. */
@@ -320,6 +321,7 @@ export interface WorkloadCode {
   kernel: string;
   module?: string;
   bpf?: string;
+  efi?: string;
 }
 
 export const BPF_PROG = 'bpf_prog_6deef7357e7b4530';
@@ -367,6 +369,31 @@ export function workloadCode(w: Workload): WorkloadCode {
         syscall: 'sys_bpf_run',
         kernel: lines(cfunc('sys_bpf_run', [`LOAD_REG_ADDR(r12, ${BPF_PROG})`, 'mtctr r12', 'bctrl']), cfunc('bpf_helper', ['BODY 1', 'bl schedule'])),
         bpf: lines(`${BPF_PROG}:`, ...ind(prologue(64)), '  std r31, 40(r1)', '  BODY 1', '  LOAD_REG_ADDR(r12, bpf_helper)', '  mtctr r12', '  bctrl', '  ld r31, 40(r1)', ...ind(epilogue(64))),
+      };
+    case 'efi-call':
+      // powerpc64 has no EFI: firmware runtime code (OPAL-like) in a foreign region stands for it, under the feature names.
+      return {
+        syscall: 'sys_efi',
+        kernel: lines(cfunc('sys_efi', ['bl efi_call_rts']), cfunc('efi_call_rts', ['LOAD_REG_ADDR(r12, efi_get_time)', 'bl __efi_rt_asm_wrapper']), cfunc('__efi_rt_asm_wrapper', ['std r2, 40(r1)', 'mtctr r12', 'bctrl', 'ld r2, 40(r1)'], 48)),
+        efi: lines('efi_get_time:', '  stdu r1, -64(r1)', '  std r31, 32(r1)', '  BODY 4', '  ld r31, 32(r1)', '  addi r1, r1, 64', '  blr'),
+      };
+    case 'fp-violation':
+      return {
+        syscall: 'sys_fpviol',
+        kernel: lines(
+          cfunc('sys_fpviol', ['bl fpviol_fn']),
+          '// "inline asm" calls fpviol_leaf before LR is saved and the frame made: the leaf saves its own',
+          '// return address over sys_fpviol\'s LR save slot',
+          'SYM_FUNC_START(fpviol_fn)',
+          '  mflr r31',
+          '  bl fpviol_leaf',
+          '  mtlr r31',
+          ind(prologue()),
+          '  BODY 1',
+          ind(epilogue()),
+          'SYM_FUNC_END(fpviol_fn)',
+          cfunc('fpviol_leaf', ['BODY 1', 'bl schedule']),
+        ),
       };
     case 'nonstandard-sleep':
       return {
@@ -482,6 +509,7 @@ export function buildImage(w: Workload, ins?: Instrumentation): Image {
   const units: AsmUnit[] = [{ region: MAP.ktext.name, base: MAP.ktext.base, text: lines(coreText(), code.kernel) }];
   if (code.module) units.push({ region: MAP.modtext.name, base: MAP.modtext.base, text: code.module, module: 'demo_mod' });
   if (code.bpf) units.push({ region: MAP.bpf.name, base: MAP.bpf.base, text: code.bpf, defaultKind: 'bpf' });
+  if (code.efi) units.push({ region: MAP.efi.name, base: MAP.efi.base, text: code.efi, defaultKind: 'foreign' });
   instrumentEntries(units, ins, { ftraceCallsite: FTRACE_CALLSITE, noinstr: NOINSTR });
   const prog = assemble(units);
   for (const b of prog.blocks) {

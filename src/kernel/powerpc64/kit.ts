@@ -1,11 +1,13 @@
 /**
  * The powerpc64 ArchKit: builds scenes by running workloads on the simulated machine to a moment,
  * applying instrumentation and corruption, and packaging snapshot + ground truth. No build-time
- * analyser: powerpc has no objtool stack validation (findings are always empty).
+ * analyser's findings (src/analyser/powerpc64.ts, a modelling assumption: upstream powerpc has no objtool
+ * stack validation).
  */
 import { rethookName } from '../tracing';
 import { walkContext } from '../context';
 import { exceptionAtEachStep, MomentPastException } from '../../scene/sweep';
+import { analysePowerpc64, type Powerpc64Analysis } from '../../analyser/powerpc64';
 import { POWERPC64_ABI as A } from '../../isa/powerpc64/abi';
 import type { StopReason } from '../../isa/powerpc64/interpreter';
 import type { ArchKit, Finding, Instrumentation, Scene, SceneSpec, SweepSpec, Workload } from '../../scene/types';
@@ -13,7 +15,7 @@ import { makeSnapshot } from '../../snapshot/io';
 import type { SnapshotStack } from '../../snapshot/types';
 import type { GroundTruth } from '../../truth/shadow';
 import { sweepSteps, type Boundary, insnTexts } from '../boundary';
-import { checkExceptionFrame, corruptExceptionFrame, corruptTracing, isExceptionFrameCorruption, isTracingCorruption, redirectTruth, returnTrampolines, type ExceptionFrameLayout } from '../corrupt';
+import { checkExceptionFrame, corruptExceptionFrame, corruptTracing, isExceptionFrameCorruption, isTracingCorruption, linkToStaleRegs, recordAtDepth, redirectTruth, returnTrampolines, type ExceptionFrameLayout } from '../corrupt';
 import { corruptBackChain } from './frames';
 import { buildImage, FTRACE_CALLSITE, MAP, PPC_CALLER, PPC_FUNCTION, USER_STACK_END, type Image } from './image';
 import { Powerpc64Machine, symbolsOf } from './machine';
@@ -24,7 +26,9 @@ export const POWERPC64_WORKLOADS: readonly Workload[] = [
   'work-chain',
   'module-sleep',
   'bpf-sleep',
+  'efi-call',
   'nonstandard-sleep',
+  'fp-violation',
   'spec-function',
   'spec-caller',
   'tail-call',
@@ -36,21 +40,20 @@ export const POWERPC64_WORKLOADS: readonly Workload[] = [
 
 const STEP_LIMIT = 100_000;
 export const CONTEXT_SWITCH_OMISSIBLE = 'context switch: a blocked task resumes in _switch, which a trace may leave out';
-/** Entry code whose frame is the walk's stack_end: its return address is in no frame below stack_end. */
-const ENTRY_AT_STACK_END = new Set(['system_call_common', 'start_kernel_thread']);
-export const STACK_END_OMISSIBLE = 'kernel entry code running on the initial frame at stack_end: the walk ends there (3.1, a fixed location in the entry function), and the entry code is never returned into by a return a livepatch could redirect';
+
 
 /** Feature names of the kretprobe trampoline and its handler, as this (rethook) kernel names them. */
 export const canonicalFn = rethookName;
 
-const images = new Map<string, { img: Image }>();
+const images = new Map<string, { img: Image; analysis: Powerpc64Analysis }>();
 
-export function imageFor(w: Workload, ins?: Instrumentation): { img: Image } {
+export function imageFor(w: Workload, ins?: Instrumentation): { img: Image; analysis: Powerpc64Analysis } {
   const key = JSON.stringify([w, ins?.fgraph ?? [], ins?.ftraceRegs ?? [], ins?.kretprobe ?? []]);
   let e = images.get(key);
   if (!e) {
     if (ins?.optprobe?.length) throw new Error('powerpc64 has no optprobes');
-    e = { img: buildImage(w, ins) };
+    const img = buildImage(w, ins);
+    e = { img, analysis: analysePowerpc64(img.prog) };
     images.set(key, e);
   }
   return e;
@@ -164,7 +167,7 @@ function slugOf(spec: SceneSpec, base: string): string {
 }
 
 export function buildScene(spec: SceneSpec): Scene {
-  const { img } = imageFor(spec.workload, spec.instrument);
+  const { img, analysis } = imageFor(spec.workload, spec.instrument);
   const r = reach(spec, img);
   const m = r.m;
   let regs: Record<string, number>;
@@ -182,8 +185,6 @@ export function buildScene(spec: SceneSpec): Scene {
     // current: this CPU's hardirq, softirq and emergency stacks too.
     stacks.push({ region: MAP.irq.name, type: 'irq' }, { region: MAP.softirq.name, type: 'irq' }, { region: MAP.nmi.name, type: 'nmi' });
   }
-  const outer = truth.frames[truth.frames.length - 1];
-  if (outer && truth.frames.length > 1 && ENTRY_AT_STACK_END.has(outer.fn)) outer.omissible = STACK_END_OMISSIBLE;
   if (spec.corrupt) {
     const targets = { otherRecord: m.otherRecord, unmapped: 0xc00fff000000 };
     if (isTracingCorruption(spec.corrupt)) redirectTruth(truth, corruptTracing(m.tracing, spec.corrupt, returnTrampolines(m.syms)));
@@ -191,8 +192,19 @@ export function buildScene(spec: SceneSpec): Scene {
       const at = checkExceptionFrame(m.mem, r.excRegs, PT_REGS_LAYOUT, truth, spec.corrupt);
       if ((m.mem.read64(at + A.MSR) & A.MSR_PR) !== 0) throw new Error(`${spec.corrupt}: the exception frame is not from kernel mode`);
       redirectTruth(truth, corruptExceptionFrame(m.mem, at, PT_REGS_LAYOUT, spec.corrupt, targets));
-    } else if (spec.corrupt === 'frame-pointer-to-stale-final' || spec.corrupt === 'return-address-to-stale-user-regs') {
-      throw new Error(`${spec.corrupt}: not on powerpc64 (the walk ends at stack_end by address, never at a final record or pt_regs it finds)`);
+    } else if (spec.corrupt === 'frame-pointer-to-stale-final') {
+      // A copy of the user interrupt frame at stack_end (back chain = user r1, "regs" marker, pt_regs) in
+      // regscopy_fn's locals, and a back chain pointing at it.
+      const fn = m.syms.get('regscopy_fn');
+      let frame = regs.r1!;
+      for (let n = 0; n < 64 && !(m.returnInto(frame) >= fn.start && m.returnInto(frame) < fn.end); n++) frame = m.mem.read64(frame);
+      // The frame whose caller slot returns into regscopy_fn is the one below regscopy_fn's own.
+      frame = m.mem.read64(frame);
+      if (m.syms.lookup(m.mem.read64(frame + 8 * A.STACK_FRAME_LR_SAVE))?.name !== 'regscopy_fn') throw new Error('frame-pointer-to-stale-final: regscopy_fn has no frame on the chain');
+      const at = frame + A.STACK_FRAME_MIN_SIZE;
+      linkToStaleRegs(m.mem, recordAtDepth(m.mem, regs.r1!, spec.corruptDepth), { from: USER_STACK_END, at, size: A.STACK_USER_INT_FRAME_SIZE, link: at });
+    } else if (spec.corrupt === 'return-address-to-stale-user-regs') {
+      throw new Error(`${spec.corrupt}: x86_64 only (powerpc64 finds interrupt frames by their marker, not through an entry point's return address)`);
     } else redirectTruth(truth, corruptBackChain(m.mem, regs.r1!, spec.corruptDepth, spec.corrupt, targets));
   }
   const snapshot = makeSnapshot({
@@ -210,7 +222,7 @@ export function buildScene(spec: SceneSpec): Scene {
     unwind: {},
     ...m.tracing.toSnapshot(),
   });
-  return { spec, arch: 'powerpc64', snapshot, truth, findings: [], moment: r.moment };
+  return { spec, arch: 'powerpc64', snapshot, truth, findings: analysis.findings, moment: r.moment };
 }
 
 export function boundaries(w: Workload, ins?: Instrumentation): Boundary[] {
@@ -232,8 +244,7 @@ export function sweep(spec: SweepSpec): Iterable<Scene> {
 }
 
 export function analyse(w: Workload): Finding[] {
-  imageFor(w);
-  return [];
+  return imageFor(w).analysis.findings;
 }
 
 export function instructions(w: Workload, ins: Instrumentation | undefined, fn: string): string[] {
