@@ -15,6 +15,7 @@ import { walkOrcMutant, type OrcKnobs } from './x86_64-walker';
 import { recoverReturn, walkLoongarchOrc, type LoongSeams } from '../unwinders/loongarch64-orc';
 import { kretprobeTrampoline } from '../unwinders/common';
 import { walkRiscv64, type Riscv64Knobs } from '../unwinders/riscv64-fp';
+import { walkPowerpc64, type Powerpc64Knobs } from '../unwinders/powerpc64-bc';
 import { EINVAL, baseUnwinder, everythingIsTextView, noNonStandardView, onResult, onView, retStackUncheckedView, trampolinesUnknownView } from './wrappers';
 
 export type { MutantEntry } from './types';
@@ -36,6 +37,10 @@ function arm64(def: Def, knobs: Omit<Arm64Knobs, 'kind'>): MutantEntry {
 
 function riscv64(def: Def, knobs: Riscv64Knobs): MutantEntry {
   return { ...def, create: (profile) => ({ name: named(profile, def.base), walk: (input) => walkRiscv64(input, knobs) }) };
+}
+
+function powerpc64(def: Def, knobs: Powerpc64Knobs): MutantEntry {
+  return { ...def, create: (profile) => ({ name: named(profile, def.base), walk: (input) => walkPowerpc64(input, knobs) }) };
 }
 
 function orc(def: Def, knobs: OrcKnobs): MutantEntry {
@@ -633,6 +638,43 @@ export const CATALOGUE: readonly MutantEntry[] = [
     { noStackBounds: true },
   ),
 
+  // ============================================================== powerpc64, faulty
+  powerpc64(
+    {
+      id: 'powerpc64-trusts-regs-marker',
+      arch: 'powerpc64',
+      base: 'powerpc64-bc',
+      kind: 'faulty',
+      description: 'takes any frame holding the "regs" marker for a live interrupt frame and walks through it as show_stack() does (regs->nip, then the interrupted frame as a new first frame): a stale marker in a dead area yields stale pt_regs, and a live one the interrupted function\'s unsaved LR slot',
+      requirement: 'reject-exceptions-when-unidentifiable',
+      commit: '9580b71b5a78 / eddd0b332304 (stale exception markers left on the stack, as the issue describes them): a marker where a stale one can lie is trusted',
+    },
+    { trustRegsMarker: true },
+  ),
+  powerpc64(
+    {
+      id: 'powerpc64-stack-end-as-user',
+      arch: 'powerpc64',
+      base: 'powerpc64-bc',
+      kind: 'faulty',
+      description: 'stack_end as for a user task whatever the task (THREAD_SIZE - STACK_USER_INT_FRAME_SIZE): a kernel thread whose frame lies there ends its walk early, short of kthread\'s caller, with success',
+      requirement: 'early-termination-not-reliable',
+      commit: 'c5cc3ca707bc ("powerpc: Fix stack_end for kernel threads" in arch_stack_walk_reliable(), after copy_thread() gave kernel threads a minimal initial frame)',
+    },
+    { stackEndAsUser: true },
+  ),
+  powerpc64(
+    {
+      id: 'powerpc64-first-frame-lr',
+      arch: 'powerpc64',
+      base: 'powerpc64-bc',
+      kind: 'faulty',
+      description: 'reports the first frame\'s LR save slot too: nothing saved there for this walk (its callee never ran or ran long ago), so a stale return address is reported',
+      requirement: 'trace-complete-or-nonzero',
+    },
+    { firstFrameLr: true },
+  ),
+
   // ============================================================== correct, but different
   arm64(
     {
@@ -734,6 +776,17 @@ export const CATALOGUE: readonly MutantEntry[] = [
       const bad = r.rc === 0 ? r.trace.find((a) => inModuleText(input.snap.mem, a)) : undefined;
       return bad === undefined ? r : { rc: EINVAL, trace: r.trace, reason: `stricter: 0x${bad.toString(16)} is module or BPF code` };
     },
+  ),
+  powerpc64(
+    {
+      id: 'powerpc64-bc-no-fgraph-recovery',
+      arch: 'powerpc64',
+      base: 'powerpc64-bc',
+      kind: 'correct',
+      description: 'does not recover return_to_handler: any graph-traced frame on the stack makes the walk unreliable, and its claims say so',
+      claims: { recoversFgraphReturns: false },
+    },
+    { noFgraphRecovery: true },
   ),
   orc(
     {

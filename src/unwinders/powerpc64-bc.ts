@@ -19,7 +19,7 @@
  */
 import { hex } from '../machine/addr';
 import type { LoadedSnapshot } from '../snapshot/io';
-import { MAX_FRAMES, ftraceGraphRetAddr, kernelTextAddress, kretprobeTrampoline } from './common';
+import { MAX_FRAMES, ftraceGraphRetAddr, kernelTextAddress, kretprobeTrampoline, symbolAddr } from './common';
 import { EINVAL } from './arm64-common';
 import type { Profile, Unwinder, WalkInput, WalkResult } from './types';
 
@@ -34,6 +34,8 @@ export interface Powerpc64Knobs {
   trustRegsMarker?: boolean;
   /** Reports the first frame's LR save slot too (stale: its callee never saved there). */
   firstFrameLr?: boolean;
+  /** Does not recover return_to_handler: a graph-traced frame makes the walk unreliable. */
+  noFgraphRecovery?: boolean;
 }
 
 interface Layout {
@@ -88,6 +90,7 @@ export function walkPowerpc64(input: WalkInput, k: Powerpc64Knobs = {}): WalkRes
     const slot = frame + 8 * A.STACK_FRAME_LR_SAVE;
     let ip = mem.read64(slot);
     if (!kernelTextAddress(snap, ip)) return `arch_stack_walk_reliable: saved LR ${h(ip)} at ${h(slot)} is not kernel text`;
+    if (k.noFgraphRecovery && ip === symbolAddr(snap, 'return_to_handler')) return `stricter: return_to_handler at ${h(slot)} is not recovered`;
     const orig = ftraceGraphRetAddr(snap, graphIdx, ip, frame);
     if (orig === undefined) return `ftrace_graph_ret_addr: return_to_handler at ${h(slot)} has no ret_stack entry`;
     // Checked again after recovery: the ret_stack may hold garbage (upstream trusts it).
