@@ -179,6 +179,22 @@ Feature: Unwinding across interrupts and exceptions
       Then every walk is complete or reported unreliable
       And the reliable share is recorded
 
+    @id:ppc-stale-regs-marker-in-live-frame @arch:powerpc64
+    Example: a "regs" marker left by an interrupt frame that has returned, in a live frame's unused words
+      warn_fn's WARN trap built an interrupt frame below warn_fn's frame and returned; __schedule's frame now
+      lies exactly there, and the marker word it never writes still says "regs", with stale pt_regs above it.
+      Given a task blocked in schedule() with a frame over a dead interrupt frame, its marker left stale
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+
+    @id:ppc-irq-sweep-preempted-work-chain @sweep @arch:powerpc64
+    Example: a task preempted at every instruction boundary of its kernel path, its interrupt frame on the task stack
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken at every instruction boundary of the task's kernel path
+      When a reliable stacktrace is requested for the task
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
   @req:reject-exceptions-when-unidentifiable @must
   Rule: Exception boundaries are rejected, unless the unwinder can tell when unwinding them is reliable
 

@@ -45,6 +45,12 @@ export type Workload =
    */
   | 'lr-in-gpr'
   /**
+   * powerpc64 only: syscall -> sys_warn -> warn_fn, which takes a WARN trap (a program check handled and
+   * returned from on the task stack), then calls down to schedule() with a frame lying exactly over the
+   * dead interrupt frame, its stale "regs" marker in that frame's unused words
+   */
+  | 'stale-marker-sleep'
+  /**
    * A generated program (src/generate): `generated:<id>` names a program registered with
    * src/generate/registry.ts, whose code each kit emits for its arch (never in a kit's `workloads` list).
    */

@@ -116,7 +116,7 @@ const PSEUDOS = new Set([
   'PREEMPT_DISABLE',
   'PREEMPT_ENABLE',
   'NMI_COMPLETE',
-  'KLP_TARGET',
+  'WARN_TRAP',
 ]);
 
 const SPRS = new Set(['srr0', 'srr1', 'sprg_scratch0', 'sprg_paca']);

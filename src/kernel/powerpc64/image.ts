@@ -170,7 +170,11 @@ function coreText(): string {
     '',
     '// ---- scheduler',
     cfunc('schedule', ['BODY 1', 'PREEMPT_DISABLE', 'bl __schedule', 'PREEMPT_ENABLE']),
-    cfunc('__schedule', ['std r31, 40(r1)', 'BODY 2', ...irqsOff, `LOAD_REG_IMMEDIATE(r3, ${TASK})`, 'bl _switch', ...irqsOn, 'ld r31, 40(r1)'], 48),
+    cfunc('__schedule', ['std r31, 40(r1)', 'BODY 2', 'bl pick_next_task', ...irqsOff, `LOAD_REG_IMMEDIATE(r3, ${TASK})`, 'bl _switch', ...irqsOn, 'ld r31, 40(r1)'], 48),
+    '// pick_next_task\'s frame is where _switch\'s will be: its callee leaves a stale return address in the',
+    '// LR save slot of what becomes the first frame of a blocked task\'s walk',
+    cfunc('pick_next_task', ['BODY 1', 'bl update_rq_clock', 'BODY 1'], A.STACK_SWITCH_FRAME_SIZE),
+    cfunc('update_rq_clock', ['BODY 1']),
     '// _switch(prev): a switch frame with the non-volatile GPRs, r1 into prev->thread.ksp, then the switch',
     'SYM_FUNC_START(_switch)',
     ind(prologue(A.STACK_SWITCH_FRAME_SIZE)),
@@ -311,6 +315,9 @@ function coreText(): string {
     cfunc('program_check_exception', ['bl kprobe_handler']),
     cfunc('kprobe_handler', ['BODY 1', 'WALK_POINT brk', 'BODY 1']),
     cfunc('do_page_fault', [...irqsOn, 'bl handle_page_fault']),
+    '// a WARN_ON\'s trap: report_bug() and back (the program check handler, for this trap)',
+    cfunc('do_warn_trap', ['bl report_bug']),
+    cfunc('report_bug', ['BODY 2']),
     cfunc('handle_page_fault', ['BODY 1', 'WALK_POINT page-fault', 'bl schedule', 'BODY 1']),
   );
 }
@@ -452,6 +459,17 @@ export function workloadCode(w: Workload): WorkloadCode {
       return {
         syscall: 'sys_regscopy',
         kernel: lines(cfunc('sys_regscopy', ['BODY 1', 'bl regscopy_fn', 'BODY 1']), cfunc('regscopy_fn', ['BODY 1', 'bl schedule', 'BODY 1'], REGS_COPY_FRAME)),
+      };
+    case 'stale-marker-sleep':
+      // warn_fn's WARN leaves an interrupt frame STACK_INT_FRAME_SIZE below warn_fn's r1; once it has returned,
+      // warn_mid (640) + schedule (32) + __schedule (48) put __schedule's frame exactly there.
+      return {
+        syscall: 'sys_warn',
+        kernel: lines(
+          cfunc('sys_warn', ['BODY 1', 'bl warn_fn', 'BODY 1']),
+          cfunc('warn_fn', ['BODY 1', 'WARN_TRAP', 'BODY 1', 'bl warn_mid', 'BODY 1']),
+          cfunc('warn_mid', ['BODY 1', 'bl schedule', 'BODY 1'], A.STACK_INT_FRAME_SIZE - 80),
+        ),
       };
     case 'lr-in-gpr':
       return {

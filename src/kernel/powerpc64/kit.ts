@@ -36,6 +36,7 @@ export const POWERPC64_WORKLOADS: readonly Workload[] = [
   'hint-undefined',
   'regs-copy-sleep',
   'lr-in-gpr',
+  'stale-marker-sleep',
 ];
 
 const STEP_LIMIT = 100_000;

@@ -37,6 +37,7 @@ const TRAPS = {
   irq: { trap: A.TRAP_EXTERNAL, handler: 'do_IRQ' },
   brk: { trap: A.TRAP_PROGRAM, handler: 'program_check_exception' },
   'page-fault': { trap: A.TRAP_DATA_STORAGE, handler: 'do_page_fault' },
+  warn: { trap: A.TRAP_PROGRAM, handler: 'do_warn_trap' },
 } as const;
 type TrapKind = keyof typeof TRAPS;
 
@@ -161,6 +162,11 @@ export class Powerpc64Machine implements Powerpc64Hooks {
     switch (i.sys) {
       case 'CPU_SWITCH':
         return 'blocked';
+      case 'WARN_TRAP':
+        // twi at a WARN_ON: a program check, resumed after the trap once report_bug() has run.
+        this.pending.push('warn');
+        cpu.takeInterrupt('warn', this.addr('interrupt_common'));
+        return undefined;
       case 'WALK_POINT': {
         const kind = i.args?.[0];
         if (kind === 'irq' && this.cfg.nestedNmi && !this.nmiTaken) {
