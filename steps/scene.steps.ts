@@ -196,6 +196,9 @@ Given('a task running a leaf function that keeps its return address in a general
 Given('a task blocked in schedule\\(\\) with a frame over a dead interrupt frame, its marker left stale', function (this: W) {
   return this.workload('stale-marker-sleep');
 });
+Given('a task blocked in schedule\\(\\) below a livepatched function, entered through livepatch_handler', function (this: W) {
+  return this.workload('livepatch-sleep');
+});
 
 // ---- synchronous exceptions taken in kernel code: a kprobe's breakpoint (BRK / int3)
 Given('a kprobe breakpoint is hit at every instruction boundary of {word}', function (this: W, fn: string) {

@@ -674,6 +674,17 @@ export const CATALOGUE: readonly MutantEntry[] = [
     },
     { firstFrameLr: true },
   ),
+  powerpc64(
+    {
+      id: 'powerpc64-livepatch-stack-ignored',
+      arch: 'powerpc64',
+      base: 'powerpc64-bc',
+      kind: 'faulty',
+      description: 'reports livepatch_handler as the LR save slot has it and goes on up the back chain: the real return address livepatch_handler keeps on the livepatch stack is never read, so the livepatched function\'s caller is left out',
+      requirement: 'rewritten-return-unreliable-unless-recovered',
+    },
+    { livepatchStackIgnored: true },
+  ),
 
   // ============================================================== correct, but different
   arm64(

@@ -51,6 +51,11 @@ export type Workload =
    */
   | 'stale-marker-sleep'
   /**
+   * powerpc64 only: syscall -> sys_klp -> klp_caller -> klp_old_fn, livepatched: its ftrace call site leads
+   * through livepatch_handler (the real LR on the livepatch stack) to klp_new_fn -> schedule
+   */
+  | 'livepatch-sleep'
+  /**
    * A generated program (src/generate): `generated:<id>` names a program registered with
    * src/generate/registry.ts, whose code each kit emits for its arch (never in a kit's `workloads` list).
    */

@@ -12,13 +12,16 @@
  * been live), checked where a full interrupt frame fits below stack_end. Two additions to upstream, both
  * stricter or required by the suite: the return address ftrace_graph_ret_addr() recovers must be kernel
  * text too, and the walk ends by reporting the stack_end frame's LR save slot, the return into the entry
- * code (3.1: a trace ends in the kernel entry function), which upstream's loop stops short of.
+ * code (3.1: a trace ends in the kernel entry function), which upstream's loop stops short of. And one
+ * the issue asks for: a return into livepatch_handler (a livepatched function's caller entered through
+ * ftrace) is replaced by the real LR livepatch_handler keeps on the livepatch stack (thread_info->livepatch_sp,
+ * innermost entry first), which upstream reports as it finds it, leaving the caller out.
  *
  * `Powerpc64Knobs` switch on the historical / plausible bugs the mutant catalogue models (src/mutants);
  * the reference profile uses none.
  */
 import { hex } from '../machine/addr';
-import type { LoadedSnapshot } from '../snapshot/io';
+import { unhex, type LoadedSnapshot } from '../snapshot/io';
 import { MAX_FRAMES, ftraceGraphRetAddr, kernelTextAddress, kretprobeTrampoline, symbolAddr } from './common';
 import { EINVAL } from './arm64-common';
 import type { Profile, Unwinder, WalkInput, WalkResult } from './types';
@@ -36,6 +39,8 @@ export interface Powerpc64Knobs {
   firstFrameLr?: boolean;
   /** Does not recover return_to_handler: a graph-traced frame makes the walk unreliable. */
   noFgraphRecovery?: boolean;
+  /** Reports livepatch_handler as found in the LR save slot: the real return address, on the livepatch stack, is never read. */
+  livepatchStackIgnored?: boolean;
 }
 
 interface Layout {
@@ -49,10 +54,12 @@ interface Layout {
   STACK_INT_FRAME_REGS: number;
   STACK_FRAME_REGS_MARKER: number;
   NIP: number;
+  LIVEPATCH_FRAME_SIZE: number;
+  STACK_END_MAGIC: number;
 }
 
 function layoutOf(snap: LoadedSnapshot): Layout {
-  const keys: (keyof Layout)[] = ['THREAD_SIZE', 'THREAD_STRUCT_SIZE', 'STACK_FRAME_MIN_SIZE', 'STACK_FRAME_LR_SAVE', 'STACK_USER_INT_FRAME_SIZE', 'STACK_INT_FRAME_SIZE', 'STACK_INT_FRAME_MARKER', 'STACK_INT_FRAME_REGS', 'STACK_FRAME_REGS_MARKER', 'NIP'];
+  const keys: (keyof Layout)[] = ['THREAD_SIZE', 'THREAD_STRUCT_SIZE', 'STACK_FRAME_MIN_SIZE', 'STACK_FRAME_LR_SAVE', 'STACK_USER_INT_FRAME_SIZE', 'STACK_INT_FRAME_SIZE', 'STACK_INT_FRAME_MARKER', 'STACK_INT_FRAME_REGS', 'STACK_FRAME_REGS_MARKER', 'NIP', 'LIVEPATCH_FRAME_SIZE', 'STACK_END_MAGIC'];
   const out = {} as Layout;
   for (const k of keys) {
     const v = snap.abi[k];
@@ -85,6 +92,19 @@ export function walkPowerpc64(input: WalkInput, k: Powerpc64Knobs = {}): WalkRes
   if (sp < stackPage + A.THREAD_STRUCT_SIZE || sp > stackEnd - A.STACK_FRAME_MIN_SIZE) return fail(`arch_stack_walk_reliable: sp ${h(sp)} is not on the task stack below stack_end ${h(stackEnd)}`);
   const graphIdx = { value: -1 };
   const rethook = kretprobeTrampoline(snap);
+  const livepatch = snap.syms.byName('livepatch_handler');
+  let klpSp = snap.json.task.livepatchSp === undefined ? undefined : unhex(snap.json.task.livepatchSp);
+  /** The innermost live livepatch stack entry {r2, LR, magic}, between the stack's bottom and thread_info->livepatch_sp. */
+  const popLivepatch = (): number | string => {
+    if (klpSp === undefined) return 'livepatch_handler: no thread_info->livepatch_sp to find the real return address';
+    const entry = klpSp - A.LIVEPATCH_FRAME_SIZE;
+    if (entry < stackPage + 8 || klpSp > stackPage + A.THREAD_STRUCT_SIZE || entry % 8 !== 0) return `livepatch_handler: livepatch stack pointer ${h(klpSp)} is not within the livepatch stack`;
+    if (mem.read64(entry + 16) !== A.STACK_END_MAGIC) return `livepatch_handler: the livepatch stack entry at ${h(entry)} has no STACK_END_MAGIC`;
+    const lr = mem.read64(entry + 8);
+    if (!kernelTextAddress(snap, lr)) return `livepatch_handler: the real LR ${h(lr)} at ${h(entry + 8)} is not kernel text`;
+    klpSp = entry;
+    return lr;
+  };
   /** Report the return address in the LR save slot of the frame at `frame`. */
   const consume = (frame: number): string | undefined => {
     const slot = frame + 8 * A.STACK_FRAME_LR_SAVE;
@@ -96,6 +116,12 @@ export function walkPowerpc64(input: WalkInput, k: Powerpc64Knobs = {}): WalkRes
     // Checked again after recovery: the ret_stack may hold garbage (upstream trusts it).
     if (orig !== ip && !kernelTextAddress(snap, orig)) return `ftrace_graph_ret_addr: the return address ${h(orig)} recovered for ${h(slot)} is not kernel text`;
     ip = orig;
+    if (!k.livepatchStackIgnored && livepatch && ip >= livepatch.start && ip < livepatch.end) {
+      // livepatch_handler's return point: the caller of the livepatched function is on the livepatch stack.
+      const real = popLivepatch();
+      if (typeof real === 'string') return real;
+      ip = real;
+    }
     if (rethook !== undefined && ip === rethook) return `arch_stack_walk_reliable: kretprobed function (rethook trampoline at ${h(slot)})`;
     if (trace.length >= MAX_FRAMES) return `arch_stack_walk_reliable: more than ${MAX_FRAMES} frames`;
     trace.push(ip);

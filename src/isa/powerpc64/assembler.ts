@@ -117,6 +117,7 @@ const PSEUDOS = new Set([
   'PREEMPT_ENABLE',
   'NMI_COMPLETE',
   'WARN_TRAP',
+  'KLP_TARGET',
 ]);
 
 const SPRS = new Set(['srr0', 'srr1', 'sprg_scratch0', 'sprg_paca']);

@@ -526,6 +526,7 @@ export function workloadCode(w: Workload): WorkloadCode {
         ),
       };
     case 'stale-marker-sleep':
+    case 'livepatch-sleep':
       throw new Error(`arm64 builds no workload ${w} (powerpc64 only)`);
   }
 }

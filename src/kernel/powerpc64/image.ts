@@ -35,11 +35,14 @@ export const MAP = {
 /** The PACA (r13 in the kernel): PACAKSAVE (kernel sp for entry from user space), the EX scratch area. */
 export const PACA = MAP.data.base;
 export const PACAKSAVE = 0x0;
+export const PACA_THREAD_INFO = 0x8;
 export const PACA_EX = 0x10;
 /** task_struct: thread.ksp (the saved r1 of a switched-out task). */
 export const TASK = MAP.data.base + 0x100;
 export const OTHER_TASK = MAP.data.base + 0x300;
 export const THREAD_KSP = 0x0;
+/** thread_info->livepatch_sp (THREAD_INFO_IN_TASK: thread_info at the start of task_struct). */
+export const TI_LIVEPATCH_SP = 0x20;
 /** What an NMI (system reset) interrupted: pc, msr, r1, kept for system_reset_common. */
 export const NMI_INTERRUPTED = MAP.data.base + 0x600;
 export const TASK_TOP = MAP.task.base + MAP.task.size;
@@ -272,11 +275,44 @@ function coreText(): string {
     ...[3, 4, 5, 6, 7, 8, 9, 10].map((n) => `  ld r${n}, ${A.STACK_SWITCH_FRAME_REGS + 8 * n}(r1)`),
     `  ld r0, ${A.STACK_SWITCH_FRAME_REGS + A.LINK}(r1)`,
     `  ld r11, ${A.STACK_SWITCH_FRAME_REGS + A.NIP}(r1)`,
+    '  KLP_TARGET r12, r11',
     `  addi r1, r1, ${A.STACK_SWITCH_FRAME_SIZE + A.STACK_FRAME_MIN_SIZE}`,
     '  mtlr r0',
+    '  cmpdi r12, 0',
+    '  bne .Lftrace_livepatch',
     '  mtctr r11',
     '  bctr',
+    '// the ftrace ops moved nip to the new function: enter it through livepatch_handler',
+    '.Lftrace_livepatch:',
+    '  mtctr r12',
+    '  b livepatch_handler',
     'SYM_CODE_END(ftrace_caller)',
+    '// livepatch_handler: the new function must see its caller\'s frame, so the real LR (and r2) go on the',
+    '// livepatch stack in thread_info, not on the stack; the new function returns here, and here to the caller',
+    'SYM_CODE_START(livepatch_handler)',
+    '  UNWIND_HINT_UNDEFINED',
+    `  ld r12, ${PACA_THREAD_INFO}(r13)`,
+    `  ld r11, ${TI_LIVEPATCH_SP}(r12)`,
+    `  addi r11, r11, ${A.LIVEPATCH_FRAME_SIZE}`,
+    `  std r11, ${TI_LIVEPATCH_SP}(r12)`,
+    `  LOAD_REG_IMMEDIATE(r12, ${A.STACK_END_MAGIC})`,
+    '  std r12, -8(r11)',
+    '  std r2, -24(r11)',
+    '  mflr r12',
+    '  std r12, -16(r11)',
+    '  mfctr r12',
+    '  bctrl',
+    `  ld r12, ${PACA_THREAD_INFO}(r13)`,
+    `  ld r11, ${TI_LIVEPATCH_SP}(r12)`,
+    '  ld r12, -16(r11)',
+    '  mtlr r12',
+    '  ld r2, -24(r11)',
+    `  ld r12, ${PACA_THREAD_INFO}(r13)`,
+    `  subi r11, r11, ${A.LIVEPATCH_FRAME_SIZE}`,
+    `  std r11, ${TI_LIVEPATCH_SP}(r12)`,
+    '  blr',
+    'SYM_CODE_END(livepatch_handler)',
+    'SYM_KIND(livepatch_handler, return-trampoline)',
     'SYM_KIND(ftrace_caller, ftrace-trampoline)',
     '// ftrace_graph_func(ip, parent_ip, op, fregs): prepare_ftrace_return() on fregs->link, keyed by fregs->gpr[1]',
     cfunc('ftrace_graph_func', ['PREEMPT_DISABLE', 'FGRAPH_PREPARE r3, r6', 'PREEMPT_ENABLE']),
@@ -329,6 +365,8 @@ export interface WorkloadCode {
   module?: string;
   bpf?: string;
   efi?: string;
+  /** Livepatched functions and their replacements (the klp_func table). */
+  livepatch?: Record<string, string>;
 }
 
 export const BPF_PROG = 'bpf_prog_6deef7357e7b4530';
@@ -469,6 +507,23 @@ export function workloadCode(w: Workload): WorkloadCode {
           cfunc('sys_warn', ['BODY 1', 'bl warn_fn', 'BODY 1']),
           cfunc('warn_fn', ['BODY 1', 'WARN_TRAP', 'BODY 1', 'bl warn_mid', 'BODY 1']),
           cfunc('warn_mid', ['BODY 1', 'bl schedule', 'BODY 1'], A.STACK_INT_FRAME_SIZE - 80),
+        ),
+      };
+    case 'livepatch-sleep':
+      // klp_old_fn is livepatched: its ftrace call site is patched in, and ftrace_caller sends it on to klp_new_fn.
+      return {
+        syscall: 'sys_klp',
+        livepatch: { klp_old_fn: 'klp_new_fn' },
+        kernel: lines(
+          cfunc('sys_klp', ['BODY 1', 'bl klp_caller', 'BODY 1']),
+          cfunc('klp_caller', ['BODY 1', 'bl klp_old_fn', 'BODY 1']),
+          'SYM_FUNC_START(klp_old_fn)',
+          ...ind(FTRACE_CALLSITE),
+          ind(prologue()),
+          '  BODY 1',
+          ind(epilogue()),
+          'SYM_FUNC_END(klp_old_fn)',
+          cfunc('klp_new_fn', ['BODY 1', 'bl schedule', 'BODY 1']),
         ),
       };
     case 'lr-in-gpr':

@@ -11,7 +11,7 @@ import { analysePowerpc64, type Powerpc64Analysis } from '../../analyser/powerpc
 import { POWERPC64_ABI as A } from '../../isa/powerpc64/abi';
 import type { StopReason } from '../../isa/powerpc64/interpreter';
 import type { ArchKit, Finding, Instrumentation, Scene, SceneSpec, SweepSpec, Workload } from '../../scene/types';
-import { makeSnapshot } from '../../snapshot/io';
+import { hex, makeSnapshot } from '../../snapshot/io';
 import type { SnapshotStack } from '../../snapshot/types';
 import type { GroundTruth } from '../../truth/shadow';
 import { sweepSteps, type Boundary, insnTexts } from '../boundary';
@@ -37,6 +37,7 @@ export const POWERPC64_WORKLOADS: readonly Workload[] = [
   'regs-copy-sleep',
   'lr-in-gpr',
   'stale-marker-sleep',
+  'livepatch-sleep',
 ];
 
 const STEP_LIMIT = 100_000;
@@ -211,7 +212,7 @@ export function buildScene(spec: SceneSpec): Scene {
   const snapshot = makeSnapshot({
     id: slugOf(spec, r.slug),
     arch: 'powerpc64',
-    task: { pid: 100, comm: img.code.kthread ? 'kworker/0:1' : 'conformance', kind: img.code.kthread ? 'kthread' : 'user', state: r.state },
+    task: { pid: 100, comm: img.code.kthread ? 'kworker/0:1' : 'conformance', kind: img.code.kthread ? 'kthread' : 'user', state: r.state, livepatchSp: hex(m.livepatchSp) },
     context: walkContext(spec, r.state === 'running', truth, m.syms),
     regs,
     mem: m.mem,

@@ -9,7 +9,7 @@ import { Memory, TEXT_KINDS, type RegionKind } from '../../machine/memory';
 import { SymbolTable } from '../../machine/symbols';
 import { ShadowStack } from '../../truth/shadow';
 import { TaskTracing } from '../tracing';
-import { KTHREAD_STACK_END, MAP, MSR_KERNEL, MSR_USER, NMI_INTERRUPTED, OTHER_TASK, PACA, PACAKSAVE, TASK, THREAD_KSP, USER_PC, USER_SP, USER_STACK_END, type Image } from './image';
+import { KTHREAD_STACK_END, MAP, MSR_KERNEL, MSR_USER, NMI_INTERRUPTED, OTHER_TASK, PACA, PACA_THREAD_INFO, PACAKSAVE, TASK, THREAD_KSP, TI_LIVEPATCH_SP, USER_PC, USER_SP, USER_STACK_END, type Image } from './image';
 
 export interface RunConfig {
   walkAt?: 'irq' | 'nmi' | 'brk' | 'page-fault';
@@ -80,6 +80,10 @@ export class Powerpc64Machine implements Powerpc64Hooks {
     const cpu = this.cpu;
     cpu.sprgPaca = PACA;
     this.mem.write64(PACA + PACAKSAVE, USER_STACK_END);
+    this.mem.write64(PACA + PACA_THREAD_INFO, TASK);
+    // klp_init_thread_info(): the livepatch stack starts one word above the STACK_END_MAGIC at the stack's bottom.
+    this.mem.write64(MAP.task.base, A.STACK_END_MAGIC);
+    this.mem.write64(TASK + TI_LIVEPATCH_SP, MAP.task.base + 8);
     if (this.img.code.kthread) {
       // copy_thread(): an initial minimal frame with a zero back chain at the top; fn in r14, arg in r15.
       this.mem.write64(KTHREAD_STACK_END, 0);
@@ -162,6 +166,18 @@ export class Powerpc64Machine implements Powerpc64Hooks {
     switch (i.sys) {
       case 'CPU_SWITCH':
         return 'blocked';
+      case 'KLP_TARGET': {
+        // klp_ftrace_handler(): the replacement of the livepatched function the call site at r11 - 4 is in.
+        // The old function is never resumed: its call into ftrace_caller leaves the shadow record.
+        const fn = this.syms.lookup(r[Number(i.args?.[1]?.slice(1))]! - 4);
+        const to = fn && this.img.code.livepatch?.[fn.name];
+        r[i.rd] = to ? this.addr(to) : 0;
+        if (to) {
+          const top = cpu.shadow.entries.pop();
+          if (top?.fn !== fn.name) throw new Error(`KLP_TARGET: the live call is ${top?.fn}, not ${fn.name}`);
+        }
+        return undefined;
+      }
       case 'WARN_TRAP':
         // twi at a WARN_ON: a program check, resumed after the trap once report_bug() has run.
         this.pending.push('warn');
@@ -234,6 +250,11 @@ export class Powerpc64Machine implements Powerpc64Hooks {
       default:
         throw new Error(`unknown pseudo-op ${i.sys}`);
     }
+  }
+
+  /** thread_info->livepatch_sp. */
+  get livepatchSp(): number {
+    return this.mem.read64(TASK + TI_LIVEPATCH_SP);
   }
 
   /** The blocked task's saved context: r1 = thread.ksp, the non-volatile GPRs from _switch's frame, pc in _switch. */
