@@ -188,12 +188,6 @@ Feature: Rewriting of return addresses
       Then the walk is judged against a ground truth that holds klp_caller
       And the trace is complete or reported unreliable
 
-    @id:ppc-livepatch-stack-reported @arch:powerpc64
-    Example: the caller of a livepatched function is reported from the livepatch stack
-      Given a task blocked in schedule() below a livepatched function, entered through livepatch_handler
-      When a reliable stacktrace is requested for the task
-      Then every function the task may return to appears in the trace
-
   @req:fgraph-original-return-reported @may
   Rule: The original return address is reported in place of return_to_handler
 
@@ -239,6 +233,12 @@ Feature: Rewriting of return addresses
       And a kretprobe on worker_thread
       When a reliable stacktrace is requested for the task
       Then the trace is complete or reported unreliable
+
+    @id:ppc-livepatch-stack-reported @arch:powerpc64
+    Example: livepatch_handler is left out and the livepatched function's caller reported from the livepatch stack
+      Given a task blocked in schedule() below a livepatched function, entered through livepatch_handler
+      When a reliable stacktrace is requested for the task
+      Then every function the task may return to appears in the trace
 
   @req:unwind-before-return-to-handler @should
   Rule: Walks where return_to_handler has not yet been returned to are unwound
