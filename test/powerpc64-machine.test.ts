@@ -123,3 +123,13 @@ test('the analyser flags the call before LR is saved, and no C function of the c
   assert.deepEqual(analyse('syscall-sleep').filter((f) => f.kind === 'fp-protocol'), []);
   assert.deepEqual(analyse('unreachable-code').filter((f) => f.kind === 'unreachable-instruction').map((f) => f.fn), ['orphan_stub']);
 });
+
+test('softirqs run on the softirq stack, their frame chained to the hardirq stack', () => {
+  const m = new Powerpc64Machine(imageFor('work-chain').img);
+  assert.equal(m.cpu.run(100_000, m.syms.get('work_b').start + 12), 'break');
+  m.takeException('irq');
+  assert.equal(m.cpu.run(100_000, m.syms.get('__do_softirq').start), 'break');
+  assert.equal(m.mem.find(m.cpu.sp)?.name, MAP.softirq.name);
+  assert.equal(m.mem.find(m.mem.read64(m.cpu.sp))?.name, MAP.irq.name, 'the back chain leads back to the hardirq stack');
+  assert.deepEqual(m.shadow.entries.slice(-4).map((e) => e.fn), ['do_IRQ', 'call_do_irq', '__do_irq', 'call_do_softirq']);
+});

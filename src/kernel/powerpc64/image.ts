@@ -123,6 +123,23 @@ function interruptEntry(name: string): string {
   );
 }
 
+/** misc_64.S's call_do_irq / call_do_softirq: `callee` on the stack whose base is in `base`. */
+function onStack(name: string, base: string, callee: string): string {
+  return lines(
+    `SYM_FUNC_START(${name})`,
+    '  mflr r0',
+    '  std r0, 16(r1)',
+    `  stdu r1, ${A.IRQ_STACK_SIZE - A.STACK_FRAME_MIN_SIZE}(${base})`,
+    `  mr r1, ${base}`,
+    `  bl ${callee}`,
+    '  ld r1, 0(r1)',
+    '  ld r0, 16(r1)',
+    '  mtlr r0',
+    '  blr',
+    `SYM_FUNC_END(${name})`,
+  );
+}
+
 function coreText(): string {
   return lines(
     '// ---- interrupt entry: system calls (0xc00) and the other interrupts share the prolog',
@@ -209,19 +226,13 @@ function coreText(): string {
     '  ld r31, 24(r1)',
     ind(epilogue(48)),
     'SYM_FUNC_END(do_IRQ)',
-    '// call_do_irq(regs, irq stack): a frame at the top of the hardirq stack whose back chain is the task r1',
-    'SYM_FUNC_START(call_do_irq)',
-    '  mflr r0',
-    '  std r0, 16(r1)',
-    `  stdu r1, ${A.IRQ_STACK_SIZE - A.STACK_FRAME_MIN_SIZE}(r4)`,
-    '  mr r1, r4',
-    '  bl __do_irq',
-    '  ld r1, 0(r1)',
-    '  ld r0, 16(r1)',
-    '  mtlr r0',
-    '  blr',
-    'SYM_FUNC_END(call_do_irq)',
-    cfunc('__do_irq', ['BODY 1', 'bl handle_timer_irq']),
+    '// call_do_irq(regs, irq stack) / call_do_softirq(stack): a frame at the top of the other stack whose',
+    '// back chain is the r1 it was called with',
+    onStack('call_do_irq', 'r4', '__do_irq'),
+    onStack('call_do_softirq', 'r3', '__do_softirq'),
+    '// irq_exit(): pending softirqs run on the softirq stack (do_softirq_own_stack())',
+    cfunc('__do_irq', ['BODY 1', 'bl handle_timer_irq', `LOAD_REG_IMMEDIATE(r3, ${MAP.softirq.base})`, 'bl call_do_softirq']),
+    cfunc('__do_softirq', ['BODY 2']),
     cfunc('handle_timer_irq', ['BODY 1', 'WALK_POINT irq', 'BODY 1']),
     '',
     '// ---- NMI (system reset): delivered on the PACA\'s emergency stack; what it interrupted is kept aside',
@@ -558,6 +569,7 @@ export const NOINSTR: ReadonlySet<string> = new Set([
   'system_call_exception',
   'do_IRQ',
   'call_do_irq',
+  'call_do_softirq',
   'system_reset_exception',
   'program_check_exception',
   'kprobe_handler',
