@@ -193,7 +193,7 @@ Given('the corruption is in frame record {int} counted from the innermost', func
 Given('a task running a leaf function that keeps its return address in a general purpose register', function (this: W) {
   return this.workload('lr-in-gpr');
 });
-Given('a task blocked in schedule\\(\\) with a frame over a dead interrupt frame, its marker left stale', function (this: W) {
+Given('a task blocked in schedule\\(\\) with a frame over a dead interrupt frame', function (this: W) {
   return this.workload('stale-marker-sleep');
 });
 Given('a task blocked in schedule\\(\\) below a livepatched function, entered through livepatch_handler', function (this: W) {

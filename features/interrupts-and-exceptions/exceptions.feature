@@ -180,10 +180,12 @@ Feature: Unwinding across interrupts and exceptions
       And the reliable share is recorded
 
     @id:ppc-stale-regs-marker-in-live-frame @arch:powerpc64
-    Example: a "regs" marker left by an interrupt frame that has returned, in a live frame's unused words
+    Example: a live frame over the dead area of an interrupt frame that has returned
       warn_fn's WARN trap built an interrupt frame below warn_fn's frame and returned; __schedule's frame now
-      lies exactly there, and the marker word it never writes still says "regs", with stale pt_regs above it.
-      Given a task blocked in schedule() with a frame over a dead interrupt frame, its marker left stale
+      lies exactly there, stale pt_regs in the words it never writes. The kernel cleared the "regs" marker on
+      the way out (9580b71b5a78 for 32-bit, eddd0b332304 for 64s): a marker left there would make the frame look
+      like an interrupt frame, and an unwinder that trusts it would walk the stale pt_regs.
+      Given a task blocked in schedule() with a frame over a dead interrupt frame
       When a reliable stacktrace is requested for the task
       Then the trace is complete or reported unreliable
 

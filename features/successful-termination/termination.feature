@@ -41,6 +41,14 @@ Feature: Identifying successful termination
       When a reliable stacktrace is requested for the task
       Then the trace is reported unreliable
 
+    @id:ppc-dead-interrupt-frame-unwinds-reliably @arch:powerpc64
+    Example: a task blocked with a live frame over a dead interrupt frame unwinds reliably to its entry
+      The marker the WARN's interrupt frame carried was cleared on return: nothing there says "regs" any more.
+      Given a task blocked in schedule() with a frame over a dead interrupt frame
+      When a reliable stacktrace is requested for the task
+      Then every function the task may return to appears in the trace
+      And a reliable trace ends in the kernel entry code
+
   @req:termination-in-entry-function @may
   Rule: The walk ends within a kernel entry function
 

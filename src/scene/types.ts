@@ -47,7 +47,7 @@ export type Workload =
   /**
    * powerpc64 only: syscall -> sys_warn -> warn_fn, which takes a WARN trap (a program check handled and
    * returned from on the task stack), then calls down to schedule() with a frame lying exactly over the
-   * dead interrupt frame, its stale "regs" marker in that frame's unused words
+   * dead interrupt frame: its stale pt_regs in that frame's unused words, its "regs" marker cleared on return
    */
   | 'stale-marker-sleep'
   /**

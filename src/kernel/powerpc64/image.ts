@@ -146,9 +146,16 @@ function coreText(): string {
     interruptEntry('system_call_common'),
     interruptEntry('interrupt_common'),
     '',
-    '// interrupt_return: hard-disable, SRR0/SRR1 and the registers from pt_regs, then rfid',
+    '// interrupt_return: hard-disable, SRR0/SRR1 and the registers from pt_regs, then rfid; back to the kernel,',
+    '// the marker is cleared first, so no stale "regs" is left under later frames (as interrupt_return_srr_kernel does)',
     'SYM_CODE_START(interrupt_return)',
     ind(irqsOff),
+    `  ld r9, ${R(A.MSR)}(r1)`,
+    `  andi. r9, r9, ${A.MSR_PR}`,
+    '  bne .Lrestore',
+    '  li r9, 0',
+    `  std r9, ${A.STACK_INT_FRAME_MARKER}(r1)`,
+    '.Lrestore:',
     `  ld r9, ${R(A.NIP)}(r1)`,
     '  mtspr SPRN_SRR0, r9',
     `  ld r9, ${R(A.MSR)}(r1)`,
@@ -510,8 +517,9 @@ export function workloadCode(w: Workload): WorkloadCode {
         kernel: lines(cfunc('sys_regscopy', ['BODY 1', 'bl regscopy_fn', 'BODY 1']), cfunc('regscopy_fn', ['BODY 1', 'bl schedule', 'BODY 1'], REGS_COPY_FRAME)),
       };
     case 'stale-marker-sleep':
-      // warn_fn's WARN leaves an interrupt frame STACK_INT_FRAME_SIZE below warn_fn's r1; once it has returned,
-      // warn_mid (640) + schedule (32) + __schedule (48) put __schedule's frame exactly there.
+      // warn_fn's WARN leaves an interrupt frame STACK_INT_FRAME_SIZE below warn_fn's r1; once it has returned
+      // (its marker cleared, its pt_regs stale), warn_mid (640) + schedule (32) + __schedule (48) put
+      // __schedule's frame exactly there.
       return {
         syscall: 'sys_warn',
         kernel: lines(
