@@ -19,6 +19,7 @@ const factories: Record<string, () => Factory> = {
   'orc:loongarch64': () => require('./loongarch64-orc').create,
   'always-unreliable:loongarch64': () => require('./always-unreliable').create,
   'back-chain:powerpc64': () => require('./powerpc64-bc').create,
+  'always-unreliable:powerpc64': () => require('./always-unreliable').create,
 };
 
 /**

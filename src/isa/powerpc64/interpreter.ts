@@ -227,7 +227,7 @@ export class Powerpc64Cpu {
           break;
         }
         case Op.JUNK: {
-          // Clobber three volatile registers (r5..r8, r10..r12 stay for entry code: r5..r8 only) with junk.
+          // Clobber volatile argument registers (r5..r8) with recognisable junk; never r0..r4, r9..r13 or non-volatiles.
           const k = this.steps;
           const pool = [5, 6, 7, 8];
           r[pool[k % 4]!] = 0x5a5a0000 + ((k * 31) & 0xffff);

@@ -52,8 +52,7 @@ export const KTHREAD_STACK_END = TASK_TOP - A.STACK_FRAME_MIN_SIZE;
 export const USER_PC = 0x10000100;
 export const USER_SP = 0x7fffff00;
 export const MSR_KERNEL = A.MSR_RI;
-const MSR_USER = A.MSR_PR | A.MSR_EE | A.MSR_RI;
-export { MSR_USER };
+export const MSR_USER = A.MSR_PR | A.MSR_EE | A.MSR_RI;
 
 /** Offsets of an interrupt frame's pt_regs fields from r1. */
 const R = (off: number): number => A.STACK_INT_FRAME_REGS + off;
@@ -463,7 +462,7 @@ export function workloadCode(w: Workload): WorkloadCode {
         syscall: 'sys_nonstd',
         kernel: lines(
           cfunc('sys_nonstd', ['bl nonstd_fn']),
-          '// hand-written: saves LR only after its call (no C prologue), annotated as such',
+          '// hand-written: makes its frame before saving LR (not the C prologue order), annotated as such',
           'SYM_FUNC_START(nonstd_fn)',
           '  mflr r0',
           '  stdu r1, -64(r1)',

@@ -3,7 +3,7 @@
  * executing a workload. Pseudo-ops (effects of kernel C code and CPU actions) are implemented here.
  */
 import { POWERPC64_ABI as A } from '../../isa/powerpc64/abi';
-import type { Insn } from '../../isa/powerpc64/assembler';
+import { parseReg, type Insn } from '../../isa/powerpc64/assembler';
 import { Powerpc64Cpu, type Powerpc64Hooks, type StopReason } from '../../isa/powerpc64/interpreter';
 import { Memory, TEXT_KINDS, type RegionKind } from '../../machine/memory';
 import { SymbolTable } from '../../machine/symbols';
@@ -169,7 +169,7 @@ export class Powerpc64Machine implements Powerpc64Hooks {
       case 'KLP_TARGET': {
         // klp_ftrace_handler(): the replacement of the livepatched function the call site at r11 - 4 is in.
         // The old function is never resumed: its call into ftrace_caller leaves the shadow record.
-        const fn = this.syms.lookup(r[Number(i.args?.[1]?.slice(1))]! - 4);
+        const fn = this.syms.lookup(r[parseReg(i.args?.[1] ?? '') ?? 0]! - 4);
         const to = fn && this.img.code.livepatch?.[fn.name];
         r[i.rd] = to ? this.addr(to) : 0;
         if (to) {
