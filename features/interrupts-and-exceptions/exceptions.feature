@@ -103,7 +103,7 @@ Feature: Unwinding across interrupts and exceptions
       When a reliable stacktrace is requested from the interrupt handler
       Then every walk is complete or reported unreliable
 
-    @id:irq-sweep-return-address-in-gpr @sweep @arch:arm64 @arch:riscv64 @arch:loongarch64
+    @id:irq-sweep-return-address-in-gpr @sweep @arch:arm64 @arch:riscv64 @arch:loongarch64 @arch:powerpc64
     Example: an IRQ at every instruction boundary of a leaf whose return address is held in a general purpose register
       Given a task running a leaf function that keeps its return address in a general purpose register
       And an IRQ is taken at every instruction boundary of lrgpr_leaf
@@ -111,7 +111,7 @@ Feature: Unwinding across interrupts and exceptions
       Then every walk is complete or reported unreliable
       And the reliable share is recorded
 
-    @id:irq-sweep-return-address-in-gpr-preempted @sweep @arch:arm64 @arch:riscv64 @arch:loongarch64
+    @id:irq-sweep-return-address-in-gpr-preempted @sweep @arch:arm64 @arch:riscv64 @arch:loongarch64 @arch:powerpc64
     Example: an IRQ at every instruction boundary of that leaf preempts the task, which then blocks
       Given a task running a leaf function that keeps its return address in a general purpose register
       And an IRQ is taken at every instruction boundary of lrgpr_leaf
@@ -249,7 +249,7 @@ Feature: Unwinding across interrupts and exceptions
       When a reliable stacktrace is requested from the interrupt handler
       Then every walk is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
 
-    @id:irq-return-address-in-gpr-rejected @sweep @arch:arm64 @arch:riscv64 @arch:loongarch64
+    @id:irq-return-address-in-gpr-rejected @sweep @arch:arm64 @arch:riscv64 @arch:loongarch64 @arch:powerpc64
     Example: an IRQ while the return address is in a general purpose register and the LR is stale
       Given a task running a leaf function that keeps its return address in a general purpose register
       And an IRQ is taken at every instruction boundary of lrgpr_leaf
