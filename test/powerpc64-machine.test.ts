@@ -133,3 +133,19 @@ test('softirqs run on the softirq stack, their frame chained to the hardirq stac
   assert.equal(m.mem.find(m.mem.read64(m.cpu.sp))?.name, MAP.irq.name, 'the back chain leads back to the hardirq stack');
   assert.deepEqual(m.shadow.entries.slice(-4).map((e) => e.fn), ['do_IRQ', 'call_do_irq', '__do_irq', 'call_do_softirq']);
 });
+
+test('a livepatched function: livepatch_handler keeps the real LR on the livepatch stack, the caller\'s LR slot returns into livepatch_handler', () => {
+  const s = kit.buildScene({ workload: 'livepatch-sleep', moment: { kind: 'blocked' } });
+  assert.deepEqual(fns(s.truth), ['_switch', '__schedule', 'schedule', 'klp_new_fn', 'livepatch_handler', 'klp_caller', 'sys_klp', 'system_call_exception', 'system_call_common']);
+  assert.ok(s.truth.frames[4]!.omissible, 'livepatch_handler is a return trampoline');
+  const snap = loadSnapshot(s.snapshot);
+  const lpSp = Number(BigInt.asUintN(48, BigInt(snap.json.task.livepatchSp!)));
+  assert.equal(lpSp, MAP.task.base + 8 + A.LIVEPATCH_FRAME_SIZE, 'one entry above the STACK_END_MAGIC');
+  const entry = lpSp - A.LIVEPATCH_FRAME_SIZE;
+  assert.equal(snap.mem.read64(entry + 8), s.truth.frames[5]!.addr, 'the real LR: the return into klp_caller');
+  assert.equal(snap.mem.read64(entry + 16), A.STACK_END_MAGIC);
+  // klp_caller's frame: its LR save slot holds the return into livepatch_handler, saved by klp_new_fn.
+  let sp = snap.regs['r1']!;
+  while (snap.syms.lookup(snap.mem.read64(snap.mem.read64(sp) + 16))?.name !== 'livepatch_handler') sp = snap.mem.read64(sp);
+  assert.equal(snap.mem.read64(snap.mem.read64(sp) + 16), s.truth.frames[4]!.addr);
+});

@@ -26,8 +26,8 @@ const USER_END = TOP - A.STACK_USER_INT_FRAME_SIZE;
 const KTHREAD_END = TOP - A.STACK_FRAME_MIN_SIZE;
 
 // Every function is 0x40 bytes; a return address is at +0x20.
-const FUNCS = ['system_call_common', 'start_kernel_thread', 'system_call_exception', 'kthread', 'sys_work', 'work_a', 'work_b', 'schedule', '__schedule', '_switch', 'pick_next_task', 'return_to_handler', 'arch_rethook_trampoline'];
-const KIND: Record<string, KSymbol['kind']> = { system_call_common: 'code', start_kernel_thread: 'code', return_to_handler: 'return-trampoline', arch_rethook_trampoline: 'return-trampoline' };
+const FUNCS = ['system_call_common', 'start_kernel_thread', 'system_call_exception', 'kthread', 'sys_work', 'work_a', 'work_b', 'schedule', '__schedule', '_switch', 'pick_next_task', 'return_to_handler', 'arch_rethook_trampoline', 'livepatch_handler'];
+const KIND: Record<string, KSymbol['kind']> = { system_call_common: 'code', start_kernel_thread: 'code', return_to_handler: 'return-trampoline', arch_rethook_trampoline: 'return-trampoline', livepatch_handler: 'return-trampoline' };
 const syms: KSymbol[] = FUNCS.map((name, i) => ({ name, start: TEXT + 0x40 * i, end: TEXT + 0x40 * (i + 1), kind: KIND[name] ?? 'func', region: 'ktext' }));
 const table = new SymbolTable(syms);
 const ret = (fn: string): number => table.get(fn).start + 0x20;
@@ -41,6 +41,7 @@ class World {
   stacks: Snapshot['stacks'] = [{ region: 'stack-1', type: 'task' }];
   fgraph: Snapshot['fgraph'] = null;
   kretprobes: Snapshot['kretprobes'] = [];
+  livepatchSp: number | undefined;
   constructor() {
     this.mem.map({ name: 'ktext', kind: 'kernel-text', base: TEXT, size: 0x10000 });
     this.mem.map({ name: 'stack-1', kind: 'task-stack', base: STACK, size: A.THREAD_SIZE, owner: '1' });
@@ -75,7 +76,7 @@ class World {
     const s = makeSnapshot({
       id: 'powerpc64/test',
       arch: 'powerpc64',
-      task: { pid: 1, comm: 'test', kind: this.kind, state: this.state },
+      task: { pid: 1, comm: 'test', kind: this.kind, state: this.state, ...(this.livepatchSp === undefined ? {} : { livepatchSp: hex(this.livepatchSp) }) },
       regs: this.regs,
       mem: this.mem,
       syms: table,
@@ -188,4 +189,33 @@ test('return_to_handler is recovered by frame; the rethook trampoline makes the 
   const r = walk(w);
   assert.notEqual(r.rc, 0);
   assert.match(r.reason!, /kretprobed/);
+});
+
+test('a return into livepatch_handler is replaced by the real LR on the livepatch stack, innermost entry first', () => {
+  const w = new World();
+  const f = w.chain();
+  // work_a and work_b are livepatched: the LR slots of sys_work's and work_a's frames return into livepatch_handler.
+  const lp = table.get('livepatch_handler').start + 0x28;
+  w.mem.write64(f[2]! + 16, lp);
+  w.mem.write64(f[3]! + 16, lp);
+  // The livepatch stack: the entry for work_a's call (outer) first, then work_b's; a stale third above the top.
+  const entries = [ret('sys_work'), ret('work_a'), ret('schedule')];
+  entries.forEach((lr, k) => {
+    const e = STACK + 8 + k * A.LIVEPATCH_FRAME_SIZE;
+    w.mem.write64(e + 8, lr);
+    w.mem.write64(e + 16, A.STACK_END_MAGIC);
+  });
+  w.livepatchSp = STACK + 8 + 2 * A.LIVEPATCH_FRAME_SIZE;
+  const r = walk(w);
+  assert.equal(r.rc, 0, r.reason);
+  assert.deepEqual(r.trace, CHAIN);
+  // Ignoring the livepatch stack reports livepatch_handler twice and loses work_a and sys_work.
+  const ig = walk(w, { livepatchStackIgnored: true });
+  assert.deepEqual(ig.trace.filter((a) => a === lp).length, 2);
+  assert.ok(!ig.trace.includes(ret('work_a')));
+  // Without thread_info->livepatch_sp, or with a trashed magic word, the walk is unreliable.
+  w.mem.write64(STACK + 8 + A.LIVEPATCH_FRAME_SIZE + 16, 0);
+  assert.match(walk(w).reason!, /STACK_END_MAGIC/);
+  w.livepatchSp = undefined;
+  assert.notEqual(walk(w).rc, 0);
 });

@@ -79,9 +79,10 @@ const RESTORE = [0, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, ...Array.from({ length: 18 
 /**
  * The common interrupt prolog (EXCEPTION_PROLOG + INT_COMMON): scratch registers into the PACA, a frame
  * of STACK_INT_FRAME_SIZE below the interrupted r1 (past the red zone), or at PACAKSAVE from user space,
- * the back chain, pt_regs, the "regs" marker; then the handler TRAP_CLASS names is called with r3 = regs.
+ * the back chain, pt_regs, the "regs" marker; then the C handler is called with r3 = regs: `syscall`'s
+ * (system_call_common: trap 0xc00, `bl system_call_exception`), or the one TRAP_CLASS names by vector.
  */
-function interruptEntry(name: string): string {
+function interruptEntry(name: string, syscall?: { trap: number; handler: string }): string {
   return lines(
     `SYM_CODE_START(${name})`,
     '  mtspr SPRN_SPRG_SCRATCH0, r13',
@@ -109,13 +110,12 @@ function interruptEntry(name: string): string {
     `  std r9, ${R(A.LINK)}(r1)`,
     '  mfctr r9',
     `  std r9, ${R(A.CTR)}(r1)`,
-    '  TRAP_CLASS r9, r12',
+    syscall ? `  li r9, ${syscall.trap}` : '  TRAP_CLASS r9, r12',
     `  std r9, ${R(A.TRAP)}(r1)`,
     `  LOAD_REG_IMMEDIATE(r9, ${A.STACK_FRAME_REGS_MARKER})`,
     `  std r9, ${A.STACK_INT_FRAME_MARKER}(r1)`,
     `  addi r3, r1, ${A.STACK_INT_FRAME_REGS}`,
-    '  mtctr r12',
-    '  bctrl',
+    ...(syscall ? [`  bl ${syscall.handler}`] : ['  mtctr r12', '  bctrl']),
     '  b interrupt_return',
     `SYM_CODE_END(${name})`,
     `SYM_ENTRY_POINT(${name})`,
@@ -142,7 +142,7 @@ function onStack(name: string, base: string, callee: string): string {
 function coreText(): string {
   return lines(
     '// ---- interrupt entry: system calls (0xc00) and the other interrupts share the prolog',
-    interruptEntry('system_call_common'),
+    interruptEntry('system_call_common', { trap: A.TRAP_SYSCALL, handler: 'system_call_exception' }),
     interruptEntry('interrupt_common'),
     '',
     '// interrupt_return: hard-disable, SRR0/SRR1 and the registers from pt_regs, then rfid; back to the kernel,',

@@ -33,7 +33,6 @@ export function symbolsOf(img: Image): SymbolTable {
 
 /** pt_regs->trap and the C handler of each interrupt kind. */
 const TRAPS = {
-  syscall: { trap: A.TRAP_SYSCALL, handler: 'system_call_exception' },
   irq: { trap: A.TRAP_EXTERNAL, handler: 'do_IRQ' },
   brk: { trap: A.TRAP_PROGRAM, handler: 'program_check_exception' },
   'page-fault': { trap: A.TRAP_DATA_STORAGE, handler: 'do_page_fault' },
@@ -102,7 +101,6 @@ export class Powerpc64Machine implements Powerpc64Hooks {
     cpu.lr = USER_PC + 0x80;
     cpu.msr = MSR_USER;
     cpu.pc = USER_PC;
-    this.pending.push('syscall');
     cpu.takeInterrupt('syscall', this.addr('system_call_common'));
   }
 
