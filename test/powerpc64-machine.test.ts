@@ -16,6 +16,7 @@ import { KTHREAD_STACK_END, MAP, USER_STACK_END } from '../src/kernel/powerpc64/
 import { Powerpc64Machine } from '../src/kernel/powerpc64/machine';
 import { analyse, CONTEXT_SWITCH_OMISSIBLE, imageFor, kit } from '../src/kernel/powerpc64/kit';
 import { loadSnapshot } from '../src/snapshot/io';
+import { exceptionFrames } from '../src/report/stack-dump';
 import type { GroundTruth } from '../src/truth/shadow';
 
 const fns = (t: GroundTruth) => t.frames.map((f) => f.fn);
@@ -148,4 +149,12 @@ test('a livepatched function: livepatch_handler keeps the real LR on the livepat
   let sp = snap.regs['r1']!;
   while (snap.syms.lookup(snap.mem.read64(snap.mem.read64(sp) + 16))?.name !== 'livepatch_handler') sp = snap.mem.read64(sp);
   assert.equal(snap.mem.read64(snap.mem.read64(sp) + 16), s.truth.frames[4]!.addr);
+});
+
+test('stack dumps decode the interrupt frame by its marker (a preempted task), and find none once it has returned', () => {
+  const s = kit.buildScene({ workload: 'work-chain', moment: { kind: 'exception', exception: 'irq', at: { fn: 'work_b', index: 3 }, walk: 'preempted' } });
+  const frames = exceptionFrames(loadSnapshot(s.snapshot));
+  assert.equal(frames.length, 1);
+  assert.match(frames[0]!.summary, /nip .*work_b\+0xc/);
+  assert.deepEqual(exceptionFrames(loadSnapshot(kit.buildScene({ workload: 'stale-marker-sleep', moment: { kind: 'blocked' } }).snapshot)), []);
 });
