@@ -193,6 +193,12 @@ Given('the corruption is in frame record {int} counted from the innermost', func
 Given('a task running a leaf function that keeps its return address in a general purpose register', function (this: W) {
   return this.workload('lr-in-gpr');
 });
+Given('a task blocked in schedule\\(\\) with a frame over a dead interrupt frame', function (this: W) {
+  return this.workload('stale-marker-sleep');
+});
+Given('a task blocked in schedule\\(\\) below a livepatched function, entered through livepatch_handler', function (this: W) {
+  return this.workload('livepatch-sleep');
+});
 
 // ---- synchronous exceptions taken in kernel code: a kprobe's breakpoint (BRK / int3)
 Given('a kprobe breakpoint is hit at every instruction boundary of {word}', function (this: W, fn: string) {

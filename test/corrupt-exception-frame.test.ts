@@ -14,6 +14,7 @@ import { X86_64_ABI } from '../src/isa/x86_64/abi';
 import { LOONGARCH64_ABI } from '../src/isa/loongarch64/abi';
 import { RISCV64_ABI } from '../src/isa/riscv64/abi';
 import { S390X_ABI, userMode } from '../src/isa/s390x/abi';
+import { POWERPC64_ABI } from '../src/isa/powerpc64/abi';
 import { kitFor } from '../src/scene/index';
 import type { Corruption, SceneSpec } from '../src/scene/types';
 import type { Arch } from '../src/snapshot/types';
@@ -21,7 +22,7 @@ import { loadSnapshot, type LoadedSnapshot } from '../src/snapshot/io';
 import { builtinProfile } from '../src/unwinders/profiles';
 
 /** The body of work_b (its "BODY" instruction) on each arch. */
-const BODY: Record<Arch, number> = { arm64: 2, x86_64: 3, riscv64: 4, loongarch64: 4, s390x: 4 };
+const BODY: Record<Arch, number> = { arm64: 2, x86_64: 3, riscv64: 4, loongarch64: 4, s390x: 4, powerpc64: 3 };
 
 /** Where each arch keeps the saved registers: every slot holding a copy of pc, sp, fp. */
 const SLOTS: Record<Arch, { pc: number[]; sp: number[]; fp: number[]; kernelMode: (s: LoadedSnapshot, regs: number) => boolean }> = {
@@ -55,6 +56,13 @@ const SLOTS: Record<Arch, { pc: number[]; sp: number[]; fp: number[]; kernelMode
     fp: [S390X_ABI.PT_GPRS + 8 * 11],
     kernelMode: (s, r) => !userMode(s.mem.read64(r + S390X_ABI.PT_PSW)),
   },
+  powerpc64: {
+    pc: [POWERPC64_ABI.NIP],
+    sp: [POWERPC64_ABI.GPR1],
+    // The interrupt frame's back chain, below pt_regs: the frame link a back-chain walk follows.
+    fp: [-POWERPC64_ABI.STACK_INT_FRAME_REGS],
+    kernelMode: (s, r) => (s.mem.read64(r + POWERPC64_ABI.MSR) & POWERPC64_ABI.MSR_PR) === 0,
+  },
 };
 
 function spec(arch: Arch, walk: 'in-handler' | 'preempted', corrupt?: Corruption): SceneSpec {
@@ -81,7 +89,7 @@ const build = (s: SceneSpec, arch: Arch) => {
   return { scene, snap: loadSnapshot(scene.snapshot, scene.snapshot.id) };
 };
 
-for (const arch of ['arm64', 'x86_64', 'riscv64', 'loongarch64', 's390x'] as const) {
+for (const arch of ['arm64', 'x86_64', 'riscv64', 'loongarch64', 's390x', 'powerpc64'] as const) {
   for (const walk of ['in-handler', 'preempted'] as const) {
     test(`${arch} ${walk}: exception-frame corruptions edit only the IRQ's kernel-mode pt_regs; truth and registers unchanged`, () => {
       const clean = build(spec(arch, walk), arch);

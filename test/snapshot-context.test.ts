@@ -5,10 +5,10 @@ import { kitFor } from '../src/scene/index';
 import type { SceneSpec } from '../src/scene/types';
 import type { Arch } from '../src/snapshot/types';
 
-const BODY: Record<Arch, number> = { arm64: 2, x86_64: 3, riscv64: 4, loongarch64: 4, s390x: 4 };
+const BODY: Record<Arch, number> = { arm64: 2, x86_64: 3, riscv64: 4, loongarch64: 4, s390x: 4, powerpc64: 3 };
 const ctx = (arch: Arch, s: SceneSpec) => kitFor(arch).buildScene(s).snapshot;
 
-for (const arch of ['arm64', 'x86_64', 'riscv64'] as const) {
+for (const arch of ['arm64', 'x86_64', 'riscv64', 'powerpc64'] as const) {
   test(`${arch}: context of blocked, IRQ-handler and NMI-handler walks`, () => {
     const blocked = ctx(arch, { workload: 'syscall-sleep', moment: { kind: 'blocked' } }).context!;
     assert.deepEqual(blocked, { cpu: 0, inNmi: false, inHardirq: false, preemptible: false, efiRuntimeActive: false });

@@ -64,6 +64,16 @@ Feature: The reliable stacktrace contract
       When a reliable stacktrace is requested for the task
       Then the trace is complete or reported unreliable
 
+    @id:ppc-first-frame-lr-slot-skipped @arch:powerpc64
+    Example: the LR save slot of a blocked task's first frame is stale and not part of the trace
+      _switch's frame lies where pick_next_task's was: pick_next_task's callee saved its return address in
+      that frame's LR save slot, and _switch calls nothing. The walk starts at thread.ksp; only the back
+      chain of its first frame is live.
+      Given a task blocked in schedule() below a system call
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+      And the trace has no duplicated, inverted or spurious entry, or is reported unreliable
+
   @req:reliable-trace-in-true-order @should
   Rule: A reliable trace lists the true call chain in order, without duplicated, inverted or spurious entries
 

@@ -283,6 +283,21 @@ Feature: Robustness to corrupt unwind state
       When a reliable stacktrace is requested for the task
       Then the trace is reported unreliable
 
+    @id:ppc-back-chain-downward-detected @arch:powerpc64
+    Example: a back chain pointing down the stack is reported unreliable
+      Given a kernel thread blocked in schedule()
+      And a saved frame pointer that points down the stack
+      When a reliable stacktrace is requested for the task
+      Then the trace is reported unreliable
+
+    @id:ppc-back-chain-into-other-stack-detected @arch:powerpc64
+    Example: a back chain into another task's stack, deeper in the chain, is reported unreliable
+      Given a task blocked in schedule() below a system call
+      And a saved frame pointer into another task's stack
+      And the corruption is in frame record 3 counted from the innermost
+      When a reliable stacktrace is requested for the task
+      Then the trace is reported unreliable
+
   @req:walk-terminates @must
   Rule: The walk does not get stuck in an infinite loop
 

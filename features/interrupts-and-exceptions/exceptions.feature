@@ -103,7 +103,7 @@ Feature: Unwinding across interrupts and exceptions
       When a reliable stacktrace is requested from the interrupt handler
       Then every walk is complete or reported unreliable
 
-    @id:irq-sweep-return-address-in-gpr @sweep @arch:arm64 @arch:riscv64 @arch:loongarch64 @arch:s390x
+    @id:irq-sweep-return-address-in-gpr @sweep @arch:arm64 @arch:riscv64 @arch:loongarch64 @arch:s390x @arch:powerpc64
     Example: an IRQ at every instruction boundary of a leaf whose return address is held in a general purpose register
       Given a task running a leaf function that keeps its return address in a general purpose register
       And an IRQ is taken at every instruction boundary of lrgpr_leaf
@@ -111,7 +111,7 @@ Feature: Unwinding across interrupts and exceptions
       Then every walk is complete or reported unreliable
       And the reliable share is recorded
 
-    @id:irq-sweep-return-address-in-gpr-preempted @sweep @arch:arm64 @arch:riscv64 @arch:loongarch64 @arch:s390x
+    @id:irq-sweep-return-address-in-gpr-preempted @sweep @arch:arm64 @arch:riscv64 @arch:loongarch64 @arch:s390x @arch:powerpc64
     Example: an IRQ at every instruction boundary of that leaf preempts the task, which then blocks
       Given a task running a leaf function that keeps its return address in a general purpose register
       And an IRQ is taken at every instruction boundary of lrgpr_leaf
@@ -179,6 +179,24 @@ Feature: Unwinding across interrupts and exceptions
       Then every walk is complete or reported unreliable
       And the reliable share is recorded
 
+    @id:ppc-stale-regs-marker-in-live-frame @arch:powerpc64
+    Example: a live frame over the dead area of an interrupt frame that has returned
+      warn_fn's WARN trap built an interrupt frame below warn_fn's frame and returned; __schedule's frame now
+      lies exactly there, stale pt_regs in the words it never writes. The kernel cleared the "regs" marker on
+      the way out (9580b71b5a78 for 32-bit, eddd0b332304 for 64s): a marker left there would make the frame look
+      like an interrupt frame, and an unwinder that trusts it would walk the stale pt_regs.
+      Given a task blocked in schedule() with a frame over a dead interrupt frame
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+
+    @id:ppc-irq-sweep-preempted-work-chain @sweep @arch:powerpc64
+    Example: a task preempted at every instruction boundary of its kernel path, its interrupt frame on the task stack
+      Given a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken at every instruction boundary of the task's kernel path
+      When a reliable stacktrace is requested for the task
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
   @req:reject-exceptions-when-unidentifiable @must
   Rule: Exception boundaries are rejected, unless the unwinder can tell when unwinding them is reliable
 
@@ -231,7 +249,7 @@ Feature: Unwinding across interrupts and exceptions
       When a reliable stacktrace is requested from the interrupt handler
       Then every walk is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
 
-    @id:irq-return-address-in-gpr-rejected @sweep @arch:arm64 @arch:riscv64 @arch:loongarch64 @arch:s390x
+    @id:irq-return-address-in-gpr-rejected @sweep @arch:arm64 @arch:riscv64 @arch:loongarch64 @arch:s390x @arch:powerpc64
     Example: an IRQ while the return address is in a general purpose register and the LR is stale
       Given a task running a leaf function that keeps its return address in a general purpose register
       And an IRQ is taken at every instruction boundary of lrgpr_leaf

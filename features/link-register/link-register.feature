@@ -121,6 +121,46 @@ Feature: Link register unreliability
       When a reliable stacktrace is requested from the interrupt handler
       Then every walk is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
 
+    @id:ppc-function-example-sweep-rejected @sweep @arch:powerpc64
+    Example: an IRQ at every instruction boundary of the powerpc64 form of the spec's function
+      Until "std r0, 16(r1)" the return address is only in LR (and r0); the LR save slot of the
+      caller's frame holds whatever an earlier callee left there.
+      Given a task running this arch's form of the spec's "function:" example:
+        """
+        function:
+          mflr r0
+          std r0, 16(r1)
+          stdu r1, -32(r1)
+          bl other_function
+          addi r1, r1, 32
+          ld r0, 16(r1)
+          mtlr r0
+          blr
+        """
+      And an IRQ is taken at every instruction boundary of function
+      When a reliable stacktrace is requested for the task
+      Then every walk is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
+
+    @id:ppc-caller-example-sweep-rejected @sweep @arch:powerpc64
+    Example: an IRQ at every instruction boundary of the powerpc64 form of the spec's caller
+      Given a task running this arch's form of the spec's "caller:" example:
+        """
+        caller:
+          mflr r0
+          std r0, 16(r1)
+          stdu r1, -32(r1)
+          LOAD_REG_ADDR(r12, callee)
+          mtctr r12
+          bctrl
+          addi r1, r1, 32
+          ld r0, 16(r1)
+          mtlr r0
+          blr
+        """
+      And an IRQ is taken at every instruction boundary of caller
+      When a reliable stacktrace is requested for the task
+      Then every walk is reported unreliable, unless the unwinder identifies reliable unwinds and then it is the exact call chain
+
     @id:s390x-function-example-sweep-rejected @sweep @arch:s390x
     Example: an IRQ at every instruction boundary of the s390x form of the spec's function
       brasl leaves the return address in %r14; the prologue saves it in the caller's frame (stmg) before

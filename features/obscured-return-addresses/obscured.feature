@@ -190,6 +190,59 @@ Feature: Obscuring of return addresses
       Then every walk is complete or reported unreliable
       And the reliable share is recorded
 
+    @id:ftrace-callsite-ppc-r0-window @arch:powerpc64
+    Example: an IRQ between the mflr and the bl of the powerpc64 ftrace call site, the task preempted there
+      -mprofile-kernel: before the bl, the return address into work_b's caller is in LR and r0 only; work_b
+      has no frame yet and the LR save slot of work_a's frame is not written.
+      Given work_b is patched with this arch's ftrace call site:
+        """
+        mflr r0
+        bl ftrace_caller
+        """
+      And a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken before "bl ftrace_caller" in work_b
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+
+    @id:ftrace-callsite-ppc-trampoline-sweep @sweep @arch:powerpc64
+    Example: an IRQ at every instruction of the powerpc64 ftrace trampoline, entered with r0 holding the return address
+      Given work_b is patched with this arch's ftrace call site:
+        """
+        mflr r0
+        bl ftrace_caller
+        """
+      And a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken at every instruction boundary of the ftrace trampoline
+      When a reliable stacktrace is requested for the task
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
+    @id:ftrace-callsite-ppc-patched-function-sweep @sweep @arch:powerpc64
+    Example: an IRQ at every instruction of the function patched with the powerpc64 ftrace call site
+      Given work_b is patched with this arch's ftrace call site:
+        """
+        mflr r0
+        bl ftrace_caller
+        """
+      And a task in a system call running work_a, which calls work_b, which calls work_c
+      And an IRQ is taken at every instruction boundary of work_b
+      When a reliable stacktrace is requested for the task
+      Then every walk is complete or reported unreliable
+
+    @id:ftrace-callsite-ppc-graph-traced-sweep @sweep @arch:powerpc64
+    Example: an IRQ at every instruction of a graph-traced function entered through the powerpc64 call site
+      Given work_b is patched with this arch's ftrace call site:
+        """
+        mflr r0
+        bl ftrace_caller
+        """
+      And a task in a system call running work_a, which calls work_b, which calls work_c
+      And function-graph tracing of work_b
+      And an IRQ is taken at every instruction boundary of the task's kernel path
+      When a reliable stacktrace is requested for the task
+      Then every walk is complete or reported unreliable
+      And the reliable share is recorded
+
     @id:ftrace-callsite-s390x-trampoline-sweep @sweep @arch:s390x
     Example: an IRQ at every instruction of the s390x ftrace trampoline, entered with %r0 holding the return address into the traced function
       Given work_b is patched with this arch's ftrace call site:

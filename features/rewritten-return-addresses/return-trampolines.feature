@@ -178,6 +178,16 @@ Feature: Rewriting of return addresses
       When a reliable stacktrace is requested for the task
       Then the trace is complete or reported unreliable
 
+    @id:ppc-livepatch-stack-recovered @arch:powerpc64
+    Example: a livepatched function's caller, whose return address livepatch_handler keeps on the livepatch stack
+      klp_old_fn's ftrace call site sends it on to klp_new_fn through livepatch_handler, which pushes the
+      real LR (the return into klp_caller) on the livepatch stack in thread_info and calls klp_new_fn: the
+      LR save slot of klp_caller's frame holds the return into livepatch_handler, not into klp_caller.
+      Given a task blocked in schedule() below a livepatched function, entered through livepatch_handler
+      When a reliable stacktrace is requested for the task
+      Then the walk is judged against a ground truth that holds klp_caller
+      And the trace is complete or reported unreliable
+
   @req:fgraph-original-return-reported @may
   Rule: The original return address is reported in place of return_to_handler
 
@@ -223,6 +233,12 @@ Feature: Rewriting of return addresses
       And a kretprobe on worker_thread
       When a reliable stacktrace is requested for the task
       Then the trace is complete or reported unreliable
+
+    @id:ppc-livepatch-stack-reported @arch:powerpc64
+    Example: livepatch_handler is left out and the livepatched function's caller reported from the livepatch stack
+      Given a task blocked in schedule() below a livepatched function, entered through livepatch_handler
+      When a reliable stacktrace is requested for the task
+      Then every function the task may return to appears in the trace
 
   @req:unwind-before-return-to-handler @should
   Rule: Walks where return_to_handler has not yet been returned to are unwound

@@ -58,6 +58,14 @@ Feature: Identifying successful termination
       When a reliable stacktrace is requested for the task
       Then the trace is reported unreliable
 
+    @id:ppc-dead-interrupt-frame-unwinds-reliably @arch:powerpc64
+    Example: a task blocked with a live frame over a dead interrupt frame unwinds reliably to its entry
+      The marker the WARN's interrupt frame carried was cleared on return: nothing there says "regs" any more.
+      Given a task blocked in schedule() with a frame over a dead interrupt frame
+      When a reliable stacktrace is requested for the task
+      Then every function the task may return to appears in the trace
+      And a reliable trace ends in the kernel entry code
+
   @req:termination-in-entry-function @may
   Rule: The walk ends within a kernel entry function
 
@@ -168,3 +176,12 @@ Feature: Identifying successful termination
       And the corruption is in frame record 2 counted from the innermost
       When a reliable stacktrace is requested for the task
       Then the trace is complete or reported unreliable
+
+    @id:ppc-kthread-stack-end-not-the-user-one @arch:powerpc64
+    Example: a kernel thread's walk does not end where a user task's stack_end would be
+      copy_thread() gives a kernel thread only a minimal frame at the top of its stack, so its stack_end is
+      THREAD_SIZE - STACK_FRAME_MIN_SIZE; kthread's frame lies exactly at THREAD_SIZE - STACK_USER_INT_FRAME_SIZE.
+      Given a kernel thread blocked in schedule()
+      When a reliable stacktrace is requested for the task
+      Then the trace is complete or reported unreliable
+      And a reliable trace ends in the kernel entry code

@@ -55,7 +55,7 @@ export interface LintReport {
 }
 
 const LEVELS = ['must', 'should', 'may'] as const;
-const ARCHES = ['arm64', 'x86_64', 'riscv64', 'loongarch64', 's390x'];
+const ARCHES = ['arm64', 'x86_64', 'riscv64', 'loongarch64', 's390x', 'powerpc64'];
 const STEP_KEYWORDS = new Set(['Given', 'When', 'Then']);
 
 export function walkFiles(dir: string, ext: string): string[] {

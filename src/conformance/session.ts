@@ -108,9 +108,9 @@ const CODE_KINDS: Record<string, SymbolKind> = {
  * popped and the return is next; body = the first body instruction, with the frame in place.
  */
 const POINTS: Record<string, Record<Arch, string>> = {
-  prologue: { arm64: 'MOV X29, SP', x86_64: 'movq %rsp, %rbp', riscv64: 'addi s0, sp, 16', loongarch64: 'addi.d $fp, $sp, 16', s390x: 'stg %r1,152(%r15)' },
-  body: { arm64: 'BODY', x86_64: 'BODY', riscv64: 'BODY', loongarch64: 'BODY', s390x: 'BODY' },
-  epilogue: { arm64: 'RET', x86_64: 'ret', riscv64: 'ret', loongarch64: 'jr $ra', s390x: 'br %r14' },
+  prologue: { arm64: 'MOV X29, SP', x86_64: 'movq %rsp, %rbp', riscv64: 'addi s0, sp, 16', loongarch64: 'addi.d $fp, $sp, 16', s390x: 'stg %r1,152(%r15)', powerpc64: 'stdu r1, -32(r1)' },
+  body: { arm64: 'BODY', x86_64: 'BODY', riscv64: 'BODY', loongarch64: 'BODY', s390x: 'BODY', powerpc64: 'BODY' },
+  epilogue: { arm64: 'RET', x86_64: 'ret', riscv64: 'ret', loongarch64: 'jr $ra', s390x: 'br %r14', powerpc64: 'blr' },
 };
 
 

@@ -89,7 +89,7 @@ export function kitOf(arch: Arch): { buildScene: typeof arm64Kit.buildScene; bou
 /** The arches generated programs are emitted for (src/generate/emit.ts). */
 export const GENERATED_ARCHES: readonly Arch[] = ['arm64', 'x86_64'];
 /** Each arch's stream of moments (arm64 and x86_64 keep the streams they always had). */
-const ARCH_SEED: Record<Arch, number> = { arm64: 1, x86_64: 2, riscv64: 3, loongarch64: 4, s390x: 5 };
+const ARCH_SEED: Record<Arch, number> = { arm64: 1, x86_64: 2, riscv64: 3, loongarch64: 4, s390x: 5, powerpc64: 6 };
 
 export function specOf(program: GenProgram, mo: GenMoment): SceneSpec {
   const workload = registerProgram(program);

@@ -220,7 +220,8 @@ export const isTracingCorruption = (c: Corruption): boolean => TRACING_CORRUPTIO
 export function returnTrampolines(syms: SymbolTable): { fgraph: number; kretprobe: number } {
   const all = syms.all.filter((s) => s.kind === 'return-trampoline');
   const fgraph = all.find((s) => s.name === 'return_to_handler');
-  const kretprobe = all.find((s) => s !== fgraph);
+  // Other return trampolines (powerpc64's livepatch_handler) are not the kretprobe one.
+  const kretprobe = all.find((s) => s !== fgraph && /kretprobe|rethook/.test(s.name));
   if (!fgraph || !kretprobe) throw new Error('the image has no return_to_handler or kretprobe trampoline');
   return { fgraph: fgraph.start, kretprobe: kretprobe.start };
 }

@@ -16,6 +16,7 @@ import { recoverReturn, walkLoongarchOrc, type LoongSeams } from '../unwinders/l
 import { kretprobeTrampoline } from '../unwinders/common';
 import { walkRiscv64, type Riscv64Knobs } from '../unwinders/riscv64-fp';
 import { walkS390x, type S390xKnobs } from '../unwinders/s390x-bc';
+import { walkPowerpc64, type Powerpc64Knobs } from '../unwinders/powerpc64-bc';
 import { EINVAL, baseUnwinder, everythingIsTextView, noNonStandardView, onResult, onView, retStackUncheckedView, trampolinesUnknownView } from './wrappers';
 
 export type { MutantEntry } from './types';
@@ -43,11 +44,15 @@ function s390x(def: Def, knobs: S390xKnobs): MutantEntry {
   return { ...def, create: (profile) => ({ name: named(profile, def.base), walk: (input) => walkS390x(input, knobs) }) };
 }
 
+function powerpc64(def: Def, knobs: Powerpc64Knobs): MutantEntry {
+  return { ...def, create: (profile) => ({ name: named(profile, def.base), walk: (input) => walkPowerpc64(input, knobs) }) };
+}
+
 function orc(def: Def, knobs: OrcKnobs): MutantEntry {
   return { ...def, create: (profile) => ({ name: named(profile, def.base), walk: (input) => walkOrcMutant(input, knobs) }) };
 }
 
-const KIND: Record<BaseProfile, string> = { 'arm64-fp': 'frame-pointer', 'arm64-meta': 'metadata', 'x86_64-fp': 'frame-pointer', 'x86_64-orc': 'orc', 'riscv64-fp': 'frame-pointer', 'loongarch64-orc': 'orc', 's390x-bc': 'back-chain' };
+const KIND: Record<BaseProfile, string> = { 'arm64-fp': 'frame-pointer', 'arm64-meta': 'metadata', 'x86_64-fp': 'frame-pointer', 'x86_64-orc': 'orc', 'riscv64-fp': 'frame-pointer', 'loongarch64-orc': 'orc', 's390x-bc': 'back-chain', 'powerpc64-bc': 'back-chain' };
 
 /** A loongarch64 ORC reference walk with some of its seams changed (src/unwinders/loongarch64-orc.ts). */
 function loong(def: Def, seams: LoongSeams): MutantEntry {
@@ -699,6 +704,54 @@ export const CATALOGUE: readonly MutantEntry[] = [
     { keepReturnToHandler: true },
   ),
 
+  // ============================================================== powerpc64, faulty
+  powerpc64(
+    {
+      id: 'powerpc64-trusts-regs-marker',
+      arch: 'powerpc64',
+      base: 'powerpc64-bc',
+      kind: 'faulty',
+      description: 'takes any frame holding the "regs" marker for a live interrupt frame and walks through it as show_stack() does (regs->nip, then the interrupted frame as a new first frame): a stale marker in a dead area yields stale pt_regs, and a live one the interrupted function\'s unsaved LR slot',
+      requirement: 'reject-exceptions-when-unidentifiable',
+      commit: '9580b71b5a78 / eddd0b332304 (stale exception markers left on the stack, as the issue describes them): a marker where a stale one can lie is trusted',
+    },
+    { trustRegsMarker: true },
+  ),
+  powerpc64(
+    {
+      id: 'powerpc64-stack-end-as-user',
+      arch: 'powerpc64',
+      base: 'powerpc64-bc',
+      kind: 'faulty',
+      description: 'stack_end as for a user task whatever the task (THREAD_SIZE - STACK_USER_INT_FRAME_SIZE): a kernel thread whose frame lies there ends its walk early, short of kthread\'s caller, with success',
+      requirement: 'early-termination-not-reliable',
+      commit: 'c5cc3ca707bc ("powerpc: Fix stack_end for kernel threads" in arch_stack_walk_reliable(), after copy_thread() gave kernel threads a minimal initial frame)',
+    },
+    { stackEndAsUser: true },
+  ),
+  powerpc64(
+    {
+      id: 'powerpc64-first-frame-lr',
+      arch: 'powerpc64',
+      base: 'powerpc64-bc',
+      kind: 'faulty',
+      description: 'reports the first frame\'s LR save slot too: nothing saved there for this walk (its callee never ran or ran long ago), so a stale return address is reported',
+      requirement: 'trace-complete-or-nonzero',
+    },
+    { firstFrameLr: true },
+  ),
+  powerpc64(
+    {
+      id: 'powerpc64-livepatch-stack-ignored',
+      arch: 'powerpc64',
+      base: 'powerpc64-bc',
+      kind: 'faulty',
+      description: 'reports livepatch_handler as the LR save slot has it and goes on up the back chain: the real return address livepatch_handler keeps on the livepatch stack is never read, so the livepatched function\'s caller is left out',
+      requirement: 'rewritten-return-unreliable-unless-recovered',
+    },
+    { livepatchStackIgnored: true },
+  ),
+
   // ============================================================== correct, but different
   arm64(
     {
@@ -811,6 +864,17 @@ export const CATALOGUE: readonly MutantEntry[] = [
       const bad = r.rc === 0 ? r.trace.find((a) => inModuleText(input.snap.mem, a)) : undefined;
       return bad === undefined ? r : { rc: EINVAL, trace: r.trace, reason: `stricter: 0x${bad.toString(16)} is module or BPF code` };
     },
+  ),
+  powerpc64(
+    {
+      id: 'powerpc64-bc-no-fgraph-recovery',
+      arch: 'powerpc64',
+      base: 'powerpc64-bc',
+      kind: 'correct',
+      description: 'does not recover return_to_handler: any graph-traced frame on the stack makes the walk unreliable, and its claims say so',
+      claims: { recoversFgraphReturns: false },
+    },
+    { noFgraphRecovery: true },
   ),
   orc(
     {

@@ -10,7 +10,7 @@ import type { Profile, ProfileClaims, Unwinder } from '../unwinders/types';
 export type MutantKind = 'faulty' | 'correct';
 
 /** The reference profile a mutant patches (its claims are the mutant's, unless overridden). */
-export type BaseProfile = 'arm64-fp' | 'arm64-meta' | 'x86_64-fp' | 'x86_64-orc' | 'riscv64-fp' | 'loongarch64-orc' | 's390x-bc';
+export type BaseProfile = 'arm64-fp' | 'arm64-meta' | 'x86_64-fp' | 'x86_64-orc' | 'riscv64-fp' | 'loongarch64-orc' | 's390x-bc' | 'powerpc64-bc';
 
 export interface MutantEntry {
   /** Stable id: never renamed, never reused. */

@@ -18,6 +18,7 @@ const REGS: Record<string, { sp: string; fp: string }> = {
   arm64: { sp: 'sp', fp: 'x29' },
   x86_64: { sp: 'rsp', fp: 'rbp' },
   riscv64: { sp: 'sp', fp: 's0' },
+  powerpc64: { sp: 'r1', fp: 'r1' },
 };
 
 export interface StackDumpOptions {
@@ -125,7 +126,8 @@ export interface ExceptionFrame {
  * The pt_regs of the exceptions taken in the kernel, found on the accessible stacks with the
  * snapshot's `abi` offsets. arm64 (v6.13+): a zeroed frame record {0, 0} whose frame_record_meta type
  * is PT_REGS, in a pt_regs whose pstate says EL1h. riscv64 (the reliable-stacktrace series): the same
- * meta record after orig_a0, in a pt_regs whose status has SPP set. x86_64: an iret frame whose cs is KERNEL_CS, whose
+ * meta record after orig_a0, in a pt_regs whose status has SPP set. powerpc64: a frame whose "regs" marker is set, in
+ * a pt_regs whose MSR has PR clear. x86_64: an iret frame whose cs is KERNEL_CS, whose
  * ip is kernel text and whose sp lies on an accessible stack.
  */
 export function exceptionFrames(snap: LoadedSnapshot): ExceptionFrame[] {
@@ -183,6 +185,29 @@ export function exceptionFrames(snap: LoadedSnapshot): ExceptionFrame[] {
           fields: notes.map(([a]) => a).sort((a, b) => a - b),
           notes,
         });
+      }
+    }
+    if (snap.arch === 'powerpc64' && A.STACK_INT_FRAME_MARKER !== undefined && A.STACK_INT_FRAME_REGS !== undefined && A.NIP !== undefined) {
+      // An interrupt frame: the "regs" marker above its back chain, pt_regs above that, MSR without PR (from the kernel).
+      for (let sp = r.base; sp + A.STACK_INT_FRAME_REGS + (A.PT_REGS_SIZE ?? 384) <= r.base + r.size; sp += 16) {
+        if (read(sp + A.STACK_INT_FRAME_MARKER) !== A.STACK_FRAME_REGS_MARKER) continue;
+        const regs = sp + A.STACK_INT_FRAME_REGS;
+        const msr = read(regs + A.MSR!) ?? 0;
+        if ((msr & (A.MSR_PR ?? 0x4000)) !== 0) continue;
+        const nip = read(regs + A.NIP) ?? 0;
+        const lr = read(regs + A.LINK!) ?? 0;
+        const r0 = read(regs + A.GPR0!) ?? 0;
+        const r1 = read(regs + A.GPR1!) ?? 0;
+        const tag = `pt_regs@${hex(regs)}`;
+        const summary = `interrupt frame (pt_regs at ${hex(regs)} on the ${st.type} stack): nip ${hex(nip)}${sym(nip)}, lr ${hex(lr)}${sym(lr)}, r0 ${hex(r0)}${sym(r0)}, r1 ${hex(r1)}`;
+        const notes: [number, string][] = [
+          [sp + A.STACK_INT_FRAME_MARKER, `⟦"regs" marker: the boundary of an ${summary}⟧`],
+          [regs + A.GPR0!, `⟦${tag}.gpr[0]: interrupted r0${sym(r0)}⟧`],
+          [regs + A.GPR1!, `⟦${tag}.gpr[1]: interrupted r1⟧`],
+          [regs + A.NIP, `⟦${tag}.nip: interrupted pc${sym(nip)}⟧`],
+          [regs + A.LINK!, `⟦${tag}.link: interrupted LR${sym(lr)}⟧`],
+        ];
+        out.push({ regs, region: st.region, summary, fields: notes.map(([a]) => a).sort((a, b) => a - b), notes });
       }
     }
     if (snap.arch === 'riscv64' && A.S_STACKFRAME !== undefined && A.S_STACKFRAME_TYPE !== undefined && A.PT_EPC !== undefined) {

@@ -45,6 +45,17 @@ export type Workload =
    */
   | 'lr-in-gpr'
   /**
+   * powerpc64 only: syscall -> sys_warn -> warn_fn, which takes a WARN trap (a program check handled and
+   * returned from on the task stack), then calls down to schedule() with a frame lying exactly over the
+   * dead interrupt frame: its stale pt_regs in that frame's unused words, its "regs" marker cleared on return
+   */
+  | 'stale-marker-sleep'
+  /**
+   * powerpc64 only: syscall -> sys_klp -> klp_caller -> klp_old_fn, livepatched: its ftrace call site leads
+   * through livepatch_handler (the real LR on the livepatch stack) to klp_new_fn -> schedule
+   */
+  | 'livepatch-sleep'
+  /**
    * A generated program (src/generate): `generated:<id>` names a program registered with
    * src/generate/registry.ts, whose code each kit emits for its arch (never in a kit's `workloads` list).
    */

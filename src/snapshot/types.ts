@@ -10,7 +10,7 @@
 import type { RegionKind } from '../machine/memory';
 import type { SymbolKind } from '../machine/symbols';
 
-export type Arch = 'arm64' | 'x86_64' | 'riscv64' | 'loongarch64' | 's390x';
+export type Arch = 'arm64' | 'x86_64' | 'riscv64' | 'loongarch64' | 's390x' | 'powerpc64';
 export type Hex = string;
 
 export const SNAPSHOT_VERSION = 1;
@@ -141,6 +141,8 @@ export interface Snapshot {
     state: 'running' | 'blocked';
     /** x86_64 blocked task: task->thread.sp (-> struct inactive_task_frame), equal to regs.rsp. */
     threadSp?: Hex;
+    /** powerpc64: thread_info->livepatch_sp, the top of the task's livepatch stack (livepatch_handler pushes {r2, LR, magic}). */
+    livepatchSp?: Hex;
   };
   /**
    * x86_64: this CPU's per-CPU variables get_stack_info() reads (hardirq_stack_ptr,

@@ -20,6 +20,8 @@ const factories: Record<string, () => Factory> = {
   'always-unreliable:loongarch64': () => require('./always-unreliable').create,
   'back-chain:s390x': () => require('./s390x-bc').create,
   'always-unreliable:s390x': () => require('./always-unreliable').create,
+  'back-chain:powerpc64': () => require('./powerpc64-bc').create,
+  'always-unreliable:powerpc64': () => require('./always-unreliable').create,
 };
 
 /**

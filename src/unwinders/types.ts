@@ -76,4 +76,5 @@ export const ARCH_FACTS: Record<Arch, ArchFacts> = {
   riscv64: { hasLinkRegister: true, separateIrqStacks: true },
   loongarch64: { hasLinkRegister: true, separateIrqStacks: true },
   s390x: { hasLinkRegister: true, separateIrqStacks: true },
+  powerpc64: { hasLinkRegister: true, separateIrqStacks: true },
 };

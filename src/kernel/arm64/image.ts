@@ -525,6 +525,9 @@ export function workloadCode(w: Workload): WorkloadCode {
           'SYM_CODE_END(hint_undef_code)',
         ),
       };
+    case 'stale-marker-sleep':
+    case 'livepatch-sleep':
+      throw new Error(`arm64 builds no workload ${w} (powerpc64 only)`);
   }
 }
 

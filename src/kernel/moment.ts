@@ -1,0 +1,140 @@
+/**
+ * Reaching a scene's moment on a machine that runs a workload to a breakpoint, takes an exception and
+ * runs on to a walk point or until the task blocks: the arch-neutral part of a kit's buildScene() (the
+ * checks on the moment, the breakpoint by instruction or step, the nested NMI during an exception's
+ * handling) and of its sweeps' boundaries. Used by powerpc64 (riscv64 and loongarch64 keep their own
+ * copies of the same steps: they can move onto these).
+ */
+import type { SymbolTable } from '../machine/symbols';
+import { MomentPastException } from '../scene/sweep';
+import type { ExceptionKind, SceneSpec, Workload } from '../scene/types';
+import type { ShadowStack } from '../truth/shadow';
+import type { Boundary } from './boundary';
+
+export interface MomentMachine {
+  readonly cpu: { run(limit?: number, breakAt?: number, breakStep?: number): string; readonly pc: number; readonly sp: number; readonly irqMasked: boolean; readonly steps: number };
+  readonly shadow: ShadowStack;
+  readonly syms: SymbolTable;
+  readonly img: { workload: Workload; prog: { insnAt(addr: number): unknown } };
+  cfg: { walkAt?: ExceptionKind; nestedNmi?: boolean; preempt?: boolean };
+  preemptCount: number;
+  describe(addr: number): string;
+  takeException(kind: ExceptionKind): void;
+}
+
+export interface MomentArch<M extends MomentMachine> {
+  arch: string;
+  /** Steps a run may take before the machine is judged stuck. */
+  limit: number;
+  /** How each exception kind is named in moments ("IRQ", "kprobe trap", ...). */
+  exc: Record<ExceptionKind, string>;
+  /** A function name as features spell it -> this kernel's. */
+  canonicalFn(fn: string): string;
+  /** The moment text of a task blocked in schedule(). */
+  blocked(m: M): string;
+  /** Where the exception about to be taken will put its pt_regs (for exception-frame corruptions). */
+  excRegs(kind: ExceptionKind, m: M): number;
+}
+
+export interface Reached<M> {
+  m: M;
+  state: 'running' | 'blocked';
+  moment: string;
+  slug: string;
+  excRegs?: number;
+}
+
+/** Run to a stop the moment expects; a stuck or faulting machine is an error. */
+export function runTo<M extends MomentMachine>(a: MomentArch<M>, m: M, breakAt = -1, breakStep = -1): string {
+  const stop = m.cpu.run(a.limit, breakAt, breakStep);
+  if (stop === 'limit' || stop === 'undef' || stop === 'fault') throw new Error(`${a.arch} machine stopped (${stop}) at ${m.describe(m.cpu.pc)} running ${m.img.workload}`);
+  return stop;
+}
+
+export function reachMoment<M extends MomentMachine>(a: MomentArch<M>, spec: SceneSpec, m: M): Reached<M> {
+  const mo = spec.moment;
+  if (mo.kind === 'blocked') {
+    const stop = runTo(a, m);
+    if (stop !== 'blocked') throw new Error(`workload ${spec.workload} never blocks on ${a.arch} (it ${stop === 'user' ? 'returns to user space' : `stops: ${stop}`})`);
+    return { m, state: 'blocked', moment: a.blocked(m), slug: 'blocked' };
+  }
+  if (mo.kind === 'kretprobe-handler') throw new Error(`${a.arch}: a walk of current from a rethook return handler is not modelled`);
+  if (mo.exception === 'nmi' && mo.walk === 'preempted' && !mo.nested) throw new Error('an NMI cannot preempt the task (walk: preempted needs an IRQ)');
+  if (mo.exception === 'page-fault' && mo.nested) throw new Error('a page fault is walked from its handler or blocked in it (no nested NMI)');
+  if (mo.exception === 'brk' && (mo.walk === 'preempted' || mo.nested)) throw new Error(`a ${a.exc.brk} is walked from its handler (no preemption on its return, no nested NMI)`);
+  let where: number;
+  let at = '';
+  if (mo.kind === 'exception') {
+    const sym = m.syms.get(a.canonicalFn(mo.at.fn));
+    const addr = sym.start + 4 * mo.at.index;
+    if (addr >= sym.end || !m.img.prog.insnAt(addr)) throw new Error(`${mo.at.fn} has no instruction ${mo.at.index}`);
+    const want = mo.at.occurrence ?? 1;
+    for (let seen = 0; ; ) {
+      const stop = runTo(a, m, addr);
+      if (stop !== 'break') throw new Error(`${m.syms.describe(addr)} (occurrence ${seen + 1}) is not executed before the task ${stop === 'user' ? 'returns to user' : stop}`);
+      if (++seen === want) break;
+      const past = m.cpu.run(1);
+      if (past !== 'limit') throw new Error(`stepping past ${m.syms.describe(addr)} stopped the machine (${past})`);
+    }
+    where = addr;
+    if (want > 1) at = `#${want}`;
+  } else {
+    const stop = runTo(a, m, -1, mo.step);
+    if (stop !== 'break') throw new Error(`step ${mo.step} is past the end of ${spec.workload} (${stop})`);
+    where = m.cpu.pc;
+    at = `@step${mo.step}`;
+  }
+  if (mo.exception === 'irq' && m.cpu.irqMasked) throw new Error(`IRQs are masked at ${m.describe(where)}`);
+  if (mo.walk === 'preempted' && !mo.nested && m.preemptCount > 0) throw new Error(`preemption is disabled at ${m.describe(where)}: an IRQ there cannot preempt the task`);
+  const desc = `${a.exc[mo.exception]} before ${m.describe(where)}`;
+  const excRegs = a.excRegs(mo.exception, m);
+  const place = `${m.syms.describe(where)}${at}`;
+  m.takeException(mo.exception);
+  if (mo.nested === 'nmi' && mo.nestedAfter !== undefined) return nmiDuringException(a, m, mo.exception, mo.nestedAfter, desc, place);
+  if (mo.nested === 'nmi') {
+    m.cfg = { walkAt: 'nmi', nestedNmi: mo.exception === 'irq' };
+    const stop = runTo(a, m);
+    if (stop !== 'walk') throw new Error(`nested NMI walk point not reached (${stop})`);
+    return { m, state: 'running', moment: `${desc}, NMI nested in the handler, walk from the NMI handler`, slug: `${mo.exception}+nmi/${place}` };
+  }
+  if (mo.walk === 'in-handler') {
+    m.cfg = { walkAt: mo.exception };
+    const stop = runTo(a, m);
+    if (stop !== 'walk') throw new Error(`handler walk point not reached (${stop})`);
+    return { m, state: 'running', moment: `${desc}, walk from the handler`, slug: `${mo.exception}/${place}`, excRegs };
+  }
+  m.cfg = { preempt: true };
+  const stop = runTo(a, m);
+  if (stop !== 'blocked') throw new Error(`preempted task did not block (${stop})`);
+  return { m, state: 'blocked', moment: `${desc}, ${mo.exception === 'page-fault' ? 'the task sleeps in the fault handler' : 'task preempted on IRQ return and blocked'}`, slug: `${mo.exception}-preempt/${place}`, excRegs };
+}
+
+/** An NMI before the k-th instruction of the exception's handling, walked from the NMI handler. */
+function nmiDuringException<M extends MomentMachine>(a: MomentArch<M>, m: M, exc: string, k: number, desc: string, where: string): Reached<M> {
+  const depth = m.shadow.entries.length;
+  const entry = m.shadow.entries[depth - 1];
+  m.cfg = {};
+  if (k > 0) {
+    const stop = m.cpu.run(k);
+    if (stop !== 'limit' && m.shadow.entries[depth - 1] === entry) throw new Error(`handling the ${exc} stopped (${stop}) before its instruction ${k}`);
+  }
+  if (m.shadow.entries[depth - 1] !== entry) throw new MomentPastException(`the ${exc} has returned before instruction ${k} of its handling`);
+  const nmiAt = m.describe(m.cpu.pc);
+  m.takeException('nmi');
+  m.cfg = { walkAt: 'nmi' };
+  const stop = runTo(a, m);
+  if (stop !== 'walk') throw new Error(`NMI walk point not reached (${stop})`);
+  return { m, state: 'running', moment: `${desc}, NMI before ${nmiAt} (instruction ${k} of its handling), walk from the NMI handler`, slug: `${exc}+nmi@${k}/${where}` };
+}
+
+/** Every instruction boundary of the workload's run until the task blocks or returns to user space. */
+export function boundariesOf<M extends MomentMachine>(a: MomentArch<M>, m: M): Boundary[] {
+  const out: Boundary[] = [];
+  for (let k = 0; k < a.limit; k++) {
+    out.push({ step: m.cpu.steps, pc: m.cpu.pc, fn: m.syms.lookup(m.cpu.pc)?.name ?? '?', irqMasked: m.cpu.irqMasked, preemptDisabled: m.preemptCount > 0 });
+    const stop = m.cpu.run(1);
+    if (stop === 'blocked' || stop === 'user') return out;
+    if (stop !== 'limit') throw new Error(`sweep of ${m.img.workload} stopped (${stop}) at ${m.describe(m.cpu.pc)}`);
+  }
+  throw new Error(`sweep of ${m.img.workload}: no end within ${a.limit} steps`);
+}

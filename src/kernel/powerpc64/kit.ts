@@ -1,0 +1,180 @@
+/**
+ * The powerpc64 ArchKit: builds scenes by running workloads on the simulated machine to a moment,
+ * applying instrumentation and corruption, and packaging snapshot + ground truth. No build-time
+ * analyser's findings (src/analyser/powerpc64.ts, a modelling assumption: upstream powerpc has no objtool
+ * stack validation).
+ */
+import { rethookName } from '../tracing';
+import { walkContext } from '../context';
+import { exceptionAtEachStep } from '../../scene/sweep';
+import { boundariesOf, reachMoment, type MomentArch } from '../moment';
+import { analysePowerpc64, type Powerpc64Analysis } from '../../analyser/powerpc64';
+import { POWERPC64_ABI as A } from '../../isa/powerpc64/abi';
+import type { ArchKit, Finding, Instrumentation, Scene, SceneSpec, SweepSpec, Workload } from '../../scene/types';
+import { hex, makeSnapshot } from '../../snapshot/io';
+import type { SnapshotStack } from '../../snapshot/types';
+import type { GroundTruth } from '../../truth/shadow';
+import { sweepSteps, type Boundary, insnTexts } from '../boundary';
+import { checkExceptionFrame, corruptExceptionFrame, corruptTracing, isExceptionFrameCorruption, isTracingCorruption, linkToStaleRegs, recordAtDepth, redirectTruth, redirectTruthAtDepth, returnTrampolines, type ExceptionFrameLayout } from '../corrupt';
+import { corruptBackChain, savedLrSlot } from './frames';
+import { buildImage, FTRACE_CALLSITE, MAP, PPC_CALLER, PPC_FUNCTION, USER_STACK_END, type Image } from './image';
+import { Powerpc64Machine, symbolsOf } from './machine';
+
+export const POWERPC64_WORKLOADS: readonly Workload[] = [
+  'syscall-sleep',
+  'kthread-sleep',
+  'work-chain',
+  'module-sleep',
+  'bpf-sleep',
+  'efi-call',
+  'nonstandard-sleep',
+  'fp-violation',
+  'spec-function',
+  'spec-caller',
+  'tail-call',
+  'unreachable-code',
+  'hint-undefined',
+  'regs-copy-sleep',
+  'lr-in-gpr',
+  'stale-marker-sleep',
+  'livepatch-sleep',
+];
+
+const STEP_LIMIT = 100_000;
+export const CONTEXT_SWITCH_OMISSIBLE = 'context switch: a blocked task resumes in _switch, which a trace may leave out';
+
+
+/** Feature names of the kretprobe trampoline and its handler, as this (rethook) kernel names them. */
+export const canonicalFn = rethookName;
+
+const images = new Map<string, { img: Image; analysis: Powerpc64Analysis }>();
+
+export function imageFor(w: Workload, ins?: Instrumentation): { img: Image; analysis: Powerpc64Analysis } {
+  const key = JSON.stringify([w, ins?.fgraph ?? [], ins?.ftraceRegs ?? [], ins?.kretprobe ?? []]);
+  let e = images.get(key);
+  if (!e) {
+    if (ins?.optprobe?.length) throw new Error('powerpc64 has no optprobes');
+    const img = buildImage(w, ins);
+    e = { img, analysis: analysePowerpc64(img.prog) };
+    images.set(key, e);
+  }
+  return e;
+}
+
+const EXC = { irq: 'external interrupt', nmi: 'NMI (system reset)', brk: 'kprobe trap', 'page-fault': 'kernel page fault' } as const;
+
+/** pt_regs: nip, gpr[1]; the frame link is the interrupt frame's back chain, below pt_regs. */
+const PT_REGS_LAYOUT: ExceptionFrameLayout = { pc: A.NIP, sp: A.GPR1, fp: -A.STACK_INT_FRAME_REGS };
+
+const MOMENTS: MomentArch<Powerpc64Machine> = {
+  arch: 'powerpc64',
+  limit: STEP_LIMIT,
+  exc: EXC,
+  canonicalFn,
+  blocked: (m) => `blocked in schedule() (thread.ksp ${m.syms.describe(m.returnInto(m.savedContext().r1!))})`,
+  // interrupt_common builds its frame below the interrupted r1 and its red zone; system_reset_common at
+  // the top of the emergency stack.
+  excRegs: (kind, m) => (kind === 'nmi' ? MAP.nmi.base + MAP.nmi.size : m.cpu.sp) - A.STACK_INT_FRAME_SIZE + A.STACK_INT_FRAME_REGS,
+};
+
+function slugOf(spec: SceneSpec, base: string): string {
+  const ins = spec.instrument;
+  const parts = [`powerpc64/${spec.workload}/${base}`];
+  if (ins?.fgraph?.length) parts.push(`fgraph=${ins.fgraph.join('+')}`);
+  if (ins?.ftraceRegs?.length) parts.push(`ftrace=${ins.ftraceRegs.join('+')}`);
+  if (ins?.kretprobe?.length) parts.push(`kretprobe=${ins.kretprobe.join('+')}`);
+  if (spec.corrupt) parts.push(`corrupt=${spec.corrupt}`);
+  if (spec.corruptDepth && spec.corruptDepth > 1) parts.push(`depth=${spec.corruptDepth}`);
+  return parts.join('/');
+}
+
+export function buildScene(spec: SceneSpec): Scene {
+  const { img, analysis } = imageFor(spec.workload, spec.instrument);
+  const r = reachMoment(MOMENTS, spec, new Powerpc64Machine(img));
+  const m = r.m;
+  let regs: Record<string, number>;
+  let truth: GroundTruth;
+  const stacks: SnapshotStack[] = [{ region: MAP.task.name, type: 'task' }];
+  if (r.state === 'blocked') {
+    regs = m.savedContext();
+    // The task resumes in _switch (context-switch code, omissible), which returns into __schedule.
+    const top = m.shadow.entries[m.shadow.entries.length - 1];
+    if (!top || top.resume !== m.returnInto(regs.r1!) || m.syms.lookup(m.cpu.pc)?.name !== '_switch') throw new Error('blocked task: not switched out in _switch');
+    truth = m.shadow.truth(m.cpu.pc, CONTEXT_SWITCH_OMISSIBLE);
+  } else {
+    regs = m.regsRecord();
+    truth = m.shadow.truth(m.cpu.pc);
+    // current: this CPU's hardirq, softirq and emergency stacks too.
+    stacks.push({ region: MAP.irq.name, type: 'irq' }, { region: MAP.softirq.name, type: 'irq' }, { region: MAP.nmi.name, type: 'nmi' });
+  }
+  if (spec.corrupt) {
+    const targets = { otherRecord: m.otherRecord, unmapped: 0xc00fff000000 };
+    if (isTracingCorruption(spec.corrupt)) redirectTruth(truth, corruptTracing(m.tracing, spec.corrupt, returnTrampolines(m.syms)));
+    else if (isExceptionFrameCorruption(spec.corrupt)) {
+      const at = checkExceptionFrame(m.mem, r.excRegs, PT_REGS_LAYOUT, truth, spec.corrupt);
+      if ((m.mem.read64(at + A.MSR) & A.MSR_PR) !== 0) throw new Error(`${spec.corrupt}: the exception frame is not from kernel mode`);
+      redirectTruth(truth, corruptExceptionFrame(m.mem, at, PT_REGS_LAYOUT, spec.corrupt, targets));
+    } else if (spec.corrupt === 'frame-pointer-to-stale-final') {
+      // A copy of the user interrupt frame at stack_end (back chain = user r1, "regs" marker, pt_regs) in
+      // regscopy_fn's locals, and a back chain pointing at it.
+      const fn = m.syms.get('regscopy_fn');
+      let frame = regs.r1!;
+      for (let n = 0; n < 64 && !(m.returnInto(frame) >= fn.start && m.returnInto(frame) < fn.end); n++) frame = m.mem.read64(frame);
+      // The frame whose caller slot returns into regscopy_fn is the one below regscopy_fn's own.
+      frame = m.mem.read64(frame);
+      if (m.syms.lookup(m.mem.read64(frame + 8 * A.STACK_FRAME_LR_SAVE))?.name !== 'regscopy_fn') throw new Error('frame-pointer-to-stale-final: regscopy_fn has no frame on the chain');
+      const at = frame + A.STACK_FRAME_MIN_SIZE;
+      linkToStaleRegs(m.mem, recordAtDepth(m.mem, regs.r1!, spec.corruptDepth), { from: USER_STACK_END, at, size: A.STACK_USER_INT_FRAME_SIZE, link: at });
+    } else if (spec.corrupt === 'return-address-to-stale-user-regs') {
+      throw new Error(`${spec.corrupt}: x86_64 only (powerpc64 finds interrupt frames by their marker, not through an entry point's return address)`);
+    } else redirectTruthAtDepth(truth, corruptBackChain(m.mem, regs.r1!, spec.corruptDepth, spec.corrupt, targets), spec.corruptDepth, (k) => m.mem.read64(savedLrSlot(m.mem, recordAtDepth(m.mem, regs.r1!, k))), { t: m.tracing, trampolines: returnTrampolines(m.syms) });
+  }
+  const snapshot = makeSnapshot({
+    id: slugOf(spec, r.slug),
+    arch: 'powerpc64',
+    task: { pid: 100, comm: img.code.kthread ? 'kworker/0:1' : 'conformance', kind: img.code.kthread ? 'kthread' : 'user', state: r.state, livepatchSp: hex(m.livepatchSp) },
+    context: walkContext(spec, r.state === 'running', truth, m.syms),
+    regs,
+    mem: m.mem,
+    syms: m.syms,
+    stacks,
+    ptRegs: USER_STACK_END + A.STACK_INT_FRAME_REGS,
+    finalFrame: m.stackEnd,
+    abi: { ...A },
+    unwind: {},
+    ...m.tracing.toSnapshot(),
+  });
+  return { spec, arch: 'powerpc64', snapshot, truth, findings: analysis.findings, moment: r.moment };
+}
+
+export function boundaries(w: Workload, ins?: Instrumentation): Boundary[] {
+  return boundariesOf(MOMENTS, new Powerpc64Machine(imageFor(w, ins).img));
+}
+
+export function sweep(spec: SweepSpec): Iterable<Scene> {
+  const s = spec.functions ? { ...spec, functions: spec.functions.map(canonicalFn) } : spec;
+  return exceptionAtEachStep(spec, sweepSteps(boundaries(spec.workload, spec.instrument), s), buildScene);
+}
+
+export function analyse(w: Workload): Finding[] {
+  return imageFor(w).analysis.findings;
+}
+
+export function instructions(w: Workload, ins: Instrumentation | undefined, fn: string): string[] {
+  const { img } = imageFor(w, ins);
+  return insnTexts(img.prog, symbolsOf(img).get(canonicalFn(fn)));
+}
+
+export const kit: ArchKit = {
+  arch: 'powerpc64',
+  workloads: POWERPC64_WORKLOADS,
+  buildScene,
+  sweep,
+  analyse,
+  instructions,
+  examples: {
+    'function:': { text: PPC_FUNCTION, workload: 'spec-function' },
+    'caller:': { text: PPC_CALLER, workload: 'spec-caller' },
+    'ftrace call site': { text: FTRACE_CALLSITE.join('\n') },
+  },
+};
