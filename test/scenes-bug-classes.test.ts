@@ -5,6 +5,7 @@
  * feature does.
  */
 import assert from 'node:assert/strict';
+import type { GroundTruth } from '../src/truth/shadow';
 import { test } from 'node:test';
 import { ConformanceFailure, ConformanceSession } from '../src/conformance/session';
 import type { Rule } from '../src/conformance/expect';
@@ -352,11 +353,12 @@ test('tracing-state corruptions edit only the snapshot\'s tracing state; a lost 
     assert.equal(clean.snapshot.fgraph?.stack.length, 1);
     const missing = kit.buildScene({ ...clean.spec, corrupt: 'fgraph-ret-stack-missing' });
     assert.equal(missing.snapshot.fgraph, null);
-    // The lost entry held the caller's return: the task now goes no further than return_to_handler.
+    // The lost entry held the caller's return: the task now goes no further than return_to_handler (which
+    // finds no entry and panics), so the frames outer to it are dead.
     const caller = clean.truth.frames.findIndex((f) => f.fn === 'sys_sleep');
     const rth = missing.snapshot.symbols.find((x) => x.name === 'return_to_handler')!;
     assert.deepEqual(missing.truth.frames, clean.truth.frames);
-    assert.deepEqual(missing.truth.redirected, [{ index: caller, addr: unhex(rth.start) }], arch);
+    assert.deepEqual(missing.truth.redirected, [{ index: caller, addr: unhex(rth.start), abandons: true }], arch);
     const key = kit.buildScene({ ...clean.spec, corrupt: 'fgraph-ret-stack-wrong-key' });
     assert.notEqual(key.snapshot.fgraph!.stack[0]!.retp, clean.snapshot.fgraph!.stack[0]!.retp);
     const ret = kit.buildScene({ ...clean.spec, corrupt: 'fgraph-ret-stack-wrong-ret' });
@@ -414,4 +416,49 @@ test('x86_64: an NMI at every boundary of an IRQ\'s handling catches an ORC unwi
     s.nmiAtEveryBoundaryOfException();
   };
   await catches('x86_64', 'exception-walks-sound', nmiDuringIrq, 'handler', 'complete-or-unreliable', entryHintsAsFrame, /got unsafe: reliable trace omits live function\(s\): work_b/, ['x86_64-orc']);
+});
+
+test('a corrupted saved return at depth d redirects the frame whose record it is: recursion, return trampolines, traced tail calls', async () => {
+  const { redirectTruthAtDepth } = await import('../src/kernel/corrupt');
+  const { TaskTracing } = await import('../src/kernel/tracing');
+  const frame = (fn: string, addr: number) => ({ fn, addr, why: 'call' as const });
+  const leaf = { fn: 'leaf', addr: 1, why: 'pc' as const };
+  // Recursion: f resumes at 0x10 three times; the record at depth 3 holds the third one's return.
+  const rec: GroundTruth = { frames: [leaf, frame('f', 0x10), frame('f', 0x10), frame('f', 0x10), frame('g', 0x20)] };
+  const saved = [0x10, 0x10, 0x10, 0x20];
+  redirectTruthAtDepth(rec, { was: 0x10, now: 0x41 }, 3, (k) => saved[k - 1]!);
+  assert.deepEqual(rec.redirected, [{ index: 3, addr: 0x41 }]);
+  // Slots holding return_to_handler stand for the ret_stack entries, innermost first; an entry that holds the
+  // trampoline itself (a traced function tail-called by a traced one) passes the return on to the next.
+  const TRAMP = 0x900;
+  const trampolines = { fgraph: TRAMP, kretprobe: 0x990 };
+  const t = new TaskTracing();
+  t.fgraph = [{ ret: 0x30, func: 0, retp: 0 }, { ret: 0x20, func: 0, retp: 0 }];
+  const traced: GroundTruth = { frames: [leaf, frame('a', 0x10), frame('b', 0x20), frame('c', 0x30)] };
+  const slots = [0x10, TRAMP, TRAMP];
+  redirectTruthAtDepth(traced, { was: TRAMP, now: 0x41 }, 3, (k) => slots[k - 1]!, { t, trampolines });
+  assert.deepEqual(traced.redirected, [{ index: 3, addr: 0x41 }]);
+  const tail = new TaskTracing();
+  tail.fgraph = [{ ret: 0x30, func: 0, retp: 0 }, { ret: TRAMP, func: 0, retp: 0 }];
+  const chained: GroundTruth = { frames: [leaf, frame('a', 0x10), frame('c', 0x30)] };
+  redirectTruthAtDepth(chained, { was: TRAMP, now: 0x41 }, 2, (k) => [0x10, TRAMP][k - 1]!, { t: tail, trampolines });
+  assert.deepEqual(chained.redirected, [{ index: 2, addr: 0x41 }]);
+});
+
+test('a trace that follows the real chain past a return that abandons it is undetected corruption, not unsafe', async () => {
+  const { judge } = await import('../src/oracle/oracle');
+  const { kitFor } = await import('../src/scene');
+  const kit = kitFor('arm64');
+  const s = kit.buildScene({ workload: 'syscall-sleep', instrument: { fgraph: ['do_nanosleep'] }, moment: { kind: 'blocked' }, corrupt: 'fgraph-ret-stack-missing' });
+  const snap = loadSnapshot(s.snapshot);
+  const rth = unhex(s.snapshot.symbols.find((x) => x.name === 'return_to_handler')!.start);
+  const r = s.truth.redirected![0]!;
+  // As upstream arm64 walks with no ret_stack: return_to_handler reported, then the (dead) outer frames.
+  const faithful = s.truth.frames.map((f, i) => (i === r.index ? rth : f.addr)).filter((_, i) => !s.truth.frames[i]!.omissible);
+  const j = judge(snap, s.truth, { result: { rc: 0, trace: faithful }, accesses: [] });
+  assert.equal(j.outcome, 'undetected-corruption', j.explanation);
+  assert.match(j.explanation, /can no longer return to/);
+  // Leaving out a frame the task still returns to is unsafe.
+  const short = faithful.filter((_, i) => i !== 1);
+  assert.equal(judge(snap, s.truth, { result: { rc: 0, trace: short }, accesses: [] }).outcome, 'unsafe');
 });
