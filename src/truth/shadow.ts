@@ -114,6 +114,13 @@ export class ShadowStack {
         ...(sym && RETURN_TRAMPOLINE.has(sym.kind) ? { omissible: 'return trampoline (spec 3.4)' } : {}),
       });
     }
+    // The kernel entry code at the base of the stack is never patched, and a walk may verify that it reached
+    // the entry's place on the stack without reporting it (3.1; powerpc64's arch_stack_walk_reliable() stops
+    // at stack_end, before the entry's return address).
+    const base = frames[frames.length - 1]!;
+    if (frames.length > 1 && base.why === 'call' && !base.omissible && this.syms.lookup(base.addr)?.entry) {
+      base.omissible = 'kernel entry code at the base of the stack (spec 3.1: the walk verified it reached the entry)';
+    }
     return { frames };
   }
 }
