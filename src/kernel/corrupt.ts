@@ -27,7 +27,7 @@ export const GARBAGE_RA = 0x4141414141;
 export interface Redirect {
   was: number;
   now: number;
-  /** The code at `now` leaves the kernel: the frames outer to the redirected one are never returned to. */
+  /** The task never comes back from `now` (it leaves the kernel, or a trampoline finds no entry and panics): the frames outer to the redirected one are dead. */
   abandons?: boolean;
 }
 

@@ -195,9 +195,11 @@ export function judge(snap: LoadedSnapshot, truth: GroundTruth, walk: WalkRecord
   const cmp = compare(truth.frames, trace);
   if (cmp.exact) return { ...base, rc, outcome: 'sound-reliable', explanation: 'reliable trace holds every live function in order' };
   const real = redirectedChain(truth, (a) => fnName(snap, a));
-  // Past a return that leaves the kernel (abandons) nothing is live: entries after the real chain are dead frames.
-  const abandoned = !!truth.redirected?.some((r) => r.abandons);
-  const live = !real ? -1 : compare(real, trace).exact ? trace.length : abandoned ? trace.findIndex((_, k) => compare(real, trace.slice(0, k + 1)).exact) + 1 : 0;
+  // How much of the trace is the real chain: all of it, or, past a return the task never comes back from
+  // (it leaves the kernel, or a trampoline with no entry panics), a prefix followed by dead frames.
+  let live = 0;
+  if (real && compare(real, trace).exact) live = trace.length;
+  else if (real && truth.redirected!.some((r) => r.abandons)) live = trace.findIndex((_, k) => compare(real, trace.slice(0, k + 1)).exact) + 1;
   if (real && live > 0) {
     const moved = truth.redirected!.map((r) => `${truth.frames[r.index]?.fn ?? '?'} now returns to 0x${r.addr.toString(16)}`).join(', ');
     const dead = live < trace.length ? `, then ${trace.length - live} frame(s) the task can no longer return to` : '';

@@ -33,7 +33,7 @@ export interface GroundTruth {
    * Returns a corruption redirected: frames[index] was to resume at its addr, but the slot the task
    * returns through now holds `addr`, where the task would really go. Set by the scene that corrupts.
    * `abandons`: from there the task never comes back to the frames outer to it (the code it now
-   * returns into leaves the kernel), so they are no longer live.
+   * returns into leaves the kernel, or is a return trampoline that finds no entry and panics), so they are no longer live.
    */
   redirected?: { index: number; addr: number; abandons?: boolean }[];
 }
