@@ -1,8 +1,8 @@
 /**
  * The two-pass driver of a fixed-width (4-byte) assembler: lines -> directives (SYM_FUNC/SYM_CODE,
  * hints, annotations), labels and symbols, instructions from the arch's parser; then every symbol
- * reference resolved by the arch. Used by powerpc64 (riscv64, loongarch64 and arm64 keep their own
- * copies of the same loop: they can move onto this one).
+ * reference resolved by the arch. Used by riscv64, loongarch64, s390x and powerpc64 (arm64 keeps its
+ * own copy of the same loop, with a decoded-instruction memo).
  */
 import type { KSymbol, SymbolKind } from '../machine/symbols';
 import { AsmError, Annotations, checkEnd, defineLabel, notClosed, parseDirective, resolveRef, splitLabel, type Fail } from './directives';
@@ -13,6 +13,8 @@ export interface FixedUnit {
   text: string;
   module?: string;
   defaultKind?: SymbolKind;
+  /** A second copy of the same code: it defines no symbols, hints or annotations, only its local (.L) labels, renamed with this suffix. */
+  labelSuffix?: string;
 }
 
 export interface FixedBlock<I> {
@@ -57,11 +59,15 @@ export function assembleFixed<I extends { addr: number; text: string; ref?: stri
   const notes = new Annotations();
   const blocks: FixedBlock<I>[] = [];
   const all: I[] = [];
+  /** The label suffix of each instruction in a copy (its .L references are renamed too). */
+  const suffixOf = new Map<I, string>();
 
   for (const unit of units) {
     let pc = unit.base;
     let open: OpenSym | undefined;
     const insns: I[] = [];
+    const suffix = unit.labelSuffix ?? '';
+    const copy = suffix !== '';
     const close = (end: number) => {
       if (open) {
         symbols.push({ name: open.name, start: open.start, end, kind: open.kind, region: unit.region, ...(unit.module ? { module: unit.module } : {}) });
@@ -78,6 +84,7 @@ export function assembleFixed<I extends { addr: number; text: string; ref?: stri
       const d = parseDirective(line, err);
       if (d) {
         if (d.d === 'unknown' || d.d === 'inner-label' || (d.d === 'non-standard' && d.fp)) err(`unknown directive ${d.macro}`);
+        if (copy) return;
         if (notes.take(d, `${unit.region}:${ln + 1}`)) return;
         switch (d.d) {
           case 'start':
@@ -99,10 +106,14 @@ export function assembleFixed<I extends { addr: number; text: string; ref?: stri
       }
       const lab = splitLabel(line);
       if (lab) {
-        defineLabel(labels, lab.name, pc, err);
-        if ((!open || open.declared === 'label') && !lab.name.startsWith('.L')) {
-          close(pc);
-          open = { name: lab.name, start: pc, kind: unit.defaultKind ?? 'func', declared: 'label' };
+        if (copy) {
+          if (lab.name.startsWith('.L')) defineLabel(labels, lab.name + suffix, pc, err);
+        } else {
+          defineLabel(labels, lab.name, pc, err);
+          if ((!open || open.declared === 'label') && !lab.name.startsWith('.L')) {
+            close(pc);
+            open = { name: lab.name, start: pc, kind: unit.defaultKind ?? 'func', declared: 'label' };
+          }
         }
         line = lab.rest;
         if (!line) return;
@@ -111,6 +122,7 @@ export function assembleFixed<I extends { addr: number; text: string; ref?: stri
       for (const insn of isa.parse(m[1]!, m[2]!, pc, line, err)) {
         insns.push(insn);
         all.push(insn);
+        if (copy) suffixOf.set(insn, suffix);
         pc += 4;
       }
     });
@@ -125,7 +137,9 @@ export function assembleFixed<I extends { addr: number; text: string; ref?: stri
   const symOf = (addr: number) => symbols.find((s) => addr >= s.start && addr < s.end);
   for (const i of all) {
     if (i.ref === undefined) continue;
-    const t = resolveRef(labels, i.ref, i.text, symOf(i.addr)?.name);
+    const suffix = suffixOf.get(i);
+    const name = suffix && i.ref.startsWith('.L') ? i.ref + suffix : i.ref;
+    const t = resolveRef(labels, name, i.text, symOf(i.addr)?.name);
     isa.resolve(i, t, symOf(i.addr) === symOf(t));
   }
   hints.sort((a, b) => a.addr - b.addr);
