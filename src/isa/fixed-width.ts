@@ -1,17 +1,18 @@
 /**
  * The two-pass driver of a fixed-width (4-byte) assembler: lines -> directives (SYM_FUNC/SYM_CODE,
  * hints, annotations), labels and symbols, instructions from the arch's parser; then every symbol
- * reference resolved by the arch. Used by riscv64, loongarch64, s390x and powerpc64 (arm64 keeps its
- * own copy of the same loop, with a decoded-instruction memo).
+ * reference resolved by the arch. Used by arm64, riscv64, loongarch64, s390x and powerpc64.
  */
 import type { KSymbol, SymbolKind } from '../machine/symbols';
 import { AsmError, Annotations, checkEnd, defineLabel, notClosed, parseDirective, resolveRef, splitLabel, type Fail } from './directives';
 
 export interface FixedUnit {
+  /** Region the unit is placed in, and its base address. */
   region: string;
   base: number;
   text: string;
   module?: string;
+  /** Kind for top-level labels (default 'func'). */
   defaultKind?: SymbolKind;
   /** A second copy of the same code: it defines no symbols, hints or annotations, only its local (.L) labels, renamed with this suffix. */
   labelSuffix?: string;
@@ -29,6 +30,7 @@ export interface FixedProgram<I, H extends string> {
   symbols: KSymbol[];
   labels: Map<string, number>;
   hints: { addr: number; type: H }[];
+  /** Symbols declared with SYM_FUNC_START / SYM_CODE_START (for the analyser). */
   declared: Map<string, 'func' | 'code'>;
   insnAt(addr: number): I | undefined;
 }
@@ -36,12 +38,18 @@ export interface FixedProgram<I, H extends string> {
 export interface FixedIsa<I extends { addr: number; text: string; ref?: string }, H extends string> {
   arch: string;
   hintTypes: ReadonlySet<H>;
+  /** An end-of-line comment (default `//` or `#`; arm64 uses `//`, `;` or `@`). */
+  comment?: RegExp;
   /** A source line, comments stripped, before anything else reads it (macro-call forms). */
   preprocess?(line: string): string;
   parse(mnemonic: string, operands: string, addr: number, text: string, err: Fail): I[];
   /** Apply a resolved reference: `sameSymbol` says whether the target lies in the instruction's own symbol. */
   resolve(insn: I, target: number, sameSymbol: boolean): void;
 }
+
+/** Per ISA, instruction texts already decoded, without their address (only single instructions:
+ * a BODY filler's address and text vary along the run, but one filler is the same at any address). */
+const DECODED = new WeakMap<object, Map<string, unknown>>();
 
 interface OpenSym {
   name: string;
@@ -61,6 +69,10 @@ export function assembleFixed<I extends { addr: number; text: string; ref?: stri
   const all: I[] = [];
   /** The label suffix of each instruction in a copy (its .L references are renamed too). */
   const suffixOf = new Map<I, string>();
+  const comment = isa.comment ?? /(\/\/|#).*$/;
+  let decoded = DECODED.get(isa) as Map<string, I> | undefined;
+  if (!decoded) DECODED.set(isa, (decoded = new Map<string, I>()));
+  const memo = decoded;
 
   for (const unit of units) {
     let pc = unit.base;
@@ -78,7 +90,7 @@ export function assembleFixed<I extends { addr: number; text: string; ref?: stri
       const err = (m: string): never => {
         throw new AsmError(`${unit.region}:${ln + 1}: ${m}: ${raw.trim()}`);
       };
-      const stripped = raw.replace(/\/\*.*?\*\//g, '').replace(/(\/\/|#).*$/, '').trim();
+      const stripped = raw.replace(/\/\*.*?\*\//g, '').replace(comment, '').trim();
       let line = isa.preprocess ? isa.preprocess(stripped) : stripped;
       if (!line) return;
       const d = parseDirective(line, err);
@@ -118,8 +130,16 @@ export function assembleFixed<I extends { addr: number; text: string; ref?: stri
         line = lab.rest;
         if (!line) return;
       }
-      const m = /^([A-Za-z_.][\w.]*)\s*(.*)$/.exec(line) ?? err('cannot parse');
-      for (const insn of isa.parse(m[1]!, m[2]!, pc, line, err)) {
+      // The same text always decodes to the same instruction (address aside): decode it once.
+      const known = memo.get(line);
+      let out: I[];
+      if (known) out = [{ ...known, addr: pc }];
+      else {
+        const m = /^([A-Za-z_.][\w.]*)\s*(.*)$/.exec(line) ?? err('cannot parse');
+        out = isa.parse(m[1]!, m[2]!, pc, line, err);
+        if (out.length === 1) memo.set(line, { ...out[0]! });
+      }
+      for (const insn of out) {
         insns.push(insn);
         all.push(insn);
         if (copy) suffixOf.set(insn, suffix);
