@@ -31,6 +31,10 @@ export interface MomentArch<M extends MomentMachine> {
   nmi?: { name: string; a: string };
   /** The arch has no NMI: moments with one, or nested in an exception, are refused. */
   noNmi?: boolean;
+  /** The kprobe trap's name where a preempted or nested one is refused (default exc.brk). */
+  brkName?: string;
+  /** IRQs cannot be taken at a boundary (default the CPU's IRQ mask; s390x: also in user mode). */
+  irqsOff?(m: M): boolean;
   /** The address whose symbol names the code at addr, in slugs and boundaries (default addr itself). */
   codeAt?(m: M, addr: number): number;
   /** A function name as features spell it -> this kernel's. */
@@ -70,7 +74,7 @@ export function reachMoment<M extends MomentMachine>(a: MomentArch<M>, spec: Sce
   if (a.noNmi && (mo.exception === 'nmi' || mo.nested)) throw new Error(`${a.arch} has no NMI`);
   if (mo.exception === 'nmi' && mo.walk === 'preempted' && !mo.nested) throw new Error(`${nmi.a} cannot preempt the task (walk: preempted needs an IRQ)`);
   if (mo.exception === 'page-fault' && mo.nested) throw new Error(`a page fault is walked from its handler or blocked in it (no nested ${nmi.name})`);
-  if (mo.exception === 'brk' && (mo.walk === 'preempted' || mo.nested)) throw new Error(`a ${a.exc.brk} is walked from its handler (no preemption on its return${a.noNmi ? '' : `, no nested ${nmi.name}`})`);
+  if (mo.exception === 'brk' && (mo.walk === 'preempted' || mo.nested)) throw new Error(`a ${a.brkName ?? a.exc.brk} is walked from its handler (no preemption on its return${a.noNmi ? '' : `, no nested ${nmi.name}`})`);
   let where: number;
   let at = '';
   if (mo.kind === 'exception') {
@@ -142,7 +146,7 @@ export function boundariesOf<M extends MomentMachine>(a: MomentArch<M>, m: M): B
   const out: Boundary[] = [];
   for (let k = 0; k < a.limit; k++) {
     const pc = m.cpu.pc;
-    out.push({ step: m.cpu.steps, pc, fn: m.syms.lookup(a.codeAt ? a.codeAt(m, pc) : pc)?.name ?? '?', irqMasked: m.cpu.irqMasked, preemptDisabled: m.preemptCount > 0 });
+    out.push({ step: m.cpu.steps, pc, fn: m.syms.lookup(a.codeAt ? a.codeAt(m, pc) : pc)?.name ?? '?', irqMasked: a.irqsOff ? a.irqsOff(m) : m.cpu.irqMasked, preemptDisabled: m.preemptCount > 0 });
     const stop = m.cpu.run(1);
     if (stop === 'blocked' || stop === 'user') return out;
     if (stop !== 'limit') throw new Error(`sweep of ${m.img.workload} stopped (${stop}) at ${m.describe(m.cpu.pc)}`);
