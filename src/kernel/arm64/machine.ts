@@ -9,6 +9,7 @@ import { Memory, mapMachineRegions, type RegionKind } from '../../machine/memory
 import { SymbolTable } from '../../machine/symbols';
 import { ShadowStack } from '../../truth/shadow';
 import { TaskTracing } from '../tracing';
+import { symbolCache } from '../machine-parts';
 import { CPU_CONTEXT, FREGS, MAP, OTHER_CPU_CONTEXT, OTHER_PT_REGS, TASK_PT_REGS, USER_PC, USER_SP, type Image } from './image';
 
 export interface RunConfig {
@@ -21,15 +22,7 @@ export interface RunConfig {
 }
 
 
-const symCache = new WeakMap<Image, SymbolTable>();
-export function symbolsOf(img: Image): SymbolTable {
-  let s = symCache.get(img);
-  if (!s) {
-    s = new SymbolTable(img.prog.symbols);
-    symCache.set(img, s);
-  }
-  return s;
-}
+export const symbolsOf = symbolCache<Image>();
 
 /** The vector entry code each exception kind is taken to. */
 const EXCEPTION_VECTOR = { irq: 'el1h_64_irq', nmi: 'el1h_64_nmi', brk: 'el1h_64_sync', 'page-fault': 'el1h_64_sync' } as const;
