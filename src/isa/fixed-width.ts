@@ -6,6 +6,14 @@
 import type { KSymbol, SymbolKind } from '../machine/symbols';
 import { AsmError, Annotations, checkEnd, defineLabel, notClosed, parseDirective, resolveRef, splitLabel, type Fail } from './directives';
 
+/** The unwind hints every fixed-width arch supports. */
+export type FixedHintType = 'regs' | 'end_of_stack' | 'undefined' | 'func';
+export interface FixedHint {
+  addr: number;
+  type: FixedHintType;
+}
+export const FIXED_HINT_TYPES: ReadonlySet<FixedHintType> = new Set<FixedHintType>(['regs', 'end_of_stack', 'undefined', 'func']);
+
 export interface FixedUnit {
   /** Region the unit is placed in, and its base address. */
   region: string;

@@ -7,9 +7,9 @@
  * `<name>` (or a bare name) is a symbol reference. Pseudo-instructions are single instructions
  * here: `li` loads any 64-bit value, `la` any symbol address, `call`/`tail` reach any symbol.
  */
-import { splitOperands, bodyInsns } from '../operands';
+import { splitOperands, bodyInsns, parseImm, parseSymRef } from '../operands';
 import { AsmError as SharedAsmError } from '../directives';
-import { assembleFixed, type FixedBlock, type FixedIsa, type FixedProgram, type FixedUnit } from '../fixed-width';
+import { assembleFixed, FIXED_HINT_TYPES, type FixedBlock, type FixedHint, type FixedHintType, type FixedIsa, type FixedProgram, type FixedUnit } from '../fixed-width';
 
 export const AsmError = SharedAsmError;
 export type AsmError = SharedAsmError;
@@ -83,17 +83,12 @@ export interface Insn {
   text: string;
 }
 
-export type HintType = 'regs' | 'end_of_stack' | 'undefined' | 'func';
-export interface Hint {
-  addr: number;
-  type: HintType;
-}
+export type HintType = FixedHintType;
+export type Hint = FixedHint;
 
 export type AsmUnit = FixedUnit;
 export type TextBlock = FixedBlock<Insn>;
 export type Program = FixedProgram<Insn, HintType>;
-
-const HINT_TYPES: ReadonlySet<HintType> = new Set<HintType>(['regs', 'end_of_stack', 'undefined', 'func']);
 
 const PSEUDOS = new Set([
   'CPU_SWITCH',
@@ -118,23 +113,6 @@ export function parseReg(s: string): number | undefined {
   const m = /^x(\d+)$/.exec(t);
   if (m && Number(m[1]) <= 31) return Number(m[1]);
   return undefined;
-}
-
-function parseImm(s: string): number | undefined {
-  let t = s.trim();
-  if (t.startsWith('(') && t.endsWith(')')) t = t.slice(1, -1);
-  if (!/^[-+]?\s*(0x[0-9a-f]+|\d+)(\s*[-+]\s*(0x[0-9a-f]+|\d+))*$/i.test(t)) return undefined;
-  let total = 0;
-  const re = /([-+]?)\s*(0x[0-9a-f]+|\d+)/gi;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(t))) total += (m[1] === '-' ? -1 : 1) * Number(m[2]);
-  return total;
-}
-
-function parseSymRef(s: string): string | undefined {
-  const t = s.trim();
-  const m = /^<\s*([A-Za-z_.$][\w.$]*)\s*>$/.exec(t) ?? /^([A-Za-z_.$][\w.$]*)$/.exec(t);
-  return m ? m[1] : undefined;
 }
 
 /** The low 12 bits of an address as jalr / addi sign-extend them. */
@@ -329,7 +307,7 @@ function parseInsn(mn: string, operands: string, addr: number, text: string, err
 
 const RISCV64: FixedIsa<Insn, HintType> = {
   arch: 'riscv64',
-  hintTypes: HINT_TYPES,
+  hintTypes: FIXED_HINT_TYPES,
   parse: parseInsn,
   resolve(i, t, sameSymbol) {
     if (i.op === Op.LI) i.imm = t;
