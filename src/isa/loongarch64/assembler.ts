@@ -7,9 +7,9 @@
  * with or without the `$`. `li.d` loads any 64-bit value or symbol address, `la.pcrel` / `la.abs` a
  * symbol address, `bl` / `b` reach any symbol (single instructions here).
  */
-import { splitOperands, bodyInsns } from '../operands';
+import { splitOperands, bodyInsns, parseImm } from '../operands';
 import { AsmError as SharedAsmError } from '../directives';
-import { assembleFixed, type FixedBlock, type FixedIsa, type FixedProgram, type FixedUnit } from '../fixed-width';
+import { assembleFixed, FIXED_HINT_TYPES, type FixedBlock, type FixedHint, type FixedHintType, type FixedIsa, type FixedProgram, type FixedUnit } from '../fixed-width';
 
 export const AsmError = SharedAsmError;
 export type AsmError = SharedAsmError;
@@ -78,17 +78,12 @@ export interface Insn {
   text: string;
 }
 
-export type HintType = 'regs' | 'end_of_stack' | 'undefined' | 'func';
-export interface Hint {
-  addr: number;
-  type: HintType;
-}
+export type HintType = FixedHintType;
+export type Hint = FixedHint;
 
 export type AsmUnit = FixedUnit;
 export type TextBlock = FixedBlock<Insn>;
 export type Program = FixedProgram<Insn, HintType>;
-
-const HINT_TYPES: ReadonlySet<HintType> = new Set<HintType>(['regs', 'end_of_stack', 'undefined', 'func']);
 
 const PSEUDOS = new Set([
   'CPU_SWITCH',
@@ -112,17 +107,6 @@ export function parseReg(s: string): number | undefined {
   const m = /^r(\d+)$/.exec(t);
   if (m && Number(m[1]) <= 31) return Number(m[1]);
   return undefined;
-}
-
-function parseImm(s: string): number | undefined {
-  let t = s.trim();
-  if (t.startsWith('(') && t.endsWith(')')) t = t.slice(1, -1);
-  if (!/^[-+]?\s*(0x[0-9a-f]+|\d+)(\s*[-+]\s*(0x[0-9a-f]+|\d+))*$/i.test(t)) return undefined;
-  let total = 0;
-  const re = /([-+]?)\s*(0x[0-9a-f]+|\d+)/gi;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(t))) total += (m[1] === '-' ? -1 : 1) * Number(m[2]);
-  return total;
 }
 
 function parseSymRef(s: string): string | undefined {
@@ -276,7 +260,7 @@ function parseInsn(mn: string, operands: string, addr: number, text: string, err
 
 const LOONGARCH64: FixedIsa<Insn, HintType> = {
   arch: 'loongarch64',
-  hintTypes: HINT_TYPES,
+  hintTypes: FIXED_HINT_TYPES,
   parse: parseInsn,
   resolve(i, t, sameSymbol) {
     if (i.op === Op.LI) i.imm = t;
