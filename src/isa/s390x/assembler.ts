@@ -8,9 +8,9 @@
  * A memory operand is `D(B)` or `D(L,B)` (mvc); base register 0 means no base (absolute address,
  * as for lowcore fields), and a displacement may be any value.
  */
-import { splitOperands, bodyInsns } from '../operands';
+import { splitOperands, bodyInsns, parseImm } from '../operands';
 import { AsmError as SharedAsmError } from '../directives';
-import { assembleFixed, type FixedBlock, type FixedIsa, type FixedProgram, type FixedUnit } from '../fixed-width';
+import { assembleFixed, FIXED_HINT_TYPES, type FixedBlock, type FixedHint, type FixedHintType, type FixedIsa, type FixedProgram, type FixedUnit } from '../fixed-width';
 
 export const AsmError = SharedAsmError;
 export type AsmError = SharedAsmError;
@@ -76,17 +76,12 @@ export interface Insn {
   text: string;
 }
 
-export type HintType = 'regs' | 'end_of_stack' | 'undefined' | 'func';
-export interface Hint {
-  addr: number;
-  type: HintType;
-}
+export type HintType = FixedHintType;
+export type Hint = FixedHint;
 
 export type AsmUnit = FixedUnit;
 export type TextBlock = FixedBlock<Insn>;
 export type Program = FixedProgram<Insn, HintType>;
-
-const HINT_TYPES: ReadonlySet<HintType> = new Set<HintType>(['regs', 'end_of_stack', 'undefined', 'func']);
 
 const PSEUDOS = new Set([
   'CPU_SWITCH',
@@ -111,17 +106,6 @@ const BRANCHES: Record<string, number> = { jz: 8, je: 8, jnz: 7, jne: 7, jo: 1, 
 export function parseReg(s: string): number | undefined {
   const m = /^%?r(\d+)$/.exec(s.trim().toLowerCase());
   return m && Number(m[1]) <= 15 ? Number(m[1]) : undefined;
-}
-
-function parseImm(s: string): number | undefined {
-  let t = s.trim();
-  if (t.startsWith('(') && t.endsWith(')')) t = t.slice(1, -1);
-  if (!/^[-+]?\s*(0x[0-9a-f]+|\d+)(\s*[-+]\s*(0x[0-9a-f]+|\d+))*$/i.test(t)) return undefined;
-  let total = 0;
-  const re = /([-+]?)\s*(0x[0-9a-f]+|\d+)/gi;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(t))) total += (m[1] === '-' ? -1 : 1) * Number(m[2]);
-  return total;
 }
 
 function parseSymRef(s: string): string | undefined {
@@ -274,7 +258,7 @@ function parseInsn(mn: string, operands: string, addr: number, text: string, err
 
 const S390X: FixedIsa<Insn, HintType> = {
   arch: 's390x',
-  hintTypes: HINT_TYPES,
+  hintTypes: FIXED_HINT_TYPES,
   parse: parseInsn,
   resolve(i, t, sameSymbol) {
     i.target = t;
