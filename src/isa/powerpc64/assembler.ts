@@ -7,9 +7,9 @@
  * SPRG_SCRATCH0, SPRG_PACA). Condition: cmpdi/cmpd/andi. set CR0's EQ bit, which beq/bne test.
  * `li` loads any 64-bit value here; LOAD_REG_ADDR(rD, sym) and LOAD_REG_IMMEDIATE(rD, v) are one instruction.
  */
-import { splitOperands, bodyInsns } from '../operands';
+import { splitOperands, bodyInsns, parseImm, parseSymRef } from '../operands';
 import { AsmError as SharedAsmError } from '../directives';
-import { assembleFixed, type FixedBlock, type FixedIsa, type FixedProgram, type FixedUnit } from '../fixed-width';
+import { assembleFixed, FIXED_HINT_TYPES, type FixedBlock, type FixedHint, type FixedHintType, type FixedIsa, type FixedProgram, type FixedUnit } from '../fixed-width';
 
 export const AsmError = SharedAsmError;
 export type AsmError = SharedAsmError;
@@ -71,17 +71,12 @@ export interface Insn {
   text: string;
 }
 
-export type HintType = 'regs' | 'end_of_stack' | 'undefined' | 'func';
-export interface Hint {
-  addr: number;
-  type: HintType;
-}
+export type HintType = FixedHintType;
+export type Hint = FixedHint;
 
 export type AsmUnit = FixedUnit;
 export type TextBlock = FixedBlock<Insn>;
 export type Program = FixedProgram<Insn, HintType>;
-
-const HINT_TYPES: ReadonlySet<HintType> = new Set<HintType>(['regs', 'end_of_stack', 'undefined', 'func']);
 
 const PSEUDOS = new Set([
   'CPU_SWITCH',
@@ -112,23 +107,6 @@ export function parseReg(s: string): number | undefined {
   const m = /^%?r(\d+)$/.exec(s.trim().toLowerCase());
   if (m && Number(m[1]) <= 31) return Number(m[1]);
   return undefined;
-}
-
-function parseImm(s: string): number | undefined {
-  let t = s.trim();
-  if (t.startsWith('(') && t.endsWith(')')) t = t.slice(1, -1);
-  if (!/^[-+]?\s*(0x[0-9a-f]+|\d+)(\s*[-+]\s*(0x[0-9a-f]+|\d+))*$/i.test(t)) return undefined;
-  let total = 0;
-  const re = /([-+]?)\s*(0x[0-9a-f]+|\d+)/gi;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(t))) total += (m[1] === '-' ? -1 : 1) * Number(m[2]);
-  return total;
-}
-
-function parseSymRef(s: string): string | undefined {
-  const t = s.trim();
-  const m = /^<\s*([A-Za-z_.$][\w.$]*)\s*>$/.exec(t) ?? /^([A-Za-z_.$][\w.$]*)$/.exec(t);
-  return m ? m[1] : undefined;
 }
 
 function blank(op: Op, addr: number, text: string): Insn {
@@ -288,7 +266,7 @@ function parseInsn(mn: string, operands: string, addr: number, text: string, err
 
 const POWERPC64: FixedIsa<Insn, HintType> = {
   arch: 'powerpc64',
-  hintTypes: HINT_TYPES,
+  hintTypes: FIXED_HINT_TYPES,
   preprocess: macroCall,
   parse: parseInsn,
   resolve(i, t, sameSymbol) {
