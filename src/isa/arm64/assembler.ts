@@ -6,9 +6,9 @@
  * Registers: x0..x30, fp (x29), lr (x30), sp, xzr; case-insensitive. Register index 31 is SP,
  * 32 is XZR. Immediates may be written with or without '#'. `<name>` is a symbol reference.
  */
-import { splitOperands, bodyInsns } from '../operands';
+import { splitOperands, bodyInsns, parseImm as parseSum, parseSymRef } from '../operands';
 import { AsmError as SharedAsmError } from '../directives';
-import { assembleFixed, type FixedBlock, type FixedIsa, type FixedProgram, type FixedUnit } from '../fixed-width';
+import { assembleFixed, FIXED_HINT_TYPES, type FixedBlock, type FixedHint, type FixedHintType, type FixedIsa, type FixedProgram, type FixedUnit } from '../fixed-width';
 
 // A data property, not a re-export: a getter on this module's exports slows the interpreters' Op/OP loads.
 export const AsmError = SharedAsmError;
@@ -73,18 +73,12 @@ export interface Insn {
   text: string;
 }
 
-export type HintType = 'regs' | 'end_of_stack' | 'undefined' | 'func';
-
-export interface Hint {
-  addr: number;
-  type: HintType;
-}
+export type HintType = FixedHintType;
+export type Hint = FixedHint;
 
 export type AsmUnit = FixedUnit;
 export type TextBlock = FixedBlock<Insn>;
 export type Program = FixedProgram<Insn, HintType>;
-
-const HINT_TYPES: ReadonlySet<HintType> = new Set<HintType>(['regs', 'end_of_stack', 'undefined', 'func']);
 
 const PSEUDOS = new Set([
   'CPU_SWITCH',
@@ -115,25 +109,11 @@ export function parseReg(s: string): number | undefined {
   return undefined;
 }
 
+/** An immediate, with or without '#'. */
 function parseImm(s: string): number | undefined {
-  let t = s.trim();
-  if (t.startsWith('#')) t = t.slice(1).trim();
-  if (t.startsWith('(') && t.endsWith(')')) t = t.slice(1, -1);
-  if (!/^[-+]?\s*(0x[0-9a-f]+|\d+)(\s*[-+]\s*(0x[0-9a-f]+|\d+))*$/i.test(t)) return undefined;
-  let total = 0;
-  const re = /([-+]?)\s*(0x[0-9a-f]+|\d+)/gi;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(t))) total += (m[1] === '-' ? -1 : 1) * Number(m[2]);
-  return total;
-}
-
-/** `<name>` or a bare identifier. */
-function parseSymRef(s: string): string | undefined {
   const t = s.trim();
-  const m = /^<\s*([A-Za-z_.$][\w.$]*)\s*>$/.exec(t) ?? /^([A-Za-z_.$][\w.$]*)$/.exec(t);
-  return m ? m[1] : undefined;
+  return parseSum(t.startsWith('#') ? t.slice(1) : t);
 }
-
 
 function blank(op: Op, addr: number, text: string): Insn {
   return { op, addr, rd: REG_ZR, rn: REG_ZR, rt2: REG_ZR, imm: 0, mode: Mode.Offset, target: 0, crossFn: false, text };
@@ -288,7 +268,7 @@ function parseInsn(mn: string, operands: string, addr: number, text: string, err
 
 const ARM64: FixedIsa<Insn, HintType> = {
   arch: 'arm64',
-  hintTypes: HINT_TYPES,
+  hintTypes: FIXED_HINT_TYPES,
   comment: /(\/\/|;|@).*$/,
   parse: parseInsn,
   resolve(i, t, sameSymbol) {
