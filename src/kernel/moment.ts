@@ -5,10 +5,10 @@
  * handling) and of its sweeps' boundaries. Used by riscv64, loongarch64, s390x and powerpc64.
  */
 import type { SymbolTable } from '../machine/symbols';
-import { MomentPastException } from '../scene/sweep';
-import type { ExceptionKind, SceneSpec, Workload } from '../scene/types';
+import { exceptionAtEachStep, MomentPastException } from '../scene/sweep';
+import type { ExceptionKind, Finding, Instrumentation, Scene, SceneSpec, SweepSpec, Workload } from '../scene/types';
 import type { ShadowStack } from '../truth/shadow';
-import type { Boundary } from './boundary';
+import { insnTexts, sweepSteps, type Boundary } from './boundary';
 
 export interface MomentMachine {
   readonly cpu: { run(limit?: number, breakAt?: number, breakStep?: number): string; readonly pc: number; readonly sp: number; readonly irqMasked: boolean; readonly steps: number };
@@ -152,4 +152,30 @@ export function boundariesOf<M extends MomentMachine>(a: MomentArch<M>, m: M): B
     if (stop !== 'limit') throw new Error(`sweep of ${m.img.workload} stopped (${stop}) at ${m.describe(m.cpu.pc)}`);
   }
   throw new Error(`sweep of ${m.img.workload}: no end within ${a.limit} steps`);
+}
+
+/** What a kit's sweep(), analyse() and instructions() need from it. */
+export interface KitRuns<Img extends { prog: { insnAt(addr: number): { text: string } | undefined } }> {
+  imageFor(w: Workload, ins?: Instrumentation): { img: Img; analysis: { findings: Finding[] } };
+  symbolsOf(img: Img): SymbolTable;
+  canonicalFn(fn: string): string;
+  boundaries(w: Workload, ins?: Instrumentation): Boundary[];
+  buildScene(spec: SceneSpec): Scene;
+}
+
+/** A kit's sweep (an exception at each boundary in the named functions), build-time findings and instruction texts. */
+export function kitRuns<Img extends { prog: { insnAt(addr: number): { text: string } | undefined } }>(k: KitRuns<Img>) {
+  return {
+    sweep(spec: SweepSpec): Iterable<Scene> {
+      const s = spec.functions ? { ...spec, functions: spec.functions.map(k.canonicalFn) } : spec;
+      return exceptionAtEachStep(spec, sweepSteps(k.boundaries(spec.workload, spec.instrument), s), k.buildScene);
+    },
+    analyse(w: Workload): Finding[] {
+      return k.imageFor(w).analysis.findings;
+    },
+    instructions(w: Workload, ins: Instrumentation | undefined, fn: string): string[] {
+      const { img } = k.imageFor(w, ins);
+      return insnTexts(img.prog, k.symbolsOf(img).get(k.canonicalFn(fn)));
+    },
+  };
 }
