@@ -5,15 +5,14 @@
 import { rethookName } from '../tracing';
 import { walkContext } from '../context';
 import { sceneSlug } from '../slug';
-import { exceptionAtEachStep } from '../../scene/sweep';
-import { boundariesOf, reachMoment, type MomentArch } from '../moment';
+import { boundariesOf, kitRuns, reachMoment, type MomentArch } from '../moment';
 import { analyseS390x, type S390xAnalysis } from '../../analyser/s390x';
 import { S390X_ABI as A, userMode } from '../../isa/s390x/abi';
-import type { ArchKit, Finding, Instrumentation, Scene, SceneSpec, SweepSpec, Workload } from '../../scene/types';
+import type { ArchKit, Instrumentation, Scene, SceneSpec, Workload } from '../../scene/types';
 import { makeSnapshot } from '../../snapshot/io';
 import type { SnapshotStack } from '../../snapshot/types';
 import type { GroundTruth } from '../../truth/shadow';
-import { sweepSteps, type Boundary, insnTexts } from '../boundary';
+import type { Boundary } from '../boundary';
 import { checkExceptionFrame, corruptExceptionFrame, corruptTracing, isExceptionFrameCorruption, isTracingCorruption, linkToStaleRegs, redirectTruth, redirectTruthAtDepth, returnTrampolines, type ExceptionFrameLayout } from '../corrupt';
 import { corruptFrame, frameAtDepth, frameReturningInto, savedR14 } from './frames';
 import { buildImage, FTRACE_CALLSITE, MAP, S390_CALLER, S390_FUNCTION, TASK_PT_REGS, initSp, type Image } from './image';
@@ -138,19 +137,7 @@ export function boundaries(w: Workload, ins?: Instrumentation): Boundary[] {
   return boundariesOf(MOMENTS, new S390xMachine(imageFor(w, ins).img));
 }
 
-export function sweep(spec: SweepSpec): Iterable<Scene> {
-  const s = spec.functions ? { ...spec, functions: spec.functions.map(canonicalFn) } : spec;
-  return exceptionAtEachStep(spec, sweepSteps(boundaries(spec.workload, spec.instrument), s), buildScene);
-}
-
-export function analyse(w: Workload): Finding[] {
-  return imageFor(w).analysis.findings;
-}
-
-export function instructions(w: Workload, ins: Instrumentation | undefined, fn: string): string[] {
-  const { img } = imageFor(w, ins);
-  return insnTexts(img.prog, symbolsOf(img).get(canonicalFn(fn)));
-}
+export const { sweep, analyse, instructions } = kitRuns({ imageFor, symbolsOf, canonicalFn, boundaries, buildScene });
 
 export const kit: ArchKit = {
   arch: 's390x',
