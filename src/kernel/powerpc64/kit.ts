@@ -6,15 +6,14 @@
  */
 import { rethookName } from '../tracing';
 import { walkContext } from '../context';
-import { exceptionAtEachStep } from '../../scene/sweep';
-import { boundariesOf, reachMoment, type MomentArch } from '../moment';
+import { boundariesOf, kitRuns, reachMoment, type MomentArch } from '../moment';
 import { analysePowerpc64, type Powerpc64Analysis } from '../../analyser/powerpc64';
 import { POWERPC64_ABI as A } from '../../isa/powerpc64/abi';
-import type { ArchKit, Finding, Instrumentation, Scene, SceneSpec, SweepSpec, Workload } from '../../scene/types';
+import type { ArchKit, Instrumentation, Scene, SceneSpec, Workload } from '../../scene/types';
 import { hex, makeSnapshot } from '../../snapshot/io';
 import type { SnapshotStack } from '../../snapshot/types';
 import type { GroundTruth } from '../../truth/shadow';
-import { sweepSteps, type Boundary, insnTexts } from '../boundary';
+import type { Boundary } from '../boundary';
 import { checkExceptionFrame, corruptExceptionFrame, corruptTracing, isExceptionFrameCorruption, isTracingCorruption, linkToStaleRegs, recordAtDepth, redirectTruth, redirectTruthAtDepth, returnTrampolines, type ExceptionFrameLayout } from '../corrupt';
 import { corruptBackChain, savedLrSlot } from './frames';
 import { buildImage, FTRACE_CALLSITE, MAP, PPC_CALLER, PPC_FUNCTION, USER_STACK_END, type Image } from './image';
@@ -151,19 +150,7 @@ export function boundaries(w: Workload, ins?: Instrumentation): Boundary[] {
   return boundariesOf(MOMENTS, new Powerpc64Machine(imageFor(w, ins).img));
 }
 
-export function sweep(spec: SweepSpec): Iterable<Scene> {
-  const s = spec.functions ? { ...spec, functions: spec.functions.map(canonicalFn) } : spec;
-  return exceptionAtEachStep(spec, sweepSteps(boundaries(spec.workload, spec.instrument), s), buildScene);
-}
-
-export function analyse(w: Workload): Finding[] {
-  return imageFor(w).analysis.findings;
-}
-
-export function instructions(w: Workload, ins: Instrumentation | undefined, fn: string): string[] {
-  const { img } = imageFor(w, ins);
-  return insnTexts(img.prog, symbolsOf(img).get(canonicalFn(fn)));
-}
+export const { sweep, analyse, instructions } = kitRuns({ imageFor, symbolsOf, canonicalFn, boundaries, buildScene });
 
 export const kit: ArchKit = {
   arch: 'powerpc64',
