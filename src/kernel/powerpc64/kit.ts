@@ -6,6 +6,7 @@
  */
 import { rethookName } from '../tracing';
 import { walkContext } from '../context';
+import { sceneSlug } from '../slug';
 import { boundariesOf, kitRuns, reachMoment, type MomentArch } from '../moment';
 import { analysePowerpc64, type Powerpc64Analysis } from '../../analyser/powerpc64';
 import { POWERPC64_ABI as A } from '../../isa/powerpc64/abi';
@@ -76,16 +77,7 @@ const MOMENTS: MomentArch<Powerpc64Machine> = {
   excRegs: (kind, m) => (kind === 'nmi' ? MAP.nmi.base + MAP.nmi.size : m.cpu.sp) - A.STACK_INT_FRAME_SIZE + A.STACK_INT_FRAME_REGS,
 };
 
-function slugOf(spec: SceneSpec, base: string): string {
-  const ins = spec.instrument;
-  const parts = [`powerpc64/${spec.workload}/${base}`];
-  if (ins?.fgraph?.length) parts.push(`fgraph=${ins.fgraph.join('+')}`);
-  if (ins?.ftraceRegs?.length) parts.push(`ftrace=${ins.ftraceRegs.join('+')}`);
-  if (ins?.kretprobe?.length) parts.push(`kretprobe=${ins.kretprobe.join('+')}`);
-  if (spec.corrupt) parts.push(`corrupt=${spec.corrupt}`);
-  if (spec.corruptDepth && spec.corruptDepth > 1) parts.push(`depth=${spec.corruptDepth}`);
-  return parts.join('/');
-}
+const slugOf = (spec: SceneSpec, base: string): string => sceneSlug('powerpc64', spec, base);
 
 export function buildScene(spec: SceneSpec): Scene {
   const { img, analysis } = imageFor(spec.workload, spec.instrument);
