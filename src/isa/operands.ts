@@ -36,6 +36,20 @@ export function splitOperands(s: string): string[] {
   return out;
 }
 
+/** A PSEUDO instruction named `name`: its operands kept as text, the first one naming a register in `rd`. */
+export function pseudoInsn<I extends { rd: number; sys?: string; args?: string[] }>(i: I, name: string, ops: string[], parseReg: (s: string) => number | undefined): I {
+  i.sys = name;
+  i.args = ops;
+  for (const a of ops) {
+    const r = parseReg(a);
+    if (r !== undefined) {
+      i.rd = r;
+      break;
+    }
+  }
+  return i;
+}
+
 /**
  * `BODY n` on a fixed-width ISA: n 4-byte instructions standing for compiled C, each made by `junk`
  * (numbered by `imm`), the first carrying the source text and the others "(k/n)".
