@@ -7,7 +7,7 @@
  * with or without the `$`. `li.d` loads any 64-bit value or symbol address, `la.pcrel` / `la.abs` a
  * symbol address, `bl` / `b` reach any symbol (single instructions here).
  */
-import { splitOperands, bodyInsns, parseImm } from '../operands';
+import { splitOperands, bodyInsns, parseImm, pseudoInsn } from '../operands';
 import { AsmError as SharedAsmError } from '../directives';
 import { assembleFixed, FIXED_HINT_TYPES, type FixedBlock, type FixedHint, type FixedHintType, type FixedIsa, type FixedProgram, type FixedUnit } from '../fixed-width';
 
@@ -241,19 +241,7 @@ function parseInsn(mn: string, operands: string, addr: number, text: string, err
       return [i];
     }
     default:
-      if (PSEUDOS.has(mn.toUpperCase())) {
-        const i = one(Op.PSEUDO);
-        i.sys = mn.toUpperCase();
-        i.args = ops;
-        for (const a of ops) {
-          const r = parseReg(a);
-          if (r !== undefined) {
-            i.rd = r;
-            break;
-          }
-        }
-        return [i];
-      }
+      if (PSEUDOS.has(mn.toUpperCase())) return [pseudoInsn(one(Op.PSEUDO), mn.toUpperCase(), ops, parseReg)];
       return err(`unknown mnemonic ${mn}`);
   }
 }
