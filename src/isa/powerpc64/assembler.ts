@@ -7,7 +7,7 @@
  * SPRG_SCRATCH0, SPRG_PACA). Condition: cmpdi/cmpd/andi. set CR0's EQ bit, which beq/bne test.
  * `li` loads any 64-bit value here; LOAD_REG_ADDR(rD, sym) and LOAD_REG_IMMEDIATE(rD, v) are one instruction.
  */
-import { splitOperands, bodyInsns, parseImm, parseSymRef } from '../operands';
+import { splitOperands, bodyInsns, parseImm, parseSymRef, pseudoInsn } from '../operands';
 import { AsmError as SharedAsmError } from '../directives';
 import { assembleFixed, FIXED_HINT_TYPES, type FixedBlock, type FixedHint, type FixedHintType, type FixedIsa, type FixedProgram, type FixedUnit } from '../fixed-width';
 
@@ -247,19 +247,7 @@ function parseInsn(mn: string, operands: string, addr: number, text: string, err
       return target(i, ops[0]);
     }
     default:
-      if (PSEUDOS.has(mn.toUpperCase())) {
-        const i = one(Op.PSEUDO);
-        i.sys = mn.toUpperCase();
-        i.args = ops;
-        for (const a of ops) {
-          const r = parseReg(a);
-          if (r !== undefined) {
-            i.rd = r;
-            break;
-          }
-        }
-        return [i];
-      }
+      if (PSEUDOS.has(mn.toUpperCase())) return [pseudoInsn(one(Op.PSEUDO), mn.toUpperCase(), ops, parseReg)];
       return err(`unknown mnemonic ${mn}`);
   }
 }
