@@ -6,7 +6,7 @@
  * Registers: x0..x30, fp (x29), lr (x30), sp, xzr; case-insensitive. Register index 31 is SP,
  * 32 is XZR. Immediates may be written with or without '#'. `<name>` is a symbol reference.
  */
-import { splitOperands, bodyInsns, parseImm as parseSum, parseSymRef } from '../operands';
+import { splitOperands, bodyInsns, parseImm as parseSum, parseSymRef, pseudoInsn } from '../operands';
 import { AsmError as SharedAsmError } from '../directives';
 import { assembleFixed, FIXED_HINT_TYPES, type FixedBlock, type FixedHint, type FixedHintType, type FixedIsa, type FixedProgram, type FixedUnit } from '../fixed-width';
 
@@ -249,19 +249,7 @@ function parseInsn(mn: string, operands: string, addr: number, text: string, err
       return [i];
     }
     default:
-      if (PSEUDOS.has(M)) {
-        const i = one(Op.PSEUDO);
-        i.sys = M;
-        i.args = ops;
-        for (const a of ops) {
-          const r = parseReg(a);
-          if (r !== undefined) {
-            i.rd = r;
-            break;
-          }
-        }
-        return [i];
-      }
+      if (PSEUDOS.has(M)) return [pseudoInsn(one(Op.PSEUDO), M, ops, parseReg)];
       return err(`unknown mnemonic ${mn}`);
   }
 }
