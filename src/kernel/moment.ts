@@ -179,3 +179,18 @@ export function kitRuns<Img extends { prog: { insnAt(addr: number): { text: stri
     },
   };
 }
+
+/** imageFor(w, ins) for one arch: each image (and its analysis) built once per workload and instrumentation. */
+export function imageCache<E>(noOptprobes: string, build: (w: Workload, ins?: Instrumentation) => E): (w: Workload, ins?: Instrumentation) => E {
+  const images = new Map<string, E>();
+  return (w, ins) => {
+    const key = JSON.stringify([w, ins?.fgraph ?? [], ins?.ftraceRegs ?? [], ins?.kretprobe ?? []]);
+    let e = images.get(key);
+    if (!e) {
+      if (ins?.optprobe?.length) throw new Error(noOptprobes);
+      e = build(w, ins);
+      images.set(key, e);
+    }
+    return e;
+  };
+}

@@ -5,7 +5,7 @@
 import { rethookName } from '../tracing';
 import { walkContext } from '../context';
 import { sceneSlug } from '../slug';
-import { boundariesOf, kitRuns, reachMoment, type MomentArch } from '../moment';
+import { boundariesOf, imageCache, kitRuns, reachMoment, type MomentArch } from '../moment';
 import { analyseRiscv64, type Riscv64Analysis } from '../../analyser/riscv64';
 import { RISCV64_ABI as A } from '../../isa/riscv64/abi';
 import type { ArchKit, Instrumentation, Scene, SceneSpec, Workload } from '../../scene/types';
@@ -42,19 +42,10 @@ export const CONTEXT_SWITCH_OMISSIBLE = 'context switch: a blocked task resumes 
 /** Feature names of the kretprobe trampoline and its handler, as this (rethook) kernel names them. */
 export const canonicalFn = rethookName;
 
-const images = new Map<string, { img: Image; analysis: Riscv64Analysis }>();
-
-export function imageFor(w: Workload, ins?: Instrumentation): { img: Image; analysis: Riscv64Analysis } {
-  const key = JSON.stringify([w, ins?.fgraph ?? [], ins?.ftraceRegs ?? [], ins?.kretprobe ?? []]);
-  let e = images.get(key);
-  if (!e) {
-    if (ins?.optprobe?.length) throw new Error('riscv64 has no optprobes');
-    const img = buildImage(w, ins);
-    e = { img, analysis: analyseRiscv64(img.prog) };
-    images.set(key, e);
-  }
-  return e;
-}
+export const imageFor = imageCache('riscv64 has no optprobes', (w, ins): { img: Image; analysis: Riscv64Analysis } => {
+  const img = buildImage(w, ins);
+  return { img, analysis: analyseRiscv64(img.prog) };
+});
 
 const EXC = { irq: 'IRQ', nmi: 'NMI (SBI SSE)', brk: 'kprobe ebreak', 'page-fault': 'kernel page fault' } as const;
 
