@@ -9,7 +9,7 @@
 import { rethookName } from '../tracing';
 import { walkContext } from '../context';
 import { sceneSlug } from '../slug';
-import { boundariesOf, kitRuns, reachMoment, type MomentArch } from '../moment';
+import { boundariesOf, imageCache, kitRuns, reachMoment, type MomentArch } from '../moment';
 import { analyseLoongarch64, type Loongarch64Analysis } from '../../analyser/loongarch64';
 import { LOONGARCH64_ABI as A } from '../../isa/loongarch64/abi';
 import type { ArchKit, Instrumentation, Scene, SceneSpec, Workload } from '../../scene/types';
@@ -44,19 +44,10 @@ export const CONTEXT_SWITCH_OMISSIBLE = 'context switch: a blocked task resumes 
 /** Feature names of the kretprobe trampoline and its handler, as this (rethook) kernel names them. */
 export const canonicalFn = rethookName;
 
-const images = new Map<string, { img: Image; analysis: Loongarch64Analysis }>();
-
-export function imageFor(w: Workload, ins?: Instrumentation): { img: Image; analysis: Loongarch64Analysis } {
-  const key = JSON.stringify([w, ins?.fgraph ?? [], ins?.ftraceRegs ?? [], ins?.kretprobe ?? []]);
-  let e = images.get(key);
-  if (!e) {
-    if (ins?.optprobe?.length) throw new Error('loongarch64: optprobes are not modelled');
-    const img = buildImage(w, ins);
-    e = { img, analysis: analyseLoongarch64(img.prog, img.prog.labels.get('ftrace_caller')) };
-    images.set(key, e);
-  }
-  return e;
-}
+export const imageFor = imageCache('loongarch64: optprobes are not modelled', (w, ins): { img: Image; analysis: Loongarch64Analysis } => {
+  const img = buildImage(w, ins);
+  return { img, analysis: analyseLoongarch64(img.prog, img.prog.labels.get('ftrace_caller')) };
+});
 
 const EXC = { irq: 'IRQ', brk: 'kprobe break', 'page-fault': 'kernel page fault' } as const;
 
