@@ -5,7 +5,7 @@
 import { rethookName } from '../tracing';
 import { walkContext } from '../context';
 import { sceneSlug } from '../slug';
-import { boundariesOf, kitRuns, reachMoment, type MomentArch } from '../moment';
+import { boundariesOf, imageCache, kitRuns, reachMoment, type MomentArch } from '../moment';
 import { analyseS390x, type S390xAnalysis } from '../../analyser/s390x';
 import { S390X_ABI as A, userMode } from '../../isa/s390x/abi';
 import type { ArchKit, Instrumentation, Scene, SceneSpec, Workload } from '../../scene/types';
@@ -41,19 +41,10 @@ export const CONTEXT_SWITCH_OMISSIBLE = 'context switch: a blocked task resumes 
 /** Feature names of the kretprobe trampoline and its handler, as this (rethook) kernel names them. */
 export const canonicalFn = rethookName;
 
-const images = new Map<string, { img: Image; analysis: S390xAnalysis }>();
-
-export function imageFor(w: Workload, ins?: Instrumentation): { img: Image; analysis: S390xAnalysis } {
-  const key = JSON.stringify([w, ins?.fgraph ?? [], ins?.ftraceRegs ?? [], ins?.kretprobe ?? []]);
-  let e = images.get(key);
-  if (!e) {
-    if (ins?.optprobe?.length) throw new Error('s390x has no optprobes');
-    const img = buildImage(w, ins);
-    e = { img, analysis: analyseS390x(img.prog) };
-    images.set(key, e);
-  }
-  return e;
-}
+export const imageFor = imageCache('s390x has no optprobes', (w, ins): { img: Image; analysis: S390xAnalysis } => {
+  const img = buildImage(w, ins);
+  return { img, analysis: analyseS390x(img.prog) };
+});
 
 const EXC = { irq: 'external interrupt', nmi: 'machine check', brk: 'kprobe breakpoint (program check)', 'page-fault': 'kernel page fault (program check)' } as const;
 
