@@ -7,7 +7,7 @@
 import { rethookName } from '../tracing';
 import { walkContext } from '../context';
 import { sceneSlug } from '../slug';
-import { boundariesOf, kitRuns, reachMoment, type MomentArch } from '../moment';
+import { boundariesOf, imageCache, kitRuns, reachMoment, type MomentArch } from '../moment';
 import { analysePowerpc64, type Powerpc64Analysis } from '../../analyser/powerpc64';
 import { POWERPC64_ABI as A } from '../../isa/powerpc64/abi';
 import type { ArchKit, Instrumentation, Scene, SceneSpec, Workload } from '../../scene/types';
@@ -47,19 +47,10 @@ export const CONTEXT_SWITCH_OMISSIBLE = 'context switch: a blocked task resumes 
 /** Feature names of the kretprobe trampoline and its handler, as this (rethook) kernel names them. */
 export const canonicalFn = rethookName;
 
-const images = new Map<string, { img: Image; analysis: Powerpc64Analysis }>();
-
-export function imageFor(w: Workload, ins?: Instrumentation): { img: Image; analysis: Powerpc64Analysis } {
-  const key = JSON.stringify([w, ins?.fgraph ?? [], ins?.ftraceRegs ?? [], ins?.kretprobe ?? []]);
-  let e = images.get(key);
-  if (!e) {
-    if (ins?.optprobe?.length) throw new Error('powerpc64 has no optprobes');
-    const img = buildImage(w, ins);
-    e = { img, analysis: analysePowerpc64(img.prog) };
-    images.set(key, e);
-  }
-  return e;
-}
+export const imageFor = imageCache('powerpc64 has no optprobes', (w, ins): { img: Image; analysis: Powerpc64Analysis } => {
+  const img = buildImage(w, ins);
+  return { img, analysis: analysePowerpc64(img.prog) };
+});
 
 const EXC = { irq: 'external interrupt', nmi: 'NMI (system reset)', brk: 'kprobe trap', 'page-fault': 'kernel page fault' } as const;
 
