@@ -36,6 +36,9 @@ export function splitOperands(s: string): string[] {
   return out;
 }
 
+/** Pseudo-ops every fixed-width kernel uses (effects of kernel C code, implemented by the machines); each arch adds its own. */
+export const COMMON_PSEUDOS: readonly string[] = ['CPU_SWITCH', 'WALK_POINT', 'NEED_RESCHED', 'FGRAPH_PREPARE', 'FGRAPH_RETURN', 'KPROBE_HIT', 'KRETPROBE_RETURN', 'PREEMPT_DISABLE', 'PREEMPT_ENABLE'];
+
 /** A PSEUDO instruction named `name`: its operands kept as text, the first one naming a register in `rd`. */
 export function pseudoInsn<I extends { rd: number; sys?: string; args?: string[] }>(i: I, name: string, ops: string[], parseReg: (s: string) => number | undefined): I {
   i.sys = name;

@@ -7,7 +7,7 @@
  * `<name>` (or a bare name) is a symbol reference. Pseudo-instructions are single instructions
  * here: `li` loads any 64-bit value, `la` any symbol address, `call`/`tail` reach any symbol.
  */
-import { splitOperands, bodyInsns, parseImm, parseSymRef, pseudoInsn } from '../operands';
+import { COMMON_PSEUDOS, splitOperands, bodyInsns, parseImm, parseSymRef, pseudoInsn } from '../operands';
 import { AsmError as SharedAsmError } from '../directives';
 import { assembleFixed, FIXED_HINT_TYPES, type FixedBlock, type FixedHint, type FixedHintType, type FixedIsa, type FixedProgram, type FixedUnit } from '../fixed-width';
 
@@ -90,20 +90,7 @@ export type AsmUnit = FixedUnit;
 export type TextBlock = FixedBlock<Insn>;
 export type Program = FixedProgram<Insn, HintType>;
 
-const PSEUDOS = new Set([
-  'CPU_SWITCH',
-  'WALK_POINT',
-  'NEED_RESCHED',
-  'ON_TASK_STACK',
-  'TRAP_CLASS',
-  'FGRAPH_PREPARE',
-  'FGRAPH_RETURN',
-  'KPROBE_HIT',
-  'KRETPROBE_RETURN',
-  'PREEMPT_DISABLE',
-  'PREEMPT_ENABLE',
-  'SSE_COMPLETE',
-]);
+const PSEUDOS = new Set([...COMMON_PSEUDOS, 'ON_TASK_STACK', 'TRAP_CLASS', 'SSE_COMPLETE']);
 
 const CSRS = new Set(['sstatus', 'sepc', 'scause', 'stval', 'sscratch']);
 
