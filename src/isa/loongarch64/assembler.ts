@@ -7,7 +7,7 @@
  * with or without the `$`. `li.d` loads any 64-bit value or symbol address, `la.pcrel` / `la.abs` a
  * symbol address, `bl` / `b` reach any symbol (single instructions here).
  */
-import { splitOperands, bodyInsns, parseImm, pseudoInsn } from '../operands';
+import { COMMON_PSEUDOS, splitOperands, bodyInsns, parseImm, pseudoInsn } from '../operands';
 import { AsmError as SharedAsmError } from '../directives';
 import { assembleFixed, FIXED_HINT_TYPES, type FixedBlock, type FixedHint, type FixedHintType, type FixedIsa, type FixedProgram, type FixedUnit } from '../fixed-width';
 
@@ -85,19 +85,7 @@ export type AsmUnit = FixedUnit;
 export type TextBlock = FixedBlock<Insn>;
 export type Program = FixedProgram<Insn, HintType>;
 
-const PSEUDOS = new Set([
-  'CPU_SWITCH',
-  'WALK_POINT',
-  'NEED_RESCHED',
-  'ON_IRQ_STACK',
-  'EXC_HANDLER',
-  'FGRAPH_PREPARE',
-  'FGRAPH_RETURN',
-  'KPROBE_HIT',
-  'KRETPROBE_RETURN',
-  'PREEMPT_DISABLE',
-  'PREEMPT_ENABLE',
-]);
+const PSEUDOS = new Set([...COMMON_PSEUDOS, 'ON_IRQ_STACK', 'EXC_HANDLER']);
 
 export const CSRS: ReadonlySet<string> = new Set(['crmd', 'prmd', 'euen', 'ecfg', 'estat', 'era', 'badv', 'eentry', 'ks0', 'ks1', 'ks2', 'ks3']);
 
