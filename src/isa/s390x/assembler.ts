@@ -8,7 +8,7 @@
  * A memory operand is `D(B)` or `D(L,B)` (mvc); base register 0 means no base (absolute address,
  * as for lowcore fields), and a displacement may be any value.
  */
-import { splitOperands, bodyInsns, parseImm } from '../operands';
+import { COMMON_PSEUDOS, splitOperands, bodyInsns, parseImm } from '../operands';
 import { AsmError as SharedAsmError } from '../directives';
 import { assembleFixed, FIXED_HINT_TYPES, type FixedBlock, type FixedHint, type FixedHintType, type FixedIsa, type FixedProgram, type FixedUnit } from '../fixed-width';
 
@@ -83,22 +83,7 @@ export type AsmUnit = FixedUnit;
 export type TextBlock = FixedBlock<Insn>;
 export type Program = FixedProgram<Insn, HintType>;
 
-const PSEUDOS = new Set([
-  'CPU_SWITCH',
-  'WALK_POINT',
-  'NEED_RESCHED',
-  'ON_TASK_STACK',
-  'PGM_CLASS',
-  'FGRAPH_PREPARE',
-  'FGRAPH_RETURN',
-  'KPROBE_HIT',
-  'KRETPROBE_RETURN',
-  'PREEMPT_DISABLE',
-  'PREEMPT_ENABLE',
-  'LOCAL_IRQ_DISABLE',
-  'LOCAL_IRQ_ENABLE',
-  'GET_LC',
-]);
+const PSEUDOS = new Set([...COMMON_PSEUDOS, 'ON_TASK_STACK', 'PGM_CLASS', 'LOCAL_IRQ_DISABLE', 'LOCAL_IRQ_ENABLE', 'GET_LC']);
 
 /** Condition masks of the extended branch mnemonics used. */
 const BRANCHES: Record<string, number> = { jz: 8, je: 8, jnz: 7, jne: 7, jo: 1, jno: 14, jh: 2, jl: 4, jnh: 13 };
