@@ -7,7 +7,7 @@
  * SPRG_SCRATCH0, SPRG_PACA). Condition: cmpdi/cmpd/andi. set CR0's EQ bit, which beq/bne test.
  * `li` loads any 64-bit value here; LOAD_REG_ADDR(rD, sym) and LOAD_REG_IMMEDIATE(rD, v) are one instruction.
  */
-import { splitOperands, bodyInsns, parseImm, parseSymRef, pseudoInsn } from '../operands';
+import { COMMON_PSEUDOS, splitOperands, bodyInsns, parseImm, parseSymRef, pseudoInsn } from '../operands';
 import { AsmError as SharedAsmError } from '../directives';
 import { assembleFixed, FIXED_HINT_TYPES, type FixedBlock, type FixedHint, type FixedHintType, type FixedIsa, type FixedProgram, type FixedUnit } from '../fixed-width';
 
@@ -78,22 +78,7 @@ export type AsmUnit = FixedUnit;
 export type TextBlock = FixedBlock<Insn>;
 export type Program = FixedProgram<Insn, HintType>;
 
-const PSEUDOS = new Set([
-  'CPU_SWITCH',
-  'WALK_POINT',
-  'NEED_RESCHED',
-  'ON_TASK_STACK',
-  'TRAP_CLASS',
-  'FGRAPH_PREPARE',
-  'FGRAPH_RETURN',
-  'KPROBE_HIT',
-  'KRETPROBE_RETURN',
-  'PREEMPT_DISABLE',
-  'PREEMPT_ENABLE',
-  'NMI_COMPLETE',
-  'WARN_TRAP',
-  'KLP_TARGET',
-]);
+const PSEUDOS = new Set([...COMMON_PSEUDOS, 'ON_TASK_STACK', 'TRAP_CLASS', 'NMI_COMPLETE', 'WARN_TRAP', 'KLP_TARGET']);
 
 const SPRS = new Set(['srr0', 'srr1', 'sprg_scratch0', 'sprg_paca']);
 
