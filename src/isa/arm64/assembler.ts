@@ -6,7 +6,7 @@
  * Registers: x0..x30, fp (x29), lr (x30), sp, xzr; case-insensitive. Register index 31 is SP,
  * 32 is XZR. Immediates may be written with or without '#'. `<name>` is a symbol reference.
  */
-import { splitOperands, bodyInsns, parseImm as parseSum, parseSymRef, pseudoInsn } from '../operands';
+import { COMMON_PSEUDOS, splitOperands, bodyInsns, parseImm as parseSum, parseSymRef, pseudoInsn } from '../operands';
 import { AsmError as SharedAsmError } from '../directives';
 import { assembleFixed, FIXED_HINT_TYPES, type FixedBlock, type FixedHint, type FixedHintType, type FixedIsa, type FixedProgram, type FixedUnit } from '../fixed-width';
 
@@ -80,20 +80,7 @@ export type AsmUnit = FixedUnit;
 export type TextBlock = FixedBlock<Insn>;
 export type Program = FixedProgram<Insn, HintType>;
 
-const PSEUDOS = new Set([
-  'CPU_SWITCH',
-  'WALK_POINT',
-  'NEED_RESCHED',
-  'ON_TASK_STACK',
-  'SYNC_CLASS',
-  'FGRAPH_PREPARE',
-  'FGRAPH_RETURN',
-  'KPROBE_HIT',
-  'KRETPROBE_HANDLERS',
-  'KRETPROBE_RETURN',
-  'PREEMPT_DISABLE',
-  'PREEMPT_ENABLE',
-]);
+const PSEUDOS = new Set([...COMMON_PSEUDOS, 'ON_TASK_STACK', 'SYNC_CLASS', 'KRETPROBE_HANDLERS']);
 
 export function parseReg(s: string): number | undefined {
   const t = s.trim().toLowerCase();
