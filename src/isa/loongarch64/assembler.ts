@@ -9,7 +9,7 @@
  */
 import { COMMON_PSEUDOS, splitOperands, bodyInsns, parseImm, pseudoInsn } from '../operands';
 import { AsmError as SharedAsmError } from '../directives';
-import { assembleFixed, FIXED_HINT_TYPES, type FixedBlock, type FixedHint, type FixedHintType, type FixedIsa, type FixedProgram, type FixedUnit } from '../fixed-width';
+import { assembleFixed, FIXED_HINT_TYPES, type FixedBlock, type FixedHintType, type FixedIsa, type FixedProgram, type FixedUnit } from '../fixed-width';
 
 export const AsmError = SharedAsmError;
 export type AsmError = SharedAsmError;
@@ -78,12 +78,9 @@ export interface Insn {
   text: string;
 }
 
-export type HintType = FixedHintType;
-export type Hint = FixedHint;
-
-export type AsmUnit = FixedUnit;
+export type { FixedHintType as HintType, FixedHint as Hint, FixedUnit as AsmUnit } from '../fixed-width';
 export type TextBlock = FixedBlock<Insn>;
-export type Program = FixedProgram<Insn, HintType>;
+export type Program = FixedProgram<Insn, FixedHintType>;
 
 const PSEUDOS = new Set([...COMMON_PSEUDOS, 'ON_IRQ_STACK', 'EXC_HANDLER']);
 
@@ -234,7 +231,7 @@ function parseInsn(mn: string, operands: string, addr: number, text: string, err
   }
 }
 
-const LOONGARCH64: FixedIsa<Insn, HintType> = {
+const LOONGARCH64: FixedIsa<Insn, FixedHintType> = {
   arch: 'loongarch64',
   hintTypes: FIXED_HINT_TYPES,
   parse: parseInsn,
@@ -246,6 +243,6 @@ const LOONGARCH64: FixedIsa<Insn, HintType> = {
 };
 
 /** Assemble units (each placed at its own base) into one program; symbols resolve across units. */
-export function assemble(units: AsmUnit[]): Program {
+export function assemble(units: FixedUnit[]): Program {
   return assembleFixed(LOONGARCH64, units);
 }
