@@ -10,7 +10,7 @@
  */
 import { COMMON_PSEUDOS, splitOperands, bodyInsns, parseImm } from '../operands';
 import { AsmError as SharedAsmError } from '../directives';
-import { assembleFixed, FIXED_HINT_TYPES, type FixedBlock, type FixedHint, type FixedHintType, type FixedIsa, type FixedProgram, type FixedUnit } from '../fixed-width';
+import { assembleFixed, FIXED_HINT_TYPES, type FixedBlock, type FixedHintType, type FixedIsa, type FixedProgram, type FixedUnit } from '../fixed-width';
 
 export const AsmError = SharedAsmError;
 export type AsmError = SharedAsmError;
@@ -76,12 +76,9 @@ export interface Insn {
   text: string;
 }
 
-export type HintType = FixedHintType;
-export type Hint = FixedHint;
-
-export type AsmUnit = FixedUnit;
+export type { FixedHintType as HintType, FixedHint as Hint, FixedUnit as AsmUnit } from '../fixed-width';
 export type TextBlock = FixedBlock<Insn>;
-export type Program = FixedProgram<Insn, HintType>;
+export type Program = FixedProgram<Insn, FixedHintType>;
 
 const PSEUDOS = new Set([...COMMON_PSEUDOS, 'ON_TASK_STACK', 'PGM_CLASS', 'LOCAL_IRQ_DISABLE', 'LOCAL_IRQ_ENABLE', 'GET_LC']);
 
@@ -241,7 +238,7 @@ function parseInsn(mn: string, operands: string, addr: number, text: string, err
   }
 }
 
-const S390X: FixedIsa<Insn, HintType> = {
+const S390X: FixedIsa<Insn, FixedHintType> = {
   arch: 's390x',
   hintTypes: FIXED_HINT_TYPES,
   parse: parseInsn,
@@ -252,6 +249,6 @@ const S390X: FixedIsa<Insn, HintType> = {
 };
 
 /** Assemble units (each placed at its own base) into one program; symbols resolve across units. */
-export function assemble(units: AsmUnit[], externs: Record<string, number> = {}): Program {
+export function assemble(units: FixedUnit[], externs: Record<string, number> = {}): Program {
   return assembleFixed(S390X, units, externs);
 }
