@@ -9,7 +9,7 @@
  */
 import { COMMON_PSEUDOS, splitOperands, bodyInsns, parseImm, parseSymRef, pseudoInsn } from '../operands';
 import { AsmError as SharedAsmError } from '../directives';
-import { assembleFixed, FIXED_HINT_TYPES, type FixedBlock, type FixedHint, type FixedHintType, type FixedIsa, type FixedProgram, type FixedUnit } from '../fixed-width';
+import { assembleFixed, FIXED_HINT_TYPES, type FixedBlock, type FixedHintType, type FixedIsa, type FixedProgram, type FixedUnit } from '../fixed-width';
 
 export const AsmError = SharedAsmError;
 export type AsmError = SharedAsmError;
@@ -71,12 +71,9 @@ export interface Insn {
   text: string;
 }
 
-export type HintType = FixedHintType;
-export type Hint = FixedHint;
-
-export type AsmUnit = FixedUnit;
+export type { FixedHintType as HintType, FixedHint as Hint, FixedUnit as AsmUnit } from '../fixed-width';
 export type TextBlock = FixedBlock<Insn>;
-export type Program = FixedProgram<Insn, HintType>;
+export type Program = FixedProgram<Insn, FixedHintType>;
 
 const PSEUDOS = new Set([...COMMON_PSEUDOS, 'ON_TASK_STACK', 'TRAP_CLASS', 'NMI_COMPLETE', 'WARN_TRAP', 'KLP_TARGET']);
 
@@ -237,7 +234,7 @@ function parseInsn(mn: string, operands: string, addr: number, text: string, err
   }
 }
 
-const POWERPC64: FixedIsa<Insn, HintType> = {
+const POWERPC64: FixedIsa<Insn, FixedHintType> = {
   arch: 'powerpc64',
   hintTypes: FIXED_HINT_TYPES,
   preprocess: macroCall,
@@ -250,6 +247,6 @@ const POWERPC64: FixedIsa<Insn, HintType> = {
 };
 
 /** Assemble units (each placed at its own base) into one program; symbols resolve across units. */
-export function assemble(units: AsmUnit[], externs: Record<string, number> = {}): Program {
+export function assemble(units: FixedUnit[], externs: Record<string, number> = {}): Program {
   return assembleFixed(POWERPC64, units, externs);
 }
