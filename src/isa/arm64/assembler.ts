@@ -8,7 +8,7 @@
  */
 import { COMMON_PSEUDOS, splitOperands, bodyInsns, parseImm as parseSum, parseSymRef, pseudoInsn } from '../operands';
 import { AsmError as SharedAsmError } from '../directives';
-import { assembleFixed, FIXED_HINT_TYPES, type FixedBlock, type FixedHint, type FixedHintType, type FixedIsa, type FixedProgram, type FixedUnit } from '../fixed-width';
+import { assembleFixed, FIXED_HINT_TYPES, type FixedBlock, type FixedHintType, type FixedIsa, type FixedProgram, type FixedUnit } from '../fixed-width';
 
 // A data property, not a re-export: a getter on this module's exports slows the interpreters' Op/OP loads.
 export const AsmError = SharedAsmError;
@@ -73,12 +73,9 @@ export interface Insn {
   text: string;
 }
 
-export type HintType = FixedHintType;
-export type Hint = FixedHint;
-
-export type AsmUnit = FixedUnit;
+export type { FixedHintType as HintType, FixedHint as Hint, FixedUnit as AsmUnit } from '../fixed-width';
 export type TextBlock = FixedBlock<Insn>;
-export type Program = FixedProgram<Insn, HintType>;
+export type Program = FixedProgram<Insn, FixedHintType>;
 
 const PSEUDOS = new Set([...COMMON_PSEUDOS, 'ON_TASK_STACK', 'SYNC_CLASS', 'KRETPROBE_HANDLERS']);
 
@@ -241,7 +238,7 @@ function parseInsn(mn: string, operands: string, addr: number, text: string, err
   }
 }
 
-const ARM64: FixedIsa<Insn, HintType> = {
+const ARM64: FixedIsa<Insn, FixedHintType> = {
   arch: 'arm64',
   hintTypes: FIXED_HINT_TYPES,
   comment: /(\/\/|;|@).*$/,
@@ -254,6 +251,6 @@ const ARM64: FixedIsa<Insn, HintType> = {
 };
 
 /** Assemble units (each placed at its own base) into one program; symbols resolve across units. */
-export function assemble(units: AsmUnit[], externs: Record<string, number> = {}): Program {
+export function assemble(units: FixedUnit[], externs: Record<string, number> = {}): Program {
   return assembleFixed(ARM64, units, externs);
 }
