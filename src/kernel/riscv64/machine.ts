@@ -9,7 +9,7 @@ import { Memory } from '../../machine/memory';
 import { SymbolTable } from '../../machine/symbols';
 import { ShadowStack } from '../../truth/shadow';
 import { TaskTracing } from '../tracing';
-import { regionMapper, symbolCache } from '../machine-parts';
+import { fgraphPrepare, regionMapper, symbolCache, walkPoint } from '../machine-parts';
 import { FREGS, MAP, OTHER_PT_REGS, OTHER_TASK, SSE_INTERRUPTED, TASK, TASK_PT_REGS, TASK_THREAD, TI_KERNEL_SP, USER_PC, USER_SP, FINAL_FP, type Image } from './image';
 
 export interface RunConfig {
@@ -137,17 +137,8 @@ export class Riscv64Machine implements Riscv64Hooks {
     switch (i.sys) {
       case 'CPU_SWITCH':
         return 'blocked';
-      case 'WALK_POINT': {
-        const kind = i.args?.[0];
-        if (kind === 'irq' && this.cfg.nestedNmi && !this.nmiTaken) {
-          this.nmiTaken = true;
-          cpu.pc = i.addr;
-          cpu.steps--;
-          this.takeException('nmi');
-          return undefined;
-        }
-        return kind === this.cfg.walkAt ? 'walk' : undefined;
-      }
+      case 'WALK_POINT':
+        return walkPoint(this, cpu, i);
       case 'NEED_RESCHED':
         x[i.rd] = this.cfg.preempt && this.preemptCount === 0 ? 1 : 0;
         return undefined;
@@ -169,13 +160,8 @@ export class Riscv64Machine implements Riscv64Hooks {
         return undefined;
       case 'FGRAPH_PREPARE': {
         // prepare_ftrace_return(ip, &fregs->ra, fregs->s0)
-        const fn = this.syms.lookup(x[10]!);
         const fregs = x[13]!;
-        if (fn && this.img.fgraph.has(fn.name) && this.tracing.fgraphEnabled) {
-          const slot = fregs + FREGS.RA;
-          this.tracing.pushGraph({ ret: this.mem.read64(slot), func: fn.start, retp: this.mem.read64(fregs + FREGS.S0) });
-          this.mem.write64(slot, this.addr('return_to_handler'));
-        }
+        fgraphPrepare(this, x[10]!, fregs + FREGS.RA, () => this.mem.read64(fregs + FREGS.S0));
         return undefined;
       }
       case 'FGRAPH_RETURN':
