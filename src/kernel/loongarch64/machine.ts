@@ -9,7 +9,7 @@ import { Memory } from '../../machine/memory';
 import { SymbolTable } from '../../machine/symbols';
 import { ShadowStack } from '../../truth/shadow';
 import { TaskTracing } from '../tracing';
-import { regionMapper, symbolCache } from '../machine-parts';
+import { fgraphPrepare, regionMapper, symbolCache } from '../machine-parts';
 import { EENTRY, KERNELSP, MAP, OTHER_PT_REGS, OTHER_TASK, TASK, TASK_PT_REGS, TASK_THREAD, TIMER_INT, USER_PC, USER_SP, VECTORS, vectorAddr, type Image } from './image';
 
 export interface RunConfig {
@@ -145,13 +145,8 @@ export class Loongarch64Machine implements Loongarch64Hooks {
         return undefined;
       case 'FGRAPH_PREPARE': {
         // prepare_ftrace_return(ip, &fregs->regs[1]): the parent's return address, keyed by its slot.
-        const fn = this.syms.lookup(r[4]!);
         const fregs = r[7]!;
-        if (fn && this.img.fgraph.has(fn.name) && this.tracing.fgraphEnabled) {
-          const slot = fregs + A.PT_R1;
-          this.tracing.pushGraph({ ret: this.mem.read64(slot), func: fn.start, retp: slot });
-          this.mem.write64(slot, this.addr('return_to_handler'));
-        }
+        fgraphPrepare(this, r[4]!, fregs + A.PT_R1, () => fregs + A.PT_R1);
         return undefined;
       }
       case 'FGRAPH_RETURN':
