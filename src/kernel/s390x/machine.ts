@@ -9,7 +9,7 @@ import { Memory } from '../../machine/memory';
 import { SymbolTable } from '../../machine/symbols';
 import { ShadowStack } from '../../truth/shadow';
 import { TaskTracing } from '../tracing';
-import { regionMapper, symbolCache } from '../machine-parts';
+import { fgraphPrepare, regionMapper, symbolCache, walkPoint } from '../machine-parts';
 import { LC, LC_OFF, MAP, OTHER_PT_REGS, OTHER_TASK, PGM_OPERATION, PGM_PAGE_TRANSLATION, TASK, TASK_PT_REGS, TASK_THREAD, USER_PC, USER_SP, initSp, type Image } from './image';
 
 export interface RunConfig {
@@ -139,17 +139,8 @@ export class S390xMachine implements S390xHooks {
     switch (i.sys) {
       case 'CPU_SWITCH':
         return 'blocked';
-      case 'WALK_POINT': {
-        const kind = i.args?.[0];
-        if (kind === 'irq' && this.cfg.nestedNmi && !this.nmiTaken) {
-          this.nmiTaken = true;
-          cpu.pc = i.addr;
-          cpu.steps--;
-          this.takeException('nmi');
-          return undefined;
-        }
-        return kind === this.cfg.walkAt ? 'walk' : undefined;
-      }
+      case 'WALK_POINT':
+        return walkPoint(this, cpu, i);
       case 'GET_LC':
         r[i.r1] = LC;
         return undefined;
@@ -176,13 +167,8 @@ export class S390xMachine implements S390xHooks {
         return undefined;
       case 'FGRAPH_PREPARE': {
         // function_graph_enter_regs(*parent, ip, 0, fregs->gprs[15]); *parent = return_to_handler
-        const fn = this.syms.lookup(r[i.r1]!);
         const fregs = r[i.r2]!;
-        if (fn && this.img.fgraph.has(fn.name) && this.tracing.fgraphEnabled) {
-          const slot = fregs + A.PT_R14;
-          this.tracing.pushGraph({ ret: this.mem.read64(slot), func: fn.start, retp: this.mem.read64(fregs + A.PT_R15) });
-          this.mem.write64(slot, this.addr('return_to_handler'));
-        }
+        fgraphPrepare(this, r[i.r1]!, fregs + A.PT_R14, () => this.mem.read64(fregs + A.PT_R15));
         return undefined;
       }
       case 'FGRAPH_RETURN':
