@@ -9,7 +9,7 @@ import { Memory } from '../../machine/memory';
 import { SymbolTable } from '../../machine/symbols';
 import { ShadowStack } from '../../truth/shadow';
 import { TaskTracing } from '../tracing';
-import { regionMapper, symbolCache } from '../machine-parts';
+import { fgraphPrepare, regionMapper, symbolCache, walkPoint } from '../machine-parts';
 import { KTHREAD_STACK_END, MAP, MSR_KERNEL, MSR_USER, NMI_INTERRUPTED, OTHER_TASK, PACA, PACA_THREAD_INFO, PACAKSAVE, TASK, THREAD_KSP, TI_LIVEPATCH_SP, USER_PC, USER_SP, USER_STACK_END, type Image } from './image';
 
 export interface RunConfig {
@@ -168,17 +168,8 @@ export class Powerpc64Machine implements Powerpc64Hooks {
         this.pending.push('warn');
         cpu.takeInterrupt('warn', this.addr('interrupt_common'));
         return undefined;
-      case 'WALK_POINT': {
-        const kind = i.args?.[0];
-        if (kind === 'irq' && this.cfg.nestedNmi && !this.nmiTaken) {
-          this.nmiTaken = true;
-          cpu.pc = i.addr;
-          cpu.steps--;
-          this.takeException('nmi');
-          return undefined;
-        }
-        return kind === this.cfg.walkAt ? 'walk' : undefined;
-      }
+      case 'WALK_POINT':
+        return walkPoint(this, cpu, i);
       case 'NEED_RESCHED':
         r[i.rd] = this.cfg.preempt && this.preemptCount === 0 ? 1 : 0;
         return undefined;
@@ -201,13 +192,8 @@ export class Powerpc64Machine implements Powerpc64Hooks {
         return undefined;
       case 'FGRAPH_PREPARE': {
         // prepare_ftrace_return(&fregs->link, ip, fregs->gpr[1]): the caller's frame is the key.
-        const fn = this.syms.lookup(r[3]!);
         const fregs = r[6]!;
-        if (fn && this.img.fgraph.has(fn.name) && this.tracing.fgraphEnabled) {
-          const slot = fregs + A.LINK;
-          this.tracing.pushGraph({ ret: this.mem.read64(slot), func: fn.start, retp: this.mem.read64(fregs + A.GPR1) });
-          this.mem.write64(slot, this.addr('return_to_handler'));
-        }
+        fgraphPrepare(this, r[3]!, fregs + A.LINK, () => this.mem.read64(fregs + A.GPR1));
         return undefined;
       }
       case 'FGRAPH_RETURN':
