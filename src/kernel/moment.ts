@@ -2,7 +2,8 @@
  * Reaching a scene's moment on a machine that runs a workload to a breakpoint, takes an exception and
  * runs on to a walk point or until the task blocks: the arch-neutral part of a kit's buildScene() (the
  * checks on the moment, the breakpoint by instruction or step, the nested NMI during an exception's
- * handling) and of its sweeps' boundaries. Used by riscv64, loongarch64, s390x and powerpc64.
+ * handling) and of its sweeps' boundaries; and the kit plumbing around it (image cache, sweep, analyse,
+ * instructions). Used by riscv64, loongarch64, s390x and powerpc64.
  */
 import type { SymbolTable } from '../machine/symbols';
 import { exceptionAtEachStep, MomentPastException } from '../scene/sweep';
