@@ -2,14 +2,14 @@
  * Reaching a scene's moment on a machine that runs a workload to a breakpoint, takes an exception and
  * runs on to a walk point or until the task blocks: the arch-neutral part of a kit's buildScene() (the
  * checks on the moment, the breakpoint by instruction or step, the nested NMI during an exception's
- * handling) and of its sweeps' boundaries. Used by powerpc64 (riscv64 and loongarch64 keep their own
- * copies of the same steps: they can move onto these).
+ * handling) and of its sweeps' boundaries; and the kit plumbing around it (image cache, sweep, analyse,
+ * instructions). Used by riscv64, loongarch64, s390x and powerpc64.
  */
 import type { SymbolTable } from '../machine/symbols';
-import { MomentPastException } from '../scene/sweep';
-import type { ExceptionKind, SceneSpec, Workload } from '../scene/types';
+import { exceptionAtEachStep, MomentPastException } from '../scene/sweep';
+import type { ExceptionKind, Finding, Instrumentation, Scene, SceneSpec, SweepSpec, Workload } from '../scene/types';
 import type { ShadowStack } from '../truth/shadow';
-import type { Boundary } from './boundary';
+import { insnTexts, sweepSteps, type Boundary } from './boundary';
 
 export interface MomentMachine {
   readonly cpu: { run(limit?: number, breakAt?: number, breakStep?: number): string; readonly pc: number; readonly sp: number; readonly irqMasked: boolean; readonly steps: number };
@@ -28,6 +28,16 @@ export interface MomentArch<M extends MomentMachine> {
   limit: number;
   /** How each exception kind is named in moments ("IRQ", "kprobe trap", ...). */
   exc: Record<ExceptionKind, string>;
+  /** What the NMI is called in nested moments and errors, bare and with its article (default "NMI", "an NMI"). */
+  nmi?: { name: string; a: string };
+  /** The arch has no NMI: moments with one, or nested in an exception, are refused. */
+  noNmi?: boolean;
+  /** The kprobe trap's name where a preempted or nested one is refused (default exc.brk). */
+  brkName?: string;
+  /** IRQs cannot be taken at a boundary (default the CPU's IRQ mask; s390x: also in user mode). */
+  irqsOff?(m: M): boolean;
+  /** The address whose symbol names the code at addr, in slugs and boundaries (default addr itself). */
+  codeAt?(m: M, addr: number): number;
   /** A function name as features spell it -> this kernel's. */
   canonicalFn(fn: string): string;
   /** The moment text of a task blocked in schedule(). */
@@ -35,6 +45,8 @@ export interface MomentArch<M extends MomentMachine> {
   /** Where the exception about to be taken will put its pt_regs (for exception-frame corruptions). */
   excRegs(kind: ExceptionKind, m: M): number;
 }
+
+const NMI = { name: 'NMI', a: 'an NMI' };
 
 export interface Reached<M> {
   m: M;
@@ -59,9 +71,11 @@ export function reachMoment<M extends MomentMachine>(a: MomentArch<M>, spec: Sce
     return { m, state: 'blocked', moment: a.blocked(m), slug: 'blocked' };
   }
   if (mo.kind === 'kretprobe-handler') throw new Error(`${a.arch}: a walk of current from a rethook return handler is not modelled`);
-  if (mo.exception === 'nmi' && mo.walk === 'preempted' && !mo.nested) throw new Error('an NMI cannot preempt the task (walk: preempted needs an IRQ)');
-  if (mo.exception === 'page-fault' && mo.nested) throw new Error('a page fault is walked from its handler or blocked in it (no nested NMI)');
-  if (mo.exception === 'brk' && (mo.walk === 'preempted' || mo.nested)) throw new Error(`a ${a.exc.brk} is walked from its handler (no preemption on its return, no nested NMI)`);
+  const nmi = a.nmi ?? NMI;
+  if (a.noNmi && (mo.exception === 'nmi' || mo.nested)) throw new Error(`${a.arch} has no NMI`);
+  if (mo.exception === 'nmi' && mo.walk === 'preempted' && !mo.nested) throw new Error(`${nmi.a} cannot preempt the task (walk: preempted needs an IRQ)`);
+  if (mo.exception === 'page-fault' && mo.nested) throw new Error(`a page fault is walked from its handler or blocked in it (no nested ${nmi.name})`);
+  if (mo.exception === 'brk' && (mo.walk === 'preempted' || mo.nested)) throw new Error(`a ${a.brkName ?? a.exc.brk} is walked from its handler (no preemption on its return${a.noNmi ? '' : `, no nested ${nmi.name}`})`);
   let where: number;
   let at = '';
   if (mo.kind === 'exception') {
@@ -88,14 +102,14 @@ export function reachMoment<M extends MomentMachine>(a: MomentArch<M>, spec: Sce
   if (mo.walk === 'preempted' && !mo.nested && m.preemptCount > 0) throw new Error(`preemption is disabled at ${m.describe(where)}: an IRQ there cannot preempt the task`);
   const desc = `${a.exc[mo.exception]} before ${m.describe(where)}`;
   const excRegs = a.excRegs(mo.exception, m);
-  const place = `${m.syms.describe(where)}${at}`;
+  const place = `${m.syms.describe(a.codeAt ? a.codeAt(m, where) : where)}${at}`;
   m.takeException(mo.exception);
   if (mo.nested === 'nmi' && mo.nestedAfter !== undefined) return nmiDuringException(a, m, mo.exception, mo.nestedAfter, desc, place);
   if (mo.nested === 'nmi') {
     m.cfg = { walkAt: 'nmi', nestedNmi: mo.exception === 'irq' };
     const stop = runTo(a, m);
-    if (stop !== 'walk') throw new Error(`nested NMI walk point not reached (${stop})`);
-    return { m, state: 'running', moment: `${desc}, NMI nested in the handler, walk from the NMI handler`, slug: `${mo.exception}+nmi/${place}` };
+    if (stop !== 'walk') throw new Error(`nested ${nmi.name} walk point not reached (${stop})`);
+    return { m, state: 'running', moment: `${desc}, ${nmi.name} nested in the handler, walk from the ${nmi.name} handler`, slug: `${mo.exception}+nmi/${place}` };
   }
   if (mo.walk === 'in-handler') {
     m.cfg = { walkAt: mo.exception };
@@ -123,18 +137,61 @@ function nmiDuringException<M extends MomentMachine>(a: MomentArch<M>, m: M, exc
   m.takeException('nmi');
   m.cfg = { walkAt: 'nmi' };
   const stop = runTo(a, m);
-  if (stop !== 'walk') throw new Error(`NMI walk point not reached (${stop})`);
-  return { m, state: 'running', moment: `${desc}, NMI before ${nmiAt} (instruction ${k} of its handling), walk from the NMI handler`, slug: `${exc}+nmi@${k}/${where}` };
+  const nmi = a.nmi ?? NMI;
+  if (stop !== 'walk') throw new Error(`${nmi.name} walk point not reached (${stop})`);
+  return { m, state: 'running', moment: `${desc}, ${nmi.name} before ${nmiAt} (instruction ${k} of its handling), walk from the ${nmi.name} handler`, slug: `${exc}+nmi@${k}/${where}` };
 }
 
 /** Every instruction boundary of the workload's run until the task blocks or returns to user space. */
 export function boundariesOf<M extends MomentMachine>(a: MomentArch<M>, m: M): Boundary[] {
   const out: Boundary[] = [];
   for (let k = 0; k < a.limit; k++) {
-    out.push({ step: m.cpu.steps, pc: m.cpu.pc, fn: m.syms.lookup(m.cpu.pc)?.name ?? '?', irqMasked: m.cpu.irqMasked, preemptDisabled: m.preemptCount > 0 });
+    const pc = m.cpu.pc;
+    out.push({ step: m.cpu.steps, pc, fn: m.syms.lookup(a.codeAt ? a.codeAt(m, pc) : pc)?.name ?? '?', irqMasked: a.irqsOff ? a.irqsOff(m) : m.cpu.irqMasked, preemptDisabled: m.preemptCount > 0 });
     const stop = m.cpu.run(1);
     if (stop === 'blocked' || stop === 'user') return out;
     if (stop !== 'limit') throw new Error(`sweep of ${m.img.workload} stopped (${stop}) at ${m.describe(m.cpu.pc)}`);
   }
   throw new Error(`sweep of ${m.img.workload}: no end within ${a.limit} steps`);
+}
+
+/** What a kit's sweep(), analyse() and instructions() need from it. */
+export interface KitRuns<Img extends { prog: { insnAt(addr: number): { text: string } | undefined } }> {
+  imageFor(w: Workload, ins?: Instrumentation): { img: Img; analysis: { findings: Finding[] } };
+  symbolsOf(img: Img): SymbolTable;
+  canonicalFn(fn: string): string;
+  boundaries(w: Workload, ins?: Instrumentation): Boundary[];
+  buildScene(spec: SceneSpec): Scene;
+}
+
+/** A kit's sweep (an exception at each boundary in the named functions), build-time findings and instruction texts. */
+export function kitRuns<Img extends { prog: { insnAt(addr: number): { text: string } | undefined } }>(k: KitRuns<Img>) {
+  return {
+    sweep(spec: SweepSpec): Iterable<Scene> {
+      const s = spec.functions ? { ...spec, functions: spec.functions.map(k.canonicalFn) } : spec;
+      return exceptionAtEachStep(spec, sweepSteps(k.boundaries(spec.workload, spec.instrument), s), k.buildScene);
+    },
+    analyse(w: Workload): Finding[] {
+      return k.imageFor(w).analysis.findings;
+    },
+    instructions(w: Workload, ins: Instrumentation | undefined, fn: string): string[] {
+      const { img } = k.imageFor(w, ins);
+      return insnTexts(img.prog, k.symbolsOf(img).get(k.canonicalFn(fn)));
+    },
+  };
+}
+
+/** imageFor(w, ins) for one arch: each image (and its analysis) built once per workload and instrumentation. */
+export function imageCache<E>(noOptprobes: string, build: (w: Workload, ins?: Instrumentation) => E): (w: Workload, ins?: Instrumentation) => E {
+  const images = new Map<string, E>();
+  return (w, ins) => {
+    const key = JSON.stringify([w, ins?.fgraph ?? [], ins?.ftraceRegs ?? [], ins?.kretprobe ?? []]);
+    let e = images.get(key);
+    if (!e) {
+      if (ins?.optprobe?.length) throw new Error(noOptprobes);
+      e = build(w, ins);
+      images.set(key, e);
+    }
+    return e;
+  };
 }

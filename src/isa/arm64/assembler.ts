@@ -6,9 +6,9 @@
  * Registers: x0..x30, fp (x29), lr (x30), sp, xzr; case-insensitive. Register index 31 is SP,
  * 32 is XZR. Immediates may be written with or without '#'. `<name>` is a symbol reference.
  */
-import type { KSymbol, SymbolKind } from '../../machine/symbols';
-import { splitOperands, bodyInsns } from '../operands';
-import { AsmError as SharedAsmError, Annotations, checkEnd, defineLabel, notClosed, parseDirective, resolveRef, splitLabel } from '../directives';
+import { COMMON_PSEUDOS, splitOperands, bodyInsns, parseImm as parseSum, parseSymRef, pseudoInsn } from '../operands';
+import { AsmError as SharedAsmError } from '../directives';
+import { assembleFixed, FIXED_HINT_TYPES, type FixedBlock, type FixedHintType, type FixedIsa, type FixedProgram, type FixedUnit } from '../fixed-width';
 
 // A data property, not a re-export: a getter on this module's exports slows the interpreters' Op/OP loads.
 export const AsmError = SharedAsmError;
@@ -73,56 +73,11 @@ export interface Insn {
   text: string;
 }
 
-export type HintType = 'regs' | 'end_of_stack' | 'undefined' | 'func';
+export type { FixedHintType as HintType, FixedHint as Hint, FixedUnit as AsmUnit } from '../fixed-width';
+export type TextBlock = FixedBlock<Insn>;
+export type Program = FixedProgram<Insn, FixedHintType>;
 
-export interface Hint {
-  addr: number;
-  type: HintType;
-}
-
-export interface AsmUnit {
-  /** Region the unit is placed in, and its base address. */
-  region: string;
-  base: number;
-  text: string;
-  module?: string;
-  /** Kind for top-level labels (default 'func'). */
-  defaultKind?: SymbolKind;
-}
-
-export interface TextBlock {
-  region: string;
-  base: number;
-  end: number;
-  insns: (Insn | undefined)[];
-}
-
-export interface Program {
-  blocks: TextBlock[];
-  symbols: KSymbol[];
-  labels: Map<string, number>;
-  hints: Hint[];
-  /** Symbols declared with SYM_FUNC_START / SYM_CODE_START (for the analyser). */
-  declared: Map<string, 'func' | 'code'>;
-  insnAt(addr: number): Insn | undefined;
-}
-
-const HINT_TYPES: ReadonlySet<string> = new Set<HintType>(['regs', 'end_of_stack', 'undefined', 'func']);
-
-const PSEUDOS = new Set([
-  'CPU_SWITCH',
-  'WALK_POINT',
-  'NEED_RESCHED',
-  'ON_TASK_STACK',
-  'SYNC_CLASS',
-  'FGRAPH_PREPARE',
-  'FGRAPH_RETURN',
-  'KPROBE_HIT',
-  'KRETPROBE_HANDLERS',
-  'KRETPROBE_RETURN',
-  'PREEMPT_DISABLE',
-  'PREEMPT_ENABLE',
-]);
+const PSEUDOS = new Set([...COMMON_PSEUDOS, 'ON_TASK_STACK', 'SYNC_CLASS', 'KRETPROBE_HANDLERS']);
 
 export function parseReg(s: string): number | undefined {
   const t = s.trim().toLowerCase();
@@ -138,25 +93,11 @@ export function parseReg(s: string): number | undefined {
   return undefined;
 }
 
+/** An immediate, with or without '#'. */
 function parseImm(s: string): number | undefined {
-  let t = s.trim();
-  if (t.startsWith('#')) t = t.slice(1).trim();
-  if (t.startsWith('(') && t.endsWith(')')) t = t.slice(1, -1);
-  if (!/^[-+]?\s*(0x[0-9a-f]+|\d+)(\s*[-+]\s*(0x[0-9a-f]+|\d+))*$/i.test(t)) return undefined;
-  let total = 0;
-  const re = /([-+]?)\s*(0x[0-9a-f]+|\d+)/gi;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(t))) total += (m[1] === '-' ? -1 : 1) * Number(m[2]);
-  return total;
-}
-
-/** `<name>` or a bare identifier. */
-function parseSymRef(s: string): string | undefined {
   const t = s.trim();
-  const m = /^<\s*([A-Za-z_.$][\w.$]*)\s*>$/.exec(t) ?? /^([A-Za-z_.$][\w.$]*)$/.exec(t);
-  return m ? m[1] : undefined;
+  return parseSum(t.startsWith('#') ? t.slice(1) : t);
 }
-
 
 function blank(op: Op, addr: number, text: string): Insn {
   return { op, addr, rd: REG_ZR, rn: REG_ZR, rt2: REG_ZR, imm: 0, mode: Mode.Offset, target: 0, crossFn: false, text };
@@ -292,148 +233,24 @@ function parseInsn(mn: string, operands: string, addr: number, text: string, err
       return [i];
     }
     default:
-      if (PSEUDOS.has(M)) {
-        const i = one(Op.PSEUDO);
-        i.sys = M;
-        i.args = ops;
-        for (const a of ops) {
-          const r = parseReg(a);
-          if (r !== undefined) {
-            i.rd = r;
-            break;
-          }
-        }
-        return [i];
-      }
+      if (PSEUDOS.has(M)) return [pseudoInsn(one(Op.PSEUDO), M, ops, parseReg)];
       return err(`unknown mnemonic ${mn}`);
   }
 }
 
-interface OpenSym {
-  name: string;
-  start: number;
-  kind: SymbolKind;
-  declared: 'func' | 'code' | 'label';
-  region: string;
-  module?: string;
-}
-
-/** Instruction texts already decoded, without their address (BODY, whose filler depends on it, is not kept). */
-const DECODED = new Map<string, Insn>();
-
-/** Assemble units (each placed at its own base) into one program; symbols resolve across units. */
-export function assemble(units: AsmUnit[], externs: Record<string, number> = {}): Program {
-  const labels = new Map<string, number>(Object.entries(externs));
-  const symbols: KSymbol[] = [];
-  const hints: Hint[] = [];
-  const declared = new Map<string, 'func' | 'code'>();
-  const notes = new Annotations();
-  const blocks: TextBlock[] = [];
-  const all: Insn[] = [];
-
-  for (const unit of units) {
-    let pc = unit.base;
-    let open: OpenSym | undefined;
-    const insns: Insn[] = [];
-    const close = (end: number) => {
-      if (open) {
-        symbols.push({ name: open.name, start: open.start, end, kind: open.kind, region: unit.region, ...(unit.module ? { module: unit.module } : {}) });
-        open = undefined;
-      }
-    };
-    const lines = unit.text.split('\n');
-    lines.forEach((raw, ln) => {
-      const err = (m: string): never => {
-        throw new AsmError(`${unit.region}:${ln + 1}: ${m}: ${raw.trim()}`);
-      };
-      let line = raw.replace(/\/\*.*?\*\//g, '').replace(/(\/\/|;|@).*$/, '').trim();
-      if (!line) return;
-      const d = parseDirective(line, err);
-      if (d) {
-        // x86_64-only forms: STACK_FRAME_NON_STANDARD_FP, SYM_INNER_LABEL.
-        if (d.d === 'unknown' || d.d === 'inner-label' || (d.d === 'non-standard' && d.fp)) err(`unknown directive ${d.macro}`);
-        if (notes.take(d, `${unit.region}:${ln + 1}`)) return;
-        switch (d.d) {
-          case 'start':
-            // A symbol opened by a plain label ends here; a SYM_*_START one must be ended first.
-            if (open && open.declared !== 'label') err(`${open.name} is not closed`);
-            close(pc);
-            defineLabel(labels, d.name, pc, err, 'symbol');
-            open = { name: d.name, start: pc, kind: d.form, declared: d.form, region: unit.region };
-            declared.set(d.name, d.form);
-            return;
-          case 'end':
-            checkEnd(open?.name, d, err);
-            close(pc);
-            return;
-          case 'hint':
-            if (!HINT_TYPES.has(d.type) || d.args) err(`${d.macro}${d.args ? ' with arguments' : ''} is not supported on arm64`);
-            hints.push({ addr: pc, type: d.type as HintType });
-            return;
-        }
-      }
-      const lab = splitLabel(line);
-      if (lab) {
-        defineLabel(labels, lab.name, pc, err);
-        if (!open || open.declared === 'label') {
-          if (!lab.name.startsWith('.L')) {
-            close(pc);
-            open = { name: lab.name, start: pc, kind: unit.defaultKind ?? 'func', declared: 'label', region: unit.region };
-          }
-        }
-        line = lab.rest;
-        if (!line) return;
-      }
-      // The same text always decodes to the same instruction (address aside): decode it once.
-      const known = DECODED.get(line);
-      let out: Insn[];
-      if (known) out = [{ ...known, addr: pc }];
-      else {
-        const m = /^([A-Za-z_.][\w.]*)\s*(.*)$/.exec(line) ?? err('cannot parse');
-        out = parseInsn(m[1]!, m[2]!, pc, line, err);
-        if (out.length === 1 && out[0]!.op !== Op.JUNK) DECODED.set(line, { ...out[0]! });
-      }
-      for (const insn of out) {
-        insns.push(insn);
-        all.push(insn);
-        pc += 4;
-      }
-    });
-    if (open && (open as OpenSym).declared !== 'label') throw notClosed(unit.region, (open as OpenSym).name);
-    close(pc);
-    const arr: (Insn | undefined)[] = new Array((pc - unit.base) / 4);
-    for (const i of insns) arr[(i.addr - unit.base) / 4] = i;
-    blocks.push({ region: unit.region, base: unit.base, end: pc, insns: arr });
-  }
-
-  notes.apply(symbols);
-  const symOf = (addr: number) => symbols.find((s) => addr >= s.start && addr < s.end);
-  for (const i of all) {
-    if (i.ref === undefined) continue;
-    const t = resolveRef(labels, i.ref, i.text, symOf(i.addr)?.name);
+const ARM64: FixedIsa<Insn, FixedHintType> = {
+  arch: 'arm64',
+  hintTypes: FIXED_HINT_TYPES,
+  comment: /(\/\/|;|@).*$/,
+  parse: parseInsn,
+  resolve(i, t, sameSymbol) {
     if (i.op === Op.MOV_I) i.imm = t;
     else i.target = t;
-    if (i.op === Op.B || i.op === Op.CBZ || i.op === Op.CBNZ) i.crossFn = symOf(i.addr) !== symOf(t);
-  }
-  hints.sort((a, b) => a.addr - b.addr);
-  let last: TextBlock | undefined;
-  return {
-    blocks,
-    symbols,
-    labels,
-    hints,
-    declared,
-    insnAt(addr: number): Insn | undefined {
-      const l = last;
-      if ((addr & 3) !== 0) return undefined;
-      if (l && addr >= l.base && addr < l.end) return l.insns[(addr - l.base) >>> 2];
-      for (const b of blocks) {
-        if (addr >= b.base && addr < b.end) {
-          last = b;
-          return b.insns[(addr - b.base) >>> 2];
-        }
-      }
-      return undefined;
-    },
-  };
+    if (i.op === Op.B || i.op === Op.CBZ || i.op === Op.CBNZ) i.crossFn = !sameSymbol;
+  },
+};
+
+/** Assemble units (each placed at its own base) into one program; symbols resolve across units. */
+export function assemble(units: FixedUnit[], externs: Record<string, number> = {}): Program {
+  return assembleFixed(ARM64, units, externs);
 }

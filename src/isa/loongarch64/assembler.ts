@@ -7,9 +7,9 @@
  * with or without the `$`. `li.d` loads any 64-bit value or symbol address, `la.pcrel` / `la.abs` a
  * symbol address, `bl` / `b` reach any symbol (single instructions here).
  */
-import type { KSymbol, SymbolKind } from '../../machine/symbols';
-import { splitOperands, bodyInsns } from '../operands';
-import { AsmError as SharedAsmError, Annotations, checkEnd, defineLabel, notClosed, parseDirective, resolveRef, splitLabel } from '../directives';
+import { COMMON_PSEUDOS, splitOperands, bodyInsns, parseImm, pseudoInsn } from '../operands';
+import { AsmError as SharedAsmError } from '../directives';
+import { assembleFixed, FIXED_HINT_TYPES, type FixedBlock, type FixedHintType, type FixedIsa, type FixedProgram, type FixedUnit } from '../fixed-width';
 
 export const AsmError = SharedAsmError;
 export type AsmError = SharedAsmError;
@@ -78,53 +78,11 @@ export interface Insn {
   text: string;
 }
 
-export type HintType = 'regs' | 'end_of_stack' | 'undefined' | 'func';
-export interface Hint {
-  addr: number;
-  type: HintType;
-}
+export type { FixedHintType as HintType, FixedHint as Hint, FixedUnit as AsmUnit } from '../fixed-width';
+export type TextBlock = FixedBlock<Insn>;
+export type Program = FixedProgram<Insn, FixedHintType>;
 
-export interface AsmUnit {
-  region: string;
-  base: number;
-  text: string;
-  module?: string;
-  defaultKind?: SymbolKind;
-  /** Local labels of this unit are renamed with this suffix (a second copy of the same code). */
-  labelSuffix?: string;
-}
-
-export interface TextBlock {
-  region: string;
-  base: number;
-  end: number;
-  insns: (Insn | undefined)[];
-}
-
-export interface Program {
-  blocks: TextBlock[];
-  symbols: KSymbol[];
-  labels: Map<string, number>;
-  hints: Hint[];
-  declared: Map<string, 'func' | 'code'>;
-  insnAt(addr: number): Insn | undefined;
-}
-
-const HINT_TYPES: ReadonlySet<string> = new Set<HintType>(['regs', 'end_of_stack', 'undefined', 'func']);
-
-const PSEUDOS = new Set([
-  'CPU_SWITCH',
-  'WALK_POINT',
-  'NEED_RESCHED',
-  'ON_IRQ_STACK',
-  'EXC_HANDLER',
-  'FGRAPH_PREPARE',
-  'FGRAPH_RETURN',
-  'KPROBE_HIT',
-  'KRETPROBE_RETURN',
-  'PREEMPT_DISABLE',
-  'PREEMPT_ENABLE',
-]);
+const PSEUDOS = new Set([...COMMON_PSEUDOS, 'ON_IRQ_STACK', 'EXC_HANDLER']);
 
 export const CSRS: ReadonlySet<string> = new Set(['crmd', 'prmd', 'euen', 'ecfg', 'estat', 'era', 'badv', 'eentry', 'ks0', 'ks1', 'ks2', 'ks3']);
 
@@ -134,17 +92,6 @@ export function parseReg(s: string): number | undefined {
   const m = /^r(\d+)$/.exec(t);
   if (m && Number(m[1]) <= 31) return Number(m[1]);
   return undefined;
-}
-
-function parseImm(s: string): number | undefined {
-  let t = s.trim();
-  if (t.startsWith('(') && t.endsWith(')')) t = t.slice(1, -1);
-  if (!/^[-+]?\s*(0x[0-9a-f]+|\d+)(\s*[-+]\s*(0x[0-9a-f]+|\d+))*$/i.test(t)) return undefined;
-  let total = 0;
-  const re = /([-+]?)\s*(0x[0-9a-f]+|\d+)/gi;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(t))) total += (m[1] === '-' ? -1 : 1) * Number(m[2]);
-  return total;
 }
 
 function parseSymRef(s: string): string | undefined {
@@ -279,143 +226,23 @@ function parseInsn(mn: string, operands: string, addr: number, text: string, err
       return [i];
     }
     default:
-      if (PSEUDOS.has(mn.toUpperCase())) {
-        const i = one(Op.PSEUDO);
-        i.sys = mn.toUpperCase();
-        i.args = ops;
-        for (const a of ops) {
-          const r = parseReg(a);
-          if (r !== undefined) {
-            i.rd = r;
-            break;
-          }
-        }
-        return [i];
-      }
+      if (PSEUDOS.has(mn.toUpperCase())) return [pseudoInsn(one(Op.PSEUDO), mn.toUpperCase(), ops, parseReg)];
       return err(`unknown mnemonic ${mn}`);
   }
 }
 
-interface OpenSym {
-  name: string;
-  start: number;
-  kind: SymbolKind;
-  declared: 'func' | 'code' | 'label';
-}
-
-/** Assemble units (each placed at its own base) into one program; symbols resolve across units. */
-export function assemble(units: AsmUnit[]): Program {
-  const labels = new Map<string, number>();
-  const symbols: KSymbol[] = [];
-  const hints: Hint[] = [];
-  const declared = new Map<string, 'func' | 'code'>();
-  const notes = new Annotations();
-  const blocks: TextBlock[] = [];
-  const all: { i: Insn; suffix: string }[] = [];
-
-  for (const unit of units) {
-    let pc = unit.base;
-    let open: OpenSym | undefined;
-    const insns: Insn[] = [];
-    const suffix = unit.labelSuffix ?? '';
-    // A copy of code (labelSuffix) defines no symbols and no hints: only its renamed local labels.
-    const copy = suffix !== '';
-    const close = (end: number) => {
-      if (open) {
-        if (!copy) symbols.push({ name: open.name, start: open.start, end, kind: open.kind, region: unit.region, ...(unit.module ? { module: unit.module } : {}) });
-        open = undefined;
-      }
-    };
-    unit.text.split('\n').forEach((raw, ln) => {
-      const err = (m: string): never => {
-        throw new AsmError(`${unit.region}:${ln + 1}: ${m}: ${raw.trim()}`);
-      };
-      let line = raw.replace(/\/\*.*?\*\//g, '').replace(/(\/\/|#).*$/, '').trim();
-      if (!line) return;
-      const d = parseDirective(line, err);
-      if (d) {
-        if (d.d === 'unknown' || d.d === 'inner-label' || (d.d === 'non-standard' && d.fp)) err(`unknown directive ${d.macro}`);
-        if (copy) {
-          if (d.d === 'start') open = { name: d.name, start: pc, kind: d.form, declared: d.form };
-          if (d.d === 'end') open = undefined;
-          return;
-        }
-        if (notes.take(d, `${unit.region}:${ln + 1}`)) return;
-        switch (d.d) {
-          case 'start':
-            if (open && open.declared !== 'label') err(`${open.name} is not closed`);
-            close(pc);
-            defineLabel(labels, d.name, pc, err, 'symbol');
-            open = { name: d.name, start: pc, kind: d.form, declared: d.form };
-            declared.set(d.name, d.form);
-            return;
-          case 'end':
-            checkEnd(open?.name, d, err);
-            close(pc);
-            return;
-          case 'hint':
-            if (!HINT_TYPES.has(d.type) || d.args) err(`${d.macro}${d.args ? ' with arguments' : ''} is not supported on loongarch64`);
-            hints.push({ addr: pc, type: d.type as HintType });
-            return;
-        }
-      }
-      const lab = splitLabel(line);
-      if (lab) {
-        if (copy) {
-          if (lab.name.startsWith('.L')) defineLabel(labels, lab.name + suffix, pc, err);
-        } else {
-          defineLabel(labels, lab.name, pc, err);
-          if ((!open || open.declared === 'label') && !lab.name.startsWith('.L')) {
-            close(pc);
-            open = { name: lab.name, start: pc, kind: unit.defaultKind ?? 'func', declared: 'label' };
-          }
-        }
-        line = lab.rest;
-        if (!line) return;
-      }
-      const m = /^([A-Za-z_.][\w.]*)\s*(.*)$/.exec(line) ?? err('cannot parse');
-      for (const insn of parseInsn(m[1]!, m[2]!, pc, line, err)) {
-        insns.push(insn);
-        all.push({ i: insn, suffix });
-        pc += 4;
-      }
-    });
-    if (!copy && open && (open as OpenSym).declared !== 'label') throw notClosed(unit.region, (open as OpenSym).name);
-    close(pc);
-    const arr: (Insn | undefined)[] = new Array((pc - unit.base) / 4);
-    for (const i of insns) arr[(i.addr - unit.base) / 4] = i;
-    blocks.push({ region: unit.region, base: unit.base, end: pc, insns: arr });
-  }
-
-  notes.apply(symbols);
-  const symOf = (addr: number) => symbols.find((s) => addr >= s.start && addr < s.end);
-  for (const { i, suffix } of all) {
-    if (i.ref === undefined) continue;
-    const name = suffix && i.ref.startsWith('.L') ? i.ref + suffix : i.ref;
-    const t = resolveRef(labels, name, i.text, symOf(i.addr)?.name);
+const LOONGARCH64: FixedIsa<Insn, FixedHintType> = {
+  arch: 'loongarch64',
+  hintTypes: FIXED_HINT_TYPES,
+  parse: parseInsn,
+  resolve(i, t, sameSymbol) {
     if (i.op === Op.LI) i.imm = t;
     i.target = t;
-    if (i.op === Op.BL || i.op === Op.B || i.op === Op.BEQ || i.op === Op.BNE) i.crossFn = symOf(i.addr) !== symOf(t);
-  }
-  hints.sort((a, b) => a.addr - b.addr);
-  let last: TextBlock | undefined;
-  return {
-    blocks,
-    symbols,
-    labels,
-    hints,
-    declared,
-    insnAt(addr: number): Insn | undefined {
-      const l = last;
-      if ((addr & 3) !== 0) return undefined;
-      if (l && addr >= l.base && addr < l.end) return l.insns[(addr - l.base) >>> 2];
-      for (const b of blocks) {
-        if (addr >= b.base && addr < b.end) {
-          last = b;
-          return b.insns[(addr - b.base) >>> 2];
-        }
-      }
-      return undefined;
-    },
-  };
+    if (i.op === Op.BL || i.op === Op.B || i.op === Op.BEQ || i.op === Op.BNE) i.crossFn = !sameSymbol;
+  },
+};
+
+/** Assemble units (each placed at its own base) into one program; symbols resolve across units. */
+export function assemble(units: FixedUnit[]): Program {
+  return assembleFixed(LOONGARCH64, units);
 }

@@ -7,9 +7,9 @@
  * SPRG_SCRATCH0, SPRG_PACA). Condition: cmpdi/cmpd/andi. set CR0's EQ bit, which beq/bne test.
  * `li` loads any 64-bit value here; LOAD_REG_ADDR(rD, sym) and LOAD_REG_IMMEDIATE(rD, v) are one instruction.
  */
-import { splitOperands, bodyInsns } from '../operands';
+import { COMMON_PSEUDOS, splitOperands, bodyInsns, parseImm, parseSymRef, pseudoInsn } from '../operands';
 import { AsmError as SharedAsmError } from '../directives';
-import { assembleFixed, type FixedBlock, type FixedIsa, type FixedProgram, type FixedUnit } from '../fixed-width';
+import { assembleFixed, FIXED_HINT_TYPES, type FixedBlock, type FixedHintType, type FixedIsa, type FixedProgram, type FixedUnit } from '../fixed-width';
 
 export const AsmError = SharedAsmError;
 export type AsmError = SharedAsmError;
@@ -71,34 +71,11 @@ export interface Insn {
   text: string;
 }
 
-export type HintType = 'regs' | 'end_of_stack' | 'undefined' | 'func';
-export interface Hint {
-  addr: number;
-  type: HintType;
-}
-
-export type AsmUnit = FixedUnit;
+export type { FixedHintType as HintType, FixedHint as Hint, FixedUnit as AsmUnit } from '../fixed-width';
 export type TextBlock = FixedBlock<Insn>;
-export type Program = FixedProgram<Insn, HintType>;
+export type Program = FixedProgram<Insn, FixedHintType>;
 
-const HINT_TYPES: ReadonlySet<HintType> = new Set<HintType>(['regs', 'end_of_stack', 'undefined', 'func']);
-
-const PSEUDOS = new Set([
-  'CPU_SWITCH',
-  'WALK_POINT',
-  'NEED_RESCHED',
-  'ON_TASK_STACK',
-  'TRAP_CLASS',
-  'FGRAPH_PREPARE',
-  'FGRAPH_RETURN',
-  'KPROBE_HIT',
-  'KRETPROBE_RETURN',
-  'PREEMPT_DISABLE',
-  'PREEMPT_ENABLE',
-  'NMI_COMPLETE',
-  'WARN_TRAP',
-  'KLP_TARGET',
-]);
+const PSEUDOS = new Set([...COMMON_PSEUDOS, 'ON_TASK_STACK', 'TRAP_CLASS', 'NMI_COMPLETE', 'WARN_TRAP', 'KLP_TARGET']);
 
 const SPRS = new Set(['srr0', 'srr1', 'sprg_scratch0', 'sprg_paca']);
 
@@ -112,23 +89,6 @@ export function parseReg(s: string): number | undefined {
   const m = /^%?r(\d+)$/.exec(s.trim().toLowerCase());
   if (m && Number(m[1]) <= 31) return Number(m[1]);
   return undefined;
-}
-
-function parseImm(s: string): number | undefined {
-  let t = s.trim();
-  if (t.startsWith('(') && t.endsWith(')')) t = t.slice(1, -1);
-  if (!/^[-+]?\s*(0x[0-9a-f]+|\d+)(\s*[-+]\s*(0x[0-9a-f]+|\d+))*$/i.test(t)) return undefined;
-  let total = 0;
-  const re = /([-+]?)\s*(0x[0-9a-f]+|\d+)/gi;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(t))) total += (m[1] === '-' ? -1 : 1) * Number(m[2]);
-  return total;
-}
-
-function parseSymRef(s: string): string | undefined {
-  const t = s.trim();
-  const m = /^<\s*([A-Za-z_.$][\w.$]*)\s*>$/.exec(t) ?? /^([A-Za-z_.$][\w.$]*)$/.exec(t);
-  return m ? m[1] : undefined;
 }
 
 function blank(op: Op, addr: number, text: string): Insn {
@@ -269,26 +229,14 @@ function parseInsn(mn: string, operands: string, addr: number, text: string, err
       return target(i, ops[0]);
     }
     default:
-      if (PSEUDOS.has(mn.toUpperCase())) {
-        const i = one(Op.PSEUDO);
-        i.sys = mn.toUpperCase();
-        i.args = ops;
-        for (const a of ops) {
-          const r = parseReg(a);
-          if (r !== undefined) {
-            i.rd = r;
-            break;
-          }
-        }
-        return [i];
-      }
+      if (PSEUDOS.has(mn.toUpperCase())) return [pseudoInsn(one(Op.PSEUDO), mn.toUpperCase(), ops, parseReg)];
       return err(`unknown mnemonic ${mn}`);
   }
 }
 
-const POWERPC64: FixedIsa<Insn, HintType> = {
+const POWERPC64: FixedIsa<Insn, FixedHintType> = {
   arch: 'powerpc64',
-  hintTypes: HINT_TYPES,
+  hintTypes: FIXED_HINT_TYPES,
   preprocess: macroCall,
   parse: parseInsn,
   resolve(i, t, sameSymbol) {
@@ -299,6 +247,6 @@ const POWERPC64: FixedIsa<Insn, HintType> = {
 };
 
 /** Assemble units (each placed at its own base) into one program; symbols resolve across units. */
-export function assemble(units: AsmUnit[], externs: Record<string, number> = {}): Program {
+export function assemble(units: FixedUnit[], externs: Record<string, number> = {}): Program {
   return assembleFixed(POWERPC64, units, externs);
 }

@@ -7,9 +7,9 @@
  * `<name>` (or a bare name) is a symbol reference. Pseudo-instructions are single instructions
  * here: `li` loads any 64-bit value, `la` any symbol address, `call`/`tail` reach any symbol.
  */
-import type { KSymbol, SymbolKind } from '../../machine/symbols';
-import { splitOperands, bodyInsns } from '../operands';
-import { AsmError as SharedAsmError, Annotations, checkEnd, defineLabel, notClosed, parseDirective, resolveRef, splitLabel } from '../directives';
+import { COMMON_PSEUDOS, splitOperands, bodyInsns, parseImm, parseSymRef, pseudoInsn } from '../operands';
+import { AsmError as SharedAsmError } from '../directives';
+import { assembleFixed, FIXED_HINT_TYPES, type FixedBlock, type FixedHintType, type FixedIsa, type FixedProgram, type FixedUnit } from '../fixed-width';
 
 export const AsmError = SharedAsmError;
 export type AsmError = SharedAsmError;
@@ -83,52 +83,11 @@ export interface Insn {
   text: string;
 }
 
-export type HintType = 'regs' | 'end_of_stack' | 'undefined' | 'func';
-export interface Hint {
-  addr: number;
-  type: HintType;
-}
+export type { FixedHintType as HintType, FixedHint as Hint, FixedUnit as AsmUnit } from '../fixed-width';
+export type TextBlock = FixedBlock<Insn>;
+export type Program = FixedProgram<Insn, FixedHintType>;
 
-export interface AsmUnit {
-  region: string;
-  base: number;
-  text: string;
-  module?: string;
-  defaultKind?: SymbolKind;
-}
-
-export interface TextBlock {
-  region: string;
-  base: number;
-  end: number;
-  insns: (Insn | undefined)[];
-}
-
-export interface Program {
-  blocks: TextBlock[];
-  symbols: KSymbol[];
-  labels: Map<string, number>;
-  hints: Hint[];
-  declared: Map<string, 'func' | 'code'>;
-  insnAt(addr: number): Insn | undefined;
-}
-
-const HINT_TYPES: ReadonlySet<string> = new Set<HintType>(['regs', 'end_of_stack', 'undefined', 'func']);
-
-const PSEUDOS = new Set([
-  'CPU_SWITCH',
-  'WALK_POINT',
-  'NEED_RESCHED',
-  'ON_TASK_STACK',
-  'TRAP_CLASS',
-  'FGRAPH_PREPARE',
-  'FGRAPH_RETURN',
-  'KPROBE_HIT',
-  'KRETPROBE_RETURN',
-  'PREEMPT_DISABLE',
-  'PREEMPT_ENABLE',
-  'SSE_COMPLETE',
-]);
+const PSEUDOS = new Set([...COMMON_PSEUDOS, 'ON_TASK_STACK', 'TRAP_CLASS', 'SSE_COMPLETE']);
 
 const CSRS = new Set(['sstatus', 'sepc', 'scause', 'stval', 'sscratch']);
 
@@ -138,23 +97,6 @@ export function parseReg(s: string): number | undefined {
   const m = /^x(\d+)$/.exec(t);
   if (m && Number(m[1]) <= 31) return Number(m[1]);
   return undefined;
-}
-
-function parseImm(s: string): number | undefined {
-  let t = s.trim();
-  if (t.startsWith('(') && t.endsWith(')')) t = t.slice(1, -1);
-  if (!/^[-+]?\s*(0x[0-9a-f]+|\d+)(\s*[-+]\s*(0x[0-9a-f]+|\d+))*$/i.test(t)) return undefined;
-  let total = 0;
-  const re = /([-+]?)\s*(0x[0-9a-f]+|\d+)/gi;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(t))) total += (m[1] === '-' ? -1 : 1) * Number(m[2]);
-  return total;
-}
-
-function parseSymRef(s: string): string | undefined {
-  const t = s.trim();
-  const m = /^<\s*([A-Za-z_.$][\w.$]*)\s*>$/.exec(t) ?? /^([A-Za-z_.$][\w.$]*)$/.exec(t);
-  return m ? m[1] : undefined;
 }
 
 /** The low 12 bits of an address as jalr / addi sign-extend them. */
@@ -330,132 +272,25 @@ function parseInsn(mn: string, operands: string, addr: number, text: string, err
       return [i];
     }
     default:
-      if (PSEUDOS.has(mn.toUpperCase())) {
-        const i = one(Op.PSEUDO);
-        i.sys = mn.toUpperCase();
-        i.args = ops;
-        for (const a of ops) {
-          const r = parseReg(a);
-          if (r !== undefined) {
-            i.rd = r;
-            break;
-          }
-        }
-        return [i];
-      }
+      if (PSEUDOS.has(mn.toUpperCase())) return [pseudoInsn(one(Op.PSEUDO), mn.toUpperCase(), ops, parseReg)];
       return err(`unknown mnemonic ${mn}`);
   }
 }
 
-interface OpenSym {
-  name: string;
-  start: number;
-  kind: SymbolKind;
-  declared: 'func' | 'code' | 'label';
-}
-
-/** Assemble units (each placed at its own base) into one program; symbols resolve across units. */
-export function assemble(units: AsmUnit[], externs: Record<string, number> = {}): Program {
-  const labels = new Map<string, number>(Object.entries(externs));
-  const symbols: KSymbol[] = [];
-  const hints: Hint[] = [];
-  const declared = new Map<string, 'func' | 'code'>();
-  const notes = new Annotations();
-  const blocks: TextBlock[] = [];
-  const all: Insn[] = [];
-
-  for (const unit of units) {
-    let pc = unit.base;
-    let open: OpenSym | undefined;
-    const insns: Insn[] = [];
-    const close = (end: number) => {
-      if (open) {
-        symbols.push({ name: open.name, start: open.start, end, kind: open.kind, region: unit.region, ...(unit.module ? { module: unit.module } : {}) });
-        open = undefined;
-      }
-    };
-    unit.text.split('\n').forEach((raw, ln) => {
-      const err = (m: string): never => {
-        throw new AsmError(`${unit.region}:${ln + 1}: ${m}: ${raw.trim()}`);
-      };
-      let line = raw.replace(/\/\*.*?\*\//g, '').replace(/(\/\/|#).*$/, '').trim();
-      if (!line) return;
-      const d = parseDirective(line, err);
-      if (d) {
-        if (d.d === 'unknown' || d.d === 'inner-label' || (d.d === 'non-standard' && d.fp)) err(`unknown directive ${d.macro}`);
-        if (notes.take(d, `${unit.region}:${ln + 1}`)) return;
-        switch (d.d) {
-          case 'start':
-            if (open && open.declared !== 'label') err(`${open.name} is not closed`);
-            close(pc);
-            defineLabel(labels, d.name, pc, err, 'symbol');
-            open = { name: d.name, start: pc, kind: d.form, declared: d.form };
-            declared.set(d.name, d.form);
-            return;
-          case 'end':
-            checkEnd(open?.name, d, err);
-            close(pc);
-            return;
-          case 'hint':
-            if (!HINT_TYPES.has(d.type) || d.args) err(`${d.macro}${d.args ? ' with arguments' : ''} is not supported on riscv64`);
-            hints.push({ addr: pc, type: d.type as HintType });
-            return;
-        }
-      }
-      const lab = splitLabel(line);
-      if (lab) {
-        defineLabel(labels, lab.name, pc, err);
-        if ((!open || open.declared === 'label') && !lab.name.startsWith('.L')) {
-          close(pc);
-          open = { name: lab.name, start: pc, kind: unit.defaultKind ?? 'func', declared: 'label' };
-        }
-        line = lab.rest;
-        if (!line) return;
-      }
-      const m = /^([A-Za-z_.][\w.]*)\s*(.*)$/.exec(line) ?? err('cannot parse');
-      for (const insn of parseInsn(m[1]!, m[2]!, pc, line, err)) {
-        insns.push(insn);
-        all.push(insn);
-        pc += 4;
-      }
-    });
-    if (open && (open as OpenSym).declared !== 'label') throw notClosed(unit.region, (open as OpenSym).name);
-    close(pc);
-    const arr: (Insn | undefined)[] = new Array((pc - unit.base) / 4);
-    for (const i of insns) arr[(i.addr - unit.base) / 4] = i;
-    blocks.push({ region: unit.region, base: unit.base, end: pc, insns: arr });
-  }
-
-  notes.apply(symbols);
-  const symOf = (addr: number) => symbols.find((s) => addr >= s.start && addr < s.end);
-  for (const i of all) {
-    if (i.ref === undefined) continue;
-    const t = resolveRef(labels, i.ref, i.text, symOf(i.addr)?.name);
+const RISCV64: FixedIsa<Insn, FixedHintType> = {
+  arch: 'riscv64',
+  hintTypes: FIXED_HINT_TYPES,
+  parse: parseInsn,
+  resolve(i, t, sameSymbol) {
     if (i.op === Op.LI) i.imm = t;
     else if (i.part === 'lo') i.imm = lo12(t);
     else if (i.part === 'hi') i.imm = t - lo12(t);
     else i.target = t;
-    if (i.op === Op.JAL || i.op === Op.BEQ || i.op === Op.BNE) i.crossFn = symOf(i.addr) !== symOf(t);
-  }
-  hints.sort((a, b) => a.addr - b.addr);
-  let last: TextBlock | undefined;
-  return {
-    blocks,
-    symbols,
-    labels,
-    hints,
-    declared,
-    insnAt(addr: number): Insn | undefined {
-      const l = last;
-      if ((addr & 3) !== 0) return undefined;
-      if (l && addr >= l.base && addr < l.end) return l.insns[(addr - l.base) >>> 2];
-      for (const b of blocks) {
-        if (addr >= b.base && addr < b.end) {
-          last = b;
-          return b.insns[(addr - b.base) >>> 2];
-        }
-      }
-      return undefined;
-    },
-  };
+    if (i.op === Op.JAL || i.op === Op.BEQ || i.op === Op.BNE) i.crossFn = !sameSymbol;
+  },
+};
+
+/** Assemble units (each placed at its own base) into one program; symbols resolve across units. */
+export function assemble(units: FixedUnit[], externs: Record<string, number> = {}): Program {
+  return assembleFixed(RISCV64, units, externs);
 }

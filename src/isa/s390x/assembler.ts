@@ -8,9 +8,9 @@
  * A memory operand is `D(B)` or `D(L,B)` (mvc); base register 0 means no base (absolute address,
  * as for lowcore fields), and a displacement may be any value.
  */
-import type { KSymbol, SymbolKind } from '../../machine/symbols';
-import { splitOperands, bodyInsns } from '../operands';
-import { AsmError as SharedAsmError, Annotations, checkEnd, defineLabel, notClosed, parseDirective, resolveRef, splitLabel } from '../directives';
+import { COMMON_PSEUDOS, splitOperands, bodyInsns, parseImm } from '../operands';
+import { AsmError as SharedAsmError } from '../directives';
+import { assembleFixed, FIXED_HINT_TYPES, type FixedBlock, type FixedHintType, type FixedIsa, type FixedProgram, type FixedUnit } from '../fixed-width';
 
 export const AsmError = SharedAsmError;
 export type AsmError = SharedAsmError;
@@ -76,54 +76,11 @@ export interface Insn {
   text: string;
 }
 
-export type HintType = 'regs' | 'end_of_stack' | 'undefined' | 'func';
-export interface Hint {
-  addr: number;
-  type: HintType;
-}
+export type { FixedHintType as HintType, FixedHint as Hint, FixedUnit as AsmUnit } from '../fixed-width';
+export type TextBlock = FixedBlock<Insn>;
+export type Program = FixedProgram<Insn, FixedHintType>;
 
-export interface AsmUnit {
-  region: string;
-  base: number;
-  text: string;
-  module?: string;
-  defaultKind?: SymbolKind;
-}
-
-export interface TextBlock {
-  region: string;
-  base: number;
-  end: number;
-  insns: (Insn | undefined)[];
-}
-
-export interface Program {
-  blocks: TextBlock[];
-  symbols: KSymbol[];
-  labels: Map<string, number>;
-  hints: Hint[];
-  declared: Map<string, 'func' | 'code'>;
-  insnAt(addr: number): Insn | undefined;
-}
-
-const HINT_TYPES: ReadonlySet<string> = new Set<HintType>(['regs', 'end_of_stack', 'undefined', 'func']);
-
-const PSEUDOS = new Set([
-  'CPU_SWITCH',
-  'WALK_POINT',
-  'NEED_RESCHED',
-  'ON_TASK_STACK',
-  'PGM_CLASS',
-  'FGRAPH_PREPARE',
-  'FGRAPH_RETURN',
-  'KPROBE_HIT',
-  'KRETPROBE_RETURN',
-  'PREEMPT_DISABLE',
-  'PREEMPT_ENABLE',
-  'LOCAL_IRQ_DISABLE',
-  'LOCAL_IRQ_ENABLE',
-  'GET_LC',
-]);
+const PSEUDOS = new Set([...COMMON_PSEUDOS, 'ON_TASK_STACK', 'PGM_CLASS', 'LOCAL_IRQ_DISABLE', 'LOCAL_IRQ_ENABLE', 'GET_LC']);
 
 /** Condition masks of the extended branch mnemonics used. */
 const BRANCHES: Record<string, number> = { jz: 8, je: 8, jnz: 7, jne: 7, jo: 1, jno: 14, jh: 2, jl: 4, jnh: 13 };
@@ -131,17 +88,6 @@ const BRANCHES: Record<string, number> = { jz: 8, je: 8, jnz: 7, jne: 7, jo: 1, 
 export function parseReg(s: string): number | undefined {
   const m = /^%?r(\d+)$/.exec(s.trim().toLowerCase());
   return m && Number(m[1]) <= 15 ? Number(m[1]) : undefined;
-}
-
-function parseImm(s: string): number | undefined {
-  let t = s.trim();
-  if (t.startsWith('(') && t.endsWith(')')) t = t.slice(1, -1);
-  if (!/^[-+]?\s*(0x[0-9a-f]+|\d+)(\s*[-+]\s*(0x[0-9a-f]+|\d+))*$/i.test(t)) return undefined;
-  let total = 0;
-  const re = /([-+]?)\s*(0x[0-9a-f]+|\d+)/gi;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(t))) total += (m[1] === '-' ? -1 : 1) * Number(m[2]);
-  return total;
 }
 
 function parseSymRef(s: string): string | undefined {
@@ -292,111 +238,17 @@ function parseInsn(mn: string, operands: string, addr: number, text: string, err
   }
 }
 
-interface OpenSym {
-  name: string;
-  start: number;
-  kind: SymbolKind;
-  declared: 'func' | 'code' | 'label';
-}
+const S390X: FixedIsa<Insn, FixedHintType> = {
+  arch: 's390x',
+  hintTypes: FIXED_HINT_TYPES,
+  parse: parseInsn,
+  resolve(i, t, sameSymbol) {
+    i.target = t;
+    if (i.op === Op.J || i.op === Op.BRC) i.crossFn = !sameSymbol;
+  },
+};
 
 /** Assemble units (each placed at its own base) into one program; symbols resolve across units. */
-export function assemble(units: AsmUnit[], externs: Record<string, number> = {}): Program {
-  const labels = new Map<string, number>(Object.entries(externs));
-  const symbols: KSymbol[] = [];
-  const hints: Hint[] = [];
-  const declared = new Map<string, 'func' | 'code'>();
-  const notes = new Annotations();
-  const blocks: TextBlock[] = [];
-  const all: Insn[] = [];
-
-  for (const unit of units) {
-    let pc = unit.base;
-    let open: OpenSym | undefined;
-    const insns: Insn[] = [];
-    const close = (end: number) => {
-      if (open) {
-        symbols.push({ name: open.name, start: open.start, end, kind: open.kind, region: unit.region, ...(unit.module ? { module: unit.module } : {}) });
-        open = undefined;
-      }
-    };
-    unit.text.split('\n').forEach((raw, ln) => {
-      const err = (m: string): never => {
-        throw new AsmError(`${unit.region}:${ln + 1}: ${m}: ${raw.trim()}`);
-      };
-      let line = raw.replace(/\/\*.*?\*\//g, '').replace(/(\/\/|#).*$/, '').trim();
-      if (!line) return;
-      const d = parseDirective(line, err);
-      if (d) {
-        if (d.d === 'unknown' || d.d === 'inner-label' || (d.d === 'non-standard' && d.fp)) err(`unknown directive ${d.macro}`);
-        if (notes.take(d, `${unit.region}:${ln + 1}`)) return;
-        switch (d.d) {
-          case 'start':
-            if (open && open.declared !== 'label') err(`${open.name} is not closed`);
-            close(pc);
-            defineLabel(labels, d.name, pc, err, 'symbol');
-            open = { name: d.name, start: pc, kind: d.form, declared: d.form };
-            declared.set(d.name, d.form);
-            return;
-          case 'end':
-            checkEnd(open?.name, d, err);
-            close(pc);
-            return;
-          case 'hint':
-            if (!HINT_TYPES.has(d.type) || d.args) err(`${d.macro}${d.args ? ' with arguments' : ''} is not supported on s390x`);
-            hints.push({ addr: pc, type: d.type as HintType });
-            return;
-        }
-      }
-      const lab = splitLabel(line);
-      if (lab) {
-        defineLabel(labels, lab.name, pc, err);
-        if ((!open || open.declared === 'label') && !lab.name.startsWith('.L')) {
-          close(pc);
-          open = { name: lab.name, start: pc, kind: unit.defaultKind ?? 'func', declared: 'label' };
-        }
-        line = lab.rest;
-        if (!line) return;
-      }
-      const m = /^([A-Za-z_.][\w.]*)\s*(.*)$/.exec(line) ?? err('cannot parse');
-      for (const insn of parseInsn(m[1]!, m[2]!, pc, line, err)) {
-        insns.push(insn);
-        all.push(insn);
-        pc += 4;
-      }
-    });
-    if (open && (open as OpenSym).declared !== 'label') throw notClosed(unit.region, (open as OpenSym).name);
-    close(pc);
-    const arr: (Insn | undefined)[] = new Array((pc - unit.base) / 4);
-    for (const i of insns) arr[(i.addr - unit.base) / 4] = i;
-    blocks.push({ region: unit.region, base: unit.base, end: pc, insns: arr });
-  }
-
-  notes.apply(symbols);
-  const symOf = (addr: number) => symbols.find((s) => addr >= s.start && addr < s.end);
-  for (const i of all) {
-    if (i.ref === undefined) continue;
-    i.target = resolveRef(labels, i.ref, i.text, symOf(i.addr)?.name);
-    if (i.op === Op.J || i.op === Op.BRC) i.crossFn = symOf(i.addr) !== symOf(i.target);
-  }
-  hints.sort((a, b) => a.addr - b.addr);
-  let last: TextBlock | undefined;
-  return {
-    blocks,
-    symbols,
-    labels,
-    hints,
-    declared,
-    insnAt(addr: number): Insn | undefined {
-      const l = last;
-      if ((addr & 3) !== 0) return undefined;
-      if (l && addr >= l.base && addr < l.end) return l.insns[(addr - l.base) >>> 2];
-      for (const b of blocks) {
-        if (addr >= b.base && addr < b.end) {
-          last = b;
-          return b.insns[(addr - b.base) >>> 2];
-        }
-      }
-      return undefined;
-    },
-  };
+export function assemble(units: FixedUnit[], externs: Record<string, number> = {}): Program {
+  return assembleFixed(S390X, units, externs);
 }

@@ -9,6 +9,7 @@ import { Memory, mapMachineRegions, type RegionKind } from '../../machine/memory
 import { SymbolTable } from '../../machine/symbols';
 import { ShadowStack } from '../../truth/shadow';
 import { TaskTracing } from '../tracing';
+import { fgraphPrepare, symbolCache, walkPoint } from '../machine-parts';
 import { CPU_CONTEXT, FREGS, MAP, OTHER_CPU_CONTEXT, OTHER_PT_REGS, TASK_PT_REGS, USER_PC, USER_SP, type Image } from './image';
 
 export interface RunConfig {
@@ -21,15 +22,7 @@ export interface RunConfig {
 }
 
 
-const symCache = new WeakMap<Image, SymbolTable>();
-export function symbolsOf(img: Image): SymbolTable {
-  let s = symCache.get(img);
-  if (!s) {
-    s = new SymbolTable(img.prog.symbols);
-    symCache.set(img, s);
-  }
-  return s;
-}
+export const symbolsOf = symbolCache<Image>();
 
 /** The vector entry code each exception kind is taken to. */
 const EXCEPTION_VECTOR = { irq: 'el1h_64_irq', nmi: 'el1h_64_nmi', brk: 'el1h_64_sync', 'page-fault': 'el1h_64_sync' } as const;
@@ -140,18 +133,8 @@ export class Arm64Machine implements Arm64Hooks {
     switch (i.sys) {
       case 'CPU_SWITCH':
         return 'blocked';
-      case 'WALK_POINT': {
-        const kind = i.args?.[0];
-        if (kind === 'irq' && this.cfg.nestedNmi && !this.nmiTaken) {
-          // The NMI arrives just before the walk point instruction.
-          this.nmiTaken = true;
-          cpu.pc = i.addr;
-          cpu.steps--;
-          this.takeException('nmi');
-          return undefined;
-        }
-        return kind === this.cfg.walkAt ? 'walk' : undefined;
-      }
+      case 'WALK_POINT':
+        return walkPoint(this, cpu, i);
       case 'NEED_RESCHED':
         // arm64_preempt_schedule_irq(): only when preempt_count is zero
         x[i.rd] = this.cfg.preempt && this.preemptCount === 0 ? 1 : 0;
@@ -171,13 +154,8 @@ export class Arm64Machine implements Arm64Hooks {
         return undefined;
       case 'FGRAPH_PREPARE': {
         // prepare_ftrace_return(ip, &fregs->lr, fregs->fp)
-        const fn = this.syms.lookup(x[0]!);
         const fregs = x[2]!;
-        if (fn && this.img.fgraph.has(fn.name) && this.tracing.fgraphEnabled) {
-          const slot = fregs + FREGS.LR;
-          this.tracing.pushGraph({ ret: this.mem.read64(slot), func: fn.start, retp: this.mem.read64(fregs + FREGS.FP) });
-          this.mem.write64(slot, this.addr('return_to_handler'));
-        }
+        fgraphPrepare(this, x[0]!, fregs + FREGS.LR, () => this.mem.read64(fregs + FREGS.FP));
         return undefined;
       }
       case 'FGRAPH_RETURN':

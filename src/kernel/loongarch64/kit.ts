@@ -9,15 +9,14 @@
 import { rethookName } from '../tracing';
 import { walkContext } from '../context';
 import { sceneSlug } from '../slug';
-import { exceptionAtEachStep } from '../../scene/sweep';
+import { boundariesOf, imageCache, kitRuns, reachMoment, type MomentArch } from '../moment';
 import { analyseLoongarch64, type Loongarch64Analysis } from '../../analyser/loongarch64';
 import { LOONGARCH64_ABI as A } from '../../isa/loongarch64/abi';
-import type { StopReason } from '../../isa/loongarch64/interpreter';
-import type { ArchKit, Finding, Instrumentation, Scene, SceneSpec, SweepSpec, Workload } from '../../scene/types';
+import type { ArchKit, Instrumentation, Scene, SceneSpec, Workload } from '../../scene/types';
 import { makeSnapshot } from '../../snapshot/io';
 import type { SnapshotStack } from '../../snapshot/types';
 import type { GroundTruth } from '../../truth/shadow';
-import { sweepSteps, type Boundary, insnTexts } from '../boundary';
+import type { Boundary } from '../boundary';
 import { checkExceptionFrame, corruptExceptionFrame, corruptTracing, isExceptionFrameCorruption, isTracingCorruption, linkToStaleRegs, redirectTruth, redirectTruthAtDepth, returnTrampolines, type ExceptionFrameLayout } from '../corrupt';
 import { corruptRecord, framePointerOf, recordAtDepth } from './frames';
 import { buildImage, FTRACE_CALLSITE, MAP, REGS_COPY_OFFSET, TASK_PT_REGS, type Image } from './image';
@@ -45,89 +44,28 @@ export const CONTEXT_SWITCH_OMISSIBLE = 'context switch: a blocked task resumes 
 /** Feature names of the kretprobe trampoline and its handler, as this (rethook) kernel names them. */
 export const canonicalFn = rethookName;
 
-const images = new Map<string, { img: Image; analysis: Loongarch64Analysis }>();
-
-export function imageFor(w: Workload, ins?: Instrumentation): { img: Image; analysis: Loongarch64Analysis } {
-  const key = JSON.stringify([w, ins?.fgraph ?? [], ins?.ftraceRegs ?? [], ins?.kretprobe ?? []]);
-  let e = images.get(key);
-  if (!e) {
-    if (ins?.optprobe?.length) throw new Error('loongarch64: optprobes are not modelled');
-    const img = buildImage(w, ins);
-    e = { img, analysis: analyseLoongarch64(img.prog, img.prog.labels.get('ftrace_caller')) };
-    images.set(key, e);
-  }
-  return e;
-}
-
-function run(m: Loongarch64Machine, breakAt = -1, breakStep = -1): StopReason {
-  const stop = m.cpu.run(STEP_LIMIT, breakAt, breakStep);
-  if (stop === 'limit' || stop === 'undef' || stop === 'fault') throw new Error(`loongarch64 machine stopped (${stop}) at ${m.describe(m.cpu.pc)} running ${m.img.workload}`);
-  return stop;
-}
+export const imageFor = imageCache('loongarch64: optprobes are not modelled', (w, ins): { img: Image; analysis: Loongarch64Analysis } => {
+  const img = buildImage(w, ins);
+  return { img, analysis: analyseLoongarch64(img.prog, img.prog.labels.get('ftrace_caller')) };
+});
 
 const EXC = { irq: 'IRQ', brk: 'kprobe break', 'page-fault': 'kernel page fault' } as const;
 
-interface Reached {
-  m: Loongarch64Machine;
-  state: 'running' | 'blocked';
-  moment: string;
-  slug: string;
-  excRegs?: number;
-}
-
 const PT_REGS_LAYOUT: ExceptionFrameLayout = { pc: A.PT_ERA, sp: A.PT_R3, fp: A.PT_R22 };
 
-function reach(spec: SceneSpec, img: Image): Reached {
-  const m = new Loongarch64Machine(img);
-  const mo = spec.moment;
-  if (mo.kind === 'blocked') {
-    const stop = run(m);
-    if (stop !== 'blocked') throw new Error(`workload ${spec.workload} never blocks on loongarch64 (it ${stop === 'user' ? 'returns to user space' : `stops: ${stop}`})`);
-    return { m, state: 'blocked', moment: `blocked in schedule() (saved ra ${m.syms.describe(m.savedContext().ra!)})`, slug: 'blocked' };
-  }
-  if (mo.kind === 'kretprobe-handler') throw new Error('loongarch64: a walk of current from a rethook return handler is not modelled');
-  if (mo.exception === 'nmi' || mo.nested) throw new Error('loongarch64 has no NMI');
-  if (mo.exception === 'brk' && mo.walk === 'preempted') throw new Error('a kprobe break is walked from its handler (no preemption on its return)');
-  let where: number;
-  let at = '';
-  if (mo.kind === 'exception') {
-    const sym = m.syms.get(canonicalFn(mo.at.fn));
-    const addr = sym.start + 4 * mo.at.index;
-    if (addr >= sym.end || !img.prog.insnAt(addr)) throw new Error(`${mo.at.fn} has no instruction ${mo.at.index}`);
-    const want = mo.at.occurrence ?? 1;
-    for (let seen = 0; ; ) {
-      const stop = run(m, addr);
-      if (stop !== 'break') throw new Error(`${m.syms.describe(addr)} (occurrence ${seen + 1}) is not executed before the task ${stop === 'user' ? 'returns to user' : stop}`);
-      if (++seen === want) break;
-      const past = m.cpu.run(1);
-      if (past !== 'limit') throw new Error(`stepping past ${m.syms.describe(addr)} stopped the machine (${past})`);
-    }
-    where = addr;
-    if (want > 1) at = `#${want}`;
-  } else {
-    const stop = run(m, -1, mo.step);
-    if (stop !== 'break') throw new Error(`step ${mo.step} is past the end of ${spec.workload} (${stop})`);
-    where = m.cpu.pc;
-    at = `@step${mo.step}`;
-  }
-  if (mo.exception === 'irq' && m.cpu.irqMasked) throw new Error(`IRQs are masked at ${m.describe(where)}`);
-  if (mo.walk === 'preempted' && m.preemptCount > 0) throw new Error(`preemption is disabled at ${m.describe(where)}: an IRQ there cannot preempt the task`);
-  const desc = `${EXC[mo.exception]} before ${m.describe(where)}`;
+const MOMENTS: MomentArch<Loongarch64Machine> = {
+  arch: 'loongarch64',
+  limit: STEP_LIMIT,
+  // No NMI: moments with one are refused before it is named.
+  exc: { ...EXC, nmi: 'NMI' },
+  noNmi: true,
+  canonicalFn,
+  blocked: (m) => `blocked in schedule() (saved ra ${m.syms.describe(m.savedContext().ra!)})`,
   // SAVE_ALL builds pt_regs right below the interrupted sp (an exception in the kernel keeps its stack).
-  const excRegs = m.cpu.sp - A.PT_REGS_SIZE;
-  m.takeException(mo.exception);
-  const slugAt = `${m.syms.describe(vectorHandlerAddress(m.syms, where) ?? where)}${at}`;
-  if (mo.walk === 'in-handler') {
-    m.cfg = { walkAt: mo.exception };
-    const stop = run(m);
-    if (stop !== 'walk') throw new Error(`handler walk point not reached (${stop})`);
-    return { m, state: 'running', moment: `${desc}, walk from the handler`, slug: `${mo.exception}/${slugAt}`, excRegs };
-  }
-  m.cfg = { preempt: true };
-  const stop = run(m);
-  if (stop !== 'blocked') throw new Error(`preempted task did not block (${stop})`);
-  return { m, state: 'blocked', moment: `${desc}, ${mo.exception === 'page-fault' ? 'the task sleeps in the fault handler' : 'task preempted on IRQ return and blocked'}`, slug: `${mo.exception}-preempt/${slugAt}`, excRegs };
-}
+  excRegs: (_kind, m) => m.cpu.sp - A.PT_REGS_SIZE,
+  // Code in a vector copy is named as its handler's (see the file comment).
+  codeAt: (m, addr) => vectorHandlerAddress(m.syms, addr) ?? addr,
+};
 
 const slugOf = (spec: SceneSpec, base: string): string => sceneSlug('loongarch64', spec, base);
 
@@ -144,7 +82,7 @@ function nameVectorCode(m: Loongarch64Machine, truth: GroundTruth): GroundTruth 
 
 export function buildScene(spec: SceneSpec): Scene {
   const { img, analysis } = imageFor(spec.workload, spec.instrument);
-  const r = reach(spec, img);
+  const r = reachMoment(MOMENTS, spec, new Loongarch64Machine(img));
   const m = r.m;
   let regs: Record<string, number>;
   let truth: GroundTruth;
@@ -198,33 +136,10 @@ export function buildScene(spec: SceneSpec): Scene {
 }
 
 export function boundaries(w: Workload, ins?: Instrumentation): Boundary[] {
-  const { img } = imageFor(w, ins);
-  const m = new Loongarch64Machine(img);
-  const out: Boundary[] = [];
-  for (let k = 0; k < STEP_LIMIT; k++) {
-    const pc = m.cpu.pc;
-    const fnAt = vectorHandlerAddress(m.syms, pc) ?? pc;
-    out.push({ step: m.cpu.steps, pc, fn: m.syms.lookup(fnAt)?.name ?? '?', irqMasked: m.cpu.irqMasked, preemptDisabled: m.preemptCount > 0 });
-    const stop = m.cpu.run(1);
-    if (stop === 'blocked' || stop === 'user') return out;
-    if (stop !== 'limit') throw new Error(`sweep of ${w} stopped (${stop}) at ${m.describe(m.cpu.pc)}`);
-  }
-  throw new Error(`sweep of ${w}: no end within ${STEP_LIMIT} steps`);
+  return boundariesOf(MOMENTS, new Loongarch64Machine(imageFor(w, ins).img));
 }
 
-export function sweep(spec: SweepSpec): Iterable<Scene> {
-  const s = spec.functions ? { ...spec, functions: spec.functions.map(canonicalFn) } : spec;
-  return exceptionAtEachStep(spec, sweepSteps(boundaries(spec.workload, spec.instrument), s), buildScene);
-}
-
-export function analyse(w: Workload): Finding[] {
-  return imageFor(w).analysis.findings;
-}
-
-export function instructions(w: Workload, ins: Instrumentation | undefined, fn: string): string[] {
-  const { img } = imageFor(w, ins);
-  return insnTexts(img.prog, symbolsOf(img).get(canonicalFn(fn)));
-}
+export const { sweep, analyse, instructions } = kitRuns({ imageFor, symbolsOf, canonicalFn, boundaries, buildScene });
 
 export const kit: ArchKit = {
   arch: 'loongarch64',

@@ -5,10 +5,11 @@
 import { LOONGARCH64_ABI as A } from '../../isa/loongarch64/abi';
 import { REG_NAMES, type Insn } from '../../isa/loongarch64/assembler';
 import { Loongarch64Cpu, type Loongarch64Hooks, type StopReason } from '../../isa/loongarch64/interpreter';
-import { Memory, TEXT_KINDS, type RegionKind } from '../../machine/memory';
+import { Memory } from '../../machine/memory';
 import { SymbolTable } from '../../machine/symbols';
 import { ShadowStack } from '../../truth/shadow';
 import { TaskTracing } from '../tracing';
+import { fgraphPrepare, regionMapper, symbolCache } from '../machine-parts';
 import { EENTRY, KERNELSP, MAP, OTHER_PT_REGS, OTHER_TASK, TASK, TASK_PT_REGS, TASK_THREAD, TIMER_INT, USER_PC, USER_SP, VECTORS, vectorAddr, type Image } from './image';
 
 export interface RunConfig {
@@ -16,19 +17,8 @@ export interface RunConfig {
   preempt?: boolean;
 }
 
-const textBytes = new Map<string, Uint8Array>();
-function sharedText(name: string, size: number): Uint8Array {
-  let b = textBytes.get(name);
-  if (!b) textBytes.set(name, (b = new Uint8Array(size)));
-  return b;
-}
-
-const symCache = new WeakMap<Image, SymbolTable>();
-export function symbolsOf(img: Image): SymbolTable {
-  let s = symCache.get(img);
-  if (!s) symCache.set(img, (s = new SymbolTable(img.prog.symbols)));
-  return s;
-}
+export const symbolsOf = symbolCache<Image>();
+const mapRegions = regionMapper();
 
 /** Exception code of each exception kind. */
 const ECODE = { irq: TIMER_INT, brk: A.EXCCODE_BP, 'page-fault': A.EXCCODE_PIL } as const;
@@ -58,10 +48,7 @@ export class Loongarch64Machine implements Loongarch64Hooks {
 
   constructor(readonly img: Image) {
     this.syms = symbolsOf(img);
-    for (const r of Object.values(MAP)) {
-      const bytes = TEXT_KINDS.has(r.kind as RegionKind) ? sharedText(r.name, r.size) : undefined;
-      this.mem.map({ name: r.name, kind: r.kind as RegionKind, base: r.base, size: r.size, ...('owner' in r ? { owner: r.owner } : {}) }, bytes);
-    }
+    mapRegions(this.mem, MAP);
     this.shadow = new ShadowStack(this.syms);
     this.cpu = new Loongarch64Cpu(img.prog, this.mem, this.shadow, this);
     this.cpu.csr.eentry = EENTRY;
@@ -158,13 +145,8 @@ export class Loongarch64Machine implements Loongarch64Hooks {
         return undefined;
       case 'FGRAPH_PREPARE': {
         // prepare_ftrace_return(ip, &fregs->regs[1]): the parent's return address, keyed by its slot.
-        const fn = this.syms.lookup(r[4]!);
         const fregs = r[7]!;
-        if (fn && this.img.fgraph.has(fn.name) && this.tracing.fgraphEnabled) {
-          const slot = fregs + A.PT_R1;
-          this.tracing.pushGraph({ ret: this.mem.read64(slot), func: fn.start, retp: slot });
-          this.mem.write64(slot, this.addr('return_to_handler'));
-        }
+        fgraphPrepare(this, r[4]!, fregs + A.PT_R1, () => fregs + A.PT_R1);
         return undefined;
       }
       case 'FGRAPH_RETURN':

@@ -6,15 +6,15 @@
  */
 import { rethookName } from '../tracing';
 import { walkContext } from '../context';
-import { exceptionAtEachStep } from '../../scene/sweep';
-import { boundariesOf, reachMoment, type MomentArch } from '../moment';
+import { sceneSlug } from '../slug';
+import { boundariesOf, imageCache, kitRuns, reachMoment, type MomentArch } from '../moment';
 import { analysePowerpc64, type Powerpc64Analysis } from '../../analyser/powerpc64';
 import { POWERPC64_ABI as A } from '../../isa/powerpc64/abi';
-import type { ArchKit, Finding, Instrumentation, Scene, SceneSpec, SweepSpec, Workload } from '../../scene/types';
+import type { ArchKit, Instrumentation, Scene, SceneSpec, Workload } from '../../scene/types';
 import { hex, makeSnapshot } from '../../snapshot/io';
 import type { SnapshotStack } from '../../snapshot/types';
 import type { GroundTruth } from '../../truth/shadow';
-import { sweepSteps, type Boundary, insnTexts } from '../boundary';
+import type { Boundary } from '../boundary';
 import { checkExceptionFrame, corruptExceptionFrame, corruptTracing, isExceptionFrameCorruption, isTracingCorruption, linkToStaleRegs, recordAtDepth, redirectTruth, redirectTruthAtDepth, returnTrampolines, type ExceptionFrameLayout } from '../corrupt';
 import { corruptBackChain, savedLrSlot } from './frames';
 import { buildImage, FTRACE_CALLSITE, MAP, PPC_CALLER, PPC_FUNCTION, USER_STACK_END, type Image } from './image';
@@ -47,19 +47,10 @@ export const CONTEXT_SWITCH_OMISSIBLE = 'context switch: a blocked task resumes 
 /** Feature names of the kretprobe trampoline and its handler, as this (rethook) kernel names them. */
 export const canonicalFn = rethookName;
 
-const images = new Map<string, { img: Image; analysis: Powerpc64Analysis }>();
-
-export function imageFor(w: Workload, ins?: Instrumentation): { img: Image; analysis: Powerpc64Analysis } {
-  const key = JSON.stringify([w, ins?.fgraph ?? [], ins?.ftraceRegs ?? [], ins?.kretprobe ?? []]);
-  let e = images.get(key);
-  if (!e) {
-    if (ins?.optprobe?.length) throw new Error('powerpc64 has no optprobes');
-    const img = buildImage(w, ins);
-    e = { img, analysis: analysePowerpc64(img.prog) };
-    images.set(key, e);
-  }
-  return e;
-}
+export const imageFor = imageCache('powerpc64 has no optprobes', (w, ins): { img: Image; analysis: Powerpc64Analysis } => {
+  const img = buildImage(w, ins);
+  return { img, analysis: analysePowerpc64(img.prog) };
+});
 
 const EXC = { irq: 'external interrupt', nmi: 'NMI (system reset)', brk: 'kprobe trap', 'page-fault': 'kernel page fault' } as const;
 
@@ -77,16 +68,7 @@ const MOMENTS: MomentArch<Powerpc64Machine> = {
   excRegs: (kind, m) => (kind === 'nmi' ? MAP.nmi.base + MAP.nmi.size : m.cpu.sp) - A.STACK_INT_FRAME_SIZE + A.STACK_INT_FRAME_REGS,
 };
 
-function slugOf(spec: SceneSpec, base: string): string {
-  const ins = spec.instrument;
-  const parts = [`powerpc64/${spec.workload}/${base}`];
-  if (ins?.fgraph?.length) parts.push(`fgraph=${ins.fgraph.join('+')}`);
-  if (ins?.ftraceRegs?.length) parts.push(`ftrace=${ins.ftraceRegs.join('+')}`);
-  if (ins?.kretprobe?.length) parts.push(`kretprobe=${ins.kretprobe.join('+')}`);
-  if (spec.corrupt) parts.push(`corrupt=${spec.corrupt}`);
-  if (spec.corruptDepth && spec.corruptDepth > 1) parts.push(`depth=${spec.corruptDepth}`);
-  return parts.join('/');
-}
+const slugOf = (spec: SceneSpec, base: string): string => sceneSlug('powerpc64', spec, base);
 
 export function buildScene(spec: SceneSpec): Scene {
   const { img, analysis } = imageFor(spec.workload, spec.instrument);
@@ -151,19 +133,7 @@ export function boundaries(w: Workload, ins?: Instrumentation): Boundary[] {
   return boundariesOf(MOMENTS, new Powerpc64Machine(imageFor(w, ins).img));
 }
 
-export function sweep(spec: SweepSpec): Iterable<Scene> {
-  const s = spec.functions ? { ...spec, functions: spec.functions.map(canonicalFn) } : spec;
-  return exceptionAtEachStep(spec, sweepSteps(boundaries(spec.workload, spec.instrument), s), buildScene);
-}
-
-export function analyse(w: Workload): Finding[] {
-  return imageFor(w).analysis.findings;
-}
-
-export function instructions(w: Workload, ins: Instrumentation | undefined, fn: string): string[] {
-  const { img } = imageFor(w, ins);
-  return insnTexts(img.prog, symbolsOf(img).get(canonicalFn(fn)));
-}
+export const { sweep, analyse, instructions } = kitRuns({ imageFor, symbolsOf, canonicalFn, boundaries, buildScene });
 
 export const kit: ArchKit = {
   arch: 'powerpc64',

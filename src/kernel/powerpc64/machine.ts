@@ -5,10 +5,11 @@
 import { POWERPC64_ABI as A } from '../../isa/powerpc64/abi';
 import { parseReg, type Insn } from '../../isa/powerpc64/assembler';
 import { Powerpc64Cpu, type Powerpc64Hooks, type StopReason } from '../../isa/powerpc64/interpreter';
-import { Memory, TEXT_KINDS, type RegionKind } from '../../machine/memory';
+import { Memory } from '../../machine/memory';
 import { SymbolTable } from '../../machine/symbols';
 import { ShadowStack } from '../../truth/shadow';
 import { TaskTracing } from '../tracing';
+import { fgraphPrepare, regionMapper, symbolCache, walkPoint } from '../machine-parts';
 import { KTHREAD_STACK_END, MAP, MSR_KERNEL, MSR_USER, NMI_INTERRUPTED, OTHER_TASK, PACA, PACA_THREAD_INFO, PACAKSAVE, TASK, THREAD_KSP, TI_LIVEPATCH_SP, USER_PC, USER_SP, USER_STACK_END, type Image } from './image';
 
 export interface RunConfig {
@@ -17,19 +18,8 @@ export interface RunConfig {
   preempt?: boolean;
 }
 
-const textBytes = new Map<string, Uint8Array>();
-function sharedText(name: string, size: number): Uint8Array {
-  let b = textBytes.get(name);
-  if (!b) textBytes.set(name, (b = new Uint8Array(size)));
-  return b;
-}
-
-const symCache = new WeakMap<Image, SymbolTable>();
-export function symbolsOf(img: Image): SymbolTable {
-  let s = symCache.get(img);
-  if (!s) symCache.set(img, (s = new SymbolTable(img.prog.symbols)));
-  return s;
-}
+export const symbolsOf = symbolCache<Image>();
+const mapRegions = regionMapper();
 
 /** pt_regs->trap and the C handler of each interrupt kind. */
 const TRAPS = {
@@ -56,10 +46,7 @@ export class Powerpc64Machine implements Powerpc64Hooks {
 
   constructor(readonly img: Image) {
     this.syms = symbolsOf(img);
-    for (const r of Object.values(MAP)) {
-      const bytes = TEXT_KINDS.has(r.kind as RegionKind) ? sharedText(r.name, r.size) : undefined;
-      this.mem.map({ name: r.name, kind: r.kind as RegionKind, base: r.base, size: r.size, ...('owner' in r ? { owner: r.owner } : {}) }, bytes);
-    }
+    mapRegions(this.mem, MAP);
     this.shadow = new ShadowStack(this.syms);
     this.cpu = new Powerpc64Cpu(img.prog, this.mem, this.shadow, this);
     this.tracing.fgraphEnabled = img.fgraph.size > 0;
@@ -181,17 +168,8 @@ export class Powerpc64Machine implements Powerpc64Hooks {
         this.pending.push('warn');
         cpu.takeInterrupt('warn', this.addr('interrupt_common'));
         return undefined;
-      case 'WALK_POINT': {
-        const kind = i.args?.[0];
-        if (kind === 'irq' && this.cfg.nestedNmi && !this.nmiTaken) {
-          this.nmiTaken = true;
-          cpu.pc = i.addr;
-          cpu.steps--;
-          this.takeException('nmi');
-          return undefined;
-        }
-        return kind === this.cfg.walkAt ? 'walk' : undefined;
-      }
+      case 'WALK_POINT':
+        return walkPoint(this, cpu, i);
       case 'NEED_RESCHED':
         r[i.rd] = this.cfg.preempt && this.preemptCount === 0 ? 1 : 0;
         return undefined;
@@ -214,13 +192,8 @@ export class Powerpc64Machine implements Powerpc64Hooks {
         return undefined;
       case 'FGRAPH_PREPARE': {
         // prepare_ftrace_return(&fregs->link, ip, fregs->gpr[1]): the caller's frame is the key.
-        const fn = this.syms.lookup(r[3]!);
         const fregs = r[6]!;
-        if (fn && this.img.fgraph.has(fn.name) && this.tracing.fgraphEnabled) {
-          const slot = fregs + A.LINK;
-          this.tracing.pushGraph({ ret: this.mem.read64(slot), func: fn.start, retp: this.mem.read64(fregs + A.GPR1) });
-          this.mem.write64(slot, this.addr('return_to_handler'));
-        }
+        fgraphPrepare(this, r[3]!, fregs + A.LINK, () => this.mem.read64(fregs + A.GPR1));
         return undefined;
       }
       case 'FGRAPH_RETURN':

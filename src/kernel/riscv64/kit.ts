@@ -5,15 +5,14 @@
 import { rethookName } from '../tracing';
 import { walkContext } from '../context';
 import { sceneSlug } from '../slug';
-import { exceptionAtEachStep, MomentPastException } from '../../scene/sweep';
+import { boundariesOf, imageCache, kitRuns, reachMoment, type MomentArch } from '../moment';
 import { analyseRiscv64, type Riscv64Analysis } from '../../analyser/riscv64';
 import { RISCV64_ABI as A } from '../../isa/riscv64/abi';
-import type { StopReason } from '../../isa/riscv64/interpreter';
-import type { ArchKit, Finding, Instrumentation, Scene, SceneSpec, SweepSpec, Workload } from '../../scene/types';
+import type { ArchKit, Instrumentation, Scene, SceneSpec, Workload } from '../../scene/types';
 import { makeSnapshot } from '../../snapshot/io';
 import type { SnapshotStack } from '../../snapshot/types';
 import type { GroundTruth } from '../../truth/shadow';
-import { sweepSteps, type Boundary, insnTexts } from '../boundary';
+import type { Boundary } from '../boundary';
 import { checkExceptionFrame, corruptExceptionFrame, corruptTracing, isExceptionFrameCorruption, isTracingCorruption, linkToStaleRegs, redirectTruth, redirectTruthAtDepth, returnTrampolines, type ExceptionFrameLayout } from '../corrupt';
 import { corruptRecord, framePointerOf, recordAtDepth } from './frames';
 import { buildImage, FTRACE_CALLSITE, MAP, REGS_COPY_OFFSET, RISCV_CALLER, RISCV_FUNCTION, TASK_PT_REGS, type Image } from './image';
@@ -43,121 +42,32 @@ export const CONTEXT_SWITCH_OMISSIBLE = 'context switch: a blocked task resumes 
 /** Feature names of the kretprobe trampoline and its handler, as this (rethook) kernel names them. */
 export const canonicalFn = rethookName;
 
-const images = new Map<string, { img: Image; analysis: Riscv64Analysis }>();
-
-export function imageFor(w: Workload, ins?: Instrumentation): { img: Image; analysis: Riscv64Analysis } {
-  const key = JSON.stringify([w, ins?.fgraph ?? [], ins?.ftraceRegs ?? [], ins?.kretprobe ?? []]);
-  let e = images.get(key);
-  if (!e) {
-    if (ins?.optprobe?.length) throw new Error('riscv64 has no optprobes');
-    const img = buildImage(w, ins);
-    e = { img, analysis: analyseRiscv64(img.prog) };
-    images.set(key, e);
-  }
-  return e;
-}
-
-function run(m: Riscv64Machine, breakAt = -1, breakStep = -1): StopReason {
-  const stop = m.cpu.run(STEP_LIMIT, breakAt, breakStep);
-  if (stop === 'limit' || stop === 'undef' || stop === 'fault') throw new Error(`riscv64 machine stopped (${stop}) at ${m.describe(m.cpu.pc)} running ${m.img.workload}`);
-  return stop;
-}
+export const imageFor = imageCache('riscv64 has no optprobes', (w, ins): { img: Image; analysis: Riscv64Analysis } => {
+  const img = buildImage(w, ins);
+  return { img, analysis: analyseRiscv64(img.prog) };
+});
 
 const EXC = { irq: 'IRQ', nmi: 'NMI (SBI SSE)', brk: 'kprobe ebreak', 'page-fault': 'kernel page fault' } as const;
-
-interface Reached {
-  m: Riscv64Machine;
-  state: 'running' | 'blocked';
-  moment: string;
-  slug: string;
-  excRegs?: number;
-}
 
 /** pt_regs: s0, sp, epc. */
 const PT_REGS_LAYOUT: ExceptionFrameLayout = { pc: A.PT_EPC, sp: A.PT_SP, fp: A.PT_S0 };
 
-function reach(spec: SceneSpec, img: Image): Reached {
-  const m = new Riscv64Machine(img);
-  const mo = spec.moment;
-  if (mo.kind === 'blocked') {
-    const stop = run(m);
-    if (stop !== 'blocked') throw new Error(`workload ${spec.workload} never blocks on riscv64 (it ${stop === 'user' ? 'returns to user space' : `stops: ${stop}`})`);
-    return { m, state: 'blocked', moment: `blocked in schedule() (saved ra ${m.syms.describe(m.savedContext().ra!)})`, slug: 'blocked' };
-  }
-  if (mo.kind === 'kretprobe-handler') throw new Error('riscv64: a walk of current from a rethook return handler is not modelled');
-  if (mo.exception === 'nmi' && mo.walk === 'preempted' && !mo.nested) throw new Error('an NMI cannot preempt the task (walk: preempted needs an IRQ)');
-  if (mo.exception === 'page-fault' && mo.nested) throw new Error('a page fault is walked from its handler or blocked in it (no nested NMI)');
-  if (mo.exception === 'brk' && (mo.walk === 'preempted' || mo.nested)) throw new Error('a kprobe ebreak is walked from its handler (no preemption on its return, no nested NMI)');
-  let where: number;
-  let at = '';
-  if (mo.kind === 'exception') {
-    const sym = m.syms.get(canonicalFn(mo.at.fn));
-    const addr = sym.start + 4 * mo.at.index;
-    if (addr >= sym.end || !img.prog.insnAt(addr)) throw new Error(`${mo.at.fn} has no instruction ${mo.at.index}`);
-    const want = mo.at.occurrence ?? 1;
-    for (let seen = 0; ; ) {
-      const stop = run(m, addr);
-      if (stop !== 'break') throw new Error(`${m.syms.describe(addr)} (occurrence ${seen + 1}) is not executed before the task ${stop === 'user' ? 'returns to user' : stop}`);
-      if (++seen === want) break;
-      const past = m.cpu.run(1);
-      if (past !== 'limit') throw new Error(`stepping past ${m.syms.describe(addr)} stopped the machine (${past})`);
-    }
-    where = addr;
-    if (want > 1) at = `#${want}`;
-  } else {
-    const stop = run(m, -1, mo.step);
-    if (stop !== 'break') throw new Error(`step ${mo.step} is past the end of ${spec.workload} (${stop})`);
-    where = m.cpu.pc;
-    at = `@step${mo.step}`;
-  }
-  if (mo.exception === 'irq' && m.cpu.irqMasked) throw new Error(`IRQs are masked at ${m.describe(where)}`);
-  if (mo.walk === 'preempted' && !mo.nested && m.preemptCount > 0) throw new Error(`preemption is disabled at ${m.describe(where)}: an IRQ there cannot preempt the task`);
-  const desc = `${EXC[mo.exception]} before ${m.describe(where)}`;
+const MOMENTS: MomentArch<Riscv64Machine> = {
+  arch: 'riscv64',
+  limit: STEP_LIMIT,
+  exc: EXC,
+  canonicalFn,
+  blocked: (m) => `blocked in schedule() (saved ra ${m.syms.describe(m.savedContext().ra!)})`,
   // handle_exception builds pt_regs below the interrupted sp (a kernel trap keeps its stack); handle_sse
   // at the top of the SSE stack.
-  const excRegs = mo.exception === 'nmi' ? MAP.sse.base + MAP.sse.size - A.PT_REGS_SIZE : m.cpu.sp - A.PT_REGS_SIZE;
-  m.takeException(mo.exception);
-  if (mo.nested === 'nmi' && mo.nestedAfter !== undefined) return nmiDuringException(m, mo.exception, mo.nestedAfter, desc, `${m.syms.describe(where)}${at}`);
-  if (mo.nested === 'nmi') {
-    m.cfg = { walkAt: 'nmi', nestedNmi: mo.exception === 'irq' };
-    const stop = run(m);
-    if (stop !== 'walk') throw new Error(`nested NMI walk point not reached (${stop})`);
-    return { m, state: 'running', moment: `${desc}, NMI nested in the handler, walk from the NMI handler`, slug: `${mo.exception}+nmi/${m.syms.describe(where)}${at}` };
-  }
-  if (mo.walk === 'in-handler') {
-    m.cfg = { walkAt: mo.exception };
-    const stop = run(m);
-    if (stop !== 'walk') throw new Error(`handler walk point not reached (${stop})`);
-    return { m, state: 'running', moment: `${desc}, walk from the handler`, slug: `${mo.exception}/${m.syms.describe(where)}${at}`, excRegs };
-  }
-  m.cfg = { preempt: true };
-  const stop = run(m);
-  if (stop !== 'blocked') throw new Error(`preempted task did not block (${stop})`);
-  return { m, state: 'blocked', moment: `${desc}, ${mo.exception === 'page-fault' ? 'the task sleeps in the fault handler' : 'task preempted on IRQ return and blocked'}`, slug: `${mo.exception}-preempt/${m.syms.describe(where)}${at}`, excRegs };
-}
-
-function nmiDuringException(m: Riscv64Machine, exc: string, k: number, desc: string, where: string): Reached {
-  const depth = m.shadow.entries.length;
-  const entry = m.shadow.entries[depth - 1];
-  m.cfg = {};
-  if (k > 0) {
-    const stop = m.cpu.run(k);
-    if (stop !== 'limit' && m.shadow.entries[depth - 1] === entry) throw new Error(`handling the ${exc} stopped (${stop}) before its instruction ${k}`);
-  }
-  if (m.shadow.entries[depth - 1] !== entry) throw new MomentPastException(`the ${exc} has returned before instruction ${k} of its handling`);
-  const nmiAt = m.describe(m.cpu.pc);
-  m.takeException('nmi');
-  m.cfg = { walkAt: 'nmi' };
-  const stop = run(m);
-  if (stop !== 'walk') throw new Error(`NMI walk point not reached (${stop})`);
-  return { m, state: 'running', moment: `${desc}, NMI before ${nmiAt} (instruction ${k} of its handling), walk from the NMI handler`, slug: `${exc}+nmi@${k}/${where}` };
-}
+  excRegs: (kind, m) => (kind === 'nmi' ? MAP.sse.base + MAP.sse.size - A.PT_REGS_SIZE : m.cpu.sp - A.PT_REGS_SIZE),
+};
 
 const slugOf = (spec: SceneSpec, base: string): string => sceneSlug('riscv64', spec, base);
 
 export function buildScene(spec: SceneSpec): Scene {
   const { img, analysis } = imageFor(spec.workload, spec.instrument);
-  const r = reach(spec, img);
+  const r = reachMoment(MOMENTS, spec, new Riscv64Machine(img));
   const m = r.m;
   let regs: Record<string, number>;
   let truth: GroundTruth;
@@ -210,31 +120,10 @@ export function buildScene(spec: SceneSpec): Scene {
 }
 
 export function boundaries(w: Workload, ins?: Instrumentation): Boundary[] {
-  const { img } = imageFor(w, ins);
-  const m = new Riscv64Machine(img);
-  const out: Boundary[] = [];
-  for (let k = 0; k < STEP_LIMIT; k++) {
-    out.push({ step: m.cpu.steps, pc: m.cpu.pc, fn: m.syms.lookup(m.cpu.pc)?.name ?? '?', irqMasked: m.cpu.irqMasked, preemptDisabled: m.preemptCount > 0 });
-    const stop = m.cpu.run(1);
-    if (stop === 'blocked' || stop === 'user') return out;
-    if (stop !== 'limit') throw new Error(`sweep of ${w} stopped (${stop}) at ${m.describe(m.cpu.pc)}`);
-  }
-  throw new Error(`sweep of ${w}: no end within ${STEP_LIMIT} steps`);
+  return boundariesOf(MOMENTS, new Riscv64Machine(imageFor(w, ins).img));
 }
 
-export function sweep(spec: SweepSpec): Iterable<Scene> {
-  const s = spec.functions ? { ...spec, functions: spec.functions.map(canonicalFn) } : spec;
-  return exceptionAtEachStep(spec, sweepSteps(boundaries(spec.workload, spec.instrument), s), buildScene);
-}
-
-export function analyse(w: Workload): Finding[] {
-  return imageFor(w).analysis.findings;
-}
-
-export function instructions(w: Workload, ins: Instrumentation | undefined, fn: string): string[] {
-  const { img } = imageFor(w, ins);
-  return insnTexts(img.prog, symbolsOf(img).get(canonicalFn(fn)));
-}
+export const { sweep, analyse, instructions } = kitRuns({ imageFor, symbolsOf, canonicalFn, boundaries, buildScene });
 
 export const kit: ArchKit = {
   arch: 'riscv64',

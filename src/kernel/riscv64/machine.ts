@@ -5,10 +5,11 @@
 import { RISCV64_ABI as A } from '../../isa/riscv64/abi';
 import { REG_NAMES, type Insn } from '../../isa/riscv64/assembler';
 import { Riscv64Cpu, type Riscv64Hooks, type StopReason } from '../../isa/riscv64/interpreter';
-import { Memory, TEXT_KINDS, type RegionKind } from '../../machine/memory';
+import { Memory } from '../../machine/memory';
 import { SymbolTable } from '../../machine/symbols';
 import { ShadowStack } from '../../truth/shadow';
 import { TaskTracing } from '../tracing';
+import { fgraphPrepare, regionMapper, symbolCache, walkPoint } from '../machine-parts';
 import { FREGS, MAP, OTHER_PT_REGS, OTHER_TASK, SSE_INTERRUPTED, TASK, TASK_PT_REGS, TASK_THREAD, TI_KERNEL_SP, USER_PC, USER_SP, FINAL_FP, type Image } from './image';
 
 export interface RunConfig {
@@ -17,19 +18,8 @@ export interface RunConfig {
   preempt?: boolean;
 }
 
-const textBytes = new Map<string, Uint8Array>();
-function sharedText(name: string, size: number): Uint8Array {
-  let b = textBytes.get(name);
-  if (!b) textBytes.set(name, (b = new Uint8Array(size)));
-  return b;
-}
-
-const symCache = new WeakMap<Image, SymbolTable>();
-export function symbolsOf(img: Image): SymbolTable {
-  let s = symCache.get(img);
-  if (!s) symCache.set(img, (s = new SymbolTable(img.prog.symbols)));
-  return s;
-}
+export const symbolsOf = symbolCache<Image>();
+const mapRegions = regionMapper();
 
 /** scause of each trap kind (an interrupt has the top bit set: here the supervisor timer, 5). */
 const CAUSE = { irq: 2 ** 63 + 5, brk: A.EXC_BREAKPOINT, 'page-fault': A.EXC_LOAD_PAGE_FAULT } as const;
@@ -48,10 +38,7 @@ export class Riscv64Machine implements Riscv64Hooks {
 
   constructor(readonly img: Image) {
     this.syms = symbolsOf(img);
-    for (const r of Object.values(MAP)) {
-      const bytes = TEXT_KINDS.has(r.kind as RegionKind) ? sharedText(r.name, r.size) : undefined;
-      this.mem.map({ name: r.name, kind: r.kind as RegionKind, base: r.base, size: r.size, ...('owner' in r ? { owner: r.owner } : {}) }, bytes);
-    }
+    mapRegions(this.mem, MAP);
     this.shadow = new ShadowStack(this.syms);
     this.cpu = new Riscv64Cpu(img.prog, this.mem, this.shadow, this);
     this.tracing.fgraphEnabled = img.fgraph.size > 0;
@@ -150,17 +137,8 @@ export class Riscv64Machine implements Riscv64Hooks {
     switch (i.sys) {
       case 'CPU_SWITCH':
         return 'blocked';
-      case 'WALK_POINT': {
-        const kind = i.args?.[0];
-        if (kind === 'irq' && this.cfg.nestedNmi && !this.nmiTaken) {
-          this.nmiTaken = true;
-          cpu.pc = i.addr;
-          cpu.steps--;
-          this.takeException('nmi');
-          return undefined;
-        }
-        return kind === this.cfg.walkAt ? 'walk' : undefined;
-      }
+      case 'WALK_POINT':
+        return walkPoint(this, cpu, i);
       case 'NEED_RESCHED':
         x[i.rd] = this.cfg.preempt && this.preemptCount === 0 ? 1 : 0;
         return undefined;
@@ -182,13 +160,8 @@ export class Riscv64Machine implements Riscv64Hooks {
         return undefined;
       case 'FGRAPH_PREPARE': {
         // prepare_ftrace_return(ip, &fregs->ra, fregs->s0)
-        const fn = this.syms.lookup(x[10]!);
         const fregs = x[13]!;
-        if (fn && this.img.fgraph.has(fn.name) && this.tracing.fgraphEnabled) {
-          const slot = fregs + FREGS.RA;
-          this.tracing.pushGraph({ ret: this.mem.read64(slot), func: fn.start, retp: this.mem.read64(fregs + FREGS.S0) });
-          this.mem.write64(slot, this.addr('return_to_handler'));
-        }
+        fgraphPrepare(this, x[10]!, fregs + FREGS.RA, () => this.mem.read64(fregs + FREGS.S0));
         return undefined;
       }
       case 'FGRAPH_RETURN':

@@ -5,10 +5,11 @@
 import { S390X_ABI as A, PSW_KERNEL, PSW_USER } from '../../isa/s390x/abi';
 import { REG_NAMES, type Insn } from '../../isa/s390x/assembler';
 import { S390xCpu, type S390xHooks, type StopReason } from '../../isa/s390x/interpreter';
-import { Memory, TEXT_KINDS, type RegionKind } from '../../machine/memory';
+import { Memory } from '../../machine/memory';
 import { SymbolTable } from '../../machine/symbols';
 import { ShadowStack } from '../../truth/shadow';
 import { TaskTracing } from '../tracing';
+import { fgraphPrepare, regionMapper, symbolCache, walkPoint } from '../machine-parts';
 import { LC, LC_OFF, MAP, OTHER_PT_REGS, OTHER_TASK, PGM_OPERATION, PGM_PAGE_TRANSLATION, TASK, TASK_PT_REGS, TASK_THREAD, USER_PC, USER_SP, initSp, type Image } from './image';
 
 export interface RunConfig {
@@ -17,19 +18,8 @@ export interface RunConfig {
   preempt?: boolean;
 }
 
-const textBytes = new Map<string, Uint8Array>();
-function sharedText(name: string, size: number): Uint8Array {
-  let b = textBytes.get(name);
-  if (!b) textBytes.set(name, (b = new Uint8Array(size)));
-  return b;
-}
-
-const symCache = new WeakMap<Image, SymbolTable>();
-export function symbolsOf(img: Image): SymbolTable {
-  let s = symCache.get(img);
-  if (!s) symCache.set(img, (s = new SymbolTable(img.prog.symbols)));
-  return s;
-}
+export const symbolsOf = symbolCache<Image>();
+const mapRegions = regionMapper();
 
 const R = (n: number): number => A.PT_GPRS + 8 * n;
 
@@ -47,10 +37,7 @@ export class S390xMachine implements S390xHooks {
 
   constructor(readonly img: Image) {
     this.syms = symbolsOf(img);
-    for (const r of Object.values(MAP)) {
-      const bytes = TEXT_KINDS.has(r.kind as RegionKind) ? sharedText(r.name, r.size) : undefined;
-      this.mem.map({ name: r.name, kind: r.kind as RegionKind, base: r.base, size: r.size, ...('owner' in r ? { owner: r.owner } : {}) }, bytes);
-    }
+    mapRegions(this.mem, MAP);
     this.shadow = new ShadowStack(this.syms);
     this.cpu = new S390xCpu(img.prog, this.mem, this.shadow, this);
     this.tracing.fgraphEnabled = img.fgraph.size > 0;
@@ -152,17 +139,8 @@ export class S390xMachine implements S390xHooks {
     switch (i.sys) {
       case 'CPU_SWITCH':
         return 'blocked';
-      case 'WALK_POINT': {
-        const kind = i.args?.[0];
-        if (kind === 'irq' && this.cfg.nestedNmi && !this.nmiTaken) {
-          this.nmiTaken = true;
-          cpu.pc = i.addr;
-          cpu.steps--;
-          this.takeException('nmi');
-          return undefined;
-        }
-        return kind === this.cfg.walkAt ? 'walk' : undefined;
-      }
+      case 'WALK_POINT':
+        return walkPoint(this, cpu, i);
       case 'GET_LC':
         r[i.r1] = LC;
         return undefined;
@@ -189,13 +167,8 @@ export class S390xMachine implements S390xHooks {
         return undefined;
       case 'FGRAPH_PREPARE': {
         // function_graph_enter_regs(*parent, ip, 0, fregs->gprs[15]); *parent = return_to_handler
-        const fn = this.syms.lookup(r[i.r1]!);
         const fregs = r[i.r2]!;
-        if (fn && this.img.fgraph.has(fn.name) && this.tracing.fgraphEnabled) {
-          const slot = fregs + A.PT_R14;
-          this.tracing.pushGraph({ ret: this.mem.read64(slot), func: fn.start, retp: this.mem.read64(fregs + A.PT_R15) });
-          this.mem.write64(slot, this.addr('return_to_handler'));
-        }
+        fgraphPrepare(this, r[i.r1]!, fregs + A.PT_R14, () => this.mem.read64(fregs + A.PT_R15));
         return undefined;
       }
       case 'FGRAPH_RETURN':
