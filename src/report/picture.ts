@@ -47,8 +47,8 @@ export function alignWalk(w: WalkReport): PictureRow[] {
     if ((missingLeft.get(t.fn) ?? 0) > 0) {
       missingLeft.set(t.fn, missingLeft.get(t.fn)! - 1);
       mark = 'missing';
-    } else if (t.omissible) mark = 'omitted';
-    else if (w.rc !== 0) mark = 'unreported';
+    } else if (w.rc !== 0) mark = 'unreported';
+    else if (t.omissible) mark = 'omitted';
     else mark = invertedFns.has(t.fn) ? 'inverted' : reportedFns.has(t.fn) ? 'out-of-order' : 'omitted';
     rows.push({ truth: t, mark });
   };
