@@ -75,6 +75,8 @@ export interface ExternalWalkRecord extends WalkRecord {
 export class ProtocolError extends Error {}
 
 const STDERR_KEEP = 4096;
+/** After a plugin's exit, how long its stderr may take to reach its end before the exit is reported. */
+const STDERR_DRAIN_MS = 250;
 
 type Event = { line: string } | { timeout: true } | { exit: string } | { overflow: string };
 
@@ -110,7 +112,17 @@ class PluginProcess {
     });
     this.child.stdin.on('error', () => {}); // EPIPE when it died: reported through 'exit'
     this.child.on('error', (e) => this.markExited(`could not be started: ${e.message}`));
-    this.child.on('exit', (code, signal) => this.markExited(signal ? `killed by ${signal}` : `exited with code ${code}`));
+    this.child.on('exit', (code, signal) => {
+      const why = signal ? `killed by ${signal}` : `exited with code ${code}`;
+      // 'exit' may come before the last of stderr is read (a shell's "not found"): wait for its end, briefly
+      // (a child the leader left behind may hold the pipe open).
+      if (this.child.stderr.readableEnded) return this.markExited(why);
+      const t = setTimeout(() => this.markExited(why), STDERR_DRAIN_MS);
+      this.child.stderr.once('end', () => {
+        clearTimeout(t);
+        this.markExited(why);
+      });
+    });
   }
 
   /** Split stdout into lines, looking for newlines in the new chunk only; bounded by the line and answer limits. */
