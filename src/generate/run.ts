@@ -264,7 +264,7 @@ export function judgeCase(c: GeneratedCase, unwinder: Unwinder): CaseJudgement {
 export async function judgeCaseWith(c: GeneratedCase, w: GeneratedWalker): Promise<CaseJudgement> {
   if (!('close' in w)) return judgeCase(c, w);
   const judgements: Judgement[] = [];
-  for (const s of c.scenes) judgements.push(judge(s.snap, s.scene.truth, await w.walk(s.scene.snapshot, s.snap)));
+  for (const s of c.scenes) judgements.push(judge(s.snap, s.scene.truth, await walkScene(w, s.scene, s.snap)));
   return caseJudgement(judgements);
 }
 
