@@ -19,7 +19,7 @@ import { join, resolve } from 'path';
 import type { ISupportCodeLibrary } from '@cucumber/cucumber/api';
 import { closeAllWalkers } from '../src/conformance/session';
 import { Budget } from '../src/generate/budget';
-import { caseResults, forgetGenerated, generatedCase, GENERATED_RULES, judgeCase } from '../src/generate/run';
+import { caseResults, forgetGenerated, generatedCase, GENERATED_ARCHES, GENERATED_RULES, judgeCase } from '../src/generate/run';
 import { CATALOGUE, mutantProfile, type MutantEntry } from '../src/mutants';
 import { loadCatalogueView } from '../src/report/catalogue-view';
 import type { ScenarioResult } from '../src/report/results';
@@ -55,14 +55,14 @@ export interface GeneratedPhase {
   seconds: number;
 }
 
-/** Judge generated programs of both arches (alternating, in seed order) until the budget is spent. */
+/** Judge generated programs of every generated arch (alternating, in seed order) until the budget is spent. */
 export function generatedPhase(seed: number, budgetMs: number, mutants: readonly MutantEntry[], log: (s: string) => void = () => {}): GeneratedPhase {
   const budget = new Budget(budgetMs);
-  const arches: Arch[] = ['arm64', 'x86_64'];
+  const arches = GENERATED_ARCHES;
   const refs = Object.fromEntries(arches.map((a) => [a, builtinProfiles().filter((p) => p.arch === a && p.reference).map((p) => [p.name, referenceUnwinder(p)] as const)])) as Record<Arch, (readonly [string, Unwinder])[]>;
   const muts = Object.fromEntries(arches.map((a) => [a, mutants.filter((m) => m.arch === a).map((m) => [m, referenceUnwinder(mutantProfile(m))] as const)])) as Record<Arch, (readonly [MutantEntry, Unwinder])[]>;
   const profiles = new Map(mutants.map((m) => [m.id, mutantProfile(m)]));
-  const out: GeneratedPhase = { programs: { arm64: 0, x86_64: 0 }, walks: 0, references: {}, mutants: {}, seconds: 0 };
+  const out: GeneratedPhase = { programs: Object.fromEntries(arches.map((a) => [a, 0])), walks: 0, references: {}, mutants: {}, seconds: 0 };
   let lastLog = budget.elapsed();
   for (let n = 0; !budget.spent(); n++) {
     for (const arch of arches) {
@@ -96,7 +96,7 @@ export function generatedPhase(seed: number, budgetMs: number, mutants: readonly
     if (n % 100 === 99) forgetGenerated();
     if (budget.elapsed() - lastLog > 30_000) {
       lastLog = budget.elapsed();
-      log(`campaign: ${(out.programs.arm64 ?? 0) + (out.programs.x86_64 ?? 0)} programs, ${out.walks} walks judged, ${(lastLog / 1000).toFixed(0)} s\n`);
+      log(`campaign: ${Object.values(out.programs).reduce((a, b) => a + (b ?? 0), 0)} programs, ${out.walks} walks judged, ${(lastLog / 1000).toFixed(0)} s\n`);
     }
   }
   forgetGenerated();
@@ -184,7 +184,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   const lines: string[] = [];
   const refs = Object.entries(g.references);
-  lines.push(`campaign seed ${o.seed}, time budget ${(o.timeBudget / 1000).toFixed(0)} s: ${g.programs.arm64} arm64 + ${g.programs.x86_64} x86_64 generated programs, ${g.walks} walks judged (${refs.reduce((s, [, r]) => s + r.walks, 0)} by reference profiles, the rest by mutants) in ${g.seconds.toFixed(0)} s`);
+  lines.push(`campaign seed ${o.seed}, time budget ${(o.timeBudget / 1000).toFixed(0)} s: ${Object.entries(g.programs).map(([a, k]) => `${k} ${a}`).join(' + ')} generated programs, ${g.walks} walks judged (${refs.reduce((s, [, r]) => s + r.walks, 0)} by reference profiles, the rest by mutants) in ${g.seconds.toFixed(0)} s`);
   lines.push('', 'reference profile   walks      bad walks (unsafe, imprecise, faulted, runaway, errored)');
   for (const [name, r] of refs) {
     lines.push(`${name.padEnd(18)}  ${String(r.walks).padEnd(9)}  ${r.bad}${r.bad ? '  <- MUST be zero' : ''}`);

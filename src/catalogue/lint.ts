@@ -13,6 +13,7 @@ import type * as TS from 'typescript';
 import { loadCatalogue } from './catalogue';
 import type { Requirement } from './types';
 import { TOPICS } from './types';
+import { ARCHES } from '../snapshot/types';
 
 export interface LintProblem {
   file: string;
@@ -55,7 +56,6 @@ export interface LintReport {
 }
 
 const LEVELS = ['must', 'should', 'may'] as const;
-const ARCHES = ['arm64', 'x86_64', 'riscv64', 'loongarch64', 's390x', 'powerpc64'];
 const STEP_KEYWORDS = new Set(['Given', 'When', 'Then']);
 
 export function walkFiles(dir: string, ext: string): string[] {
@@ -295,7 +295,7 @@ export function lintTraceability(opts: LintOptions): LintReport {
         else ids.set(id, `${f.file}:${line}`);
       }
       for (const a of tags.filter((t) => t.startsWith('@arch:'))) {
-        if (!ARCHES.includes(a.slice(6))) problems.push({ file: f.file, line, message: `${where}: unknown ${a} (known: ${ARCHES.join(', ')})` });
+        if (!(ARCHES as readonly string[]).includes(a.slice(6))) problems.push({ file: f.file, line, message: `${where}: unknown ${a} (known: ${ARCHES.join(', ')})` });
       }
 
       for (const s of p.steps) {

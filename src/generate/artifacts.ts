@@ -13,7 +13,7 @@ import type { Scene } from '../scene/types';
 import { loadSnapshot } from '../snapshot/io';
 import type { Arch } from '../snapshot/types';
 import type { GenProgram } from './program';
-import { failureRequirement, kitOf, specOf, walkScene, type GeneratedWalker, type GenMoment } from './run';
+import { failureRequirement, GENERATED_ARCHES, kitOf, specOf, walkScene, type GeneratedWalker, type GenMoment } from './run';
 import type { Shrunk } from './shrink';
 
 
@@ -56,7 +56,7 @@ export function sceneDocJson(d: GeneratedSceneDoc): string {
 export function parseSceneDoc(text: string): GeneratedSceneDoc {
   const d = JSON.parse(text) as GeneratedSceneDoc;
   if (!d || typeof d !== 'object' || !d.program || !Array.isArray(d.program.functions) || typeof d.program.entry !== 'string') throw new Error('the generated program docstring needs {"seed", "moment", "program": {"entry", "functions", "instrument", ...}}');
-  if (d.arch !== undefined && d.arch !== 'arm64' && d.arch !== 'x86_64') throw new Error(`unknown arch ${String(d.arch)}`);
+  if (d.arch !== undefined && !GENERATED_ARCHES.includes(d.arch)) throw new Error(`unknown arch ${String(d.arch)} (generated programs run on ${GENERATED_ARCHES.join(', ')})`);
   if (d.moment?.step !== undefined && !d.arch) throw new Error('a moment at an instruction step is arch-specific: the docstring must name its "arch"');
   d.program.instrument ??= { fgraph: [], kretprobe: [] };
   d.program.expectFindings ??= [];

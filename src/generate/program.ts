@@ -15,6 +15,7 @@
  * kretprobes go on random functions.
  */
 import { Prng, subSeed } from './prng';
+import type { Arch } from '../snapshot/types';
 
 export type Step =
   /** BODY n: n ordinary instructions (clobbering caller-saved registers). */
@@ -56,7 +57,7 @@ export interface GenFunction {
 
 /** An analyser finding the generator means to provoke: the program is deliberately not analysable there. */
 export interface ExpectedFinding {
-  arch: 'arm64' | 'x86_64';
+  arch: Arch;
   fn: string;
   why: string;
 }

@@ -12,9 +12,9 @@ import { applyRule, type Rule } from '../conformance/expect';
 import { judge, type Judgement, type Outcome, type WalkRecord } from '../oracle/oracle';
 import { toWalkReport, type ScenarioResult, type WalkKind, type WalkReport } from '../report/results';
 import { EXCEPTION_FRAME_CORRUPTIONS, TRACING_CORRUPTIONS } from '../kernel/corrupt';
-import type { Corruption, ExceptionKind, Moment, Scene, SceneSpec, SweepSpec } from '../scene/types';
+import type { Corruption, ExceptionKind, Moment, Scene, SceneSpec, SweepSpec, Workload } from '../scene/types';
 import { loadSnapshot, type LoadedSnapshot } from '../snapshot/io';
-import type { Arch } from '../snapshot/types';
+import { ARCHES, type Arch } from '../snapshot/types';
 import { walkInProcess } from '../unwinders/registry';
 import type { Walker } from '../unwinders/walker';
 import { applicability, byId } from '../catalogue/catalogue';
@@ -75,19 +75,29 @@ export interface GeneratedCase {
 export const DEFAULT_MOMENTS = 8;
 export const DEFAULT_CORRUPTIONS = 2;
 
-/** Generated programs are emitted for arm64 and x86_64 only (src/generate/emit.ts); other arches have no entry. */
-const kits: Partial<Record<Arch, { buildScene: typeof arm64Kit.buildScene; boundaries: typeof arm64Kit.boundaries }>> = {
-  arm64: { buildScene: arm64Kit.buildScene, boundaries: arm64Kit.boundaries },
-  x86_64: { buildScene: x86Kit.buildScene, boundaries: x86Kit.boundaries },
+/**
+ * What generated programs need from an arch's kit. An arch is in GENERATED_ARCHES when its image builder
+ * emits `generated:<id>` workloads (src/generate/emit*.ts) and it has an entry here.
+ */
+export interface GeneratedKit {
+  buildScene: typeof arm64Kit.buildScene;
+  boundaries: typeof arm64Kit.boundaries;
+  /** Drop the kit's cached images of the workloads `drop` selects. */
+  forgetImages(drop: (w: Workload) => boolean): void;
+}
+
+const kits: Partial<Record<Arch, GeneratedKit>> = {
+  arm64: { buildScene: arm64Kit.buildScene, boundaries: arm64Kit.boundaries, forgetImages: arm64Kit.forgetImages },
+  x86_64: { buildScene: x86Kit.buildScene, boundaries: x86Kit.boundaries, forgetImages: x86Image.forgetImages },
 };
+/** The arches generated programs are emitted for, in a fixed order (campaigns alternate them in it). */
+export const GENERATED_ARCHES: readonly Arch[] = ARCHES.filter((a) => kits[a]);
 /** The kit of an arch generated programs are emitted for. */
-export function kitOf(arch: Arch): { buildScene: typeof arm64Kit.buildScene; boundaries: typeof arm64Kit.boundaries } {
+export function kitOf(arch: Arch): GeneratedKit {
   const k = kits[arch];
   if (!k) throw new Error(`no generated programs for ${arch} (only ${GENERATED_ARCHES.join(', ')})`);
   return k;
 }
-/** The arches generated programs are emitted for (src/generate/emit.ts). */
-export const GENERATED_ARCHES: readonly Arch[] = ['arm64', 'x86_64'];
 /** Each arch's stream of moments (arm64 and x86_64 keep the streams they always had). */
 const ARCH_SEED: Record<Arch, number> = { arm64: 1, x86_64: 2, riscv64: 3, loongarch64: 4, s390x: 5, powerpc64: 6 };
 
@@ -152,8 +162,7 @@ export function chooseMoments(arch: Arch, program: GenProgram, r: Prng, count = 
  * million-walk soak) calls it between batches so memory stays flat. Cases already built stay valid.
  */
 export function forgetGenerated(): void {
-  arm64Kit.forgetImages(isGenerated);
-  x86Image.forgetImages(isGenerated);
+  for (const a of GENERATED_ARCHES) kitOf(a).forgetImages(isGenerated);
   forgetPrograms();
 }
 

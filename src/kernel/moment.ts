@@ -182,16 +182,26 @@ export function kitRuns<Img extends { prog: { insnAt(addr: number): { text: stri
 }
 
 /** imageFor(w, ins) for one arch: each image (and its analysis) built once per workload and instrumentation. */
-export function imageCache<E>(noOptprobes: string, build: (w: Workload, ins?: Instrumentation) => E): (w: Workload, ins?: Instrumentation) => E {
-  const images = new Map<string, E>();
-  return (w, ins) => {
+export type ImageCache<E> = ((w: Workload, ins?: Instrumentation) => E) & {
+  /** Forget the cached images of workloads `drop` selects (generated programs, which a long run never reuses). */
+  forget(drop: (w: Workload) => boolean): void;
+};
+
+export function imageCache<E>(noOptprobes: string, build: (w: Workload, ins?: Instrumentation) => E): ImageCache<E> {
+  const images = new Map<string, { w: Workload; e: E }>();
+  const get = (w: Workload, ins?: Instrumentation): E => {
     const key = JSON.stringify([w, ins?.fgraph ?? [], ins?.ftraceRegs ?? [], ins?.kretprobe ?? []]);
-    let e = images.get(key);
-    if (!e) {
+    let hit = images.get(key);
+    if (!hit) {
       if (ins?.optprobe?.length) throw new Error(noOptprobes);
-      e = build(w, ins);
-      images.set(key, e);
+      hit = { w, e: build(w, ins) };
+      images.set(key, hit);
     }
-    return e;
+    return hit.e;
   };
+  return Object.assign(get, {
+    forget(drop: (w: Workload) => boolean): void {
+      for (const [k, hit] of images) if (drop(hit.w)) images.delete(k);
+    },
+  });
 }

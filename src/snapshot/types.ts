@@ -10,7 +10,8 @@
 import type { RegionKind } from '../machine/memory';
 import type { SymbolKind } from '../machine/symbols';
 
-export type Arch = 'arm64' | 'x86_64' | 'riscv64' | 'loongarch64' | 's390x' | 'powerpc64';
+export const ARCHES = ['arm64', 'x86_64', 'riscv64', 'loongarch64', 's390x', 'powerpc64'] as const;
+export type Arch = (typeof ARCHES)[number];
 export type Hex = string;
 
 export const SNAPSHOT_VERSION = 1;
