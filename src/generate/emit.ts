@@ -23,17 +23,30 @@ import { REGS_COPY_FN, type GenFunction, type GenProgram, type Placement, type S
 export const arm64RecursionCounters = (): number => MAP.data.base + 0x800;
 export const x86_64RecursionCounters = (): number => LAYOUT.TASKS + 0x800;
 
-type Where = (fn: string) => Placement;
+/**
+ * The recursion of a `recurse` step, whatever the arch: bump the function's depth counter, and while it is
+ * below times + 1 call the function itself, else (its deepest instance) call `next`. `counter` gives the
+ * instructions that leave the new count minus (times + 1) in a scratch register; `branchIfZero`, `call`
+ * and `jump` are the arch's; labels are `.L<fn>_base` / `.L<fn>_after`.
+ */
+export function recursionSteps(f: GenFunction, s: Extract<Step, { op: 'recurse' }>, a: { counter: (slotAddr: number, limit: number) => string[]; branchIfZero: (label: string) => string; call: (fn: string) => string; jump: (label: string) => string }, counters: number): string[] {
+  const base = `.L${f.name}_base`;
+  const after = `.L${f.name}_after`;
+  return [...a.counter(counters + 8 * s.slot, s.times + 1), a.branchIfZero(base), a.call(f.name), a.jump(after), `${base}:`, a.call(s.next), `${after}:`];
+}
 
-const placementOf = (p: GenProgram): Where => {
+/** Where each function of a program sits. */
+export type Where = (fn: string) => Placement;
+
+export const placementOf = (p: GenProgram): Where => {
   const m = new Map(p.functions.map((f) => [f.name, f.placement ?? 'kernel']));
   return (fn) => m.get(fn) ?? 'kernel';
 };
 
-const pltName = (target: string): string => `__plt_${target}`;
+export const pltName = (target: string): string => `__plt_${target}`;
 
 /** Kernel functions module code calls (each gets a PLT entry in the module). */
-function pltTargets(p: GenProgram, where: Where): string[] {
+export function pltTargets(p: GenProgram, where: Where): string[] {
   const out = new Set<string>();
   for (const f of p.functions) {
     if (where(f.name) !== 'module') continue;
@@ -60,24 +73,16 @@ function arm64Step(f: GenFunction, s: Step, where: Where): string[] {
   const from = f.placement ?? 'kernel';
   if (s.op === 'body') return [`BODY ${s.n}`];
   if (s.op === 'call' || s.op === 'noreturn') return arm64Call(from, s.fn, where);
-  const base = `.L${f.name}_base`;
-  const after = `.L${f.name}_after`;
-  return [
-    `MOV X10, #${arm64RecursionCounters() + 8 * s.slot}`,
-    'LDR X11, [X10]',
-    'ADD X11, X11, #1',
-    'STR X11, [X10]',
-    `SUB X12, X11, #${s.times + 1}`,
-    `CBZ X12, <${base}>`,
-    `BL <${f.name}>`,
-    `B <${after}>`,
-    `${base}:`,
-    `BL <${s.next}>`,
-    `${after}:`,
-  ];
+  return recursionSteps(
+    f,
+    s,
+    { counter: (at, limit) => [`MOV X10, #${at}`, 'LDR X11, [X10]', 'ADD X11, X11, #1', 'STR X11, [X10]', `SUB X12, X11, #${limit}`], branchIfZero: (l) => `CBZ X12, <${l}>`, call: (fn) => `BL <${fn}>`, jump: (l) => `B <${l}>` },
+    arm64RecursionCounters(),
+  );
 }
 
-const indent = (xs: string[]): string[] => xs.map((x) => (x.endsWith(':') ? x : `  ${x}`));
+/** Two-space indentation of instructions (labels stay in column 0). */
+export const indent = (xs: string[]): string[] => xs.map((x) => (x.endsWith(':') ? x : `  ${x}`));
 
 function arm64Fn(f: GenFunction, where: Where, entry: string): string {
   const steps = f.steps.flatMap((s) => arm64Step(f, s, where));
@@ -112,13 +117,26 @@ function arm64Fn(f: GenFunction, where: Where, entry: string): string {
   return out.join('\n');
 }
 
-export function arm64Code(p: GenProgram): WorkloadCode {
+/** What every fixed-width arch's image builder takes for a workload (arm64, riscv64, loongarch64 WorkloadCode). */
+export interface RegionCode {
+  syscall?: string;
+  kthread?: boolean;
+  kthreadFn?: string;
+  kernel: string;
+  module?: string;
+  bpf?: string;
+  efi?: string;
+}
+
+/**
+ * A program's code per region, for an arch whose kernel calls a kernel thread's function from its own
+ * kthread() (`kthreadFn`): each function by `emit`, and the module's PLT entries by `plt` after its functions.
+ */
+export function regionCode(p: GenProgram, emit: (f: GenFunction, where: Where) => string, plt: (target: string) => string[]): RegionCode {
   const where = placementOf(p);
-  const fns = (pl: Placement) => p.functions.filter((f) => (f.placement ?? 'kernel') === pl).map((f) => arm64Fn(f, where, p.entry));
+  const fns = (pl: Placement) => p.functions.filter((f) => (f.placement ?? 'kernel') === pl).map((f) => emit(f, where));
   const module = fns('module');
-  for (const t of pltTargets(p, where)) {
-    module.push(`SYM_CODE_START(${pltName(t)})`, `  ADR X16, <${t}>`, '  BR X16', `SYM_CODE_END(${pltName(t)})`, `SYM_KIND(${pltName(t)}, plt)`);
-  }
+  for (const t of pltTargets(p, where)) module.push(...plt(t));
   const bpf = fns('bpf');
   const efi = fns('efi');
   return {
@@ -128,6 +146,14 @@ export function arm64Code(p: GenProgram): WorkloadCode {
     ...(bpf.length ? { bpf: bpf.join('\n') } : {}),
     ...(efi.length ? { efi: efi.join('\n') } : {}),
   };
+}
+
+export function arm64Code(p: GenProgram): WorkloadCode {
+  return regionCode(
+    p,
+    (f, where) => arm64Fn(f, where, p.entry),
+    (t) => [`SYM_CODE_START(${pltName(t)})`, `  ADR X16, <${t}>`, '  BR X16', `SYM_CODE_END(${pltName(t)})`, `SYM_KIND(${pltName(t)}, plt)`],
+  );
 }
 
 // ---- x86_64 ----
@@ -144,21 +170,12 @@ function x86Step(f: GenFunction, s: Step, where: Where): string[] {
   const from = f.placement ?? 'kernel';
   if (s.op === 'body') return [`BODY ${s.n}`];
   if (s.op === 'call' || s.op === 'noreturn') return x86Call(from, s.fn, where);
-  const base = `.L${f.name}_base`;
-  const after = `.L${f.name}_after`;
-  return [
-    `movq $${x86_64RecursionCounters() + 8 * s.slot}, %r10`,
-    'movq (%r10), %r11',
-    'addq $1, %r11',
-    'movq %r11, (%r10)',
-    `cmpq $${s.times + 1}, %r11`,
-    `jz ${base}`,
-    `call ${f.name}`,
-    `jmp ${after}`,
-    `${base}:`,
-    `call ${s.next}`,
-    `${after}:`,
-  ];
+  return recursionSteps(
+    f,
+    s,
+    { counter: (at, limit) => [`movq $${at}, %r10`, 'movq (%r10), %r11', 'addq $1, %r11', 'movq %r11, (%r10)', `cmpq $${limit}, %r11`], branchIfZero: (l) => `jz ${l}`, call: (fn) => `call ${fn}`, jump: (l) => `jmp ${l}` },
+    x86_64RecursionCounters(),
+  );
 }
 
 const tab = (xs: string[]): string[] => xs.map((x) => (x.endsWith(':') ? x : `\t${x}`));

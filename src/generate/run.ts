@@ -7,6 +7,8 @@
  */
 import * as arm64Kit from '../kernel/arm64/kit';
 import * as x86Kit from '../kernel/x86_64/kit';
+import * as riscv64Kit from '../kernel/riscv64/kit';
+import * as loongarch64Kit from '../kernel/loongarch64/kit';
 import { sweepSteps, type Boundary } from '../kernel/boundary';
 import { applyRule, type Rule } from '../conformance/expect';
 import { judge, type Judgement, type Outcome, type WalkRecord } from '../oracle/oracle';
@@ -84,11 +86,15 @@ export interface GeneratedKit {
   boundaries: typeof arm64Kit.boundaries;
   /** Drop the kit's cached images of the workloads `drop` selects. */
   forgetImages(drop: (w: Workload) => boolean): void;
+  /** The exceptions the arch has (default all: irq, nmi, brk, page-fault). */
+  exceptions?: readonly ExceptionKind[];
 }
 
 const kits: Partial<Record<Arch, GeneratedKit>> = {
   arm64: { buildScene: arm64Kit.buildScene, boundaries: arm64Kit.boundaries, forgetImages: arm64Kit.forgetImages },
   x86_64: { buildScene: x86Kit.buildScene, boundaries: x86Kit.boundaries, forgetImages: x86Image.forgetImages },
+  riscv64: { buildScene: riscv64Kit.buildScene, boundaries: riscv64Kit.boundaries, forgetImages: riscv64Kit.imageFor.forget },
+  loongarch64: { buildScene: loongarch64Kit.buildScene, boundaries: loongarch64Kit.boundaries, forgetImages: loongarch64Kit.imageFor.forget, exceptions: loongarch64Kit.kit.exceptions },
 };
 /** The arches generated programs are emitted for, in a fixed order (campaigns alternate them in it). */
 export const GENERATED_ARCHES: readonly Arch[] = ARCHES.filter((a) => kits[a]);
@@ -116,14 +122,17 @@ export function chooseMoments(arch: Arch, program: GenProgram, r: Prng, count = 
   const spec = specOf(program, {});
   const bs: Boundary[] = kitOf(arch).boundaries(spec.workload, spec.instrument);
   const mine = new Set(program.functions.map((f) => f.name));
+  const hasNmi = kitOf(arch).exceptions?.includes('nmi') ?? true;
   const out: GenMoment[] = [{}];
   for (let k = 0; k < count; k++) {
     const roll = r.next();
     // IRQs (some preempting the task, some with an NMI nested in them), NMIs, and synchronous exceptions in
     // generated code: a kprobe's breakpoint (walked from its handler) and a kernel page fault (whose handler
     // may sleep: walked from the handler or with the task blocked under it).
-    const exception: ExceptionKind = roll < 0.18 ? 'nmi' : roll < 0.36 ? 'irq' : roll < 0.43 ? 'brk' : roll < 0.5 ? 'page-fault' : 'irq';
-    const nested = roll >= 0.18 && roll < 0.28 ? ('nmi' as const) : undefined;
+    let exception: ExceptionKind = roll < 0.18 ? 'nmi' : roll < 0.36 ? 'irq' : roll < 0.43 ? 'brk' : roll < 0.5 ? 'page-fault' : 'irq';
+    let nested = roll >= 0.18 && roll < 0.28 ? ('nmi' as const) : undefined;
+    // An arch without an NMI (loongarch64) takes an IRQ where the others take an NMI, alone or nested.
+    if (!hasNmi) [exception, nested] = [exception === 'nmi' ? 'irq' : exception, undefined];
     const sync = exception === 'brk' || exception === 'page-fault';
     const walk = (exception === 'irq' && !nested) || exception === 'page-fault' ? (r.chance(0.35) ? 'preempted' : 'in-handler') : 'in-handler';
     const sw: SweepSpec = { workload: spec.workload, exception, walk, ...(nested ? { nested } : {}), ...(sync || r.chance(0.75) ? { functions: [...mine] } : {}) };

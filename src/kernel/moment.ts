@@ -44,6 +44,11 @@ export interface MomentArch<M extends MomentMachine> {
   blocked(m: M): string;
   /** Where the exception about to be taken will put its pt_regs (for exception-frame corruptions). */
   excRegs(kind: ExceptionKind, m: M): number;
+  /**
+   * Where an NMI nested in an exception's handling puts its pt_regs, when the arch knows (an NMI on its own
+   * stack): a nested moment then has an innermost exception frame to corrupt. Without it, none is recorded.
+   */
+  nmiRegs?(m: M): number;
 }
 
 const NMI = { name: 'NMI', a: 'an NMI' };
@@ -109,7 +114,7 @@ export function reachMoment<M extends MomentMachine>(a: MomentArch<M>, spec: Sce
     m.cfg = { walkAt: 'nmi', nestedNmi: mo.exception === 'irq' };
     const stop = runTo(a, m);
     if (stop !== 'walk') throw new Error(`nested ${nmi.name} walk point not reached (${stop})`);
-    return { m, state: 'running', moment: `${desc}, ${nmi.name} nested in the handler, walk from the ${nmi.name} handler`, slug: `${mo.exception}+nmi/${place}` };
+    return { m, state: 'running', moment: `${desc}, ${nmi.name} nested in the handler, walk from the ${nmi.name} handler`, slug: `${mo.exception}+nmi/${place}`, ...(a.nmiRegs ? { excRegs: a.nmiRegs(m) } : {}) };
   }
   if (mo.walk === 'in-handler') {
     m.cfg = { walkAt: mo.exception };
@@ -134,12 +139,13 @@ function nmiDuringException<M extends MomentMachine>(a: MomentArch<M>, m: M, exc
   }
   if (m.shadow.entries[depth - 1] !== entry) throw new MomentPastException(`the ${exc} has returned before instruction ${k} of its handling`);
   const nmiAt = m.describe(m.cpu.pc);
+  const excRegs = a.nmiRegs?.(m);
   m.takeException('nmi');
   m.cfg = { walkAt: 'nmi' };
   const stop = runTo(a, m);
   const nmi = a.nmi ?? NMI;
   if (stop !== 'walk') throw new Error(`${nmi.name} walk point not reached (${stop})`);
-  return { m, state: 'running', moment: `${desc}, ${nmi.name} before ${nmiAt} (instruction ${k} of its handling), walk from the ${nmi.name} handler`, slug: `${exc}+nmi@${k}/${where}` };
+  return { m, state: 'running', moment: `${desc}, ${nmi.name} before ${nmiAt} (instruction ${k} of its handling), walk from the ${nmi.name} handler`, slug: `${exc}+nmi@${k}/${where}`, ...(excRegs !== undefined ? { excRegs } : {}) };
 }
 
 /** Every instruction boundary of the workload's run until the task blocks or returns to user space. */

@@ -19,6 +19,8 @@ import { instrumentEntries } from '../instrument';
 import { LOONGARCH64_ABI as A } from '../../isa/loongarch64/abi';
 import { assemble, type AsmUnit, type Program } from '../../isa/loongarch64/assembler';
 import type { Instrumentation, Workload } from '../../scene/types';
+import { isGenerated, programOf } from '../../generate/registry';
+import { loongarch64Code } from '../../generate/emit-loongarch64';
 
 /** Memory map (internal numbers, src/machine/addr.ts). */
 export const MAP = {
@@ -214,7 +216,7 @@ export function handlerText(name: string): string {
   throw new Error(`loongarch64: no exception handler ${name}`);
 }
 
-function coreText(): string {
+function coreText(kthreadFn = 'worker_thread'): string {
   return lines(
     '// ---- exception handlers (each also copied to its vector at EENTRY + ecode * VECSIZE)',
     ...VECTORS.map((v) => handlerText(v.handler)),
@@ -234,7 +236,7 @@ function coreText(): string {
     'SYM_CODE_END(ret_from_kernel_thread)',
     'SYM_ENTRY_POINT(ret_from_kernel_thread)',
     cfunc('schedule_tail', ['BODY 1']),
-    cfunc('kthread', ['BODY 1', 'la.pcrel $t1, worker_thread', 'jirl $ra, $t1, 0']),
+    cfunc('kthread', ['BODY 1', `la.pcrel $t1, ${kthreadFn}`, 'jirl $ra, $t1, 0']),
     'SYM_FUNC_START(worker_thread)',
     ind(prologue()),
     '.Lworker_loop:',
@@ -342,6 +344,8 @@ function coreText(): string {
 export interface WorkloadCode {
   syscall?: string;
   kthread?: boolean;
+  /** The thread function kthread() calls (default worker_thread; generated kernel threads name theirs). */
+  kthreadFn?: string;
   kernel: string;
   module?: string;
   bpf?: string;
@@ -359,6 +363,7 @@ export const REGS_COPY_FRAME = A.PT_REGS_SIZE + 16;
 export const REGS_COPY_OFFSET = REGS_COPY_FRAME;
 
 export function workloadCode(w: Workload): WorkloadCode {
+  if (isGenerated(w)) return loongarch64Code(programOf(w));
   switch (w) {
     case 'syscall-sleep':
       return { syscall: 'sys_sleep', kernel: lines(cfunc('sys_sleep', ['BODY 1', 'bl do_nanosleep', 'BODY 1']), cfunc('do_nanosleep', ['BODY 1', 'bl schedule'])) };
@@ -526,7 +531,7 @@ export interface Image {
 
 export function buildImage(w: Workload, ins?: Instrumentation): Image {
   const code = workloadCode(w);
-  const units: AsmUnit[] = [{ region: MAP.ktext.name, base: MAP.ktext.base, text: lines(coreText(), code.kernel) }];
+  const units: AsmUnit[] = [{ region: MAP.ktext.name, base: MAP.ktext.base, text: lines(coreText(code.kthreadFn), code.kernel) }];
   if (code.module) units.push({ region: MAP.modtext.name, base: MAP.modtext.base, text: code.module, module: 'demo_mod' });
   if (code.bpf) units.push({ region: MAP.bpf.name, base: MAP.bpf.base, text: code.bpf, defaultKind: 'bpf' });
   if (code.efi) units.push({ region: MAP.efi.name, base: MAP.efi.base, text: code.efi, defaultKind: 'foreign' });

@@ -12,7 +12,8 @@ import { instrumentEntries } from '../instrument';
 import { RISCV64_ABI as A } from '../../isa/riscv64/abi';
 import { assemble, type AsmUnit, type Program } from '../../isa/riscv64/assembler';
 import type { Instrumentation, Workload } from '../../scene/types';
-import { isGenerated } from '../../generate/registry';
+import { isGenerated, programOf } from '../../generate/registry';
+import { riscv64Code } from '../../generate/emit-riscv64';
 
 /**
  * Memory map (internal numbers, src/machine/addr.ts). Sv48-style canonical addresses: the kernel image
@@ -87,7 +88,7 @@ function metaRecord(status: string, fixed?: number): string[] {
   ];
 }
 
-function coreText(): string {
+function coreText(kthreadFn = 'worker_thread'): string {
   return lines(
     '// ---- the trap vector (stvec): syscalls, IRQs, breakpoints, page faults',
     'SYM_CODE_START(handle_exception)',
@@ -157,7 +158,7 @@ function coreText(): string {
     'SYM_CODE_END(ret_from_fork)',
     'SYM_ENTRY_POINT(ret_from_fork)',
     cfunc('schedule_tail', ['BODY 1']),
-    cfunc('kthread', ['BODY 1', 'la t1, worker_thread', 'jalr t1']),
+    cfunc('kthread', ['BODY 1', `la t1, ${kthreadFn}`, 'jalr t1']),
     'SYM_FUNC_START(worker_thread)',
     ind(prologue()),
     '.Lworker_loop:',
@@ -303,6 +304,8 @@ function coreText(): string {
 export interface WorkloadCode {
   syscall?: string;
   kthread?: boolean;
+  /** The thread function kthread() calls (default worker_thread; generated kernel threads name theirs). */
+  kthreadFn?: string;
   kernel: string;
   module?: string;
   bpf?: string;
@@ -330,7 +333,7 @@ export const RISCV_FUNCTION = lines('function:', '  addi sp, sp, -16', '  sd ra,
 export const RISCV_CALLER = lines('caller:', '  addi sp, sp, -16', '  sd ra, 8(sp)', '  sd s0, 0(sp)', '  addi s0, sp, 16', '  la ra, callee', '  jalr ra, 0(ra)', '  ld ra, 8(sp)', '  ld s0, 0(sp)', '  addi sp, sp, 16', '  ret');
 
 export function workloadCode(w: Workload): WorkloadCode {
-  if (isGenerated(w)) throw new Error(`riscv64: generated programs are emitted for arm64 and x86_64 only (${w})`);
+  if (isGenerated(w)) return riscv64Code(programOf(w));
   switch (w) {
     case 'syscall-sleep':
       return { syscall: 'sys_sleep', kernel: lines(cfunc('sys_sleep', ['BODY 1', 'call do_nanosleep', 'BODY 1']), cfunc('do_nanosleep', ['BODY 1', 'call schedule'])) };
@@ -504,7 +507,7 @@ export interface Image {
 
 export function buildImage(w: Workload, ins?: Instrumentation): Image {
   const code = workloadCode(w);
-  const units: AsmUnit[] = [{ region: MAP.ktext.name, base: MAP.ktext.base, text: lines(coreText(), code.kernel) }];
+  const units: AsmUnit[] = [{ region: MAP.ktext.name, base: MAP.ktext.base, text: lines(coreText(code.kthreadFn), code.kernel) }];
   if (code.module) units.push({ region: MAP.modtext.name, base: MAP.modtext.base, text: code.module, module: 'demo_mod' });
   if (code.bpf) units.push({ region: MAP.bpf.name, base: MAP.bpf.base, text: code.bpf, defaultKind: 'bpf' });
   if (code.efi) units.push({ region: MAP.efi.name, base: MAP.efi.base, text: code.efi, defaultKind: 'foreign' });

@@ -49,6 +49,9 @@ export const imageFor = imageCache('riscv64 has no optprobes', (w, ins): { img: 
 
 const EXC = { irq: 'IRQ', nmi: 'NMI (SBI SSE)', brk: 'kprobe ebreak', 'page-fault': 'kernel page fault' } as const;
 
+/** Where handle_sse builds its pt_regs: the top of the per-CPU SSE stack. */
+const SSE_REGS = MAP.sse.base + MAP.sse.size - A.PT_REGS_SIZE;
+
 /** pt_regs: s0, sp, epc. */
 const PT_REGS_LAYOUT: ExceptionFrameLayout = { pc: A.PT_EPC, sp: A.PT_SP, fp: A.PT_S0 };
 
@@ -59,8 +62,9 @@ const MOMENTS: MomentArch<Riscv64Machine> = {
   canonicalFn,
   blocked: (m) => `blocked in schedule() (saved ra ${m.syms.describe(m.savedContext().ra!)})`,
   // handle_exception builds pt_regs below the interrupted sp (a kernel trap keeps its stack); handle_sse
-  // at the top of the SSE stack.
-  excRegs: (kind, m) => (kind === 'nmi' ? MAP.sse.base + MAP.sse.size - A.PT_REGS_SIZE : m.cpu.sp - A.PT_REGS_SIZE),
+  // at the top of the SSE stack, also when the event arrives during an IRQ's handling.
+  excRegs: (kind, m) => (kind === 'nmi' ? SSE_REGS : m.cpu.sp - A.PT_REGS_SIZE),
+  nmiRegs: () => SSE_REGS,
 };
 
 const slugOf = (spec: SceneSpec, base: string): string => sceneSlug('riscv64', spec, base);
@@ -91,7 +95,10 @@ export function buildScene(spec: SceneSpec): Scene {
     else if (isExceptionFrameCorruption(spec.corrupt)) {
       const at = checkExceptionFrame(m.mem, r.excRegs, PT_REGS_LAYOUT, truth, spec.corrupt);
       if ((m.mem.read64(at + A.PT_STATUS) & A.SR_SPP) === 0) throw new Error(`${spec.corrupt}: the exception frame is not from S-mode`);
-      redirectTruth(truth, corruptExceptionFrame(m.mem, at, PT_REGS_LAYOUT, spec.corrupt, targets));
+      const redirect = corruptExceptionFrame(m.mem, at, PT_REGS_LAYOUT, spec.corrupt, targets);
+      // An SSE event completes through the SBI, which resumes at the pc it recorded itself (sbi_sse_complete()):
+      // the epc in handle_sse's pt_regs is a copy for the kernel, and overwriting it redirects nothing.
+      if (at !== SSE_REGS) redirectTruth(truth, redirect);
     } else if (spec.corrupt === 'frame-pointer-to-stale-final') {
       const sym = m.syms.get('regscopy_fn');
       const fp = framePointerOf(m.mem, regs.s0!, (ra) => ra >= sym.start && ra < sym.end);
