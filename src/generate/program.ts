@@ -44,9 +44,12 @@ export interface GenFunction {
   pre?: number;
   post?: number;
   /**
-   * arm64: a frameless leaf that moves its return address to X9 and uses X30 as a scratch register
-   * holding a text address (spec 3.3), returning with RET X9. The arm64 analyser flags it (return with
-   * modified stack frame): the program says so in `expectFindings`. On x86_64 it is an ordinary frameless leaf.
+   * A frameless leaf that moves its return address to another register and uses the link register as a
+   * scratch register holding a text address (spec 3.3): arm64 X9 / X30 (RET X9), riscv64 t2 / ra (jr t2),
+   * loongarch64 $t2 / $ra (jr $t2). The arm64 analyser flags it (return with modified stack frame): the
+   * program says so in `expectFindings`; the riscv64 and loongarch64 analysers do not (a leaf makes no
+   * call: the frame-pointer protocol holds; loongarch64's ORC entries there are undefined). On x86_64,
+   * where the return address is on the stack, it is an ordinary frameless leaf.
    */
   lrReg?: boolean;
   /** Where the code sits (default kernel text). Module, BPF and EFI functions are spine functions. */
@@ -73,9 +76,9 @@ export interface GenProgram {
   /** A kernel thread (ret_from_fork -> kthread -> gen_sys) rather than a syscall of a user task. */
   kthread?: boolean;
   /**
-   * Whether the arch's analyser is meant to accept all the generated code: false when the generator put
-   * in a construct the analyser flags on purpose, listed in `expectFindings` (the tests check the analyser
-   * reports exactly those functions).
+   * Whether every arch's analyser is meant to accept all the generated code: false when the generator put
+   * in a construct some arch's analyser flags on purpose, listed in `expectFindings` by arch (the tests check
+   * each analyser reports exactly those functions). For one arch, see analysableOn().
    */
   analysable: boolean;
   expectFindings: ExpectedFinding[];
@@ -168,6 +171,9 @@ export function expectedFindings(functions: readonly GenFunction[]): ExpectedFin
   }
   return out;
 }
+
+/** Whether `arch`'s analyser is meant to accept all of `p`'s code (no finding expected on that arch). */
+export const analysableOn = (p: GenProgram, arch: Arch): boolean => !p.expectFindings.some((e) => e.arch === arch);
 
 /** Program `n` of the run seeded with `seed`: the same on every machine. */
 export function generateProgram(seed: number, n: number, opts: Partial<GenOptions> = {}): GenProgram {

@@ -1,0 +1,133 @@
+/**
+ * Generated programs on riscv64 and loongarch64 (src/generate/emit-riscv64.ts, emit-loongarch64.ts): the
+ * same seed gives the same scenes, the analysers flag exactly what a program declares for the arch, the
+ * reference profiles walk a seeded batch soundly, a faulty mutant's failure shrinks, and riscv64's SSE
+ * frame (the NMI) is corrupted as the SBI resumes it. Kept small: each arch's batch is a few hundred walks.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { applyRule } from '../src/conformance/expect';
+import { analysableOn, generateProgram } from '../src/generate/program';
+import { buildCase, caseResults, GENERATED_ARCHES, generatedCase, judgeCase, kitOf, specOf } from '../src/generate/run';
+import { failureOf, shrink } from '../src/generate/shrink';
+import { mutantById, mutantProfile } from '../src/mutants/index';
+import { kitFor } from '../src/scene/index';
+import { builtinProfiles } from '../src/unwinders/profiles';
+import { referenceUnwinder } from '../src/unwinders/registry';
+
+const ARCHES = ['riscv64', 'loongarch64'] as const;
+const PER_SEED = 6;
+const SEEDS = [1, 20261201];
+
+test('riscv64 and loongarch64 are generated arches, and the same seed gives the same scenes', () => {
+  for (const arch of ARCHES) {
+    assert.ok(GENERATED_ARCHES.includes(arch), arch);
+    const a = generatedCase(arch, 5, 7);
+    const b = generatedCase(arch, 5, 7);
+    assert.deepEqual(a.moments, b.moments);
+    assert.deepEqual(
+      a.scenes.map((s) => [s.scene.snapshot.id, s.scene.truth.frames]),
+      b.scenes.map((s) => [s.scene.snapshot.id, s.scene.truth.frames]),
+    );
+  }
+  // loongarch64 has no NMI: its moments are IRQs, kprobe breaks and page faults only.
+  for (let n = 0; n < 10; n++) assert.ok(generatedCase('loongarch64', 1, n).moments.every((m) => m.exception !== 'nmi' && !m.nested));
+});
+
+test('every generator feature assembles on riscv64 and loongarch64, and their analysers flag exactly what the program declares', () => {
+  const seen = new Set<string>();
+  for (let n = 0; n < 60; n++) {
+    const p = generateProgram(SEEDS[0]!, n);
+    const features = [
+      ...p.functions.map((f) => f.placement ?? ''),
+      p.kthread ? 'kthread' : '',
+      p.functions.some((f) => f.lrReg) ? 'lrReg' : '',
+      p.functions.some((f) => f.noreturn) ? 'noreturn' : '',
+      p.functions.some((f) => f.pre) ? 'shrink-wrapped' : '',
+      p.functions.some((f) => f.steps.some((s) => s.op === 'recurse')) ? 'recursion' : '',
+      p.functions.some((f) => f.name === 'regscopy_fn') ? 'local pt_regs' : '',
+    ].filter((x) => x && !seen.has(x));
+    // Analyse the programs that bring a feature not seen yet, and the first few.
+    if (!features.length && n >= 4) continue;
+    features.forEach((x) => seen.add(x));
+    const w = specOf(p, {}).workload;
+    const mine = new Set(p.functions.map((f) => f.name));
+    for (const arch of ARCHES) {
+      const findings = [...new Set(kitFor(arch).analyse(w).filter((f) => mine.has(f.fn)).map((f) => f.fn))].sort();
+      const expected = p.expectFindings.filter((e) => e.arch === arch).map((e) => e.fn).sort();
+      assert.deepEqual(findings, expected, `${arch} analyser findings in generated program ${p.id}`);
+      assert.equal(analysableOn(p, arch), expected.length === 0);
+    }
+  }
+  assert.deepEqual([...seen].sort(), ['bpf', 'efi', 'kthread', 'local pt_regs', 'lrReg', 'module', 'noreturn', 'recursion', 'shrink-wrapped']);
+});
+
+test(`the riscv64 and loongarch64 reference profiles walk ${PER_SEED} generated programs of seeds ${SEEDS.join(' and ')} soundly`, () => {
+  for (const arch of ARCHES) {
+    const profiles = builtinProfiles().filter((p) => p.arch === arch && p.reference);
+    assert.ok(profiles.length >= 1, `${arch}: reference profiles`);
+    let blocked = 0;
+    let blockedSound = 0;
+    let all = 0;
+    let sound = 0;
+    for (const seed of SEEDS) {
+      for (let n = 0; n < PER_SEED; n++) {
+        const c = generatedCase(arch, seed, n);
+        const jit = new Set(c.program.functions.filter((f) => f.placement === 'bpf').map((f) => f.name));
+        for (const p of profiles) {
+          const cj = judgeCase(c, referenceUnwinder(p));
+          for (const r of caseResults(p, c, cj, 0)) assert.equal(r.status, 'passed', `${p.name} ${r.id} ${r.requirement}: ${r.message}`);
+          cj.judgements.forEach((j, i) => {
+            all++;
+            if (j.outcome === 'sound-reliable') sound++;
+            // (loongarch64's unwinder, as upstream, has no ORC for BPF code and marks a walk through it unreliable.)
+            const truth = c.scenes[i]!.scene.truth.frames;
+            if (c.moments[i]!.step === undefined && !c.moments[i]!.corrupt && !truth.some((f) => jit.has(f.fn))) {
+              blocked++;
+              if (j.outcome === 'sound-reliable') blockedSound++;
+            }
+          });
+        }
+      }
+    }
+    // A reference that walks nothing generated tests nothing: the blocked tasks are walked, and loongarch64's
+    // ORC unwinder walks many exception scenes too (riscv64's frame-pointer walk rejects every one).
+    assert.ok(blocked >= 6 && blockedSound === blocked, `${arch}: ${blockedSound} of ${blocked} uncorrupted blocked tasks with no BPF frame walked reliably`);
+    if (arch === 'loongarch64') assert.ok(sound > all / 3, `${arch}: ${sound} of ${all} walks sound and reliable`);
+  }
+});
+
+test('faulty riscv64 and loongarch64 mutants fail generated scenes, and a riscv64 failure shrinks and still fails', async () => {
+  for (const [id, arch, n] of [['riscv64-no-final-check', 'riscv64', 6], ['loongarch64-orc-trusts-ra', 'loongarch64', 12]] as const) {
+    const u = referenceUnwinder(mutantProfile(mutantById(id)));
+    let first: { c: ReturnType<typeof generatedCase>; f: NonNullable<Awaited<ReturnType<typeof failureOf>>> } | undefined;
+    for (let k = 0; k < n && !first; k++) {
+      const c = generatedCase(arch, SEEDS[0]!, k);
+      const f = await failureOf(c, u, 'complete-or-unreliable');
+      if (f) first = { c, f };
+    }
+    assert.ok(first, `${id}: no generated scene of the first ${n} caught it`);
+    if (arch !== 'riscv64') continue;
+    const s = await shrink(first.c, u, first.f, 120);
+    assert.ok(s.to < s.from, `${id}: shrinking made nothing smaller`);
+    const again = buildCase(arch, s.program, [s.moment]);
+    const j = judgeCase(again, u).judgements[0]!;
+    assert.equal(applyRule(s.failure.rule, j).pass, false);
+    assert.equal(j.outcome, s.failure.outcome);
+    const ref = builtinProfiles().find((p) => p.arch === arch && p.reference)!;
+    assert.ok(applyRule(s.failure.rule, judgeCase(again, referenceUnwinder(ref)).judgements[0]!).pass);
+  }
+});
+
+test("riscv64: a garbage pc in the SSE frame redirects nothing (the SBI resumes at its own record), and a nested SSE frame can be corrupted", () => {
+  const program = generateProgram(1, 0);
+  const kit = kitOf('riscv64');
+  const bs = kit.boundaries(specOf(program, {}).workload);
+  const step = bs.find((b) => b.fn.startsWith('gen_') && !b.irqMasked)!.step;
+  const nmi = kit.buildScene(specOf(program, { exception: 'nmi', walk: 'in-handler', step, corrupt: 'exception-pc-garbage' }));
+  assert.equal(nmi.truth.redirected, undefined, 'the task still resumes where the SSE event interrupted it');
+  const irq = kit.buildScene(specOf(program, { exception: 'irq', walk: 'in-handler', step, corrupt: 'exception-pc-garbage' }));
+  assert.equal(irq.truth.redirected?.length, 1, 'an IRQ returns through its pt_regs: the garbage pc is where it resumes');
+  const nested = kit.buildScene(specOf(program, { exception: 'irq', walk: 'in-handler', nested: 'nmi', step, corrupt: 'exception-sp-unmapped' }));
+  assert.match(nested.moment, /nested/);
+});
