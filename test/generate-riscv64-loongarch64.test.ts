@@ -6,12 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { applyRule } from '../src/conformance/expect';
-import { analysableOn, generateProgram } from '../src/generate/program';
-import { buildCase, caseResults, GENERATED_ARCHES, generatedCase, judgeCase, kitOf, specOf } from '../src/generate/run';
+import { generateProgram } from '../src/generate/program';
+import { caseResults, GENERATED_ARCHES, generatedCase, judgeCase, kitOf, specOf } from '../src/generate/run';
 import { failureOf, shrink } from '../src/generate/shrink';
+import { assertFindingsAsDeclared, assertShrunkStillFails } from './generate-helpers';
 import { mutantById, mutantProfile } from '../src/mutants/index';
-import { kitFor } from '../src/scene/index';
 import { builtinProfiles } from '../src/unwinders/profiles';
 import { referenceUnwinder } from '../src/unwinders/registry';
 
@@ -50,14 +49,7 @@ test('every generator feature assembles on riscv64 and loongarch64, and their an
     // Analyse the programs that bring a feature not seen yet, and the first few.
     if (!features.length && n >= 4) continue;
     features.forEach((x) => seen.add(x));
-    const w = specOf(p, {}).workload;
-    const mine = new Set(p.functions.map((f) => f.name));
-    for (const arch of ARCHES) {
-      const findings = [...new Set(kitFor(arch).analyse(w).filter((f) => mine.has(f.fn)).map((f) => f.fn))].sort();
-      const expected = p.expectFindings.filter((e) => e.arch === arch).map((e) => e.fn).sort();
-      assert.deepEqual(findings, expected, `${arch} analyser findings in generated program ${p.id}`);
-      assert.equal(analysableOn(p, arch), expected.length === 0);
-    }
+    for (const arch of ARCHES) assertFindingsAsDeclared(p, arch);
   }
   assert.deepEqual([...seen].sort(), ['bpf', 'efi', 'kthread', 'local pt_regs', 'lrReg', 'module', 'noreturn', 'recursion', 'shrink-wrapped']);
 });
@@ -109,13 +101,7 @@ test('faulty riscv64 and loongarch64 mutants fail generated scenes, and a riscv6
     assert.ok(first, `${id}: no generated scene of the first ${n} caught it`);
     if (arch !== 'riscv64') continue;
     const s = await shrink(first.c, u, first.f, 120);
-    assert.ok(s.to < s.from, `${id}: shrinking made nothing smaller`);
-    const again = buildCase(arch, s.program, [s.moment]);
-    const j = judgeCase(again, u).judgements[0]!;
-    assert.equal(applyRule(s.failure.rule, j).pass, false);
-    assert.equal(j.outcome, s.failure.outcome);
-    const ref = builtinProfiles().find((p) => p.arch === arch && p.reference)!;
-    assert.ok(applyRule(s.failure.rule, judgeCase(again, referenceUnwinder(ref)).judgements[0]!).pass);
+    assertShrunkStillFails(s, u, id);
   }
 });
 

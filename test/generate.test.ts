@@ -10,8 +10,8 @@ import { Prng } from '../src/generate/prng';
 import { generateProgram } from '../src/generate/program';
 import { ALL_GENERATED_CORRUPTIONS, buildCase, caseResults, generatedCase, judgeCase, specOf } from '../src/generate/run';
 import { failureOf, shrink } from '../src/generate/shrink';
+import { assertFindingsAsDeclared, assertShrunkStillFails } from './generate-helpers';
 import { mutantById, mutantProfile } from '../src/mutants/index';
-import { kitFor } from '../src/scene/index';
 import { builtinProfiles } from '../src/unwinders/profiles';
 import { referenceUnwinder } from '../src/unwinders/registry';
 import * as arm64Kit from '../src/kernel/arm64/kit';
@@ -67,14 +67,7 @@ test('generated programs have what the issue asks for, and the analyser flags ex
     kret += p.instrument.kretprobe.length;
     if (p.functions.filter((f) => f.name.startsWith('gen_f')).length >= 8) deep++;
     if (p.functions.some((f) => f.steps.some((x) => x.op === 'recurse'))) recursive++;
-    const w = specOf(p, {}).workload;
-    const mine = new Set(p.functions.map((f) => f.name));
-    for (const arch of ARCHES) {
-      const findings = [...new Set(kitFor(arch).analyse(w).filter((f) => mine.has(f.fn)).map((f) => f.fn))].sort();
-      const expected = p.expectFindings.filter((e) => e.arch === arch).map((e) => e.fn).sort();
-      assert.deepEqual(findings, expected, `${arch} analyser findings in generated program ${p.id}`);
-      assert.equal(p.analysable, p.expectFindings.length === 0);
-    }
+    for (const arch of ARCHES) assertFindingsAsDeclared(p, arch);
   }
   assert.ok(tails > 0 && frameless > 0 && fgraph > 0 && kret > 0 && deep > 0 && recursive > 0, JSON.stringify({ tails, frameless, fgraph, kret, deep, recursive }));
 });
@@ -128,15 +121,7 @@ test('faulty mutants are caught by generated scenes, and shrinking keeps the fai
     }
     assert.ok(caught > 0 && first, `${id}: no generated scene caught it`);
     const s = await shrink(first.c, u, first.f);
-    assert.ok(s.to < s.from, `${id}: shrinking made nothing smaller`);
-    // The minimal case, rebuilt from its spec, still fails the same way.
-    const again = buildCase(arch, s.program, [s.moment]);
-    const j = judgeCase(again, u).judgements[0]!;
-    assert.equal(applyRule(s.failure.rule, j).pass, false);
-    assert.equal(j.outcome, s.failure.outcome);
-    // And a reference unwinder passes it.
-    const ref = builtinProfiles().find((p) => p.arch === arch && p.reference)!;
-    assert.ok(applyRule(s.failure.rule, judgeCase(again, referenceUnwinder(ref)).judgements[0]!).pass);
+    assertShrunkStillFails(s, u, id);
   }
 });
 

@@ -12,7 +12,8 @@
  * X19/X20 like the JIT) and call kernel functions by address; EFI runtime code keeps no frame record: it
  * saves the LR (arm64) in its own stack frame, and x29 / rbp passes through untouched.
  */
-import { MAP, type WorkloadCode } from '../kernel/arm64/image';
+import { MAP } from '../kernel/arm64/image';
+import type { WorkloadCode } from '../kernel/workload-code';
 import { LAYOUT } from '../kernel/x86_64/image';
 import type { WorkloadSource } from '../kernel/x86_64/source';
 import { ARM64_ABI } from '../isa/arm64/abi';
@@ -117,22 +118,11 @@ function arm64Fn(f: GenFunction, where: Where, entry: string): string {
   return out.join('\n');
 }
 
-/** What every fixed-width arch's image builder takes for a workload (arm64, riscv64, loongarch64 WorkloadCode). */
-export interface RegionCode {
-  syscall?: string;
-  kthread?: boolean;
-  kthreadFn?: string;
-  kernel: string;
-  module?: string;
-  bpf?: string;
-  efi?: string;
-}
-
 /**
  * A program's code per region, for an arch whose kernel calls a kernel thread's function from its own
  * kthread() (`kthreadFn`): each function by `emit`, and the module's PLT entries by `plt` after its functions.
  */
-export function regionCode(p: GenProgram, emit: (f: GenFunction, where: Where) => string, plt: (target: string) => string[]): RegionCode {
+export function regionCode(p: GenProgram, emit: (f: GenFunction, where: Where) => string, plt: (target: string) => string[]): WorkloadCode {
   const where = placementOf(p);
   const fns = (pl: Placement) => p.functions.filter((f) => (f.placement ?? 'kernel') === pl).map((f) => emit(f, where));
   const module = fns('module');

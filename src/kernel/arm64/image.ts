@@ -3,6 +3,7 @@
  * assembler. Structure follows arch/arm64/kernel/entry.S, entry-common.c, entry-ftrace.S,
  * probes/kprobes_trampoline.S and process.c/cpu_switch_to, reduced to what unwinding depends on.
  */
+import type { WorkloadCode } from '../workload-code';
 import { instrumentEntries } from '../instrument';
 import { ARM64_ABI as A } from '../../isa/arm64/abi';
 import { assemble, type AsmUnit, type Program } from '../../isa/arm64/assembler';
@@ -370,17 +371,7 @@ export const SPEC_CALLER = `caller:
 export const SPEC_FTRACE_CALLSITE = `MOV X9, X30
 BL <trampoline>`;
 
-export interface WorkloadCode {
-  /** The syscall handler the task calls (undefined for kernel threads). */
-  syscall?: string;
-  kthread?: boolean;
-  /** The thread function kthread() calls (default worker_thread; generated kernel threads name theirs). */
-  kthreadFn?: string;
-  kernel: string;
-  module?: string;
-  bpf?: string;
-  efi?: string;
-}
+export type { WorkloadCode };
 
 export const BPF_PROG = 'bpf_prog_6deef7357e7b4530';
 

@@ -15,6 +15,7 @@
  * __switch_to saves since 677d4a52d4dc). do_syscall() also moves sp by a run-time amount
  * (add_random_kstack_offset()), so only fp finds its frame.
  */
+import type { WorkloadCode } from '../workload-code';
 import { instrumentEntries } from '../instrument';
 import { LOONGARCH64_ABI as A } from '../../isa/loongarch64/abi';
 import { assemble, type AsmUnit, type Program } from '../../isa/loongarch64/assembler';
@@ -341,16 +342,7 @@ function coreText(kthreadFn = 'worker_thread'): string {
   );
 }
 
-export interface WorkloadCode {
-  syscall?: string;
-  kthread?: boolean;
-  /** The thread function kthread() calls (default worker_thread; generated kernel threads name theirs). */
-  kthreadFn?: string;
-  kernel: string;
-  module?: string;
-  bpf?: string;
-  efi?: string;
-}
+export type { WorkloadCode };
 
 export const BPF_PROG = 'bpf_prog_6deef7357e7b4530';
 

@@ -8,6 +8,7 @@
  * pointing s0 just above it, so the handlers' frame records chain onto the boundary.
  * CONFIG_FRAME_POINTER: a C function's frame record {s0, ra} is the 16 bytes below its s0.
  */
+import type { WorkloadCode } from '../workload-code';
 import { instrumentEntries } from '../instrument';
 import { RISCV64_ABI as A } from '../../isa/riscv64/abi';
 import { assemble, type AsmUnit, type Program } from '../../isa/riscv64/assembler';
@@ -301,16 +302,7 @@ function coreText(kthreadFn = 'worker_thread'): string {
   );
 }
 
-export interface WorkloadCode {
-  syscall?: string;
-  kthread?: boolean;
-  /** The thread function kthread() calls (default worker_thread; generated kernel threads name theirs). */
-  kthreadFn?: string;
-  kernel: string;
-  module?: string;
-  bpf?: string;
-  efi?: string;
-}
+export type { WorkloadCode };
 
 export const BPF_PROG = 'bpf_prog_6deef7357e7b4530';
 
