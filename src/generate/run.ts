@@ -288,7 +288,10 @@ export async function judgeCaseWith(c: GeneratedCase, w: GeneratedWalker): Promi
 
 export const scenarioId = (p: GenProgram): string => `generated-${p.id}`;
 
-export function describeProgram(p: GenProgram): string {
+/** Where a `lrReg` leaf keeps its return address, as scenario names say it (arm64's text on the arches that had it first). */
+const LR_REG: Partial<Record<Arch, string>> = { riscv64: 'return address kept in t2', loongarch64: 'return address kept in $t2' };
+
+export function describeProgram(p: GenProgram, arch?: Arch): string {
   const tails = p.functions.filter((f) => f.tail).length;
   const frameless = p.functions.filter((f) => !f.frame).length;
   const placed = p.functions.filter((f) => f.placement).map((f) => `${f.name} in ${f.placement}`);
@@ -297,7 +300,7 @@ export function describeProgram(p: GenProgram): string {
     ...placed,
     p.functions.some((f) => f.noreturn) ? 'noreturn call' : '',
     p.functions.some((f) => f.pre) ? 'shrink-wrapped' : '',
-    p.functions.some((f) => f.lrReg) ? 'LR kept in X9 (arm64)' : '',
+    p.functions.some((f) => f.lrReg) ? ((arch && LR_REG[arch]) ?? 'LR kept in X9 (arm64)') : '',
   ].filter(Boolean);
   const ins = [...p.instrument.fgraph.map((f) => `fgraph ${f}`), ...p.instrument.kretprobe.map((f) => `kretprobe ${f}`)];
   return `${p.functions.length} functions (${tails} tail calls, ${frameless} frameless), size ${programSize(p)}${ins.length ? `, ${ins.join(', ')}` : ''}${extras.length ? `; ${extras.join(', ')}` : ''}`;
@@ -335,7 +338,7 @@ export function caseResults(prof: string | Profile, c: GeneratedCase, cj: CaseJu
     return {
       profile,
       id: `${scenarioId(c.program)}`,
-      name: `generated program ${c.program.id} on ${c.arch} (seed ${c.program.seed}): ${describeProgram(c.program)}; ${c.scenes.length} walks`,
+      name: `generated program ${c.program.id} on ${c.arch} (seed ${c.program.seed}): ${describeProgram(c.program, c.arch)}; ${c.scenes.length} walks`,
       uri: `generated/${c.arch}/seed-${c.program.seed}`,
       topic: 'core-contract',
       requirement,
