@@ -95,10 +95,7 @@ export function buildScene(spec: SceneSpec): Scene {
     else if (isExceptionFrameCorruption(spec.corrupt)) {
       const at = checkExceptionFrame(m.mem, r.excRegs, PT_REGS_LAYOUT, truth, spec.corrupt);
       if ((m.mem.read64(at + A.PT_STATUS) & A.SR_SPP) === 0) throw new Error(`${spec.corrupt}: the exception frame is not from S-mode`);
-      const redirect = corruptExceptionFrame(m.mem, at, PT_REGS_LAYOUT, spec.corrupt, targets);
-      // An SSE event completes through the SBI, which resumes at the pc it recorded itself (sbi_sse_complete()):
-      // the epc in handle_sse's pt_regs is a copy for the kernel, and overwriting it redirects nothing.
-      if (at !== SSE_REGS) redirectTruth(truth, redirect);
+      redirectTruth(truth, corruptExceptionFrame(m.mem, at, PT_REGS_LAYOUT, spec.corrupt, targets));
     } else if (spec.corrupt === 'frame-pointer-to-stale-final') {
       const sym = m.syms.get('regscopy_fn');
       const fp = framePointerOf(m.mem, regs.s0!, (ra) => ra >= sym.start && ra < sym.end);

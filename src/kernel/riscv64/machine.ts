@@ -179,9 +179,11 @@ export class Riscv64Machine implements Riscv64Hooks {
         x[10] = this.tracing.popKretprobes(this.addr('arch_rethook_trampoline'));
         return undefined;
       case 'SSE_COMPLETE': {
-        // sbi_sse_complete(): back to what the event interrupted.
-        const pc = this.mem.read64(SSE_INTERRUPTED);
-        cpu.sp = this.mem.read64(SSE_INTERRUPTED + 8);
+        // handle_sse writes pt_regs->epc back to sepc and reloads sp from pt_regs->sp (sp still points at its
+        // pt_regs here), then completes the event: the SBI resumes at sepc. So the task goes back to what
+        // pt_regs say, not to what the SBI recorded at entry.
+        const pc = this.mem.read64(cpu.sp + A.PT_EPC);
+        cpu.sp = this.mem.read64(cpu.sp + A.PT_SP);
         cpu.pc = pc;
         cpu.shadow.transfer(pc, 'eret');
         return undefined;
