@@ -54,7 +54,19 @@ function bundleEntries() {
   mkdirSync(dir, { recursive: true });
   return bundles(BUNDLES).map((files, i) => {
     const entry = join(dir, `bundle-${i + 1}.test.js`);
-    writeFileSync(entry, `'use strict';\n// ${files.length} files (scripts/test.js)\n${files.map((f) => `require(${JSON.stringify(join(ROOT, 'test', f))});`).join('\n')}\n`);
+    // A file that fails to load fails as a test of its own; the bundle's other files still run.
+    const body = [
+      "'use strict';",
+      `// ${files.length} files (scripts/test.js)`,
+      `for (const f of ${JSON.stringify(files.map((f) => join(ROOT, 'test', f)))}) {`,
+      '  try {',
+      '    require(f);',
+      '  } catch (e) {',
+      "    require('node:test').test(`${f} loads`, () => { throw e; });",
+      '  }',
+      '}',
+    ];
+    writeFileSync(entry, body.join('\n') + '\n');
     return entry;
   });
 }
