@@ -226,7 +226,8 @@ async function runSharded(list: readonly MutantEntry[], o: MutantsOptions, done:
   await Promise.all(
     Array.from({ length: o.jobs }, (_, i) =>
       new Promise<void>((res, rej) => {
-        const child = spawn(process.execPath, ['-r', join(ROOT, 'scripts', 'ts-register.js'), join(ROOT, 'cli', 'mutants.ts'), '--shard', `${i}/${o.jobs}`, '--out', o.out, '--quiet', ...(o.fullReports ? ['--full-reports'] : []), ...(o.namedOnly ? ['--named-only'] : []), '--only', ...only], {
+        // A shard runs with this process's V8 flags (the young generation size of package.json).
+        const child = spawn(process.execPath, [...process.execArgv.filter((a) => a.startsWith('--max-semi-space-size')), '-r', join(ROOT, 'scripts', 'ts-register.js'), join(ROOT, 'cli', 'mutants.ts'), '--shard', `${i}/${o.jobs}`, '--out', o.out, '--quiet', ...(o.fullReports ? ['--full-reports'] : []), ...(o.namedOnly ? ['--named-only'] : []), '--only', ...only], {
           cwd: ROOT,
           stdio: ['ignore', 'pipe', 'inherit'],
         });
