@@ -23,23 +23,44 @@ import { REGS_COPY_FN, type GenFunction, type GenProgram, type Placement, type S
 export const arm64RecursionCounters = (): number => MAP.data.base + 0x800;
 export const x86_64RecursionCounters = (): number => LAYOUT.TASKS + 0x800;
 
-type Where = (fn: string) => Placement;
+export type Where = (fn: string) => Placement;
 
-const placementOf = (p: GenProgram): Where => {
+/** Where each function of `p` sits (a name the program does not define is kernel text: schedule(), the kernel's own). */
+export const placementOf = (p: GenProgram): Where => {
   const m = new Map(p.functions.map((f) => [f.name, f.placement ?? 'kernel']));
   return (fn) => m.get(fn) ?? 'kernel';
 };
 
-const pltName = (target: string): string => `__plt_${target}`;
+/** The module's PLT entry (veneer, stub) for a kernel function it calls. */
+export const pltName = (target: string): string => `__plt_${target}`;
 
 /** Kernel functions module code calls (each gets a PLT entry in the module). */
-function pltTargets(p: GenProgram, where: Where): string[] {
+export function pltTargets(p: GenProgram, where: Where): string[] {
   const out = new Set<string>();
   for (const f of p.functions) {
     if (where(f.name) !== 'module') continue;
     for (const s of f.steps) if ((s.op === 'call' || s.op === 'noreturn') && where(s.fn) === 'kernel') out.add(s.fn);
   }
   return [...out];
+}
+
+/** How an arch spells the pieces of a recursion step (see recursionSteps). */
+export interface RecursionOps {
+  /** Increment the 8-byte counter at `counter` and branch to `base` when it reaches `limit`. */
+  bump(counter: number, limit: number, base: string): string[];
+  call(fn: string): string[];
+  jump(label: string): string[];
+}
+
+/**
+ * A `recurse` step: a depth counter in kernel data (slot `s.slot` of the arch's counters, zero at boot) counts
+ * the function's entries; below `times + 1` it calls itself again, at `times + 1` (its deepest instance) it
+ * calls `s.next`. The task's stack then holds the function `times + 1` times.
+ */
+export function recursionSteps(f: GenFunction, s: Extract<Step, { op: 'recurse' }>, counters: number, ops: RecursionOps): string[] {
+  const base = `.L${f.name}_base`;
+  const after = `.L${f.name}_after`;
+  return [...ops.bump(counters + 8 * s.slot, s.times + 1, base), ...ops.call(f.name), ...ops.jump(after), `${base}:`, ...ops.call(s.next), `${after}:`];
 }
 
 // ---- arm64 ----
@@ -60,24 +81,50 @@ function arm64Step(f: GenFunction, s: Step, where: Where): string[] {
   const from = f.placement ?? 'kernel';
   if (s.op === 'body') return [`BODY ${s.n}`];
   if (s.op === 'call' || s.op === 'noreturn') return arm64Call(from, s.fn, where);
-  const base = `.L${f.name}_base`;
-  const after = `.L${f.name}_after`;
-  return [
-    `MOV X10, #${arm64RecursionCounters() + 8 * s.slot}`,
-    'LDR X11, [X10]',
-    'ADD X11, X11, #1',
-    'STR X11, [X10]',
-    `SUB X12, X11, #${s.times + 1}`,
-    `CBZ X12, <${base}>`,
-    `BL <${f.name}>`,
-    `B <${after}>`,
-    `${base}:`,
-    `BL <${s.next}>`,
-    `${after}:`,
-  ];
+  return recursionSteps(f, s, arm64RecursionCounters(), {
+    bump: (c, limit, base) => [`MOV X10, #${c}`, 'LDR X11, [X10]', 'ADD X11, X11, #1', 'STR X11, [X10]', `SUB X12, X11, #${limit}`, `CBZ X12, <${base}>`],
+    call: (fn) => [`BL <${fn}>`],
+    jump: (l) => [`B <${l}>`],
+  });
 }
 
-const indent = (xs: string[]): string[] => xs.map((x) => (x.endsWith(':') ? x : `  ${x}`));
+export const indent = (xs: string[]): string[] => xs.map((x) => (x.endsWith(':') ? x : `  ${x}`));
+
+/** How an arch lays out a compiled C function around its body (see compiledFunction). */
+export interface CompiledLayout {
+  /** The frame's setup, and its teardown without the return (a function with a frame). */
+  prologue: string[];
+  epilogue: string[];
+  ret: string[];
+  /** A tail call to `fn`, once the frame is torn down. */
+  tail(fn: string): string[];
+  /** A branch to `label` (a noreturn function's endless loop). */
+  branch(label: string): string[];
+}
+
+/**
+ * A generated function as the arch's compiler lays out C: shrink-wrapped instructions (`pre`), the prologue,
+ * the body `steps`, then the epilogue, `post` instructions and a return or tail call; a noreturn function
+ * loops forever after its body, and a function ending in a noreturn call has nothing after it.
+ */
+export function compiledFunction(f: GenFunction, steps: string[], c: CompiledLayout): string {
+  const out = [`SYM_FUNC_START(${f.name})`];
+  if (f.pre) out.push(`  BODY ${f.pre}`);
+  if (f.frame) out.push(...indent(c.prologue));
+  out.push(...indent(steps));
+  const noreturn = f.steps[f.steps.length - 1]?.op === 'noreturn';
+  if (f.noreturn) out.push(`.L${f.name}_forever:`, ...indent(c.branch(`.L${f.name}_forever`)));
+  else if (!noreturn) {
+    if (f.frame) out.push(...indent(c.epilogue));
+    if (f.post) out.push(`  BODY ${f.post}`);
+    out.push(...indent(f.tail ? c.tail(f.tail) : c.ret));
+  }
+  out.push(`SYM_FUNC_END(${f.name})`);
+  return out.join('\n');
+}
+
+/** The number of body instructions of `f` (at least 1): an `lrReg` leaf's explicit body. */
+export const bodyLength = (f: GenFunction): number => Math.max(1, f.steps.reduce((t, s) => t + (s.op === 'body' ? s.n : 0), 0));
 
 function arm64Fn(f: GenFunction, where: Where, entry: string): string {
   const steps = f.steps.flatMap((s) => arm64Step(f, s, where));
@@ -90,26 +137,19 @@ function arm64Fn(f: GenFunction, where: Where, entry: string): string {
     // Firmware code: no frame record; it keeps the LR in its own frame (x29 passes through).
     return [`${f.name}:`, ...indent(['SUB SP, SP, #32', 'STP X19, X30, [SP]', ...steps, 'LDP X19, X30, [SP]', 'ADD SP, SP, #32', 'RET'])].join('\n');
   }
-  const out = [`SYM_FUNC_START(${f.name})`];
   if (f.lrReg) {
     // Spec 3.3: the return address moves to X9, and X30 holds a text address (inside the entry function).
-    const n = Math.max(1, f.steps.reduce((t, s) => t + (s.op === 'body' ? s.n : 0), 0));
-    out.push(...indent(['MOV X9, X30', `ADR X30, <${entry}>`, 'ADD X30, X30, #4', ...Array.from({ length: n }, () => 'ADD X10, X10, #1'), 'RET X9']), `SYM_FUNC_END(${f.name})`);
-    return out.join('\n');
+    const n = bodyLength(f);
+    return [`SYM_FUNC_START(${f.name})`, ...indent(['MOV X9, X30', `ADR X30, <${entry}>`, 'ADD X30, X30, #4', ...Array.from({ length: n }, () => 'ADD X10, X10, #1'), 'RET X9']), `SYM_FUNC_END(${f.name})`].join('\n');
   }
   const frame = f.name === REGS_COPY_FN ? ARM64_ABI.FRAME_RECORD_SIZE + ARM64_ABI.PT_REGS_SIZE : 16;
-  if (f.pre) out.push(`  BODY ${f.pre}`);
-  if (f.frame) out.push(`  STP X29, X30, [SP, #-${frame}]!`, '  MOV X29, SP');
-  out.push(...indent(steps));
-  const noreturn = f.steps[f.steps.length - 1]?.op === 'noreturn';
-  if (f.noreturn) out.push(`.L${f.name}_forever:`, `  B <.L${f.name}_forever>`);
-  else if (!noreturn) {
-    if (f.frame) out.push(`  LDP X29, X30, [SP], #${frame}`);
-    if (f.post) out.push(`  BODY ${f.post}`);
-    out.push(f.tail ? `  B <${f.tail}>` : '  RET');
-  }
-  out.push(`SYM_FUNC_END(${f.name})`);
-  return out.join('\n');
+  return compiledFunction(f, steps, {
+    prologue: [`STP X29, X30, [SP, #-${frame}]!`, 'MOV X29, SP'],
+    epilogue: [`LDP X29, X30, [SP], #${frame}`],
+    ret: ['RET'],
+    tail: (fn) => [`B <${fn}>`],
+    branch: (l) => [`B <${l}>`],
+  });
 }
 
 export function arm64Code(p: GenProgram): WorkloadCode {
@@ -144,21 +184,11 @@ function x86Step(f: GenFunction, s: Step, where: Where): string[] {
   const from = f.placement ?? 'kernel';
   if (s.op === 'body') return [`BODY ${s.n}`];
   if (s.op === 'call' || s.op === 'noreturn') return x86Call(from, s.fn, where);
-  const base = `.L${f.name}_base`;
-  const after = `.L${f.name}_after`;
-  return [
-    `movq $${x86_64RecursionCounters() + 8 * s.slot}, %r10`,
-    'movq (%r10), %r11',
-    'addq $1, %r11',
-    'movq %r11, (%r10)',
-    `cmpq $${s.times + 1}, %r11`,
-    `jz ${base}`,
-    `call ${f.name}`,
-    `jmp ${after}`,
-    `${base}:`,
-    `call ${s.next}`,
-    `${after}:`,
-  ];
+  return recursionSteps(f, s, x86_64RecursionCounters(), {
+    bump: (c, limit, base) => [`movq $${c}, %r10`, 'movq (%r10), %r11', 'addq $1, %r11', 'movq %r11, (%r10)', `cmpq $${limit}, %r11`, `jz ${base}`],
+    call: (fn) => [`call ${fn}`],
+    jump: (l) => [`jmp ${l}`],
+  });
 }
 
 const tab = (xs: string[]): string[] => xs.map((x) => (x.endsWith(':') ? x : `\t${x}`));

@@ -97,8 +97,9 @@ export function buildScene(spec: SceneSpec): Scene {
       if ((m.mem.read64(at + A.MSR) & A.MSR_PR) !== 0) throw new Error(`${spec.corrupt}: the exception frame is not from kernel mode`);
       redirectTruth(truth, corruptExceptionFrame(m.mem, at, PT_REGS_LAYOUT, spec.corrupt, targets));
     } else if (spec.corrupt === 'frame-pointer-to-stale-final') {
-      // A copy of the user interrupt frame at stack_end (back chain = user r1, "regs" marker, pt_regs) in
-      // regscopy_fn's locals, and a back chain pointing at it.
+      // A copy of the frame at stack_end in regscopy_fn's locals, and a back chain pointing at it: a user
+      // task's interrupt frame there (back chain = user r1, "regs" marker, pt_regs), or a kernel thread's
+      // initial minimal frame (zero back chain), which copy_thread() leaves at its stack_end.
       const fn = m.syms.get('regscopy_fn');
       let frame = regs.r1!;
       for (let n = 0; n < 64 && !(m.returnInto(frame) >= fn.start && m.returnInto(frame) < fn.end); n++) frame = m.mem.read64(frame);
@@ -106,7 +107,7 @@ export function buildScene(spec: SceneSpec): Scene {
       frame = m.mem.read64(frame);
       if (m.syms.lookup(m.mem.read64(frame + 8 * A.STACK_FRAME_LR_SAVE))?.name !== 'regscopy_fn') throw new Error('frame-pointer-to-stale-final: regscopy_fn has no frame on the chain');
       const at = frame + A.STACK_FRAME_MIN_SIZE;
-      linkToStaleRegs(m.mem, recordAtDepth(m.mem, regs.r1!, spec.corruptDepth), { from: USER_STACK_END, at, size: A.STACK_USER_INT_FRAME_SIZE, link: at });
+      linkToStaleRegs(m.mem, recordAtDepth(m.mem, regs.r1!, spec.corruptDepth), { from: m.stackEnd, at, size: img.code.kthread ? A.STACK_FRAME_MIN_SIZE : A.STACK_USER_INT_FRAME_SIZE, link: at });
     } else if (spec.corrupt === 'return-address-to-stale-user-regs') {
       throw new Error(`${spec.corrupt}: x86_64 only (powerpc64 finds interrupt frames by their marker, not through an entry point's return address)`);
     } else redirectTruthAtDepth(truth, corruptBackChain(m.mem, regs.r1!, spec.corruptDepth, spec.corrupt, targets), spec.corruptDepth, (k) => m.mem.read64(savedLrSlot(m.mem, recordAtDepth(m.mem, regs.r1!, k))), { t: m.tracing, trampolines: returnTrampolines(m.syms) });
