@@ -39,7 +39,7 @@
  */
 import { POWERPC64_ABI as A } from '../isa/powerpc64/abi';
 import { epilogue, MAP, prologue, REGS_COPY_FRAME, type WorkloadCode } from '../kernel/powerpc64/image';
-import { bodyLength, compiledFunction, indent, placementOf, pltName, pltTargets, recursionSteps, type Where } from './emit';
+import { bodyLength, codeByPlacement, compiledFunction, indent, placementOf, pltName, recursionSteps, type Where } from './emit';
 import { REGS_COPY_FN, type GenFunction, type GenProgram, type Placement, type Step } from './program';
 
 /** Depth counters of recursive functions: 8-byte slots in kernel data, zero at boot (past the PACA and the tasks). */
@@ -94,18 +94,5 @@ function powerpc64Fn(f: GenFunction, where: Where, entry: string): string {
 
 export function powerpc64Code(p: GenProgram): WorkloadCode {
   const where = placementOf(p);
-  const fns = (pl: Placement) => p.functions.filter((f) => where(f.name) === pl).map((f) => powerpc64Fn(f, where, p.entry));
-  const module = fns('module');
-  for (const t of pltTargets(p, where)) {
-    module.push(`SYM_CODE_START(${pltName(t)})`, `  std r2, ${TOC_SAVE}(r1)`, `  LOAD_REG_ADDR(r12, ${t})`, '  mtctr r12', '  bctr', `SYM_CODE_END(${pltName(t)})`, `SYM_KIND(${pltName(t)}, plt)`);
-  }
-  const bpf = fns('bpf');
-  const efi = fns('efi');
-  return {
-    ...(p.kthread ? { kthread: true, kthreadFn: p.entry } : { syscall: p.entry }),
-    kernel: fns('kernel').join('\n'),
-    ...(module.length ? { module: module.join('\n') } : {}),
-    ...(bpf.length ? { bpf: bpf.join('\n') } : {}),
-    ...(efi.length ? { efi: efi.join('\n') } : {}),
-  };
+  return codeByPlacement(p, where, (f) => powerpc64Fn(f, where, p.entry), (t) => [`SYM_CODE_START(${pltName(t)})`, `  std r2, ${TOC_SAVE}(r1)`, `  LOAD_REG_ADDR(r12, ${t})`, '  mtctr r12', '  bctr', `SYM_CODE_END(${pltName(t)})`, `SYM_KIND(${pltName(t)}, plt)`]);
 }

@@ -31,7 +31,7 @@
  */
 import { S390X_ABI } from '../isa/s390x/abi';
 import { epilogue, MAP, prologue, REGS_COPY_LOCALS, type WorkloadCode } from '../kernel/s390x/image';
-import { bodyLength, compiledFunction, indent, placementOf, pltName, pltTargets, recursionSteps, type Where } from './emit';
+import { bodyLength, codeByPlacement, compiledFunction, indent, placementOf, pltName, recursionSteps, type Where } from './emit';
 import { REGS_COPY_FN, type GenFunction, type GenProgram, type Placement, type Step } from './program';
 
 /** Depth counters of recursive functions: 8-byte slots in kernel data, zero at boot (past the lowcore and the tasks). */
@@ -85,14 +85,5 @@ function s390xFn(f: GenFunction, where: Where, entry: string): string {
 
 export function s390xCode(p: GenProgram): WorkloadCode {
   const where = s390xWhere(p);
-  const fns = (pl: Placement) => p.functions.filter((f) => where(f.name) === pl).map((f) => s390xFn(f, where, p.entry));
-  const module = fns('module');
-  for (const t of pltTargets(p, where)) module.push(`SYM_CODE_START(${pltName(t)})`, `  larl %r1,${t}`, '  br %r1', `SYM_CODE_END(${pltName(t)})`, `SYM_KIND(${pltName(t)}, plt)`);
-  const bpf = fns('bpf');
-  return {
-    ...(p.kthread ? { kthread: true, kthreadFn: p.entry } : { syscall: p.entry }),
-    kernel: fns('kernel').join('\n'),
-    ...(module.length ? { module: module.join('\n') } : {}),
-    ...(bpf.length ? { bpf: bpf.join('\n') } : {}),
-  };
+  return codeByPlacement(p, where, (f) => s390xFn(f, where, p.entry), (t) => [`SYM_CODE_START(${pltName(t)})`, `  larl %r1,${t}`, '  br %r1', `SYM_CODE_END(${pltName(t)})`, `SYM_KIND(${pltName(t)}, plt)`]);
 }

@@ -154,11 +154,17 @@ function arm64Fn(f: GenFunction, where: Where, entry: string): string {
 
 export function arm64Code(p: GenProgram): WorkloadCode {
   const where = placementOf(p);
-  const fns = (pl: Placement) => p.functions.filter((f) => (f.placement ?? 'kernel') === pl).map((f) => arm64Fn(f, where, p.entry));
-  const module = fns('module');
-  for (const t of pltTargets(p, where)) {
-    module.push(`SYM_CODE_START(${pltName(t)})`, `  ADR X16, <${t}>`, '  BR X16', `SYM_CODE_END(${pltName(t)})`, `SYM_KIND(${pltName(t)}, plt)`);
-  }
+  return codeByPlacement(p, where, (f) => arm64Fn(f, where, p.entry), (t) => [`SYM_CODE_START(${pltName(t)})`, `  ADR X16, <${t}>`, '  BR X16', `SYM_CODE_END(${pltName(t)})`, `SYM_KIND(${pltName(t)}, plt)`]);
+}
+
+/**
+ * A program's code by placement, as the arm64, s390x and powerpc64 kits take a workload: the functions of each
+ * placement (`emit`), the module's PLT entries after its code (`plt`: one entry's lines), and the entry as the
+ * syscall handler or the kernel thread's function.
+ */
+export function codeByPlacement(p: GenProgram, where: Where, emit: (f: GenFunction) => string, plt: (target: string) => string[]): { syscall?: string; kthread?: boolean; kthreadFn?: string; kernel: string; module?: string; bpf?: string; efi?: string } {
+  const fns = (pl: Placement) => p.functions.filter((f) => where(f.name) === pl).map(emit);
+  const module = [...fns('module'), ...pltTargets(p, where).flatMap(plt)];
   const bpf = fns('bpf');
   const efi = fns('efi');
   return {
