@@ -3,7 +3,8 @@
  * emit-powerpc64.ts): the analysers flag exactly what a program declares for the arch (nothing: the `lrReg`
  * leaf calls nothing), the reference profiles are conformant on a seeded batch whose scenes hold every
  * corruption kind and the placed frames, recursion puts a function on the stack once per level, and a faulty
- * mutant of each arch fails generated scenes and is shrunk to a minimal case that still fails.
+ * mutant of each arch fails generated scenes and is shrunk to a minimal case that still fails, printed as a Gherkin
+ * example that runs through the generic step.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -18,6 +19,11 @@ import { kitFor } from '../src/scene/index';
 import * as powerpc64Kit from '../src/kernel/powerpc64/kit';
 import { builtinProfiles } from '../src/unwinders/profiles';
 import { referenceUnwinder } from '../src/unwinders/registry';
+import type { Profile } from '../src/unwinders/types';
+import { gherkinFeature } from '../src/generate/artifacts';
+import { ConformanceSession } from '../src/conformance/session';
+import { AstBuilder, GherkinClassicTokenMatcher, Parser } from '@cucumber/gherkin';
+import { IdGenerator } from '@cucumber/messages';
 
 const ARCHES = ['s390x', 'powerpc64'] as const;
 const SEED = 1;
@@ -143,5 +149,24 @@ test('s390x and powerpc64: a faulty mutant fails generated scenes, and its failu
     assert.equal(j.outcome, s.failure.outcome);
     const ref = builtinProfiles().find((p) => p.arch === arch && p.reference)!;
     assert.ok(applyRule(s.failure.rule, judgeCase(again, referenceUnwinder(ref)).judgements[0]!).pass);
+    // Printed as a Gherkin example, it runs through the generic step on the arch: the mutant fails it, the reference passes.
+    const text = gherkinFeature(s, mutantProfile(mutantById(id)).name);
+    const doc = new Parser(new AstBuilder(IdGenerator.uuid()), new GherkinClassicTokenMatcher()).parse(text);
+    const rule = doc.feature!.children[0]!.rule!;
+    const ex = rule.children[0]!.scenario!;
+    const fromHandler = s.moment.step !== undefined && s.moment.walk !== 'preempted';
+    const run = async (profile: Profile): Promise<boolean> => {
+      const session = new ConformanceSession({ profile }, { name: ex.name, uri: 'generated.feature', tags: [...rule.tags, ...ex.tags].map((t) => t.name) });
+      session.useGenerated(ex.steps[0]!.docString!.content);
+      await (fromHandler ? session.requestFromHandler() : session.requestForTask());
+      try {
+        session.expect('complete-or-unreliable');
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    assert.equal(await run(mutantProfile(mutantById(id))), false, `${id}: the example passes the mutant`);
+    assert.equal(await run(ref), true, `${ref.name} fails the example`);
   }
 });
