@@ -196,7 +196,7 @@ test('a pc in STACK_FRAME_NON_STANDARD code or outside kernel text makes the wal
 
 test('generated programs are not emitted for riscv64 yet: asking for one says so', () => {
   const { generatedCase } = require('../src/generate/run') as typeof import('../src/generate/run');
-  assert.throws(() => generatedCase('riscv64', 5, 0), /no generated programs for riscv64 \(only arm64, x86_64\)/);
+  assert.throws(() => generatedCase('riscv64', 5, 0), /no generated programs for riscv64 \(only arm64, x86_64[^)]*\)/);
 });
 
 test('today\'s walk_stackframe() leaf guess across an exception skips the caller of a function interrupted in its prologue', () => {
