@@ -25,12 +25,12 @@ interface Run {
   status: number | null;
 }
 
-/** `node -r ts-register <args>` from the project root, timed. */
+/** `node -r ts-register <args>` from the project root, timed, with this process's young generation size (package.json). */
 function run(args: string[], env: NodeJS.ProcessEnv = {}): Run {
   const dir = mkdtempSync(join(tmpdir(), 'bench-speed-'));
   const usage = join(dir, 'usage.json');
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, ['-r', './scripts/ts-register.js', '-r', './bench/fixtures/cpu-usage.js', ...args.map((a) => a.replace('$OUT', join(dir, 'out')))], {
+  const r = spawnSync(process.execPath, [...process.execArgv.filter((a) => a.startsWith('--max-semi-space-size')), '-r', './scripts/ts-register.js', '-r', './bench/fixtures/cpu-usage.js', ...args.map((a) => a.replace('$OUT', join(dir, 'out')))], {
     cwd: ROOT,
     encoding: 'utf8',
     env: { ...process.env, ...env, CPU_USAGE_FILE: usage },

@@ -178,7 +178,8 @@ export async function runMutants(list: readonly MutantEntry[], out: string, done
   setSceneSharing([...perArch].filter(([, n]) => n > 1).map(([a]) => a as Arch));
   let support: ISupportCodeLibrary | undefined;
   const rows: MutantOutcome[] = [];
-  for (const m of list) {
+  // One arch after another: the scene cache keeps only the arch in use.
+  for (const m of archGroups(list).flat()) {
     const t0 = Date.now();
     const profile = mutantProfile(m);
     const dir = join(out, profile.name);
@@ -200,6 +201,24 @@ export async function runMutants(list: readonly MutantEntry[], out: string, done
   return rows;
 }
 
+/** `list` by arch, in the order arches first appear (each group in list order). */
+function archGroups(list: readonly MutantEntry[]): MutantEntry[][] {
+  const groups = new Map<Arch, MutantEntry[]>();
+  for (const m of list) {
+    const a = mutantProfile(m).arch;
+    groups.set(a, [...(groups.get(a) ?? []), m]);
+  }
+  return [...groups.values()];
+}
+
+/** Shard `i` of `n`: whole arches (each builds its scenes once), the largest first to the least loaded shard. */
+export function shardOf(list: readonly MutantEntry[], i: number, n: number): MutantEntry[] {
+  const shards: MutantEntry[][] = Array.from({ length: n }, () => []);
+  const groups = archGroups(list).sort((a, b) => b.length - a.length);
+  for (const g of groups) shards.reduce((least, s) => (s.length < least.length ? s : least)).push(...g);
+  return shards[i] ?? [];
+}
+
 /** Run the mutants in `jobs` worker processes (each a `--shard`), collecting their NDJSON lines. */
 async function runSharded(list: readonly MutantEntry[], o: MutantsOptions, done: (r: MutantOutcome) => void): Promise<MutantOutcome[]> {
   const rows: MutantOutcome[] = [];
@@ -207,7 +226,8 @@ async function runSharded(list: readonly MutantEntry[], o: MutantsOptions, done:
   await Promise.all(
     Array.from({ length: o.jobs }, (_, i) =>
       new Promise<void>((res, rej) => {
-        const child = spawn(process.execPath, ['-r', join(ROOT, 'scripts', 'ts-register.js'), join(ROOT, 'cli', 'mutants.ts'), '--shard', `${i}/${o.jobs}`, '--out', o.out, '--quiet', ...(o.fullReports ? ['--full-reports'] : []), ...(o.namedOnly ? ['--named-only'] : []), '--only', ...only], {
+        // A shard runs with this process's V8 flags (the young generation size of package.json).
+        const child = spawn(process.execPath, [...process.execArgv.filter((a) => a.startsWith('--max-semi-space-size')), '-r', join(ROOT, 'scripts', 'ts-register.js'), join(ROOT, 'cli', 'mutants.ts'), '--shard', `${i}/${o.jobs}`, '--out', o.out, '--quiet', ...(o.fullReports ? ['--full-reports'] : []), ...(o.namedOnly ? ['--named-only'] : []), '--only', ...only], {
           cwd: ROOT,
           stdio: ['ignore', 'pipe', 'inherit'],
         });
@@ -236,7 +256,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (o.shard) {
     // Worker: one JSON line per mutant on stdout, read by the parent.
     const [i, n] = o.shard.split('/').map(Number) as [number, number];
-    list = list.filter((_, k) => k % n === i);
+    list = shardOf(list, i, n);
     await runMutants(list, o.out, (r) => process.stdout.write(JSON.stringify(r) + '\n'), o);
     return 0;
   }

@@ -127,12 +127,33 @@ type MetaEntry = NonNullable<Tables['orc']>[number] | NonNullable<Tables['arm64'
 /** The snapshot's build-time unwind table, whichever arch's it is. */
 const metadataTable = (t: Tables): MetaEntry[] => t.orc ?? t.arm64 ?? t.loongarchOrc ?? [];
 
-/** The build-time metadata entry covering `at` (the one with the greatest ip at or below it). */
+/** Each metadata table's entries ordered by ip (the later of equal ips last), with their ips as numbers. */
+const BY_IP = new WeakMap<MetaEntry[], { ips: number[]; entries: MetaEntry[] }>();
+
+/** The build-time metadata entry covering `at` (the one with the greatest ip at or below it; of equal ips, the last). */
 function metadataAt(scene: Scene, at: number): MetaEntry | undefined {
   const table = metadataTable(scene.snapshot.unwind);
-  let entry: MetaEntry | undefined;
-  for (const e of table) if (unhex(e.ip) <= at && (!entry || unhex(e.ip) >= unhex(entry.ip))) entry = e;
-  return entry;
+  let t = BY_IP.get(table);
+  if (!t) {
+    const entries = table.map((e, i) => ({ e, ip: unhex(e.ip), i })).sort((a, b) => a.ip - b.ip || a.i - b.i);
+    BY_IP.set(table, (t = { ips: entries.map((x) => x.ip), entries: entries.map((x) => x.e) }));
+  }
+  // The last index whose ip is at or below `at`.
+  let lo = 0;
+  let hi = t.ips.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (t.ips[mid]! <= at) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo ? t.entries[lo - 1] : undefined;
+}
+
+/** The loaded form of a scene's snapshot (built once: scenes are shared by the profiles of an arch). */
+function loadedOf(scene: Scene): LoadedSnapshot {
+  let loaded = LOADED.get(scene.snapshot);
+  if (!loaded) LOADED.set(scene.snapshot, (loaded = loadSnapshot(scene.snapshot, scene.snapshot.id)));
+  return loaded;
 }
 
 /** Whether the build-time metadata entry covering the task's interrupted PC says the unwind state is undefined. */
@@ -147,7 +168,7 @@ function interruptedKind(scene: Scene): SymbolKind | undefined {
   const exc = scene.truth.frames.filter((f) => f.why === 'exception');
   const at = exc[exc.length - 1]?.addr;
   if (at === undefined) return undefined;
-  return scene.snapshot.symbols.find((s) => unhex(s.start) <= at && at < unhex(s.end))?.kind;
+  return loadedOf(scene).syms.lookup(at)?.kind;
 }
 
 const NO_ANALYSER =
@@ -380,8 +401,7 @@ export class ConformanceSession {
   }
 
   private async walkScene(scene: Scene): Promise<Walked> {
-    let loaded = LOADED.get(scene.snapshot);
-    if (!loaded) LOADED.set(scene.snapshot, (loaded = loadSnapshot(scene.snapshot, scene.snapshot.id)));
+    const loaded = loadedOf(scene);
     let record: WalkRecord & { skipped?: string };
     record = await (await this.walker()).walk(scene.snapshot, loaded);
     const w: Walked = { scene, loaded, judgement: judge(loaded, scene.truth, record) };
@@ -691,7 +711,8 @@ export class ConformanceSession {
   private unwindable(scene: Scene): boolean {
     if (!this.claimsItsExceptions(scene)) return false;
     const frames = scene.truth.frames;
-    const symAt = (a: number) => scene.snapshot.symbols.find((s) => unhex(s.start) <= a && a < unhex(s.end));
+    const syms = loadedOf(scene).syms;
+    const symAt = (a: number) => syms.lookup(a);
     if (frames.some((f) => f.why !== 'pc' && symAt(f.addr)?.kind === 'return-trampoline')) return false;
     const boundaries = frames.filter((f) => f.why === 'exception');
     if (!boundaries.length) return false;

@@ -1,10 +1,10 @@
 /**
  * Set-up the simulated machines repeat: one symbol table per kernel image, and an arch's regions mapped
- * with its text regions sharing one zero-filled byte array per region name (text is never written;
- * instructions are read from the assembled program); and the pseudo-ops whose effect is the same on
+ * as every machine maps them (text is never written: instructions are read from the assembled program);
+ * and the pseudo-ops whose effect is the same on
  * every fixed-width machine but for the registers they use.
  */
-import { Memory, TEXT_KINDS, type RegionKind } from '../machine/memory';
+import { mapMachineRegions, type Memory, type RegionKind } from '../machine/memory';
 import { SymbolTable, type KSymbol } from '../machine/symbols';
 import type { TaskTracing } from './tracing';
 
@@ -26,20 +26,13 @@ interface RegionSpec {
   readonly owner?: string;
 }
 
-/** mapRegions(mem, MAP) for one arch: text byte arrays are shared by name among that arch's machines. */
+/** mapRegions(mem, MAP) for one arch: its regions mapped by mapMachineRegions (text shares zeroed bytes, data one fresh buffer). */
 export function regionMapper(): (mem: Memory, map: Record<string, RegionSpec>) => void {
-  const textBytes = new Map<string, Uint8Array>();
-  const sharedText = (name: string, size: number): Uint8Array => {
-    let b = textBytes.get(name);
-    if (!b) textBytes.set(name, (b = new Uint8Array(size)));
-    return b;
-  };
-  return (mem, map) => {
-    for (const r of Object.values(map)) {
-      const bytes = TEXT_KINDS.has(r.kind as RegionKind) ? sharedText(r.name, r.size) : undefined;
-      mem.map({ name: r.name, kind: r.kind as RegionKind, base: r.base, size: r.size, ...('owner' in r ? { owner: r.owner } : {}) }, bytes);
-    }
-  };
+  return (mem, map) =>
+    mapMachineRegions(
+      mem,
+      Object.values(map).map((r) => ({ name: r.name, kind: r.kind as RegionKind, base: r.base, size: r.size, ...('owner' in r ? { owner: r.owner } : {}) })),
+    );
 }
 
 /** What walkPoint() uses of a machine. */

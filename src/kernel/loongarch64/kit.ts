@@ -117,7 +117,9 @@ export function buildScene(spec: SceneSpec): Scene {
       throw new Error('return-address-to-stale-user-regs is an x86_64 corruption');
     } else redirectTruthAtDepth(truth, corruptRecord(m.mem, recordAtDepth(m.mem, regs.fp!, spec.corruptDepth, spec.corrupt), spec.corrupt, targets), spec.corruptDepth, (k) => m.mem.read64(recordAtDepth(m.mem, regs.fp!, k) + 8), { t: m.tracing, trampolines: returnTrampolines(m.syms) });
   }
+  // The machine was built for this scene alone: its memory is handed over, not copied.
   const snapshot = makeSnapshot({
+    owned: true,
     id: slugOf(spec, r.slug),
     arch: 'loongarch64',
     task: { pid: 100, comm: img.code.kthread ? 'kworker/0:1' : 'conformance', kind: img.code.kthread ? 'kthread' : 'user', state: r.state },

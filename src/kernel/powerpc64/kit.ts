@@ -113,7 +113,9 @@ export function buildScene(spec: SceneSpec): Scene {
       throw new Error(`${spec.corrupt}: x86_64 only (powerpc64 finds interrupt frames by their marker, not through an entry point's return address)`);
     } else redirectTruthAtDepth(truth, corruptBackChain(m.mem, regs.r1!, spec.corruptDepth, spec.corrupt, targets), spec.corruptDepth, (k) => m.mem.read64(savedLrSlot(m.mem, recordAtDepth(m.mem, regs.r1!, k))), { t: m.tracing, trampolines: returnTrampolines(m.syms) });
   }
+  // The machine was built for this scene alone: its memory is handed over, not copied.
   const snapshot = makeSnapshot({
+    owned: true,
     id: slugOf(spec, r.slug),
     arch: 'powerpc64',
     task: { pid: 100, comm: img.code.kthread ? 'kworker/0:1' : 'conformance', kind: img.code.kthread ? 'kthread' : 'user', state: r.state, livepatchSp: hex(m.livepatchSp) },

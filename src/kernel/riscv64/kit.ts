@@ -101,7 +101,9 @@ export function buildScene(spec: SceneSpec): Scene {
       throw new Error(`${spec.corrupt}: x86_64 only (riscv64 finds pt_regs through frame records, not through an entry point's return address)`);
     } else redirectTruthAtDepth(truth, corruptRecord(m.mem, recordAtDepth(m.mem, regs.s0!, spec.corruptDepth, spec.corrupt), spec.corrupt, targets), spec.corruptDepth, (k) => m.mem.read64(recordAtDepth(m.mem, regs.s0!, k) + 8), { t: m.tracing, trampolines: returnTrampolines(m.syms) });
   }
+  // The machine was built for this scene alone: its memory is handed over, not copied.
   const snapshot = makeSnapshot({
+    owned: true,
     id: slugOf(spec, r.slug),
     arch: 'riscv64',
     task: { pid: 100, comm: img.code.kthread ? 'kworker/0:1' : 'conformance', kind: img.code.kthread ? 'kthread' : 'user', state: r.state },

@@ -110,7 +110,9 @@ export function buildScene(spec: SceneSpec): Scene {
       throw new Error(`${spec.corrupt}: x86_64 only (s390x finds pt_regs through a zero back chain, not through an entry point's return address)`);
     } else redirectTruthAtDepth(truth, corruptFrame(m.mem, frameAtDepth(m.mem, regs.r15!, spec.corruptDepth, spec.corrupt), spec.corrupt, targets), spec.corruptDepth, (k) => savedR14(m.mem, frameAtDepth(m.mem, regs.r15!, k)), { t: m.tracing, trampolines: returnTrampolines(m.syms) });
   }
+  // The machine was built for this scene alone: its memory is handed over, not copied.
   const snapshot = makeSnapshot({
+    owned: true,
     id: slugOf(spec, r.slug),
     arch: 's390x',
     task: { pid: 100, comm: img.code.kthread ? 'kworker/0:1' : 'conformance', kind: img.code.kthread ? 'kthread' : 'user', state: r.state },
