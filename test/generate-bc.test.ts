@@ -170,3 +170,24 @@ test('s390x and powerpc64: a faulty mutant fails generated scenes, and its failu
     assert.equal(await run(ref), true, `${ref.name} fails the example`);
   }
 });
+
+test('s390x and powerpc64: a reference served through the plugin protocol walks generated scenes as it does in process', async () => {
+  const { startExternalWalker } = await import('../src/protocol/external-walker');
+  const { judgeCaseWith } = await import('../src/generate/run');
+  const { resolve } = await import('node:path');
+  for (const arch of ARCHES) {
+    const ref = builtinProfiles().find((p) => p.arch === arch && p.reference)!;
+    // The snapshots of running tasks (s390x's psw_mask register) and the start answer (powerpc64-bc's long
+    // description) are validated against the protocol's schemas on the way.
+    const w = await startExternalWalker(`node -r ${resolve(__dirname, '..', 'scripts', 'ts-register.js')} ${resolve(__dirname, '..', 'src', 'protocol', 'reference-server.ts')} --profile ${ref.name}`, { validate: true });
+    try {
+      for (const c of casesOf(arch).slice(0, 2)) {
+        const outside = (await judgeCaseWith(c, w)).judgements.map((j) => j.outcome);
+        assert.deepEqual(outside, judgeCase(c, referenceUnwinder(ref)).judgements.map((j) => j.outcome), `${arch} ${c.program.id}`);
+        assert.ok(c.scenes.some((s) => s.kind === 'in-handler'));
+      }
+    } finally {
+      await w.close();
+    }
+  }
+});
