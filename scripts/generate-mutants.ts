@@ -3,7 +3,7 @@
  * scripts/generate-mutants.ts [programs per arch] [seed]`. A mutant counts as caught when some generated walk
  * fails the core rule (complete-or-unreliable) or exact-or-unreliable under its profile.
  */
-import { GENERATED_ARCHES, generatedCase, judgeCase, type GeneratedCase } from '../src/generate/run';
+import { generatedCase, GENERATED_ARCHES, judgeCase, type GeneratedCase } from '../src/generate/run';
 import { CATALOGUE, mutantProfile } from '../src/mutants/index';
 import { referenceUnwinder } from '../src/unwinders/registry';
 
@@ -17,7 +17,8 @@ let walks = 0;
 const rows: string[] = [];
 let caught = 0;
 let faulty = 0;
-for (const m of CATALOGUE.filter((x) => cases[x.arch])) {
+for (const m of CATALOGUE) {
+  if (!cases[m.arch]) continue;
   const u = referenceUnwinder(mutantProfile(m));
   let core = 0;
   let exact = 0;

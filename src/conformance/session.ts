@@ -279,7 +279,7 @@ export class ConformanceSession {
   useGenerated(docstring: string): void {
     const d = parseSceneDoc(docstring);
     if (d.arch && d.arch !== this.profile.arch) throw new NotApplicable(`the generated scene is an ${d.arch} one (its moment is an instruction step of the ${d.arch} image)`);
-    if (!GENERATED_ARCHES.includes(this.profile.arch)) throw new NotApplicable(`generated programs are emitted for ${GENERATED_ARCHES.join(' and ')} only`);
+    if (!GENERATED_ARCHES.includes(this.profile.arch)) throw new NotApplicable(`generated programs are emitted for ${GENERATED_ARCHES.join(', ')} only`);
     this.generated = specOf(d.program, d.moment);
     this.workload = this.generated.workload;
   }

@@ -32,7 +32,7 @@
  */
 import { MAP, REGS_COPY_FRAME, type WorkloadCode } from '../kernel/loongarch64/image';
 import { REGS_COPY_FN, type GenFunction, type GenProgram, type Placement, type Step } from './program';
-import { indent, pltName, recursionSteps, regionCode, type Where } from './emit';
+import { bodyLength, codeByPlacement, compiledFunction, indent, placementOf, pltName, recursionSteps, type Where } from './emit';
 
 /** Depth counters of recursive functions: 8-byte slots in kernel data, zero at boot (a function: image.ts imports this module). */
 export const loongarch64RecursionCounters = (): number => MAP.data.base + 0x800;
@@ -48,12 +48,11 @@ function call(from: Placement, to: string, where: Where): string[] {
 function step(f: GenFunction, s: Step, where: Where): string[] {
   if (s.op === 'body') return [`BODY ${s.n}`];
   if (s.op === 'call' || s.op === 'noreturn') return call(f.placement ?? 'kernel', s.fn, where);
-  return recursionSteps(
-    f,
-    s,
-    { counter: (at, limit) => [`li.d $t1, ${at}`, 'ld.d $t2, $t1, 0', 'addi.d $t2, $t2, 1', 'st.d $t2, $t1, 0', `addi.d $t2, $t2, -${limit}`], branchIfZero: (l) => `beqz $t2, ${l}`, call: (fn) => `bl ${fn}`, jump: (l) => `b ${l}` },
-    loongarch64RecursionCounters(),
-  );
+  return recursionSteps(f, s, loongarch64RecursionCounters(), {
+    bump: (c, limit, base) => [`li.d $t1, ${c}`, 'ld.d $t2, $t1, 0', 'addi.d $t2, $t2, 1', 'st.d $t2, $t1, 0', `addi.d $t2, $t2, -${limit}`, `beqz $t2, ${base}`],
+    call: (fn) => [`bl ${fn}`],
+    jump: (l) => [`b ${l}`],
+  });
 }
 
 /** The BPF JIT's saved registers, from the top of its frame down (8 words: a 64-byte frame). */
@@ -73,29 +72,22 @@ function fn(f: GenFunction, where: Where, entry: string): string {
     // Firmware code: no frame record; it keeps ra in its own frame (fp passes through).
     return [`${f.name}:`, ...indent(['addi.d $sp, $sp, -32', 'st.d $s1, $sp, 0', 'st.d $ra, $sp, 8', ...steps, 'ld.d $ra, $sp, 8', 'ld.d $s1, $sp, 0', 'addi.d $sp, $sp, 32', 'jr $ra'])].join('\n');
   }
-  const out = [`SYM_FUNC_START(${f.name})`];
   if (f.lrReg) {
     // Spec 3.3: the return address moves to t2, and ra holds a text address (inside the entry function).
-    const n = Math.max(1, f.steps.reduce((t, s) => t + (s.op === 'body' ? s.n : 0), 0));
-    out.push(...indent(['move $t2, $ra', `la.pcrel $ra, ${entry}`, 'addi.d $ra, $ra, 4', ...Array.from({ length: n }, () => 'addi.d $t1, $t1, 1'), 'jr $t2']), `SYM_FUNC_END(${f.name})`);
-    return out.join('\n');
+    return [`SYM_FUNC_START(${f.name})`, ...indent(['move $t2, $ra', `la.pcrel $ra, ${entry}`, 'addi.d $ra, $ra, 4', ...Array.from({ length: bodyLength(f) }, () => 'addi.d $t1, $t1, 1'), 'jr $t2']), `SYM_FUNC_END(${f.name})`].join('\n');
   }
   // regscopy_fn keeps a local struct pt_regs at its sp, below its frame record (the kit's REGS_COPY_OFFSET).
   const N = f.name === REGS_COPY_FN ? REGS_COPY_FRAME : 16;
-  if (f.pre) out.push(`  BODY ${f.pre}`);
-  if (f.frame) out.push(...indent([`addi.d $sp, $sp, -${N}`, `st.d $ra, $sp, ${N - 8}`, `st.d $fp, $sp, ${N - 16}`, `addi.d $fp, $sp, ${N}`]));
-  out.push(...indent(steps));
-  const noreturn = f.steps[f.steps.length - 1]?.op === 'noreturn';
-  if (f.noreturn) out.push(`.L${f.name}_forever:`, `  b .L${f.name}_forever`);
-  else if (!noreturn) {
-    if (f.frame) out.push(...indent([`ld.d $ra, $sp, ${N - 8}`, `ld.d $fp, $sp, ${N - 16}`, `addi.d $sp, $sp, ${N}`]));
-    if (f.post) out.push(`  BODY ${f.post}`);
-    out.push(f.tail ? `  b ${f.tail}` : '  jr $ra');
-  }
-  out.push(`SYM_FUNC_END(${f.name})`);
-  return out.join('\n');
+  return compiledFunction(f, steps, {
+    prologue: [`addi.d $sp, $sp, -${N}`, `st.d $ra, $sp, ${N - 8}`, `st.d $fp, $sp, ${N - 16}`, `addi.d $fp, $sp, ${N}`],
+    epilogue: [`ld.d $ra, $sp, ${N - 8}`, `ld.d $fp, $sp, ${N - 16}`, `addi.d $sp, $sp, ${N}`],
+    ret: ['jr $ra'],
+    tail: (fn) => [`b ${fn}`],
+    branch: (l) => [`b ${l}`],
+  });
 }
 
 export function loongarch64Code(p: GenProgram): WorkloadCode {
-  return regionCode(p, (f, where) => fn(f, where, p.entry), (t) => [`SYM_CODE_START(${pltName(t)})`, `  la.abs $t1, ${t}`, '  jr $t1', `SYM_CODE_END(${pltName(t)})`, `SYM_KIND(${pltName(t)}, plt)`]);
+  const where = placementOf(p);
+  return codeByPlacement(p, where, (f) => fn(f, where, p.entry), (t) => [`SYM_CODE_START(${pltName(t)})`, `  la.abs $t1, ${t}`, '  jr $t1', `SYM_CODE_END(${pltName(t)})`, `SYM_KIND(${pltName(t)}, plt)`]);
 }

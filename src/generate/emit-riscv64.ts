@@ -28,7 +28,7 @@
 import { MAP, type WorkloadCode } from '../kernel/riscv64/image';
 import { RISCV64_ABI as A } from '../isa/riscv64/abi';
 import { REGS_COPY_FN, type GenFunction, type GenProgram, type Placement, type Step } from './program';
-import { indent, pltName, recursionSteps, regionCode, type Where } from './emit';
+import { bodyLength, codeByPlacement, compiledFunction, indent, placementOf, pltName, recursionSteps, type Where } from './emit';
 
 /** Depth counters of recursive functions: 8-byte slots in kernel data, zero at boot (a function: image.ts imports this module). */
 export const riscv64RecursionCounters = (): number => MAP.data.base + 0x800;
@@ -44,12 +44,11 @@ function call(from: Placement, to: string, where: Where): string[] {
 function step(f: GenFunction, s: Step, where: Where): string[] {
   if (s.op === 'body') return [`BODY ${s.n}`];
   if (s.op === 'call' || s.op === 'noreturn') return call(f.placement ?? 'kernel', s.fn, where);
-  return recursionSteps(
-    f,
-    s,
-    { counter: (at, limit) => [`li t1, ${at}`, 'ld t2, 0(t1)', 'addi t2, t2, 1', 'sd t2, 0(t1)', `addi t2, t2, -${limit}`], branchIfZero: (l) => `beqz t2, ${l}`, call: (fn) => `call ${fn}`, jump: (l) => `j ${l}` },
-    riscv64RecursionCounters(),
-  );
+  return recursionSteps(f, s, riscv64RecursionCounters(), {
+    bump: (c, limit, base) => [`li t1, ${c}`, 'ld t2, 0(t1)', 'addi t2, t2, 1', 'sd t2, 0(t1)', `addi t2, t2, -${limit}`, `beqz t2, ${base}`],
+    call: (fn) => [`call ${fn}`],
+    jump: (l) => [`j ${l}`],
+  });
 }
 
 /** BPF JIT frame: ra, s0 (fp) and s1 saved from the top of a 32-byte frame. */
@@ -69,29 +68,22 @@ function fn(f: GenFunction, where: Where, entry: string): string {
     // Firmware code: no frame record; it keeps ra in its own frame (s0 passes through).
     return [`${f.name}:`, ...indent(['addi sp, sp, -32', 'sd s1, 0(sp)', 'sd ra, 8(sp)', ...steps, 'ld ra, 8(sp)', 'ld s1, 0(sp)', 'addi sp, sp, 32', 'ret'])].join('\n');
   }
-  const out = [`SYM_FUNC_START(${f.name})`];
   if (f.lrReg) {
     // Spec 3.3: the return address moves to t2, and ra holds a text address (inside the entry function).
-    const n = Math.max(1, f.steps.reduce((t, s) => t + (s.op === 'body' ? s.n : 0), 0));
-    out.push(...indent(['mv t2, ra', `la ra, ${entry}`, 'addi ra, ra, 4', ...Array.from({ length: n }, () => 'addi t1, t1, 1'), 'jr t2']), `SYM_FUNC_END(${f.name})`);
-    return out.join('\n');
+    return [`SYM_FUNC_START(${f.name})`, ...indent(['mv t2, ra', `la ra, ${entry}`, 'addi ra, ra, 4', ...Array.from({ length: bodyLength(f) }, () => 'addi t1, t1, 1'), 'jr t2']), `SYM_FUNC_END(${f.name})`].join('\n');
   }
   // regscopy_fn keeps a local struct pt_regs below its frame record (the kit's REGS_COPY_OFFSET).
   const N = f.name === REGS_COPY_FN ? A.FRAME_RECORD_SIZE + A.PT_REGS_SIZE : 16;
-  if (f.pre) out.push(`  BODY ${f.pre}`);
-  if (f.frame) out.push(...indent([`addi sp, sp, -${N}`, `sd ra, ${N - 8}(sp)`, `sd s0, ${N - 16}(sp)`, `addi s0, sp, ${N}`]));
-  out.push(...indent(steps));
-  const noreturn = f.steps[f.steps.length - 1]?.op === 'noreturn';
-  if (f.noreturn) out.push(`.L${f.name}_forever:`, `  j .L${f.name}_forever`);
-  else if (!noreturn) {
-    if (f.frame) out.push(...indent([`ld ra, ${N - 8}(sp)`, `ld s0, ${N - 16}(sp)`, `addi sp, sp, ${N}`]));
-    if (f.post) out.push(`  BODY ${f.post}`);
-    out.push(f.tail ? `  tail ${f.tail}` : '  ret');
-  }
-  out.push(`SYM_FUNC_END(${f.name})`);
-  return out.join('\n');
+  return compiledFunction(f, steps, {
+    prologue: [`addi sp, sp, -${N}`, `sd ra, ${N - 8}(sp)`, `sd s0, ${N - 16}(sp)`, `addi s0, sp, ${N}`],
+    epilogue: [`ld ra, ${N - 8}(sp)`, `ld s0, ${N - 16}(sp)`, `addi sp, sp, ${N}`],
+    ret: ['ret'],
+    tail: (fn) => [`tail ${fn}`],
+    branch: (l) => [`j ${l}`],
+  });
 }
 
 export function riscv64Code(p: GenProgram): WorkloadCode {
-  return regionCode(p, (f, where) => fn(f, where, p.entry), (t) => [`SYM_CODE_START(${pltName(t)})`, `  la t1, ${t}`, '  jr t1', `SYM_CODE_END(${pltName(t)})`, `SYM_KIND(${pltName(t)}, plt)`]);
+  const where = placementOf(p);
+  return codeByPlacement(p, where, (f) => fn(f, where, p.entry), (t) => [`SYM_CODE_START(${pltName(t)})`, `  la t1, ${t}`, '  jr t1', `SYM_CODE_END(${pltName(t)})`, `SYM_KIND(${pltName(t)}, plt)`]);
 }

@@ -12,8 +12,7 @@
  * X19/X20 like the JIT) and call kernel functions by address; EFI runtime code keeps no frame record: it
  * saves the LR (arm64) in its own stack frame, and x29 / rbp passes through untouched.
  */
-import { MAP } from '../kernel/arm64/image';
-import type { WorkloadCode } from '../kernel/workload-code';
+import { MAP, type WorkloadCode } from '../kernel/arm64/image';
 import { LAYOUT } from '../kernel/x86_64/image';
 import type { WorkloadSource } from '../kernel/x86_64/source';
 import { ARM64_ABI } from '../isa/arm64/abi';
@@ -24,26 +23,15 @@ import { REGS_COPY_FN, type GenFunction, type GenProgram, type Placement, type S
 export const arm64RecursionCounters = (): number => MAP.data.base + 0x800;
 export const x86_64RecursionCounters = (): number => LAYOUT.TASKS + 0x800;
 
-/**
- * The recursion of a `recurse` step, whatever the arch: bump the function's depth counter, and while it is
- * below times + 1 call the function itself, else (its deepest instance) call `next`. `counter` gives the
- * instructions that leave the new count minus (times + 1) in a scratch register; `branchIfZero`, `call`
- * and `jump` are the arch's; labels are `.L<fn>_base` / `.L<fn>_after`.
- */
-export function recursionSteps(f: GenFunction, s: Extract<Step, { op: 'recurse' }>, a: { counter: (slotAddr: number, limit: number) => string[]; branchIfZero: (label: string) => string; call: (fn: string) => string; jump: (label: string) => string }, counters: number): string[] {
-  const base = `.L${f.name}_base`;
-  const after = `.L${f.name}_after`;
-  return [...a.counter(counters + 8 * s.slot, s.times + 1), a.branchIfZero(base), a.call(f.name), a.jump(after), `${base}:`, a.call(s.next), `${after}:`];
-}
-
-/** Where each function of a program sits. */
 export type Where = (fn: string) => Placement;
 
+/** Where each function of `p` sits (a name the program does not define is kernel text: schedule(), the kernel's own). */
 export const placementOf = (p: GenProgram): Where => {
   const m = new Map(p.functions.map((f) => [f.name, f.placement ?? 'kernel']));
   return (fn) => m.get(fn) ?? 'kernel';
 };
 
+/** The module's PLT entry (veneer, stub) for a kernel function it calls. */
 export const pltName = (target: string): string => `__plt_${target}`;
 
 /** Kernel functions module code calls (each gets a PLT entry in the module). */
@@ -54,6 +42,25 @@ export function pltTargets(p: GenProgram, where: Where): string[] {
     for (const s of f.steps) if ((s.op === 'call' || s.op === 'noreturn') && where(s.fn) === 'kernel') out.add(s.fn);
   }
   return [...out];
+}
+
+/** How an arch spells the pieces of a recursion step (see recursionSteps). */
+export interface RecursionOps {
+  /** Increment the 8-byte counter at `counter` and branch to `base` when it reaches `limit`. */
+  bump(counter: number, limit: number, base: string): string[];
+  call(fn: string): string[];
+  jump(label: string): string[];
+}
+
+/**
+ * A `recurse` step: a depth counter in kernel data (slot `s.slot` of the arch's counters, zero at boot) counts
+ * the function's entries; below `times + 1` it calls itself again, at `times + 1` (its deepest instance) it
+ * calls `s.next`. The task's stack then holds the function `times + 1` times.
+ */
+export function recursionSteps(f: GenFunction, s: Extract<Step, { op: 'recurse' }>, counters: number, ops: RecursionOps): string[] {
+  const base = `.L${f.name}_base`;
+  const after = `.L${f.name}_after`;
+  return [...ops.bump(counters + 8 * s.slot, s.times + 1, base), ...ops.call(f.name), ...ops.jump(after), `${base}:`, ...ops.call(s.next), `${after}:`];
 }
 
 // ---- arm64 ----
@@ -74,16 +81,50 @@ function arm64Step(f: GenFunction, s: Step, where: Where): string[] {
   const from = f.placement ?? 'kernel';
   if (s.op === 'body') return [`BODY ${s.n}`];
   if (s.op === 'call' || s.op === 'noreturn') return arm64Call(from, s.fn, where);
-  return recursionSteps(
-    f,
-    s,
-    { counter: (at, limit) => [`MOV X10, #${at}`, 'LDR X11, [X10]', 'ADD X11, X11, #1', 'STR X11, [X10]', `SUB X12, X11, #${limit}`], branchIfZero: (l) => `CBZ X12, <${l}>`, call: (fn) => `BL <${fn}>`, jump: (l) => `B <${l}>` },
-    arm64RecursionCounters(),
-  );
+  return recursionSteps(f, s, arm64RecursionCounters(), {
+    bump: (c, limit, base) => [`MOV X10, #${c}`, 'LDR X11, [X10]', 'ADD X11, X11, #1', 'STR X11, [X10]', `SUB X12, X11, #${limit}`, `CBZ X12, <${base}>`],
+    call: (fn) => [`BL <${fn}>`],
+    jump: (l) => [`B <${l}>`],
+  });
 }
 
-/** Two-space indentation of instructions (labels stay in column 0). */
 export const indent = (xs: string[]): string[] => xs.map((x) => (x.endsWith(':') ? x : `  ${x}`));
+
+/** How an arch lays out a compiled C function around its body (see compiledFunction). */
+export interface CompiledLayout {
+  /** The frame's setup, and its teardown without the return (a function with a frame). */
+  prologue: string[];
+  epilogue: string[];
+  ret: string[];
+  /** A tail call to `fn`, once the frame is torn down. */
+  tail(fn: string): string[];
+  /** A branch to `label` (a noreturn function's endless loop). */
+  branch(label: string): string[];
+}
+
+/**
+ * A generated function as the arch's compiler lays out C: shrink-wrapped instructions (`pre`), the prologue,
+ * the body `steps`, then the epilogue, `post` instructions and a return or tail call; a noreturn function
+ * loops forever after its body, and a function ending in a noreturn call has nothing after it.
+ */
+export function compiledFunction(f: GenFunction, steps: string[], c: CompiledLayout): string {
+  const out = [`SYM_FUNC_START(${f.name})`];
+  if (f.pre) out.push(`  BODY ${f.pre}`);
+  if (f.frame) out.push(...indent(c.prologue));
+  out.push(...indent(steps));
+  const noreturn = f.steps[f.steps.length - 1]?.op === 'noreturn';
+  if (f.noreturn) out.push(`.L${f.name}_forever:`, ...indent(c.branch(`.L${f.name}_forever`)));
+  else if (!noreturn) {
+    if (f.frame) out.push(...indent(c.epilogue));
+    if (f.post) out.push(`  BODY ${f.post}`);
+    out.push(...indent(f.tail ? c.tail(f.tail) : c.ret));
+  }
+  out.push(`SYM_FUNC_END(${f.name})`);
+  return out.join('\n');
+}
+
+/** The number of body instructions of `f` (at least 1): an `lrReg` leaf's explicit body. */
+export const bodyLength = (f: GenFunction): number => Math.max(1, f.steps.reduce((t, s) => t + (s.op === 'body' ? s.n : 0), 0));
 
 function arm64Fn(f: GenFunction, where: Where, entry: string): string {
   const steps = f.steps.flatMap((s) => arm64Step(f, s, where));
@@ -96,37 +137,34 @@ function arm64Fn(f: GenFunction, where: Where, entry: string): string {
     // Firmware code: no frame record; it keeps the LR in its own frame (x29 passes through).
     return [`${f.name}:`, ...indent(['SUB SP, SP, #32', 'STP X19, X30, [SP]', ...steps, 'LDP X19, X30, [SP]', 'ADD SP, SP, #32', 'RET'])].join('\n');
   }
-  const out = [`SYM_FUNC_START(${f.name})`];
   if (f.lrReg) {
     // Spec 3.3: the return address moves to X9, and X30 holds a text address (inside the entry function).
-    const n = Math.max(1, f.steps.reduce((t, s) => t + (s.op === 'body' ? s.n : 0), 0));
-    out.push(...indent(['MOV X9, X30', `ADR X30, <${entry}>`, 'ADD X30, X30, #4', ...Array.from({ length: n }, () => 'ADD X10, X10, #1'), 'RET X9']), `SYM_FUNC_END(${f.name})`);
-    return out.join('\n');
+    const n = bodyLength(f);
+    return [`SYM_FUNC_START(${f.name})`, ...indent(['MOV X9, X30', `ADR X30, <${entry}>`, 'ADD X30, X30, #4', ...Array.from({ length: n }, () => 'ADD X10, X10, #1'), 'RET X9']), `SYM_FUNC_END(${f.name})`].join('\n');
   }
   const frame = f.name === REGS_COPY_FN ? ARM64_ABI.FRAME_RECORD_SIZE + ARM64_ABI.PT_REGS_SIZE : 16;
-  if (f.pre) out.push(`  BODY ${f.pre}`);
-  if (f.frame) out.push(`  STP X29, X30, [SP, #-${frame}]!`, '  MOV X29, SP');
-  out.push(...indent(steps));
-  const noreturn = f.steps[f.steps.length - 1]?.op === 'noreturn';
-  if (f.noreturn) out.push(`.L${f.name}_forever:`, `  B <.L${f.name}_forever>`);
-  else if (!noreturn) {
-    if (f.frame) out.push(`  LDP X29, X30, [SP], #${frame}`);
-    if (f.post) out.push(`  BODY ${f.post}`);
-    out.push(f.tail ? `  B <${f.tail}>` : '  RET');
-  }
-  out.push(`SYM_FUNC_END(${f.name})`);
-  return out.join('\n');
+  return compiledFunction(f, steps, {
+    prologue: [`STP X29, X30, [SP, #-${frame}]!`, 'MOV X29, SP'],
+    epilogue: [`LDP X29, X30, [SP], #${frame}`],
+    ret: ['RET'],
+    tail: (fn) => [`B <${fn}>`],
+    branch: (l) => [`B <${l}>`],
+  });
+}
+
+export function arm64Code(p: GenProgram): WorkloadCode {
+  const where = placementOf(p);
+  return codeByPlacement(p, where, (f) => arm64Fn(f, where, p.entry), (t) => [`SYM_CODE_START(${pltName(t)})`, `  ADR X16, <${t}>`, '  BR X16', `SYM_CODE_END(${pltName(t)})`, `SYM_KIND(${pltName(t)}, plt)`]);
 }
 
 /**
- * A program's code per region, for an arch whose kernel calls a kernel thread's function from its own
- * kthread() (`kthreadFn`): each function by `emit`, and the module's PLT entries by `plt` after its functions.
+ * A program's code by placement, as the arm64, s390x and powerpc64 kits take a workload: the functions of each
+ * placement (`emit`), the module's PLT entries after its code (`plt`: one entry's lines), and the entry as the
+ * syscall handler or the kernel thread's function.
  */
-export function regionCode(p: GenProgram, emit: (f: GenFunction, where: Where) => string, plt: (target: string) => string[]): WorkloadCode {
-  const where = placementOf(p);
-  const fns = (pl: Placement) => p.functions.filter((f) => (f.placement ?? 'kernel') === pl).map((f) => emit(f, where));
-  const module = fns('module');
-  for (const t of pltTargets(p, where)) module.push(...plt(t));
+export function codeByPlacement(p: GenProgram, where: Where, emit: (f: GenFunction) => string, plt: (target: string) => string[]): { syscall?: string; kthread?: boolean; kthreadFn?: string; kernel: string; module?: string; bpf?: string; efi?: string } {
+  const fns = (pl: Placement) => p.functions.filter((f) => where(f.name) === pl).map(emit);
+  const module = [...fns('module'), ...pltTargets(p, where).flatMap(plt)];
   const bpf = fns('bpf');
   const efi = fns('efi');
   return {
@@ -136,14 +174,6 @@ export function regionCode(p: GenProgram, emit: (f: GenFunction, where: Where) =
     ...(bpf.length ? { bpf: bpf.join('\n') } : {}),
     ...(efi.length ? { efi: efi.join('\n') } : {}),
   };
-}
-
-export function arm64Code(p: GenProgram): WorkloadCode {
-  return regionCode(
-    p,
-    (f, where) => arm64Fn(f, where, p.entry),
-    (t) => [`SYM_CODE_START(${pltName(t)})`, `  ADR X16, <${t}>`, '  BR X16', `SYM_CODE_END(${pltName(t)})`, `SYM_KIND(${pltName(t)}, plt)`],
-  );
 }
 
 // ---- x86_64 ----
@@ -160,12 +190,11 @@ function x86Step(f: GenFunction, s: Step, where: Where): string[] {
   const from = f.placement ?? 'kernel';
   if (s.op === 'body') return [`BODY ${s.n}`];
   if (s.op === 'call' || s.op === 'noreturn') return x86Call(from, s.fn, where);
-  return recursionSteps(
-    f,
-    s,
-    { counter: (at, limit) => [`movq $${at}, %r10`, 'movq (%r10), %r11', 'addq $1, %r11', 'movq %r11, (%r10)', `cmpq $${limit}, %r11`], branchIfZero: (l) => `jz ${l}`, call: (fn) => `call ${fn}`, jump: (l) => `jmp ${l}` },
-    x86_64RecursionCounters(),
-  );
+  return recursionSteps(f, s, x86_64RecursionCounters(), {
+    bump: (c, limit, base) => [`movq $${c}, %r10`, 'movq (%r10), %r11', 'addq $1, %r11', 'movq %r11, (%r10)', `cmpq $${limit}, %r11`, `jz ${base}`],
+    call: (fn) => [`call ${fn}`],
+    jump: (l) => [`jmp ${l}`],
+  });
 }
 
 const tab = (xs: string[]): string[] => xs.map((x) => (x.endsWith(':') ? x : `\t${x}`));

@@ -46,10 +46,11 @@ export interface GenFunction {
   /**
    * A frameless leaf that moves its return address to another register and uses the link register as a
    * scratch register holding a text address (spec 3.3): arm64 X9 / X30 (RET X9), riscv64 t2 / ra (jr t2),
-   * loongarch64 $t2 / $ra (jr $t2). The arm64 analyser flags it (return with modified stack frame): the
-   * program says so in `expectFindings`; the riscv64 and loongarch64 analysers do not (a leaf makes no
-   * call: the frame-pointer protocol holds; loongarch64's ORC entries there are undefined). On x86_64,
-   * where the return address is on the stack, it is an ordinary frameless leaf.
+   * loongarch64 $t2 / $ra (jr $t2), s390x %r5 / %r14, powerpc64 r11 / LR (src/generate/emit-*.ts). The arm64
+   * analyser flags it (return with modified stack frame): the program says so in `expectFindings`; the other
+   * arches' analysers do not (a leaf makes no call: the frame-pointer protocol holds; loongarch64's ORC
+   * entries there are undefined). On x86_64, where the return address is on the stack, it is an ordinary
+   * frameless leaf.
    */
   lrReg?: boolean;
   /** Where the code sits (default kernel text). Module, BPF and EFI functions are spine functions. */

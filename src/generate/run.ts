@@ -9,6 +9,8 @@ import * as arm64Kit from '../kernel/arm64/kit';
 import * as x86Kit from '../kernel/x86_64/kit';
 import * as riscv64Kit from '../kernel/riscv64/kit';
 import * as loongarch64Kit from '../kernel/loongarch64/kit';
+import * as s390xKit from '../kernel/s390x/kit';
+import * as powerpc64Kit from '../kernel/powerpc64/kit';
 import { sweepSteps, type Boundary } from '../kernel/boundary';
 import { applyRule, type Rule } from '../conformance/expect';
 import { judge, type Judgement, type Outcome, type WalkRecord } from '../oracle/oracle';
@@ -95,6 +97,8 @@ const kits: Partial<Record<Arch, GeneratedKit>> = {
   x86_64: { buildScene: x86Kit.buildScene, boundaries: x86Kit.boundaries, forgetImages: x86Image.forgetImages },
   riscv64: { buildScene: riscv64Kit.buildScene, boundaries: riscv64Kit.boundaries, forgetImages: riscv64Kit.imageFor.forget },
   loongarch64: { buildScene: loongarch64Kit.buildScene, boundaries: loongarch64Kit.boundaries, forgetImages: loongarch64Kit.imageFor.forget, exceptions: loongarch64Kit.kit.exceptions },
+  s390x: { buildScene: s390xKit.buildScene, boundaries: s390xKit.boundaries, forgetImages: s390xKit.imageFor.forget },
+  powerpc64: { buildScene: powerpc64Kit.buildScene, boundaries: powerpc64Kit.boundaries, forgetImages: powerpc64Kit.imageFor.forget },
 };
 /** The arches generated programs are emitted for, in a fixed order (campaigns alternate them in it). */
 export const GENERATED_ARCHES: readonly Arch[] = ARCHES.filter((a) => kits[a]);

@@ -124,8 +124,14 @@ function embeds(truth: TruthFrame[], trace: TraceEntry[]): boolean {
  * where only frames marked omissible may be left out. Otherwise explain by multiset difference
  * (per function name, so recursion counts each activation) and by order.
  */
-function compare(truth: TruthFrame[], trace: TraceEntry[]): Pick<Judgement, 'missing' | 'extra' | 'inverted'> & { exact: boolean } {
-  if (embeds(truth, trace)) return { exact: true, missing: [], extra: [], inverted: [] };
+function compare(truth: TruthFrame[], reported: TraceEntry[]): Pick<Judgement, 'missing' | 'extra' | 'inverted'> & { exact: boolean } {
+  if (embeds(truth, reported)) return { exact: true, missing: [], extra: [], inverted: [] };
+  // An entry holding exactly the address a call frame resumes at reports that frame (sameFrame), whatever
+  // symbol the address falls in (past a noreturn call, the next function's): counted as that frame's function.
+  const trace = reported.map((e) => {
+    const f = truth.find((x) => x.why === 'call' && x.addr === e.addr && x.fn !== e.fn);
+    return f ? { ...e, fn: f.fn } : e;
+  });
 
   // Extra: reported more often than the function is live (duplicated) or never live (spurious).
   const remaining = new Map<string, number>();

@@ -16,7 +16,8 @@ export function referenceHarness(profileName: string) {
     // loadSnapshot reads chunks as well as data.
     extensions: ['sparse-memory'] as const,
     start: () => ({
-      implementation: { name: profile.name, arch: profile.arch, unwinder: profile.unwinder, description: profile.description },
+      // The protocol's start answer holds a description of at most 1000 characters (powerpc64-bc's is longer).
+      implementation: { name: profile.name, arch: profile.arch, unwinder: profile.unwinder, description: profile.description && profile.description.length > 1000 ? `${profile.description.slice(0, 999)}…` : profile.description },
       claims: profile.claims,
       ...(profile.options ? { options: profile.options } : {}),
     }),

@@ -13,7 +13,8 @@ import { instrumentEntries } from '../instrument';
 import { POWERPC64_ABI as A } from '../../isa/powerpc64/abi';
 import { assemble, type AsmUnit, type Program } from '../../isa/powerpc64/assembler';
 import type { Instrumentation, Workload } from '../../scene/types';
-import { isGenerated } from '../../generate/registry';
+import { isGenerated, programOf } from '../../generate/registry';
+import { powerpc64Code } from '../../generate/emit-powerpc64';
 
 /**
  * Memory map (internal numbers, src/machine/addr.ts: the suite's canonical form; ppc64's 0xc000... linear
@@ -139,7 +140,7 @@ function onStack(name: string, base: string, callee: string): string {
   );
 }
 
-function coreText(): string {
+function coreText(kthreadFn = 'worker_thread'): string {
   return lines(
     '// ---- interrupt entry: system calls (0xc00) and the other interrupts share the prolog',
     interruptEntry('system_call_common', { trap: A.TRAP_SYSCALL, handler: 'system_call_exception' }),
@@ -185,7 +186,7 @@ function coreText(): string {
     'SYM_ENTRY_POINT(start_kernel_thread)',
     cfunc('schedule_tail', ['BODY 1']),
     '// kthread() keeps a large local state: its frame reaches exactly where a user task\'s stack_end lies',
-    cfunc('kthread', ['BODY 1', 'LOAD_REG_ADDR(r12, worker_thread)', 'mtctr r12', 'bctrl'], A.STACK_USER_INT_FRAME_SIZE - A.STACK_FRAME_MIN_SIZE),
+    cfunc('kthread', ['BODY 1', `LOAD_REG_ADDR(r12, ${kthreadFn})`, 'mtctr r12', 'bctrl'], A.STACK_USER_INT_FRAME_SIZE - A.STACK_FRAME_MIN_SIZE),
     'SYM_FUNC_START(worker_thread)',
     ind(prologue()),
     '.Lworker_loop:',
@@ -378,6 +379,8 @@ function coreText(): string {
 export interface WorkloadCode {
   syscall?: string;
   kthread?: boolean;
+  /** The thread function kthread() calls (default worker_thread; generated kernel threads name theirs). */
+  kthreadFn?: string;
   kernel: string;
   module?: string;
   bpf?: string;
@@ -399,7 +402,7 @@ export const PPC_FUNCTION = lines('function:', '  mflr r0', '  std r0, 16(r1)', 
 export const PPC_CALLER = lines('caller:', '  mflr r0', '  std r0, 16(r1)', '  stdu r1, -32(r1)', '  LOAD_REG_ADDR(r12, callee)', '  mtctr r12', '  bctrl', '  addi r1, r1, 32', '  ld r0, 16(r1)', '  mtlr r0', '  blr');
 
 export function workloadCode(w: Workload): WorkloadCode {
-  if (isGenerated(w)) throw new Error(`powerpc64: generated programs are emitted for arm64 and x86_64 only (${w})`);
+  if (isGenerated(w)) return powerpc64Code(programOf(w));
   switch (w) {
     case 'syscall-sleep':
       return { syscall: 'sys_sleep', kernel: lines(cfunc('sys_sleep', ['BODY 1', 'bl do_nanosleep', 'BODY 1']), cfunc('do_nanosleep', ['BODY 1', 'bl schedule'])) };
@@ -598,7 +601,7 @@ export interface Image {
 
 export function buildImage(w: Workload, ins?: Instrumentation): Image {
   const code = workloadCode(w);
-  const units: AsmUnit[] = [{ region: MAP.ktext.name, base: MAP.ktext.base, text: lines(coreText(), code.kernel) }];
+  const units: AsmUnit[] = [{ region: MAP.ktext.name, base: MAP.ktext.base, text: lines(coreText(code.kthreadFn), code.kernel) }];
   if (code.module) units.push({ region: MAP.modtext.name, base: MAP.modtext.base, text: code.module, module: 'demo_mod' });
   if (code.bpf) units.push({ region: MAP.bpf.name, base: MAP.bpf.base, text: code.bpf, defaultKind: 'bpf' });
   if (code.efi) units.push({ region: MAP.efi.name, base: MAP.efi.base, text: code.efi, defaultKind: 'foreign' });

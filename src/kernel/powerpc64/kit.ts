@@ -17,6 +17,7 @@ import type { GroundTruth } from '../../truth/shadow';
 import type { Boundary } from '../boundary';
 import { checkExceptionFrame, corruptExceptionFrame, corruptTracing, isExceptionFrameCorruption, isTracingCorruption, linkToStaleRegs, recordAtDepth, redirectTruth, redirectTruthAtDepth, returnTrampolines, type ExceptionFrameLayout } from '../corrupt';
 import { corruptBackChain, savedLrSlot } from './frames';
+import { watchFrame } from '../live-frame';
 import { buildImage, FTRACE_CALLSITE, MAP, PPC_CALLER, PPC_FUNCTION, USER_STACK_END, type Image } from './image';
 import { Powerpc64Machine, symbolsOf } from './machine';
 
@@ -72,7 +73,10 @@ const slugOf = (spec: SceneSpec, base: string): string => sceneSlug('powerpc64',
 
 export function buildScene(spec: SceneSpec): Scene {
   const { img, analysis } = imageFor(spec.workload, spec.instrument);
-  const r = reachMoment(MOMENTS, spec, new Powerpc64Machine(img));
+  const machine = new Powerpc64Machine(img);
+  // regscopy_fn's frame (its r1 while its body runs), for the stale copy in its locals.
+  const regscopy = spec.corrupt === 'frame-pointer-to-stale-final' ? watchFrame(machine.shadow, machine.syms, 'regscopy_fn', (a) => img.prog.insnAt(a), () => machine.cpu.sp, /^stdu r1, -\d+\(r1\)$/, /^addi r1, r1, \d+$/) : undefined;
+  const r = reachMoment(MOMENTS, spec, machine);
   const m = r.m;
   let regs: Record<string, number>;
   let truth: GroundTruth;
@@ -97,16 +101,14 @@ export function buildScene(spec: SceneSpec): Scene {
       if ((m.mem.read64(at + A.MSR) & A.MSR_PR) !== 0) throw new Error(`${spec.corrupt}: the exception frame is not from kernel mode`);
       redirectTruth(truth, corruptExceptionFrame(m.mem, at, PT_REGS_LAYOUT, spec.corrupt, targets));
     } else if (spec.corrupt === 'frame-pointer-to-stale-final') {
-      // A copy of the user interrupt frame at stack_end (back chain = user r1, "regs" marker, pt_regs) in
-      // regscopy_fn's locals, and a back chain pointing at it.
-      const fn = m.syms.get('regscopy_fn');
-      let frame = regs.r1!;
-      for (let n = 0; n < 64 && !(m.returnInto(frame) >= fn.start && m.returnInto(frame) < fn.end); n++) frame = m.mem.read64(frame);
-      // The frame whose caller slot returns into regscopy_fn is the one below regscopy_fn's own.
-      frame = m.mem.read64(frame);
-      if (m.syms.lookup(m.mem.read64(frame + 8 * A.STACK_FRAME_LR_SAVE))?.name !== 'regscopy_fn') throw new Error('frame-pointer-to-stale-final: regscopy_fn has no frame on the chain');
+      // A copy of the frame at stack_end in regscopy_fn's locals, and a back chain pointing at it: a user
+      // task's interrupt frame there (back chain = user r1, "regs" marker, pt_regs), or a kernel thread's
+      // initial minimal frame (zero back chain), which copy_thread() leaves at its stack_end.
+      // regscopy_fn's own frame: live, it is calling down the chain or was interrupted in its body.
+      const frame = regscopy!.frame();
+      if (frame === undefined) throw new Error('frame-pointer-to-stale-final: regscopy_fn has no live frame at this moment');
       const at = frame + A.STACK_FRAME_MIN_SIZE;
-      linkToStaleRegs(m.mem, recordAtDepth(m.mem, regs.r1!, spec.corruptDepth), { from: USER_STACK_END, at, size: A.STACK_USER_INT_FRAME_SIZE, link: at });
+      linkToStaleRegs(m.mem, recordAtDepth(m.mem, regs.r1!, spec.corruptDepth), { from: m.stackEnd, at, size: img.code.kthread ? A.STACK_FRAME_MIN_SIZE : A.STACK_USER_INT_FRAME_SIZE, link: at });
     } else if (spec.corrupt === 'return-address-to-stale-user-regs') {
       throw new Error(`${spec.corrupt}: x86_64 only (powerpc64 finds interrupt frames by their marker, not through an entry point's return address)`);
     } else redirectTruthAtDepth(truth, corruptBackChain(m.mem, regs.r1!, spec.corruptDepth, spec.corrupt, targets), spec.corruptDepth, (k) => m.mem.read64(savedLrSlot(m.mem, recordAtDepth(m.mem, regs.r1!, k))), { t: m.tracing, trampolines: returnTrampolines(m.syms) });

@@ -27,14 +27,6 @@ export function frameAtDepth(mem: Memory, sp0: number, depth = 1, c?: Corruption
   return sp;
 }
 
-/** The frame whose r14 slot holds a return address into the function that `inFn` accepts, on the chain from sp0. */
-export function frameReturningInto(mem: Memory, sp0: number, inFn: (ra: number) => boolean): number {
-  for (let sp = sp0, n = 0; sp && mem.find(sp, FS) && n < 64; sp = mem.read64(sp + BC), n++) {
-    if (inFn(mem.read64(sp + A.SF_R14))) return sp;
-  }
-  throw new Error('no frame on the back chain returns into the function that holds the stale pt_regs');
-}
-
 /** The return address the walk reads through the frame at `sp`: %r14 as saved in its caller's frame. */
 export function savedR14(mem: Memory, sp: number): number {
   return mem.read64(mem.read64(sp + BC) + A.SF_R14);

@@ -13,7 +13,8 @@ import { instrumentEntries } from '../instrument';
 import { S390X_ABI as A } from '../../isa/s390x/abi';
 import { assemble, type AsmUnit, type Program } from '../../isa/s390x/assembler';
 import type { Instrumentation, Workload } from '../../scene/types';
-import { isGenerated } from '../../generate/registry';
+import { isGenerated, programOf } from '../../generate/registry';
+import { s390xCode } from '../../generate/emit-s390x';
 
 const SZ = A.THREAD_SIZE;
 /**
@@ -113,7 +114,7 @@ function callOnStack(stack: keyof typeof LC_OFF, fn: string): string[] {
   return ['lgr %r7,%r15', `lg %r15,${lc(stack)}(%r0)`, `la %r1,${F}(%r7)`, `stg %r1,${A.SF_BACKCHAIN}(%r15)`, 'lgr %r2,%r11', `brasl %r14,${fn}`, 'lgr %r15,%r7'];
 }
 
-function coreText(): string {
+function coreText(kthreadFn?: string): string {
   return lines(
     '// ---- system calls: the SVC new PSW enters here with interrupts off',
     'SYM_CODE_START(system_call)',
@@ -139,7 +140,8 @@ function coreText(): string {
     'SYM_CODE_END(ret_from_fork)',
     'SYM_ENTRY_POINT(ret_from_fork)',
     cfunc('__ret_from_fork', ['lgr %r11,%r3', 'BODY 1', `lg %r1,${R(9)}(%r11)`, `lg %r2,${R(10)}(%r11)`, 'basr %r14,%r1']),
-    cfunc('kthread', ['BODY 1', 'brasl %r14,worker_thread']),
+    // kthread() calls the thread function by pointer: worker_thread, or a generated kernel thread's own
+    cfunc('kthread', ['BODY 1', ...(kthreadFn ? [`larl %r1,${kthreadFn}`, 'basr %r14,%r1'] : ['brasl %r14,worker_thread'])]),
     'SYM_FUNC_START(worker_thread)',
     ind(prologue()),
     '.Lworker_loop:',
@@ -299,6 +301,8 @@ function coreText(): string {
 export interface WorkloadCode {
   syscall?: string;
   kthread?: boolean;
+  /** The thread function kthread() calls (default worker_thread; generated kernel threads name theirs). */
+  kthreadFn?: string;
   kernel: string;
   module?: string;
   bpf?: string;
@@ -317,7 +321,7 @@ export const S390_FUNCTION = lines('function:', ...ind(prologue()), '  brasl %r1
 export const S390_CALLER = lines('caller:', ...ind(prologue()), '  larl %r14,callee', '  basr %r14,%r14', ...ind(epilogue()));
 
 export function workloadCode(w: Workload): WorkloadCode {
-  if (isGenerated(w)) throw new Error(`s390x: generated programs are emitted for arm64 and x86_64 only (${w})`);
+  if (isGenerated(w)) return s390xCode(programOf(w));
   switch (w) {
     case 'syscall-sleep':
       return { syscall: 'sys_sleep', kernel: lines(cfunc('sys_sleep', ['BODY 1', 'brasl %r14,do_nanosleep', 'BODY 1']), cfunc('do_nanosleep', ['BODY 1', 'brasl %r14,schedule'])) };
@@ -481,7 +485,7 @@ export interface Image {
 
 export function buildImage(w: Workload, ins?: Instrumentation): Image {
   const code = workloadCode(w);
-  const units: AsmUnit[] = [{ region: MAP.ktext.name, base: MAP.ktext.base, text: lines(coreText(), code.kernel) }];
+  const units: AsmUnit[] = [{ region: MAP.ktext.name, base: MAP.ktext.base, text: lines(coreText(code.kthreadFn), code.kernel) }];
   if (code.module) units.push({ region: MAP.modtext.name, base: MAP.modtext.base, text: code.module, module: 'demo_mod' });
   if (code.bpf) units.push({ region: MAP.bpf.name, base: MAP.bpf.base, text: code.bpf, defaultKind: 'bpf' });
   instrumentEntries(units, ins, { ftraceCallsite: FTRACE_CALLSITE, noinstr: NOINSTR });

@@ -14,7 +14,8 @@ import type { SnapshotStack } from '../../snapshot/types';
 import type { GroundTruth } from '../../truth/shadow';
 import type { Boundary } from '../boundary';
 import { checkExceptionFrame, corruptExceptionFrame, corruptTracing, isExceptionFrameCorruption, isTracingCorruption, linkToStaleRegs, redirectTruth, redirectTruthAtDepth, returnTrampolines, type ExceptionFrameLayout } from '../corrupt';
-import { corruptFrame, frameAtDepth, frameReturningInto, savedR14 } from './frames';
+import { corruptFrame, frameAtDepth, savedR14 } from './frames';
+import { watchFrame } from '../live-frame';
 import { buildImage, FTRACE_CALLSITE, MAP, S390_CALLER, S390_FUNCTION, TASK_PT_REGS, initSp, type Image } from './image';
 import { S390xMachine, symbolsOf } from './machine';
 
@@ -68,7 +69,10 @@ const slugOf = (spec: SceneSpec, base: string): string => sceneSlug('s390x', spe
 
 export function buildScene(spec: SceneSpec): Scene {
   const { img, analysis } = imageFor(spec.workload, spec.instrument);
-  const r = reachMoment(MOMENTS, spec, new S390xMachine(img));
+  const machine = new S390xMachine(img);
+  // regscopy_fn's frame (its %r15 while its body runs), for the stale copy in its locals.
+  const regscopy = spec.corrupt === 'frame-pointer-to-stale-final' ? watchFrame(machine.shadow, machine.syms, 'regscopy_fn', (a) => img.prog.insnAt(a), () => machine.cpu.sp, /^stg %r1,152\(%r15\)$/, /^lmg %r6,%r15,/) : undefined;
+  const r = reachMoment(MOMENTS, spec, machine);
   const m = r.m;
   let regs: Record<string, number>;
   let truth: GroundTruth;
@@ -95,9 +99,9 @@ export function buildScene(spec: SceneSpec): Scene {
       redirectTruth(truth, corruptExceptionFrame(m.mem, at, PT_REGS_LAYOUT, spec.corrupt, targets));
     } else if (spec.corrupt === 'frame-pointer-to-stale-final') {
       // A copy of the task's top frame (zero back chain) and its pt_regs in regscopy_fn's locals, and a back chain pointing at it.
-      const sym = m.syms.get('regscopy_fn');
-      // regscopy_fn's own frame: the one whose r14 slot (filled by its callee) returns into it; its locals lie above the save area.
-      const own = frameReturningInto(m.mem, regs.r15!, (ra) => ra >= sym.start && ra < sym.end);
+      // regscopy_fn's own frame (live: it is calling down the chain, or was interrupted in its body); its locals lie above the save area.
+      const own = regscopy!.frame();
+      if (own === undefined) throw new Error('frame-pointer-to-stale-final: regscopy_fn has no live frame at this moment');
       const at = own + A.STACK_FRAME_OVERHEAD;
       const top = initSp(MAP.task);
       const sp = frameAtDepth(m.mem, regs.r15!, spec.corruptDepth);

@@ -89,7 +89,7 @@ export class S390xMachine implements S390xHooks {
     const chain = [
       ['ret_from_fork', 'brasl %r14,__ret_from_fork'],
       ['__ret_from_fork', 'basr %r14,%r1'],
-      ['kthread', 'brasl %r14,worker_thread'],
+      ['kthread', this.img.code.kthreadFn ? 'basr %r14,%r1' : 'brasl %r14,worker_thread'],
       ['worker_thread', 'brasl %r14,schedule'],
       ['schedule', 'brasl %r14,__schedule'],
       ['__schedule', 'brasl %r14,__switch_to'],
