@@ -9,6 +9,7 @@
  * A C function's frame: `mflr r0; std r0,16(r1)` saves its return address in the CALLER's frame (the LR
  * save slot), then `stdu r1,-N(r1)` makes its own frame whose first word is the back chain.
  */
+import type { WorkloadCode as FixedWidthWorkloadCode } from '../workload-code';
 import { instrumentEntries } from '../instrument';
 import { POWERPC64_ABI as A } from '../../isa/powerpc64/abi';
 import { assemble, type AsmUnit, type Program } from '../../isa/powerpc64/assembler';
@@ -376,15 +377,7 @@ function coreText(kthreadFn = 'worker_thread'): string {
   );
 }
 
-export interface WorkloadCode {
-  syscall?: string;
-  kthread?: boolean;
-  /** The thread function kthread() calls (default worker_thread; generated kernel threads name theirs). */
-  kthreadFn?: string;
-  kernel: string;
-  module?: string;
-  bpf?: string;
-  efi?: string;
+export interface WorkloadCode extends FixedWidthWorkloadCode {
   /** Livepatched functions and their replacements (the klp_func table). */
   livepatch?: Record<string, string>;
 }

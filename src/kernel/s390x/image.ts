@@ -9,6 +9,7 @@
  * and stores the back chain as that frame's last word (152). Entry code allocates a frame with a
  * zero back chain right below the pt_regs it saves.
  */
+import type { WorkloadCode as FixedWidthWorkloadCode } from '../workload-code';
 import { instrumentEntries } from '../instrument';
 import { S390X_ABI as A } from '../../isa/s390x/abi';
 import { assemble, type AsmUnit, type Program } from '../../isa/s390x/assembler';
@@ -298,15 +299,8 @@ function coreText(kthreadFn?: string): string {
   );
 }
 
-export interface WorkloadCode {
-  syscall?: string;
-  kthread?: boolean;
-  /** The thread function kthread() calls (default worker_thread; generated kernel threads name theirs). */
-  kthreadFn?: string;
-  kernel: string;
-  module?: string;
-  bpf?: string;
-}
+/** The shared workload code without EFI (s390x has none). */
+export type WorkloadCode = Omit<FixedWidthWorkloadCode, 'efi'>;
 
 export const BPF_PROG = 'bpf_prog_6deef7357e7b4530';
 
