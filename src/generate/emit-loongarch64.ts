@@ -18,7 +18,8 @@
  *   restore (the ORC entries say ra and fp are in their registers there).
  * - module code is reached from the kernel through a pointer (`la.pcrel $t1` / `jirl $ra, $t1, 0`) and
  *   calls the kernel through its own PLT entry `__plt_<target>` (`la.abs $t1` / `jr $t1`), as module-sleep
- *   (arch/loongarch/kernel/module-sections.c: a PLT entry builds the target's address in t1 and jumps).
+ *   (emit_plt_entry() in arch/loongarch/include/asm/module.h: lu12i.w / lu32i.d / lu52i.d build the target's
+ *   address in t1, then jirl through it).
  * - BPF programs have the JIT's layout (arch/loongarch/net/bpf_jit.c build_prologue): the tail-call
  *   counter set in a6, sp moved by 64, ra, fp and s0..s5 saved from the top down, then fp pointed at the
  *   frame's top (the same {fp, ra} record as C, 16 bytes below fp); the epilogue reloads them, moves the

@@ -15,7 +15,7 @@
  * - shrink-wrapped functions run BODY instructions before `addi sp` and after the epilogue's `addi sp`.
  * - module code is reached from the kernel through a pointer (`la t1` / `jalr t1`) and calls the kernel
  *   through its own PLT entry `__plt_<target>` (`la t1` / `jr t1`), as module-sleep (arch/riscv/kernel/
- *   module-sections.c: PLT entries load the target and jump through t1).
+ *   module-sections.c: a PLT entry is auipc t0 / ld t1 from its GOT slot / jr t1).
  * - BPF programs have the JIT's layout (arch/riscv/net/bpf_jit_comp64.c bpf_jit_build_prologue): the two
  *   nops reserved for the ftrace call site, the tail-call counter set in a6, sp moved, ra / s0 / s1 saved
  *   from the top down, then s0 pointed at the frame's top (the same {s0, ra} record as C); they are reached
