@@ -42,7 +42,7 @@ export const loongarch64RecursionCounters = (): number => MAP.data.base + 0x800;
 function call(from: Placement, to: string, where: Where): string[] {
   const dest = where(to);
   if (from === 'module' && dest === 'kernel') return [`bl ${pltName(to)}`];
-  if ((from === dest && from !== 'efi' && from !== 'bpf') || (from === 'kernel' && dest === 'kernel')) return [`bl ${to}`];
+  if (from === dest && from !== 'efi' && from !== 'bpf') return [`bl ${to}`];
   return [from === 'bpf' ? `la.abs $t1, ${to}` : `la.pcrel $t1, ${to}`, 'jirl $ra, $t1, 0'];
 }
 

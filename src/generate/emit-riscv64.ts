@@ -37,7 +37,7 @@ export const riscv64RecursionCounters = (): number => MAP.data.base + 0x800;
 function call(from: Placement, to: string, where: Where): string[] {
   const dest = where(to);
   if (from === 'module' && dest === 'kernel') return [`call ${pltName(to)}`];
-  if ((from === dest && from !== 'efi' && from !== 'bpf') || (from === 'kernel' && dest === 'kernel')) return [`call ${to}`];
+  if (from === dest && from !== 'efi' && from !== 'bpf') return [`call ${to}`];
   return [`la t1, ${to}`, 'jalr t1'];
 }
 

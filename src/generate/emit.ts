@@ -162,7 +162,7 @@ export function arm64Code(p: GenProgram): WorkloadCode {
  * placement (`emit`), the module's PLT entries after its code (`plt`: one entry's lines), and the entry as the
  * syscall handler or the kernel thread's function.
  */
-export function codeByPlacement(p: GenProgram, where: Where, emit: (f: GenFunction) => string, plt: (target: string) => string[]): { syscall?: string; kthread?: boolean; kthreadFn?: string; kernel: string; module?: string; bpf?: string; efi?: string } {
+export function codeByPlacement(p: GenProgram, where: Where, emit: (f: GenFunction) => string, plt: (target: string) => string[]): WorkloadCode {
   const fns = (pl: Placement) => p.functions.filter((f) => where(f.name) === pl).map(emit);
   const module = [...fns('module'), ...pltTargets(p, where).flatMap(plt)];
   const bpf = fns('bpf');

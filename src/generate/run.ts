@@ -293,7 +293,7 @@ export async function judgeCaseWith(c: GeneratedCase, w: GeneratedWalker): Promi
 export const scenarioId = (p: GenProgram): string => `generated-${p.id}`;
 
 /** Where a `lrReg` leaf keeps its return address, as scenario names say it (arm64's text on the arches that had it first). */
-const LR_REG: Partial<Record<Arch, string>> = { riscv64: 'return address kept in t2', loongarch64: 'return address kept in $t2' };
+const LR_REG: Partial<Record<Arch, string>> = { riscv64: 'return address kept in t2', loongarch64: 'return address kept in $t2', s390x: 'return address kept in %r5', powerpc64: 'return address kept in r11' };
 
 export function describeProgram(p: GenProgram, arch?: Arch): string {
   const tails = p.functions.filter((f) => f.tail).length;
